@@ -1,0 +1,40 @@
+"""mlplab: see, check and run fully connected neural networks.
+
+The MLP in the notation of Higham & Higham, "Deep Learning: An Introduction for Applied
+Mathematicians" (SIAM Review, 2019), with hand-written backpropagation in NumPy.
+"""
+
+__version__ = "0.1.0"
+
+from mlplab import activations, data, init, losses, optim
+from mlplab.activations import Activation, get_activation
+from mlplab.gradcheck import check_gradients
+from mlplab.io import ModelFileError
+from mlplab.losses import Loss, get_loss
+from mlplab.network import MLP, Cache
+from mlplab.optim import LBFGS, SGD, Adam, get_optimizer
+from mlplab.train import DivergenceWarning, History, fit
+
+__all__ = [
+    "LBFGS",
+    "MLP",
+    "SGD",
+    "Activation",
+    "Adam",
+    "Cache",
+    "DivergenceWarning",
+    "History",
+    "Loss",
+    "ModelFileError",
+    "__version__",
+    "activations",
+    "check_gradients",
+    "data",
+    "fit",
+    "get_activation",
+    "get_loss",
+    "get_optimizer",
+    "init",
+    "losses",
+    "optim",
+]

@@ -1,0 +1,320 @@
+"""The ``mlplab`` command line.
+
+``mlplab train``      fit a target function (or a CSV/NPZ data set) and write a run folder
+``mlplab gradcheck``  backprop and input derivatives against central finite differences
+``mlplab predict``    evaluate a saved model
+``mlplab --version``
+
+Every command has ``--help``. Errors in what the user typed end with a one-line message and exit
+status 2; a failed check exits with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from mlplab import __version__
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class UsageError(Exception):
+    """A problem with what the user typed: shown as one line, exit status 2."""
+
+
+def _train_parser(sub: argparse._SubParsersAction) -> None:
+    from mlplab.run import TrainConfig
+
+    d = TrainConfig()
+    p = sub.add_parser(
+        "train",
+        help="train a network on a target function or data file",
+        description="Train an MLP and write config.json, model.npz, history.csv, metrics.json, "
+        "fit.png and loss.png into --out.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    g = p.add_argument_group("data")
+    g.add_argument(
+        "--target",
+        default=d.target,
+        help="registered target (runge, cos4, sin, abs, step, monomial:p) or a "
+        "formula in x such as 'sin(3*x) + x**2'",
+    )
+    g.add_argument("--domain", nargs=2, type=float, default=list(d.domain), metavar=("LOW", "HIGH"))
+    g.add_argument("--n-train", type=int, default=d.n_train)
+    g.add_argument("--n-val", type=int, default=d.n_val)
+    g.add_argument(
+        "--sampling",
+        default=d.sampling,
+        choices=["uniform", "grid", "normal"],
+        help="how x is drawn; 'normal' uses mean and half-width of --domain",
+    )
+    g.add_argument("--noise", type=float, default=d.noise, help="std of Gaussian label noise")
+    g.add_argument(
+        "--data", default=None, help="CSV (x columns then y) or NPZ (x, y) file instead of --target"
+    )
+    g.add_argument(
+        "--val-fraction", type=float, default=d.val_fraction, help="validation share of --data"
+    )
+    g = p.add_argument_group("network")
+    g.add_argument(
+        "--hidden",
+        nargs="*",
+        type=int,
+        default=d.hidden,
+        metavar="WIDTH",
+        help="hidden layer widths",
+    )
+    g.add_argument(
+        "--activation",
+        default=d.activation,
+        help="sigmoid, tanh, relu, leaky_relu[:alpha], elu[:alpha], softplus, gelu, sin, identity",
+    )
+    g.add_argument("--output-activation", default=d.output_activation)
+    g.add_argument(
+        "--init",
+        default=d.init,
+        help="xavier_normal, xavier_uniform, he_normal, he_uniform, normal[:mu,sigma], "
+        "uniform[:a,b]",
+    )
+    g.add_argument("--bias-init", default=d.bias_init, help="a constant or an initialiser name")
+    g.add_argument("--dtype", default=d.dtype, choices=["float64", "float32"])
+    g = p.add_argument_group("training")
+    g.add_argument("--loss", default=d.loss)
+    g.add_argument("--optimizer", default=d.optimizer, help="sgd, adam or lbfgs")
+    g.add_argument("--lr", type=float, default=d.lr)
+    g.add_argument("--momentum", type=float, default=d.momentum, help="SGD momentum")
+    g.add_argument("--epochs", type=int, default=d.epochs)
+    g.add_argument("--batch-size", type=int, default=d.batch_size)
+    g.add_argument("--batch-sampling", default=d.batch_sampling, choices=["shuffle", "replacement"])
+    g.add_argument(
+        "--schedule",
+        default=d.schedule,
+        help="constant, step:every,gamma, exponential:gamma, cosine:floor",
+    )
+    g.add_argument("--early-stopping", type=int, default=None, metavar="PATIENCE")
+    g.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--out", default="runs/train", help="run folder to write")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from mlplab.run import TrainConfig, train_run
+
+    cfg = TrainConfig(
+        target=args.target,
+        domain=tuple(args.domain),
+        n_train=args.n_train,
+        n_val=args.n_val,
+        sampling=args.sampling,
+        noise=args.noise,
+        data=args.data,
+        val_fraction=args.val_fraction,
+        hidden=list(args.hidden),
+        activation=args.activation,
+        output_activation=args.output_activation,
+        init=args.init,
+        bias_init=args.bias_init,
+        loss=args.loss,
+        optimizer=args.optimizer,
+        lr=args.lr,
+        momentum=args.momentum,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        batch_sampling=args.batch_sampling,
+        schedule=args.schedule,
+        early_stopping=args.early_stopping,
+        seed=args.seed,
+        dtype=args.dtype,
+    )
+    out = _writable_dir(args.out)
+    result = train_run(cfg, out, progress=not args.quiet)
+    table = Table(title=f"mlplab train: {cfg.target if not cfg.data else cfg.data}")
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    table.add_row("network", "-".join(map(str, result.net.sizes)) + f" {cfg.activation}")
+    table.add_row("parameters p", str(result.net.num_parameters))
+    for key in ("train_mse", "val_mse", "max_abs_error"):
+        value = result.metrics[key]
+        table.add_row(key, "n/a" if value is None else f"{value:.3e}")
+    table.add_row("epochs", f"{result.history.epochs} ({result.history.steps} steps)")
+    table.add_row("seconds", f"{result.metrics['seconds']:.2f}")
+    table.add_row("status", result.history.status)
+    table.add_row("run folder", str(out))
+    console.print(table)
+    if result.history.status == "diverged":
+        err_console.print(f"[red]{result.history.message}[/red]")
+        return 1
+    return 0
+
+
+def _writable_dir(path: str) -> Path:
+    out = Path(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".mlplab-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write to output folder {out}: {exc.strerror or exc}; choose another --out"
+        ) from None
+    return out
+
+
+def _gradcheck_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "gradcheck",
+        help="check backprop and input derivatives against finite differences",
+        description="Compare backprop gradients, the input gradient and the input Jacobian of a "
+        "random network with centred finite differences (float64). Exits 1 when "
+        "any relative error exceeds --tol.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument(
+        "--sizes",
+        nargs="+",
+        type=int,
+        default=[3, 5, 4, 1],
+        metavar="N",
+        help="layer widths n_1 ... n_L",
+    )
+    p.add_argument("--activation", default="tanh")
+    p.add_argument("--output-activation", default="identity")
+    p.add_argument("--loss", default="mse")
+    p.add_argument("--points", type=int, default=8, help="number of random input points")
+    p.add_argument("--h", type=float, default=1e-5, help="finite-difference step")
+    p.add_argument("--tol", type=float, default=1e-7, help="largest relative error accepted")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_gradcheck)
+
+
+def _cmd_gradcheck(args: argparse.Namespace) -> int:
+    from mlplab.gradcheck import check_gradients
+    from mlplab.losses import get_loss
+    from mlplab.network import MLP
+
+    loss = get_loss(args.loss)
+    net = MLP(
+        args.sizes,
+        activation=args.activation,
+        output_activation=args.output_activation,
+        seed=args.seed,
+        bias_init="normal:0,0.5",
+    )
+    rng = np.random.default_rng(args.seed + 1)
+    if args.points < 1:
+        raise UsageError(f"--points must be >= 1, got {args.points}")
+    X = rng.standard_normal((args.points, net.sizes[0]))
+    if loss.integer_targets:
+        y = rng.integers(0, net.sizes[-1], size=args.points)
+    elif loss.name == "bce":
+        y = rng.uniform(size=(args.points, net.sizes[-1]))
+    else:
+        y = rng.standard_normal((args.points, net.sizes[-1]))
+    result = check_gradients(net, X, y, args.loss, h=args.h, tol=args.tol)
+    table = Table(title=f"gradcheck {net!r}, loss {loss.name}, h = {args.h:g}")
+    table.add_column("array")
+    table.add_column("relative error", justify="right")
+    table.add_column("ok", justify="center")
+    for name, err in result.errors.items():
+        table.add_row(name, f"{err:.2e}", "yes" if err <= args.tol else "[red]NO[/red]")
+    console.print(table)
+    verdict = "passed" if result.passed else "FAILED"
+    console.print(f"max relative error {result.max_error:.2e} (tolerance {args.tol:g}): {verdict}")
+    return 0 if result.passed else 1
+
+
+def _predict_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="evaluate a saved model",
+        description="Print the network output for inputs given with --x (numbers, row by row) "
+        "or --input (a CSV or NPZ file of x values), as CSV.",
+    )
+    p.add_argument("model", help="a model.npz written by mlplab")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument(
+        "--x", nargs="+", type=float, metavar="X", help="input values; n_1 numbers make one point"
+    )
+    src.add_argument("--input", help="CSV file of inputs (one point per row) or NPZ with 'x'")
+    p.set_defaults(func=_cmd_predict)
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from mlplab.network import MLP
+
+    net = MLP.load(args.model)
+    n_in = net.sizes[0]
+    if args.x is not None:
+        if len(args.x) % n_in:
+            raise UsageError(f"the model takes {n_in} inputs per point; got {len(args.x)} numbers")
+        X = np.array(args.x).reshape(-1, n_in)
+    else:
+        X = _read_inputs(Path(args.input), n_in)
+    Y = net(X)
+    cols = [f"x{j + 1}" for j in range(n_in)] + [f"y{j + 1}" for j in range(Y.shape[1])]
+    print(",".join(cols))
+    for row in np.hstack([X, Y]):
+        print(",".join(f"{v:.17g}" for v in row))
+    return 0
+
+
+def _read_inputs(path: Path, n_in: int) -> np.ndarray:
+    if path.suffix.lower() == ".npz":
+        from mlplab.data import load_xy
+
+        return load_xy(path)[0]
+    try:
+        X = np.loadtxt(path, delimiter=",", ndmin=2)
+    except (OSError, ValueError) as exc:
+        try:
+            X = np.loadtxt(path, delimiter=",", ndmin=2, skiprows=1)
+        except (OSError, ValueError):
+            raise UsageError(f"cannot read inputs from {path}: {exc}") from None
+    return X[:, :n_in] if X.shape[1] > n_in else X
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlplab",
+        description="See, check and run fully connected neural networks "
+        "(the MLP of Higham & Higham, hand-written backprop).",
+    )
+    parser.add_argument("--version", action="version", version=f"mlplab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _train_parser(sub)
+    _gradcheck_parser(sub)
+    _predict_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except (UsageError, ValueError) as exc:
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        return 2
+    except KeyboardInterrupt:
+        err_console.print("interrupted", highlight=False)
+        return 130
+
+
+def app() -> None:
+    """Console entry point."""
+    sys.exit(main())

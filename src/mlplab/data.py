@@ -1,0 +1,305 @@
+"""Data for fitting: target functions, a safe expression parser, sampling and file loading.
+
+Targets are functions of one variable ``x`` (arrays in, arrays out). Registered names:
+``runge`` 1/(1+25x²), ``cos4`` (x−2)cos(4x), ``monomial:p`` x^p, ``sin`` sin(πx), ``abs`` |x|,
+``step`` (0 for x < 0, 1 otherwise). Anything else is read as an expression in ``x`` such as
+``"sin(3*x) + x**2"``, parsed with Python's ``ast`` against an allow-list and evaluated with
+NumPy — never ``eval``-ed.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import math
+import operator
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+Target = Callable[[np.ndarray], np.ndarray]
+
+
+class ExpressionError(ValueError):
+    """An expression that is not a safe arithmetic formula in ``x``."""
+
+
+def runge(x: np.ndarray) -> np.ndarray:
+    """Runge's function 1 / (1 + 25 x²)."""
+    return 1.0 / (1.0 + 25.0 * x * x)
+
+
+def cos4(x: np.ndarray) -> np.ndarray:
+    """(x − 2) cos(4x)."""
+    return (x - 2.0) * np.cos(4.0 * x)
+
+
+def monomial(p: int) -> Target:
+    """x ↦ x^p for a whole p >= 0."""
+    if p < 0 or p != int(p):
+        raise ValueError(f"monomial:p needs a whole power p >= 0, got {p}")
+    power = int(p)
+    return lambda x: np.power(x, power)
+
+
+_TARGETS: dict[str, Target] = {
+    "runge": runge,
+    "cos4": cos4,
+    "sin": lambda x: np.sin(np.pi * x),
+    "abs": np.abs,
+    "step": lambda x: (x >= 0).astype(float),
+}
+
+#: Names of the registered targets (``monomial`` takes ``:p``).
+TARGET_NAMES: tuple[str, ...] = tuple(sorted([*_TARGETS, "monomial:p"]))
+
+# --- safe expressions -------------------------------------------------------------------------
+
+_FUNCTIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "sin": np.sin,
+    "cos": np.cos,
+    "tan": np.tan,
+    "exp": np.exp,
+    "log": np.log,
+    "sqrt": np.sqrt,
+    "abs": np.abs,
+    "tanh": np.tanh,
+    "sinh": np.sinh,
+    "cosh": np.cosh,
+    "arctan": np.arctan,
+    "arcsin": np.arcsin,
+    "arccos": np.arccos,
+    "sign": np.sign,
+}
+_CONSTANTS = {"pi": math.pi, "e": math.e}
+_BINARY = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.Pow: operator.pow,
+}
+_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
+_MAX_LENGTH = 1000
+
+
+def parse_expression(text: str) -> Target:
+    """Turn a formula in ``x`` into a function, safely.
+
+    Allowed: numbers, ``x``, ``pi``, ``e``, ``+ - * / **``, parentheses and the functions
+    sin, cos, tan, exp, log, sqrt, abs, tanh, sinh, cosh, arctan, arcsin, arccos, sign.
+
+    Raises
+    ------
+    ExpressionError
+        For anything else (attribute access, other names, calls, ...), naming the offending part.
+    """
+    if len(text) > _MAX_LENGTH:
+        raise ExpressionError(f"expression is longer than {_MAX_LENGTH} characters")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ExpressionError(f"cannot parse expression {text!r}: {exc.msg}") from None
+    except (RecursionError, MemoryError):
+        raise ExpressionError(f"expression {text!r} is nested too deeply") from None
+    allowed = ", ".join(sorted(_FUNCTIONS))
+
+    def check(node: ast.AST) -> None:
+        if isinstance(node, ast.Expression):
+            check(node.body)
+        elif isinstance(node, ast.Constant):
+            if not isinstance(node.value, (int, float)) or isinstance(node.value, bool):
+                raise ExpressionError(f"only numbers may appear as constants, got {node.value!r}")
+        elif isinstance(node, ast.Name):
+            if node.id != "x" and node.id not in _CONSTANTS:
+                raise ExpressionError(
+                    f"unknown name {node.id!r} in {text!r}: use the variable x, pi, e "
+                    f"and the functions {allowed}"
+                )
+        elif isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+            check(node.left)
+            check(node.right)
+        elif isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
+            check(node.operand)
+        elif isinstance(node, ast.Call):
+            if (
+                not isinstance(node.func, ast.Name)
+                or node.func.id not in _FUNCTIONS
+                or node.keywords
+                or len(node.args) != 1
+            ):
+                shown = ast.unparse(node.func)
+                raise ExpressionError(
+                    f"{shown!r} is not an allowed function in {text!r}: use one argument with "
+                    f"one of {allowed}"
+                )
+            check(node.args[0])
+        else:
+            raise ExpressionError(
+                f"{ast.unparse(node)!r} is not allowed in {text!r}: only numbers, x, pi, e, "
+                f"+ - * / ** and the functions {allowed}"
+            )
+
+    check(tree)
+
+    def evaluate(node: ast.AST, x: np.ndarray) -> np.ndarray | float:
+        if isinstance(node, ast.Expression):
+            return evaluate(node.body, x)
+        if isinstance(node, ast.Constant):
+            return np.float64(node.value)  # NumPy semantics: 1/0 is inf, not an exception
+        if isinstance(node, ast.Name):
+            return x if node.id == "x" else _CONSTANTS[node.id]
+        if isinstance(node, ast.BinOp):
+            return _BINARY[type(node.op)](evaluate(node.left, x), evaluate(node.right, x))
+        if isinstance(node, ast.UnaryOp):
+            return _UNARY[type(node.op)](evaluate(node.operand, x))
+        assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+        return _FUNCTIONS[node.func.id](evaluate(node.args[0], x))
+
+    def target(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        with np.errstate(all="ignore"):
+            return np.broadcast_to(evaluate(tree, x), x.shape).astype(float)
+
+    return target
+
+
+def get_target(spec: str) -> Target:
+    """A target function from a registered name (see :data:`TARGET_NAMES`) or an expression.
+
+    Raises
+    ------
+    ExpressionError
+        If ``spec`` is neither a registered name nor a safe expression.
+    """
+    key = spec.strip().lower()
+    if key in _TARGETS:
+        return _TARGETS[key]
+    if key.startswith("monomial:"):
+        try:
+            return monomial(float(key.split(":", 1)[1]))
+        except ValueError as exc:
+            raise ExpressionError(f"{spec!r}: {exc}") from None
+    try:
+        return parse_expression(spec)
+    except ExpressionError as exc:
+        raise ExpressionError(f"{exc}. Registered targets are: {', '.join(TARGET_NAMES)}") from None
+
+
+# --- sampling -------------------------------------------------------------------------------
+
+SAMPLINGS = ("grid", "uniform", "normal")
+
+
+def sample(
+    n: int,
+    domain: tuple[float, float] = (-1.0, 1.0),
+    method: str = "uniform",
+    rng: np.random.Generator | int | None = None,
+) -> np.ndarray:
+    """Draw ``n`` scalar inputs.
+
+    Parameters
+    ----------
+    n : int
+        Number of points, >= 1.
+    domain : (low, high)
+        Interval for ``grid`` and ``uniform``; for ``normal`` its mid-point and half-width are
+        the mean and standard deviation (so (−1, 1) gives N(0, 1)).
+    method : {"grid", "uniform", "normal"}
+        Evenly spaced including both ends, uniform at random, or normal.
+    rng : Generator or int, optional
+
+    Returns
+    -------
+    ndarray, shape (n, 1)
+    """
+    if n < 1:
+        raise ValueError(f"the number of points must be >= 1, got {n}")
+    low, high = float(domain[0]), float(domain[1])
+    if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
+        raise ValueError(f"domain must be two finite numbers low < high, got {domain}")
+    rng = np.random.default_rng(rng)
+    if method == "grid":
+        x = np.linspace(low, high, n)
+    elif method == "uniform":
+        x = rng.uniform(low, high, size=n)
+    elif method == "normal":
+        x = rng.normal(0.5 * (low + high), 0.5 * (high - low), size=n)
+    else:
+        raise ValueError(f"unknown sampling {method!r}; valid names are: {', '.join(SAMPLINGS)}")
+    return x.reshape(-1, 1)
+
+
+# --- files ------------------------------------------------------------------------------------
+
+
+def load_xy(path: str | Path, n_inputs: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Load inputs and targets from a CSV or NPZ file.
+
+    CSV: numeric columns, an optional header row; the first ``n_inputs`` columns are x (default:
+    all but the last) and the rest y. NPZ: arrays ``x`` and ``y`` (or ``X`` and ``Y``).
+
+    Returns
+    -------
+    x : ndarray, shape (N, n_inputs)
+    y : ndarray, shape (N, n_outputs)
+
+    Raises
+    ------
+    ValueError
+        For a missing, unreadable or non-numeric file, naming the file and the problem.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"no data file at {path}")
+    if path.suffix.lower() == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                keys = {k.lower(): k for k in data.files}
+                if "x" not in keys or "y" not in keys:
+                    raise ValueError(
+                        f"{path} must hold arrays named 'x' and 'y', found {sorted(data.files)}"
+                    )
+                x, y = np.asarray(data[keys["x"]], float), np.asarray(data[keys["y"]], float)
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise ValueError(f"cannot read {path} as an .npz archive: {exc}") from None
+        x = x.reshape(len(x), -1)
+        y = y.reshape(len(y), -1)
+    else:
+        table = _read_csv(path)
+        k = table.shape[1] - 1 if n_inputs is None else n_inputs
+        if not 1 <= k < table.shape[1]:
+            raise ValueError(f"{path} has {table.shape[1]} columns; need x and y columns")
+        x, y = table[:, :k], table[:, k:]
+    if len(x) != len(y):
+        raise ValueError(f"{path}: x has {len(x)} rows but y has {len(y)}")
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        raise ValueError(f"{path} contains NaN or inf values; remove or impute them")
+    return x, y
+
+
+def _read_csv(path: Path) -> np.ndarray:
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = [r for r in csv.reader(fh) if r and any(c.strip() for c in r)]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read {path} as CSV: {exc}") from None
+    if rows:
+        try:
+            [float(c) for c in rows[0]]
+        except ValueError:
+            rows = rows[1:]  # a header row
+    if not rows:
+        raise ValueError(f"{path} has no data rows")
+    try:
+        table = np.array([[float(c) for c in r] for r in rows])
+    except ValueError as exc:
+        raise ValueError(
+            f"{path} has a non-numeric value ({exc}); every data cell must be a number"
+        ) from None
+    if table.ndim != 2 or table.shape[1] < 2:
+        raise ValueError(f"{path} must have at least two columns (x, y) of equal length rows")
+    return table

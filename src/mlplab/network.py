@@ -1,0 +1,425 @@
+"""The multilayer perceptron in the notation of Higham & Higham (SIAM Review, 2019).
+
+A network has L layers of widths n_1, ..., n_L; layer 1 is the input::
+
+    a^[1] = x,   z^[l] = W^[l] a^[l-1] + b^[l],   a^[l] = σ_l(z^[l]),   l = 2, ..., L.
+
+Arrays hold a batch of N points as rows, so z^[l] is computed as ``a_prev @ W.T + b``.
+
+Indexing (0-based Python lists)
+-------------------------------
+``weights[i]`` and ``biases[i]`` are W^[i+2] and b^[i+2]; ``cache.z[i]`` is z^[i+2] and
+``cache.a[i]`` is a^[i+1] (so ``cache.a[0]`` is the input and ``cache.a[-1]`` the output).
+All weights and biases are views into one flat parameter vector ``params`` (order W^[2], b^[2],
+W^[3], b^[3], ...), which the optimisers update in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mlplab.activations import Activation, get_activation
+from mlplab.init import Initializer, get_initializer
+from mlplab.losses import Loss, get_loss
+
+_DTYPES = {"float64": np.float64, "float32": np.float32}
+
+
+@dataclass
+class Cache:
+    """Everything the forward pass computed, in the paper's notation.
+
+    Attributes
+    ----------
+    a : list of ndarray
+        ``a[i]`` is a^[i+1], shape ``(N, n_{i+1})``; ``a[0]`` is the input x.
+    z : list of ndarray
+        ``z[i]`` is z^[i+2], shape ``(N, n_{i+2})``; ``a[i+1] = σ(z[i])``.
+    """
+
+    a: list[np.ndarray]
+    z: list[np.ndarray]
+
+    @property
+    def output(self) -> np.ndarray:
+        """a^[L], shape ``(N, n_L)``."""
+        return self.a[-1]
+
+
+def resolve_dtype(dtype: str | type | np.dtype) -> np.dtype:
+    """Return ``float64`` or ``float32`` as a NumPy dtype, or raise with the valid names."""
+    key = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    if key not in _DTYPES:
+        raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
+    return np.dtype(_DTYPES[key])
+
+
+def _check_sizes(sizes: Sequence[int]) -> list[int]:
+    sizes = list(sizes)
+    if len(sizes) < 2:
+        raise ValueError(
+            f"sizes must list at least an input and an output width, e.g. [1, 64, 1]; got {sizes}"
+        )
+    for n in sizes:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"every layer width must be a whole number >= 1; got sizes={sizes}")
+    return [int(n) for n in sizes]
+
+
+def _layer_activations(
+    n_layers: int,
+    activation: str | Activation | Sequence[str | Activation],
+    output_activation: str | Activation | None,
+) -> list[Activation]:
+    """One activation per layer l = 2..L (``n_layers`` = L − 1 of them)."""
+    if isinstance(activation, (str, Activation)):
+        hidden = [get_activation(activation)] * (n_layers - 1)
+        out = get_activation("identity" if output_activation is None else output_activation)
+        return [*hidden, out]
+    acts = [get_activation(a) for a in activation]
+    if len(acts) == n_layers and output_activation is None:
+        return acts
+    if len(acts) == n_layers - 1:
+        out = get_activation("identity" if output_activation is None else output_activation)
+        return [*acts, out]
+    raise ValueError(
+        f"a list of activations needs one per hidden layer ({n_layers - 1}), plus "
+        f"output_activation, or one per layer ({n_layers}) with output_activation=None; "
+        f"got {len(acts)}"
+    )
+
+
+class MLP:
+    """A fully connected network with hand-written backpropagation.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Widths ``[n_1, ..., n_L]``; ``n_1`` is the input dimension, ``n_L`` the output.
+    activation : str, Activation or sequence of them, default "tanh"
+        σ for the hidden layers, or a list with one per hidden layer (then the output layer takes
+        ``output_activation``) or one per layer l = 2..L (then ``output_activation`` must be None).
+    output_activation : str or Activation, optional
+        σ of layer L; ``None`` means ``"identity"`` (unless a full list is given above).
+    init : str or Initializer, default "xavier_normal"
+        Weight initialiser; see :mod:`mlplab.init` (e.g. ``"he_normal"``, ``"normal:0,0.5"``).
+    bias_init : float, str or Initializer, default 0.0
+        A constant for every bias, or an initialiser name.
+    seed : int, optional
+        Seed of the ``numpy.random.Generator`` that draws W^[2], b^[2], W^[3], ... in that order.
+    dtype : {"float64", "float32"}, default "float64"
+
+    Examples
+    --------
+    >>> net = MLP([1, 64, 64, 1], activation="tanh", seed=0)
+    >>> net(np.linspace(-1, 1, 5)).shape
+    (5, 1)
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        activation: str | Activation | Sequence[str | Activation] = "tanh",
+        output_activation: str | Activation | None = None,
+        init: str | Initializer = "xavier_normal",
+        bias_init: float | str | Initializer = 0.0,
+        seed: int | None = None,
+        dtype: str = "float64",
+    ) -> None:
+        self.sizes = _check_sizes(sizes)
+        self.activations = _layer_activations(len(self.sizes) - 1, activation, output_activation)
+        self.dtype = resolve_dtype(dtype)
+        self.init = get_initializer(init)
+        self.bias_init = get_initializer(bias_init)
+        self.seed = seed
+        self.params = np.zeros(self.num_parameters, dtype=self.dtype)
+        self.weights, self.biases = self.unflatten(self.params)
+        rng = np.random.default_rng(seed)
+        for W, b in zip(self.weights, self.biases, strict=False):
+            n_out, n_in = W.shape
+            W[...] = self.init(rng, W.shape, n_in, n_out)
+            b[...] = self.bias_init(rng, b.shape, n_in, n_out)
+
+    # --- shapes and parameter layout ---------------------------------------------------------
+
+    @property
+    def L(self) -> int:
+        """Number of layers, the input layer included (the paper's L)."""
+        return len(self.sizes)
+
+    @property
+    def num_parameters(self) -> int:
+        """p, the number of weights and biases."""
+        return sum(
+            n_out * (n_in + 1) for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:], strict=False)
+        )
+
+    def unflatten(self, flat: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Views of a flat vector of length p as ``(weights, biases)`` lists.
+
+        ``flat`` may carry leading axes (e.g. ``(M, p)`` for M models); the views then keep them:
+        weight ``i`` has shape ``(..., n_{i+2}, n_{i+1})``.
+        """
+        weights, biases = [], []
+        lead = flat.shape[:-1]
+        k = 0
+        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:], strict=False):
+            weights.append(flat[..., k : k + n_out * n_in].reshape(*lead, n_out, n_in))
+            k += n_out * n_in
+            biases.append(flat[..., k : k + n_out])
+            k += n_out
+        return weights, biases
+
+    # --- input checks ------------------------------------------------------------------------
+
+    def check_input(self, X: np.ndarray, name: str = "X") -> np.ndarray:
+        """Return ``X`` as a finite array of shape ``(N, n_1)`` in the network's dtype.
+
+        A 1-D array of length N is read as N points when n_1 == 1.
+
+        Raises
+        ------
+        ValueError
+            If the width is not n_1 or ``X`` holds NaN or inf; the message says how to fix it.
+        """
+        X = np.asarray(X, dtype=self.dtype)
+        n_in = self.sizes[0]
+        if X.ndim == 1 and n_in == 1:
+            X = X.reshape(-1, 1)
+        if X.ndim != 2 or X.shape[1] != n_in:
+            hint = " (use X.reshape(1, -1) for a single point)" if X.ndim == 1 else ""
+            raise ValueError(
+                f"{name} has shape {X.shape} but this network takes inputs of shape (N, {n_in}): "
+                f"one row per point, {n_in} column(s){hint}"
+            )
+        if not np.all(np.isfinite(X)):
+            bad = int(np.count_nonzero(~np.isfinite(X)))
+            raise ValueError(f"{name} contains {bad} NaN or inf value(s); remove or impute them")
+        return X
+
+    def check_target(self, y: np.ndarray, loss: Loss, n_points: int, name: str = "y") -> np.ndarray:
+        """Return ``y`` as a finite array matching the output layer (see :meth:`check_input`)."""
+        y = np.asarray(y)
+        n_out = self.sizes[-1]
+        if loss.integer_targets and y.ndim == 1 and n_out > 1:
+            target = y
+        else:
+            y = np.asarray(y, dtype=self.dtype)
+            target = y.reshape(-1, 1) if (y.ndim == 1 and n_out == 1) else y
+            if target.ndim != 2 or target.shape[1] != n_out:
+                raise ValueError(
+                    f"{name} has shape {y.shape} but the network has {n_out} output(s): expected "
+                    f"({n_points}, {n_out})"
+                    + (" or integer labels of shape (N,)" if loss.integer_targets else "")
+                )
+        if target.shape[0] != n_points:
+            raise ValueError(f"{name} has {target.shape[0]} rows but X has {n_points}")
+        if not np.all(np.isfinite(target)):
+            raise ValueError(f"{name} contains NaN or inf values; remove or impute them")
+        return target
+
+    # --- forward -----------------------------------------------------------------------------
+
+    def forward(self, X: np.ndarray) -> Cache:
+        """Run the network and keep every z^[l] and a^[l].
+
+        Parameters
+        ----------
+        X : ndarray, shape (N, n_1)
+
+        Returns
+        -------
+        Cache
+            ``cache.a[i]`` = a^[i+1] (N, n_{i+1}) and ``cache.z[i]`` = z^[i+2] (N, n_{i+2}).
+        """
+        a = [self.check_input(X)]
+        z = []
+        for W, b, act in zip(self.weights, self.biases, self.activations, strict=False):
+            z.append(a[-1] @ W.T + b)
+            a.append(act.f(z[-1]))
+        return Cache(a, z)
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        """The output a^[L] for each row of ``X``, shape ``(N, n_L)``."""
+        a = self.check_input(X)
+        for W, b, act in zip(self.weights, self.biases, self.activations, strict=False):
+            a = act.f(a @ W.T + b)
+        return a
+
+    # --- backward ----------------------------------------------------------------------------
+
+    def backward(
+        self, cache: Cache, dC_da: np.ndarray, out: np.ndarray | None = None
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Backpropagation: the gradient of C with respect to every W^[l] and b^[l].
+
+        With δ^[L] = σ'(z^[L]) ∘ ∂C/∂a^[L] and δ^[l] = σ'(z^[l]) ∘ (W^[l+1])ᵀ δ^[l+1]:
+        ∂C/∂W^[l] = Σ_points δ^[l] (a^[l-1])ᵀ and ∂C/∂b^[l] = Σ_points δ^[l].
+
+        Parameters
+        ----------
+        cache : Cache
+            From :meth:`forward`.
+        dC_da : ndarray, shape (N, n_L)
+            ∂C/∂a^[L] for every point (a loss's ``grad``), already holding any 1/N factor.
+        out : ndarray, shape (p,), optional
+            Flat buffer to write the gradient into (same layout as ``params``).
+
+        Returns
+        -------
+        gW, gb : lists of ndarray
+            Shaped like ``weights`` and ``biases``; views into one flat gradient vector.
+        """
+        g = np.empty_like(self.params) if out is None else out
+        gW, gb = self.unflatten(g)
+        delta = self.activations[-1].df(cache.z[-1]) * dC_da
+        for i in range(len(self.weights) - 1, -1, -1):
+            np.matmul(delta.T, cache.a[i], out=gW[i])
+            np.sum(delta, axis=0, out=gb[i])
+            if i > 0:
+                delta = self.activations[i - 1].df(cache.z[i - 1]) * (delta @ self.weights[i])
+        return gW, gb
+
+    def loss_gradient(
+        self, X: np.ndarray, y: np.ndarray, loss: str | Loss = "mse", out: np.ndarray | None = None
+    ) -> tuple[float, np.ndarray]:
+        """The cost C and its gradient as one flat vector of length p.
+
+        Parameters
+        ----------
+        X : ndarray, shape (N, n_1)
+        y : ndarray, shape (N, n_L), or (N,) labels for cross-entropy
+        loss : str or Loss
+        out : ndarray, shape (p,), optional
+            Buffer for the gradient.
+
+        Returns
+        -------
+        value : float
+        grad : ndarray, shape (p,)
+            Same layout as :attr:`params`.
+        """
+        loss = get_loss(loss)
+        cache = self.forward(X)
+        y = self.check_target(y, loss, cache.a[0].shape[0])
+        g = np.empty_like(self.params) if out is None else out
+        self.backward(cache, loss.grad(cache.output, y), out=g)
+        return loss.value(cache.output, y), g
+
+    def loss(self, X: np.ndarray, y: np.ndarray, loss: str | Loss = "mse") -> float:
+        """The cost C over the points ``X`` with targets ``y``."""
+        loss = get_loss(loss)
+        a = self(X)
+        return loss.value(a, self.check_target(y, loss, a.shape[0]))
+
+    # --- derivatives with respect to the input -----------------------------------------------
+
+    def input_gradient(self, X: np.ndarray) -> np.ndarray:
+        """∇a^[L](x) for every row x of ``X``, for a scalar output (n_L = 1).
+
+        Runs the paper's recursion on the whole batch: Δ^[L] = 1,
+        Δ^[l-1] = (W^[l])ᵀ (σ'(z^[l]) ∘ Δ^[l]), ∇a^[L](x) = Δ^[1].
+
+        Parameters
+        ----------
+        X : ndarray, shape (N, n_1)
+
+        Returns
+        -------
+        ndarray, shape (N, n_1)
+        """
+        if self.sizes[-1] != 1:
+            raise ValueError(
+                f"input_gradient needs a scalar output (n_L = 1) but this network has "
+                f"{self.sizes[-1]} outputs; use input_jacobian(X) for the (N, n_L, n_1) Jacobian"
+            )
+        cache = self.forward(X)
+        Delta = np.ones_like(cache.output)
+        for i in range(len(self.weights) - 1, -1, -1):
+            Delta = (self.activations[i].df(cache.z[i]) * Delta) @ self.weights[i]
+        return Delta
+
+    def input_jacobian(self, X: np.ndarray) -> np.ndarray:
+        """∂a^[L]/∂x for every row of ``X``.
+
+        J(x) = (D^[L] W^[L]) (D^[L-1] W^[L-1]) ... (D^[2] W^[2]) with D^[l] = diag(σ'(z^[l])),
+        accumulated from the output side so that each step is one batched product.
+
+        Parameters
+        ----------
+        X : ndarray, shape (N, n_1)
+
+        Returns
+        -------
+        ndarray, shape (N, n_L, n_1)
+            ``J[k, i, j]`` = ∂a^[L]_i / ∂x_j at point k.
+        """
+        cache = self.forward(X)
+        n_out = self.sizes[-1]
+        J = np.broadcast_to(np.eye(n_out, dtype=self.dtype), (cache.a[0].shape[0], n_out, n_out))
+        for i in range(len(self.weights) - 1, -1, -1):
+            J = (J * self.activations[i].df(cache.z[i])[:, None, :]) @ self.weights[i]
+        return J
+
+    # --- copies, files, display --------------------------------------------------------------
+
+    def copy(self) -> MLP:
+        """An independent copy with the same architecture and parameters."""
+        return self.astype(self.dtype)
+
+    def astype(self, dtype: str | np.dtype) -> MLP:
+        """An independent copy whose parameters are stored (and computed) in ``dtype``."""
+        twin = MLP.__new__(MLP)
+        twin.__dict__.update(self.__dict__)
+        twin.dtype = resolve_dtype(dtype)
+        twin.params = self.params.astype(twin.dtype)
+        twin.weights, twin.biases = twin.unflatten(twin.params)
+        return twin
+
+    def set_params(self, flat: np.ndarray) -> None:
+        """Copy a flat vector of length p into the parameters (in place)."""
+        flat = np.asarray(flat)
+        if flat.shape != self.params.shape:
+            raise ValueError(f"expected {self.params.shape[0]} parameters, got shape {flat.shape}")
+        self.params[...] = flat
+
+    def config(self) -> dict:
+        """The architecture as plain JSON-ready values (what model files store)."""
+        return {
+            "sizes": self.sizes,
+            "activations": [act.name for act in self.activations],
+            "dtype": self.dtype.name,
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write the network to ``path`` (``.npz`` arrays + JSON metadata, atomically)."""
+        from mlplab.io import save_model
+
+        return save_model(self, path)
+
+    @classmethod
+    def load(cls, path: str | Path, activations: dict[str, Activation] | None = None) -> MLP:
+        """Read a network written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or Path
+        activations : dict, optional
+            User-defined activations by name, for files that use them.
+        """
+        from mlplab.io import load_model
+
+        return load_model(path, activations)
+
+    def __repr__(self) -> str:
+        acts = [a.name for a in self.activations]
+        hidden = sorted(set(acts[:-1]))
+        act = hidden[0] if len(hidden) == 1 else acts[:-1]
+        return (
+            f"MLP(sizes={self.sizes}, activation={act!r}, output_activation={acts[-1]!r}, "
+            f"p={self.num_parameters}, dtype={self.dtype.name!r})"
+        )

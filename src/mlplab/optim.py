@@ -1,0 +1,318 @@
+"""Optimisers on one flat parameter vector, and learning-rate schedules.
+
+First-order optimisers share one small interface: ``step(params, grad)`` updates the flat vector
+``params`` (shape ``(p,)``) in place from the gradient ``grad`` (same shape); ``lr`` is the current
+learning rate, which a schedule may change between epochs; ``reset()`` forgets the state.
+:class:`LBFGS` is full-batch: :func:`mlplab.fit` hands it the whole cost function instead.
+
+Schedules are separate: a :class:`Schedule` maps the epoch number to a factor on the base
+learning rate (``constant``, ``step``, ``exponential``, ``cosine``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize
+
+from mlplab._spec import parse_spec, unknown
+
+
+def _check_lr(lr: float) -> float:
+    lr = float(lr)
+    if not math.isfinite(lr) or lr <= 0:
+        raise ValueError(f"learning rate must be a finite number > 0, got {lr}")
+    return lr
+
+
+class Optimizer:
+    """Base class of the first-order optimisers.
+
+    Parameters
+    ----------
+    lr : float
+        Learning rate η > 0.
+    """
+
+    full_batch = False
+
+    def __init__(self, lr: float) -> None:
+        self.lr = _check_lr(lr)
+        self.t = 0
+
+    def step(self, params: np.ndarray, grad: np.ndarray) -> None:
+        """Update ``params`` (p,) in place from ``grad`` (p,)."""
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Forget the internal state (step count, moments)."""
+        self.t = 0
+
+    def config(self) -> dict:
+        """JSON-ready description (name and hyper-parameters)."""
+        return {"name": type(self).__name__.lower(), "lr": self.lr}
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, optionally with (Nesterov) momentum.
+
+    p ← p − η g without momentum; with momentum μ (as PyTorch's ``SGD``):
+    v ← μ v + g, then p ← p − η v, or p ← p − η (g + μ v) with ``nesterov=True``.
+
+    Parameters
+    ----------
+    lr : float, default 0.01
+    momentum : float, default 0.0
+    nesterov : bool, default False
+    """
+
+    def __init__(self, lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False) -> None:
+        super().__init__(lr)
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        if nesterov and momentum == 0.0:
+            raise ValueError("nesterov=True needs a momentum > 0")
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+        self.velocity: np.ndarray | None = None
+
+    def step(self, params: np.ndarray, grad: np.ndarray) -> None:
+        self.t += 1
+        if self.momentum == 0.0:
+            params -= self.lr * grad
+            return
+        if self.velocity is None:
+            self.velocity = grad.copy()
+        else:
+            self.velocity *= self.momentum
+            self.velocity += grad
+        update = grad + self.momentum * self.velocity if self.nesterov else self.velocity
+        params -= self.lr * update
+
+    def reset(self) -> None:
+        super().reset()
+        self.velocity = None
+
+    def config(self) -> dict:
+        return {**super().config(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba) with bias correction, as PyTorch's ``Adam``.
+
+    m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², p ← p − η m̂ / (√v̂ + ε) with m̂ = m/(1−β₁ᵗ),
+    v̂ = v/(1−β₂ᵗ).
+
+    Parameters
+    ----------
+    lr : float, default 1e-3
+    beta1, beta2 : float, default 0.9, 0.999
+    eps : float, default 1e-8
+    """
+
+    def __init__(
+        self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
+    ) -> None:
+        super().__init__(lr)
+        for name, beta in (("beta1", beta1), ("beta2", beta2)):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {beta}")
+        if eps <= 0:
+            raise ValueError(f"eps must be > 0, got {eps}")
+        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+        self.m: np.ndarray | None = None
+        self.v: np.ndarray | None = None
+
+    def step(self, params: np.ndarray, grad: np.ndarray) -> None:
+        if self.m is None or self.v is None:
+            self.m = np.zeros_like(params)
+            self.v = np.zeros_like(params)
+        self.t += 1
+        self.m *= self.beta1
+        self.m += (1.0 - self.beta1) * grad
+        self.v *= self.beta2
+        self.v += (1.0 - self.beta2) * grad * grad
+        bias1 = 1.0 - self.beta1**self.t
+        bias2 = 1.0 - self.beta2**self.t
+        denom = np.sqrt(self.v) / math.sqrt(bias2) + self.eps
+        params -= (self.lr / bias1) * self.m / denom
+
+    def reset(self) -> None:
+        super().reset()
+        self.m = self.v = None
+
+    def config(self) -> dict:
+        return {**super().config(), "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
+
+
+class LBFGS:
+    """Full-batch L-BFGS through ``scipy.optimize.minimize(method="L-BFGS-B")``.
+
+    Parameters
+    ----------
+    memory : int, default 20
+        Number of correction pairs kept (scipy's ``maxcor``).
+    tol : float, default 1e-12
+        Stop when the relative reduction of the cost falls below ``tol`` (scipy's ``ftol``)
+        or the largest gradient entry below ``tol`` (``gtol``).
+    """
+
+    full_batch = True
+
+    def __init__(self, memory: int = 20, tol: float = 1e-12) -> None:
+        if memory < 1:
+            raise ValueError(f"memory must be >= 1, got {memory}")
+        if tol <= 0:
+            raise ValueError(f"tol must be > 0, got {tol}")
+        self.memory, self.tol = int(memory), float(tol)
+        self.lr = 1.0  # kept for a uniform interface; L-BFGS picks its own step by line search
+
+    def minimize(
+        self,
+        fun: Callable[[np.ndarray], tuple[float, np.ndarray]],
+        x0: np.ndarray,
+        max_iter: int,
+        callback: Callable[[np.ndarray], bool | None] | None = None,
+    ) -> np.ndarray:
+        """Minimise ``fun`` (returning cost and gradient) from ``x0`` (p,) for ``max_iter`` steps.
+
+        ``callback(x)`` runs after every iteration; returning True stops the run.
+        Returns the final point, shape (p,).
+        """
+
+        def cb(intermediate_result) -> None:
+            if callback is not None and callback(intermediate_result.x):
+                raise StopIteration
+
+        result = minimize(
+            fun,
+            x0.astype(np.float64),
+            jac=True,
+            method="L-BFGS-B",
+            callback=cb,
+            options={
+                "maxiter": max_iter,
+                "maxcor": self.memory,
+                "ftol": self.tol,
+                "gtol": self.tol,
+                "maxfun": 2 * max_iter + 20,
+            },
+        )
+        return result.x
+
+    def reset(self) -> None:
+        """L-BFGS keeps no state between calls."""
+
+    def config(self) -> dict:
+        return {"name": "lbfgs", "memory": self.memory, "tol": self.tol}
+
+
+_OPTIMIZERS: dict[str, type] = {"sgd": SGD, "adam": Adam, "lbfgs": LBFGS}
+
+#: Names accepted by :func:`get_optimizer`.
+NAMES: tuple[str, ...] = tuple(sorted(_OPTIMIZERS))
+
+
+def get_optimizer(
+    spec: str | Optimizer | LBFGS, lr: float | None = None, **kwargs
+) -> Optimizer | LBFGS:
+    """Return an optimiser from a name (``"sgd"``, ``"adam"``, ``"lbfgs"``) or as it is.
+
+    ``lr`` and ``kwargs`` go to the constructor (``lr`` is ignored by L-BFGS).
+
+    Raises
+    ------
+    UnknownNameError
+        For an unknown name; the message lists the valid ones.
+    """
+    if isinstance(spec, (Optimizer, LBFGS)):
+        return spec
+    name, _ = parse_spec(str(spec))
+    if name not in _OPTIMIZERS:
+        raise unknown("optimizer", str(spec), NAMES)
+    cls = _OPTIMIZERS[name]
+    if cls is LBFGS:
+        return cls(**kwargs)
+    return cls(**kwargs) if lr is None else cls(lr=lr, **kwargs)
+
+
+# --- schedules --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A learning-rate schedule: ``factor(epoch)`` multiplies the base rate (epoch from 0).
+
+    Parameters
+    ----------
+    name : str
+    factor : callable
+        ``factor(epoch: int, epochs: int) -> float`` where ``epochs`` is the run's length.
+    """
+
+    name: str
+    factor: Callable[[int, int], float]
+
+    def __call__(self, epoch: int, epochs: int) -> float:
+        return self.factor(epoch, epochs)
+
+
+def constant() -> Schedule:
+    """The base rate throughout."""
+    return Schedule("constant", lambda epoch, epochs: 1.0)
+
+
+def step(every: int = 100, gamma: float = 0.5) -> Schedule:
+    """Multiply the rate by ``gamma`` every ``every`` epochs."""
+    if every < 1 or not 0 < gamma <= 1:
+        raise ValueError(
+            f"step schedule needs every >= 1 and 0 < gamma <= 1, got ({every}, {gamma})"
+        )
+    return Schedule(
+        f"step:{every:g},{gamma:g}", lambda epoch, epochs: gamma ** (epoch // int(every))
+    )
+
+
+def exponential(gamma: float = 0.99) -> Schedule:
+    """Multiply the rate by ``gamma`` every epoch."""
+    if not 0 < gamma <= 1:
+        raise ValueError(f"exponential schedule needs 0 < gamma <= 1, got {gamma}")
+    return Schedule(f"exponential:{gamma:g}", lambda epoch, epochs: gamma**epoch)
+
+
+def cosine(floor: float = 0.0) -> Schedule:
+    """Cosine decay from the base rate to ``floor`` × base rate over the run."""
+    if not 0 <= floor <= 1:
+        raise ValueError(f"cosine schedule needs 0 <= floor <= 1, got {floor}")
+
+    def factor(epoch: int, epochs: int) -> float:
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * epoch / max(epochs, 1)))
+
+    return Schedule(f"cosine:{floor:g}", factor)
+
+
+_SCHEDULES: dict[str, Callable[..., Schedule]] = {
+    "constant": constant,
+    "step": step,
+    "exponential": exponential,
+    "cosine": cosine,
+}
+
+#: Names accepted by :func:`get_schedule`.
+SCHEDULE_NAMES: tuple[str, ...] = tuple(sorted(_SCHEDULES))
+
+
+def get_schedule(spec: str | Schedule | None) -> Schedule:
+    """Return a schedule from ``"constant"``, ``"step:every,gamma"``, ``"exponential:gamma"``,
+    ``"cosine:floor"`` (parameters optional), a :class:`Schedule`, or None (constant)."""
+    if spec is None:
+        return constant()
+    if isinstance(spec, Schedule):
+        return spec
+    name, params = parse_spec(spec)
+    if name not in _SCHEDULES:
+        raise unknown("schedule", spec, SCHEDULE_NAMES)
+    return _SCHEDULES[name](*params)

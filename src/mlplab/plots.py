@@ -1,0 +1,119 @@
+"""Figures as PNG files (matplotlib's Agg canvas: no display needed, no global pyplot state).
+
+The core of mlplab never imports this module; the CLI and the experiments do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from mlplab.io import atomic_open
+
+COLORS = {
+    "truth": "black",
+    "net": "tab:blue",
+    "data": "tab:orange",
+    "train": "tab:blue",
+    "val": "tab:red",
+}
+
+
+def new_figure(
+    ncols: int = 1, width: float = 6.4, height: float = 4.2
+) -> tuple[Figure, list[Axes]]:
+    """A figure with ``ncols`` axes side by side, on an Agg canvas."""
+    fig = Figure(figsize=(width * ncols, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, ncols, squeeze=False)[0]
+    for ax in axes:
+        ax.grid(True, alpha=0.3)
+    return fig, list(axes)
+
+
+def save_figure(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
+    """Write ``fig`` to ``path`` as PNG, atomically."""
+    with atomic_open(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=dpi)
+    return Path(path)
+
+
+def plot_fit(
+    x_grid: np.ndarray,
+    truth: np.ndarray | None,
+    prediction: np.ndarray,
+    x_train: np.ndarray | None = None,
+    y_train: np.ndarray | None = None,
+    title: str = "Network fit",
+    ax: Axes | None = None,
+) -> Axes:
+    """Truth, training points and the network's output against x (1-D input, 1 output).
+
+    Parameters
+    ----------
+    x_grid : ndarray, shape (M,) or (M, 1)
+    truth : ndarray, shape (M,) or (M, 1), optional
+    prediction : ndarray, shape (M,) or (M, 1)
+    x_train, y_train : ndarray, shape (N,) or (N, 1), optional
+    """
+    if ax is None:
+        _, (ax,) = new_figure()
+    xg = np.ravel(x_grid)
+    if truth is not None:
+        ax.plot(xg, np.ravel(truth), color=COLORS["truth"], lw=1.5, label="truth f(x)")
+    if x_train is not None and y_train is not None:
+        ax.plot(
+            np.ravel(x_train),
+            np.ravel(y_train),
+            "o",
+            ms=3.5,
+            color=COLORS["data"],
+            alpha=0.7,
+            label=f"training points (N = {np.size(x_train)})",
+        )
+    ax.plot(
+        xg, np.ravel(prediction), color=COLORS["net"], lw=2, ls="--", label=r"network $a^{[L]}(x)$"
+    )
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.set_title(title)
+    ax.legend(loc="best")
+    return ax
+
+
+def plot_losses(
+    train_loss: Sequence[float],
+    val_loss: Sequence[float] = (),
+    title: str = "Loss per epoch",
+    ylabel: str = "loss",
+    ax: Axes | None = None,
+) -> Axes:
+    """Training (and validation) loss per epoch on a log axis."""
+    if ax is None:
+        _, (ax,) = new_figure()
+    epochs = np.arange(1, len(train_loss) + 1)
+    ax.plot(epochs, train_loss, color=COLORS["train"], label="training")
+    if len(val_loss):
+        ax.plot(epochs, val_loss, color=COLORS["val"], label="validation")
+    if np.all(np.asarray(train_loss) > 0):
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(loc="best")
+    return ax
+
+
+def band(ax: Axes, x: np.ndarray, runs: np.ndarray, label: str, color: str | None = None) -> None:
+    """Median over runs (rows of ``runs``) as a line, with a band from min to max."""
+    runs = np.atleast_2d(runs)
+    (line,) = ax.plot(x, np.median(runs, axis=0), color=color, label=label)
+    if runs.shape[0] > 1:
+        ax.fill_between(
+            x, runs.min(axis=0), runs.max(axis=0), color=line.get_color(), alpha=0.2, lw=0
+        )

@@ -1,0 +1,227 @@
+"""A training run from one configuration to one run folder.
+
+:class:`TrainConfig` holds everything ``mlplab train`` takes; :func:`train_run` builds the data
+and the network, trains, and writes ``config.json``, ``model.npz``, ``history.csv``,
+``metrics.json``, ``fit.png`` and ``loss.png`` into the output folder (each file atomically).
+Rerunning a ``config.json`` reproduces the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mlplab.data import get_target, load_xy, sample
+from mlplab.io import write_json
+from mlplab.network import MLP
+from mlplab.optim import get_optimizer
+from mlplab.train import History, fit, split_validation
+
+GRID_POINTS = 2001
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs (the fields of ``config.json``)."""
+
+    target: str = "runge"
+    domain: tuple[float, float] = (-1.0, 1.0)
+    n_train: int = 256
+    n_val: int = 64
+    sampling: str = "uniform"
+    noise: float = 0.0
+    data: str | None = None
+    val_fraction: float = 0.2
+    hidden: list[int] = field(default_factory=lambda: [64, 64])
+    activation: str = "tanh"
+    output_activation: str = "identity"
+    init: str = "xavier_normal"
+    bias_init: str = "0"
+    loss: str = "mse"
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.0
+    epochs: int = 2000
+    batch_size: int = 32
+    batch_sampling: str = "shuffle"
+    schedule: str = "constant"
+    early_stopping: int | None = None
+    seed: int = 0
+    dtype: str = "float64"
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        """Build a config from a dict, rejecting unknown keys by name."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        extra = sorted(set(values) - names)
+        if extra:
+            raise ValueError(
+                f"unknown configuration key(s): {', '.join(extra)}; valid keys are: "
+                f"{', '.join(sorted(names))}"
+            )
+        values = dict(values)
+        if "domain" in values:
+            values["domain"] = tuple(float(v) for v in values["domain"])
+        return cls(**values)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["domain"] = list(self.domain)
+        return d
+
+
+def _bias_init(spec: str) -> float | str:
+    try:
+        return float(spec)
+    except ValueError:
+        return spec
+
+
+def make_data(cfg: TrainConfig) -> tuple[np.ndarray, ...]:
+    """Training and validation arrays ``x, y, x_val, y_val`` for ``cfg``."""
+    rng = np.random.default_rng(cfg.seed)
+    if cfg.data:
+        x, y = load_xy(cfg.data)
+        return split_validation(x, y, cfg.val_fraction, rng)
+    f = get_target(cfg.target)
+    x = sample(cfg.n_train, cfg.domain, cfg.sampling, rng)
+    x_val = sample(cfg.n_val, cfg.domain, cfg.sampling, rng)
+    y = f(x) + cfg.noise * rng.standard_normal(x.shape)
+    return x, y, x_val, f(x_val)
+
+
+def build_network(cfg: TrainConfig, n_in: int, n_out: int) -> MLP:
+    """The network of ``cfg`` for inputs of width ``n_in`` and ``n_out`` outputs."""
+    return MLP(
+        [n_in, *cfg.hidden, n_out],
+        activation=cfg.activation,
+        output_activation=cfg.output_activation,
+        init=cfg.init,
+        bias_init=_bias_init(cfg.bias_init),
+        seed=cfg.seed,
+        dtype=cfg.dtype,
+    )
+
+
+def build_optimizer(cfg: TrainConfig):
+    """The optimiser of ``cfg`` (momentum applies to SGD only)."""
+    extra = {"momentum": cfg.momentum} if cfg.optimizer.lower() == "sgd" else {}
+    return get_optimizer(cfg.optimizer, lr=cfg.lr, **extra)
+
+
+@dataclass
+class RunResult:
+    """What :func:`train_run` produced."""
+
+    net: MLP
+    history: History
+    metrics: dict
+    out: Path | None
+
+
+def train_run(cfg: TrainConfig, out: str | Path | None = None, progress: bool = True) -> RunResult:
+    """Train the network of ``cfg``; with ``out``, write the run folder.
+
+    Returns
+    -------
+    RunResult
+        ``metrics`` has ``train_mse``, ``val_mse``, ``max_abs_error`` (on a dense grid of the
+        domain, for a target function), ``seconds``, ``epochs``, ``status``.
+    """
+    x, y, x_val, y_val = make_data(cfg)
+    net = build_network(cfg, x.shape[1], y.shape[1])
+    optimizer = build_optimizer(cfg)
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "config.json", cfg.to_dict())
+    start = time.perf_counter()
+    history = fit(
+        net,
+        x,
+        y,
+        loss=cfg.loss,
+        optimizer=optimizer,
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        sampling=cfg.batch_sampling,
+        validation=(x_val, y_val),
+        seed=cfg.seed,
+        schedule=cfg.schedule,
+        early_stopping=cfg.early_stopping,
+        progress=progress,
+    )
+    seconds = time.perf_counter() - start
+    metrics = {
+        "train_mse": float(np.mean((net(x) - y) ** 2)),
+        "val_mse": float(np.mean((net(x_val) - y_val) ** 2)),
+        "max_abs_error": None,
+        "seconds": seconds,
+        "epochs": history.epochs,
+        "steps": history.steps,
+        "status": history.status,
+        "parameters": net.num_parameters,
+    }
+    grid = None
+    if not cfg.data:
+        grid = np.linspace(cfg.domain[0], cfg.domain[1], GRID_POINTS).reshape(-1, 1)
+        truth = get_target(cfg.target)(grid)
+        metrics["max_abs_error"] = float(np.max(np.abs(net(grid) - truth)))
+    if out is not None:
+        net.save(out / "model.npz")
+        history.save_csv(out / "history.csv")
+        write_json(out / "metrics.json", metrics)
+        _write_figures(cfg, net, history, x, y, grid, out)
+    return RunResult(net, history, metrics, out)
+
+
+def _write_figures(
+    cfg: TrainConfig,
+    net: MLP,
+    history: History,
+    x: np.ndarray,
+    y: np.ndarray,
+    grid: np.ndarray | None,
+    out: Path,
+) -> None:
+    from mlplab import plots
+
+    name = cfg.target if not cfg.data else Path(cfg.data).name
+    arch = "-".join(map(str, net.sizes))
+    if x.shape[1] == 1 and y.shape[1] == 1:
+        if grid is None:
+            grid = np.linspace(x.min(), x.max(), GRID_POINTS).reshape(-1, 1)
+            truth = None
+        else:
+            truth = get_target(cfg.target)(grid)
+        fig, (ax,) = plots.new_figure()
+        plots.plot_fit(
+            grid,
+            truth,
+            net(grid),
+            x,
+            y,
+            ax=ax,
+            title=f"{name}: {arch} {cfg.activation} network, {cfg.optimizer}",
+        )
+        plots.save_figure(fig, out / "fit.png")
+    fig, (ax,) = plots.new_figure()
+    plots.plot_losses(
+        history.train_loss,
+        history.val_loss,
+        ax=ax,
+        ylabel=f"{cfg.loss} loss",
+        title=f"{name}: loss per epoch ({cfg.optimizer}, lr {cfg.lr:g})",
+    )
+    plots.save_figure(fig, out / "loss.png")
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    """Read a ``config.json`` written by :func:`train_run`."""
+    with open(path, encoding="utf-8") as fh:
+        return TrainConfig.from_dict(json.load(fh))

@@ -1,0 +1,322 @@
+"""Training: :func:`fit` runs minibatch optimisation and returns a :class:`History`.
+
+Each epoch makes ceil(N / batch_size) optimiser steps, then evaluates the cost on the whole
+training set (and on the validation set), so ``History.train_loss[k]`` is the paper's cost after
+epoch k + 1. Minibatches come from a fresh permutation of the points every epoch
+(``sampling="shuffle"``) or are drawn with replacement (``sampling="replacement"``; with
+``batch_size=1`` this is the paper's SGD step on one random point).
+
+A non-finite cost stops training: the parameters go back to the end of the last finite epoch,
+a :class:`DivergenceWarning` says what happened and how to fix it, and ``History.status`` is
+``"diverged"``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mlplab.losses import Loss, get_loss
+from mlplab.network import MLP
+from mlplab.optim import LBFGS, Adam, Optimizer, Schedule, get_schedule
+from mlplab.progress import EpochProgress
+
+SAMPLINGS = ("shuffle", "replacement")
+
+Callback = Callable[[int, "History", MLP], "bool | None"]
+
+
+class DivergenceWarning(RuntimeWarning):
+    """Training produced a non-finite cost and was stopped."""
+
+
+@dataclass
+class History:
+    """What :func:`fit` measured, one entry per epoch.
+
+    Attributes
+    ----------
+    train_loss, val_loss : list of float
+        Cost on the whole training / validation set after each epoch (``val_loss`` is empty
+        without validation data).
+    lr : list of float
+        Learning rate used in each epoch.
+    steps : int
+        Optimiser steps taken.
+    seconds : float
+        Wall time of the training loop.
+    status : str
+        ``"completed"``, ``"early_stopping"``, ``"stopped"`` (a callback), ``"converged"``
+        (L-BFGS) or ``"diverged"``.
+    message : str
+        A sentence about how the run ended.
+    """
+
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    steps: int = 0
+    seconds: float = 0.0
+    status: str = "running"
+    message: str = ""
+
+    @property
+    def epochs(self) -> int:
+        """Number of epochs recorded."""
+        return len(self.train_loss)
+
+    @property
+    def best_epoch(self) -> int:
+        """0-based epoch with the lowest validation cost (training cost without validation)."""
+        losses = self.val_loss or self.train_loss
+        return int(np.argmin(losses)) if losses else -1
+
+    def to_csv(self) -> str:
+        """The history as CSV text: ``epoch,train_loss,val_loss,lr`` (epochs from 1)."""
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["epoch", "train_loss", "val_loss", "lr"])
+        for k, tl in enumerate(self.train_loss):
+            vl = self.val_loss[k] if k < len(self.val_loss) else ""
+            w.writerow([k + 1, repr(tl), repr(vl) if vl != "" else "", repr(self.lr[k])])
+        return buf.getvalue()
+
+    def save_csv(self, path: str | Path) -> Path:
+        """Write :meth:`to_csv` to ``path`` atomically."""
+        from mlplab.io import write_text
+
+        return write_text(path, self.to_csv())
+
+
+def split_validation(
+    X: np.ndarray, y: np.ndarray, fraction: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Hold out a random ``fraction`` of the rows: returns ``X_train, y_train, X_val, y_val``."""
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"a validation fraction must be between 0 and 1, got {fraction}")
+    n = X.shape[0]
+    n_val = round(fraction * n)
+    if n_val < 1 or n_val >= n:
+        raise ValueError(f"validation fraction {fraction} of {n} points leaves an empty set")
+    perm = rng.permutation(n)
+    val, tr = perm[:n_val], perm[n_val:]
+    return X[tr], y[tr], X[val], y[val]
+
+
+def _batches(n: int, batch_size: int, sampling: str, rng: np.random.Generator):
+    """Index arrays of one epoch's minibatches."""
+    steps = math.ceil(n / batch_size)
+    if sampling == "shuffle":
+        perm = rng.permutation(n)
+        return [perm[k * batch_size : (k + 1) * batch_size] for k in range(steps)]
+    return list(rng.integers(0, n, size=(steps, batch_size)))
+
+
+def fit(
+    net: MLP,
+    X: np.ndarray,
+    y: np.ndarray,
+    loss: str | Loss = "mse",
+    optimizer: Optimizer | LBFGS | None = None,
+    epochs: int = 100,
+    batch_size: int | None = 32,
+    sampling: str = "shuffle",
+    validation: tuple[np.ndarray, np.ndarray] | float | None = None,
+    seed: int | None = None,
+    schedule: str | Schedule | None = None,
+    callbacks: Sequence[Callback] = (),
+    early_stopping: int | None = None,
+    progress: bool = True,
+) -> History:
+    """Train ``net`` in place.
+
+    Parameters
+    ----------
+    net : MLP
+    X : ndarray, shape (N, n_1)
+    y : ndarray, shape (N, n_L), or (N,) integer labels for cross-entropy
+    loss : str or Loss, default "mse"
+    optimizer : Optimizer or LBFGS, optional
+        Default ``Adam(lr=1e-3)``. :class:`~mlplab.optim.LBFGS` trains full-batch, one
+        iteration per epoch.
+    epochs : int, default 100
+    batch_size : int or None, default 32
+        Points per step; None (or a size >= N) means the full batch.
+    sampling : {"shuffle", "replacement"}
+    validation : (X_val, y_val) or float, optional
+        A validation set, or the fraction of ``X`` to hold out at random.
+    seed : int, optional
+        Seeds the batch order (and the validation split).
+    schedule : str or Schedule, optional
+        Learning-rate schedule by epoch (see :mod:`mlplab.optim`); default constant.
+    callbacks : sequence of callable
+        ``callback(epoch, history, net)`` after every epoch (epoch from 0); True stops training.
+    early_stopping : int, optional
+        Stop when the validation cost (training cost without validation) has not improved for
+        this many epochs, and restore the best parameters.
+    progress : bool, default True
+        Show a progress bar with the epoch and the losses.
+
+    Returns
+    -------
+    History
+    """
+    loss = get_loss(loss)
+    optimizer = Adam() if optimizer is None else optimizer
+    schedule = get_schedule(schedule)
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
+        raise ValueError(f"epochs must be a whole number >= 1, got {epochs!r}")
+    if sampling not in SAMPLINGS:
+        raise ValueError(f"unknown sampling {sampling!r}; valid names are: {', '.join(SAMPLINGS)}")
+    if early_stopping is not None and early_stopping < 1:
+        raise ValueError(f"early_stopping is a patience in epochs >= 1, got {early_stopping}")
+    rng = np.random.default_rng(seed)
+    X = net.check_input(X)
+    y = net.check_target(y, loss, X.shape[0])
+    if isinstance(validation, float):
+        X, y, Xv, yv = split_validation(X, y, validation, rng)
+    elif validation is not None:
+        Xv = net.check_input(validation[0], "X_val")
+        yv = net.check_target(validation[1], loss, Xv.shape[0], "y_val")
+    else:
+        Xv = yv = None
+    n = X.shape[0]
+    if batch_size is None or batch_size >= n:
+        batch_size = n
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+
+    history = History()
+    watch = _Watch(net, history, early_stopping, Xv is not None)
+    base_lr = optimizer.lr
+    start = time.perf_counter()
+    with (
+        EpochProgress(epochs, enabled=progress) as bar,
+        np.errstate(over="ignore", invalid="ignore"),
+    ):
+
+        def end_epoch(epoch: int, lr: float) -> bool:
+            """Record the epoch; True when training must stop."""
+            history.train_loss.append(net.loss(X, y, loss))
+            if Xv is not None:
+                history.val_loss.append(net.loss(Xv, yv, loss))
+            history.lr.append(lr)
+            bar.update(epoch + 1, history)
+            if watch.stop(epoch):
+                return True
+            return any(cb(epoch, history, net) for cb in callbacks) and watch.by_callback()
+
+        try:
+            if isinstance(optimizer, LBFGS):
+                _fit_lbfgs(net, X, y, loss, optimizer, epochs, history, end_epoch)
+            else:
+                grad = np.empty_like(net.params)
+                for epoch in range(epochs):
+                    optimizer.lr = base_lr * schedule(epoch, epochs)
+                    for idx in _batches(n, batch_size, sampling, rng):
+                        net.loss_gradient(X[idx], y[idx], loss, out=grad)
+                        optimizer.step(net.params, grad)
+                    history.steps += math.ceil(n / batch_size)
+                    if end_epoch(epoch, optimizer.lr):
+                        break
+        except KeyboardInterrupt:
+            net.params[...] = watch.last_finite  # never leave a half-applied step behind
+            raise
+        finally:
+            optimizer.lr = base_lr
+    history.seconds = time.perf_counter() - start
+    watch.finish()
+    return history
+
+
+def _fit_lbfgs(
+    net: MLP,
+    X: np.ndarray,
+    y: np.ndarray,
+    loss: Loss,
+    optimizer: LBFGS,
+    epochs: int,
+    history: History,
+    end_epoch: Callable[[int, float], bool],
+) -> None:
+    """Full-batch L-BFGS, one iteration per epoch (computed in float64)."""
+    work = net.astype("float64")
+    X64 = X.astype(np.float64)
+    y64 = y if y.dtype.kind in "iu" else y.astype(np.float64)
+
+    def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        work.params[...] = theta
+        value, g = work.loss_gradient(X64, y64, loss)
+        history.steps += 1
+        return value, g
+
+    def callback(theta: np.ndarray) -> bool:
+        net.params[...] = theta
+        return end_epoch(history.epochs, 1.0)
+
+    theta = optimizer.minimize(fun, work.params.copy(), epochs, callback)
+    if history.status == "running":
+        net.params[...] = theta
+        if history.epochs < epochs:
+            history.status = "converged"
+
+
+class _Watch:
+    """Divergence guard and early stopping: keeps the parameters worth going back to."""
+
+    def __init__(self, net: MLP, history: History, patience: int | None, has_val: bool) -> None:
+        self.net, self.history, self.patience, self.has_val = net, history, patience, has_val
+        self.last_finite = net.params.copy()
+        self.best = net.params.copy() if patience else None
+        self.best_loss = math.inf
+        self.best_epoch = -1
+
+    def stop(self, epoch: int) -> bool:
+        h = self.history
+        current = h.val_loss[-1] if self.has_val else h.train_loss[-1]
+        if not (math.isfinite(h.train_loss[-1]) and math.isfinite(current)):
+            self.net.params[...] = self.last_finite
+            h.status = "diverged"
+            h.message = (
+                f"training diverged at epoch {epoch + 1}: the cost became {h.train_loss[-1]}. "
+                f"The parameters are those of epoch {epoch} (the last finite cost). "
+                f"Try a smaller learning rate."
+            )
+            warnings.warn(h.message, DivergenceWarning, stacklevel=4)
+            return True
+        np.copyto(self.last_finite, self.net.params)
+        if self.patience is None:
+            return False
+        if current < self.best_loss:
+            self.best_loss, self.best_epoch = current, epoch
+            np.copyto(self.best, self.net.params)
+        elif epoch - self.best_epoch >= self.patience:
+            self.net.params[...] = self.best
+            h.status = "early_stopping"
+            h.message = (
+                f"stopped early at epoch {epoch + 1}: no improvement for {self.patience} epochs; "
+                f"restored the parameters of epoch {self.best_epoch + 1}"
+            )
+            return True
+        return False
+
+    def by_callback(self) -> bool:
+        self.history.status = "stopped"
+        self.history.message = f"stopped by a callback after epoch {self.history.epochs}"
+        return True
+
+    def finish(self) -> None:
+        h = self.history
+        if h.status == "running":
+            h.status = "completed"
+        if not h.message:
+            last = f"{h.train_loss[-1]:.3e}" if h.train_loss else "n/a"
+            h.message = f"{h.status} after {h.epochs} epochs ({h.steps} steps); train loss {last}"
