@@ -222,7 +222,8 @@ def _cmd_gradcheck(args: argparse.Namespace) -> int:
     else:
         y = rng.standard_normal((args.points, net.sizes[-1]))
     result = check_gradients(net, X, y, args.loss, h=args.h, tol=args.tol)
-    table = Table(title=f"gradcheck {net!r}, loss {loss.name}, h = {args.h:g}")
+    arch = "-".join(map(str, net.sizes))
+    table = Table(title=f"gradcheck {arch} {args.activation}, loss {loss.name}, h = {args.h:g}")
     table.add_column("array")
     table.add_column("relative error", justify="right")
     table.add_column("ok", justify="center")
@@ -284,6 +285,11 @@ def _read_inputs(path: Path, n_in: int) -> np.ndarray:
     return X[:, :n_in] if X.shape[1] > n_in else X
 
 
+#: Each entry adds one subcommand to the parser; a command's parser sets ``func``, which takes
+#: the parsed arguments and returns the exit status.
+COMMANDS = [_train_parser, _gradcheck_parser, _predict_parser]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlplab",
@@ -292,9 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mlplab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    _train_parser(sub)
-    _gradcheck_parser(sub)
-    _predict_parser(sub)
+    for add_parser in COMMANDS:
+        add_parser(sub)
     return parser
 
 

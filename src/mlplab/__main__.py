@@ -1,0 +1,5 @@
+"""``python -m mlplab`` runs the command line."""
+
+from mlplab.cli import app
+
+app()
