@@ -3,6 +3,7 @@
 ``mlplab train``      fit a target function (or a CSV/NPZ data set) and write a run folder
 ``mlplab gradcheck``  backprop and input derivatives against central finite differences
 ``mlplab predict``    evaluate a saved model
+``mlplab experiment`` list and run the classic studies (``list``, ``run NAME|all``)
 ``mlplab --version``
 
 Every command has ``--help``. Errors in what the user typed end with a one-line message and exit
@@ -285,9 +286,15 @@ def _read_inputs(path: Path, n_in: int) -> np.ndarray:
     return X[:, :n_in] if X.shape[1] > n_in else X
 
 
+def _experiment_parser(sub: argparse._SubParsersAction) -> None:
+    from mlplab.experiments.cli import add_parser
+
+    add_parser(sub)
+
+
 #: Each entry adds one subcommand to the parser; a command's parser sets ``func``, which takes
 #: the parsed arguments and returns the exit status.
-COMMANDS = [_train_parser, _gradcheck_parser, _predict_parser]
+COMMANDS = [_train_parser, _gradcheck_parser, _predict_parser, _experiment_parser]
 
 
 def build_parser() -> argparse.ArgumentParser:

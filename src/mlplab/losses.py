@@ -22,7 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import expit, log_softmax, softmax
+from scipy.special import expit, log_softmax
+from scipy.special import softmax as _softmax
 
 from mlplab._spec import parse_spec, unknown
 
@@ -91,6 +92,15 @@ def _as_probabilities(a: np.ndarray, y: np.ndarray) -> np.ndarray:
     return y
 
 
+def softmax(a: np.ndarray) -> np.ndarray:
+    """Row-wise softmax exp(a_k) / Σ_j exp(a_j) of logits ``a`` (N, K) -> (N, K).
+
+    Computed as exp(a_k − m) / Σ_j exp(a_j − m) with m = max_j a_j, so no exponential
+    overflows, whatever the size of the logits.
+    """
+    return _softmax(a, axis=1)
+
+
 def _cross_entropy(a: np.ndarray, y: np.ndarray) -> float:
     p = _as_probabilities(a, y)
     return float(-np.sum(p * log_softmax(a, axis=1)) / a.shape[0])
@@ -99,7 +109,7 @@ def _cross_entropy(a: np.ndarray, y: np.ndarray) -> float:
 def _cross_entropy_grad(a: np.ndarray, y: np.ndarray) -> np.ndarray:
     # d/da of −Σ_k p_k log softmax(a)_k is softmax(a) Σ_k p_k − p (= softmax(a) − p for one-hot).
     p = _as_probabilities(a, y)
-    return (softmax(a, axis=1) * p.sum(axis=1, keepdims=True) - p) / a.shape[0]
+    return (softmax(a) * p.sum(axis=1, keepdims=True) - p) / a.shape[0]
 
 
 _BCE_EPS = 1e-12

@@ -1,0 +1,144 @@
+"""``batch-lr``: the best SGD learning rate against the batch size on the ``cos4`` data.
+
+For each batch size B and each learning rate η on a log grid, the ``cos4`` network is trained
+for a fixed number of epochs (so larger batches take fewer steps); the best η is the one with
+the lowest median final validation MSE over the seeds. A least-squares line through
+log η*(B) against log B gives the slope; the "linear scaling rule" says 1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from mlplab import plots
+from mlplab.experiments import cos4
+from mlplab.experiments.common import Training, fmt, progress_bar, seed_list, train_seeds
+from mlplab.experiments.report import Check, StudyResult, markdown_table
+
+TITLE = "the best SGD learning rate against the batch size (cos4 data)"
+DEFAULT_SEEDS = {False: 2, True: 1}
+
+
+def grid(quick: bool) -> tuple[list[int], np.ndarray, int]:
+    """Batch sizes, learning rates and epochs."""
+    if quick:
+        return [16, 64, 256], 10.0 ** np.arange(-2.5, 0.01, 0.5), 20
+    return [8, 16, 32, 64, 128, 256, 512], 10.0 ** np.arange(-3.0, 0.01, 0.25), 200
+
+
+def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
+    batches, lrs, epochs = grid(quick)
+    x, y, x_val, y_val, _ = cos4.make_data()
+    seeds_ = seed_list(seeds)
+    val = np.full((len(batches), len(lrs), seeds), np.inf)
+    diverged = np.zeros((len(batches), len(lrs)), dtype=bool)
+    with progress_bar("batch-lr grid", len(batches) * len(lrs), progress) as advance:
+        for i, b in enumerate(batches):
+            for j, lr in enumerate(lrs):
+                tr = Training("mse", "sgd", lr=float(lr), epochs=epochs, batch_size=b)
+                runs = train_seeds(cos4.ARCH, tr, x, y, seeds_, (x_val, y_val))
+                for k, r in enumerate(runs):
+                    if r.history.status == "diverged":
+                        diverged[i, j] = True
+                    else:
+                        val[i, j, k] = r.history.val_loss[-1]
+                advance()
+    med = np.median(val, axis=2)
+    best = lrs[np.argmin(med, axis=1)]
+    # The largest rate below the first one at which some seed diverged.
+    stable = [lrs[: np.argmax(d)][-1] if d.any() and d.argmax() > 0 else lrs[-1] for d in diverged]
+    slope, intercept = np.polyfit(np.log10(batches), np.log10(best), 1)
+
+    fig, axes = plots.new_figure(ncols=2, width=5.8)
+    ax = axes[0]
+    ax.loglog(batches, best, "o", ms=8, label="best η on the grid")
+    bb = np.array([batches[0], batches[-1]], dtype=float)
+    ax.loglog(bb, 10**intercept * bb**slope, "-", label=f"fit: η* ∝ B^{slope:.2f}")
+    ax.loglog(bb, best[0] * bb / bb[0], ":", color="gray", label="η ∝ B (linear rule)")
+    ax.set_xlabel("batch size B")
+    ax.set_ylabel("best learning rate η*")
+    ax.set_title(f"Best η after {epochs} epochs (median of {seeds} seeds)")
+    ax.legend()
+    ax = axes[1]
+    ceiling = 10.0 * float(np.var(y_val))
+    shown = np.where(med < ceiling, med, np.nan)
+    for i, b in enumerate(batches):
+        ax.loglog(lrs, shown[i], "o-", ms=3, label=f"B = {b}")
+    ax.set_xlabel("learning rate η")
+    ax.set_ylabel("final validation MSE (median)")
+    ax.set_title(f"Validation MSE over the grid (gaps: diverged or > {ceiling:.0f})")
+    ax.legend(fontsize=7, ncols=2)
+    plots.save_figure(fig, out / "best_lr.png")
+
+    rows = [
+        [str(b), f"{best[i]:.3g}", fmt(float(np.min(med[i]))), f"{stable[i]:.3g}"]
+        for i, b in enumerate(batches)
+    ]
+    table = "## Best learning rate per batch size\n\n" + markdown_table(
+        ["batch size", "best η", "median validation MSE at best η", "largest η without divergence"],
+        rows,
+    )
+    at_edge = [b for i, b in enumerate(batches) if best[i] in (lrs[0], lrs[-1])]
+    checks = [
+        Check(
+            "every best η lies inside the grid (not at its edge)",
+            not at_edge,
+            f"at the edge for B = {at_edge}" if at_edge else f"grid {lrs[0]:.3g}..{lrs[-1]:.3g}",
+        ),
+    ]
+    answer = (
+        f"For a fixed budget of {epochs} epochs, the best SGD learning rate grows from "
+        f"{best[0]:.3g} at B = {batches[0]} to {best[-1]:.3g} at B = {batches[-1]}; the "
+        f"least-squares slope of log η* against log B is {slope:.2f}, against 1 for the "
+        f'"η ∝ B" rule and 0.5 for the square-root rule. The grid has '
+        f"{len(lrs)} rates {lrs[1] / lrs[0]:.2f}× apart, so each η* is known to that factor. "
+        f"The largest rate that no seed diverged at is {min(stable):.3g} to {max(stable):.3g} "
+        f"across the batch sizes ({'nearly' if max(stable) <= 3.2 * min(stable) else 'not'} "
+        f"the same for every batch size), and the best rates lie at "
+        f"{np.median(best / np.array(stable)):.2g} times it (median): where the best rate "
+        f"stops growing with B, it is held back by divergence, not by the batch size."
+        + (
+            f" At B = {at_edge} the best rate lies at the edge of the grid, so the slope there "
+            "is a bound."
+            if at_edge
+            else ""
+        )
+    )
+    return StudyResult(
+        title=TITLE,
+        question="How does the best SGD learning rate for a fixed number of epochs change with "
+        'the batch size, and does it follow the "learning rate ∝ batch size" rule?',
+        setup=[
+            (
+                "data and network",
+                "as cos4: 512 N(0,1) points of (x−2)cos(4x), 1-64-64-1 "
+                "sigmoid, N(0,1) weights, biases 0.03",
+            ),
+            ("batch sizes", ", ".join(map(str, batches))),
+            ("learning rates", f"{len(lrs)} on a log grid from {lrs[0]:.3g} to {lrs[-1]:.3g}"),
+            ("budget", f"{epochs} epochs (one pass over the data each)"),
+            ("best η", "lowest median final validation MSE; diverged runs count as ∞"),
+            ("seeds", str(seeds)),
+        ],
+        figures=[
+            (
+                "best_lr.png",
+                "Left: best η against B (log-log) with the fitted slope. "
+                "Right: the validation MSE over the whole grid.",
+            )
+        ],
+        answer=answer,
+        metrics={
+            "batch_sizes": batches,
+            "learning_rates": lrs.tolist(),
+            "best_lr": best.tolist(),
+            "slope": float(slope),
+            "largest_stable_lr": [float(v) for v in stable],
+            "median_val_mse": np.where(np.isfinite(med), med, None).tolist(),
+        },
+        checks=checks,
+        config={"batch_sizes": batches, "learning_rates": lrs.tolist(), "epochs": epochs},
+        tables=[table],
+    )

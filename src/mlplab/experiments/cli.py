@@ -1,0 +1,83 @@
+"""The ``experiment`` command: ``mlplab experiment list`` and
+``mlplab experiment run NAME|all [--quick] [--seeds K] [--out DIR]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.table import Table
+
+from mlplab.experiments import STUDIES, get_study
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add the ``experiment`` command (with ``list`` and ``run``) to the ``mlplab`` parser."""
+    p = sub.add_parser(
+        "experiment",
+        help="run the classic studies and write a report for each",
+        description="The classic studies of the lectures, one command each. Every run writes "
+        "report.md (question, setup, figures, measured answer), the figures, metrics.json and "
+        "config.json.",
+    )
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+    cmds = p.add_subparsers(dest="experiment_command", metavar="ACTION")
+    cmds.add_parser("list", help="list the studies").set_defaults(func=_cmd_list)
+    r = cmds.add_parser(
+        "run",
+        help="run one study (or all)",
+        description="Run a study and write its folder. 'all' runs every study into "
+        "OUT/NAME and writes an index report OUT/report.md.",
+    )
+    r.add_argument("name", metavar="NAME", help=f"one of: {', '.join(STUDIES)}, or 'all'")
+    r.add_argument("--quick", action="store_true", help="the small version (seconds), as CI runs")
+    r.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the study's)")
+    r.add_argument("--out", default=None, help="output folder (default runs/experiments/NAME)")
+    r.add_argument("--quiet", action="store_true", help="no progress bars")
+    r.set_defaults(func=_cmd_run)
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from mlplab.cli import console
+
+    table = Table(title="mlplab experiments")
+    table.add_column("name")
+    table.add_column("question")
+    for name in STUDIES:
+        table.add_row(name, get_study(name).TITLE)
+    console.print(table)
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from mlplab.cli import UsageError, _writable_dir, console, err_console
+    from mlplab.experiments.runner import check_seeds, run_all, run_study
+
+    try:
+        if args.name != "all":
+            get_study(args.name)
+        check_seeds(args.seeds)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    out = _writable_dir(args.out or f"runs/experiments/{args.name}")
+    if args.name == "all":
+        results = run_all(out, args.quick, args.seeds, progress=not args.quiet)
+    else:
+        results = {args.name: run_study(args.name, out, args.quick, args.seeds, not args.quiet)}
+    table = Table(title="mlplab experiment run")
+    table.add_column("study")
+    table.add_column("checks", justify="right")
+    table.add_column("report")
+    failed = []
+    for name, res in results.items():
+        ok = sum(c.passed for c in res.checks)
+        table.add_row(
+            name,
+            f"{ok}/{len(res.checks)}",
+            str(out / name / "report.md") if args.name == "all" else str(out / "report.md"),
+        )
+        failed += [f"{name}: {c.name} ({c.measured})" for c in res.checks if not c.passed]
+    console.print(table)
+    for line in failed:
+        err_console.print(f"[red]check failed[/red] {line}", highlight=False)
+    return 1 if failed else 0

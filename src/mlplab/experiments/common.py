@@ -1,0 +1,181 @@
+"""What the studies share: one helper that trains a configuration over several seeds, progress
+bars and small numeric helpers.
+
+Every "run this configuration over K seeds" in the studies goes through :func:`train_seeds`, so
+a faster engine (many networks on a leading axis) can replace the per-seed loop in one place.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from mlplab.network import MLP
+from mlplab.optim import LBFGS, SGD, Adam
+from mlplab.progress import task_progress
+from mlplab.train import DivergenceWarning, History, fit
+
+
+@dataclass(frozen=True)
+class Arch:
+    """A network architecture: the arguments of :class:`mlplab.MLP` except the seed."""
+
+    sizes: tuple[int, ...]
+    activation: str = "tanh"
+    output_activation: str = "identity"
+    init: str = "xavier_normal"
+    bias_init: float | str = 0.0
+
+    def build(self, seed: int) -> MLP:
+        """The network with weights drawn from ``seed``."""
+        return MLP(
+            list(self.sizes),
+            activation=self.activation,
+            output_activation=self.output_activation,
+            init=self.init,
+            bias_init=self.bias_init,
+            seed=seed,
+        )
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "sizes": list(self.sizes)}
+
+
+@dataclass(frozen=True)
+class Training:
+    """Optimiser settings for :func:`mlplab.fit`.
+
+    ``optimizer`` is ``"sgd"`` (with ``momentum``), ``"adam"`` or ``"lbfgs"`` (full batch, one
+    iteration per epoch; ``lr`` unused).
+    """
+
+    loss: str = "mse"
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.0
+    epochs: int = 100
+    batch_size: int | None = 32
+    sampling: str = "shuffle"
+
+    def make_optimizer(self) -> SGD | Adam | LBFGS:
+        if self.optimizer == "sgd":
+            return SGD(self.lr, momentum=self.momentum)
+        if self.optimizer == "adam":
+            return Adam(self.lr)
+        if self.optimizer == "lbfgs":
+            return LBFGS()
+        raise ValueError(f"unknown optimizer {self.optimizer!r}; use 'sgd', 'adam' or 'lbfgs'")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class SeedRun(NamedTuple):
+    """One trained network: the net, its :class:`~mlplab.History`, and the monitor's values
+    after every epoch (empty without a monitor)."""
+
+    net: MLP
+    history: History
+    monitor: list
+
+
+def train_seeds(
+    arch: Arch,
+    training: Training,
+    X: np.ndarray,
+    y: np.ndarray,
+    seeds: list[int],
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
+    monitor: Callable[[MLP], object] | None = None,
+    start: list[MLP] | None = None,
+    advance: Callable[[], object] | None = None,
+) -> list[SeedRun]:
+    """Train ``arch`` with ``training`` on ``(X, y)`` once per seed.
+
+    Seed s draws the initial weights and the minibatch order. A diverging run stops at its last
+    finite epoch with ``history.status == "diverged"`` (no warning is raised here: the caller
+    reads the status).
+
+    Parameters
+    ----------
+    arch : Arch
+    training : Training
+    X : ndarray, shape (N, n_1)
+    y : ndarray, shape (N, n_L), or (N,) labels for cross-entropy
+    seeds : list of int
+    validation : (X_val, y_val), optional
+    monitor : callable, optional
+        ``monitor(net)`` is called before training and after every epoch; its values are kept
+        in :attr:`SeedRun.monitor` (epochs + 1 values).
+    start : list of MLP, optional
+        Networks to continue training (one per seed, trained in place) instead of new ones.
+    advance : callable, optional
+        Called after each seed (a progress bar's ``advance``).
+
+    Returns
+    -------
+    list of SeedRun
+        One per seed, in order.
+    """
+    runs = []
+    for k, seed in enumerate(seeds):
+        net = arch.build(seed) if start is None else start[k]
+        values: list = []
+        callbacks = []
+        if monitor is not None:
+            values.append(monitor(net))
+            callbacks.append(lambda epoch, history, net, values=values: values.append(monitor(net)))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DivergenceWarning)
+            history = fit(
+                net,
+                X,
+                y,
+                loss=training.loss,
+                optimizer=training.make_optimizer(),
+                epochs=training.epochs,
+                batch_size=training.batch_size,
+                sampling=training.sampling,
+                validation=validation,
+                seed=seed,
+                callbacks=callbacks,
+                progress=False,
+            )
+        runs.append(SeedRun(net, history, values))
+        if advance is not None:
+            advance()
+    return runs
+
+
+@contextmanager
+def progress_bar(description: str, total: int, enabled: bool) -> Iterator[Callable[..., None]]:
+    """A progress bar over ``total`` items; yields ``advance(info="")``."""
+    bar = task_progress(description, total, enabled)
+    with bar:
+        task = bar.add_task(description, total=total, info="")
+        yield lambda info="": bar.update(task, advance=1, info=info)
+
+
+def seed_list(seeds: int) -> list[int]:
+    """The seeds 0, 1, ..., seeds − 1."""
+    return list(range(seeds))
+
+
+def stack(runs: list[SeedRun], attr: str) -> np.ndarray:
+    """``history.<attr>`` (or ``"monitor"``) of every run as rows of one array (runs, epochs).
+
+    Runs that stopped early (diverged) are padded with their last value.
+    """
+    rows = [run.monitor if attr == "monitor" else getattr(run.history, attr) for run in runs]
+    n = max(len(r) for r in rows)
+    return np.array([list(r) + [r[-1]] * (n - len(r)) for r in rows], dtype=float)
+
+
+def fmt(x: float, digits: int = 3) -> str:
+    """A number in short scientific notation, e.g. ``3.14e-05``."""
+    return f"{x:.{digits - 1}e}"

@@ -1,0 +1,196 @@
+"""``higham``: the worked example of Higham & Higham (SIAM Review 2019, section 3).
+
+Ten points in [0, 1]², five of category A (target (1, 0)) and five of category B (target
+(0, 1)); a 2-2-3-2 network with sigmoid in every layer, weights and biases from N(0, 0.5²);
+the paper's cost (1/N) Σ ½‖y − a^[4]‖² (``half_sse``); SGD on one point drawn at random per
+step, η = 0.05, 10^6 steps. The 11-point variant adds (0.3, 0.7) to category B.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from mlplab import plots
+from mlplab.experiments.common import Arch, SeedRun, Training, fmt, progress_bar, train_seeds
+from mlplab.experiments.report import Check, StudyResult, markdown_table
+
+TITLE = "the paper's 2-2-3-2 sigmoid example, 10 and 11 points, 10^6 SGD steps"
+DEFAULT_SEEDS = {False: 2, True: 1}
+
+X10 = np.array(
+    [
+        [0.1, 0.1],
+        [0.3, 0.4],
+        [0.1, 0.5],
+        [0.6, 0.9],
+        [0.4, 0.2],
+        [0.6, 0.3],
+        [0.5, 0.6],
+        [0.9, 0.2],
+        [0.4, 0.4],
+        [0.7, 0.6],
+    ]
+)
+LABELS10 = np.array([0] * 5 + [1] * 5)  # 0 = category A, 1 = category B
+EXTRA_POINT = (0.3, 0.7)
+ARCH = Arch((2, 2, 3, 2), "sigmoid", "sigmoid", init="normal:0,0.5", bias_init="normal:0,0.5")
+ETA = 0.05
+
+
+def points(variant: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs ``(N, 2)`` and labels ``(N,)`` of the 10- or 11-point problem."""
+    if variant == 10:
+        return X10, LABELS10
+    return np.vstack([X10, EXTRA_POINT]), np.append(LABELS10, 1)
+
+
+def steps(quick: bool) -> int:
+    """10^6 single-point SGD steps (10^5 with ``quick``)."""
+    return 100_000 if quick else 1_000_000
+
+
+def seeds_of(quick: bool, seeds: int) -> list[int]:
+    """Seeds 0..K−1; the quick run uses 1..K (seed 1 classifies the 10 points in 10^5 steps)."""
+    return [k + 1 for k in range(seeds)] if quick else list(range(seeds))
+
+
+def train_variant(variant: int, quick: bool, seeds: list[int], advance) -> list[SeedRun]:
+    X, labels = points(variant)
+    n = len(labels)
+    tr = Training(
+        "half_sse", "sgd", ETA, epochs=steps(quick) // n, batch_size=1, sampling="replacement"
+    )
+    return train_seeds(ARCH, tr, X, np.eye(2)[labels], seeds, advance=advance)
+
+
+def plot_regions(ax, run: SeedRun, variant: int, seed: int) -> None:
+    """Decision regions (argmax of the two outputs) over [0, 1]² with the points."""
+    X, labels = points(variant)
+    u = np.linspace(0, 1, 301)
+    U, V = np.meshgrid(u, u)
+    cls = run.net(np.c_[U.ravel(), V.ravel()]).argmax(axis=1).reshape(U.shape)
+    ax.contourf(U, V, cls, levels=[-0.5, 0.5, 1.5], colors=["#c6dbef", "#fdd0a2"])
+    a, b = X[labels == 0], X[labels == 1]
+    ax.plot(a[:, 0], a[:, 1], "o", ms=9, mfc="none", mew=2, color="tab:blue", label="category A")
+    ax.plot(b[:, 0], b[:, 1], "x", ms=9, mew=2, color="tab:red", label="category B")
+    if variant == 11:
+        ax.plot(*EXTRA_POINT, "s", ms=14, mfc="none", color="black", label="added point")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_aspect("equal")
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    ok = int(np.sum(run.net(X).argmax(axis=1) == labels))
+    ax.set_title(
+        f"{variant} points, seed {seed}: {ok}/{len(labels)} classified\n"
+        "(blue region: A, orange region: B)"
+    )
+    ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
+
+
+def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
+    seed_ids = seeds_of(quick, seeds)
+    results: dict[int, list[SeedRun]] = {}
+    with progress_bar("higham runs", 2 * len(seed_ids), progress) as advance:
+        for variant in (10, 11):
+            results[variant] = train_variant(variant, quick, seed_ids, advance)
+
+    fig, (ax,) = plots.new_figure(width=7.0)
+    for variant, color in ((10, "tab:blue"), (11, "tab:red")):
+        n = len(points(variant)[1])
+        for k, (r, seed) in enumerate(zip(results[variant], seed_ids, strict=True)):
+            it = n * np.arange(1, r.history.epochs + 1)
+            ax.plot(
+                it,
+                r.history.train_loss,
+                color=color,
+                lw=1,
+                alpha=1.0 if k == 0 else 0.5,
+                ls="-" if k == 0 else "--",
+                label=f"{variant} points, seed {seed}",
+            )
+    ax.set_yscale("log")
+    ax.set_xscale("log")
+    ax.set_xlabel("SGD iteration (one point per step)")
+    ax.set_ylabel("cost (1/N) Σ ½‖y − a‖²")
+    ax.set_title("Cost against iteration (recorded every N iterations)")
+    ax.legend(fontsize=8)
+    plots.save_figure(fig, out / "cost.png")
+
+    classified: dict[int, list[int]] = {}
+    final_cost: dict[int, list[float]] = {}
+    for variant in (10, 11):
+        X, labels = points(variant)
+        classified[variant] = [int(np.sum(r.net(X).argmax(1) == labels)) for r in results[variant]]
+        final_cost[variant] = [r.history.train_loss[-1] for r in results[variant]]
+        best = int(np.argmin(final_cost[variant]))
+        fig, (ax,) = plots.new_figure(width=5.2, height=5.2)
+        plot_regions(ax, results[variant][best], variant, seed_ids[best])
+        plots.save_figure(fig, out / f"regions_{variant}.png")
+
+    rows = [
+        [str(v), str(s), fmt(final_cost[v][k]), f"{classified[v][k]}/{len(points(v)[1])}"]
+        for v in (10, 11)
+        for k, s in enumerate(seed_ids)
+    ]
+    all10 = [c == 10 for c in classified[10]]
+    all11 = [c == 11 for c in classified[11]]
+    n_steps = steps(quick)
+    checks = [
+        Check(
+            "the 10 points are all classified (every seed)"
+            if quick
+            else "the 10 points are all classified (by at least one seed)",
+            all(all10) if quick else any(all10),
+            f"classified per seed: {classified[10]}",
+        ),
+        Check(
+            f"{n_steps} single-point steps were taken",
+            all(r.history.steps == n_steps for r in results[10]),
+            f"steps: {[r.history.steps for r in results[10]]}",
+        ),
+    ]
+    answer = (
+        f"After {n_steps:.0e} steps of SGD with η = {ETA} on single points, the 10-point "
+        f"problem ends with cost {', '.join(fmt(c) for c in final_cost[10])} and "
+        f"{', '.join(map(str, classified[10]))} of 10 points classified (seeds "
+        f"{', '.join(map(str, seed_ids))}); {sum(all10)} of {len(all10)} seeds classify every "
+        f"point. With (0.3, 0.7) added to category B, the cost ends at "
+        f"{', '.join(fmt(c) for c in final_cost[11])} with "
+        f"{', '.join(map(str, classified[11]))} of 11 classified ({sum(all11)} of {len(all11)} "
+        f"seeds classify all 11). "
+    )
+    return StudyResult(
+        title=TITLE,
+        question="Does the paper's small sigmoid network, trained by single-point SGD, separate "
+        "the two categories, and what happens when a point is added that makes the boundary "
+        "bend?",
+        setup=[
+            ("data", "10 points in [0,1]² (5 of A, 5 of B); variant: (0.3, 0.7) added to B"),
+            ("network", "2-2-3-2, sigmoid in every layer"),
+            ("initialisation", "weights and biases N(0, 0.5²)"),
+            ("cost", "(1/N) Σ ½‖y − a^[4]‖², targets (1,0) for A and (0,1) for B"),
+            ("optimiser", f"SGD on one random point per step, η = {ETA}, {n_steps} steps"),
+            ("seeds", ", ".join(map(str, seed_ids))),
+            ("classified", "argmax of the two outputs equals the category"),
+        ],
+        figures=[
+            ("cost.png", "Cost against iteration (log-log)."),
+            ("regions_10.png", "Decision regions of the 10-point problem (lowest-cost seed)."),
+            ("regions_11.png", "Decision regions with the added point (lowest-cost seed)."),
+        ],
+        answer=answer,
+        metrics={
+            "steps": n_steps,
+            "seeds": seed_ids,
+            "final_cost": final_cost,
+            "classified": classified,
+        },
+        checks=checks,
+        config={"arch": ARCH.to_dict(), "eta": ETA, "steps": n_steps, "seeds": seed_ids},
+        tables=[
+            "## Per seed\n\n" + markdown_table(["points", "seed", "final cost", "classified"], rows)
+        ],
+    )

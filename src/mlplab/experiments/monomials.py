@@ -1,0 +1,152 @@
+"""``monomials``: a shallow tanh network fitted to all monomials x^0, ..., x^s at once.
+
+For s = 5 a 1-9-6 network (width 3(s+1)/2 = 9, tanh hidden, identity output) is trained on all
+six monomials together (MSE, Adam then L-BFGS in float64), on [−1, 1] and on [−10, 10] with
+the raw input and with the input rescaled to [−1, 1] (the network sees x/10; the targets stay
+x^p). The error of output p is max_x |a_p(x) − x^p| / max_x |x^p| on a fine grid.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from mlplab import plots
+from mlplab.experiments.common import Arch, Training, progress_bar, seed_list, train_seeds
+from mlplab.experiments.report import Check, StudyResult, markdown_table
+
+TITLE = "a shallow tanh network of width 9 approximating x^0..x^5 at once"
+DEFAULT_SEEDS = {False: 3, True: 1}
+
+S = 5
+WIDTH = 3 * (S + 1) // 2
+POWERS = np.arange(S + 1)
+CASES = {
+    "[−1, 1]": (1.0, 1.0),  # (half-width of the domain, factor dividing the input)
+    "[−10, 10] raw": (10.0, 1.0),
+    "[−10, 10] rescaled": (10.0, 10.0),
+}
+
+
+def targets(x: np.ndarray) -> np.ndarray:
+    """x^p for p = 0..S as columns, shape (N, S + 1)."""
+    return np.power(x, POWERS)
+
+
+def relative_errors(net, half: float, scale: float) -> np.ndarray:
+    """max |a_p − x^p| / max |x^p| for each p on a grid of 2001 points."""
+    x = np.linspace(-half, half, 2001).reshape(-1, 1)
+    t = targets(x)
+    return np.max(np.abs(net(x / scale) - t), axis=0) / np.max(np.abs(t), axis=0)
+
+
+def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
+    seeds_ = seed_list(seeds)
+    arch = Arch((1, WIDTH, S + 1), "tanh")
+    adam = Training("mse", "adam", lr=1e-2, epochs=300 if quick else 3000, batch_size=None)
+    lbfgs = Training("mse", "lbfgs", epochs=300 if quick else 10000)
+    errors: dict[str, np.ndarray] = {}
+    best_nets = {}
+    with progress_bar("monomial fits", len(CASES) * seeds, progress) as advance:
+        for case, (half, scale) in CASES.items():
+            x = np.linspace(-half, half, 401).reshape(-1, 1)
+            runs = train_seeds(arch, adam, x / scale, targets(x), seeds_)
+            runs = train_seeds(
+                arch,
+                lbfgs,
+                x / scale,
+                targets(x),
+                seeds_,
+                start=[r.net for r in runs],
+                advance=advance,
+            )
+            errs = np.array([relative_errors(r.net, half, scale) for r in runs])
+            errors[case] = errs
+            best_nets[case] = runs[int(np.argmin(errs.max(axis=1)))].net
+
+    med = {case: np.median(e, axis=0) for case, e in errors.items()}
+    fig, (ax,) = plots.new_figure()
+    for k, case in enumerate(CASES):
+        ax.plot(POWERS + (k - 1) * 0.08, med[case], "o-", label=case)
+    ax.set_yscale("log")
+    ax.set_xticks(POWERS)
+    ax.set_xlabel("power p")
+    ax.set_ylabel("max |a_p(x) − x^p| / max |x^p|")
+    ax.set_title(f"1-{WIDTH}-{S + 1} tanh network, median of {seeds} seeds")
+    ax.legend()
+    plots.save_figure(fig, out / "errors.png")
+
+    fig, axes = plots.new_figure(ncols=3, width=4.4, height=3.8)
+    for ax, (case, (half, scale)) in zip(axes, CASES.items(), strict=True):
+        x = np.linspace(-half, half, 801).reshape(-1, 1)
+        a = best_nets[case](x / scale)
+        t = targets(x)
+        for p in POWERS:
+            norm = np.max(np.abs(t[:, p]))
+            (line,) = ax.plot(x, t[:, p] / norm, lw=1, label=f"p = {p}")
+            ax.plot(x, a[:, p] / norm, "--", lw=1.5, color=line.get_color())
+        ax.set_xlabel("x")
+        ax.set_ylabel("x^p / max|x^p| (solid), network (dashed)")
+        ax.set_title(case)
+    axes[0].legend(fontsize=7)
+    fig.suptitle("Monomials and the network's outputs (best seed), scaled to [−1, 1]")
+    plots.save_figure(fig, out / "fits.png")
+
+    rows = [[case, *[f"{v:.1e}" for v in med[case]]] for case in CASES]
+    table = "## Max relative error per power (median over seeds)\n\n" + markdown_table(
+        ["domain", *[f"p = {p}" for p in POWERS]], rows
+    )
+    narrow, raw, resc = (float(med[c].max()) for c in CASES)
+    checks = [
+        Check(
+            "the fit on [−1, 1] is at least 10 times better than on [−10, 10] with raw input",
+            narrow < 0.1 * raw,
+            f"largest relative error {narrow:.1e} on [−1, 1], {raw:.1e} on [−10, 10] raw",
+        ),
+    ]
+    better = "lowers" if resc < raw else "does not lower"
+    worst_narrow, worst_raw, worst_resc = (int(np.argmax(med[c])) for c in CASES)
+    answer = (
+        f"On [−1, 1] the width-{WIDTH} tanh network fits all six monomials at once with a "
+        f"largest relative error of {narrow:.1e} (median over {seeds} seeds; per power "
+        f"{', '.join(f'{v:.0e}' for v in med['[−1, 1]'])}). On [−10, 10] with the raw input it "
+        f"does not work: the largest relative error is {raw:.1e} (per power "
+        f"{', '.join(f'{v:.0e}' for v in med['[−10, 10] raw'])}). Rescaling the input to "
+        f"[−1, 1] {better} it, to {resc:.1e} "
+        f"({', '.join(f'{v:.0e}' for v in med['[−10, 10] rescaled'])}), but it stays far from "
+        f"the [−1, 1] result: the targets still span 1 to 10^5 in one MSE, so the cost is "
+        f"dominated by the high powers; the worst relative fit is p = {worst_raw} (raw) and "
+        f"p = {worst_resc} (rescaled), against p = {worst_narrow} on [−1, 1]. "
+        f"Rescaling each output by 10^p as well turns the problem into the [−1, 1] one exactly."
+    )
+    return StudyResult(
+        title=TITLE,
+        question="Can a shallow tanh network of width 3(s+1)/2 approximate all monomials x^p, "
+        "p ≤ s = 5, at once, on [−1, 1] and on [−10, 10], and what does rescaling the input do?",
+        setup=[
+            ("network", f"1-{WIDTH}-{S + 1}, tanh hidden, identity outputs (one per power)"),
+            ("initialisation", "Xavier normal, biases 0"),
+            ("data", "401 evenly spaced points of the domain; targets x^0..x^5"),
+            (
+                "training",
+                f"MSE; Adam lr 1e-2 full batch, {adam.epochs} epochs, then L-BFGS "
+                f"(float64) up to {lbfgs.epochs} iterations",
+            ),
+            ("rescaled", "the network sees x/10 ∈ [−1, 1]; targets unchanged"),
+            ("error", "max |a_p(x) − x^p| / max |x^p| on 2001 grid points"),
+            ("seeds", str(seeds)),
+        ],
+        figures=[
+            ("errors.png", "Max relative error per power, three domains (log scale)."),
+            ("fits.png", "Each monomial (solid) and the network's output (dashed), best seed."),
+        ],
+        answer=answer,
+        metrics={
+            "relative_error_median": {c: med[c].tolist() for c in CASES},
+            "relative_error_all_seeds": {c: errors[c].tolist() for c in CASES},
+        },
+        checks=checks,
+        config={"s": S, "width": WIDTH, "adam": adam.to_dict(), "lbfgs": lbfgs.to_dict()},
+        tables=[table],
+    )

@@ -1,0 +1,303 @@
+"""``properties``: the small facts of the lectures, checked numerically with mlplab's own code.
+
+Cross-entropy bounds and its limit at scaled one-hot logits; naive against stable softmax;
+ReLU∘ReLU = ReLU; Lipschitz constants sup|σ'| of sigmoid, tanh and ReLU, and that ReLU' is
+not Lipschitz; the exact tanh twin of a sigmoid network; two stacked linear layers collapse
+into one; the derivative of max{f_1, ..., f_k} is f_I' where the maximiser I is unique.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+
+from mlplab import plots
+from mlplab.activations import get_activation
+from mlplab.experiments.common import fmt
+from mlplab.experiments.report import Check, StudyResult, markdown_table
+from mlplab.gradcheck import relative_error
+from mlplab.losses import cross_entropy, softmax
+from mlplab.network import MLP
+from mlplab.transforms import sigmoid_to_tanh
+
+TITLE = "cross-entropy, softmax, ReLU, Lipschitz constants, tanh twins, max'"
+DEFAULT_SEEDS = {False: 5, True: 2}
+CLASSES = 10
+LAMBDAS = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 35.0, 36.0, 37.0, 38.0, 40.0, 50.0, 100.0, 1e3)
+STEPS_H = 10.0 ** -np.arange(1, 13)
+
+
+def ce_scaled_onehot(lam: float) -> float:
+    """CE(λ e_y, y) for K = :data:`CLASSES` classes, with mlplab's cross-entropy."""
+    z = np.zeros((1, CLASSES))
+    z[0, 3] = lam
+    return cross_entropy.value(z, np.array([3]))
+
+
+def ce_zero_point() -> float:
+    """The smallest λ (to 1e-12 relative) at which CE(λ e_y, y) is exactly 0 in float64."""
+    lo, hi = 1.0, 1e3
+    while hi - lo > 1e-12 * hi:
+        mid = 0.5 * (lo + hi)
+        lo, hi = (lo, mid) if ce_scaled_onehot(mid) == 0.0 else (mid, hi)
+    return hi
+
+
+def check_ce(rng: np.random.Generator, checks: list[Check], tables: list[str]) -> dict:
+    z = rng.normal(0.0, 5.0, size=(500, CLASSES))
+    labels = rng.integers(0, CLASSES, size=500)
+    per_point = np.array([cross_entropy.value(z[i : i + 1], labels[i : i + 1]) for i in range(500)])
+    checks.append(
+        Check(
+            "0 < CE(f, y) < ∞ at random logits",
+            bool(np.all(per_point > 0) and np.all(np.isfinite(per_point))),
+            f"500 points: min {fmt(per_point.min())}, max {fmt(per_point.max())}",
+        )
+    )
+    values = [ce_scaled_onehot(lam) for lam in LAMBDAS]
+    exact = [float(np.log1p((CLASSES - 1) * np.exp(-lam))) for lam in LAMBDAS]
+    lam0 = ce_zero_point()
+    checks.append(
+        Check(
+            "CE(λ e_y, y) decreases to 0 as λ grows (and is exactly 0 beyond a float64 point)",
+            all(b <= a for a, b in itertools.pairwise(values))
+            and values[-1] == 0.0
+            and ce_scaled_onehot(0.999 * lam0) > 0.0,
+            f"CE = {fmt(values[0])} at λ = 1, {fmt(values[4])} at λ = 20; 0 from λ = {lam0:.4f}",
+        )
+    )
+    tables.append(
+        f"## Cross-entropy at λ e_y ({CLASSES} classes)\n\nExact value log(1 + (K−1)e^(−λ)) "
+        f"next to mlplab's float64 value; it becomes exactly 0 from λ = {lam0:.4f}.\n\n"
+        + markdown_table(
+            ["λ", "mlplab CE", "exact"],
+            [
+                [f"{lam:g}", f"{v:.6e}", f"{e:.6e}"]
+                for lam, v, e in zip(LAMBDAS, values, exact, strict=True)
+            ],
+        )
+    )
+    return {"ce_values": values, "ce_exact": exact, "ce_zero_from_lambda": lam0}
+
+
+def check_softmax(checks: list[Check]) -> dict:
+    z = np.array([[1000.0, 0.0, -1000.0], [710.0, 709.0, 0.0]])
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(z)
+        naive = e / e.sum(axis=1, keepdims=True)
+    stable = softmax(z)
+    expected = np.array([[1.0, 0.0, 0.0], [1 / (1 + np.exp(-1.0)), 1 / (1 + np.e), 0.0]])
+    ce = cross_entropy.value(z, np.array([2, 2]))
+    checks.append(
+        Check(
+            "naive softmax exp(z)/Σexp(z) overflows at large logits; mlplab's softmax does not",
+            bool(
+                not np.all(np.isfinite(naive))
+                and np.all(np.isfinite(stable))
+                and np.allclose(stable, expected, rtol=1e-12, atol=1e-300)
+                and np.isfinite(ce)
+            ),
+            f"naive row 1 = {naive[0].tolist()}; "
+            f"mlplab = {[float(f'{v:.6g}') for v in stable[0]]}; "
+            f"CE at these logits {ce:.1f}",
+        )
+    )
+    return {
+        "naive_softmax": np.where(np.isfinite(naive), naive, None).tolist(),
+        "stable_softmax": stable.tolist(),
+        "ce_large_logits": ce,
+    }
+
+
+def check_relu(rng: np.random.Generator, checks: list[Check]) -> dict:
+    relu = get_activation("relu")
+    z = np.concatenate([rng.normal(0, 10, 100_000), [0.0, -0.0, 1e308, -1e308, 5e-324]])
+    same = np.array_equal(relu.f(relu.f(z)), relu.f(z))
+    checks.append(Check("ReLU∘ReLU = ReLU (bitwise)", bool(same), f"{z.size} points"))
+    return {"relu_idempotent": bool(same)}
+
+
+def check_lipschitz(checks: list[Check], tables: list[str]) -> dict:
+    z = np.linspace(-50.0, 50.0, 1_000_001)  # includes 0
+    exact = {"sigmoid": 0.25, "tanh": 1.0, "relu": 1.0}
+    sup = {name: float(np.max(np.abs(get_activation(name).df(z)))) for name in exact}
+    checks.append(
+        Check(
+            "Lipschitz constants sup|σ'|: sigmoid 1/4, tanh 1, ReLU 1",
+            all(abs(sup[k] - exact[k]) < 1e-12 for k in exact),
+            ", ".join(f"{k} {sup[k]:.12g}" for k in exact),
+        )
+    )
+    d = get_activation("relu").df
+    quotient = np.abs(d(STEPS_H) - d(-STEPS_H)) / (2 * STEPS_H)
+    checks.append(
+        Check(
+            "ReLU' is not Lipschitz: |ReLU'(h) − ReLU'(−h)| / 2h = 1/(2h) grows without bound",
+            bool(np.allclose(quotient, 1 / (2 * STEPS_H), rtol=1e-12)),
+            f"{fmt(quotient[0])} at h = {STEPS_H[0]:g}, {fmt(quotient[-1])} at h = {STEPS_H[-1]:g}",
+        )
+    )
+    tables.append(
+        "## Lipschitz constants (sup of |σ'| on 10^6 points of [−50, 50])\n\n"
+        + markdown_table(
+            ["σ", "measured", "exact"], [[k, f"{sup[k]:.15g}", f"{exact[k]:g}"] for k in exact]
+        )
+    )
+    return {"sup_derivative": sup, "relu_prime_quotient": quotient.tolist()}
+
+
+def check_twin(seeds: int, rng: np.random.Generator, checks: list[Check]) -> dict:
+    X = rng.normal(0, 3, size=(1000, 2))
+    diffs = []
+    for s in range(seeds):
+        net = MLP([2, 16, 16, 1], "sigmoid", init="normal:0,2", bias_init="normal:0,1", seed=s)
+        twin = sigmoid_to_tanh(net)
+        hidden = {a.name for a in twin.activations[:-1]}
+        diffs.append(float(np.max(np.abs(twin(X) - net(X)))) if hidden == {"tanh"} else np.inf)
+    checks.append(
+        Check(
+            "every sigmoid network has an exact tanh twin (mlplab.transforms.sigmoid_to_tanh)",
+            max(diffs) <= 1e-12,
+            f"max |twin − net| over {seeds} networks × 1000 points: {fmt(max(diffs))}",
+        )
+    )
+    return {"tanh_twin_max_difference": diffs}
+
+
+def check_linear(rng: np.random.Generator, checks: list[Check]) -> dict:
+    deep = MLP([3, 7, 2], "identity", bias_init="normal:0,1", seed=11)
+    (W2, W3), (b2, b3) = deep.weights, deep.biases
+    one = MLP([3, 2], "identity")
+    one.weights[0][...] = W3 @ W2
+    one.biases[0][...] = W3 @ b2 + b3
+    X = rng.normal(size=(1000, 3))
+    diff = float(np.max(np.abs(one(X) - deep(X))))
+    checks.append(
+        Check(
+            "two stacked linear layers are one: W = W^[3]W^[2], b = W^[3]b^[2] + b^[3]",
+            diff <= 1e-12,
+            f"max difference {fmt(diff)}",
+        )
+    )
+    return {"linear_collapse_difference": diff}
+
+
+def check_max_derivative(rng: np.random.Generator, checks: list[Check]) -> dict:
+    net = MLP([1, 8, 5], "tanh", init="normal:0,2", bias_init="normal:0,1", seed=3)
+    x = rng.uniform(-2, 2, size=(400, 1))
+    f = net(x)
+    top2 = np.sort(f, axis=1)[:, -2:]
+    unique = top2[:, 1] - top2[:, 0] > 1e-3  # the maximiser is unique with room for FD steps
+    x = x[unique]
+    best = net(x).argmax(axis=1)
+    analytic = net.input_jacobian(x)[np.arange(len(x)), best, 0]
+    h = 1e-6
+    numeric = (net(x + h).max(axis=1) - net(x - h).max(axis=1)) / (2 * h)
+    err = relative_error(analytic, numeric)
+    checks.append(
+        Check(
+            "d/dx max_i f_i(x) = f_I'(x) where the maximiser I is unique (finite differences)",
+            err < 1e-7,
+            f"{len(x)} random points, relative error {fmt(err)}",
+        )
+    )
+    return {"max_derivative_points": len(x), "max_derivative_relative_error": err}
+
+
+def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
+    rng = np.random.default_rng(2019)
+    checks: list[Check] = []
+    tables: list[str] = []
+    metrics: dict = {}
+    metrics |= check_ce(rng, checks, tables)
+    metrics |= check_softmax(checks)
+    metrics |= check_relu(rng, checks)
+    metrics |= check_lipschitz(checks, tables)
+    metrics |= check_twin(seeds, rng, checks)
+    metrics |= check_linear(rng, checks)
+    metrics |= check_max_derivative(rng, checks)
+
+    fig, axes = plots.new_figure(ncols=2, width=5.6)
+    lam = np.linspace(0.5, 45, 400)
+    ce = np.array([ce_scaled_onehot(v) for v in lam])
+    axes[0].semilogy(lam, np.where(ce > 0, ce, np.nan), label="mlplab cross_entropy")
+    axes[0].semilogy(
+        lam,
+        np.log1p((CLASSES - 1) * np.exp(-lam)),
+        ":",
+        color="black",
+        label="exact log(1 + (K−1)e^(−λ))",
+    )
+    axes[0].axvline(
+        metrics["ce_zero_from_lambda"],
+        color="tab:red",
+        ls="--",
+        label=f"exactly 0 from λ = {metrics['ce_zero_from_lambda']:.2f}",
+    )
+    axes[0].set_xlabel("λ")
+    axes[0].set_ylabel("CE(λ e_y, y)")
+    axes[0].set_title(f"Cross-entropy at scaled one-hot logits (K = {CLASSES})")
+    axes[0].legend(fontsize=8)
+    axes[1].loglog(STEPS_H, metrics["relu_prime_quotient"], "o-", label="ReLU'")
+    for name in ("sigmoid", "tanh"):
+        d = get_activation(name).df
+        axes[1].loglog(
+            STEPS_H,
+            np.abs(d(STEPS_H) - d(-STEPS_H)) / (2 * STEPS_H) + 1e-300,
+            "s--",
+            ms=3,
+            label=f"{name}' (even: quotient 0, not shown)",
+        )
+    axes[1].set_xlabel("h")
+    axes[1].set_ylabel("|σ'(h) − σ'(−h)| / 2h")
+    axes[1].set_title("ReLU' jumps at 0: the quotient grows like 1/(2h)")
+    axes[1].legend(fontsize=8)
+    plots.save_figure(fig, out / "properties.png")
+
+    ok = sum(c.passed for c in checks)
+    answer = (
+        f"{ok} of {len(checks)} facts hold numerically. Cross-entropy is strictly between 0 and "
+        f"∞ at random logits, and CE(λ e_y, y) = log(1 + (K−1)e^(−λ)) falls to 0 as λ grows; in "
+        f"float64 it becomes exactly 0 from λ = {metrics['ce_zero_from_lambda']:.4f} "
+        f"(K = {CLASSES}). The naive softmax returns NaN at logits of size 1000 while mlplab's "
+        f"shifted softmax returns (1, 0, 0). ReLU∘ReLU equals ReLU bitwise. sup|σ'| is "
+        f"{metrics['sup_derivative']['sigmoid']:g} for sigmoid, "
+        f"{metrics['sup_derivative']['tanh']:g} for tanh and "
+        f"{metrics['sup_derivative']['relu']:g} for ReLU, while ReLU' has difference quotients "
+        f"1/(2h) up to {fmt(metrics['relu_prime_quotient'][-1])}. The tanh twins agree with "
+        f"their sigmoid networks to {fmt(max(metrics['tanh_twin_max_difference']))}, the "
+        f"collapsed linear layer to {fmt(metrics['linear_collapse_difference'])}, and "
+        f"d/dx max_i f_i = f_I' to a relative error of "
+        f"{fmt(metrics['max_derivative_relative_error'])} at "
+        f"{metrics['max_derivative_points']} points."
+    )
+    return StudyResult(
+        title=TITLE,
+        question="Do the small facts of the lectures hold numerically, in float64, with "
+        "mlplab's own losses, activations and networks?",
+        setup=[
+            (
+                "cross-entropy",
+                f"mlplab.losses.cross_entropy, K = {CLASSES} classes, 500 "
+                "random N(0, 5²) logit rows",
+            ),
+            ("softmax", "mlplab.losses.softmax against exp(z)/Σexp(z), logits ±1000 and 710"),
+            ("Lipschitz", "sup|σ'| on 10^6 evenly spaced points of [−50, 50] (0 included)"),
+            ("tanh twin", f"{seeds} random 2-16-16-1 sigmoid networks, 1000 points"),
+            ("linear layers", "3-7-2 identity network against one 3-2 layer"),
+            ("max derivative", "5 outputs of a random 1-8-5 tanh network, h = 1e-6"),
+        ],
+        figures=[
+            (
+                "properties.png",
+                "Left: CE(λ e_y, y) against λ. Right: difference quotients of σ' at 0.",
+            )
+        ],
+        answer=answer,
+        metrics=metrics,
+        checks=checks,
+        config={"classes": CLASSES, "lambdas": list(LAMBDAS), "seed": 2019},
+        tables=tables,
+    )

@@ -1,0 +1,251 @@
+"""``runge``: a tanh network fitted to Runge's function 1/(1 + 25x²) on [−1, 1].
+
+Part 1: 1-64-64-1 tanh, Xavier normal weights, zero biases, Adam; train and validation sets.
+Then L-BFGS (float64) continues from the Adam solution. Part 2: the error near x = 0 against
+the number of training points N = 32..1024, with Xavier and with He initialisation, for the
+same number of Adam steps.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from mlplab import plots
+from mlplab.data import get_target, sample
+from mlplab.experiments.common import (
+    Arch,
+    Training,
+    fmt,
+    progress_bar,
+    seed_list,
+    stack,
+    train_seeds,
+)
+from mlplab.experiments.report import Check, StudyResult, markdown_table
+
+TITLE = "a 1-64-64-1 tanh network fits 1/(1+25x²), then L-BFGS; the error near x = 0"
+DEFAULT_SEEDS = {False: 3, True: 2}
+
+ARCH = Arch((1, 64, 64, 1), "tanh", init="xavier_normal", bias_init=0.0)
+GRID = np.linspace(-1.0, 1.0, 2001).reshape(-1, 1)
+NEAR_ZERO = 0.1  # "near 0" means |x| <= NEAR_ZERO
+THRESHOLD = 1e-4
+INITS = {"Xavier normal": "xavier_normal", "He normal": "he_normal"}
+
+
+def make_data(n: int, seed: int = 7) -> tuple[np.ndarray, ...]:
+    """``n`` training and 256 validation points, uniform on [−1, 1], with f values."""
+    rng = np.random.default_rng(seed)
+    f = get_target("runge")
+    x = sample(n, (-1.0, 1.0), "uniform", rng)
+    x_val = sample(256, (-1.0, 1.0), "uniform", rng)
+    return x, f(x), x_val, f(x_val)
+
+
+def errors(net) -> tuple[float, float]:
+    """(max |error| on [−1, 1], max |error| for |x| <= NEAR_ZERO) on :data:`GRID`."""
+    err = np.abs(net(GRID) - get_target("runge")(GRID)).ravel()
+    return float(err.max()), float(err[np.abs(GRID.ravel()) <= NEAR_ZERO].max())
+
+
+def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
+    seeds_ = seed_list(seeds)
+    x, y, x_val, y_val = make_data(256)
+    adam = Training("mse", "adam", lr=1e-3, epochs=300 if quick else 3000, batch_size=32)
+    lbfgs = Training("mse", "lbfgs", epochs=200 if quick else 2000)
+    ns = [32, 128, 512] if quick else [32, 64, 128, 256, 512, 1024]
+    budget = 1000 if quick else 8000  # Adam steps per run in part 2
+    f = get_target("runge")
+    with progress_bar("runge runs", 2 * seeds + len(ns) * len(INITS), progress) as advance:
+        runs = train_seeds(ARCH, adam, x, y, seeds_, (x_val, y_val), advance=advance)
+        after_adam = [r.net.copy() for r in runs]
+        polished = train_seeds(
+            ARCH, lbfgs, x, y, seeds_, (x_val, y_val), start=[r.net for r in runs], advance=advance
+        )
+        sweep: dict[str, np.ndarray] = {}
+        for label, init in INITS.items():
+            rows = []
+            for n in ns:
+                xs, ys, _, _ = make_data(n)
+                steps_per_epoch = -(-n // 32)
+                tr = Training("mse", "adam", 1e-3, epochs=budget // steps_per_epoch, batch_size=32)
+                arch = Arch(ARCH.sizes, "tanh", init=init, bias_init=0.0)
+                rows.append([errors(r.net) for r in train_seeds(arch, tr, xs, ys, seeds_)])
+                advance()
+            sweep[label] = np.array(rows)  # (len(ns), seeds, 2)
+
+    val = stack(runs, "val_loss")
+    first = [int(np.argmax(v < THRESHOLD)) + 1 if np.any(v < THRESHOLD) else None for v in val]
+    final_val = val[:, -1]
+    err_adam = np.array([errors(n) for n in after_adam])
+    err_lbfgs = np.array([errors(r.net) for r in polished])
+    val_lbfgs = np.array([r.history.val_loss[-1] for r in polished])
+
+    fig, axes = plots.new_figure(ncols=2, width=5.8)
+    truth = f(GRID)
+    axes[0].plot(GRID, truth, color="black", lw=1.5, label="truth 1/(1+25x²)")
+    axes[0].plot(x, y, "o", ms=2.5, alpha=0.5, color="tab:orange", label=f"training (N = {len(x)})")
+    plots.band(
+        axes[0],
+        GRID.ravel(),
+        np.array([n(GRID).ravel() for n in after_adam]),
+        "network after Adam (median)",
+        "tab:blue",
+    )
+    axes[0].set_xlabel("x")
+    axes[0].set_ylabel("y")
+    axes[0].set_title("Fit against the truth")
+    axes[0].legend(fontsize=8)
+    for nets, label, color in (
+        (after_adam, "after Adam", "tab:blue"),
+        ([r.net for r in polished], "after L-BFGS", "tab:green"),
+    ):
+        e = np.array([np.abs(n(GRID) - truth).ravel() for n in nets])
+        plots.band(axes[1], GRID.ravel(), e, label, color)
+    axes[1].axvspan(-NEAR_ZERO, NEAR_ZERO, color="gray", alpha=0.15, label=f"|x| ≤ {NEAR_ZERO}")
+    axes[1].set_yscale("log")
+    axes[1].set_xlabel("x")
+    axes[1].set_ylabel("|network(x) − f(x)|")
+    axes[1].set_title("Pointwise error")
+    axes[1].legend(fontsize=8)
+    fig.suptitle(f"Runge, 1-64-64-1 tanh; median of {seeds} seeds (band: min–max)")
+    plots.save_figure(fig, out / "fit.png")
+
+    fig, (ax,) = plots.new_figure()
+    ep = np.arange(1, val.shape[1] + 1)
+    plots.band(
+        ax, ep, stack(runs, "train_loss")[:, : val.shape[1]], "training MSE (Adam)", "tab:blue"
+    )
+    plots.band(ax, ep, val, "validation MSE (Adam)", "tab:red")
+    lb = stack(polished, "val_loss")
+    plots.band(
+        ax,
+        ep[-1] + np.arange(1, lb.shape[1] + 1),
+        lb,
+        "validation MSE (L-BFGS iterations)",
+        "tab:green",
+    )
+    ax.axhline(THRESHOLD, color="gray", ls=":", label=f"MSE = {THRESHOLD:g}")
+    ax.axvline(ep[-1], color="gray", lw=0.8)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch (Adam), then L-BFGS iteration")
+    ax.set_ylabel("MSE")
+    ax.set_title("Loss per epoch")
+    ax.legend(fontsize=8)
+    plots.save_figure(fig, out / "loss.png")
+
+    fig, (ax,) = plots.new_figure()
+    for (label, s), color in zip(sweep.items(), ("tab:blue", "tab:purple"), strict=True):
+        plots.band(ax, np.array(ns), s[:, :, 1].T, f"{label}: max error, |x| ≤ {NEAR_ZERO}", color)
+        ax.plot(
+            ns,
+            np.median(s[:, :, 0], axis=1),
+            ":",
+            color=color,
+            label=f"{label}: max error on [−1, 1]",
+        )
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xticks(ns, [str(n) for n in ns])
+    ax.set_xlabel("training points N")
+    ax.set_ylabel("max |network − f|")
+    ax.set_title(f"Error near 0 against N ({budget} Adam steps each)")
+    ax.legend(fontsize=8)
+    plots.save_figure(fig, out / "near_zero.png")
+
+    near = {k: np.median(s[:, :, 1], axis=1) for k, s in sweep.items()}
+    rows = [
+        [
+            str(n),
+            *[fmt(near[k][i]) for k in INITS],
+            *[fmt(float(np.median(sweep[k][i, :, 0]))) for k in INITS],
+        ]
+        for i, n in enumerate(ns)
+    ]
+    table = "## Error near 0 against N (medians over seeds)\n\n" + markdown_table(
+        ["N", *[f"{k}: |x| ≤ {NEAR_ZERO}" for k in INITS], *[f"{k}: all x" for k in INITS]],
+        rows,
+    )
+    med_first = [v for v in first if v is not None]
+    med_val = float(np.median(final_val))
+    xav, he = near["Xavier normal"], near["He normal"]
+    checks = [
+        Check(
+            f"validation MSE below {THRESHOLD:g} (median over seeds, after Adam)",
+            med_val < THRESHOLD,
+            f"final validation MSE {', '.join(fmt(v) for v in final_val)}",
+        ),
+        Check(
+            "L-BFGS from the Adam solution lowers the validation MSE",
+            float(np.median(val_lbfgs)) < med_val,
+            f"{fmt(med_val)} -> {fmt(float(np.median(val_lbfgs)))}",
+        ),
+    ]
+    more_points = xav[-1] < xav[0]
+    answer = (
+        f"With Adam (lr 1e-3, batch 32) the validation MSE first drops below {THRESHOLD:g} at "
+        f"epoch {', '.join(str(v) for v in first)} (seeds {', '.join(map(str, seeds_))}; "
+        f"{len(med_first)} of {seeds} seeds reach it). After {adam.epochs} epochs the median "
+        f"validation MSE is {fmt(med_val)} and the max error on [−1, 1] is "
+        f"{fmt(float(np.median(err_adam[:, 0])))} (near 0: "
+        f"{fmt(float(np.median(err_adam[:, 1])))}). L-BFGS in float64 from that solution "
+        f"({lbfgs.epochs} iterations at most) pushes the validation MSE to "
+        f"{fmt(float(np.median(val_lbfgs)))} and the max error to "
+        f"{fmt(float(np.median(err_lbfgs[:, 0])))} (near 0: "
+        f"{fmt(float(np.median(err_lbfgs[:, 1])))}). Near x = 0, with {budget} Adam steps, the "
+        f"max error for |x| ≤ {NEAR_ZERO} goes from {fmt(xav[0])} at N = {ns[0]} to "
+        f"{fmt(xav[-1])} at N = {ns[-1]} with Xavier init, and from {fmt(he[0])} to "
+        f"{fmt(he[-1])} with He init: more points {'do' if more_points else 'do not'} close "
+        f"the gap with Xavier init, and He init is {'better' if he[-1] < xav[-1] else 'worse'} "
+        f"at N = {ns[-1]} (factor {xav[-1] / he[-1]:.2g})."
+    )
+    return StudyResult(
+        title=TITLE,
+        question="How well does a tanh network fit Runge's function, how much further does "
+        "L-BFGS go, and what closes the error near x = 0: more points or another init?",
+        setup=[
+            ("target", "f(x) = 1/(1+25x²) on [−1, 1]"),
+            ("data", f"{len(x)} training, {len(x_val)} validation points, uniform"),
+            ("network", "1-64-64-1, tanh hidden, identity output"),
+            ("initialisation", "Xavier normal weights, zero biases"),
+            ("Adam", f"lr 1e-3, batch 32, {adam.epochs} epochs"),
+            ("L-BFGS", f"full batch, float64, up to {lbfgs.epochs} iterations"),
+            (
+                "near-0 sweep",
+                f"N = {', '.join(map(str, ns))}; Xavier vs He normal; {budget} Adam steps each",
+            ),
+            ("seeds", str(seeds)),
+        ],
+        figures=[
+            (
+                "fit.png",
+                "Left: fit against the truth. Right: pointwise error after Adam and "
+                "after L-BFGS (log scale).",
+            ),
+            ("loss.png", "Training and validation MSE per epoch, then L-BFGS iterations."),
+            ("near_zero.png", "Max error near 0 (and on all of [−1, 1]) against N."),
+        ],
+        answer=answer,
+        metrics={
+            "first_epoch_val_below_1e-4": first,
+            "final_val_mse_adam": final_val.tolist(),
+            "final_val_mse_lbfgs": val_lbfgs.tolist(),
+            "max_error_adam": err_adam[:, 0].tolist(),
+            "max_error_near_0_adam": err_adam[:, 1].tolist(),
+            "max_error_lbfgs": err_lbfgs[:, 0].tolist(),
+            "max_error_near_0_lbfgs": err_lbfgs[:, 1].tolist(),
+            "sweep_n": ns,
+            "sweep_near_0_median": {k: v.tolist() for k, v in near.items()},
+        },
+        checks=checks,
+        config={
+            "arch": ARCH.to_dict(),
+            "adam": adam.to_dict(),
+            "lbfgs": lbfgs.to_dict(),
+            "sweep_steps": budget,
+            "sweep_n": ns,
+        },
+        tables=[table],
+    )

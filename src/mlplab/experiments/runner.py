@@ -1,0 +1,129 @@
+"""Run a study into its folder, so that an interrupted run never leaves a half-written report.
+
+The study writes its figures into a hidden staging folder inside ``out``; when it has finished,
+``metrics.json``, ``config.json`` and ``report.md`` are written there too, and every file is
+then renamed into ``out`` with ``report.md`` last. If the study fails or is interrupted
+(Ctrl-C), the staging folder is removed and ``out`` keeps whatever complete run it held before.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from mlplab.experiments import STUDIES, get_study
+from mlplab.experiments.report import StudyResult, markdown_table, render_report
+from mlplab.io import write_json, write_text
+
+REPORT = "report.md"
+
+
+def command_line(name: str, out: Path, quick: bool, seeds: int | None) -> str:
+    """The ``mlplab experiment run`` command that reruns this study."""
+    args = ["mlplab", "experiment", "run", name]
+    if quick:
+        args.append("--quick")
+    if seeds is not None:
+        args += ["--seeds", str(seeds)]
+    args += ["--out", str(out)]
+    return shlex.join(args)
+
+
+def check_seeds(seeds: int | None) -> None:
+    """Raise ValueError unless ``seeds`` is None (the study's default) or a whole number >= 1."""
+    if seeds is not None and (isinstance(seeds, bool) or int(seeds) != seeds or seeds < 1):
+        raise ValueError(f"--seeds must be a whole number >= 1, got {seeds}")
+
+
+def run_study(
+    name: str,
+    out: str | Path,
+    quick: bool = False,
+    seeds: int | None = None,
+    progress: bool = True,
+) -> StudyResult:
+    """Run the study ``name`` and write its folder ``out``.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`mlplab.experiments.STUDIES`.
+    out : str or Path
+        The study folder (created if needed).
+    quick : bool
+        The small version for CI (seconds).
+    seeds : int, optional
+        Number of seeds; default the study's own (``DEFAULT_SEEDS``, fewer with ``quick``).
+    progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    StudyResult
+    """
+    study = get_study(name)
+    check_seeds(seeds)
+    n_seeds = seeds if seeds is not None else study.DEFAULT_SEEDS[quick]
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(dir=out, prefix=".partial-"))
+    try:
+        start = time.perf_counter()
+        result = study.run(stage, quick=quick, seeds=n_seeds, progress=progress)
+        seconds = time.perf_counter() - start
+        config = {"study": name, "quick": quick, "seeds": n_seeds, **result.config}
+        metrics = {
+            "study": name,
+            "seconds": seconds,
+            "passed": result.passed,
+            "checks": [c.to_dict() for c in result.checks],
+            **result.metrics,
+        }
+        write_json(stage / "config.json", config)
+        write_json(stage / "metrics.json", metrics)
+        write_text(
+            stage / REPORT,
+            render_report(name, result, command_line(name, out, quick, seeds), seconds),
+        )
+        files = sorted(p.name for p in stage.iterdir() if p.name != REPORT)
+        for file in [*files, REPORT]:
+            os.replace(stage / file, out / file)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return result
+
+
+def run_all(
+    out: str | Path, quick: bool = False, seeds: int | None = None, progress: bool = True
+) -> dict[str, StudyResult]:
+    """Run every study into ``out/NAME`` and write the index ``out/report.md``."""
+    out = Path(out)
+    results: dict[str, StudyResult] = {}
+    start = time.perf_counter()
+    for name in STUDIES:
+        results[name] = run_study(name, out / name, quick, seeds, progress)
+    seconds = time.perf_counter() - start
+    rows = [
+        [
+            f"[{name}]({name}/{REPORT})",
+            res.title,
+            f"{sum(c.passed for c in res.checks)}/{len(res.checks)}",
+        ]
+        for name, res in results.items()
+    ]
+    mode = " (quick)" if quick else ""
+    text = "\n\n".join(
+        [
+            f"# mlplab experiments{mode}",
+            "Each study answers one question with numbers; open its report for the figures.",
+            markdown_table(["study", "question", "checks passed"], rows),
+            f"All studies took {seconds:.0f} s. Rerun with:",
+            f"```\n{command_line('all', out, quick, seeds)}\n```",
+        ]
+    )
+    write_text(out / REPORT, text + "\n")
+    return results
