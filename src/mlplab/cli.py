@@ -152,7 +152,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     table.add_row("run folder", str(out))
     console.print(table)
     if result.history.status == "diverged":
-        err_console.print(f"[red]{result.history.message}[/red]")
+        err_console.print(result.history.message, style="red", soft_wrap=True)
         return 1
     return 0
 
@@ -313,7 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except (UsageError, ValueError) as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         err_console.print("interrupted", highlight=False)
