@@ -124,8 +124,8 @@ def parse_spec(table: dict, default_name: str = "sweep") -> SweepSpec:
     extra = sorted(set(table) - set(TOP_LEVEL_KEYS))
     if extra:
         raise SpecError(
-            f"unknown top-level key(s): {', '.join(extra)}; a spec has {', '.join(TOP_LEVEL_KEYS)}"
-            f" (training options go in [base], [grid] or [[runs]])"
+            f"unknown top-level key(s): {', '.join(extra)}; valid top-level keys are: "
+            f"{', '.join(TOP_LEVEL_KEYS)} (training options go in [base], [grid] or [[runs]])"
         )
     name = table.get("name", default_name)
     if not isinstance(name, str) or not _NAME.fullmatch(name):
