@@ -89,6 +89,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         if plan["dashboard"]:
             console.print(f"Dask dashboard: {plan['dashboard']}", highlight=False)
 
+    # Dask's own log lines (here and in the worker processes it starts) would break the bar
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")
     logging.getLogger("distributed").setLevel(logging.ERROR)
     try:
         rows = run_sweep(

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -171,12 +172,13 @@ def connect(scheduler: str | None = None, workers: int | None = None, timeout: f
         ) from None
     cluster = None
     if scheduler is None:
-        cluster = LocalCluster(
-            n_workers=workers or os.cpu_count() or 1,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-        )
+        with _ctrl_c_ignored():  # the worker processes inherit this; the client stops them
+            cluster = LocalCluster(
+                n_workers=workers or os.cpu_count() or 1,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=":0",
+            )
         client = Client(cluster)
     else:
         try:
@@ -199,6 +201,24 @@ def connect(scheduler: str | None = None, workers: int | None = None, timeout: f
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+@contextmanager
+def _ctrl_c_ignored():
+    """Ignore SIGINT while worker processes start, so Ctrl-C reaches only this process.
+
+    A process started while SIGINT is ignored keeps ignoring it (Python installs its own
+    handler only over the default one). Only the main thread can change signal handlers; in
+    any other thread this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def dashboard_address(client) -> str | None:
