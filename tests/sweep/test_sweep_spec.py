@@ -12,7 +12,7 @@ from mlplab.sweep import SpecError, load_spec, parse_spec, run_id
 def test_grid_times_seeds_in_written_order(spec_file):
     spec = load_spec(spec_file)
     assert spec.name == "tiny"
-    assert spec.swept == ("hidden", "lr")
+    assert spec.axes == ("hidden", "lr")
     assert spec.seeds == (0, 1)
     assert spec.settings == 4
     got = [(r.config.hidden, r.config.lr, r.config.seed) for r in spec.runs]
@@ -46,7 +46,8 @@ def test_runs_are_crossed_with_the_grid():
         ("adam", 0.0, 0.01, 3),
         ("adam", 0.0, 0.1, 3),
     ]
-    assert spec.swept == ("lr", "optimizer", "momentum")
+    assert spec.axes == ("lr", "runs")
+    assert spec.runs[0].params == {"lr": 0.01, "runs": "optimizer=sgd; momentum=0.9"}
 
 
 def test_run_id_is_a_stable_hash_of_the_whole_config():

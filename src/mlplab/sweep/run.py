@@ -39,5 +39,5 @@ def run_sweep(
         on_start=on_start,
     )
     write_results(rows, out / "results.csv")
-    write_summary(rows, spec.swept, out, spec.name)
+    write_summary(rows, [r.params for r in spec.runs], out, spec.name)
     return rows

@@ -62,7 +62,7 @@ class SweepRun:
     config : TrainConfig
         The complete configuration of the run.
     params : dict
-        The values of the swept parameters (without the seed).
+        The run's value on each axis of the sweep (:attr:`SweepSpec.axes`; no seed).
     """
 
     run_id: str
@@ -72,10 +72,14 @@ class SweepRun:
 
 @dataclass(frozen=True)
 class SweepSpec:
-    """A validated sweep: its name, swept parameter names, seeds and expanded runs."""
+    """A validated sweep: its name, axes, seeds and expanded runs.
+
+    The axes are the ``[grid]`` keys, then one axis for ``[[runs]]`` (see :func:`_runs_axis`);
+    results are plotted against each axis, with a band over seeds.
+    """
 
     name: str
-    swept: tuple[str, ...]
+    axes: tuple[str, ...]
     seeds: tuple[int, ...] | None
     runs: tuple[SweepRun, ...]
 
@@ -140,24 +144,53 @@ def parse_spec(table: dict, default_name: str = "sweep") -> SweepSpec:
         )
     seeds = _seeds(table["seeds"]) if "seeds" in table else None
     run_keys = [k for r in runs for k in r]
-    for key in run_keys:
+    for key in run_keys:  # a key in both would silently take the [grid] value
         if key in grid:
             raise SpecError(f"{key!r} is set in both [grid] and [[runs]]; keep it in one place")
     if seeds is not None and ("seed" in base or "seed" in grid or "seed" in run_keys):
         raise SpecError("give seeds either with the top-level 'seeds' or as 'seed', not both")
-    swept = tuple(k for k in dict.fromkeys([*grid, *run_keys]) if k != "seed")
+    runs_axis, run_values = _runs_axis(runs if "runs" in table else [])
+    axes = tuple(k for k in grid if k != "seed") + ((runs_axis,) if runs_axis else ())
     expanded = []
-    for override in runs:
+    for override, run_value in zip(runs, run_values, strict=True):
         for values in itertools.product(*grid.values()):
-            point = {**override, **dict(zip(grid, values, strict=True))}
+            point = dict(zip(grid, values, strict=True))
             for seed in seeds if seeds is not None else [None]:
-                values_ = {**base, **point} | ({} if seed is None else {"seed": seed})
+                values_ = {**base, **override, **point} | ({} if seed is None else {"seed": seed})
                 config = TrainConfig.from_dict(values_)
-                params = {k: point.get(k, getattr(config, k)) for k in swept}
+                params = {k: v for k, v in point.items() if k != "seed"}
+                if runs_axis:
+                    params[runs_axis] = run_value
                 expanded.append(SweepRun(run_id(config), config, params))
     _check_unique(expanded)
     _check_buildable(expanded)
-    return SweepSpec(name, swept, None if seeds is None else tuple(seeds), tuple(expanded))
+    return SweepSpec(name, axes, None if seeds is None else tuple(seeds), tuple(expanded))
+
+
+def _runs_axis(runs: list[dict]) -> tuple[str | None, list]:
+    """The axis that ``[[runs]]`` adds to the sweep, and each entry's value on it.
+
+    When every entry sets the same single key, the axis is that key (``lr``) with its values;
+    otherwise it is ``runs``, each entry named by its settings (``optimizer=sgd; lr=0.1``).
+    Seeds are never an axis. Without ``[[runs]]`` there is no axis (one empty entry).
+    """
+    entries = [{k: v for k, v in r.items() if k != "seed"} for r in runs]
+    if not any(entries):
+        return None, [None] * max(len(runs), 1)
+    keys = {tuple(e) for e in entries}
+    if len(keys) == 1 and len(next(iter(keys))) == 1:
+        (key,) = next(iter(keys))
+        return key, [e[key] for e in entries]
+    return "runs", ["; ".join(f"{k}={label(v)}" for k, v in e.items()) or "[base]" for e in entries]
+
+
+def label(value: object) -> str:
+    """A short text for a parameter value (lists as JSON, floats in %g)."""
+    if isinstance(value, list | tuple):
+        return json.dumps(list(value))
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
 
 
 def _overrides(values: object, where: str) -> dict:
