@@ -182,3 +182,27 @@ def test_unreachable_scheduler_fails_fast_with_a_clear_message(spec_file, tmp_pa
     assert "dask scheduler" in err
     assert elapsed < 30
     assert not (tmp_path / "o" / "results.csv").exists()
+
+
+def test_scheduler_without_workers_fails_fast(spec_file, tmp_path):
+    address = f"tcp://127.0.0.1:{free_port()}"
+    scheduler = start(
+        ["scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1], "--no-dashboard"],
+        tmp_path / "scheduler.log",
+    )
+    try:
+        status, _, err = run_cli(
+            "sweep",
+            str(spec_file),
+            "--out",
+            str(tmp_path / "o"),
+            "--scheduler",
+            address,
+            "--timeout",
+            "20",
+        )
+    finally:
+        stop(scheduler)
+    assert status == 2
+    assert f"the Dask scheduler at {address} has no workers after 20 s" in err
+    assert f"dask worker {address}" in err

@@ -137,9 +137,11 @@ def remove_partial(out: Path) -> int:
 
 @dataclass
 class Tally:
-    """Counts shown by the progress bar; ``running`` holds ids of started, unfinished runs."""
+    """Counts shown by the progress bar; ``running`` holds ids of started, unfinished runs.
 
-    total: int
+    Dask calls :meth:`started` handlers from its own thread, hence the lock.
+    """
+
     done: int = 0
     failed: int = 0
     running: set = field(default_factory=set)
@@ -308,7 +310,7 @@ def _gather(client, todo: list, out: Path, force: bool, progress: bool) -> dict[
 
     from mlplab.progress import task_progress
 
-    tally = Tally(len(todo))
+    tally = Tally()
     bar = task_progress("runs", len(todo), enabled=progress)
     task = bar.add_task("runs", total=len(todo), info=tally.info())
 

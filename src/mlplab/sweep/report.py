@@ -75,7 +75,7 @@ def plot_metric(
             text = ", ".join(f"{q} = {v}" for q, v in zip(others, _key(p, others), strict=True))
             groups.setdefault(text, []).append((p, row))
         if len(groups) > MAX_LINES:
-            groups = {f"all seeds and all {', '.join(others)} pooled": list(points)}
+            groups = {f"pooled over {', '.join(others)} (and seeds)": list(points)}
         values = []
         for text, members in groups.items():
             columns = [[row[metric] for p, row in members if label(p[name]) == x] for x in xs]

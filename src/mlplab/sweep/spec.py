@@ -32,7 +32,7 @@ import json
 import re
 import sys
 import typing
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 from mlplab.run import TrainConfig
@@ -326,8 +326,3 @@ def _check_buildable(runs: list[SweepRun]) -> None:
         except (ValueError, TypeError, KeyError) as exc:
             described = ", ".join(f"{k}={v!r}" for k, v in r.params.items()) or "[base]"
             raise SpecError(f"the run with {described} cannot be built: {exc}") from None
-
-
-def field_names() -> list[str]:
-    """Names of the configuration fields, in :class:`TrainConfig` order."""
-    return [f.name for f in fields(TrainConfig)]
