@@ -10,7 +10,7 @@ from sweep_helpers import SPEC, run_cli
 
 from mlplab.run import TrainConfig, train_run
 from mlplab.sweep import load_spec, run_configs
-from mlplab.sweep.execute import RUN_FILES, is_complete, run_task
+from mlplab.sweep.execute import RUN_FILES, _publish, is_complete, run_task
 from mlplab.sweep.results import read_results
 
 METRICS = ("train_mse", "val_mse", "max_abs_error", "steps", "parameters")
@@ -119,3 +119,15 @@ def test_run_configs_skips_complete_runs_without_a_cluster(local_sweep, spec_fil
     assert [r["val_mse"] for r in rows] == [
         float(r["val_mse"]) for r in read_results(out / "results.csv")
     ]
+
+
+def test_a_second_attempt_of_a_finished_run_is_dropped(tmp_path):
+    cfg = TrainConfig(epochs=5, n_train=16, hidden=[4])
+    first = run_task(cfg.to_dict(), "abc", str(tmp_path))
+    stamp = (tmp_path / "abc" / "metrics.json").stat().st_mtime_ns
+    late = tmp_path / ".partial-abc-w2-0000"
+    train_run(cfg, late, progress=False)  # an attempt that finished after the first
+    _publish(late, tmp_path / "abc", cfg, force=False)
+    assert not late.exists()
+    assert (tmp_path / "abc" / "metrics.json").stat().st_mtime_ns == stamp
+    assert first["status"] == "ok"

@@ -16,7 +16,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "then write OUT/results.csv and OUT/summary.md with figures. Runs whose folders are "
         "complete are skipped (rerun the same command to resume). Without --scheduler the "
         "runs go to a local Dask cluster of --workers processes. See docs/sweeps.md.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("spec", help="sweep spec (TOML), e.g. examples/sweep.toml")
     p.add_argument("--out", default=None, help="output folder (default: runs/<spec name>)")
@@ -24,6 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--workers",
         type=int,
         default=None,
+        metavar="N",
         help=f"worker processes of the local cluster (default: the core count, {os.cpu_count()})",
     )
     p.add_argument(
@@ -38,7 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=10.0,
         metavar="S",
-        help="seconds to wait for the scheduler and its first worker",
+        help="seconds to wait for the scheduler and its first worker (default: 10)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_sweep)

@@ -94,7 +94,11 @@ def run_task(config: dict, run_id: str, out: str, force: bool = False) -> dict:
 
 
 def _publish(tmp: Path, final: Path, cfg: TrainConfig, force: bool) -> None:
-    """Rename the finished folder ``tmp`` to ``final``; keep a complete ``final`` unless forced."""
+    """Rename the finished folder ``tmp`` to ``final``; keep a complete ``final`` unless forced.
+
+    Two attempts of one run can finish together (Dask reran the task of a worker it thought
+    lost); the first rename wins and the other attempt's folder is dropped.
+    """
     if final.exists():
         if not force and is_complete(final, cfg):  # another attempt of this run finished first
             shutil.rmtree(tmp, ignore_errors=True)
@@ -102,7 +106,12 @@ def _publish(tmp: Path, final: Path, cfg: TrainConfig, force: bool) -> None:
         stale = final.with_name(f"{PARTIAL_PREFIX}{final.name}-old-{uuid.uuid4().hex[:8]}")
         os.replace(final, stale)
         shutil.rmtree(stale, ignore_errors=True)
-    os.replace(tmp, final)
+    try:
+        os.replace(tmp, final)
+    except OSError:
+        if not is_complete(final, cfg):
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _worker_name() -> str:
@@ -174,13 +183,13 @@ def connect(scheduler: str | None = None, workers: int | None = None, timeout: f
         ) from None
     cluster = None
     if scheduler is None:
-        with _ctrl_c_ignored():  # the worker processes inherit this; the client stops them
-            cluster = LocalCluster(
-                n_workers=workers or os.cpu_count() or 1,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=":0",
-            )
+        cluster = LocalCluster(
+            n_workers=workers or os.cpu_count() or 1,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            preload=[__name__],  # each worker process runs dask_setup below
+        )
         client = Client(cluster)
     else:
         try:
@@ -205,22 +214,14 @@ def connect(scheduler: str | None = None, workers: int | None = None, timeout: f
             cluster.close()
 
 
-@contextmanager
-def _ctrl_c_ignored():
-    """Ignore SIGINT while worker processes start, so Ctrl-C reaches only this process.
+def dask_setup(worker) -> None:
+    """Worker-process setup of the local cluster: leave Ctrl-C to the client.
 
-    A process started while SIGINT is ignored keeps ignoring it (Python installs its own
-    handler only over the default one). Only the main thread can change signal handlers; in
-    any other thread this does nothing.
+    Ctrl-C in a terminal signals every process of the sweep; the client then shuts the cluster
+    down in order, which a worker interrupted on its own would only disturb.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def dashboard_address(client) -> str | None:
