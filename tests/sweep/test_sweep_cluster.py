@@ -185,12 +185,15 @@ def test_unreachable_scheduler_fails_fast_with_a_clear_message(spec_file, tmp_pa
 
 
 def test_scheduler_without_workers_fails_fast(spec_file, tmp_path):
+    from distributed import Client
+
     address = f"tcp://127.0.0.1:{free_port()}"
     scheduler = start(
         ["scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1], "--no-dashboard"],
         tmp_path / "scheduler.log",
     )
     try:
+        Client(address, timeout=60).close()  # the scheduler is up
         status, _, err = run_cli(
             "sweep",
             str(spec_file),
@@ -199,10 +202,10 @@ def test_scheduler_without_workers_fails_fast(spec_file, tmp_path):
             "--scheduler",
             address,
             "--timeout",
-            "20",
+            "3",
         )
     finally:
         stop(scheduler)
     assert status == 2
-    assert f"the Dask scheduler at {address} has no workers after 20 s" in err
+    assert f"the Dask scheduler at {address} has no workers after 3 s" in err
     assert f"dask worker {address}" in err
