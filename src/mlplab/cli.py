@@ -3,6 +3,7 @@
 ``mlplab train``      fit a target function (or a CSV/NPZ data set) and write a run folder
 ``mlplab gradcheck``  backprop and input derivatives against central finite differences
 ``mlplab predict``    evaluate a saved model
+``mlplab sweep``      a grid of training runs in parallel on Dask (see mlplab.sweep)
 ``mlplab --version``
 
 Every command has ``--help``. Errors in what the user typed end with a one-line message and exit
@@ -21,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mlplab import __version__
+from mlplab.sweep.command import add_parser as _sweep_parser
 
 console = Console()
 err_console = Console(stderr=True)
@@ -287,7 +289,7 @@ def _read_inputs(path: Path, n_in: int) -> np.ndarray:
 
 #: Each entry adds one subcommand to the parser; a command's parser sets ``func``, which takes
 #: the parsed arguments and returns the exit status.
-COMMANDS = [_train_parser, _gradcheck_parser, _predict_parser]
+COMMANDS = [_train_parser, _gradcheck_parser, _predict_parser, _sweep_parser]
 
 
 def build_parser() -> argparse.ArgumentParser:
