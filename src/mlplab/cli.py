@@ -3,6 +3,7 @@
 ``mlplab train``      fit a target function (or a CSV/NPZ data set) and write a run folder
 ``mlplab gradcheck``  backprop and input derivatives against central finite differences
 ``mlplab predict``    evaluate a saved model
+``mlplab sweep``      a grid of training runs in parallel on Dask (see mlplab.sweep)
 ``mlplab experiment`` list and run the classic studies (``list``, ``run NAME|all``)
 ``mlplab --version``
 
@@ -22,6 +23,8 @@ from rich.console import Console
 from rich.table import Table
 
 from mlplab import __version__
+from mlplab.experiments.cli import add_parser as _experiment_parser
+from mlplab.sweep.command import add_parser as _sweep_parser
 
 console = Console()
 err_console = Console(stderr=True)
@@ -153,7 +156,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     table.add_row("run folder", str(out))
     console.print(table)
     if result.history.status == "diverged":
-        err_console.print(f"[red]{result.history.message}[/red]")
+        err_console.print(result.history.message, style="red", soft_wrap=True)
         return 1
     return 0
 
@@ -286,15 +289,9 @@ def _read_inputs(path: Path, n_in: int) -> np.ndarray:
     return X[:, :n_in] if X.shape[1] > n_in else X
 
 
-def _experiment_parser(sub: argparse._SubParsersAction) -> None:
-    from mlplab.experiments.cli import add_parser
-
-    add_parser(sub)
-
-
 #: Each entry adds one subcommand to the parser; a command's parser sets ``func``, which takes
 #: the parsed arguments and returns the exit status.
-COMMANDS = [_train_parser, _gradcheck_parser, _predict_parser, _experiment_parser]
+COMMANDS = [_train_parser, _gradcheck_parser, _predict_parser, _sweep_parser, _experiment_parser]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -320,7 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except (UsageError, ValueError) as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         err_console.print("interrupted", highlight=False)

@@ -258,14 +258,15 @@ def load_xy(path: str | Path, n_inputs: int | None = None) -> tuple[np.ndarray, 
     if path.suffix.lower() == ".npz":
         try:
             with np.load(path, allow_pickle=False) as data:
-                keys = {k.lower(): k for k in data.files}
-                if "x" not in keys or "y" not in keys:
-                    raise ValueError(
-                        f"{path} must hold arrays named 'x' and 'y', found {sorted(data.files)}"
-                    )
-                x, y = np.asarray(data[keys["x"]], float), np.asarray(data[keys["y"]], float)
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
-            raise ValueError(f"cannot read {path} as an .npz archive: {exc}") from None
+                arrays = {k.lower(): data[k] for k in data.files}
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+            raise ValueError(f"cannot read {path} as an .npz archive of arrays: {exc}") from None
+        if "x" not in arrays or "y" not in arrays:
+            raise ValueError(f"{path} must hold arrays named 'x' and 'y', found {sorted(arrays)}")
+        try:
+            x, y = np.asarray(arrays["x"], float), np.asarray(arrays["y"], float)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: 'x' and 'y' must be numeric arrays ({exc})") from None
         x = x.reshape(len(x), -1)
         y = y.reshape(len(y), -1)
     else:

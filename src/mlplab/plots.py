@@ -109,11 +109,33 @@ def plot_losses(
     return ax
 
 
-def band(ax: Axes, x: np.ndarray, runs: np.ndarray, label: str, color: str | None = None) -> None:
-    """Median over runs (rows of ``runs``) as a line, with a band from min to max."""
-    runs = np.atleast_2d(runs)
-    (line,) = ax.plot(x, np.median(runs, axis=0), color=color, label=label)
+def band(
+    ax: Axes,
+    x: np.ndarray,
+    runs: np.ndarray,
+    label: str,
+    color: str | None = None,
+    marker: str | None = None,
+) -> None:
+    """Median over runs (rows of ``runs``) as a line, with a band from min to max.
+
+    Parameters
+    ----------
+    x : ndarray, shape (M,)
+    runs : ndarray, shape (R, M) or (M,)
+        One row per run; NaN marks a missing value (ignored; a column of NaN is not drawn).
+    """
+    x = np.asarray(x)
+    runs = np.atleast_2d(np.asarray(runs, dtype=float))
+    keep = ~np.all(np.isnan(runs), axis=0)
+    x, runs = x[keep], runs[:, keep]
+    (line,) = ax.plot(x, np.nanmedian(runs, axis=0), color=color, marker=marker, label=label)
     if runs.shape[0] > 1:
         ax.fill_between(
-            x, runs.min(axis=0), runs.max(axis=0), color=line.get_color(), alpha=0.2, lw=0
+            x,
+            np.nanmin(runs, axis=0),
+            np.nanmax(runs, axis=0),
+            color=line.get_color(),
+            alpha=0.2,
+            lw=0,
         )

@@ -175,8 +175,8 @@ def train_run(cfg: TrainConfig, out: str | Path | None = None, progress: bool = 
     if out is not None:
         net.save(out / "model.npz")
         history.save_csv(out / "history.csv")
-        write_json(out / "metrics.json", metrics)
         _write_figures(cfg, net, history, x, y, grid, out)
+        write_json(out / "metrics.json", metrics)  # last: its presence marks a finished run
     return RunResult(net, history, metrics, out)
 
 

@@ -1,0 +1,36 @@
+"""Shared fixtures: random data for gradient checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+SMOOTH = ["sigmoid", "tanh", "elu", "softplus", "gelu", "sin", "identity"]
+LOSSES = ["mse", "half_sse", "cross_entropy", "bce", "bce_logits"]
+
+
+def targets_for(loss: str, n: int, n_out: int, rng: np.random.Generator) -> np.ndarray:
+    """Targets that suit ``loss``: labels for cross-entropy, probabilities for BCE."""
+    if loss == "cross_entropy":
+        return rng.integers(0, n_out, size=n)
+    if loss in ("bce", "bce_logits"):
+        return rng.uniform(size=(n, n_out))
+    return rng.standard_normal((n, n_out))
+
+
+def output_for(loss: str) -> str:
+    """The output activation a loss expects (probabilities for BCE)."""
+    return "sigmoid" if loss == "bce" else "identity"
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(12345)
+
+
+try:
+    import torch
+except ImportError:  # the test extra installs it; without it the parity tests are skipped
+    torch = None
+
+requires_torch = pytest.mark.skipif(torch is None, reason="PyTorch is not installed")

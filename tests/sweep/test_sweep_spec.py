@@ -1,0 +1,122 @@
+"""Sweep specs: expansion, stable run ids, and every kind of bad input named clearly."""
+
+from __future__ import annotations
+
+import pytest
+from sweep_helpers import SPEC, run_cli
+
+from mlplab.run import TrainConfig
+from mlplab.sweep import SpecError, load_spec, parse_spec, run_id
+
+
+def test_grid_times_seeds_in_written_order(spec_file):
+    spec = load_spec(spec_file)
+    assert spec.name == "tiny"
+    assert spec.axes == ("hidden", "lr")
+    assert spec.seeds == (0, 1)
+    assert spec.settings == 4
+    got = [(r.config.hidden, r.config.lr, r.config.seed) for r in spec.runs]
+    assert got == [
+        ([8], 0.003, 0),
+        ([8], 0.003, 1),
+        ([8], 0.03, 0),
+        ([8], 0.03, 1),
+        ([16], 0.003, 0),
+        ([16], 0.003, 1),
+        ([16], 0.03, 0),
+        ([16], 0.03, 1),
+    ]
+    assert all(r.config.epochs == 200 and r.config.n_train == 64 for r in spec.runs)
+    assert spec.runs[2].params == {"hidden": [8], "lr": 0.03}
+    assert len({r.run_id for r in spec.runs}) == 8
+
+
+def test_runs_are_crossed_with_the_grid():
+    spec = parse_spec(
+        {
+            "seeds": [3],
+            "grid": {"lr": [0.01, 0.1]},
+            "runs": [{"optimizer": "sgd", "momentum": 0.9}, {"optimizer": "adam"}],
+        }
+    )
+    got = [(r.config.optimizer, r.config.momentum, r.config.lr, r.config.seed) for r in spec.runs]
+    assert got == [
+        ("sgd", 0.9, 0.01, 3),
+        ("sgd", 0.9, 0.1, 3),
+        ("adam", 0.0, 0.01, 3),
+        ("adam", 0.0, 0.1, 3),
+    ]
+    assert spec.axes == ("lr", "runs")
+    assert spec.runs[0].params == {"lr": 0.01, "runs": "optimizer=sgd; momentum=0.9"}
+
+
+def test_run_id_is_a_stable_hash_of_the_whole_config():
+    a = TrainConfig(lr=0.01, hidden=[8])
+    assert run_id(a) == run_id(TrainConfig(lr=0.01, hidden=[8]))
+    assert len(run_id(a)) == 12 and int(run_id(a), 16) >= 0
+    assert run_id(a) != run_id(TrainConfig(lr=0.01, hidden=[8], epochs=3))
+    assert run_id(a) != run_id(TrainConfig(lr=0.01, hidden=[8], seed=1))
+    # an integer where a float is expected is the same configuration
+    one = parse_spec({"base": {"lr": 1}}).runs[0]
+    assert one.config.lr == 1.0 and isinstance(one.config.lr, float)
+    assert one.run_id == parse_spec({"base": {"lr": 1.0}}).runs[0].run_id
+
+
+def test_malformed_toml_names_line_and_column(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('name = "x"\n\n[base]\nlr = = 0.1\n', encoding="utf-8")
+    with pytest.raises(SpecError, match=r"not valid TOML.*line 4, column 6"):
+        load_spec(path)
+
+
+@pytest.mark.parametrize(
+    ("table", "named"),
+    [
+        (
+            {"base": {"lerning_rate": 0.1}},
+            r"\[base\]: unknown configuration key\(s\): lerning_rate",
+        ),
+        ({"grid": {"widht": [1, 2]}}, r"\[grid\]: unknown configuration key\(s\): widht"),
+        ({"runs": [{"lr": 0.1}, {"optim": "sgd"}]}, r"\[\[runs\]\] entry 2: .*optim\b"),
+        ({"seed": 3}, r"unknown top-level key\(s\): seed"),
+    ],
+)
+def test_unknown_keys_are_named(table, named):
+    with pytest.raises(SpecError, match=named) as info:
+        parse_spec(table)
+    assert "valid" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"grid": {}}, r"\[grid\] is empty"),
+        ({"grid": {"lr": []}}, r"\[grid\] lr is an empty list"),
+        ({"grid": {"lr": 0.1}}, r"\[grid\] lr must be a list of values"),
+        ({"runs": []}, r"runs is an empty list"),
+        ({"seeds": 0}, r"seeds = 0"),
+        ({"seeds": [1, 1]}, r"more than once"),
+        ({"seeds": 2, "base": {"seed": 4}}, r"not both"),
+        ({"base": {"lr": "fast"}}, r"\[base\] lr must be a number, got 'fast'"),
+        ({"grid": {"hidden": [8, 16]}}, r"\[grid\] hidden must be a list of whole numbers"),
+        ({"grid": {"lr": [0.1, 0.1]}}, r"same configuration"),
+        ({"grid": {"lr": [0.1]}, "runs": [{"lr": 0.2}]}, r"both \[grid\] and \[\[runs\]\]"),
+        ({"grid": {"activation": ["tanh", "swish"]}}, r"activation='swish'.*unknown activation"),
+        ({"name": "a b"}, r"name must be a folder-safe word"),
+    ],
+)
+def test_bad_specs_are_rejected_with_the_fix(table, message):
+    with pytest.raises(SpecError, match=message):
+        parse_spec(table)
+
+
+def test_cli_rejects_bad_spec_before_launching_anything(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text(SPEC.replace("lr = [0.003, 0.03]", "lr = [0.003, 0.03]\nbeta = [1]"))
+    out = tmp_path / "never"
+    status, _, err = run_cli("sweep", str(path), "--out", str(out))
+    assert status == 2
+    assert "unknown configuration key(s): beta" in err
+    assert not out.exists()
+    status, _, err = run_cli("sweep", str(tmp_path / "missing.toml"))
+    assert status == 2 and "cannot read sweep spec" in err

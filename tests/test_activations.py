@@ -1,0 +1,80 @@
+import warnings
+
+import numpy as np
+import pytest
+
+from mlplab import activations
+from mlplab._spec import UnknownNameError
+from mlplab.activations import Activation, get_activation
+from tests.conftest import SMOOTH
+
+ALL = [*SMOOTH, "relu", "leaky_relu", "leaky_relu:0.2", "elu:0.5"]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_derivatives_match_central_differences(name):
+    act = get_activation(name)
+    z = np.random.default_rng(0).uniform(-4, 4, 400)
+    z = z[np.abs(z) > 1e-3]  # away from the kink of the piecewise-linear ones
+    h = 1e-6
+    fd1 = (act.f(z + h) - act.f(z - h)) / (2 * h)
+    fd2 = (act.df(z + h) - act.df(z - h)) / (2 * h)
+    np.testing.assert_allclose(act.df(z), fd1, rtol=1e-7, atol=1e-8)
+    np.testing.assert_allclose(act.d2f(z), fd2, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_extreme_inputs_give_finite_values_without_warnings(name):
+    act = get_activation(name)
+    z = np.array([-1e308, -1e4, -800.0, -40.0, 0.0, 40.0, 800.0, 1e4, 1e308])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for fn in (act.f, act.df, act.d2f):
+            out = fn(z)
+            assert out.shape == z.shape
+            assert np.all(np.isfinite(out)), (fn, out)
+
+
+def test_sigmoid_saturates_exactly():
+    s = activations.sigmoid
+    assert s(np.array([-1e308]))[0] == 0.0
+    assert s(np.array([1e308]))[0] == 1.0
+    assert s(np.array([0.0]))[0] == 0.5
+
+
+def test_softplus_is_stable_and_accurate():
+    z = np.array([-1000.0, -30.0, 0.0, 30.0, 1000.0])
+    out = activations.softplus(z)
+    np.testing.assert_allclose(out, [0.0, np.exp(-30.0), np.log(2.0), 30.0, 1000.0], rtol=1e-12)
+
+
+def test_tanh_sigmoid_identity_holds():
+    z = np.linspace(-5, 5, 101)
+    np.testing.assert_allclose(np.tanh(z), 2 * activations.sigmoid(2 * z) - 1, atol=1e-15)
+
+
+def test_leaky_relu_parameter_and_name():
+    act = get_activation("leaky_relu:0.1")
+    assert act.name == "leaky_relu:0.1"
+    np.testing.assert_array_equal(act(np.array([-2.0, 3.0])), [-0.2, 3.0])
+    assert get_activation("leaky_relu").name == "leaky_relu:0.01"
+    assert activations.LeakyReLU(0.0).name == "relu"
+
+
+def test_unknown_activation_lists_valid_names():
+    with pytest.raises(UnknownNameError) as err:
+        get_activation("swish")
+    for valid in ("sigmoid", "tanh", "relu", "leaky_relu", "gelu"):
+        assert valid in str(err.value)
+
+
+@pytest.mark.parametrize("spec", ["tanh:2", "leaky_relu:-1", "elu:0", "leaky_relu:abc"])
+def test_bad_parameters_are_rejected(spec):
+    with pytest.raises(ValueError):
+        get_activation(spec)
+
+
+def test_user_defined_activation_passes_through():
+    cube = Activation("cube", lambda z: z**3, lambda z: 3 * z**2, lambda z: 6 * z)
+    assert get_activation(cube) is cube
+    assert cube(np.array([2.0]))[0] == 8.0

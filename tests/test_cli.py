@@ -1,0 +1,245 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mlplab import MLP, __version__
+from mlplab.cli import build_parser, main
+
+RUNGE = [
+    "train",
+    "--target",
+    "runge",
+    "--domain",
+    "-1",
+    "1",
+    "--n-train",
+    "256",
+    "--n-val",
+    "64",
+    "--hidden",
+    "64",
+    "64",
+    "--activation",
+    "tanh",
+    "--init",
+    "xavier_normal",
+    "--optimizer",
+    "adam",
+    "--lr",
+    "1e-3",
+    "--epochs",
+    "2000",
+    "--batch-size",
+    "32",
+    "--seed",
+    "0",
+    "--quiet",
+]
+
+
+def run_cli(*args, cwd=None):
+    """Run ``python -m mlplab`` in a subprocess, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "mlplab", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=600,
+    )
+
+
+def test_version():
+    result = run_cli("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"mlplab {__version__}"
+
+
+def test_every_command_has_help(capsys):
+    commands = build_parser()._subparsers._group_actions[0].choices
+    assert {"train", "gradcheck", "predict"} <= set(commands)
+    for name in commands:
+        with pytest.raises(SystemExit) as exit_:
+            main([name, "--help"])
+        assert exit_.value.code == 0
+        assert "usage: mlplab " + name in capsys.readouterr().out
+
+
+def test_train_runge_example_reaches_the_target(tmp_path):
+    out = tmp_path / "runge"
+    result = run_cli(*RUNGE, "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    for name in ("config.json", "model.npz", "history.csv", "metrics.json", "fit.png", "loss.png"):
+        assert (out / name).stat().st_size > 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {"train_mse", "val_mse", "max_abs_error", "seconds"} <= set(metrics)
+    assert metrics["val_mse"] <= 1e-4
+    assert "val_mse" in result.stdout and "4353" in result.stdout
+    assert (out / "fit.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    config = json.loads((out / "config.json").read_text())
+    assert config["hidden"] == [64, 64] and config["epochs"] == 2000
+    # the saved model predicts what the run measured
+    net = MLP.load(out / "model.npz")
+    x = np.linspace(-1, 1, 2001).reshape(-1, 1)
+    err = np.max(np.abs(net(x) - 1 / (1 + 25 * x**2)))
+    assert err == pytest.approx(metrics["max_abs_error"], rel=1e-12)
+
+
+def test_train_with_an_expression_and_a_data_file(tmp_path, capsys):
+    assert (
+        main(
+            [
+                "train",
+                "--target",
+                "sin(3*x) + x**2",
+                "--hidden",
+                "8",
+                "--epochs",
+                "3",
+                "--quiet",
+                "--out",
+                str(tmp_path / "a"),
+            ]
+        )
+        == 0
+    )
+    csv = tmp_path / "d.csv"
+    csv.write_text("x,y\n" + "\n".join(f"{v},{v * v}" for v in np.linspace(0, 1, 20)))
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(csv),
+                "--hidden",
+                "4",
+                "--epochs",
+                "2",
+                "--quiet",
+                "--out",
+                str(tmp_path / "b"),
+            ]
+        )
+        == 0
+    )
+    assert (tmp_path / "b" / "fit.png").exists()
+
+
+def test_gradcheck_passes_and_fails(capsys):
+    assert (
+        main(["gradcheck", "--sizes", "3", "5", "4", "1", "--activation", "tanh", "--loss", "mse"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "input_gradient" in out and "passed" in out
+    # an impossible tolerance must fail with exit status 1
+    assert main(["gradcheck", "--sizes", "3", "5", "1", "--tol", "1e-30"]) == 1
+    assert "FAILED" in capsys.readouterr().out
+
+
+def test_gradcheck_multi_output_cross_entropy():
+    assert (
+        main(
+            [
+                "gradcheck",
+                "--sizes",
+                "2",
+                "6",
+                "6",
+                "4",
+                "3",
+                "--activation",
+                "gelu",
+                "--loss",
+                "cross_entropy",
+            ]
+        )
+        == 0
+    )
+
+
+def test_predict(tmp_path, capsys):
+    path = MLP([2, 3, 1], seed=0).save(tmp_path / "m.npz")
+    assert main(["predict", str(path), "--x", "0.1", "0.2", "0.3", "0.4"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == "x1,x2,y1" and len(lines) == 3
+    net = MLP.load(path)
+    assert float(lines[1].split(",")[2]) == pytest.approx(
+        net(np.array([[0.1, 0.2]]))[0, 0], rel=1e-14
+    )
+    inputs = tmp_path / "in.csv"
+    inputs.write_text("0.1,0.2\n0.3,0.4\n")
+    assert main(["predict", str(path), "--input", str(inputs)]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[1:] == lines[1:]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "--activation", "swish", "--epochs", "1"], "unknown activation 'swish'"),
+        (["train", "--loss", "hinge", "--epochs", "1"], "unknown loss 'hinge'"),
+        (["train", "--optimizer", "rmsprop", "--epochs", "1"], "adam, lbfgs, sgd"),
+        (["train", "--lr", "0", "--epochs", "1"], "learning rate must be"),
+        (["train", "--lr", "-1", "--epochs", "1"], "learning rate must be"),
+        (["train", "--hidden", "0", "--epochs", "1"], "width must be"),
+        (["train", "--target", "__import__('os')", "--epochs", "1"], "not an allowed function"),
+        (["train", "--n-train", "0", "--epochs", "1"], "number of points"),
+        (["train", "--data", "missing.csv", "--epochs", "1"], "no data file"),
+        (["gradcheck", "--sizes", "3", "0", "1"], "width must be"),
+        (["predict", "missing.npz", "--x", "1"], "no model file"),
+    ],
+)
+def test_bad_input_gives_a_one_line_error(tmp_path, args, message):
+    if args[0] == "train":
+        args = [*args, "--quiet", "--out", str(tmp_path / "run")]
+    result = run_cli(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_damaged_model_file(tmp_path):
+    bad = tmp_path / "m.npz"
+    bad.write_bytes(b"PK\x03\x04 broken")
+    result = run_cli("predict", str(bad), "--x", "1")
+    assert result.returncode == 2 and "not a readable mlplab model" in result.stderr
+
+
+def test_predict_wrong_number_of_inputs(tmp_path):
+    path = MLP([2, 3, 1], seed=0).save(tmp_path / "m.npz")
+    result = run_cli("predict", str(path), "--x", "1", "2", "3")
+    assert result.returncode == 2 and "2 inputs per point" in result.stderr
+
+
+def test_unwritable_out_file_in_the_way(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = run_cli("train", "--epochs", "1", "--quiet", "--out", str(blocker / "run"))
+    assert result.returncode == 2 and "cannot write to output folder" in result.stderr
+
+
+def test_diverging_run_exits_non_zero_and_saves_finite_model(tmp_path):
+    out = tmp_path / "div"
+    result = run_cli(
+        "train",
+        "--target",
+        "10*x",
+        "--activation",
+        "identity",
+        "--hidden",
+        "8",
+        "8",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "5",
+        "--epochs",
+        "50",
+        "--quiet",
+        "--out",
+        str(out),
+    )
+    assert result.returncode == 1
+    assert "diverged" in result.stderr
+    assert np.all(np.isfinite(MLP.load(out / "model.npz").params))

@@ -1,0 +1,93 @@
+import warnings
+
+import numpy as np
+import pytest
+
+from mlplab._spec import UnknownNameError
+from mlplab.gradcheck import central_difference
+from mlplab.losses import NAMES, get_loss
+from tests.conftest import LOSSES, requires_torch, targets_for, torch
+
+CASES = [
+    (name, n_out) for name in LOSSES for n_out in (1, 3) if (name, n_out) != ("cross_entropy", 1)
+]
+
+
+@pytest.mark.parametrize(("name", "n_out"), CASES)
+def test_gradient_matches_central_differences(name, n_out, rng):
+    loss = get_loss(name)
+    a = rng.uniform(0.05, 0.95, (7, n_out)) if name == "bce" else rng.standard_normal((7, n_out))
+    y = targets_for(name, 7, n_out, rng)
+    numeric = central_difference(lambda: loss.value(a, y), a, h=1e-6)
+    analytic = loss.grad(a, y)
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-7, atol=1e-10)
+
+
+def test_conventions_by_hand():
+    a = np.array([[1.0, 2.0], [3.0, 5.0]])
+    y = np.array([[0.0, 2.0], [1.0, 1.0]])
+    assert get_loss("mse")(a, y) == pytest.approx((1 + 0 + 4 + 16) / 4)
+    assert get_loss("half_sse")(a, y) == pytest.approx(0.5 * (1 + 0 + 4 + 16) / 2)
+
+
+def test_cross_entropy_labels_equal_one_hot(rng):
+    a = rng.standard_normal((6, 4))
+    labels = rng.integers(0, 4, size=6)
+    onehot = np.eye(4)[labels]
+    ce = get_loss("cross_entropy")
+    assert ce(a, labels) == pytest.approx(ce(a, onehot), rel=1e-14)
+    np.testing.assert_allclose(ce.grad(a, labels), ce.grad(a, onehot), rtol=1e-14)
+
+
+def test_cross_entropy_is_stable_at_huge_logits():
+    ce = get_loss("cross_entropy")
+    a = np.array([[1e4, 0.0, -1e4], [0.0, 1e308, 0.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value = ce(a, np.array([0, 0]))
+        grad = ce.grad(a, np.array([0, 0]))
+    assert np.isfinite(value) and value == pytest.approx(1e308 / 2)
+    assert np.all(np.isfinite(grad))
+
+
+@pytest.mark.parametrize("name", ["bce", "bce_logits"])
+def test_bce_is_finite_at_saturated_outputs(name):
+    loss = get_loss(name)
+    a = np.array([[0.0], [1.0]]) if name == "bce" else np.array([[-1e4], [1e4]])
+    y = np.array([[1.0], [0.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isfinite(loss(a, y)) and loss(a, y) > 10
+        assert np.all(np.isfinite(loss.grad(a, y)))
+
+
+def test_cross_entropy_rejects_bad_labels():
+    with pytest.raises(ValueError, match="labels must be integers"):
+        get_loss("cross_entropy").value(np.zeros((2, 3)), np.array([0, 3]))
+
+
+def test_unknown_loss_lists_valid_names():
+    with pytest.raises(UnknownNameError) as err:
+        get_loss("hinge")
+    for name in NAMES:
+        assert name in str(err.value)
+
+
+@requires_torch
+@pytest.mark.parametrize("name", LOSSES)
+def test_value_and_gradient_match_torch(name, rng):
+    fns = {
+        "mse": lambda a, y: torch.nn.functional.mse_loss(a, y),
+        "half_sse": lambda a, y: 0.5 * ((a - y) ** 2).sum() / a.shape[0],
+        "cross_entropy": lambda a, y: torch.nn.functional.cross_entropy(a, y),
+        "bce": lambda a, y: torch.nn.functional.binary_cross_entropy(a, y),
+        "bce_logits": lambda a, y: torch.nn.functional.binary_cross_entropy_with_logits(a, y),
+    }
+    a = rng.uniform(0.05, 0.95, (9, 3)) if name == "bce" else 3 * rng.standard_normal((9, 3))
+    y = targets_for(name, 9, 3, rng)
+    ta = torch.tensor(a, requires_grad=True)
+    value = fns[name](ta, torch.tensor(y))
+    value.backward()
+    loss = get_loss(name)
+    assert loss(a, y) == pytest.approx(value.item(), rel=1e-12)
+    np.testing.assert_allclose(loss.grad(a, y), ta.grad.numpy(), rtol=1e-10, atol=1e-15)

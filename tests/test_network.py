@@ -1,0 +1,263 @@
+import zlib
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mlplab import MLP
+from mlplab._spec import UnknownNameError
+from mlplab.gradcheck import check_gradients
+from tests.conftest import LOSSES, SMOOTH, output_for, requires_torch, targets_for, torch
+
+ARCHITECTURES = [[3, 5, 1], [2, 4, 3, 2], [4, 6, 5, 4, 3], [1, 8, 8, 8, 8, 1]]
+
+
+# --- shapes and the forward pass ---------------------------------------------------------------
+
+
+def test_shapes_follow_the_paper():
+    net = MLP([2, 3, 4, 1], seed=0)
+    assert [W.shape for W in net.weights] == [(3, 2), (4, 3), (1, 4)]
+    assert [b.shape for b in net.biases] == [(3,), (4,), (1,)]
+    assert net.num_parameters == 3 * 3 + 4 * 4 + 1 * 5 == net.params.size
+    assert net.L == 4
+
+
+def test_weights_are_views_of_the_flat_parameters():
+    net = MLP([2, 3, 1], seed=0)
+    net.params[:] = 0.0
+    assert np.all(net.weights[0] == 0) and np.all(net.biases[1] == 0)
+    net.weights[1][0, 2] = 7.0
+    assert 7.0 in net.params
+
+
+def test_forward_cache_holds_every_z_and_a(rng):
+    net = MLP([2, 3, 2], activation="sigmoid", output_activation="tanh", seed=1)
+    X = rng.standard_normal((5, 2))
+    cache = net.forward(X)
+    np.testing.assert_array_equal(cache.a[0], X)
+    z2 = X @ net.weights[0].T + net.biases[0]
+    np.testing.assert_allclose(cache.z[0], z2, rtol=1e-15)
+    np.testing.assert_allclose(cache.a[1], 1 / (1 + np.exp(-z2)), rtol=1e-14)
+    np.testing.assert_allclose(cache.a[2], np.tanh(cache.z[1]), rtol=1e-15)
+    np.testing.assert_array_equal(net(X), cache.output)
+
+
+def test_one_dimensional_input_means_one_feature():
+    net = MLP([1, 4, 1], seed=0)
+    x = np.linspace(-1, 1, 7)
+    np.testing.assert_array_equal(net(x), net(x.reshape(-1, 1)))
+    assert net(x).shape == (7, 1)
+
+
+def test_seed_makes_initialisation_reproducible():
+    a, b = MLP([3, 8, 2], seed=4), MLP([3, 8, 2], seed=4)
+    np.testing.assert_array_equal(a.params, b.params)
+    assert not np.array_equal(a.params, MLP([3, 8, 2], seed=5).params)
+
+
+def test_float32_mode_computes_in_float32(rng):
+    net = MLP([2, 5, 1], dtype="float32", seed=0)
+    assert net.params.dtype == np.float32
+    assert net(rng.standard_normal((3, 2))).dtype == np.float32
+    _, g = net.loss_gradient(rng.standard_normal((3, 2)), rng.standard_normal((3, 1)))
+    assert g.dtype == np.float32
+
+
+def test_per_layer_activations():
+    net = MLP([2, 3, 3, 1], activation=["relu", "tanh"], output_activation="sigmoid")
+    assert [a.name for a in net.activations] == ["relu", "tanh", "sigmoid"]
+    net = MLP([2, 3, 1], activation=["sin", "identity"])
+    assert [a.name for a in net.activations] == ["sin", "identity"]
+
+
+# --- gradients against central differences -----------------------------------------------------
+
+
+@pytest.mark.parametrize("sizes", ARCHITECTURES, ids=lambda s: "-".join(map(str, s)))
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("activation", SMOOTH)
+def test_backprop_and_input_derivatives_match_finite_differences(activation, loss, sizes):
+    if loss == "cross_entropy" and sizes[-1] == 1:
+        sizes = [*sizes[:-1], 3]
+    rng = np.random.default_rng(zlib.crc32(f"{activation}-{loss}-{sizes}".encode()))
+    # Sigmoid layers shrink gradients by σ' <= 1/4 each; with Xavier weights the first layer's
+    # gradient of a deep sigmoid net is ~1e-5, and the difference quotient's rounding error
+    # (ε/h ≈ 1e-11) relative to it exceeds 1e-7. N(0, 1) weights (the seed study's init) keep
+    # the gradients large enough that the check measures backprop, not rounding.
+    net = MLP(
+        sizes,
+        activation=activation,
+        output_activation=output_for(loss),
+        init="normal:0,1" if activation == "sigmoid" else "xavier_normal",
+        bias_init="normal:0,0.5",
+        seed=int(rng.integers(1000)),
+    )
+    X = rng.standard_normal((6, sizes[0]))
+    y = targets_for(loss, 6, sizes[-1], rng)
+    result = check_gradients(net, X, y, loss, h=1e-5)
+    expected = {f"{k}{i + 2}" for i in range(len(sizes) - 1) for k in "Wb"} | {"input_jacobian"}
+    if sizes[-1] == 1:
+        expected.add("input_gradient")
+    assert set(result.errors) == expected
+    assert result.max_error <= 1e-7, result.errors
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu:0.1"])
+@pytest.mark.parametrize("sizes", ARCHITECTURES, ids=lambda s: "-".join(map(str, s)))
+def test_relu_type_gradients_away_from_kinks(activation, sizes):
+    rng = np.random.default_rng(7)
+    net = MLP(sizes, activation=activation, init="he_normal", bias_init="normal:0,0.5", seed=3)
+    h = 1e-5
+    for _ in range(100):  # draw points whose every pre-activation is far from the kink
+        X = rng.standard_normal((6, sizes[0]))
+        if all(np.min(np.abs(z)) > 10 * h for z in net.forward(X).z[:-1]):
+            break
+    else:
+        pytest.fail("could not draw points away from the kinks")
+    result = check_gradients(net, X, rng.standard_normal((6, sizes[-1])), "mse", h=h)
+    assert result.max_error <= 1e-7, result.errors
+
+
+def test_gradient_check_catches_a_wrong_derivative(rng):
+    from mlplab.activations import Activation
+
+    wrong = Activation(
+        "wrong_tanh", np.tanh, lambda z: 1 - 0.9 * np.tanh(z) ** 2, lambda z: np.zeros_like(z)
+    )
+    net = MLP([2, 4, 1], activation=wrong, seed=0)
+    result = check_gradients(net, rng.standard_normal((5, 2)), rng.standard_normal((5, 1)))
+    assert not result.passed
+    assert result.errors["W2"] > 1e-3
+
+
+def test_input_gradient_is_the_jacobian_row(rng):
+    net = MLP([3, 7, 7, 1], activation="tanh", seed=2)
+    X = rng.standard_normal((10, 3))
+    np.testing.assert_allclose(net.input_gradient(X), net.input_jacobian(X)[:, 0, :], rtol=1e-13)
+
+
+def test_input_gradient_of_a_linear_network_is_the_weight_product(rng):
+    net = MLP([3, 4, 1], activation="identity", seed=2)
+    expected = net.weights[1] @ net.weights[0]
+    g = net.input_gradient(rng.standard_normal((5, 3)))
+    np.testing.assert_allclose(g, np.repeat(expected, 5, axis=0), rtol=1e-14)
+
+
+# --- parity with PyTorch autograd (float64) -----------------------------------------------------
+
+
+def _torch_net(net):
+    acts = {
+        "sigmoid": torch.sigmoid,
+        "tanh": torch.tanh,
+        "relu": torch.relu,
+        "softplus": torch.nn.functional.softplus,
+        "gelu": torch.nn.functional.gelu,
+        "sin": torch.sin,
+        "identity": lambda z: z,
+        "elu": torch.nn.functional.elu,
+        "leaky_relu:0.01": lambda z: torch.nn.functional.leaky_relu(z, 0.01),
+    }
+    Ws = [torch.tensor(W.copy(), requires_grad=True) for W in net.weights]
+    bs = [torch.tensor(b.copy(), requires_grad=True) for b in net.biases]
+
+    def forward(x):
+        a = x
+        for W, b, act in zip(Ws, bs, net.activations, strict=False):
+            a = acts[act.name](a @ W.T + b)
+        return a
+
+    return forward, Ws, bs
+
+
+@requires_torch
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    sizes=st.lists(st.integers(1, 6), min_size=2, max_size=6),
+    activation=st.sampled_from([*SMOOTH, "relu", "leaky_relu:0.01"]),
+    output=st.sampled_from(["identity", "sigmoid", "tanh"]),
+    n=st.integers(1, 9),
+    seed=st.integers(0, 2**16),
+)
+def test_matches_torch_autograd(sizes, activation, output, n, seed):
+    rng = np.random.default_rng(seed)
+    net = MLP(
+        sizes, activation=activation, output_activation=output, bias_init="normal:0,0.3", seed=seed
+    )
+    X = rng.standard_normal((n, sizes[0]))
+    y = rng.standard_normal((n, sizes[-1]))
+    forward, Ws, bs = _torch_net(net)
+    tx = torch.tensor(X, requires_grad=True)
+    out = forward(tx)
+    np.testing.assert_allclose(net(X), out.detach().numpy(), rtol=1e-10, atol=1e-14)
+    torch.nn.functional.mse_loss(out, torch.tensor(y)).backward()
+    _, g = net.loss_gradient(X, y, "mse")
+    gW, gb = net.unflatten(g)
+    for mine, theirs in zip([*gW, *gb], [*Ws, *bs], strict=False):
+        scale = max(np.abs(theirs.grad.numpy()).max(), 1e-300)
+        assert np.abs(mine - theirs.grad.numpy()).max() <= 1e-10 * scale + 1e-15
+    J_torch = torch.autograd.functional.jacobian(lambda x: forward(x).sum(0), torch.tensor(X))
+    J_torch = J_torch.permute(1, 0, 2).numpy()  # (N, n_L, n_1)
+    J = net.input_jacobian(X)
+    assert np.abs(J - J_torch).max() <= 1e-10 * max(np.abs(J_torch).max(), 1e-300) + 1e-15
+    if sizes[-1] == 1:
+        g_in = net.input_gradient(X)
+        assert (
+            np.abs(g_in - J_torch[:, 0, :]).max()
+            <= 1e-10 * max(np.abs(J_torch).max(), 1e-300) + 1e-15
+        )
+
+
+# --- bad input --------------------------------------------------------------------------------
+
+
+def test_wrong_input_width_is_explained():
+    net = MLP([3, 4, 1], seed=0)
+    with pytest.raises(ValueError, match=r"shape \(5, 2\).*\(N, 3\)"):
+        net(np.zeros((5, 2)))
+    with pytest.raises(ValueError, match="reshape"):
+        net(np.zeros(3))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_input_is_rejected(bad):
+    net = MLP([2, 4, 1], seed=0)
+    X = np.zeros((3, 2))
+    X[1, 0] = bad
+    with pytest.raises(ValueError, match="NaN or inf"):
+        net(X)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        net.loss_gradient(np.zeros((3, 2)), np.array([0.0, bad, 1.0]))
+
+
+def test_input_gradient_needs_a_scalar_output():
+    with pytest.raises(ValueError, match="input_jacobian"):
+        MLP([2, 3, 2], seed=0).input_gradient(np.zeros((1, 2)))
+
+
+@pytest.mark.parametrize("sizes", [[3], [], [2, 0, 1], [2, -1], [2.5, 1], [True, 1]])
+def test_impossible_sizes_are_rejected(sizes):
+    with pytest.raises(ValueError, match="sizes|width"):
+        MLP(sizes)
+
+
+def test_unknown_names_list_the_valid_ones():
+    with pytest.raises(UnknownNameError, match="valid names are: .*tanh"):
+        MLP([1, 2, 1], activation="tanhh")
+    with pytest.raises(UnknownNameError, match="valid names are: .*xavier_normal"):
+        MLP([1, 2, 1], init="xavier")
+    with pytest.raises(ValueError, match="float64"):
+        MLP([1, 2, 1], dtype="float16")
+
+
+def test_wrong_number_of_activations():
+    with pytest.raises(ValueError, match="one per hidden layer"):
+        MLP([1, 2, 2, 1], activation=["tanh"])
+
+
+def test_target_shape_is_checked():
+    net = MLP([2, 3, 2], seed=0)
+    with pytest.raises(ValueError, match=r"expected \(4, 2\)"):
+        net.loss(np.zeros((4, 2)), np.zeros((4, 3)))

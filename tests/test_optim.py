@@ -1,0 +1,121 @@
+import numpy as np
+import pytest
+
+from mlplab import MLP
+from mlplab._spec import UnknownNameError
+from mlplab.optim import LBFGS, SGD, Adam, get_optimizer, get_schedule
+from tests.conftest import requires_torch, torch
+
+
+def _run(optimizer, grads):
+    params = np.array([1.0, -2.0, 0.5])
+    for g in grads:
+        optimizer.step(params, g)
+    return params
+
+
+GRADS = [np.array([0.3, -0.1, 2.0]) * (k + 1) * (-1) ** k for k in range(6)]
+
+
+@requires_torch
+@pytest.mark.parametrize(
+    ("ours", "theirs"),
+    [
+        (lambda: SGD(lr=0.1), lambda p: torch.optim.SGD(p, lr=0.1)),
+        (lambda: SGD(lr=0.1, momentum=0.9), lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9)),
+        (
+            lambda: SGD(lr=0.1, momentum=0.9, nesterov=True),
+            lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True),
+        ),
+        (lambda: Adam(lr=0.01), lambda p: torch.optim.Adam(p, lr=0.01)),
+        (
+            lambda: Adam(lr=0.01, beta1=0.5, beta2=0.9, eps=1e-6),
+            lambda p: torch.optim.Adam(p, lr=0.01, betas=(0.5, 0.9), eps=1e-6),
+        ),
+    ],
+    ids=["sgd", "momentum", "nesterov", "adam", "adam-betas"],
+)
+def test_updates_match_torch(ours, theirs):
+    p = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64, requires_grad=True)
+    opt = theirs([p])
+    for g in GRADS:
+        p.grad = torch.tensor(g)
+        opt.step()
+    np.testing.assert_allclose(_run(ours(), GRADS), p.detach().numpy(), rtol=1e-14)
+
+
+def test_plain_sgd_is_the_paper_step():
+    params = _run(SGD(lr=0.05), [np.array([1.0, 2.0, 3.0])])
+    np.testing.assert_allclose(params, [1.0 - 0.05, -2.0 - 0.1, 0.5 - 0.15])
+
+
+def test_reset_forgets_state():
+    opt = Adam(lr=0.1)
+    first = _run(opt, GRADS[:2])
+    opt.reset()
+    np.testing.assert_array_equal(_run(opt, GRADS[:2]), first)
+
+
+@pytest.mark.parametrize("lr", [0.0, -1e-3, float("nan"), float("inf")])
+def test_non_positive_learning_rate_is_rejected(lr):
+    for cls in (SGD, Adam):
+        with pytest.raises(ValueError, match="learning rate must be"):
+            cls(lr=lr)
+
+
+def test_bad_hyper_parameters_are_rejected():
+    with pytest.raises(ValueError, match="momentum"):
+        SGD(momentum=1.0)
+    with pytest.raises(ValueError, match="nesterov"):
+        SGD(nesterov=True)
+    with pytest.raises(ValueError, match="beta1"):
+        Adam(beta1=1.0)
+
+
+def test_get_optimizer_by_name_and_unknown_names():
+    assert isinstance(get_optimizer("adam", lr=0.01), Adam)
+    assert get_optimizer("SGD", lr=0.5).lr == 0.5
+    assert isinstance(get_optimizer("lbfgs"), LBFGS)
+    with pytest.raises(UnknownNameError, match="adam, lbfgs, sgd"):
+        get_optimizer("rmsprop")
+
+
+def test_lbfgs_minimises_a_quadratic():
+    A = np.diag([1.0, 10.0, 100.0])
+
+    def fun(x):
+        return 0.5 * x @ A @ x, A @ x
+
+    x = LBFGS().minimize(fun, np.ones(3), max_iter=100)
+    assert np.abs(x).max() < 1e-8
+
+
+def test_lbfgs_trains_a_network_far_below_adam_level():
+    from mlplab import fit
+    from mlplab.data import runge
+
+    x = np.linspace(-1, 1, 64).reshape(-1, 1)
+    net = MLP([1, 10, 1], activation="tanh", seed=0)
+    start = net.loss(x, runge(x))
+    hist = fit(net, x, runge(x), optimizer=LBFGS(), epochs=300, progress=False)
+    assert hist.train_loss[-1] < 1e-3 * start
+    assert hist.status in ("completed", "converged")
+
+
+@pytest.mark.parametrize(
+    ("spec", "epoch", "factor"),
+    [
+        ("constant", 50, 1.0),
+        ("step:10,0.5", 25, 0.25),
+        ("exponential:0.9", 2, 0.81),
+        ("cosine", 50, 0.5),
+        ("cosine:0.1", 100, 0.1),
+    ],
+)
+def test_schedules(spec, epoch, factor):
+    assert get_schedule(spec)(epoch, 100) == pytest.approx(factor)
+
+
+def test_unknown_schedule():
+    with pytest.raises(UnknownNameError, match="cosine"):
+        get_schedule("linear")

@@ -1,0 +1,24 @@
+import pytest
+
+from mlplab.run import TrainConfig, load_config, train_run
+
+
+def test_config_round_trip_and_rerun(tmp_path):
+    cfg = TrainConfig(target="cos4", hidden=[6], epochs=3, n_train=20, n_val=5)
+    first = train_run(cfg, tmp_path / "a", progress=False)
+    again = load_config(tmp_path / "a" / "config.json")
+    assert again == cfg
+    second = train_run(again, tmp_path / "b", progress=False)
+    assert second.metrics["val_mse"] == first.metrics["val_mse"]
+
+
+def test_unknown_config_key_is_named():
+    with pytest.raises(ValueError, match="unknown configuration key.*widths"):
+        TrainConfig.from_dict({"widths": [3]})
+
+
+def test_run_without_folder_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = train_run(TrainConfig(hidden=[4], epochs=2, n_train=10, n_val=4), progress=False)
+    assert result.out is None and list(tmp_path.iterdir()) == []
+    assert result.metrics["parameters"] == 4 * 2 + 5

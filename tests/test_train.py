@@ -1,0 +1,198 @@
+import warnings
+
+import numpy as np
+import pytest
+
+from mlplab import MLP, SGD, Adam, DivergenceWarning, fit
+from mlplab.data import cos4, runge
+
+X = np.linspace(-1, 1, 40).reshape(-1, 1)
+Y = runge(X)
+
+# The paper's worked example (Higham & Higham, section 6).
+X1 = [0.1, 0.3, 0.1, 0.6, 0.4, 0.6, 0.5, 0.9, 0.4, 0.7]
+X2 = [0.1, 0.4, 0.5, 0.9, 0.2, 0.3, 0.6, 0.2, 0.4, 0.6]
+PAPER_X = np.column_stack([X1, X2])
+PAPER_Y = np.array([[1.0, 0.0]] * 5 + [[0.0, 1.0]] * 5)
+
+
+def test_history_records_every_epoch():
+    net = MLP([1, 8, 1], seed=0)
+    hist = fit(net, X, Y, epochs=7, batch_size=8, validation=(X[::3], Y[::3]), progress=False)
+    assert hist.epochs == 7 and len(hist.val_loss) == 7 and len(hist.lr) == 7
+    assert hist.steps == 7 * 5
+    assert hist.status == "completed"
+    assert hist.train_loss[-1] == pytest.approx(net.loss(X, Y))
+    assert hist.to_csv().splitlines()[0] == "epoch,train_loss,val_loss,lr"
+    assert len(hist.to_csv().splitlines()) == 8
+
+
+def test_training_reduces_the_loss():
+    net = MLP([1, 16, 1], seed=0)
+    hist = fit(net, X, Y, optimizer=Adam(lr=0.01), epochs=200, batch_size=10, progress=False)
+    assert hist.train_loss[-1] < 0.1 * hist.train_loss[0]
+
+
+def test_same_seed_same_result():
+    a, b = MLP([1, 8, 1], seed=0), MLP([1, 8, 1], seed=0)
+    fit(a, X, Y, epochs=5, batch_size=7, seed=3, progress=False)
+    fit(b, X, Y, epochs=5, batch_size=7, seed=3, progress=False)
+    np.testing.assert_array_equal(a.params, b.params)
+
+
+def test_shuffled_minibatches_visit_every_point_once_per_epoch():
+    seen = []
+
+    class Spy(SGD):
+        pass
+
+    net = MLP([1, 3, 1], seed=0)
+    original = net.loss_gradient
+
+    def spy(Xb, yb, loss, out=None):
+        seen.extend(Xb.ravel().tolist())
+        return original(Xb, yb, loss, out=out)
+
+    net.loss_gradient = spy
+    fit(net, X, Y, optimizer=Spy(lr=0.01), epochs=1, batch_size=6, progress=False)
+    assert sorted(seen) == sorted(X.ravel().tolist())
+
+
+def test_validation_fraction_holds_out_points():
+    net = MLP([1, 4, 1], seed=0)
+    hist = fit(net, X, Y, epochs=2, validation=0.25, seed=0, progress=False)
+    assert len(hist.val_loss) == 2
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        fit(net, X, Y, epochs=1, validation=1.5, progress=False)
+
+
+def test_divergence_stops_and_keeps_last_finite_parameters():
+    net = MLP([1, 8, 8, 1], activation="identity", seed=0)
+    snapshots = []
+
+    def remember(epoch, history, net):
+        snapshots.append(net.params.copy())
+
+    with pytest.warns(DivergenceWarning, match="smaller learning rate"):
+        hist = fit(
+            net,
+            X,
+            10 * cos4(X),
+            optimizer=SGD(lr=5.0),
+            epochs=50,
+            batch_size=40,
+            callbacks=[remember],
+            progress=False,
+        )
+    assert hist.status == "diverged"
+    assert "diverged at epoch" in hist.message
+    assert np.all(np.isfinite(net.params))
+    assert np.all(np.isfinite(hist.train_loss[:-1])) and not np.isfinite(hist.train_loss[-1])
+    np.testing.assert_array_equal(net.params, snapshots[-1])
+
+
+def test_early_stopping_restores_the_best_parameters():
+    net = MLP([1, 16, 1], seed=0)
+    Xv, Yv = X[1::2] + 0.01, runge(X[1::2] + 0.01)
+    hist = fit(
+        net,
+        X,
+        Y + 0.05 * np.sin(40 * X),
+        optimizer=Adam(lr=0.05),
+        epochs=2000,
+        batch_size=40,
+        validation=(Xv, Yv),
+        early_stopping=20,
+        progress=False,
+    )
+    assert hist.status == "early_stopping"
+    assert hist.epochs < 2000
+    assert net.loss(Xv, Yv) == pytest.approx(min(hist.val_loss))
+
+
+def test_callback_can_stop_training():
+    net = MLP([1, 4, 1], seed=0)
+    hist = fit(net, X, Y, epochs=100, callbacks=[lambda e, h, n: e == 4], progress=False)
+    assert hist.epochs == 5 and hist.status == "stopped"
+
+
+def test_schedule_changes_the_learning_rate():
+    net = MLP([1, 4, 1], seed=0)
+    opt = SGD(lr=0.1)
+    hist = fit(net, X, Y, optimizer=opt, epochs=4, schedule="step:2,0.5", progress=False)
+    assert hist.lr == [0.1, 0.1, 0.05, 0.05]
+    assert opt.lr == 0.1
+
+
+def test_replacement_sampling_draws_single_points():
+    net = MLP([2, 2, 3, 2], activation="sigmoid", output_activation="sigmoid", seed=0)
+    hist = fit(
+        net,
+        PAPER_X,
+        PAPER_Y,
+        loss="half_sse",
+        optimizer=SGD(lr=0.05),
+        epochs=3,
+        batch_size=1,
+        sampling="replacement",
+        seed=0,
+        progress=False,
+    )
+    assert hist.steps == 30
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"epochs": 0}, "epochs"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"sampling": "bootstrap"}, "shuffle, replacement"),
+        ({"early_stopping": 0}, "patience"),
+        ({"loss": "hinge"}, "valid names"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        fit(MLP([1, 2, 1]), X, Y, progress=False, **kwargs)
+
+
+def test_nan_in_data_is_rejected():
+    Yn = Y.copy()
+    Yn[3] = np.nan
+    with pytest.raises(ValueError, match="NaN or inf"):
+        fit(MLP([1, 2, 1]), X, Yn, progress=False)
+
+
+def test_progress_bar_runs(capsys):
+    fit(MLP([1, 2, 1]), X, Y, epochs=3, progress=True)
+    assert "epoch" in capsys.readouterr().err
+
+
+def test_the_papers_example():
+    """2-2-3-2 sigmoid net, 0.5·N(0,1) weights and biases, 10^6 single-point SGD steps."""
+    net = MLP(
+        [2, 2, 3, 2],
+        activation="sigmoid",
+        output_activation="sigmoid",
+        init="normal:0,0.5",
+        bias_init="normal:0,0.5",
+        seed=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        hist = fit(
+            net,
+            PAPER_X,
+            PAPER_Y,
+            loss="half_sse",
+            optimizer=SGD(lr=0.05),
+            epochs=100_000,
+            batch_size=1,
+            sampling="replacement",
+            seed=0,
+            progress=False,
+        )
+    assert hist.steps == 1_000_000
+    A = net(PAPER_X)
+    assert np.array_equal(A.argmax(axis=1), PAPER_Y.argmax(axis=1))
+    assert np.sum((PAPER_Y - A) ** 2) < 1e-2
