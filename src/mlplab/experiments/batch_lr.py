@@ -97,8 +97,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         f"The largest rate that no seed diverged at is {min(stable):.3g} to {max(stable):.3g} "
         f"across the batch sizes ({'nearly' if max(stable) <= 3.2 * min(stable) else 'not'} "
         f"the same for every batch size), and the best rates lie at "
-        f"{np.median(best / np.array(stable)):.2g} times it (median): where the best rate "
-        f"stops growing with B, it is held back by divergence, not by the batch size."
+        f"{np.median(best / np.array(stable)):.2g} times it (median)."
         + (
             f" At B = {at_edge} the best rate lies at the edge of the grid, so the slope there "
             "is a bound."

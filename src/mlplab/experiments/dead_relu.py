@@ -84,7 +84,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         deep_tr = Training("mse", "sgd", lr=0.05, epochs=tr.epochs, batch_size=16)
         for label, bias in (
             ("He init, biases 0", 0.0),
-            (f"He init, biases {HARMFUL_BIAS:g}", HARMFUL_BIAS),
+            (f"He init, biases {HARMFUL_BIAS:g}".replace("-", "−"), HARMFUL_BIAS),
         ):
             arch = Arch(DEEP, "relu", init="he_normal", bias_init=bias)
             parts[label] = train_seeds(
@@ -121,13 +121,13 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
 
     fig, axes = plots.new_figure(ncols=2, width=6.0)
     ep = np.arange(relu_active.shape[1])
-    plots.band(axes[0], ep, relu_active, "ReLU", "tab:blue")
     plots.band(axes[0], ep, leaky_active, "leaky ReLU (α = 0.01)", "tab:red")
+    plots.band(axes[0], ep, relu_active, "ReLU (drawn on top)", "tab:blue")
     axes[0].axhline(WIDTH, color="gray", ls=":", label=f"all {WIDTH} units")
     axes[0].set_xlabel("epoch")
     axes[0].set_ylabel("units active on ≥ 1 training point")
     axes[0].set_title(f"1-{WIDTH}-1 network, {len(DEAD)} units dead at the start")
-    axes[0].legend(loc="lower right")
+    axes[0].legend(loc="center right")
     total = sum(DEEP[1:-1])
     colors = ("tab:green", "tab:purple")
     dead_frac = {}

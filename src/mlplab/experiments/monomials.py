@@ -44,8 +44,8 @@ def relative_errors(net, half: float, scale: float) -> np.ndarray:
 def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
     seeds_ = seed_list(seeds)
     arch = Arch((1, WIDTH, S + 1), "tanh")
-    adam = Training("mse", "adam", lr=1e-2, epochs=300 if quick else 3000, batch_size=None)
-    lbfgs = Training("mse", "lbfgs", epochs=300 if quick else 10000)
+    adam = Training("mse", "adam", lr=1e-2, epochs=1000 if quick else 3000, batch_size=None)
+    lbfgs = Training("mse", "lbfgs", epochs=1500 if quick else 10000)
     errors: dict[str, np.ndarray] = {}
     best_nets = {}
     with progress_bar("monomial fits", len(CASES) * seeds, progress) as advance:

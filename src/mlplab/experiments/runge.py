@@ -3,7 +3,7 @@
 Part 1: 1-64-64-1 tanh, Xavier normal weights, zero biases, Adam; train and validation sets.
 Then L-BFGS (float64) continues from the Adam solution. Part 2: the error near x = 0 against
 the number of training points N = 32..1024, with Xavier and with He initialisation, for the
-same number of Adam steps.
+same number of full-batch Adam steps (so the runs differ only in the data).
 """
 
 from __future__ import annotations
@@ -69,8 +69,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
             rows = []
             for n in ns:
                 xs, ys, _, _ = make_data(n)
-                steps_per_epoch = -(-n // 32)
-                tr = Training("mse", "adam", 1e-3, epochs=budget // steps_per_epoch, batch_size=32)
+                tr = Training("mse", "adam", 1e-3, epochs=budget, batch_size=None)
                 arch = Arch(ARCH.sizes, "tanh", init=init, bias_init=0.0)
                 rows.append([errors(r.net) for r in train_seeds(arch, tr, xs, ys, seeds_)])
                 advance()
@@ -151,7 +150,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
     ax.set_xticks(ns, [str(n) for n in ns])
     ax.set_xlabel("training points N")
     ax.set_ylabel("max |network − f|")
-    ax.set_title(f"Error near 0 against N ({budget} Adam steps each)")
+    ax.set_title(f"Error near 0 against N ({budget} full-batch Adam steps each)")
     ax.legend(fontsize=8)
     plots.save_figure(fig, out / "near_zero.png")
 
@@ -194,7 +193,8 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         f"({lbfgs.epochs} iterations at most) pushes the validation MSE to "
         f"{fmt(float(np.median(val_lbfgs)))} and the max error to "
         f"{fmt(float(np.median(err_lbfgs[:, 0])))} (near 0: "
-        f"{fmt(float(np.median(err_lbfgs[:, 1])))}). Near x = 0, with {budget} Adam steps, the "
+        f"{fmt(float(np.median(err_lbfgs[:, 1])))}). Near x = 0, with {budget} full-batch "
+        f"Adam steps, the "
         f"max error for |x| ≤ {NEAR_ZERO} goes from {fmt(xav[0])} at N = {ns[0]} to "
         f"{fmt(xav[-1])} at N = {ns[-1]} with Xavier init, and from {fmt(he[0])} to "
         f"{fmt(he[-1])} with He init: more points {'do' if more_points else 'do not'} close "
@@ -214,7 +214,8 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
             ("L-BFGS", f"full batch, float64, up to {lbfgs.epochs} iterations"),
             (
                 "near-0 sweep",
-                f"N = {', '.join(map(str, ns))}; Xavier vs He normal; {budget} Adam steps each",
+                f"N = {', '.join(map(str, ns))}; Xavier vs He normal; "
+                f"{budget} full-batch Adam steps each",
             ),
             ("seeds", str(seeds)),
         ],

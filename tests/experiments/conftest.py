@@ -1,0 +1,61 @@
+"""Run a study in its quick form once per test session and share the result."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from mlplab.experiments.report import StudyResult
+from mlplab.experiments.runner import run_study
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@dataclass
+class QuickRun:
+    """A study run with ``quick=True``: its folder, result and metrics.json."""
+
+    out: Path
+    result: StudyResult
+    metrics: dict
+
+    def check(self, start: str):
+        """The check whose name starts with ``start`` (exactly one must match)."""
+        found = [c for c in self.result.checks if c.name.startswith(start)]
+        assert len(found) == 1, [c.name for c in self.result.checks]
+        return found[0]
+
+
+@pytest.fixture(scope="session")
+def quick_run(tmp_path_factory):
+    """``quick_run(name)`` runs the study ``name`` quickly (once per session)."""
+    cache: dict[str, QuickRun] = {}
+
+    def get(name: str) -> QuickRun:
+        if name not in cache:
+            out = tmp_path_factory.mktemp(name)
+            result = run_study(name, out, quick=True, progress=False)
+            metrics = json.loads((out / "metrics.json").read_text())
+            cache[name] = QuickRun(out, result, metrics)
+        return cache[name]
+
+    return get
+
+
+def assert_report_files(run: QuickRun) -> None:
+    """report.md, metrics.json, config.json and every figure exist; PNGs are real and non-empty."""
+    report = (run.out / "report.md").read_text()
+    for heading in ("**Question.**", "## Setup", "## Figures", "## Answer", "## Rerun"):
+        assert heading in report
+    assert "mlplab experiment run" in report
+    assert json.loads((run.out / "config.json").read_text())["quick"] is True
+    assert run.metrics["checks"] == [c.to_dict() for c in run.result.checks]
+    assert run.result.figures
+    for name, _ in run.result.figures:
+        data = (run.out / name).read_bytes()
+        assert data.startswith(PNG_MAGIC) and len(data) > 10_000, name
+        assert f"]({name})" in report
+    assert not [p for p in run.out.iterdir() if p.name.startswith(".")]

@@ -1,0 +1,42 @@
+import pytest
+
+from mlplab.cli import main
+from mlplab.experiments import STUDIES
+
+
+def test_list_names_every_study(capsys):
+    assert main(["experiment", "list"]) == 0
+    out = capsys.readouterr().out
+    for name in STUDIES:
+        assert name in out
+
+
+def test_unknown_study_lists_the_valid_ones(capsys, tmp_path):
+    assert main(["experiment", "run", "runje", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown study 'runje'" in err
+    for name in STUDIES:
+        assert name in err
+
+
+@pytest.mark.parametrize("seeds", ["0", "-2"])
+def test_seeds_must_be_positive(capsys, tmp_path, seeds):
+    assert main(["experiment", "run", "properties", "--seeds", seeds, "--out", str(tmp_path)]) == 2
+    assert "--seeds must be a whole number >= 1" in capsys.readouterr().err
+    assert not (tmp_path / "report.md").exists()
+
+
+def test_unwritable_out_is_a_clear_error(capsys, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert main(["experiment", "run", "properties", "--out", str(blocker / "sub")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write to output folder" in err and "choose another --out" in err
+
+
+def test_run_writes_the_report_and_prints_the_checks(capsys, tmp_path):
+    out = tmp_path / "props"
+    assert main(["experiment", "run", "properties", "--quick", "--quiet", "--out", str(out)]) == 0
+    assert "9/9" in capsys.readouterr().out
+    report = (out / "report.md").read_text()
+    assert f"mlplab experiment run properties --quick --out {out}" in report

@@ -1,0 +1,11 @@
+from tests.experiments.conftest import assert_report_files
+
+
+def test_monomials_quick_table_covers_every_power_and_domain(quick_run):
+    run = quick_run("monomials")
+    assert_report_files(run)
+    errors = run.metrics["relative_error_median"]
+    assert set(errors) == {"[−1, 1]", "[−10, 10] raw", "[−10, 10] rescaled"}
+    assert all(len(v) == 6 for v in errors.values())
+    assert run.result.passed, [c for c in run.result.checks if not c.passed]
+    assert "| p = 5 |" in (run.out / "report.md").read_text()

@@ -1,0 +1,50 @@
+import json
+
+import pytest
+
+from mlplab.experiments import properties, runner
+from mlplab.experiments.runner import run_all, run_study
+
+
+def test_interrupted_run_leaves_no_report_and_keeps_the_previous_one(tmp_path, monkeypatch):
+    run_study("properties", tmp_path, quick=True, progress=False)
+    before = (tmp_path / "report.md").read_bytes()
+    files = sorted(p.name for p in tmp_path.iterdir())
+
+    def interrupted(out, quick, seeds, progress):
+        (out / "properties.png").write_bytes(b"half a figure")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(properties, "run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_study("properties", tmp_path, quick=True, progress=False)
+    assert (tmp_path / "report.md").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == files
+    assert (tmp_path / "properties.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_interrupted_first_run_leaves_an_empty_folder(tmp_path, monkeypatch):
+    def interrupted(out, quick, seeds, progress):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(properties, "run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_study("properties", tmp_path / "new", quick=True, progress=False)
+    assert list((tmp_path / "new").iterdir()) == []
+
+
+def test_seeds_reach_the_study_and_the_config(tmp_path):
+    run_study("properties", tmp_path, quick=True, seeds=3, progress=False)
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["seeds"] == 3
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert len(metrics["tanh_twin_max_difference"]) == 3
+
+
+def test_run_all_writes_an_index_linking_every_report(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner, "STUDIES", {"properties": "properties"})
+    results = run_all(tmp_path, quick=True, progress=False)
+    index = (tmp_path / "report.md").read_text()
+    assert "[properties](properties/report.md)" in index
+    assert "9/9" in index
+    assert results["properties"].passed
