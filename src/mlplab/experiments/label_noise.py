@@ -116,8 +116,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         f"against the clean labels at the same inputs {fmt(final_clean)}. On [−1.5, 1.5] the "
         f"RMS error against the clean function is {fmt(rms_noisy)} when trained on noisy "
         f"labels and {fmt(rms_clean)} when trained on clean labels (medians over {seeds} "
-        f"seeds): the noise costs a factor {rms_noisy / rms_clean:.1f} in accuracy, but the "
-        f"learned curve stays smooth rather than chasing individual points."
+        f"seeds): the noise costs a factor {rms_noisy / rms_clean:.1f} in accuracy."
     )
     return StudyResult(
         title=TITLE,
