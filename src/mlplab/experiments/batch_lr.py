@@ -57,9 +57,11 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
     bb = np.array([batches[0], batches[-1]], dtype=float)
     ax.loglog(bb, 10**intercept * bb**slope, "-", label=f"fit: η* ∝ B^{slope:.2f}")
     ax.loglog(bb, best[0] * bb / bb[0], ":", color="gray", label="η ∝ B (linear rule)")
+    ax.set_xticks(batches, [str(b) for b in batches])
+    ax.minorticks_off()
     ax.set_xlabel("batch size B")
     ax.set_ylabel("best learning rate η*")
-    ax.set_title(f"Best η after {epochs} epochs (median of {seeds} seeds)")
+    ax.set_title(f"Best η after {epochs} epochs (median over {seeds} seed(s))")
     ax.legend()
     ax = axes[1]
     ceiling = 10.0 * float(np.var(y_val))

@@ -113,7 +113,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
     ax.set_xlabel("x")
     ax.set_ylabel("y")
     ax.set_title("cos4: learned function on [−2, 2]")
-    ax.legend(loc="lower left", fontsize=8)
+    ax.legend(loc="upper right", fontsize=8)
     plots.save_figure(fig, out / "fit.png")
 
     fig, (ax,) = plots.new_figure()

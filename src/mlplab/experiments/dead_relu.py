@@ -38,6 +38,7 @@ DEAD = np.arange(6)  # the hidden units made dead
 MARGIN = 1e-3  # b_j = −(|w_j| max|x| + MARGIN)
 DEEP = (1, 32, 32, 32, 1)
 HARMFUL_BIAS = -1.0
+HARMFUL_TEXT = f"{HARMFUL_BIAS:g}".replace("-", "−")
 
 
 def make_data(quick: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -84,7 +85,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         deep_tr = Training("mse", "sgd", lr=0.05, epochs=tr.epochs, batch_size=16)
         for label, bias in (
             ("He init, biases 0", 0.0),
-            (f"He init, biases {HARMFUL_BIAS:g}".replace("-", "−"), HARMFUL_BIAS),
+            (f"He init, biases {HARMFUL_TEXT}", HARMFUL_BIAS),
         ):
             arch = Arch(DEEP, "relu", init="he_normal", bias_init=bias)
             parts[label] = train_seeds(
@@ -185,7 +186,8 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         },
     }
     answer = (
-        f"In all {seeds} seeds the {len(DEAD)} dead ReLU units kept their incoming weights, "
+        f"In every one of the {seeds} seeds the {len(DEAD)} dead ReLU units kept their "
+        f"incoming weights, "
         f"biases and outgoing weights bitwise equal to the initial values through "
         f"{tr.epochs * 8} SGD steps, and the count of active units stayed at "
         f"{int(np.median(relu_active[:, -1]))} of {WIDTH}. With leaky ReLU (α = 0.01) every one "
@@ -198,7 +200,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         f"cost pulls z_j upwards. In the {'-'.join(map(str, DEEP))} ReLU network, He "
         f"initialisation starts "
         f"with {metrics['dead_fraction_he']['start']:.0%} dead hidden units and ends with "
-        f"{metrics['dead_fraction_he']['end']:.0%}; biases of {HARMFUL_BIAS:g} start with "
+        f"{metrics['dead_fraction_he']['end']:.0%}; biases of {HARMFUL_TEXT} start with "
         f"{metrics['dead_fraction_harmful']['start']:.0%} and end with "
         f"{metrics['dead_fraction_harmful']['end']:.0%} (medians over seeds)."
     )
@@ -213,7 +215,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
             ("dead units", f"units {DEAD[0]}..{DEAD[-1]}: b_j = −(|w_j| max|x| + {MARGIN})"),
             (
                 "part 2 network",
-                f"{'-'.join(map(str, DEEP))} ReLU, He init, biases 0 or {HARMFUL_BIAS:g}",
+                f"{'-'.join(map(str, DEEP))} ReLU, He init, biases 0 or {HARMFUL_TEXT}",
             ),
             (
                 "training",

@@ -44,7 +44,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
     ax.set_xlabel("x")
     ax.set_ylabel("y")
     ax.set_title(f"Learned curves, median of {seeds} seeds (band: min–max)")
-    ax.legend(loc="lower left", fontsize=8)
+    ax.legend(loc="upper right", fontsize=8)
     plots.save_figure(fig, out / "curves.png")
 
     err_clean = np.array([np.abs(r.net(grid) - truth).ravel() for r in clean])
