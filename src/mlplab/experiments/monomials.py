@@ -105,17 +105,19 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
             f"largest relative error {narrow:.1e} on [−1, 1], {raw:.1e} on [−10, 10] raw",
         ),
     ]
-    better = "lowers" if resc < raw else "does not lower"
+    better = "lowers it, but" if resc < raw else "does not lower it, and"
     worst_narrow, worst_raw, worst_resc = (int(np.argmax(med[c])) for c in CASES)
     answer = (
         f"On [−1, 1] the width-{WIDTH} tanh network fits all six monomials at once with a "
         f"largest relative error of {narrow:.1e} (median over {seeds} seeds; per power "
-        f"{', '.join(f'{v:.0e}' for v in med['[−1, 1]'])}). On [−10, 10] with the raw input it "
-        f"does not work: the largest relative error is {raw:.1e} (per power "
-        f"{', '.join(f'{v:.0e}' for v in med['[−10, 10] raw'])}). Rescaling the input to "
-        f"[−1, 1] {better} it, to {resc:.1e} "
-        f"({', '.join(f'{v:.0e}' for v in med['[−10, 10] rescaled'])}), but it stays far from "
-        f"the [−1, 1] result: the targets still span 1 to 10^5 in one MSE, so the cost is "
+        f"{', '.join(f'{v:.0e}' for v in med['[−1, 1]'])}). On [−10, 10] with the raw input "
+        f"{'it does not work' if raw > 0.5 else 'it still works'}: the largest relative "
+        f"error is {raw:.1e} (per power "
+        f"{', '.join(f'{v:.0e}' for v in med['[−10, 10] raw'])}). With the input rescaled "
+        f"to [−1, 1] the largest relative error is {resc:.1e} "
+        f"({', '.join(f'{v:.0e}' for v in med['[−10, 10] rescaled'])}): rescaling the input "
+        f"{better} it stays far above the [−1, 1] result. The targets still span 1 to "
+        f"10^5 in one MSE, so the cost is "
         f"dominated by the high powers; the worst relative fit is p = {worst_raw} (raw) and "
         f"p = {worst_resc} (rescaled), against p = {worst_narrow} on [−1, 1]. "
         f"Rescaling each output by 10^p as well turns the problem into the [−1, 1] one exactly."

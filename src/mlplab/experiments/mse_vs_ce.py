@@ -166,9 +166,9 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         r = summary[name][label]["epochs_to_target"]
         hit = [v for v in r if v is not None]
         return (
-            f"{int(np.median(hit))} ({len(hit)}/{len(r)} seeds reach it)"
+            f"{int(np.median(hit))} epochs ({len(hit)}/{len(r)} seeds reach it)"
             if hit
-            else f"not reached in {tr.epochs} epochs"
+            else f"more than {tr.epochs} epochs (no seed reaches it)"
         )
 
     rows2 = [
@@ -213,7 +213,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
     for name in summary:
         parts.append(
             f"on {name}, cross-entropy reaches {TARGET_ACCURACY:.0%} test accuracy after "
-            f"{med_reach(name, 'softmax CE')} epochs and MSE after "
+            f"{med_reach(name, 'softmax CE')} and MSE after "
             f"{med_reach(name, 'MSE + sigmoid')} (accuracy after 10 epochs "
             f"{np.median(summary[name]['softmax CE']['accuracy_after_10_epochs']):.3f} vs "
             f"{np.median(summary[name]['MSE + sigmoid']['accuracy_after_10_epochs']):.3f})"
