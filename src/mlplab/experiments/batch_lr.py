@@ -91,15 +91,18 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         ),
     ]
     answer = (
-        f"For a fixed budget of {epochs} epochs, the best SGD learning rate grows from "
-        f"{best[0]:.3g} at B = {batches[0]} to {best[-1]:.3g} at B = {batches[-1]}; the "
+        f"For a fixed budget of {epochs} epochs, the best SGD learning rate per batch size is "
+        f"{', '.join(f'{v:.3g} (B = {b})' for v, b in zip(best, batches, strict=True))}; the "
         f"least-squares slope of log η* against log B is {slope:.2f}, against 1 for the "
         f'"η ∝ B" rule and 0.5 for the square-root rule. The grid has '
         f"{len(lrs)} rates {lrs[1] / lrs[0]:.2f}× apart, so each η* is known to that factor. "
         f"The largest rate that no seed diverged at is {min(stable):.3g} to {max(stable):.3g} "
         f"across the batch sizes ({'nearly' if max(stable) <= 3.2 * min(stable) else 'not'} "
         f"the same for every batch size), and the best rates lie at "
-        f"{np.median(best / np.array(stable)):.2g} times it (median)."
+        f"{np.median(best / np.array(stable)):.2g} times it (median). With the same epochs, "
+        f"B = {batches[-1]} takes {batches[-1] // batches[0]}× fewer steps than B = "
+        f"{batches[0]}; its best median validation MSE is {fmt(float(np.min(med[-1])))} "
+        f"against {fmt(float(np.min(med[0])))}."
         + (
             f" At B = {at_edge} the best rate lies at the edge of the grid, so the slope there "
             "is a bound."
