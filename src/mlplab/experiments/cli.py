@@ -20,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "report.md (question, setup, figures, measured answer), the figures, metrics.json and "
         "config.json.",
     )
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+    p.set_defaults(func=lambda args: _usage(p))
     cmds = p.add_subparsers(dest="experiment_command", metavar="ACTION")
     cmds.add_parser("list", help="list the studies").set_defaults(func=_cmd_list)
     r = cmds.add_parser(
@@ -35,6 +35,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--out", default=None, help="output folder (default runs/experiments/NAME)")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     r.set_defaults(func=_cmd_run)
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    """``mlplab experiment`` without an action: print its help, exit status 2."""
+    parser.print_help()
+    return 2
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
