@@ -147,20 +147,20 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
             f"classified per seed: {classified[10]}",
         ),
         Check(
-            f"{n_steps} single-point steps were taken",
+            f"{n_steps:,} single-point steps were taken",
             all(r.history.steps == n_steps for r in results[10]),
             f"steps: {[r.history.steps for r in results[10]]}",
         ),
     ]
     answer = (
-        f"After {n_steps:.0e} steps of SGD with η = {ETA} on single points, the 10-point "
+        f"After {n_steps:,} steps of SGD with η = {ETA} on single points, the 10-point "
         f"problem ends with cost {', '.join(fmt(c) for c in final_cost[10])} and "
         f"{', '.join(map(str, classified[10]))} of 10 points classified (seeds "
         f"{', '.join(map(str, seed_ids))}); {sum(all10)} of {len(all10)} seeds classify every "
         f"point. With (0.3, 0.7) added to category B, the cost ends at "
         f"{', '.join(fmt(c) for c in final_cost[11])} with "
         f"{', '.join(map(str, classified[11]))} of 11 classified ({sum(all11)} of {len(all11)} "
-        f"seeds classify all 11). "
+        f"seeds classify all 11)."
     )
     return StudyResult(
         title=TITLE,
@@ -172,7 +172,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
             ("network", "2-2-3-2, sigmoid in every layer"),
             ("initialisation", "weights and biases N(0, 0.5²)"),
             ("cost", "(1/N) Σ ½‖y − a^[4]‖², targets (1,0) for A and (0,1) for B"),
-            ("optimiser", f"SGD on one random point per step, η = {ETA}, {n_steps} steps"),
+            ("optimiser", f"SGD on one random point per step, η = {ETA}, {n_steps:,} steps"),
             ("seeds", ", ".join(map(str, seed_ids))),
             ("classified", "argmax of the two outputs equals the category"),
         ],
