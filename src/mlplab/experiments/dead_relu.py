@@ -41,7 +41,7 @@ HARMFUL_BIAS = -1.0
 HARMFUL_TEXT = f"{HARMFUL_BIAS:g}".replace("-", "−")
 
 
-def make_data(quick: bool) -> tuple[np.ndarray, np.ndarray]:
+def make_data() -> tuple[np.ndarray, np.ndarray]:
     """128 points of sin(πx), x uniform on [−1, 1]."""
     x = sample(128, (-1.0, 1.0), "uniform", np.random.default_rng(99))
     return x, get_target("sin")(x)
@@ -60,7 +60,7 @@ def active_units(net: MLP, x: np.ndarray) -> int:
 
 
 def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
-    x, y = make_data(quick)
+    x, y = make_data()
     seeds_ = seed_list(seeds)
     tr = Training("mse", "sgd", lr=0.1, epochs=100 if quick else 1000, batch_size=16)
     parts: dict[str, list] = {}
