@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mlplab.engine import choose
+from mlplab.engine import blas_threads, choose
 from mlplab.engine.dense import DenseStepper
 from mlplab.losses import Loss, get_loss
 from mlplab.network import MLP
@@ -200,6 +200,7 @@ def fit_ensemble(
     with (
         EpochProgress(epochs, enabled=progress) as bar,
         np.errstate(over="ignore", invalid="ignore"),
+        blas_threads(proto.sizes, batch_size * M),
     ):
         for epoch in range(epochs):
             lr = base * schedule(epoch, epochs)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mlplab.engine import Trainer, choose
+from mlplab.engine import Trainer, blas_threads, choose
 from mlplab.losses import Loss, get_loss
 from mlplab.network import MLP
 from mlplab.optim import LBFGS, Adam, Optimizer, Schedule, get_schedule
@@ -231,8 +231,11 @@ def fit(
                 trainer = Trainer(
                     kind, net, X, y, Xv, yv, loss, optimizer, batch_size, sampling, rng
                 )
-                _fit_fast(trainer, epochs, base_lr, schedule, history, watch, end_epoch,
-                          per_epoch=bool(callbacks) or early_stopping is not None)  # fmt: skip
+                per_epoch = bool(callbacks) or early_stopping is not None
+                with blas_threads(net.sizes, batch_size):
+                    _fit_fast(
+                        trainer, epochs, base_lr, schedule, history, watch, end_epoch, per_epoch
+                    )
             elif isinstance(optimizer, LBFGS):
                 _fit_lbfgs(net, X, y, loss, optimizer, epochs, history, end_epoch)
             else:
