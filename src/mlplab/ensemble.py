@@ -156,13 +156,9 @@ def fit_ensemble(
     optimizer = Adam() if optimizer is None else optimizer
     schedule = get_schedule(schedule)
     proto, M = ens.prototype, len(ens)
-    if choose("fast", proto, loss, optimizer) == "reference" or loss.name not in (
-        "mse",
-        "half_sse",
-    ):
-        raise ValueError(
-            f"fit_ensemble trains with the losses 'mse' and 'half_sse', not {loss.name!r}"
-        )
+    choose("fast", proto, loss, optimizer)  # raises for what the fast engine cannot run
+    if loss.name not in ("mse", "half_sse"):
+        raise ValueError(f"fit_ensemble trains with 'mse' or 'half_sse', not {loss.name!r}")
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
         raise ValueError(f"epochs must be a whole number >= 1, got {epochs!r}")
     if sampling not in SAMPLINGS:

@@ -20,8 +20,8 @@ from mlplab.engine.dense import _Buffers, elementwise
 from mlplab.engine.spec import activation_code
 from mlplab.network import MLP
 
-#: Rows per block: a^[l], z^[l] of a 64-wide layer take 2 × 512 KiB at 4096 rows (float64).
-BLOCK_ROWS = 2048
+#: Rows per block: a 64-wide layer's a^[l] or z^[l] is 256 KiB (float64), so a block stays in L2.
+BLOCK_ROWS = 512
 
 
 def supports(net: MLP) -> bool:
