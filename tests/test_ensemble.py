@@ -36,7 +36,7 @@ def test_w4_members_equal_training_alone(sampling):
     seeds, lrs = [3, 7, 11, 19], [1e-3, 3e-3, 1e-2, 2e-3]
     ens = Ensemble([1, 16, 16, 1], seeds, activation="tanh")
     hs = fit_ensemble(ens, x, y, optimizer=Adam(), epochs=20, batch_size=16, lrs=lrs,
-                      sampling=sampling, validation=runge(20), progress=False)  # fmt: skip
+                      sampling=sampling, validation=runge(20), progress=False, threads=3)  # fmt: skip
     for i, (seed, lr) in enumerate(zip(seeds, lrs, strict=True)):
         net, h = alone(seed, lr, x, y, epochs=20, batch_size=16, sampling=sampling,
                        validation=runge(20))  # fmt: skip
@@ -53,7 +53,7 @@ def test_members_stop_on_their_own_divergence_and_early_stopping():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", mlplab.DivergenceWarning)
         hs = fit_ensemble(nets, x, y, optimizer=SGD(0.1), epochs=80, batch_size=8, lrs=lrs,
-                          early_stopping=4, progress=False)  # fmt: skip
+                          early_stopping=4, progress=False, threads=1)  # fmt: skip
     statuses = set()
     for i, seed in enumerate(seeds):
         net, h = alone(seed, lrs[i], x, y, opt_cls=SGD, epochs=80, batch_size=8,

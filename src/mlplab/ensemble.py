@@ -17,8 +17,11 @@ Examples
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
 
 import numpy as np
 
@@ -122,6 +125,7 @@ def fit_ensemble(
     callbacks: Sequence[Callback] = (),
     early_stopping: int | None = None,
     progress: bool = True,
+    threads: int | None = None,
 ) -> list[History]:
     """Train every member as :func:`mlplab.fit` would, all together; returns one History each.
 
@@ -144,6 +148,9 @@ def fit_ensemble(
     callbacks : sequence of callable
         ``callback(epoch, history_i, net_i)`` per member after every epoch; True stops that
         member.
+    threads : int, optional
+        Threads that train groups of members side by side (default: the number of CPUs);
+        results do not depend on it.
 
     Returns
     -------
@@ -191,26 +198,35 @@ def fit_ensemble(
         for net, h in zip(members, histories, strict=True)
     ]
     active = np.ones(M, bool)
-    stepper = DenseStepper(proto, ens.params, loss, optimizer)
+    lanes = _lanes(proto, ens.params, loss, optimizer, threads)
     start = time.perf_counter()
     with (
         EpochProgress(epochs, enabled=progress) as bar,
         np.errstate(over="ignore", invalid="ignore"),
         blas_threads(proto.sizes, batch_size * M),
+        ThreadPoolExecutor(len(lanes)) as pool,
     ):
         for epoch in range(epochs):
             lr = base * schedule(epoch, epochs)
             idx = _epoch_batches(rngs, active, n, batch_size, steps, sampling)
             frozen = ens.params[~active].copy()
-            for s in range(steps):
-                batch = idx[:, s * batch_size : (s + 1) * batch_size]
-                buf = stepper.buffers(batch.shape[1])
-                np.take(X, batch, axis=0, out=buf.a[0])
-                stepper.gradient(buf, y[batch])
-                stepper.update(lr[:, None])
+
+            def epoch_of(lane, idx=idx, lr=lr) -> tuple[np.ndarray, np.ndarray | None]:
+                """One epoch of steps for a group of members, then their costs."""
+                rows, stepper = lane
+                for s in range(steps):
+                    batch = idx[rows, s * batch_size : (s + 1) * batch_size]
+                    buf = stepper.buffers(batch.shape[1])
+                    np.take(X, batch, axis=0, out=buf.a[0])
+                    stepper.gradient(buf, y[batch])
+                    stepper.update(lr[rows, None])
+                val = stepper.cost(Xv, yv) if Xv is not None else None
+                return stepper.cost(X, y), val
+
+            parts = list(pool.map(epoch_of, lanes))
+            train = np.concatenate([t for t, _ in parts])
+            val = None if Xv is None else np.concatenate([v for _, v in parts])
             ens.params[~active] = frozen
-            train = stepper.cost(X, y)
-            val = stepper.cost(Xv, yv) if Xv is not None else None
             for i in np.flatnonzero(active):
                 h = histories[i]
                 h.train_loss.append(float(train[i]))
@@ -233,6 +249,17 @@ def fit_ensemble(
         for net, row in zip(nets, ens.params, strict=True):
             net.params[...] = row
     return histories
+
+
+def _lanes(proto, params, loss, optimizer, threads) -> list[tuple[slice, DenseStepper]]:
+    """Split the members into contiguous groups, one stepper (and thread) each."""
+    M = params.shape[0]
+    k = max(1, min(threads or os.cpu_count() or 1, M))
+    bounds = np.linspace(0, M, k + 1).round().astype(int)
+    return [
+        (slice(a, b), DenseStepper(proto, params[a:b], loss, optimizer))
+        for a, b in pairwise(bounds)
+    ]
 
 
 def _epoch_batches(rngs, active, n, batch_size, steps, sampling) -> np.ndarray:

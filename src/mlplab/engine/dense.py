@@ -18,6 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from mlplab.activations import Activation
+from mlplab.engine.kernels import adam_rows
 from mlplab.losses import Loss
 from mlplab.network import MLP
 from mlplab.optim import SGD, Adam, Optimizer
@@ -201,21 +202,11 @@ class DenseStepper:
         opt, p, g, tmp = self.optimizer, self.params, self.grad, self.tmp
         self.t += 1
         if isinstance(opt, Adam):
-            self.m *= opt.beta1
-            np.multiply(g, 1.0 - opt.beta1, out=tmp)
-            self.m += tmp
-            self.v *= opt.beta2
-            np.multiply(g, 1.0 - opt.beta2, out=tmp)
-            tmp *= g
-            self.v += tmp
-            bias1 = 1.0 - opt.beta1**self.t
-            bias2 = 1.0 - opt.beta2**self.t
-            np.sqrt(self.v, out=tmp)
-            tmp /= math.sqrt(bias2)
-            tmp += opt.eps
-            np.multiply(lr / bias1, self.m, out=self.tmp2)
-            self.tmp2 /= tmp
-            p -= self.tmp2
+            rates = np.broadcast_to(np.asarray(lr, np.float64).reshape(-1), self.lead or (1,))
+            adam_rows(p.reshape(-1, p.shape[-1]), g.reshape(-1, p.shape[-1]),
+                      self.m.reshape(-1, p.shape[-1]), self.v.reshape(-1, p.shape[-1]),
+                      np.ascontiguousarray(rates), opt.beta1, opt.beta2, opt.eps,
+                      1.0 - opt.beta1**self.t, math.sqrt(1.0 - opt.beta2**self.t))  # fmt: skip
             return
         if isinstance(opt, SGD) and opt.momentum != 0.0:
             self.m *= opt.momentum

@@ -319,3 +319,19 @@ def train_epochs(
             return e + 1
         last_finite[:] = params
     return lrs.shape[0]
+
+
+@njit(cache=True)
+def adam_rows(params, grad, m, v, lr, beta1, beta2, eps, bias1, root2):
+    """Adam on a stack of flat vectors in one pass, as :class:`mlplab.Adam` computes it.
+
+    ``params``, ``grad``, ``m``, ``v`` have shape (M, p); ``lr`` (M,) is each row's rate;
+    ``bias1`` = 1 − β₁ᵗ and ``root2`` = √(1 − β₂ᵗ).
+    """
+    for i in range(params.shape[0]):
+        step = lr[i] / bias1
+        for k in range(params.shape[1]):
+            g = grad[i, k]
+            m[i, k] = m[i, k] * beta1 + g * (1.0 - beta1)
+            v[i, k] = v[i, k] * beta2 + g * (1.0 - beta2) * g
+            params[i, k] -= step * m[i, k] / (math.sqrt(v[i, k]) / root2 + eps)
