@@ -36,7 +36,8 @@ def test_w4_members_equal_training_alone(sampling):
     seeds, lrs = [3, 7, 11, 19], [1e-3, 3e-3, 1e-2, 2e-3]
     ens = Ensemble([1, 16, 16, 1], seeds, activation="tanh")
     hs = fit_ensemble(ens, x, y, optimizer=Adam(), epochs=20, batch_size=16, lrs=lrs,
-                      sampling=sampling, validation=runge(20), progress=False, threads=3)  # fmt: skip
+                      sampling=sampling, validation=runge(20), progress=False,
+                      threads=3)  # fmt: skip
     for i, (seed, lr) in enumerate(zip(seeds, lrs, strict=True)):
         net, h = alone(seed, lr, x, y, epochs=20, batch_size=16, sampling=sampling,
                        validation=runge(20))  # fmt: skip

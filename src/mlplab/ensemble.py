@@ -214,14 +214,15 @@ def fit_ensemble(
             def epoch_of(lane, idx=idx, lr=lr) -> tuple[np.ndarray, np.ndarray | None]:
                 """One epoch of steps for a group of members, then their costs."""
                 rows, stepper = lane
-                for s in range(steps):
-                    batch = idx[rows, s * batch_size : (s + 1) * batch_size]
-                    buf = stepper.buffers(batch.shape[1])
-                    np.take(X, batch, axis=0, out=buf.a[0])
-                    stepper.gradient(buf, y[batch])
-                    stepper.update(lr[rows, None])
-                val = stepper.cost(Xv, yv) if Xv is not None else None
-                return stepper.cost(X, y), val
+                with np.errstate(over="ignore", invalid="ignore"):  # per thread
+                    for s in range(steps):
+                        batch = idx[rows, s * batch_size : (s + 1) * batch_size]
+                        buf = stepper.buffers(batch.shape[1])
+                        np.take(X, batch, axis=0, out=buf.a[0])
+                        stepper.gradient(buf, y[batch])
+                        stepper.update(lr[rows, None])
+                    val = stepper.cost(Xv, yv) if Xv is not None else None
+                    return stepper.cost(X, y), val
 
             parts = list(pool.map(epoch_of, lanes))
             train = np.concatenate([t for t, _ in parts])
