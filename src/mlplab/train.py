@@ -225,12 +225,10 @@ def fit(
                 return True
             return any(cb(epoch, history, net) for cb in callbacks) and watch.by_callback()
 
-        trainer = None
         try:
             if kind != "reference":
-                trainer = Trainer(
-                    kind, net, X, y, Xv, yv, loss, optimizer, batch_size, sampling, rng
-                )
+                trainer = Trainer(kind, net, X, y, Xv, yv, loss, optimizer, batch_size,
+                                  sampling, rng, last_finite=watch.last_finite)  # fmt: skip
                 per_epoch = bool(callbacks) or early_stopping is not None
                 with blas_threads(net.sizes, batch_size):
                     _fit_fast(
@@ -249,8 +247,6 @@ def fit(
                     if end_epoch(epoch, optimizer.lr):
                         break
         except KeyboardInterrupt:
-            if trainer is not None:
-                np.copyto(watch.last_finite, trainer.last_finite)
             net.params[...] = watch.last_finite  # never leave a half-applied step behind
             raise
         finally:
@@ -295,7 +291,6 @@ def _fit_fast(
                 if trainer.Xv is not None:
                     history.val_loss.append(float(vl[j]))
                 history.lr.append(float(lrs[j]))
-            np.copyto(watch.last_finite, trainer.last_finite)
             last = epoch + done - 1
             trainer.optimizer.lr = float(lrs[done - 1])
             if end_epoch(last, float(lrs[done - 1]), float(tl[done - 1]), float(vl[done - 1])):

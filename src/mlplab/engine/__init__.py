@@ -23,10 +23,15 @@ from itertools import pairwise
 
 import numpy as np
 
-from mlplab.engine.spec import compiled_fits, unsupported_reason
+from mlplab.engine.spec import (
+    compiled_fits,
+    optimizer_code,
+    optimizer_state,
+    unsupported_reason,
+)
 from mlplab.losses import Loss
 from mlplab.network import MLP
-from mlplab.optim import SGD, Adam, Optimizer
+from mlplab.optim import Adam, Optimizer
 
 ENGINES = ("auto", "fast", "reference")
 
@@ -69,15 +74,6 @@ def blas_threads(sizes: list[int], rows: int) -> AbstractContextManager:
     return threadpool_limits(1, user_api="blas")
 
 
-def _optimizer_state(optimizer: Optimizer, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Copies of the optimiser's moments (Adam) or velocity (SGD), zeros when it has none."""
-    if isinstance(optimizer, Adam) and optimizer.m is not None:
-        return optimizer.m.copy(), optimizer.v.copy()
-    if isinstance(optimizer, SGD) and optimizer.velocity is not None:
-        return optimizer.velocity.copy(), np.zeros_like(params)
-    return np.zeros_like(params), np.zeros_like(params)
-
-
 def _store_state(optimizer: Optimizer, t: int, m: np.ndarray, v: np.ndarray) -> None:
     """Leave the optimiser as its own ``step`` calls would have."""
     optimizer.t = t
@@ -101,52 +97,46 @@ class Trainer:
         Checked validation data.
     loss, optimizer, batch_size, sampling, rng
         As :func:`mlplab.fit` resolved them; ``rng`` is the generator of the batch draws.
+    last_finite : ndarray, shape (p,), optional
+        Where to keep the parameters after the last epoch with a finite cost (default: a
+        new copy of the parameters).
     """
 
-    def __init__(self, kind, net, X, y, Xv, yv, loss, optimizer, batch_size, sampling, rng):
+    def __init__(
+        self, kind, net, X, y, Xv, yv, loss, optimizer, batch_size, sampling, rng, last_finite=None
+    ):
         self.kind, self.net, self.X, self.y, self.Xv, self.yv = kind, net, X, y, Xv, yv
         self.loss, self.optimizer, self.batch_size, self.rng = loss, optimizer, batch_size, rng
         self.shuffle = sampling == "shuffle"
-        self.last_finite = net.params.copy()
-        m, v = _optimizer_state(optimizer, net.params)
+        self.last_finite = net.params.copy() if last_finite is None else last_finite
         self.t = optimizer.t
         if kind == "compiled":
-            self._setup_compiled(m, v)
+            self._setup_compiled(*optimizer_state(optimizer, net.params))
         else:
             from mlplab.engine.dense import DenseStepper
 
             self.stepper = DenseStepper(net, net.params, loss, optimizer)
-            self.stepper.m, self.stepper.v, self.stepper.t = m, v, self.t
+            self.stepper.t = self.t
 
     @property
     def steps_per_epoch(self) -> int:
         return math.ceil(self.X.shape[0] / self.batch_size)
 
     def _setup_compiled(self, m: np.ndarray, v: np.ndarray) -> None:
-        from mlplab.engine.kernels import (
-            ACT_CODES,
-            LOSS_CODES,
-            OPT_ADAM,
-            OPT_MOMENTUM,
-            OPT_NESTEROV,
-            OPT_SGD,
-        )
+        from mlplab.engine.kernels import ACT_CODES, LOSS_CODES
         from mlplab.engine.spec import activation_code
 
-        net, opt = self.net, self.optimizer
+        net = self.net
         codes = [activation_code(act) for act in net.activations]
         self.sizes = np.array(net.sizes, np.int64)
         self.codes = np.array([ACT_CODES[name] for name, _ in codes], np.int64)
         self.alphas = np.array([alpha for _, alpha in codes], np.float64)
         self.loss_code = LOSS_CODES[self.loss.name]
-        if isinstance(opt, Adam):
-            self.opt_code = OPT_ADAM
-            self.hyper = np.array([0.0, opt.beta1, opt.beta2, opt.eps])
-        else:
-            self.opt_code = (
-                OPT_SGD if opt.momentum == 0 else OPT_NESTEROV if opt.nesterov else OPT_MOMENTUM
-            )
-            self.hyper = np.array([opt.momentum, 0.0, 0.0, 0.0])
+        self.opt_code, self.hyper = optimizer_code(self.optimizer)
+        if m.size == 0:  # the kernel indexes m and v only for the optimisers that keep them
+            m = np.zeros_like(net.params)
+        if v.size == 0:
+            v = np.zeros_like(net.params)
         self.m, self.v = m, v
         self.t_arr = np.array([self.t], np.int64)
         dt = net.params.dtype

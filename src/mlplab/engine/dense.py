@@ -18,10 +18,11 @@ from collections.abc import Callable
 import numpy as np
 
 from mlplab.activations import Activation
-from mlplab.engine.kernels import adam_rows
+from mlplab.engine.kernels import update_rows
+from mlplab.engine.spec import activation_code, optimizer_code, optimizer_state
 from mlplab.losses import Loss
 from mlplab.network import MLP
-from mlplab.optim import SGD, Adam, Optimizer
+from mlplab.optim import Optimizer
 
 # --- elementwise kernels writing into buffers ----------------------------------------------------
 
@@ -126,8 +127,6 @@ class DenseStepper:
     """
 
     def __init__(self, net: MLP, params: np.ndarray, loss: Loss, optimizer: Optimizer) -> None:
-        from mlplab.engine.spec import activation_code
-
         self.sizes = net.sizes
         self.params = params
         self.lead = params.shape[:-1]
@@ -138,10 +137,8 @@ class DenseStepper:
         self.grad = np.zeros_like(params)
         self.gW, self.gb = net.unflatten(self.grad)
         self.ops = [elementwise(act, *activation_code(act)) for act in net.activations]
-        self.tmp = np.empty_like(params)
-        self.tmp2 = np.empty_like(params)
-        self.m = np.zeros_like(params)
-        self.v = np.zeros_like(params)
+        self.opt_code, self.hyper = optimizer_code(optimizer)
+        self.m, self.v = optimizer_state(optimizer, params)
         self.t = 0
         self._buffers: dict[int, _Buffers] = {}
 
@@ -199,26 +196,12 @@ class DenseStepper:
 
         ``lr`` is a float, or an array of shape ``(*lead, 1)`` (one rate per model).
         """
-        opt, p, g, tmp = self.optimizer, self.params, self.grad, self.tmp
         self.t += 1
-        if isinstance(opt, Adam):
-            rates = np.broadcast_to(np.asarray(lr, np.float64).reshape(-1), self.lead or (1,))
-            adam_rows(p.reshape(-1, p.shape[-1]), g.reshape(-1, p.shape[-1]),
-                      self.m.reshape(-1, p.shape[-1]), self.v.reshape(-1, p.shape[-1]),
-                      np.ascontiguousarray(rates), opt.beta1, opt.beta2, opt.eps,
-                      1.0 - opt.beta1**self.t, math.sqrt(1.0 - opt.beta2**self.t))  # fmt: skip
-            return
-        if isinstance(opt, SGD) and opt.momentum != 0.0:
-            self.m *= opt.momentum
-            self.m += g
-            if opt.nesterov:
-                np.multiply(opt.momentum, self.m, out=self.tmp2)
-                np.add(g, self.tmp2, out=tmp)
-                g = tmp
-            else:
-                g = self.m
-        np.multiply(lr, g, out=tmp)
-        p -= tmp
+        rows = math.prod(self.lead)
+        rates = np.broadcast_to(np.asarray(lr, np.float64).reshape(-1), (rows,))
+        update_rows(self.params.reshape(rows, -1), self.grad.reshape(rows, -1),
+                    self.m.reshape(rows, self.m.shape[-1]), self.v.reshape(rows, self.v.shape[-1]),
+                    np.ascontiguousarray(rates), self.opt_code, self.hyper, self.t)  # fmt: skip
 
     def cost(self, X: np.ndarray, y: np.ndarray, block: int = 1024) -> np.ndarray:
         """The cost on the whole set, in row blocks of at most ``block`` points.

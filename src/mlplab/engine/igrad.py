@@ -84,11 +84,11 @@ def input_gradient(
     n = X.shape[0]
     out = np.empty_like(X)
     ops = [elementwise(act, *activation_code(act)) for act in net.activations]
-    starts = list(range(0, n, block))
-    threads = min(threads or os.cpu_count() or 1, len(starts))
-    lanes = [starts[k::threads] for k in range(threads)]
+    threads = min(threads or os.cpu_count() or 1, -(-n // block))
+    # lane k takes blocks k, k + threads, ... (ranges: no per-block bookkeeping)
+    lanes = [range(k * block, n, threads * block) for k in range(threads)]
 
-    def lane(own: list[int]) -> None:
+    def lane(own: range) -> None:
         buf = _Buffers(net.sizes, (), min(block, n), net.dtype)
         for s in own:
             _block_gradient(net, ops, buf, X[s : s + block], out[s : s + block])

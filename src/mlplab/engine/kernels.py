@@ -322,16 +322,27 @@ def train_epochs(
 
 
 @njit(cache=True)
-def adam_rows(params, grad, m, v, lr, beta1, beta2, eps, bias1, root2):
-    """Adam on a stack of flat vectors in one pass, as :class:`mlplab.Adam` computes it.
+def update_rows(params, grad, m, v, lr, opt_code, hyper, t):
+    """One optimiser step on a stack of flat vectors in one pass, as :mod:`mlplab.optim` does.
 
-    ``params``, ``grad``, ``m``, ``v`` have shape (M, p); ``lr`` (M,) is each row's rate;
-    ``bias1`` = 1 − β₁ᵗ and ``root2`` = √(1 − β₂ᵗ).
+    ``params``, ``grad`` have shape (M, p); ``m``, ``v`` likewise (empty where the optimiser
+    keeps no such state); ``lr`` (M,) is each row's rate; ``t`` the step number (from 1).
     """
+    mu, beta1, beta2, eps = hyper[0], hyper[1], hyper[2], hyper[3]
+    bias1 = 1.0 - beta1 ** float(t)
+    root2 = math.sqrt(1.0 - beta2 ** float(t))
     for i in range(params.shape[0]):
-        step = lr[i] / bias1
+        rate = lr[i]
+        step = rate / bias1
         for k in range(params.shape[1]):
             g = grad[i, k]
-            m[i, k] = m[i, k] * beta1 + g * (1.0 - beta1)
-            v[i, k] = v[i, k] * beta2 + g * (1.0 - beta2) * g
-            params[i, k] -= step * m[i, k] / (math.sqrt(v[i, k]) / root2 + eps)
+            if opt_code == OPT_SGD:
+                params[i, k] -= rate * g
+            elif opt_code == OPT_ADAM:
+                m[i, k] = m[i, k] * beta1 + g * (1.0 - beta1)
+                v[i, k] = v[i, k] * beta2 + g * (1.0 - beta2) * g
+                params[i, k] -= step * m[i, k] / (math.sqrt(v[i, k]) / root2 + eps)
+            else:
+                m[i, k] = m[i, k] * mu + g
+                u = g + mu * m[i, k] if opt_code == OPT_NESTEROV else m[i, k]
+                params[i, k] -= rate * u

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from mlplab import losses
 from mlplab.activations import Activation, get_activation
 from mlplab.optim import SGD, Adam
@@ -61,3 +63,34 @@ def compiled_fits(net, loss) -> bool:
 
 #: Widest hidden layer that the compiled scalar kernel trains; wider ones go to BLAS.
 COMPILED_WIDTH = 16
+
+
+def optimizer_code(optimizer) -> tuple[int, np.ndarray]:
+    """The kernels' optimiser code and hyper-parameters (momentum, β₁, β₂, ε)."""
+    from mlplab.engine.kernels import OPT_ADAM, OPT_MOMENTUM, OPT_NESTEROV, OPT_SGD
+
+    if isinstance(optimizer, Adam):
+        return OPT_ADAM, np.array([0.0, optimizer.beta1, optimizer.beta2, optimizer.eps])
+    code = (
+        OPT_SGD if optimizer.momentum == 0 else OPT_NESTEROV if optimizer.nesterov else OPT_MOMENTUM
+    )
+    return code, np.array([optimizer.momentum, 0.0, 0.0, 0.0])
+
+
+def optimizer_state(optimizer, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Copies of the optimiser's state, shaped like ``params``, to continue from.
+
+    Adam's moments m and v; SGD's velocity (as ``m``) when it has momentum. State the
+    optimiser does not keep is an empty array of shape ``(*lead, 0)``; state it has not yet
+    created (no step taken) starts at zero, which is what its first step assumes.
+    """
+    empty = np.zeros((*params.shape[:-1], 0), params.dtype)
+    if isinstance(optimizer, Adam):
+        if optimizer.m is None or params.ndim > 1:
+            return np.zeros_like(params), np.zeros_like(params)
+        return optimizer.m.copy(), optimizer.v.copy()
+    if optimizer.momentum == 0:
+        return empty, empty
+    if optimizer.velocity is None or params.ndim > 1:
+        return np.zeros_like(params), empty
+    return optimizer.velocity.copy(), empty
