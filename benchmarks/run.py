@@ -13,8 +13,10 @@ Every workload is timed twice per system:
 
 Ratios compare systems measured in the same process. PyTorch runs on one thread except in W5
 (its default); a peer that is not installed is skipped. The BLAS library that NumPy uses is
-printed (threadpoolctl). Peak memory (W5) is the growth of the process's peak resident set
-during the cold run, the same measurement for every system.
+printed (threadpoolctl). Peak memory (W5) is measured alike for every system, in a fresh
+process that first trains a tiny network of the same kind (loading and warming every library:
+Numba kernels, BLAS threads, PyTorch's allocator): the peak resident set (``ru_maxrss``) during
+the real run minus the resident set just before it.
 """
 
 from __future__ import annotations
@@ -54,8 +56,12 @@ def _setup_torch(workload: str) -> None:
         sys.modules["torch"].set_num_threads(TORCH_THREADS[workload])
 
 
-def cold_run(spec: str, quick: bool) -> None:
-    """Child process: time imports + first run of one system; print one JSON line."""
+def cold_run(spec: str, quick: bool, memory: bool = False) -> None:
+    """Child process: time imports + first run of one system; print one JSON line.
+
+    With ``memory``, first train a tiny network (loading and warming every library), then
+    report the growth of the peak resident set over the real run (its time is then not cold).
+    """
     start = time.perf_counter()
     sys.path.insert(0, str(HERE))
     from workloads import WORKLOADS
@@ -66,16 +72,20 @@ def cold_run(spec: str, quick: bool) -> None:
         import torch  # noqa: F401
 
         _setup_torch(name)
+    if memory:  # load and warm every library on a tiny problem, then measure the real run
+        WORKLOADS[name].systems[system](True, tiny=True)[0]()
     run, scale = make(quick)
     rss0 = _rss_mb()
     value = run()
     seconds = time.perf_counter() - start
+    peak = _peak_rss_mb() - rss0 if memory else None
     print(json.dumps({"seconds": seconds, "scale": scale, "value": value,
-                      "peak_extra_mb": _peak_rss_mb() - rss0}))  # fmt: skip
+                      "peak_extra_mb": peak}))  # fmt: skip
 
 
-def cold(name: str, system: str, quick: bool) -> dict | None:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--cold-run", f"{name}:{system}"]
+def cold(name: str, system: str, quick: bool, memory: bool = False) -> dict | None:
+    mode = "--mem-run" if memory else "--cold-run"
+    cmd = [sys.executable, str(Path(__file__).resolve()), mode, f"{name}:{system}"]
     out = subprocess.run(cmd + (["--quick"] if quick else []), capture_output=True, text=True)
     if out.returncode != 0:
         print(f"  cold {name} {system} failed:\n{out.stderr[-2000:]}", file=sys.stderr)
@@ -129,9 +139,10 @@ def main() -> int:
     parser.add_argument("--no-cold", action="store_true", help="skip the fresh-process runs")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument("--cold-run", help=argparse.SUPPRESS)
+    parser.add_argument("--mem-run", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.cold_run:
-        cold_run(args.cold_run, args.quick)
+    if args.cold_run or args.mem_run:
+        cold_run(args.cold_run or args.mem_run, args.quick, memory=bool(args.mem_run))
         return 0
     sys.path.insert(0, str(HERE))
     from workloads import WORKLOADS
@@ -153,9 +164,15 @@ def main() -> int:
             c = None if args.no_cold else cold(name, system, args.quick)
             res[system]["cold"] = None if c is None else c["seconds"] * 1.0
             res[system]["cold_scale"] = None if c is None else c["scale"]
-            res[system]["peak_extra_mb"] = None if c is None else c["peak_extra_mb"]
+            if wl.memory and not args.no_cold:
+                c = cold(name, system, args.quick, memory=True)
+                res[system]["peak_extra_mb"] = None if c is None else c["peak_extra_mb"]
             cold_txt = "-" if c is None else f"{c['seconds']:.3f}"
-            mem = "" if c is None else f"  peak +{c['peak_extra_mb']:.0f} MiB"
+            mem = (
+                ""
+                if c is None or c["peak_extra_mb"] is None
+                else (f"  peak +{c['peak_extra_mb']:.0f} MiB")
+            )
             print(f"  {system:17s} warm {res[system]['seconds']:9.4f} s   cold {cold_txt:>8s} s"
                   f"   value {res[system]['value']:.6g}{mem}", flush=True)  # fmt: skip
         checks = []
@@ -166,6 +183,13 @@ def main() -> int:
                                "met": ratio <= target})  # fmt: skip
                 print(f"  {a} / {b} = {ratio:.4f} (target <= {target}): "
                       f"{'met' if ratio <= target else 'NOT met'}")  # fmt: skip
+        if wl.memory and all(res[s].get("peak_extra_mb") for s in ("mlplab", "torch") if s in res):
+            if "mlplab" in res and "torch" in res:
+                ratio = res["mlplab"]["peak_extra_mb"] / res["torch"]["peak_extra_mb"]
+                checks.append({"a": "mlplab memory", "b": "torch memory", "target": 1.2,
+                               "ratio": ratio, "met": ratio <= 1.2})  # fmt: skip
+                print(f"  peak memory mlplab / torch = {ratio:.3f} (target <= 1.2): "
+                      f"{'met' if ratio <= 1.2 else 'NOT met'}")  # fmt: skip
         results[name] = {"title": wl.title, "systems": res, "checks": checks}
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))

@@ -31,6 +31,7 @@ class Workload:
     systems: dict[str, Callable[[bool], tuple[Run, float]]]
     # ratio targets: (system measured against, maximum mlplab/peer ratio)
     targets: list[tuple[str, str, float]]
+    memory: bool = False  # also measure peak memory (in the cold process)
 
 
 # --- W1: the paper's example ---------------------------------------------------------------------
@@ -423,30 +424,35 @@ def w5_data() -> tuple[np.ndarray, np.ndarray]:
     return rng.standard_normal((W5_N, 784)).astype(np.float32), rng.integers(0, 10, W5_N)
 
 
-def w5_mlplab(quick: bool) -> tuple[Run, float]:
+def w5_mlplab(quick: bool, tiny: bool = False) -> tuple[Run, float]:
+    """mlplab on W5; ``tiny``: a 784-16-10 network for two steps (to warm the libraries)."""
     x, labels = w5_data()
+    sizes, epochs = ([784, 16, 10], 1) if tiny else (W5_SIZES, w5_epochs(quick))
+    n = 2 * W5_BATCH if tiny else W5_N
 
     def run() -> float:
-        net = mlplab.MLP(W5_SIZES, "relu", init="he_normal", seed=1, dtype="float32")
+        net = mlplab.MLP(sizes, "relu", init="he_normal", seed=1, dtype="float32")
         opt = mlplab.Adam(1e-3)
-        h = mlplab.fit(net, x, labels, loss="cross_entropy", optimizer=opt,
-                       epochs=w5_epochs(quick), batch_size=W5_BATCH, seed=0,
-                       progress=False)  # fmt: skip
+        h = mlplab.fit(net, x[:n], labels[:n], loss="cross_entropy", optimizer=opt,
+                       epochs=epochs, batch_size=W5_BATCH, seed=0, progress=False)  # fmt: skip
         return h.train_loss[-1]
 
     return run, 1.0
 
 
-def w5_torch(quick: bool) -> tuple[Run, float]:
+def w5_torch(quick: bool, tiny: bool = False) -> tuple[Run, float]:
+    """PyTorch on W5 (its default threads); ``tiny`` as for :func:`w5_mlplab`."""
     import torch
 
     x, labels = w5_data()
-    X, Y = torch.from_numpy(x), torch.from_numpy(labels)
-    perms = _perms(W5_N, w5_epochs(quick))
-    net0 = mlplab.MLP(W5_SIZES, "relu", init="he_normal", seed=1, dtype="float32")
+    sizes, epochs = ([784, 16, 10], 1) if tiny else (W5_SIZES, w5_epochs(quick))
+    n = 2 * W5_BATCH if tiny else W5_N
+    X, Y = torch.from_numpy(x[:n]), torch.from_numpy(labels[:n])
+    perms = _perms(n, epochs)
+    net0 = mlplab.MLP(sizes, "relu", init="he_normal", seed=1, dtype="float32")
 
     def run() -> float:
-        model = _torch_mlp(W5_SIZES, "relu", torch.float32)
+        model = _torch_mlp(sizes, "relu", torch.float32)
         _load_torch(model, net0)
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
         return _torch_train(model, opt, X, Y, perms, W5_BATCH, torch.nn.functional.cross_entropy)
@@ -486,5 +492,6 @@ WORKLOADS = {
         "W5", "784-1024-1024-1024-10 ReLU, batch 1024, Adam, 200 steps, float32",
         {"mlplab": w5_mlplab, "torch": w5_torch},
         [("mlplab", "torch", 1.0)],
+        memory=True,
     ),
 }  # fmt: skip
