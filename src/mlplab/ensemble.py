@@ -22,16 +22,19 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mlplab.engine import blas_threads, choose
-from mlplab.engine.dense import DenseStepper
 from mlplab.losses import Loss, get_loss
 from mlplab.network import MLP
 from mlplab.optim import Adam, Optimizer, Schedule, get_schedule
 from mlplab.progress import EpochProgress
 from mlplab.train import SAMPLINGS, Callback, History, _Watch
+
+if TYPE_CHECKING:
+    from mlplab.engine.dense import DenseStepper
 
 
 def _view(net: MLP, params: np.ndarray) -> MLP:
@@ -254,6 +257,8 @@ def fit_ensemble(
 
 def _lanes(proto, params, loss, optimizer, threads) -> list[tuple[slice, DenseStepper]]:
     """Split the members into contiguous groups, one stepper (and thread) each."""
+    from mlplab.engine.dense import DenseStepper  # loads Numba: only when training
+
     M = params.shape[0]
     k = max(1, min(threads or os.cpu_count() or 1, M))
     bounds = np.linspace(0, M, k + 1).round().astype(int)
