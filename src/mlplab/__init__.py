@@ -8,6 +8,7 @@ __version__ = "0.1.0"
 
 from mlplab import activations, data, init, losses, optim
 from mlplab.activations import Activation, get_activation
+from mlplab.ensemble import Ensemble, fit_ensemble
 from mlplab.gradcheck import check_gradients
 from mlplab.io import ModelFileError
 from mlplab.losses import Loss, get_loss
@@ -23,6 +24,7 @@ __all__ = [
     "Adam",
     "Cache",
     "DivergenceWarning",
+    "Ensemble",
     "History",
     "Loss",
     "ModelFileError",
@@ -31,6 +33,7 @@ __all__ = [
     "check_gradients",
     "data",
     "fit",
+    "fit_ensemble",
     "get_activation",
     "get_loss",
     "get_optimizer",

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mlplab.engine import Trainer, blas_threads, choose
 from mlplab.losses import Loss, get_loss
 from mlplab.network import MLP
 from mlplab.optim import LBFGS, Adam, Optimizer, Schedule, get_schedule
@@ -135,6 +136,7 @@ def fit(
     callbacks: Sequence[Callback] = (),
     early_stopping: int | None = None,
     progress: bool = True,
+    engine: str = "auto",
 ) -> History:
     """Train ``net`` in place.
 
@@ -164,6 +166,12 @@ def fit(
         this many epochs, and restore the best parameters.
     progress : bool, default True
         Show a progress bar with the epoch and the losses.
+    engine : {"auto", "fast", "reference"}, default "auto"
+        ``"reference"`` runs :meth:`MLP.forward` / :meth:`MLP.backward` and the optimiser's
+        ``step`` per batch; ``"fast"`` runs the same training in the compiled / BLAS engine of
+        :mod:`mlplab.engine` (same batches, same parameters to rounding); ``"auto"`` takes the
+        fast engine whenever it supports the configuration (SGD or Adam, built-in activations
+        and losses).
 
     Returns
     -------
@@ -178,6 +186,7 @@ def fit(
         raise ValueError(f"unknown sampling {sampling!r}; valid names are: {', '.join(SAMPLINGS)}")
     if early_stopping is not None and early_stopping < 1:
         raise ValueError(f"early_stopping is a patience in epochs >= 1, got {early_stopping}")
+    kind = choose(engine, net, loss, optimizer)
     rng = np.random.default_rng(seed)
     X = net.check_input(X)
     y = net.check_target(y, loss, X.shape[0])
@@ -203,11 +212,13 @@ def fit(
         np.errstate(over="ignore", invalid="ignore"),
     ):
 
-        def end_epoch(epoch: int, lr: float) -> bool:
-            """Record the epoch; True when training must stop."""
-            history.train_loss.append(net.loss(X, y, loss))
+        def end_epoch(
+            epoch: int, lr: float, train: float | None = None, val: float | None = None
+        ) -> bool:
+            """Record the epoch (computing the costs unless given); True when training must stop."""
+            history.train_loss.append(net.loss(X, y, loss) if train is None else train)
             if Xv is not None:
-                history.val_loss.append(net.loss(Xv, yv, loss))
+                history.val_loss.append(net.loss(Xv, yv, loss) if val is None else val)
             history.lr.append(lr)
             bar.update(epoch + 1, history)
             if watch.stop(epoch):
@@ -215,7 +226,15 @@ def fit(
             return any(cb(epoch, history, net) for cb in callbacks) and watch.by_callback()
 
         try:
-            if isinstance(optimizer, LBFGS):
+            if kind != "reference":
+                trainer = Trainer(kind, net, X, y, Xv, yv, loss, optimizer, batch_size,
+                                  sampling, rng, last_finite=watch.last_finite)  # fmt: skip
+                per_epoch = bool(callbacks) or early_stopping is not None
+                with blas_threads(net.sizes, batch_size):
+                    _fit_fast(
+                        trainer, epochs, base_lr, schedule, history, watch, end_epoch, per_epoch
+                    )
+            elif isinstance(optimizer, LBFGS):
                 _fit_lbfgs(net, X, y, loss, optimizer, epochs, history, end_epoch)
             else:
                 grad = np.empty_like(net.params)
@@ -235,6 +254,50 @@ def fit(
     history.seconds = time.perf_counter() - start
     watch.finish()
     return history
+
+
+def _fit_fast(
+    trainer: Trainer,
+    epochs: int,
+    base_lr: float,
+    schedule: Schedule,
+    history: History,
+    watch: _Watch,
+    end_epoch: Callable[..., bool],
+    per_epoch: bool,
+) -> None:
+    """The epoch loop of :func:`fit` on the fast engine, in chunks of epochs.
+
+    A chunk runs in one engine call; only its last epoch goes through the divergence guard
+    (the engine stops a chunk at the first non-finite cost and keeps the parameters before it).
+    With callbacks or early stopping every epoch is its own chunk, so they see every epoch.
+    """
+    epoch, chunk, target = 0, 1, 0.1  # grow chunks to about 0.1 s (progress bar refresh)
+    constant = schedule.name == "constant"
+    try:
+        while epoch < epochs:
+            k = min(chunk, epochs - epoch)
+            if constant:
+                lrs = np.full(k, base_lr)
+            else:
+                lrs = np.array([base_lr * schedule(e, epochs) for e in range(epoch, epoch + k)])
+            start = time.perf_counter()
+            tl, vl, done = trainer.run(lrs)
+            if not per_epoch and time.perf_counter() - start < target:
+                chunk *= 2
+            history.steps += done * trainer.steps_per_epoch
+            for j in range(done - 1):
+                history.train_loss.append(float(tl[j]))
+                if trainer.Xv is not None:
+                    history.val_loss.append(float(vl[j]))
+                history.lr.append(float(lrs[j]))
+            last = epoch + done - 1
+            trainer.optimizer.lr = float(lrs[done - 1])
+            if end_epoch(last, float(lrs[done - 1]), float(tl[done - 1]), float(vl[done - 1])):
+                break
+            epoch += done
+    finally:
+        trainer.finish()
 
 
 def _fit_lbfgs(

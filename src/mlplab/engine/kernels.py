@@ -1,0 +1,348 @@
+"""Compiled (Numba) training loop for small networks.
+
+Small layers are overhead-bound: a NumPy call costs about a microsecond, far more than the
+arithmetic of a 2-2-3-2 network. These kernels run whole epochs — batch draws, forward pass,
+backprop, optimiser step and the end-of-epoch cost on the whole set — in one compiled call over
+the flat parameter vector, in the same order of operations as :meth:`mlplab.MLP.forward`,
+:meth:`mlplab.MLP.backward` and the optimisers of :mod:`mlplab.optim`.
+
+Layer indexing inside the kernels is the paper's with ``l`` 0-based over widths: ``sizes[l]`` is
+n_{l+1}, layer ``l`` (1..L−1) has W^[l+1] at ``woff[l-1]`` and b^[l+1] at ``boff[l-1]`` in
+``params``. Work buffers hold one row per point of a batch; the columns ``col[l] : col[l] +
+sizes[l]`` of ``A`` hold a^[l+1], of ``Z`` z^[l+1] and of ``D`` δ^[l+1].
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+#: Activation codes understood by the kernels (see :func:`mlplab.engine.spec.activation_code`).
+ACT_CODES = {
+    "identity": 0,
+    "sigmoid": 1,
+    "tanh": 2,
+    "leaky_relu": 3,
+    "elu": 4,
+    "softplus": 5,
+    "sin": 6,
+    "gelu": 7,
+}
+#: Loss codes: mean squared error and the paper's half sum of squares.
+LOSS_CODES = {"mse": 0, "half_sse": 1}
+#: Optimiser codes: plain SGD, SGD with momentum, Nesterov momentum, Adam.
+OPT_SGD, OPT_MOMENTUM, OPT_NESTEROV, OPT_ADAM = 0, 1, 2, 3
+
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+@njit(cache=True, inline="always")
+def _sigmoid(z):
+    # The formula of scipy's expit (bit for bit); exp(-z) = inf gives exactly 0.
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+@njit(cache=True)
+def act_f(code, alpha, z):
+    """σ(z) for one scalar, activation ``code`` with parameter ``alpha``."""
+    if code == 0:
+        return z
+    if code == 1:
+        return _sigmoid(z)
+    if code == 2:
+        return math.tanh(z)
+    if code == 3:
+        return z if z > 0.0 else alpha * z
+    if code == 4:
+        return z if z > 0.0 else alpha * math.expm1(min(z, 0.0))
+    if code == 5:
+        return max(z, 0.0) + math.log1p(math.exp(-abs(z)))
+    if code == 6:
+        return math.sin(z)
+    return z * 0.5 * (1.0 + math.erf(z * _INV_SQRT2))
+
+
+@njit(cache=True)
+def act_df(code, alpha, z, a):
+    """σ'(z) for one scalar, given also a = σ(z)."""
+    if code == 0:
+        return 1.0
+    if code == 1:
+        return a * (1.0 - a)
+    if code == 2:
+        return 1.0 - a * a
+    if code == 3:
+        return 1.0 if z > 0.0 else alpha
+    if code == 4:
+        return 1.0 if z > 0.0 else alpha * math.exp(min(z, 0.0))
+    if code == 5:
+        return _sigmoid(z)
+    if code == 6:
+        return math.cos(z)
+    zc = min(max(z, -40.0), 40.0)
+    return 0.5 * (1.0 + math.erf(z * _INV_SQRT2)) + z * (_INV_SQRT2PI * math.exp(-0.5 * zc * zc))
+
+
+@njit(cache=True)
+def _offsets(sizes):
+    """Column offsets of each layer in the work buffers, and W/b offsets in ``params``."""
+    n_layers = sizes.shape[0]
+    col = np.zeros(n_layers + 1, np.int64)
+    for layer in range(n_layers):
+        col[layer + 1] = col[layer] + sizes[layer]
+    woff = np.zeros(n_layers - 1, np.int64)
+    boff = np.zeros(n_layers - 1, np.int64)
+    k = 0
+    for layer in range(1, n_layers):
+        woff[layer - 1] = k
+        k += sizes[layer] * sizes[layer - 1]
+        boff[layer - 1] = k
+        k += sizes[layer]
+    return col, woff, boff
+
+
+@njit(cache=True)
+def _forward(params, sizes, codes, alphas, col, woff, boff, A, Z, rows):
+    """Forward pass on the first ``rows`` rows of ``A`` (whose first columns hold a^[1])."""
+    for layer in range(1, sizes.shape[0]):
+        n_in, n_out = sizes[layer - 1], sizes[layer]
+        wo, bo, ci, co = woff[layer - 1], boff[layer - 1], col[layer - 1], col[layer]
+        code, alpha = codes[layer - 1], alphas[layer - 1]
+        for r in range(rows):
+            for j in range(n_out):
+                s = 0.0
+                w = wo + j * n_in
+                for k in range(n_in):
+                    s += A[r, ci + k] * params[w + k]
+                z = s + params[bo + j]
+                Z[r, co + j] = z
+                A[r, co + j] = act_f(code, alpha, z)
+
+
+@njit(cache=True)
+def _cost(params, sizes, codes, alphas, col, woff, boff, X, Y, loss_code, A, Z):
+    """The cost on the whole set ``X``, ``Y`` (``mse`` or ``half_sse``), in row blocks."""
+    n, block = X.shape[0], A.shape[0]
+    n_in, n_out, last = sizes[0], sizes[-1], col[sizes.shape[0] - 1]
+    total = 0.0
+    for start in range(0, n, block):
+        rows = min(block, n - start)
+        for r in range(rows):
+            for k in range(n_in):
+                A[r, k] = X[start + r, k]
+        _forward(params, sizes, codes, alphas, col, woff, boff, A, Z, rows)
+        for r in range(rows):
+            for j in range(n_out):
+                d = A[r, last + j] - Y[start + r, j]
+                total += d * d
+    if loss_code == 0:
+        return total / (n * n_out)
+    return 0.5 * total / n
+
+
+@njit(cache=True)
+def _gradient(params, sizes, codes, alphas, col, woff, boff, X, Y, idx, loss_code, A, Z, D, G):
+    """Backprop on the rows ``idx`` of ``X``, ``Y``: the flat gradient into ``G``."""
+    rows = idx.shape[0]
+    n_layers = sizes.shape[0]
+    n_in0, n_out = sizes[0], sizes[-1]
+    for r in range(rows):
+        for k in range(n_in0):
+            A[r, k] = X[idx[r], k]
+    _forward(params, sizes, codes, alphas, col, woff, boff, A, Z, rows)
+    last = col[n_layers - 1]
+    code, alpha = codes[n_layers - 2], alphas[n_layers - 2]
+    scale = 2.0 / (rows * n_out)
+    for r in range(rows):
+        for j in range(n_out):
+            diff = A[r, last + j] - Y[idx[r], j]
+            dC_da = scale * diff if loss_code == 0 else diff / rows
+            D[r, last + j] = act_df(code, alpha, Z[r, last + j], A[r, last + j]) * dC_da
+    for layer in range(n_layers - 1, 0, -1):
+        n_in, n_o = sizes[layer - 1], sizes[layer]
+        wo, bo, ci, co = woff[layer - 1], boff[layer - 1], col[layer - 1], col[layer]
+        for j in range(n_o):
+            for k in range(n_in):
+                s = 0.0
+                for r in range(rows):
+                    s += D[r, co + j] * A[r, ci + k]
+                G[wo + j * n_in + k] = s
+            s = 0.0
+            for r in range(rows):
+                s += D[r, co + j]
+            G[bo + j] = s
+        if layer > 1:
+            code, alpha = codes[layer - 2], alphas[layer - 2]
+            for r in range(rows):
+                for k in range(n_in):
+                    s = 0.0
+                    for j in range(n_o):
+                        s += D[r, co + j] * params[wo + j * n_in + k]
+                    D[r, ci + k] = act_df(code, alpha, Z[r, ci + k], A[r, ci + k]) * s
+
+
+@njit(cache=True)
+def _update(params, G, lr, opt_code, hyper, m, v, t):
+    """One optimiser step in place, as :class:`mlplab.SGD` / :class:`mlplab.Adam` compute it."""
+    t[0] += 1
+    if opt_code == OPT_SGD:
+        for k in range(params.shape[0]):
+            params[k] -= lr * G[k]
+    elif opt_code == OPT_ADAM:
+        beta1, beta2, eps = hyper[1], hyper[2], hyper[3]
+        bias1 = 1.0 - beta1 ** float(t[0])
+        root2 = math.sqrt(1.0 - beta2 ** float(t[0]))
+        step = lr / bias1
+        for k in range(params.shape[0]):
+            g = G[k]
+            m[k] = m[k] * beta1 + (1.0 - beta1) * g
+            v[k] = v[k] * beta2 + (1.0 - beta2) * g * g
+            params[k] -= step * m[k] / (math.sqrt(v[k]) / root2 + eps)
+    else:
+        mu = hyper[0]
+        for k in range(params.shape[0]):
+            m[k] = m[k] * mu + G[k]
+            u = G[k] + mu * m[k] if opt_code == OPT_NESTEROV else m[k]
+            params[k] -= lr * u
+
+
+@njit(cache=True)
+def train_epochs(
+    params,
+    sizes,
+    codes,
+    alphas,
+    X,
+    Y,
+    Xv,
+    Yv,
+    loss_code,
+    opt_code,
+    hyper,
+    m,
+    v,
+    t,
+    lrs,
+    batch_size,
+    shuffle,
+    rng,
+    train_loss,
+    val_loss,
+    last_finite,
+):
+    """Run ``len(lrs)`` epochs in place; stop after the first epoch with a non-finite cost.
+
+    Parameters
+    ----------
+    params : ndarray, shape (p,)
+        Updated in place.
+    sizes, codes, alphas : ndarray
+        Widths (L,), activation codes and parameters (L − 1,).
+    X, Y : ndarray, shapes (N, n_1), (N, n_L)
+    Xv, Yv : ndarray, shapes (Nv, n_1), (Nv, n_L); Nv = 0 without validation.
+    loss_code, opt_code : int
+    hyper : ndarray, shape (4,)
+        momentum, beta1, beta2, eps.
+    m, v : ndarray, shape (p,)
+        Optimiser state (velocity in ``m`` for SGD with momentum; Adam's moments).
+    t : ndarray, shape (1,), int64
+        Step count, updated in place.
+    lrs : ndarray, shape (E,)
+        Learning rate of each epoch.
+    batch_size : int
+    shuffle : bool
+        A permutation per epoch (else ``integers(0, N, (steps, batch_size))``).
+    rng : numpy.random.Generator
+        Draws the batches exactly as :func:`mlplab.fit` does.
+    train_loss, val_loss : ndarray, shape (E,)
+        Filled with the cost after each epoch.
+    last_finite : ndarray, shape (p,)
+        The parameters after the last epoch whose cost was finite.
+
+    Returns
+    -------
+    int
+        Epochs run.
+    """
+    n = X.shape[0]
+    col, woff, boff = _offsets(sizes)
+    width = col[-1]
+    block = max(batch_size, 64)
+    A = np.empty((block, width), params.dtype)
+    Z = np.empty((block, width), params.dtype)
+    D = np.empty((block, width), params.dtype)
+    G = np.empty_like(params)
+    steps = (n + batch_size - 1) // batch_size
+    has_val = Xv.shape[0] > 0
+    for e in range(lrs.shape[0]):
+        lr = lrs[e]
+        if shuffle:
+            perm = rng.permutation(n)
+            for s in range(steps):
+                idx = perm[s * batch_size : min((s + 1) * batch_size, n)]
+                _gradient(
+                    params, sizes, codes, alphas, col, woff, boff, X, Y, idx, loss_code, A, Z, D, G
+                )
+                _update(params, G, lr, opt_code, hyper, m, v, t)
+        else:
+            draws = rng.integers(0, n, size=(steps, batch_size))
+            for s in range(steps):
+                _gradient(
+                    params,
+                    sizes,
+                    codes,
+                    alphas,
+                    col,
+                    woff,
+                    boff,
+                    X,
+                    Y,
+                    draws[s],
+                    loss_code,
+                    A,
+                    Z,
+                    D,
+                    G,
+                )
+                _update(params, G, lr, opt_code, hyper, m, v, t)
+        tl = _cost(params, sizes, codes, alphas, col, woff, boff, X, Y, loss_code, A, Z)
+        train_loss[e] = tl
+        finite = math.isfinite(tl)
+        if has_val:
+            vl = _cost(params, sizes, codes, alphas, col, woff, boff, Xv, Yv, loss_code, A, Z)
+            val_loss[e] = vl
+            finite = finite and math.isfinite(vl)
+        if not finite:
+            return e + 1
+        last_finite[:] = params
+    return lrs.shape[0]
+
+
+@njit(cache=True)
+def update_rows(params, grad, m, v, lr, opt_code, hyper, t):
+    """One optimiser step on a stack of flat vectors in one pass, as :mod:`mlplab.optim` does.
+
+    ``params``, ``grad`` have shape (M, p); ``m``, ``v`` likewise (empty where the optimiser
+    keeps no such state); ``lr`` (M,) is each row's rate; ``t`` the step number (from 1).
+    """
+    mu, beta1, beta2, eps = hyper[0], hyper[1], hyper[2], hyper[3]
+    bias1 = 1.0 - beta1 ** float(t)
+    root2 = math.sqrt(1.0 - beta2 ** float(t))
+    for i in range(params.shape[0]):
+        rate = lr[i]
+        step = rate / bias1
+        for k in range(params.shape[1]):
+            g = grad[i, k]
+            if opt_code == OPT_SGD:
+                params[i, k] -= rate * g
+            elif opt_code == OPT_ADAM:
+                m[i, k] = m[i, k] * beta1 + g * (1.0 - beta1)
+                v[i, k] = v[i, k] * beta2 + g * (1.0 - beta2) * g
+                params[i, k] -= step * m[i, k] / (math.sqrt(v[i, k]) / root2 + eps)
+            else:
+                m[i, k] = m[i, k] * mu + g
+                u = g + mu * m[i, k] if opt_code == OPT_NESTEROV else m[i, k]
+                params[i, k] -= rate * u

@@ -1,0 +1,81 @@
+"""Ensembles: every member equals training it alone with fit (to 1e-12, float64)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import mlplab
+from mlplab import MLP, SGD, Adam, fit
+from mlplab.ensemble import Ensemble, fit_ensemble
+
+
+def rel_err(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.max(np.abs(a - b)) / np.max(np.abs(a)))
+
+
+def runge(n: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    x = np.random.default_rng(0).uniform(-1, 1, (n, 1))
+    return x, mlplab.data.get_target("runge")(x)
+
+
+def alone(seed, lr, x, y, opt_cls=Adam, **kw) -> tuple[MLP, mlplab.History]:
+    net = MLP([1, 16, 16, 1], "tanh", seed=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mlplab.DivergenceWarning)
+        h = fit(net, x, y, optimizer=opt_cls(lr), seed=seed, progress=False,
+                engine="reference", **kw)  # fmt: skip
+    return net, h
+
+
+@pytest.mark.parametrize("sampling", ["shuffle", "replacement"])
+def test_w4_members_equal_training_alone(sampling):
+    x, y = runge()
+    seeds, lrs = [3, 7, 11, 19], [1e-3, 3e-3, 1e-2, 2e-3]
+    ens = Ensemble([1, 16, 16, 1], seeds, activation="tanh")
+    hs = fit_ensemble(ens, x, y, optimizer=Adam(), epochs=20, batch_size=16, lrs=lrs,
+                      sampling=sampling, validation=runge(20), progress=False,
+                      threads=3)  # fmt: skip
+    for i, (seed, lr) in enumerate(zip(seeds, lrs, strict=True)):
+        net, h = alone(seed, lr, x, y, epochs=20, batch_size=16, sampling=sampling,
+                       validation=runge(20))  # fmt: skip
+        assert rel_err(net.params, ens.member(i).params) <= 1e-12
+        np.testing.assert_allclose(hs[i].train_loss, h.train_loss, rtol=1e-10)
+        np.testing.assert_allclose(hs[i].val_loss, h.val_loss, rtol=1e-10)
+        assert hs[i].lr == h.lr and hs[i].steps == h.steps and hs[i].status == h.status
+
+
+def test_members_stop_on_their_own_divergence_and_early_stopping():
+    x, y = runge()
+    seeds, lrs = [0, 1, 2], [0.05, 1e3, 0.5]
+    nets = [MLP([1, 16, 16, 1], "tanh", seed=s) for s in seeds]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mlplab.DivergenceWarning)
+        hs = fit_ensemble(nets, x, y, optimizer=SGD(0.1), epochs=80, batch_size=8, lrs=lrs,
+                          early_stopping=4, progress=False, threads=1)  # fmt: skip
+    statuses = set()
+    for i, seed in enumerate(seeds):
+        net, h = alone(seed, lrs[i], x, y, opt_cls=SGD, epochs=80, batch_size=8,
+                       early_stopping=4)  # fmt: skip
+        statuses.add(h.status)
+        assert hs[i].status == h.status and hs[i].epochs == h.epochs
+        assert rel_err(net.params, nets[i].params) <= 1e-12
+    assert "diverged" in statuses
+
+
+def test_member_is_an_mlp_view_and_bad_input_is_explained():
+    ens = Ensemble([2, 5, 1], seeds=[0, 1], activation="relu")
+    assert ens.params.shape == (2, MLP([2, 5, 1]).num_parameters)
+    net = ens.member(1)
+    assert np.array_equal(net.params, MLP([2, 5, 1], "relu", seed=1).params)
+    net.params[0] = 42.0
+    assert ens.params[1, 0] == 42.0
+    assert ens(np.zeros((3, 2))).shape == (2, 3, 1)
+    with pytest.raises(ValueError, match="one architecture"):
+        Ensemble.from_nets([MLP([2, 5, 1]), MLP([2, 6, 1])])
+    with pytest.raises(ValueError, match="2 learning rates"):
+        fit_ensemble(ens, np.zeros((4, 2)), np.zeros(4), lrs=[0.1], progress=False)
+    with pytest.raises(ValueError, match="'mse' or 'half_sse'"):
+        fit_ensemble(ens, np.zeros((4, 2)), np.zeros(4), loss="bce", progress=False)
