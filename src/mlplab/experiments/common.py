@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from mlplab.ensemble import Ensemble, fit_ensemble
 from mlplab.network import MLP
 from mlplab.optim import LBFGS, SGD, Adam
 from mlplab.progress import task_progress
@@ -97,9 +98,11 @@ def train_seeds(
 ) -> list[SeedRun]:
     """Train ``arch`` with ``training`` on ``(X, y)`` once per seed.
 
-    Seed s draws the initial weights and the minibatch order. A diverging run stops at its last
-    finite epoch with ``history.status == "diverged"`` (no warning is raised here: the caller
-    reads the status).
+    Seed s draws the initial weights and the minibatch order. Several seeds with SGD or Adam
+    on ``mse``/``half_sse`` train together as one :class:`~mlplab.Ensemble` (the same results as
+    seed by seed, in one pass); other settings train seed by seed with :func:`mlplab.fit`.
+    A diverging run stops at its last finite epoch with ``history.status == "diverged"`` (no
+    warning is raised here: the caller reads the status).
 
     Parameters
     ----------
@@ -122,34 +125,93 @@ def train_seeds(
     list of SeedRun
         One per seed, in order.
     """
-    runs = []
-    for k, seed in enumerate(seeds):
-        net = arch.build(seed) if start is None else start[k]
-        values: list = []
-        callbacks = []
-        if monitor is not None:
-            values.append(monitor(net))
-            callbacks.append(lambda epoch, history, net, values=values: values.append(monitor(net)))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DivergenceWarning)
-            history = fit(
-                net,
-                X,
-                y,
-                loss=training.loss,
-                optimizer=training.make_optimizer(),
-                epochs=training.epochs,
-                batch_size=training.batch_size,
-                sampling=training.sampling,
-                validation=validation,
-                seed=seed,
-                callbacks=callbacks,
-                progress=False,
-            )
-        runs.append(SeedRun(net, history, values))
-        if advance is not None:
-            advance()
-    return runs
+    nets = [arch.build(seed) for seed in seeds] if start is None else list(start)
+    values: list[list] = [[monitor(net)] if monitor is not None else [] for net in nets]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DivergenceWarning)
+        if (
+            len(nets) > 1
+            and training.optimizer in ENSEMBLE_OPTIMIZERS
+            and (training.loss in ENSEMBLE_LOSSES)
+        ):
+            histories = _train_together(nets, training, X, y, seeds, validation, monitor, values)
+            if advance is not None:
+                for _ in nets:
+                    advance()
+        else:
+            histories = []
+            for k, (net, seed) in enumerate(zip(nets, seeds, strict=True)):
+                histories.append(
+                    fit(
+                        net,
+                        X,
+                        y,
+                        seed=seed,
+                        callbacks=_recorder(monitor, values[k]),
+                        progress=False,
+                        validation=validation,
+                        **_fit_arguments(training),
+                    )
+                )
+                if advance is not None:
+                    advance()
+    return [SeedRun(*run) for run in zip(nets, histories, values, strict=True)]
+
+
+#: What :func:`mlplab.fit_ensemble` trains: other settings train seed by seed.
+ENSEMBLE_OPTIMIZERS = ("sgd", "adam")
+ENSEMBLE_LOSSES = ("mse", "half_sse")
+
+
+def _fit_arguments(training: Training) -> dict:
+    return {
+        "loss": training.loss,
+        "optimizer": training.make_optimizer(),
+        "epochs": training.epochs,
+        "batch_size": training.batch_size,
+        "sampling": training.sampling,
+    }
+
+
+def _recorder(monitor: Callable[[MLP], object] | None, values: list) -> list:
+    """Callbacks that append ``monitor(net)`` to ``values`` after every epoch."""
+    if monitor is None:
+        return []
+    return [lambda epoch, history, net: values.append(monitor(net))]
+
+
+def _train_together(
+    nets: list[MLP],
+    training: Training,
+    X: np.ndarray,
+    y: np.ndarray,
+    seeds: list[int],
+    validation: tuple[np.ndarray, np.ndarray] | None,
+    monitor: Callable[[MLP], object] | None,
+    values: list[list],
+) -> list[History]:
+    """All seeds as one ensemble (members on a leading axis); ``nets`` get the results.
+
+    Each member's result equals training it alone with :func:`mlplab.fit` and its seed.
+    """
+    ensemble = Ensemble.from_nets(nets, seeds)
+    callbacks = []
+    if monitor is not None:
+        row = {id(ensemble.member(i)): i for i in range(len(nets))}
+        callbacks.append(lambda epoch, history, net: values[row[id(net)]].append(monitor(net)))
+    histories = fit_ensemble(
+        ensemble,
+        X,
+        y,
+        seeds=seeds,
+        validation=validation,
+        callbacks=callbacks,
+        progress=False,
+        **_fit_arguments(training),
+    )
+    for net, params in zip(nets, ensemble.params, strict=True):
+        net.params[...] = params
+    return histories
 
 
 @contextmanager

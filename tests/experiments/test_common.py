@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+
+from mlplab import fit
+from mlplab.data import cos4
+from mlplab.experiments.common import Arch, Training, train_seeds
+
+X = np.random.default_rng(0).standard_normal((64, 1))
+Y = cos4(X)
+ARCH = Arch((1, 8, 8, 1), activation="sigmoid", init="normal", bias_init=0.03)
+
+
+def _alone(training, seed, monitor):
+    net = ARCH.build(seed)
+    values = [monitor(net)]
+    hist = fit(
+        net,
+        X,
+        Y,
+        loss=training.loss,
+        optimizer=training.make_optimizer(),
+        epochs=training.epochs,
+        batch_size=training.batch_size,
+        seed=seed,
+        validation=(X[:16], Y[:16]),
+        callbacks=[lambda e, h, n: values.append(monitor(n))],
+        progress=False,
+    )
+    return net, hist, values
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "lbfgs"])
+def test_several_seeds_equal_training_each_alone(optimizer):
+    """Seeds train together as an ensemble (SGD, Adam) or one by one (L-BFGS): same results."""
+    training = Training(optimizer=optimizer, lr=0.05, epochs=30, batch_size=16)
+
+    def monitor(net):
+        return float(np.abs(net.params).sum())
+
+    runs = train_seeds(
+        ARCH, training, X, Y, [0, 1, 2], validation=(X[:16], Y[:16]), monitor=monitor
+    )
+    for seed, run in zip([0, 1, 2], runs, strict=True):
+        net, hist, values = _alone(training, seed, monitor)
+        np.testing.assert_allclose(run.net.params, net.params, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(run.history.train_loss, hist.train_loss, rtol=1e-12)
+        np.testing.assert_allclose(run.history.val_loss, hist.val_loss, rtol=1e-12)
+        np.testing.assert_allclose(run.monitor, values, rtol=1e-12)
+        assert len(run.monitor) == hist.epochs + 1
+
+
+def test_start_networks_are_trained_in_place():
+    training = Training(optimizer="adam", lr=0.01, epochs=5, batch_size=16)
+    nets = [ARCH.build(s) for s in (3, 4)]
+    before = [net.params.copy() for net in nets]
+    runs = train_seeds(ARCH, training, X, Y, [3, 4], start=nets)
+    for net, run, old in zip(nets, runs, before, strict=True):
+        assert run.net is net
+        assert not np.array_equal(net.params, old)
