@@ -48,3 +48,37 @@ def test_run_all_writes_an_index_linking_every_report(tmp_path, monkeypatch):
     assert "[properties](properties/report.md)" in index
     assert "9/9" in index
     assert results["properties"].passed
+
+
+def test_studies_run_as_dask_tasks_like_here(tmp_path):
+    """The studies can run on the sweep machinery (a local Dask cluster here)."""
+    names = ["properties", "higham"]
+    here = run_all(tmp_path / "here", quick=True, progress=False, names=names)
+    there = run_all(
+        tmp_path / "dask", quick=True, progress=False, names=names, cluster={"workers": 2}
+    )
+    assert list(there) == names
+    for name in names:
+        assert [c.to_dict() for c in there[name].checks] == [c.to_dict() for c in here[name].checks]
+        assert (tmp_path / "dask" / name / "report.md").stat().st_size > 0
+    index = (tmp_path / "dask" / "report.md").read_text()
+    assert "[properties](properties/report.md)" in index and "[higham]" in index
+
+
+def test_unreachable_scheduler_is_a_one_line_error(tmp_path, capsys):
+    from mlplab.cli import main
+
+    code = main(
+        [
+            "experiment",
+            "run",
+            "properties",
+            "--quick",
+            "--scheduler",
+            "tcp://127.0.0.1:9",
+            "--out",
+            str(tmp_path / "p"),
+        ]
+    )
+    assert code == 2
+    assert "cannot reach the Dask scheduler" in capsys.readouterr().err

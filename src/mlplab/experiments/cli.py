@@ -34,6 +34,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the study's)")
     r.add_argument("--out", default=None, help="output folder (default runs/experiments/NAME)")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
+    r.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="run the studies as tasks on a local Dask cluster of this many workers "
+        "(the machinery of 'mlplab sweep'; needs mlplab[dist])",
+    )
+    r.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="tcp://HOST:PORT",
+        help="run the studies as tasks on this running Dask scheduler",
+    )
     r.set_defaults(func=_cmd_run)
 
 
@@ -57,7 +70,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from mlplab.cli import UsageError, _writable_dir, console, err_console
-    from mlplab.experiments.runner import check_seeds, run_all, run_study
+    from mlplab.experiments.runner import check_seeds, run_all, run_studies
+    from mlplab.sweep.execute import ClusterError
 
     try:
         if args.name != "all":
@@ -65,11 +79,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
         check_seeds(args.seeds)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be >= 1, got {args.workers}")
     out = _writable_dir(args.out or f"runs/experiments/{args.name}")
-    if args.name == "all":
-        results = run_all(out, args.quick, args.seeds, progress=not args.quiet)
-    else:
-        results = {args.name: run_study(args.name, out, args.quick, args.seeds, not args.quiet)}
+    cluster = None
+    if args.workers is not None or args.scheduler is not None:
+        cluster = {"workers": args.workers, "scheduler": args.scheduler}
+    try:
+        if args.name == "all":
+            results = run_all(out, args.quick, args.seeds, not args.quiet, cluster=cluster)
+        else:
+            results = run_studies({args.name: out}, args.quick, args.seeds, not args.quiet, cluster)
+    except ClusterError as exc:
+        raise UsageError(str(exc)) from None
     table = Table(title="mlplab experiment run")
     table.add_column("study")
     table.add_column("checks", justify="right")

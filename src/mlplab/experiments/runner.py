@@ -13,6 +13,7 @@ import shlex
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from mlplab.experiments import STUDIES, get_study
@@ -98,14 +99,26 @@ def run_study(
 
 
 def run_all(
-    out: str | Path, quick: bool = False, seeds: int | None = None, progress: bool = True
+    out: str | Path,
+    quick: bool = False,
+    seeds: int | None = None,
+    progress: bool = True,
+    names: Sequence[str] | None = None,
+    cluster: dict | None = None,
 ) -> dict[str, StudyResult]:
-    """Run every study into ``out/NAME`` and write the index ``out/report.md``."""
+    """Run every study (or ``names``) into ``out/NAME`` and write the index ``out/report.md``.
+
+    Parameters
+    ----------
+    cluster : dict, optional
+        Run the studies as tasks on Dask, the machinery of ``mlplab sweep``: the arguments of
+        :func:`mlplab.sweep.execute.connect` (``scheduler``, ``workers``, ``timeout``); an
+        empty dict starts a local cluster. Without it the studies run here, one after another.
+    """
     out = Path(out)
-    results: dict[str, StudyResult] = {}
+    names = list(STUDIES if names is None else names)
     start = time.perf_counter()
-    for name in STUDIES:
-        results[name] = run_study(name, out / name, quick, seeds, progress)
+    results = run_studies({name: out / name for name in names}, quick, seeds, progress, cluster)
     seconds = time.perf_counter() - start
     rows = [
         [
@@ -127,3 +140,38 @@ def run_all(
     )
     write_text(out / REPORT, text + "\n")
     return results
+
+
+def run_studies(
+    jobs: dict[str, Path],
+    quick: bool = False,
+    seeds: int | None = None,
+    progress: bool = True,
+    cluster: dict | None = None,
+) -> dict[str, StudyResult]:
+    """Run each study ``name`` of ``jobs`` into its folder ``jobs[name]``.
+
+    Without ``cluster`` the studies run here one after another; with it (see :func:`run_all`)
+    each is a Dask task. Results come back in the order of ``jobs``.
+    """
+    if cluster is None:
+        return {name: run_study(name, out, quick, seeds, progress) for name, out in jobs.items()}
+    from distributed import as_completed
+
+    from mlplab.progress import task_progress
+    from mlplab.sweep.execute import connect, dashboard_address
+
+    results: dict[str, StudyResult] = {}
+    with connect(**cluster) as client, task_progress("studies", len(jobs), progress) as bar:
+        link = dashboard_address(client)
+        if link:
+            bar.console.print(f"Dask dashboard: {link}")
+        task = bar.add_task("studies", total=len(jobs), info="")
+        futures = {
+            client.submit(run_study, name, out, quick, seeds, False, pure=False): name
+            for name, out in jobs.items()
+        }
+        for future in as_completed(futures):
+            results[futures[future]] = future.result()
+            bar.update(task, advance=1, info=futures[future])
+    return {name: results[name] for name in jobs}
