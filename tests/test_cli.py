@@ -243,3 +243,55 @@ def test_diverging_run_exits_non_zero_and_saves_finite_model(tmp_path):
     assert result.returncode == 1
     assert "diverged" in result.stderr
     assert np.all(np.isfinite(MLP.load(out / "model.npz").params))
+
+
+def test_train_a_classifier_from_a_csv_of_labels(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (150, 2))
+    labels = (x[:, 0] > 0).astype(int) + (x[:, 1] > 0.3)
+    data = tmp_path / "cls.csv"
+    np.savetxt(data, np.column_stack([x, labels]), delimiter=",", header="x1,x2,label", comments="")
+    out = tmp_path / "run"
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(data),
+                "--loss",
+                "cross_entropy",
+                "--hidden",
+                "16",
+                "--epochs",
+                "300",
+                "--lr",
+                "0.01",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert MLP.load(out / "model.npz").sizes == [2, 16, 3]
+    assert metrics["val_accuracy"] > 0.8 and "val_mse" not in metrics
+
+
+def test_predict_from_an_npz_of_inputs_only(tmp_path, capsys):
+    path = MLP([1, 3, 1], seed=0).save(tmp_path / "m.npz")
+    np.savez(tmp_path / "x.npz", x=np.array([0.0, 0.5]))
+    assert main(["predict", str(path), "--input", str(tmp_path / "x.npz")]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 3
+
+
+def test_gradcheck_rejects_a_zero_step(capsys):
+    assert main(["gradcheck", "--h", "0"]) == 2
+    assert "--h and --tol must be > 0" in capsys.readouterr().err
+
+
+def test_error_messages_keep_square_brackets(tmp_path, capsys):
+    spec = tmp_path / "bad.toml"
+    spec.write_text("[base]\nwidths = [3]\n")
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "s")]) == 2
+    assert "[base]" in capsys.readouterr().err

@@ -118,3 +118,21 @@ def test_missing_and_damaged_files(tmp_path):
     p.write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="cannot read"):
         load_xy(p)
+
+
+def test_load_x_for_predictions(tmp_path):
+    from mlplab.data import load_x
+
+    p = tmp_path / "x.npz"
+    np.savez(p, x=np.arange(3.0))
+    assert load_x(p, 1).shape == (3, 1)
+    c = tmp_path / "x.csv"
+    c.write_text("x1,x2\n1,2\n3,4\n")
+    assert load_x(c, 2).tolist() == [[1, 2], [3, 4]]
+    with pytest.raises(ValueError, match="2 column\\(s\\) but the model takes 1 input"):
+        load_x(c, 1)
+
+
+def test_infinite_monomial_power():
+    with pytest.raises(ExpressionError, match="whole power"):
+        get_target("monomial:inf")

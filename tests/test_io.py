@@ -103,3 +103,13 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
 
 def test_written_model_is_a_zip(tmp_path):
     assert zipfile.is_zipfile(MLP([1, 2, 1]).save(tmp_path / "m.npz"))
+
+
+def test_text_files_are_utf8_whatever_the_locale(tmp_path, monkeypatch):
+    import locale
+
+    from mlplab.io import write_text
+
+    monkeypatch.setattr(locale, "getpreferredencoding", lambda *a, **k: "ascii")
+    path = write_text(tmp_path / "r.md", "σ ∇ ≫")
+    assert path.read_bytes().decode("utf-8") == "σ ∇ ≫"

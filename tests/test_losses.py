@@ -91,3 +91,20 @@ def test_value_and_gradient_match_torch(name, rng):
     loss = get_loss(name)
     assert loss(a, y) == pytest.approx(value.item(), rel=1e-12)
     np.testing.assert_allclose(loss.grad(a, y), ta.grad.numpy(), rtol=1e-10, atol=1e-15)
+
+
+def test_cross_entropy_needs_two_outputs():
+    with pytest.raises(ValueError, match="one output \\(logit\\) per class"):
+        get_loss("cross_entropy").value(np.zeros((3, 1)), np.array([0, 1, 0]))
+
+
+def test_bce_rejects_values_that_are_not_probabilities():
+    with pytest.raises(ValueError, match="output_activation='sigmoid'.*bce_logits"):
+        get_loss("bce").value(np.array([[1.5], [0.2]]), np.array([[1.0], [0.0]]))
+
+
+def test_bce_gradient_is_zero_where_the_value_is_clipped_flat():
+    a = np.array([[0.0], [1.0], [0.3]])
+    y = np.array([[0.0], [1.0], [1.0]])
+    g = get_loss("bce").grad(a, y)
+    assert g[0, 0] == 0.0 and g[1, 0] == 0.0 and g[2, 0] < 0

@@ -196,3 +196,20 @@ def test_the_papers_example():
     A = net(PAPER_X)
     assert np.array_equal(A.argmax(axis=1), PAPER_Y.argmax(axis=1))
     assert np.sum((PAPER_Y - A) ** 2) < 1e-2
+
+
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_divergence_warning_points_at_the_caller(engine):
+    net = MLP([1, 8, 8, 1], activation="identity", seed=0)
+    with pytest.warns(DivergenceWarning) as record:
+        fit(
+            net,
+            X,
+            10 * cos4(X),
+            optimizer=SGD(lr=5.0),
+            epochs=50,
+            batch_size=40,
+            progress=False,
+            engine=engine,
+        )
+    assert record[0].filename == __file__

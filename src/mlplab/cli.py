@@ -20,10 +20,12 @@ from pathlib import Path
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from mlplab import __version__
 from mlplab.experiments.cli import add_parser as _experiment_parser
+from mlplab.losses import NAMES as LOSS_NAMES
 from mlplab.sweep.command import add_parser as _sweep_parser
 
 console = Console()
@@ -52,9 +54,16 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
         help="registered target (runge, cos4, sin, abs, step, monomial:p) or a "
         "formula in x such as 'sin(3*x) + x**2'",
     )
-    g.add_argument("--domain", nargs=2, type=float, default=list(d.domain), metavar=("LOW", "HIGH"))
-    g.add_argument("--n-train", type=int, default=d.n_train)
-    g.add_argument("--n-val", type=int, default=d.n_val)
+    g.add_argument(
+        "--domain",
+        nargs=2,
+        type=float,
+        default=list(d.domain),
+        metavar=("LOW", "HIGH"),
+        help="interval of x",
+    )
+    g.add_argument("--n-train", type=int, default=d.n_train, help="training points")
+    g.add_argument("--n-val", type=int, default=d.n_val, help="validation points")
     g.add_argument(
         "--sampling",
         default=d.sampling,
@@ -82,7 +91,7 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
         default=d.activation,
         help="sigmoid, tanh, relu, leaky_relu[:alpha], elu[:alpha], softplus, gelu, sin, identity",
     )
-    g.add_argument("--output-activation", default=d.output_activation)
+    g.add_argument("--output-activation", default=d.output_activation, help="σ of the output layer")
     g.add_argument(
         "--init",
         default=d.init,
@@ -90,22 +99,40 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
         "uniform[:a,b]",
     )
     g.add_argument("--bias-init", default=d.bias_init, help="a constant or an initialiser name")
-    g.add_argument("--dtype", default=d.dtype, choices=["float64", "float32"])
+    g.add_argument(
+        "--dtype", default=d.dtype, choices=["float64", "float32"], help="floating-point precision"
+    )
     g = p.add_argument_group("training")
-    g.add_argument("--loss", default=d.loss)
+    g.add_argument("--loss", default=d.loss, help=f"one of: {', '.join(LOSS_NAMES)}")
     g.add_argument("--optimizer", default=d.optimizer, help="sgd, adam or lbfgs")
-    g.add_argument("--lr", type=float, default=d.lr)
+    g.add_argument("--lr", type=float, default=d.lr, help="learning rate (> 0)")
     g.add_argument("--momentum", type=float, default=d.momentum, help="SGD momentum")
-    g.add_argument("--epochs", type=int, default=d.epochs)
-    g.add_argument("--batch-size", type=int, default=d.batch_size)
-    g.add_argument("--batch-sampling", default=d.batch_sampling, choices=["shuffle", "replacement"])
+    g.add_argument("--epochs", type=int, default=d.epochs, help="passes over the training set")
+    g.add_argument("--batch-size", type=int, default=d.batch_size, help="points per step")
+    g.add_argument(
+        "--batch-sampling",
+        default=d.batch_sampling,
+        choices=["shuffle", "replacement"],
+        help="reshuffled minibatches each epoch, or points drawn with replacement",
+    )
     g.add_argument(
         "--schedule",
         default=d.schedule,
         help="constant, step:every,gamma, exponential:gamma, cosine:floor",
     )
-    g.add_argument("--early-stopping", type=int, default=None, metavar="PATIENCE")
-    g.add_argument("--seed", type=int, default=d.seed)
+    g.add_argument(
+        "--early-stopping",
+        type=int,
+        default=None,
+        metavar="PATIENCE",
+        help="stop after this many epochs without a better validation loss",
+    )
+    g.add_argument(
+        "--seed",
+        type=int,
+        default=d.seed,
+        help="seeds the data, the initial weights and the batch order",
+    )
     p.add_argument("--out", default="runs/train", help="run folder to write")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
@@ -147,9 +174,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     table.add_column("value", justify="right")
     table.add_row("network", "-".join(map(str, result.net.sizes)) + f" {cfg.activation}")
     table.add_row("parameters p", str(result.net.num_parameters))
-    for key in ("train_mse", "val_mse", "max_abs_error"):
-        value = result.metrics[key]
-        table.add_row(key, "n/a" if value is None else f"{value:.3e}")
+    for key in ("train_mse", "val_mse", "train_accuracy", "val_accuracy", "max_abs_error"):
+        if key in result.metrics:
+            value = result.metrics[key]
+            table.add_row(key, "n/a" if value is None else f"{value:.3e}")
     table.add_row("epochs", f"{result.history.epochs} ({result.history.steps} steps)")
     table.add_row("seconds", f"{result.metrics['seconds']:.2f}")
     table.add_row("status", result.history.status)
@@ -193,12 +221,16 @@ def _gradcheck_parser(sub: argparse._SubParsersAction) -> None:
         help="layer widths n_1 ... n_L",
     )
     p.add_argument("--activation", default="tanh")
-    p.add_argument("--output-activation", default="identity")
-    p.add_argument("--loss", default="mse")
+    p.add_argument(
+        "--output-activation",
+        default=None,
+        help="σ of the output layer (default: sigmoid for bce, identity otherwise)",
+    )
+    p.add_argument("--loss", default="mse", help=f"one of: {', '.join(LOSS_NAMES)}")
     p.add_argument("--points", type=int, default=8, help="number of random input points")
     p.add_argument("--h", type=float, default=1e-5, help="finite-difference step")
     p.add_argument("--tol", type=float, default=1e-7, help="largest relative error accepted")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seeds the network and the points")
     p.set_defaults(func=_cmd_gradcheck)
 
 
@@ -211,13 +243,16 @@ def _cmd_gradcheck(args: argparse.Namespace) -> int:
     net = MLP(
         args.sizes,
         activation=args.activation,
-        output_activation=args.output_activation,
+        output_activation=args.output_activation
+        or ("sigmoid" if loss.name == "bce" else "identity"),
         seed=args.seed,
         bias_init="normal:0,0.5",
     )
     rng = np.random.default_rng(args.seed + 1)
     if args.points < 1:
         raise UsageError(f"--points must be >= 1, got {args.points}")
+    if not (args.h > 0 and args.tol > 0):
+        raise UsageError(f"--h and --tol must be > 0, got {args.h:g} and {args.tol:g}")
     X = rng.standard_normal((args.points, net.sizes[0]))
     if loss.integer_targets:
         y = rng.integers(0, net.sizes[-1], size=args.points)
@@ -256,6 +291,7 @@ def _predict_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
+    from mlplab.data import load_x
     from mlplab.network import MLP
 
     net = MLP.load(args.model)
@@ -265,28 +301,13 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             raise UsageError(f"the model takes {n_in} inputs per point; got {len(args.x)} numbers")
         X = np.array(args.x).reshape(-1, n_in)
     else:
-        X = _read_inputs(Path(args.input), n_in)
+        X = load_x(args.input, n_in)
     Y = net(X)
     cols = [f"x{j + 1}" for j in range(n_in)] + [f"y{j + 1}" for j in range(Y.shape[1])]
     print(",".join(cols))
     for row in np.hstack([X, Y]):
         print(",".join(f"{v:.17g}" for v in row))
     return 0
-
-
-def _read_inputs(path: Path, n_in: int) -> np.ndarray:
-    if path.suffix.lower() == ".npz":
-        from mlplab.data import load_xy
-
-        return load_xy(path)[0]
-    try:
-        X = np.loadtxt(path, delimiter=",", ndmin=2)
-    except (OSError, ValueError) as exc:
-        try:
-            X = np.loadtxt(path, delimiter=",", ndmin=2, skiprows=1)
-        except (OSError, ValueError):
-            raise UsageError(f"cannot read inputs from {path}: {exc}") from None
-    return X[:, :n_in] if X.shape[1] > n_in else X
 
 
 #: Each entry adds one subcommand to the parser; a command's parser sets ``func``, which takes
@@ -317,7 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except (UsageError, ValueError) as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         err_console.print("interrupted", highlight=False)

@@ -38,7 +38,7 @@ def cos4(x: np.ndarray) -> np.ndarray:
 
 def monomial(p: int) -> Target:
     """x ↦ x^p for a whole p >= 0."""
-    if p < 0 or p != int(p):
+    if not math.isfinite(p) or p < 0 or p != int(p):
         raise ValueError(f"monomial:p needs a whole power p >= 0, got {p}")
     power = int(p)
     return lambda x: np.power(x, power)
@@ -253,36 +253,68 @@ def load_xy(path: str | Path, n_inputs: int | None = None) -> tuple[np.ndarray, 
         For a missing, unreadable or non-numeric file, naming the file and the problem.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"no data file at {path}")
     if path.suffix.lower() == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {k.lower(): data[k] for k in data.files}
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-            raise ValueError(f"cannot read {path} as an .npz archive of arrays: {exc}") from None
-        if "x" not in arrays or "y" not in arrays:
-            raise ValueError(f"{path} must hold arrays named 'x' and 'y', found {sorted(arrays)}")
-        try:
-            x, y = np.asarray(arrays["x"], float), np.asarray(arrays["y"], float)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{path}: 'x' and 'y' must be numeric arrays ({exc})") from None
-        x = x.reshape(len(x), -1)
-        y = y.reshape(len(y), -1)
+        x, y = _read_npz(path, ("x", "y"))
     else:
-        table = _read_csv(path)
+        table = _read_csv(path, min_columns=2)
         k = table.shape[1] - 1 if n_inputs is None else n_inputs
         if not 1 <= k < table.shape[1]:
             raise ValueError(f"{path} has {table.shape[1]} columns; need x and y columns")
         x, y = table[:, :k], table[:, k:]
     if len(x) != len(y):
         raise ValueError(f"{path}: x has {len(x)} rows but y has {len(y)}")
-    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
-        raise ValueError(f"{path} contains NaN or inf values; remove or impute them")
     return x, y
 
 
-def _read_csv(path: Path) -> np.ndarray:
+def load_x(path: str | Path, n_inputs: int) -> np.ndarray:
+    """Load inputs only (for predictions): a CSV of ``n_inputs`` columns or an NPZ with ``x``.
+
+    Returns
+    -------
+    ndarray, shape (N, n_inputs)
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".npz":
+        (x,) = _read_npz(path, ("x",))
+    else:
+        x = _read_csv(path, min_columns=1)
+    if x.shape[1] != n_inputs:
+        raise ValueError(
+            f"{path} has {x.shape[1]} column(s) but the model takes {n_inputs} input(s) per "
+            f"point: keep only the input columns"
+        )
+    return x
+
+
+def _read_npz(path: Path, names: tuple[str, ...]) -> list[np.ndarray]:
+    """The named arrays of an NPZ file (names matched case-insensitively), each as (N, k)."""
+    if not path.is_file():
+        raise ValueError(f"no data file at {path}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k.lower(): data[k] for k in data.files}
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise ValueError(f"cannot read {path} as an .npz archive of arrays: {exc}") from None
+    missing = [n for n in names if n not in arrays]
+    if missing:
+        wanted = " and ".join(repr(n) for n in names)
+        raise ValueError(f"{path} must hold arrays named {wanted}, found {sorted(arrays)}")
+    out = []
+    for name in names:
+        try:
+            a = np.asarray(arrays[name], float)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: {name!r} must be a numeric array ({exc})") from None
+        a = a.reshape(len(a), -1)
+        _check_finite(path, a)
+        out.append(a)
+    return out
+
+
+def _read_csv(path: Path, min_columns: int) -> np.ndarray:
+    """The numeric table of a CSV file (a first row that is not numeric is a header)."""
+    if not path.is_file():
+        raise ValueError(f"no data file at {path}")
     try:
         with open(path, newline="", encoding="utf-8") as fh:
             rows = [r for r in csv.reader(fh) if r and any(c.strip() for c in r)]
@@ -301,6 +333,13 @@ def _read_csv(path: Path) -> np.ndarray:
         raise ValueError(
             f"{path} has a non-numeric value ({exc}); every data cell must be a number"
         ) from None
-    if table.ndim != 2 or table.shape[1] < 2:
-        raise ValueError(f"{path} must have at least two columns (x, y) of equal length rows")
+    if table.ndim != 2 or table.shape[1] < min_columns:
+        columns = "two columns (x, y)" if min_columns == 2 else "one column"
+        raise ValueError(f"{path} must have at least {columns}, with rows of equal length")
+    _check_finite(path, table)
     return table
+
+
+def _check_finite(path: Path, a: np.ndarray) -> None:
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{path} contains NaN or inf values; remove or impute them")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
@@ -31,7 +32,7 @@ from mlplab.losses import Loss, get_loss
 from mlplab.network import MLP
 from mlplab.optim import Adam, Optimizer, Schedule, get_schedule
 from mlplab.progress import EpochProgress
-from mlplab.train import SAMPLINGS, Callback, History, _Watch
+from mlplab.train import SAMPLINGS, Callback, DivergenceWarning, History, _Watch
 
 if TYPE_CHECKING:
     from mlplab.engine.dense import DenseStepper
@@ -246,9 +247,11 @@ def fit_ensemble(
             if not active.any():
                 break
     seconds = time.perf_counter() - start
-    for h, w in zip(histories, watches, strict=True):
+    for i, (h, w) in enumerate(zip(histories, watches, strict=True)):
         h.seconds = seconds
         w.finish()
+        if h.status == "diverged":
+            warnings.warn(f"member {i}: {h.message}", DivergenceWarning, stacklevel=2)
     if nets is not None:
         for net, row in zip(nets, ens.params, strict=True):
             net.params[...] = row

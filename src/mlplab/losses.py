@@ -79,6 +79,12 @@ def _half_sse_grad(a: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def _as_probabilities(a: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Targets as rows of class probabilities: integer labels become one-hot rows."""
+    if a.shape[1] < 2:
+        raise ValueError(
+            "cross_entropy needs one output (logit) per class, at least 2; a network with one "
+            "output gives softmax = 1 and learns nothing: use n_L = number of classes, or "
+            "'bce_logits' for two classes with one output"
+        )
     if y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1 and a.shape[1] > 1):
         labels = y.reshape(-1)
         if not np.all(labels == np.round(labels)) or labels.min() < 0 or labels.max() >= a.shape[1]:
@@ -115,14 +121,27 @@ def _cross_entropy_grad(a: np.ndarray, y: np.ndarray) -> np.ndarray:
 _BCE_EPS = 1e-12
 
 
+def _probabilities(a: np.ndarray) -> np.ndarray:
+    """``a`` clipped into [ε, 1 − ε]; raises unless every entry is a probability."""
+    if a.size and (np.min(a) < 0.0 or np.max(a) > 1.0):
+        raise ValueError(
+            f"bce takes probabilities in [0, 1] but the outputs range from {np.min(a):.3g} to "
+            f"{np.max(a):.3g}: use output_activation='sigmoid', or the loss 'bce_logits' on "
+            f"raw outputs"
+        )
+    return np.clip(a, _BCE_EPS, 1.0 - _BCE_EPS)
+
+
 def _bce(a: np.ndarray, y: np.ndarray) -> float:
-    p = np.clip(a, _BCE_EPS, 1.0 - _BCE_EPS)
+    p = _probabilities(a)
     return float(-np.mean(y * np.log(p) + (1.0 - y) * np.log1p(-p)))
 
 
 def _bce_grad(a: np.ndarray, y: np.ndarray) -> np.ndarray:
-    p = np.clip(a, _BCE_EPS, 1.0 - _BCE_EPS)
-    return (p - y) / (p * (1.0 - p)) / a.size
+    # Where the clip is active the value is flat, so the derivative there is 0.
+    p = _probabilities(a)
+    inside = (a > _BCE_EPS) & (a < 1.0 - _BCE_EPS)
+    return np.where(inside, (p - y) / (p * (1.0 - p)), 0.0) / a.size
 
 
 def _bce_logits(a: np.ndarray, y: np.ndarray) -> float:

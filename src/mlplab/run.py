@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,9 +19,10 @@ import numpy as np
 
 from mlplab.data import get_target, load_xy, sample
 from mlplab.io import write_json
+from mlplab.losses import get_loss
 from mlplab.network import MLP
 from mlplab.optim import get_optimizer
-from mlplab.train import History, fit, split_validation
+from mlplab.train import DivergenceWarning, History, fit, split_validation
 
 GRID_POINTS = 2001
 
@@ -95,6 +97,25 @@ def make_data(cfg: TrainConfig) -> tuple[np.ndarray, ...]:
     return x, y, x_val, f(x_val)
 
 
+def class_labels(y: np.ndarray, y_val: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Integer class labels from one target column: ``(labels, val_labels, n_classes)``.
+
+    Raises
+    ------
+    ValueError
+        Unless the single column holds whole numbers >= 0 (and at least two classes).
+    """
+    if y.shape[1] != 1:
+        raise ValueError(
+            f"cross_entropy in a run takes one column of integer class labels, got {y.shape[1]}"
+        )
+    both = np.concatenate([y[:, 0], y_val[:, 0]])
+    if np.any(both < 0) or np.any(both != np.round(both)):
+        raise ValueError("cross_entropy needs class labels 0, 1, 2, ... in the target column")
+    n_classes = max(int(both.max()) + 1, 2)
+    return y[:, 0].astype(np.intp), y_val[:, 0].astype(np.intp), n_classes
+
+
 def build_network(cfg: TrainConfig, n_in: int, n_out: int) -> MLP:
     """The network of ``cfg`` for inputs of width ``n_in`` and ``n_out`` outputs."""
     return MLP(
@@ -131,35 +152,49 @@ def train_run(cfg: TrainConfig, out: str | Path | None = None, progress: bool = 
     -------
     RunResult
         ``metrics`` has ``train_mse``, ``val_mse``, ``max_abs_error`` (on a dense grid of the
-        domain, for a target function), ``seconds``, ``epochs``, ``status``.
+        domain, for a target function), ``seconds``, ``epochs``, ``status``; with
+        ``cross_entropy`` (integer class labels in the last column) ``train_accuracy`` and
+        ``val_accuracy`` instead of the squared errors.
     """
     x, y, x_val, y_val = make_data(cfg)
-    net = build_network(cfg, x.shape[1], y.shape[1])
+    classes = get_loss(cfg.loss).integer_targets
+    if classes:
+        y, y_val, n_out = class_labels(y, y_val)
+    else:
+        n_out = y.shape[1]
+    net = build_network(cfg, x.shape[1], n_out)
     optimizer = build_optimizer(cfg)
-    if out is not None:
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        write_json(out / "config.json", cfg.to_dict())
     start = time.perf_counter()
-    history = fit(
-        net,
-        x,
-        y,
-        loss=cfg.loss,
-        optimizer=optimizer,
-        epochs=cfg.epochs,
-        batch_size=cfg.batch_size,
-        sampling=cfg.batch_sampling,
-        validation=(x_val, y_val),
-        seed=cfg.seed,
-        schedule=cfg.schedule,
-        early_stopping=cfg.early_stopping,
-        progress=progress,
-    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DivergenceWarning)  # reported by metrics["status"]
+        history = fit(
+            net,
+            x,
+            y,
+            loss=cfg.loss,
+            optimizer=optimizer,
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            sampling=cfg.batch_sampling,
+            validation=(x_val, y_val),
+            seed=cfg.seed,
+            schedule=cfg.schedule,
+            early_stopping=cfg.early_stopping,
+            progress=progress,
+        )
     seconds = time.perf_counter() - start
+    if classes:
+        scores = {
+            "train_accuracy": float(np.mean(net(x).argmax(axis=1) == y)),
+            "val_accuracy": float(np.mean(net(x_val).argmax(axis=1) == y_val)),
+        }
+    else:
+        scores = {
+            "train_mse": float(np.mean((net(x) - y) ** 2)),
+            "val_mse": float(np.mean((net(x_val) - y_val) ** 2)),
+        }
     metrics = {
-        "train_mse": float(np.mean((net(x) - y) ** 2)),
-        "val_mse": float(np.mean((net(x_val) - y_val) ** 2)),
+        **scores,
         "max_abs_error": None,
         "seconds": seconds,
         "epochs": history.epochs,
@@ -168,11 +203,14 @@ def train_run(cfg: TrainConfig, out: str | Path | None = None, progress: bool = 
         "parameters": net.num_parameters,
     }
     grid = None
-    if not cfg.data:
+    if not cfg.data and not classes:
         grid = np.linspace(cfg.domain[0], cfg.domain[1], GRID_POINTS).reshape(-1, 1)
         truth = get_target(cfg.target)(grid)
         metrics["max_abs_error"] = float(np.max(np.abs(net(grid) - truth)))
     if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "config.json", cfg.to_dict())
         net.save(out / "model.npz")
         history.save_csv(out / "history.csv")
         _write_figures(cfg, net, history, x, y, grid, out)
@@ -193,7 +231,7 @@ def _write_figures(
 
     name = cfg.target if not cfg.data else Path(cfg.data).name
     arch = "-".join(map(str, net.sizes))
-    if x.shape[1] == 1 and y.shape[1] == 1:
+    if x.shape[1] == 1 and y.ndim == 2 and y.shape[1] == 1:
         if grid is None:
             grid = np.linspace(x.min(), x.max(), GRID_POINTS).reshape(-1, 1)
             truth = None

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import numbers
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -190,7 +191,7 @@ def fit(
     rng = np.random.default_rng(seed)
     X = net.check_input(X)
     y = net.check_target(y, loss, X.shape[0])
-    if isinstance(validation, float):
+    if isinstance(validation, numbers.Real):
         X, y, Xv, yv = split_validation(X, y, validation, rng)
     elif validation is not None:
         Xv = net.check_input(validation[0], "X_val")
@@ -253,6 +254,8 @@ def fit(
             optimizer.lr = base_lr
     history.seconds = time.perf_counter() - start
     watch.finish()
+    if history.status == "diverged":
+        warnings.warn(history.message, DivergenceWarning, stacklevel=2)
     return history
 
 
@@ -353,7 +356,6 @@ class _Watch:
                 f"The parameters are those of epoch {epoch} (the last finite cost). "
                 f"Try a smaller learning rate."
             )
-            warnings.warn(h.message, DivergenceWarning, stacklevel=4)
             return True
         np.copyto(self.last_finite, self.net.params)
         if self.patience is None:

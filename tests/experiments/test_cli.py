@@ -40,3 +40,23 @@ def test_run_writes_the_report_and_prints_the_checks(capsys, tmp_path):
     assert "9/9" in capsys.readouterr().out
     report = (out / "report.md").read_text()
     assert f"mlplab experiment run properties --quick --out {out}" in report
+
+
+def test_workers_and_scheduler_together_are_refused(tmp_path, capsys):
+    from mlplab.cli import main
+
+    code = main(
+        [
+            "experiment",
+            "run",
+            "properties",
+            "--workers",
+            "2",
+            "--scheduler",
+            "tcp://127.0.0.1:9",
+            "--out",
+            str(tmp_path / "p"),
+        ]
+    )
+    assert code == 2
+    assert "not both" in capsys.readouterr().err

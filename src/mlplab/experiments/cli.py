@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 
+from rich.markup import escape
 from rich.table import Table
 
 from mlplab.experiments import STUDIES, get_study
@@ -81,6 +82,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be >= 1, got {args.workers}")
+    if args.workers is not None and args.scheduler is not None:
+        raise UsageError(
+            "give --workers (a local cluster) or --scheduler (a running one), not both"
+        )
     out = _writable_dir(args.out or f"runs/experiments/{args.name}")
     cluster = None
     if args.workers is not None or args.scheduler is not None:
@@ -107,5 +112,5 @@ def _cmd_run(args: argparse.Namespace) -> int:
         failed += [f"{name}: {c.name} ({c.measured})" for c in res.checks if not c.passed]
     console.print(table)
     for line in failed:
-        err_console.print(f"[red]check failed[/red] {line}", highlight=False)
+        err_console.print(f"[red]check failed[/red] {escape(line)}", highlight=False)
     return 1 if failed else 0

@@ -167,8 +167,10 @@ def run_studies(
         if link:
             bar.console.print(f"Dask dashboard: {link}")
         task = bar.add_task("studies", total=len(jobs), info="")
-        futures = {
-            client.submit(run_study, name, out, quick, seeds, False, pure=False): name
+        futures = {  # absolute folders: a remote worker has a working directory of its own
+            client.submit(
+                run_study, name, Path(out).resolve(), quick, seeds, False, pure=False
+            ): name
             for name, out in jobs.items()
         }
         for future in as_completed(futures):

@@ -6,6 +6,8 @@ import argparse
 import logging
 import os
 
+from rich.markup import escape
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Add the ``sweep`` subcommand to the ``mlplab`` parser."""
@@ -114,7 +116,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     )
     if failed:
         for r in failed:
-            err_console.print(f"[red]failed[/red] {r['run_id']}: {r['error']}", highlight=False)
+            err_console.print(
+                f"[red]failed[/red] {r['run_id']}: {escape(r['error'])}", highlight=False
+            )
         names = ", ".join(r["run_id"] for r in failed)
         err_console.print(f"{len(failed)} run(s) failed: {names}", highlight=False)
         return 1
