@@ -7,7 +7,7 @@ from mlplab.experiments.common import Arch, Training, train_seeds
 
 X = np.random.default_rng(0).standard_normal((64, 1))
 Y = cos4(X)
-ARCH = Arch((1, 8, 8, 1), activation="sigmoid", init="normal", bias_init=0.03)
+ARCH = Arch((1, 32, 32, 1), activation="sigmoid", init="normal", bias_init=0.03)
 
 
 def _alone(training, seed, monitor):
@@ -57,3 +57,14 @@ def test_start_networks_are_trained_in_place():
     for net, run, old in zip(nets, runs, before, strict=True):
         assert run.net is net
         assert not np.array_equal(net.params, old)
+
+
+def test_the_ensemble_is_used_where_it_pays():
+    from mlplab.experiments.common import _together_is_faster
+
+    sgd = Training(optimizer="sgd")
+    assert _together_is_faster([ARCH.build(0), ARCH.build(1)], sgd)  # BLAS engine: stack
+    small = Arch((2, 2, 3, 2), "sigmoid", "sigmoid")
+    assert not _together_is_faster([small.build(0), small.build(1)], sgd)  # compiled loop
+    assert not _together_is_faster([ARCH.build(0)], sgd)
+    assert not _together_is_faster([ARCH.build(0), ARCH.build(1)], Training(optimizer="lbfgs"))
