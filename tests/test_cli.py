@@ -295,3 +295,12 @@ def test_error_messages_keep_square_brackets(tmp_path, capsys):
     spec.write_text("[base]\nwidths = [3]\n")
     assert main(["sweep", str(spec), "--out", str(tmp_path / "s")]) == 2
     assert "[base]" in capsys.readouterr().err
+
+
+def test_options_that_would_be_ignored_are_refused(tmp_path, capsys):
+    data = tmp_path / "d.csv"
+    data.write_text("0,1\n1,2\n2,3\n3,4\n4,5\n")
+    assert main(["train", "--data", str(data), "--n-train", "10", "--out", str(tmp_path)]) == 2
+    assert "--n-train describe a target function" in capsys.readouterr().err
+    assert main(["train", "--val-fraction", "0.5", "--out", str(tmp_path)]) == 2
+    assert "applies to --data" in capsys.readouterr().err

@@ -167,6 +167,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         dtype=args.dtype,
     )
+    _check_data_options(cfg)
     out = _writable_dir(args.out)
     result = train_run(cfg, out, progress=not args.quiet)
     table = Table(title=f"mlplab train: {cfg.target if not cfg.data else cfg.data}")
@@ -187,6 +188,27 @@ def _cmd_train(args: argparse.Namespace) -> int:
         err_console.print(result.history.message, style="red", soft_wrap=True)
         return 1
     return 0
+
+
+def _check_data_options(cfg) -> None:
+    """Refuse options that would be silently ignored: target options with --data, and back."""
+    from mlplab.run import TrainConfig
+
+    default = TrainConfig()
+    target_options = ("target", "domain", "n_train", "n_val", "sampling", "noise")
+    if cfg.data:
+        given = [
+            f"--{k.replace('_', '-')}"
+            for k in target_options
+            if getattr(cfg, k) != getattr(default, k)
+        ]
+        if given:
+            raise UsageError(
+                f"{', '.join(given)} describe a target function and do nothing "
+                f"with --data; drop them (--val-fraction sets the validation share)"
+            )
+    elif cfg.val_fraction != default.val_fraction:
+        raise UsageError("--val-fraction applies to --data; with a target use --n-val")
 
 
 def _writable_dir(path: str) -> Path:
