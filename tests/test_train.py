@@ -16,6 +16,22 @@ PAPER_X = np.column_stack([X1, X2])
 PAPER_Y = np.array([[1.0, 0.0]] * 5 + [[0.0, 1.0]] * 5)
 
 
+def paper_sgd(net, epochs):
+    """The paper's training: SGD with η = 0.05 on one point drawn at random per step."""
+    return fit(
+        net,
+        PAPER_X,
+        PAPER_Y,
+        loss="half_sse",
+        optimizer=SGD(lr=0.05),
+        epochs=epochs,
+        batch_size=1,
+        sampling="replacement",
+        seed=0,
+        progress=False,
+    )
+
+
 def test_history_records_every_epoch():
     net = MLP([1, 8, 1], seed=0)
     hist = fit(net, X, Y, epochs=7, batch_size=8, validation=(X[::3], Y[::3]), progress=False)
@@ -126,18 +142,7 @@ def test_schedule_changes_the_learning_rate():
 
 def test_replacement_sampling_draws_single_points():
     net = MLP([2, 2, 3, 2], activation="sigmoid", output_activation="sigmoid", seed=0)
-    hist = fit(
-        net,
-        PAPER_X,
-        PAPER_Y,
-        loss="half_sse",
-        optimizer=SGD(lr=0.05),
-        epochs=3,
-        batch_size=1,
-        sampling="replacement",
-        seed=0,
-        progress=False,
-    )
+    hist = paper_sgd(net, epochs=3)
     assert hist.steps == 30
 
 
@@ -180,18 +185,7 @@ def test_the_papers_example():
     )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        hist = fit(
-            net,
-            PAPER_X,
-            PAPER_Y,
-            loss="half_sse",
-            optimizer=SGD(lr=0.05),
-            epochs=100_000,
-            batch_size=1,
-            sampling="replacement",
-            seed=0,
-            progress=False,
-        )
+        hist = paper_sgd(net, epochs=100_000)
     assert hist.steps == 1_000_000
     A = net(PAPER_X)
     assert np.array_equal(A.argmax(axis=1), PAPER_Y.argmax(axis=1))
