@@ -18,12 +18,9 @@ import time
 import numpy as np
 
 import mlplab
-from mlplab.data import cos4
+from mlplab.data import cos4, paper_example
 
-X1 = [0.1, 0.3, 0.1, 0.6, 0.4, 0.6, 0.5, 0.9, 0.4, 0.7]
-X2 = [0.1, 0.4, 0.5, 0.9, 0.2, 0.3, 0.6, 0.2, 0.4, 0.6]
-PAPER_X = np.column_stack([X1, X2])
-PAPER_Y = np.array([[1.0, 0.0]] * 5 + [[0.0, 1.0]] * 5)
+PAPER_X, PAPER_Y = paper_example()
 
 
 def mlplab_paper(steps: int) -> float:

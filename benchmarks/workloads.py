@@ -37,17 +37,6 @@ class Workload:
 # --- W1: the paper's example ---------------------------------------------------------------------
 
 
-def paper_data() -> tuple[np.ndarray, np.ndarray]:
-    """The ten points and labels of Higham & Higham's section 2 example."""
-    x1 = [0.1, 0.3, 0.1, 0.6, 0.4, 0.6, 0.5, 0.9, 0.4, 0.7]
-    x2 = [0.1, 0.4, 0.5, 0.9, 0.2, 0.3, 0.6, 0.2, 0.4, 0.6]
-    X = np.column_stack([x1, x2])
-    Y = np.zeros((10, 2))
-    Y[:5, 0] = 1.0
-    Y[5:, 1] = 1.0
-    return X, Y
-
-
 def w1_epochs(quick: bool) -> int:
     return 10_000 if quick else 100_000
 
@@ -59,7 +48,7 @@ def w1_net() -> mlplab.MLP:
 
 
 def w1_mlplab(quick: bool, engine: str = "auto") -> tuple[Run, float]:
-    X, Y = paper_data()
+    X, Y = mlplab.data.paper_example()
 
     def run() -> float:
         net = w1_net()
@@ -82,7 +71,7 @@ def w1_jax(quick: bool) -> tuple[Run, float]:
     import jax.numpy as jnp
 
     jax.config.update("jax_enable_x64", True)
-    X, Y = paper_data()
+    X, Y = mlplab.data.paper_example()
     Xj, Yj = jnp.asarray(X), jnp.asarray(Y)
     idx = jnp.asarray(w1_indices(w1_epochs(quick)))
     params0 = [jnp.asarray(a) for a in w1_net().weights + w1_net().biases]
@@ -119,7 +108,7 @@ def w1_jax(quick: bool) -> tuple[Run, float]:
 def w1_torch(quick: bool) -> tuple[Run, float]:
     import torch
 
-    X, Y = paper_data()
+    X, Y = mlplab.data.paper_example()
     epochs = w1_epochs(quick) // 10  # eager PyTorch is timed on a tenth of the steps and scaled
     Xt, Yt = torch.tensor(X), torch.tensor(Y)
     idx = w1_indices(epochs)

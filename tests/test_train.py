@@ -140,6 +140,14 @@ def test_schedule_changes_the_learning_rate():
     assert opt.lr == 0.1
 
 
+def test_library_holds_the_papers_data():
+    from mlplab.data import paper_example
+
+    X, Y = paper_example()
+    np.testing.assert_array_equal(X, PAPER_X)
+    np.testing.assert_array_equal(Y, PAPER_Y)
+
+
 def test_replacement_sampling_draws_single_points():
     net = MLP([2, 2, 3, 2], activation="sigmoid", output_activation="sigmoid", seed=0)
     hist = paper_sgd(net, epochs=3)

@@ -188,6 +188,24 @@ def get_target(spec: str) -> Target:
         raise ExpressionError(f"{exc}. Registered targets are: {', '.join(TARGET_NAMES)}") from None
 
 
+# --- the paper's example ------------------------------------------------------------------
+
+
+def paper_example() -> tuple[np.ndarray, np.ndarray]:
+    """The ten points of Higham & Higham's worked example (section 2) and their categories.
+
+    Returns
+    -------
+    X : ndarray, shape (10, 2)
+        The points (x1, x2); the first five are category A, the last five category B.
+    Y : ndarray, shape (10, 2)
+        One-hot targets: [1, 0] for A, [0, 1] for B.
+    """
+    x1 = [0.1, 0.3, 0.1, 0.6, 0.4, 0.6, 0.5, 0.9, 0.4, 0.7]
+    x2 = [0.1, 0.4, 0.5, 0.9, 0.2, 0.3, 0.6, 0.2, 0.4, 0.6]
+    return np.column_stack([x1, x2]), np.repeat(np.eye(2), 5, axis=0)
+
+
 # --- sampling -------------------------------------------------------------------------------
 
 SAMPLINGS = ("grid", "uniform", "normal")

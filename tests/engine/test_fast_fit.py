@@ -13,18 +13,10 @@ from hypothesis import strategies as st
 
 import mlplab
 from mlplab import MLP, SGD, Activation, Adam, fit
+from mlplab.data import paper_example
 from mlplab.engine import choose
 
 TOL = 1e-12
-
-
-def paper_data() -> tuple[np.ndarray, np.ndarray]:
-    x1 = [0.1, 0.3, 0.1, 0.6, 0.4, 0.6, 0.5, 0.9, 0.4, 0.7]
-    x2 = [0.1, 0.4, 0.5, 0.9, 0.2, 0.3, 0.6, 0.2, 0.4, 0.6]
-    Y = np.zeros((10, 2))
-    Y[:5, 0] = 1.0
-    Y[5:, 1] = 1.0
-    return np.column_stack([x1, x2]), Y
 
 
 def rel_err(a: np.ndarray, b: np.ndarray) -> float:
@@ -59,7 +51,7 @@ def w1_net() -> MLP:
 
 
 def test_w1_paper_example_matches_reference():
-    X, Y = paper_data()
+    X, Y = paper_example()
     ref, fast = both(w1_net, lambda: SGD(0.05), X, Y, loss="half_sse", epochs=2000,
                      batch_size=1, sampling="replacement", seed=0)  # fmt: skip
     assert choose("auto", w1_net(), mlplab.losses.half_sse, SGD(0.05)) == "compiled"
@@ -210,7 +202,7 @@ def _history_bytes(h: mlplab.History) -> int:
 
 def test_no_memory_growth_per_step_w1():
     """Memory after 10^6 paper-example steps equals memory after 10^3 (the History aside)."""
-    X, Y = paper_data()
+    X, Y = paper_example()
 
     def retained(epochs: int) -> int:
         net = w1_net()

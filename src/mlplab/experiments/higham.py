@@ -13,27 +13,15 @@ from pathlib import Path
 import numpy as np
 
 from mlplab import plots
+from mlplab.data import paper_example
 from mlplab.experiments.common import Arch, SeedRun, Training, fmt, progress_bar, train_seeds
 from mlplab.experiments.report import Check, StudyResult, markdown_table
 
 TITLE = "the paper's 2-2-3-2 sigmoid example, 10 and 11 points, 10^6 SGD steps"
 DEFAULT_SEEDS = {False: 2, True: 1}
 
-X10 = np.array(
-    [
-        [0.1, 0.1],
-        [0.3, 0.4],
-        [0.1, 0.5],
-        [0.6, 0.9],
-        [0.4, 0.2],
-        [0.6, 0.3],
-        [0.5, 0.6],
-        [0.9, 0.2],
-        [0.4, 0.4],
-        [0.7, 0.6],
-    ]
-)
-LABELS10 = np.array([0] * 5 + [1] * 5)  # 0 = category A, 1 = category B
+X10, _ONE_HOT = paper_example()
+LABELS10 = _ONE_HOT.argmax(axis=1)  # 0 = category A, 1 = category B
 EXTRA_POINT = (0.3, 0.7)
 ARCH = Arch((2, 2, 3, 2), "sigmoid", "sigmoid", init="normal:0,0.5", bias_init="normal:0,0.5")
 ETA = 0.05
