@@ -33,10 +33,13 @@ def test_extra_memory_does_not_grow_with_the_points():
         tracemalloc.stop()
         return peak - out.nbytes
 
-    small, large = extra(20_000), extra(200_000)
-    assert large <= small + 64 * 1024, (small, large)
-    # two lanes, each with a^[l], z^[l], δ^[l], σ'(z^[l]) for one block of rows
-    assert small < 1.25 * 2 * 4 * igrad.BLOCK_ROWS * sum(net.sizes) * 8
+    # Two lanes, each with a^[l], z^[l], δ^[l], σ'(z^[l]) for one block of rows: a bound that
+    # does not depend on the number of points. (Which lane allocates first varies from run to
+    # run, so the peaks of two runs differ by a fraction of a block; compare with the bound.)
+    bound = 1.25 * 2 * 4 * igrad.BLOCK_ROWS * sum(net.sizes) * 8
+    whole_batch = 200_000 * sum(net.sizes) * 8  # one a^[l] per layer for every point at once
+    for n in (20_000, 200_000):
+        assert extra(n) < bound < whole_batch / 10, (n, bound)
 
 
 def test_user_activation_keeps_the_reference_path():
