@@ -18,6 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from mlplab.activations import Activation
+from mlplab.engine import fused
 from mlplab.engine.kernels import update_rows
 from mlplab.engine.spec import activation_code, optimizer_code, optimizer_state
 from mlplab.losses import Loss
@@ -27,7 +28,9 @@ from mlplab.optim import Optimizer
 # --- elementwise kernels writing into buffers ----------------------------------------------------
 
 ActInto = Callable[[np.ndarray, np.ndarray], None]
-DerivInto = Callable[[np.ndarray, np.ndarray, np.ndarray], None]
+#: ``times_df(z, a, out, scratch)``: ``out *= σ'(z)`` given ``a = σ(z)``; ``scratch`` is a spare
+#: array of ``out``'s shape. Arrays are C-contiguous.
+TimesDeriv = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], None]
 
 
 def _sigmoid_into(z: np.ndarray, a: np.ndarray) -> None:
@@ -37,64 +40,73 @@ def _sigmoid_into(z: np.ndarray, a: np.ndarray) -> None:
     np.reciprocal(a, out=a)
 
 
-def _dsigmoid_into(z: np.ndarray, a: np.ndarray, out: np.ndarray) -> None:
-    np.subtract(1.0, a, out=out)
-    out *= a
+def _times_dsigmoid(z: np.ndarray, a: np.ndarray, out: np.ndarray, scratch: np.ndarray) -> None:
+    fused.times_dsigmoid(out.reshape(-1), a.reshape(-1), a.dtype.type(1.0))
 
 
 def _tanh_into(z: np.ndarray, a: np.ndarray) -> None:
     np.tanh(z, out=a)
 
 
-def _dtanh_into(z: np.ndarray, a: np.ndarray, out: np.ndarray) -> None:
-    np.multiply(a, a, out=out)
-    np.subtract(1.0, out, out=out)
+def _times_dtanh(z: np.ndarray, a: np.ndarray, out: np.ndarray, scratch: np.ndarray) -> None:
+    fused.times_dtanh(out.reshape(-1), a.reshape(-1), a.dtype.type(1.0))
 
 
 def _identity_into(z: np.ndarray, a: np.ndarray) -> None:
     np.copyto(a, z)
 
 
-def _one_into(z: np.ndarray, a: np.ndarray, out: np.ndarray) -> None:
-    out.fill(1.0)
+def _times_one(z: np.ndarray, a: np.ndarray, out: np.ndarray, scratch: np.ndarray) -> None:
+    """σ' = 1: nothing to do."""
 
 
-def _leaky_relu(alpha: float) -> tuple[ActInto, DerivInto]:
+def _leaky_relu(alpha: float) -> tuple[ActInto, TimesDeriv]:
     def f(z: np.ndarray, a: np.ndarray) -> None:
         np.multiply(z, alpha, out=a)
         np.maximum(z, a, out=a) if alpha <= 1.0 else np.minimum(z, a, out=a)
 
-    def df(z: np.ndarray, a: np.ndarray, out: np.ndarray) -> None:
-        np.greater(z, 0.0, out=out)
+    def times_df(z: np.ndarray, a: np.ndarray, out: np.ndarray, scratch: np.ndarray) -> None:
+        np.greater(z, 0.0, out=scratch)
         if alpha != 0.0:
-            out *= 1.0 - alpha
-            out += alpha
+            scratch *= 1.0 - alpha
+            scratch += alpha
+        out *= scratch
 
-    return f, df
+    return f, times_df
 
 
-def _generic(act: Activation) -> tuple[ActInto, DerivInto]:
+def _generic(act: Activation) -> tuple[ActInto, TimesDeriv]:
     def f(z: np.ndarray, a: np.ndarray) -> None:
         a[...] = act.f(z)
 
-    def df(z: np.ndarray, a: np.ndarray, out: np.ndarray) -> None:
-        out[...] = act.df(z)
+    def times_df(z: np.ndarray, a: np.ndarray, out: np.ndarray, scratch: np.ndarray) -> None:
+        out *= act.df(z)
 
-    return f, df
+    return f, times_df
 
 
-def elementwise(act: Activation, code: str, alpha: float) -> tuple[ActInto, DerivInto]:
-    """In-place σ and σ' for an activation (``code`` from :func:`mlplab.engine.spec`)."""
+def elementwise(act: Activation, code: str, alpha: float) -> tuple[ActInto, TimesDeriv]:
+    """In-place σ and "times σ'" for an activation (``code`` from :func:`mlplab.engine.spec`)."""
     table = {
-        "sigmoid": (_sigmoid_into, _dsigmoid_into),
-        "tanh": (_tanh_into, _dtanh_into),
-        "identity": (_identity_into, _one_into),
+        "sigmoid": (_sigmoid_into, _times_dsigmoid),
+        "tanh": (_tanh_into, _times_dtanh),
+        "identity": (_identity_into, _times_one),
     }
     if code in table:
         return table[code]
     if code == "leaky_relu" and alpha <= 1.0:
         return _leaky_relu(alpha)
     return _generic(act)
+
+
+def _stack(x: np.ndarray) -> np.ndarray:
+    """A batch array ``(*lead, B, n)`` as ``(M, B, n)`` (a view)."""
+    return x.reshape(-1, *x.shape[-2:])
+
+
+def _rows(x: np.ndarray) -> np.ndarray:
+    """A per-layer array ``(*lead, n)`` as ``(M, n)`` (a view; n may be 0)."""
+    return x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
 
 
 # --- buffers and steps ---------------------------------------------------------------------------
@@ -139,6 +151,8 @@ class DenseStepper:
         self.ops = [elementwise(act, *activation_code(act)) for act in net.activations]
         self.opt_code, self.hyper = optimizer_code(optimizer)
         self.m, self.v = optimizer_state(optimizer, params)
+        # (rows, p) views of the flat vectors, one row per model, for the update kernel
+        self._flat = [_rows(x) for x in (params, self.grad, self.m, self.v)]
         self.t = 0
         self._buffers: dict[int, _Buffers] = {}
 
@@ -152,11 +166,12 @@ class DenseStepper:
         """The forward pass from ``buf.a[0]``; returns a^[L], shape (*lead, rows, n_L)."""
         for i, (W, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             z, a_prev = buf.z[i], buf.a[i]
-            if W.shape[-1] == 1:  # a (B,1)@(1,n) product is a broadcast multiply, 6x cheaper
-                np.multiply(a_prev, W[..., None, :, 0], out=z)
+            if W.shape[-1] == 1:  # a (B,1)@(1,n) product: z = a w + b elementwise, one pass
+                fused.affine_scalar_input(_stack(a_prev)[..., 0], _rows(W[..., 0]), _rows(b),
+                                          _stack(z))  # fmt: skip
             else:
                 np.matmul(a_prev, W.swapaxes(-1, -2), out=z)
-            z += b[..., None, :]
+                fused.add_bias(_stack(z), _rows(b))
             self.ops[i][0](z, buf.a[i + 1])
         return buf.a[-1]
 
@@ -174,13 +189,11 @@ class DenseStepper:
         else:
             delta[...] = self.loss.grad(a_L, y)
         last = len(self.weights) - 1
-        if self.ops[last][1] is not _one_into:
-            self.ops[last][1](buf.z[last], a_L, buf.deriv[last])
-            delta *= buf.deriv[last]
+        self.ops[last][1](buf.z[last], a_L, delta, buf.deriv[last])
         for i in range(last, -1, -1):
             delta, a_prev = buf.delta[i], buf.a[i]
             np.matmul(delta.swapaxes(-1, -2), a_prev, out=self.gW[i])
-            np.sum(delta, axis=-2, out=self.gb[i])
+            fused.column_sums(_stack(delta), _rows(self.gb[i]))
             if i == 0:
                 break
             W, below = self.weights[i], buf.delta[i - 1]
@@ -188,8 +201,7 @@ class DenseStepper:
                 np.multiply(delta, W, out=below)
             else:
                 np.matmul(delta, W, out=below)
-            self.ops[i - 1][1](buf.z[i - 1], buf.a[i], buf.deriv[i - 1])
-            below *= buf.deriv[i - 1]
+            self.ops[i - 1][1](buf.z[i - 1], buf.a[i], below, buf.deriv[i - 1])
 
     def update(self, lr: float | np.ndarray) -> None:
         """One optimiser step on ``params`` from ``grad``, as :mod:`mlplab.optim` computes it.
@@ -197,11 +209,11 @@ class DenseStepper:
         ``lr`` is a float, or an array of shape ``(*lead, 1)`` (one rate per model).
         """
         self.t += 1
-        rows = math.prod(self.lead)
-        rates = np.broadcast_to(np.asarray(lr, np.float64).reshape(-1), (rows,))
-        update_rows(self.params.reshape(rows, -1), self.grad.reshape(rows, -1),
-                    self.m.reshape(rows, self.m.shape[-1]), self.v.reshape(rows, self.v.shape[-1]),
-                    np.ascontiguousarray(rates), self.opt_code, self.hyper, self.t)  # fmt: skip
+        params, grad, m, v = self._flat
+        rates = np.asarray(lr, np.float64).reshape(-1)
+        if rates.shape[0] != params.shape[0]:
+            rates = np.full(params.shape[0], rates[0])
+        update_rows(params, grad, m, v, rates, self.opt_code, self.hyper, self.t)
 
     def cost(self, X: np.ndarray, y: np.ndarray, block: int = 1024) -> np.ndarray:
         """The cost on the whole set, in row blocks of at most ``block`` points.

@@ -46,8 +46,9 @@ def _block_gradient(net: MLP, ops, buf: _Buffers, x: np.ndarray, out: np.ndarray
         ops[i][0](z[i], a[i + 1])
     last = len(net.weights) - 1
     # Δ^[L] = 1, so σ'(z^[L]) ∘ Δ^[L] is σ'(z^[L]) itself.
-    ops[last][1](z[last], a[last + 1], deriv[last])
-    current = deriv[last]
+    current = delta[last]
+    current.fill(1.0)
+    ops[last][1](z[last], a[last + 1], current, deriv[last])
     for i in range(last, -1, -1):
         W = net.weights[i]
         target = out if i == 0 else delta[i - 1]
@@ -56,8 +57,7 @@ def _block_gradient(net: MLP, ops, buf: _Buffers, x: np.ndarray, out: np.ndarray
         else:
             np.matmul(current, W, out=target)
         if i > 0:
-            ops[i - 1][1](z[i - 1], a[i], deriv[i - 1])
-            target *= deriv[i - 1]
+            ops[i - 1][1](z[i - 1], a[i], target, deriv[i - 1])
             current = target
 
 

@@ -39,13 +39,13 @@ _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy", nogil=True)
 def _sigmoid(z):
     # The formula of scipy's expit (bit for bit); exp(-z) = inf gives exactly 0.
     return 1.0 / (1.0 + math.exp(-z))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy", nogil=True)
 def act_f(code, alpha, z):
     """σ(z) for one scalar, activation ``code`` with parameter ``alpha``."""
     if code == 0:
@@ -65,7 +65,7 @@ def act_f(code, alpha, z):
     return z * 0.5 * (1.0 + math.erf(z * _INV_SQRT2))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy", nogil=True)
 def act_df(code, alpha, z, a):
     """σ'(z) for one scalar, given also a = σ(z)."""
     if code == 0:
@@ -86,7 +86,7 @@ def act_df(code, alpha, z, a):
     return 0.5 * (1.0 + math.erf(z * _INV_SQRT2)) + z * (_INV_SQRT2PI * math.exp(-0.5 * zc * zc))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy", nogil=True)
 def _offsets(sizes):
     """Column offsets of each layer in the work buffers, and W/b offsets in ``params``."""
     n_layers = sizes.shape[0]
@@ -104,7 +104,7 @@ def _offsets(sizes):
     return col, woff, boff
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy", nogil=True)
 def _forward(params, sizes, codes, alphas, col, woff, boff, A, Z, rows):
     """Forward pass on the first ``rows`` rows of ``A`` (whose first columns hold a^[1])."""
     for layer in range(1, sizes.shape[0]):
@@ -122,7 +122,7 @@ def _forward(params, sizes, codes, alphas, col, woff, boff, A, Z, rows):
                 A[r, co + j] = act_f(code, alpha, z)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy", nogil=True)
 def _cost(params, sizes, codes, alphas, col, woff, boff, X, Y, loss_code, A, Z):
     """The cost on the whole set ``X``, ``Y`` (``mse`` or ``half_sse``), in row blocks."""
     n, block = X.shape[0], A.shape[0]
@@ -143,7 +143,7 @@ def _cost(params, sizes, codes, alphas, col, woff, boff, X, Y, loss_code, A, Z):
     return 0.5 * total / n
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy", nogil=True)
 def _gradient(params, sizes, codes, alphas, col, woff, boff, X, Y, idx, loss_code, A, Z, D, G):
     """Backprop on the rows ``idx`` of ``X``, ``Y``: the flat gradient into ``G``."""
     rows = idx.shape[0]
@@ -184,32 +184,40 @@ def _gradient(params, sizes, codes, alphas, col, woff, boff, X, Y, idx, loss_cod
                     D[r, ci + k] = act_df(code, alpha, Z[r, ci + k], A[r, ci + k]) * s
 
 
-@njit(cache=True)
-def _update(params, G, lr, opt_code, hyper, m, v, t):
-    """One optimiser step in place, as :class:`mlplab.SGD` / :class:`mlplab.Adam` compute it."""
-    t[0] += 1
+@njit(cache=True, error_model="numpy", nogil=True)
+def _step_row(params, G, m, v, lr, opt_code, hyper, t):
+    """One optimiser step on one flat vector in place, as :class:`mlplab.SGD` /
+    :class:`mlplab.Adam` compute it (step number ``t``, from 1).
+
+    Each optimiser has its own branch-free loop, so the compiler vectorises it.
+    """
+    n = params.shape[0]
     if opt_code == OPT_SGD:
-        for k in range(params.shape[0]):
+        for k in range(n):
             params[k] -= lr * G[k]
     elif opt_code == OPT_ADAM:
         beta1, beta2, eps = hyper[1], hyper[2], hyper[3]
-        bias1 = 1.0 - beta1 ** float(t[0])
-        root2 = math.sqrt(1.0 - beta2 ** float(t[0]))
-        step = lr / bias1
-        for k in range(params.shape[0]):
+        c1, c2 = 1.0 - beta1, 1.0 - beta2
+        step = lr / (1.0 - beta1 ** float(t))
+        root2 = math.sqrt(1.0 - beta2 ** float(t))
+        for k in range(n):
             g = G[k]
-            m[k] = m[k] * beta1 + (1.0 - beta1) * g
-            v[k] = v[k] * beta2 + (1.0 - beta2) * g * g
+            m[k] = m[k] * beta1 + c1 * g
+            v[k] = v[k] * beta2 + c2 * g * g
             params[k] -= step * m[k] / (math.sqrt(v[k]) / root2 + eps)
+    elif opt_code == OPT_NESTEROV:
+        mu = hyper[0]
+        for k in range(n):
+            m[k] = m[k] * mu + G[k]
+            params[k] -= lr * (G[k] + mu * m[k])
     else:
         mu = hyper[0]
-        for k in range(params.shape[0]):
+        for k in range(n):
             m[k] = m[k] * mu + G[k]
-            u = G[k] + mu * m[k] if opt_code == OPT_NESTEROV else m[k]
-            params[k] -= lr * u
+            params[k] -= lr * m[k]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy", nogil=True)
 def train_epochs(
     params,
     sizes,
@@ -286,7 +294,8 @@ def train_epochs(
                 _gradient(
                     params, sizes, codes, alphas, col, woff, boff, X, Y, idx, loss_code, A, Z, D, G
                 )
-                _update(params, G, lr, opt_code, hyper, m, v, t)
+                t[0] += 1
+                _step_row(params, G, m, v, lr, opt_code, hyper, t[0])
         else:
             draws = rng.integers(0, n, size=(steps, batch_size))
             for s in range(steps):
@@ -307,7 +316,8 @@ def train_epochs(
                     D,
                     G,
                 )
-                _update(params, G, lr, opt_code, hyper, m, v, t)
+                t[0] += 1
+                _step_row(params, G, m, v, lr, opt_code, hyper, t[0])
         tl = _cost(params, sizes, codes, alphas, col, woff, boff, X, Y, loss_code, A, Z)
         train_loss[e] = tl
         finite = math.isfinite(tl)
@@ -321,28 +331,12 @@ def train_epochs(
     return lrs.shape[0]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy", nogil=True)
 def update_rows(params, grad, m, v, lr, opt_code, hyper, t):
-    """One optimiser step on a stack of flat vectors in one pass, as :mod:`mlplab.optim` does.
+    """One optimiser step on a stack of flat vectors, as :mod:`mlplab.optim` does.
 
     ``params``, ``grad`` have shape (M, p); ``m``, ``v`` likewise (empty where the optimiser
     keeps no such state); ``lr`` (M,) is each row's rate; ``t`` the step number (from 1).
     """
-    mu, beta1, beta2, eps = hyper[0], hyper[1], hyper[2], hyper[3]
-    bias1 = 1.0 - beta1 ** float(t)
-    root2 = math.sqrt(1.0 - beta2 ** float(t))
     for i in range(params.shape[0]):
-        rate = lr[i]
-        step = rate / bias1
-        for k in range(params.shape[1]):
-            g = grad[i, k]
-            if opt_code == OPT_SGD:
-                params[i, k] -= rate * g
-            elif opt_code == OPT_ADAM:
-                m[i, k] = m[i, k] * beta1 + g * (1.0 - beta1)
-                v[i, k] = v[i, k] * beta2 + g * (1.0 - beta2) * g
-                params[i, k] -= step * m[i, k] / (math.sqrt(v[i, k]) / root2 + eps)
-            else:
-                m[i, k] = m[i, k] * mu + g
-                u = g + mu * m[i, k] if opt_code == OPT_NESTEROV else m[i, k]
-                params[i, k] -= rate * u
+        _step_row(params[i], grad[i], m[i], v[i], lr[i], opt_code, hyper, t)
