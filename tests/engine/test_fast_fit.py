@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import mlplab
 from mlplab import MLP, SGD, Activation, Adam, fit
 from mlplab.data import paper_example
-from mlplab.engine import choose
+from mlplab.engine import _CostLane, choose
 
 TOL = 1e-12
 
@@ -153,6 +153,25 @@ def test_divergence_restores_last_finite_parameters_like_reference(width):
     assert fast[1].status == "diverged"
     assert np.all(np.isfinite(fast[0].params))
     assert_same(ref, fast)
+
+
+def test_divergence_found_while_the_next_epoch_trains_rolls_back_like_reference(monkeypatch):
+    # The dense engine computes an epoch's cost while the next epoch trains; a rate that jumps
+    # at epoch 150 makes the run diverge in the middle of a long chunk, found one epoch late.
+    rollbacks = []
+    restore = _CostLane.restore
+    monkeypatch.setattr(_CostLane, "restore", lambda lane, main: rollbacks.append(
+        restore(lane, main)))  # fmt: skip
+    X = np.linspace(-1, 1, 64).reshape(-1, 1)
+    jump = mlplab.optim.Schedule("jump", lambda epoch, epochs: 1.0 if epoch < 150 else 20.0)
+    ref, fast = both(lambda: MLP([1, 40, 1], "identity", seed=0),
+                     lambda: SGD(0.1, momentum=0.5), X, X**2 + 0.3 * X, epochs=300,
+                     batch_size=16, seed=0, schedule=jump)  # fmt: skip
+    assert fast[1].status == "diverged" and fast[1].epochs > 150
+    assert len(rollbacks) == 1
+    assert_same(ref, fast)
+    # the optimiser is left after the diverged epoch, as the reference leaves it
+    np.testing.assert_allclose(fast[2].velocity, ref[2].velocity, rtol=TOL, equal_nan=True)
 
 
 def test_optimizer_state_is_left_as_reference_leaves_it():

@@ -18,8 +18,11 @@ insists (and says why it cannot), ``engine="reference"`` always takes the refere
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -32,6 +35,9 @@ from mlplab.engine.spec import (
 from mlplab.losses import Loss
 from mlplab.network import MLP
 from mlplab.optim import Adam, Optimizer
+
+if TYPE_CHECKING:
+    from mlplab.engine.dense import DenseStepper
 
 ENGINES = ("auto", "fast", "reference")
 
@@ -62,16 +68,54 @@ def choose(engine: str, net: MLP, loss: Loss, optimizer: object) -> str:
 SMALL_PRODUCT = 1 << 22
 
 
+def small_products(sizes: list[int], rows: int) -> bool:
+    """Whether a batch of ``rows`` points makes only small BLAS products (one thread best)."""
+    return max(a * b for a, b in pairwise(sizes)) * rows <= SMALL_PRODUCT
+
+
 def blas_threads(sizes: list[int], rows: int) -> AbstractContextManager:
     """A context that runs BLAS on one thread when the network's products are small."""
-    largest = max(a * b for a, b in pairwise(sizes)) * rows
-    if largest > SMALL_PRODUCT:
+    if not small_products(sizes, rows):
         return nullcontext()
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - threadpoolctl is a dependency
         return nullcontext()
     return threadpool_limits(1, user_api="blas")
+
+
+class _CostLane:
+    """Computes an epoch's costs on a snapshot of the parameters, in a thread of its own.
+
+    It keeps the snapshot's optimiser state too, so the training can go back to it.
+    """
+
+    def __init__(self, trainer: Trainer) -> None:
+        from mlplab.engine.dense import DenseStepper
+
+        main = trainer.stepper
+        self.trainer = trainer
+        self.stepper = DenseStepper(trainer.net, main.params.copy(), main.loss, main.optimizer)
+        self.m, self.v, self.t = main.m.copy(), main.v.copy(), main.t
+        self.pool = ThreadPoolExecutor(1)
+
+    def submit(self, main: DenseStepper) -> Future:
+        """Snapshot ``main``'s parameters and state; the future gives (train, val) costs."""
+        np.copyto(self.stepper.params, main.params)
+        np.copyto(self.m, main.m)
+        np.copyto(self.v, main.v)
+        self.t = main.t
+        return self.pool.submit(self.trainer._costs, self.stepper)
+
+    def restore(self, main: DenseStepper) -> None:
+        """Put ``main`` back to the last snapshot."""
+        np.copyto(main.params, self.stepper.params)
+        np.copyto(main.m, self.m)
+        np.copyto(main.v, self.v)
+        main.t = self.t
+
+    def close(self) -> None:
+        self.pool.shutdown()
 
 
 def _store_state(optimizer: Optimizer, t: int, m: np.ndarray, v: np.ndarray) -> None:
@@ -117,6 +161,7 @@ class Trainer:
 
             self.stepper = DenseStepper(net, net.params, loss, optimizer)
             self.stepper.t = self.t
+        self._lane: _CostLane | None = None
 
     @property
     def steps_per_epoch(self) -> int:
@@ -171,33 +216,66 @@ class Trainer:
         return self._run_dense(lrs, tl, vl)
 
     def _run_dense(self, lrs, tl, vl) -> tuple[np.ndarray, np.ndarray, int]:
-        stepper, X, y, n, bs = self.stepper, self.X, self.y, self.X.shape[0], self.batch_size
-        steps = self.steps_per_epoch
+        """Epochs on the dense stepper. With a spare core, the cost of epoch e is computed on
+        a snapshot of its parameters while epoch e + 1 trains; a non-finite cost found that
+        way rolls the training back to the end of epoch e (parameters and optimiser state)."""
+        lane = self._cost_lane() if len(lrs) > 1 else None
+        pending = None
         for e, lr in enumerate(lrs):
-            lr = float(lr)
-            if self.shuffle:
-                perm = self.rng.permutation(n)
-                batches = [perm[k * bs : (k + 1) * bs] for k in range(steps)]
-            else:
-                batches = self.rng.integers(0, n, size=(steps, bs))
-            for idx in batches:
-                buf = stepper.buffers(len(idx))
-                np.take(X, idx, axis=0, out=buf.a[0])
-                stepper.gradient(buf, y[idx])
-                stepper.update(lr)
-            tl[e] = float(stepper.cost(X, y))
-            finite = math.isfinite(tl[e])
-            if self.Xv is not None:
-                vl[e] = float(stepper.cost(self.Xv, self.yv))
-                finite = finite and math.isfinite(vl[e])
-            if not finite:
+            self._epoch_steps(float(lr))
+            if pending is not None:
+                if not self._finite(*pending.result(), e - 1, tl, vl):
+                    lane.restore(self.stepper)
+                    return tl, vl, e
+                np.copyto(self.last_finite, lane.stepper.params)
+            if lane is not None and e < len(lrs) - 1:
+                pending = lane.submit(self.stepper)
+                continue
+            if not self._finite(*self._costs(self.stepper), e, tl, vl):
                 return tl, vl, e + 1
             np.copyto(self.last_finite, self.net.params)
-        self.t = stepper.t
         return tl, vl, len(lrs)
+
+    def _epoch_steps(self, lr: float) -> None:
+        """One epoch of minibatch steps on the dense stepper."""
+        stepper, X, y, n, bs = self.stepper, self.X, self.y, self.X.shape[0], self.batch_size
+        if self.shuffle:
+            perm = self.rng.permutation(n)
+            batches = [perm[k * bs : (k + 1) * bs] for k in range(self.steps_per_epoch)]
+        else:
+            batches = self.rng.integers(0, n, size=(self.steps_per_epoch, bs))
+        for idx in batches:
+            buf = stepper.buffers(len(idx))
+            np.take(X, idx, axis=0, out=buf.a[0])
+            stepper.gradient(buf, y[idx])
+            stepper.update(lr)
+
+    def _costs(self, stepper: DenseStepper) -> tuple[float, float]:
+        """Training and validation cost (nan without validation) at ``stepper``'s parameters."""
+        with np.errstate(over="ignore", invalid="ignore"):  # per thread
+            train = float(stepper.cost(self.X, self.y))
+            val = math.nan if self.Xv is None else float(stepper.cost(self.Xv, self.yv))
+        return train, val
+
+    def _finite(self, train: float, val: float, e: int, tl, vl) -> bool:
+        """Record epoch ``e``'s costs; whether they are finite."""
+        tl[e], vl[e] = train, val
+        return math.isfinite(train) and (self.Xv is None or math.isfinite(val))
+
+    def _cost_lane(self) -> _CostLane | None:
+        """The background cost evaluator, where a second core and single-threaded BLAS (small
+        products, see :func:`blas_threads`) leave room for it."""
+        if (os.cpu_count() or 1) < 2 or not small_products(self.net.sizes, self.batch_size):
+            return None
+        if self._lane is None:
+            self._lane = _CostLane(self)
+        return self._lane
 
     def finish(self) -> None:
         """Write the optimiser state back (step count, moments or velocity)."""
+        if self._lane is not None:
+            self._lane.close()
+            self._lane = None
         if self.kind == "compiled":
             _store_state(self.optimizer, self.t, self.m, self.v)
         else:
