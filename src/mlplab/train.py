@@ -289,11 +289,10 @@ def _fit_fast(
             if not per_epoch and time.perf_counter() - start < target:
                 chunk *= 2
             history.steps += done * trainer.steps_per_epoch
-            for j in range(done - 1):
-                history.train_loss.append(float(tl[j]))
-                if trainer.Xv is not None:
-                    history.val_loss.append(float(vl[j]))
-                history.lr.append(float(lrs[j]))
+            history.train_loss.extend(tl[: done - 1].tolist())
+            if trainer.Xv is not None:
+                history.val_loss.extend(vl[: done - 1].tolist())
+            history.lr.extend(lrs[: done - 1].tolist())
             last = epoch + done - 1
             trainer.optimizer.lr = float(lrs[done - 1])
             if end_epoch(last, float(lrs[done - 1]), float(tl[done - 1]), float(vl[done - 1])):

@@ -58,7 +58,15 @@ def test_w1_paper_example_matches_reference():
     assert_same(ref, fast)
 
 
-def test_w2_cos4_matches_reference_in_float64():
+@pytest.mark.parametrize("overlap", [False, True])
+def test_w2_cos4_matches_reference_in_float64(overlap, monkeypatch):
+    # overlap: each epoch's costs (training and validation) computed in a second thread
+    lanes = []
+    if overlap:
+        monkeypatch.setattr(mlplab.engine, "OVERLAP_COST_WORK", 0)
+        submit = _CostLane.submit
+        monkeypatch.setattr(_CostLane, "submit", lambda lane, main: lanes.append(lane) or
+                            submit(lane, main))  # fmt: skip
     x = np.random.default_rng(0).uniform(-2, 2, (512, 1))
     y = mlplab.data.get_target("cos4")(x)
 
@@ -66,8 +74,10 @@ def test_w2_cos4_matches_reference_in_float64():
         return MLP([1, 64, 64, 1], "sigmoid", seed=1)
 
     assert choose("auto", net(), mlplab.losses.mse, SGD(0.05)) == "dense"
-    ref, fast = both(net, lambda: SGD(0.05), x, y, loss="mse", epochs=15, batch_size=128, seed=0)
+    ref, fast = both(net, lambda: SGD(0.05), x, y, loss="mse", epochs=15, batch_size=128, seed=0,
+                     validation=0.2 if overlap else None)  # fmt: skip
     assert_same(ref, fast)
+    assert (len(lanes) > 0) == overlap
 
 
 def test_w2_float32_stays_close_to_reference():
@@ -158,6 +168,7 @@ def test_divergence_restores_last_finite_parameters_like_reference(width):
 def test_divergence_found_while_the_next_epoch_trains_rolls_back_like_reference(monkeypatch):
     # The dense engine computes an epoch's cost while the next epoch trains; a rate that jumps
     # at epoch 150 makes the run diverge in the middle of a long chunk, found one epoch late.
+    monkeypatch.setattr(mlplab.engine, "OVERLAP_COST_WORK", 0)  # a small set: overlap anyway
     rollbacks = []
     restore = _CostLane.restore
     monkeypatch.setattr(_CostLane, "restore", lambda lane, main: rollbacks.append(
