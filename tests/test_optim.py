@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 
@@ -86,8 +88,9 @@ def test_lbfgs_minimises_a_quadratic():
     def fun(x):
         return 0.5 * x @ A @ x, A @ x
 
-    x = LBFGS().minimize(fun, np.ones(3), max_iter=100)
-    assert np.abs(x).max() < 1e-8
+    result = LBFGS().minimize(fun, np.ones(3), max_iter=100)
+    assert np.abs(result.x).max() < 1e-8
+    assert result.success and result.nit < 100
 
 
 def test_lbfgs_trains_a_network_far_below_adam_level():
@@ -100,6 +103,18 @@ def test_lbfgs_trains_a_network_far_below_adam_level():
     hist = fit(net, x, runge(x), optimizer=LBFGS(), epochs=300, progress=False)
     assert hist.train_loss[-1] < 1e-3 * start
     assert hist.status in ("completed", "converged")
+    assert hist.steps == hist.epochs and all(math.isnan(lr) for lr in hist.lr)
+
+
+def test_lbfgs_that_converges_says_why():
+    from mlplab import fit
+
+    x = np.linspace(-1, 1, 20).reshape(-1, 1)
+    net = MLP([1, 1], activation="identity", seed=0)  # linear least squares: exact in a few
+    hist = fit(net, x, 3 * x - 1, optimizer=LBFGS(), epochs=200, progress=False)
+    assert hist.status == "converged" and hist.epochs < 200
+    assert f"after {hist.epochs} iterations" in hist.message
+    assert "CONVERGENCE" in hist.message  # scipy's reason
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize
+from scipy.optimize import OptimizeResult, minimize
 
 from mlplab._spec import parse_spec, unknown
 
@@ -168,7 +168,7 @@ class LBFGS:
         if tol <= 0:
             raise ValueError(f"tol must be > 0, got {tol}")
         self.memory, self.tol = int(memory), float(tol)
-        self.lr = 1.0  # kept for a uniform interface; L-BFGS picks its own step by line search
+        self.lr = math.nan  # no learning rate: L-BFGS picks its step by line search
 
     def minimize(
         self,
@@ -176,18 +176,23 @@ class LBFGS:
         x0: np.ndarray,
         max_iter: int,
         callback: Callable[[np.ndarray], bool | None] | None = None,
-    ) -> np.ndarray:
+    ) -> OptimizeResult:
         """Minimise ``fun`` (returning cost and gradient) from ``x0`` (p,) for ``max_iter`` steps.
 
         ``callback(x)`` runs after every iteration; returning True stops the run.
-        Returns the final point, shape (p,).
+
+        Returns
+        -------
+        scipy.optimize.OptimizeResult
+            ``x`` the final point (p,), ``nit`` iterations, ``nfev`` cost evaluations,
+            ``success`` and scipy's ``message`` on why it stopped.
         """
 
         def cb(intermediate_result) -> None:
             if callback is not None and callback(intermediate_result.x):
                 raise StopIteration
 
-        result = minimize(
+        return minimize(
             fun,
             x0.astype(np.float64),
             jac=True,
@@ -201,7 +206,6 @@ class LBFGS:
                 "maxfun": 2 * max_iter + 20,
             },
         )
-        return result.x
 
     def reset(self) -> None:
         """L-BFGS keeps no state between calls."""

@@ -254,7 +254,8 @@ def _write_figures(
         history.val_loss,
         ax=ax,
         ylabel=f"{cfg.loss} loss",
-        title=f"{name}: loss per epoch ({cfg.optimizer}, lr {cfg.lr:g})",
+        title=f"{name}: loss per epoch ({cfg.optimizer}"
+        + (")" if cfg.optimizer.lower() == "lbfgs" else f", lr {cfg.lr:g})"),
     )
     plots.save_figure(fig, out / "loss.png")
 

@@ -50,9 +50,9 @@ class History:
         Cost on the whole training / validation set after each epoch (``val_loss`` is empty
         without validation data).
     lr : list of float
-        Learning rate used in each epoch.
+        Learning rate used in each epoch (nan for L-BFGS, whose line search picks the step).
     steps : int
-        Optimiser steps taken.
+        Optimiser steps taken (L-BFGS: iterations, one per epoch).
     seconds : float
         Wall time of the training loop.
     status : str
@@ -312,26 +312,30 @@ def _fit_lbfgs(
     history: History,
     end_epoch: Callable[[int, float], bool],
 ) -> None:
-    """Full-batch L-BFGS, one iteration per epoch (computed in float64)."""
+    """Full-batch L-BFGS, one iteration per epoch and step (computed in float64); the
+    recorded learning rate is nan (the line search picks each step)."""
     work = net.astype("float64")
     X64 = X.astype(np.float64)
     y64 = y if y.dtype.kind in "iu" else y.astype(np.float64)
 
     def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
         work.params[...] = theta
-        value, g = work.loss_gradient(X64, y64, loss)
-        history.steps += 1
-        return value, g
+        return work.loss_gradient(X64, y64, loss)
 
     def callback(theta: np.ndarray) -> bool:
         net.params[...] = theta
-        return end_epoch(history.epochs, 1.0)
+        history.steps += 1
+        return end_epoch(history.epochs, math.nan)
 
-    theta = optimizer.minimize(fun, work.params.copy(), epochs, callback)
+    result = optimizer.minimize(fun, work.params.copy(), epochs, callback)
     if history.status == "running":
-        net.params[...] = theta
+        net.params[...] = result.x
         if history.epochs < epochs:
-            history.status = "converged"
+            history.status = "converged" if result.success else "completed"
+            history.message = (
+                f"L-BFGS {'converged' if result.success else 'stopped'} after "
+                f"{history.epochs} iterations ({result.nfev} cost evaluations): {result.message}"
+            )
 
 
 class _Watch:
