@@ -58,26 +58,53 @@ def test_w1_paper_example_matches_reference():
     assert_same(ref, fast)
 
 
+def use_kind(kind: str, monkeypatch) -> None:
+    """Make choose() route sigmoid / ReLU / identity networks wider than 16 to ``kind``."""
+    if kind == "dense":
+        monkeypatch.setattr(mlplab.engine.spec, "BLAS_LOOP_ACTIVATIONS", ())
+
+
+def count_snapshots(monkeypatch) -> list:
+    """Compute every epoch's cost in a second thread, whatever its size; record each
+    snapshot taken for it."""
+    monkeypatch.setattr(mlplab.engine, "OVERLAP_COST_WORK", 0)
+    snapshots = []
+    submit = _CostLane.submit
+    monkeypatch.setattr(_CostLane, "submit", lambda lane: snapshots.append(1) or submit(lane))
+    return snapshots
+
+
+@pytest.mark.parametrize("kind", ["blas", "dense"])
 @pytest.mark.parametrize("overlap", [False, True])
-def test_w2_cos4_matches_reference_in_float64(overlap, monkeypatch):
+def test_w2_cos4_matches_reference_in_float64(kind, overlap, monkeypatch):
     # overlap: each epoch's costs (training and validation) computed in a second thread
-    lanes = []
-    if overlap:
-        monkeypatch.setattr(mlplab.engine, "OVERLAP_COST_WORK", 0)
-        submit = _CostLane.submit
-        monkeypatch.setattr(_CostLane, "submit", lambda lane, main: lanes.append(lane) or
-                            submit(lane, main))  # fmt: skip
+    use_kind(kind, monkeypatch)
+    snapshots = count_snapshots(monkeypatch) if overlap else []
     x = np.random.default_rng(0).uniform(-2, 2, (512, 1))
     y = mlplab.data.get_target("cos4")(x)
 
     def net() -> MLP:
         return MLP([1, 64, 64, 1], "sigmoid", seed=1)
 
-    assert choose("auto", net(), mlplab.losses.mse, SGD(0.05)) == "dense"
+    assert choose("auto", net(), mlplab.losses.mse, SGD(0.05)) == kind
     ref, fast = both(net, lambda: SGD(0.05), x, y, loss="mse", epochs=15, batch_size=128, seed=0,
                      validation=0.2 if overlap else None)  # fmt: skip
     assert_same(ref, fast)
-    assert (len(lanes) > 0) == overlap
+    assert (len(snapshots) > 0) == overlap
+
+
+@pytest.mark.parametrize("act", ["relu", "leaky_relu:0.1", "identity"])
+def test_blas_loop_runs_relu_and_identity_like_reference(act):
+    x = np.random.default_rng(0).uniform(-2, 2, (300, 2))
+    y = np.stack([np.sin(x[:, 0]), x[:, 0] * x[:, 1]], axis=1)
+
+    def net() -> MLP:
+        return MLP([2, 48, 32, 2], act, seed=3)
+
+    assert choose("auto", net(), mlplab.losses.mse, Adam(1e-3)) == "blas"
+    ref, fast = both(net, lambda: Adam(1e-3), x, y, loss="half_sse", epochs=12, batch_size=50,
+                     seed=1, sampling="replacement", validation=0.25)  # fmt: skip
+    assert_same(ref, fast)
 
 
 def test_w2_float32_stays_close_to_reference():
@@ -165,18 +192,23 @@ def test_divergence_restores_last_finite_parameters_like_reference(width):
     assert_same(ref, fast)
 
 
-def test_divergence_found_while_the_next_epoch_trains_rolls_back_like_reference(monkeypatch):
-    # The dense engine computes an epoch's cost while the next epoch trains; a rate that jumps
-    # at epoch 150 makes the run diverge in the middle of a long chunk, found one epoch late.
-    monkeypatch.setattr(mlplab.engine, "OVERLAP_COST_WORK", 0)  # a small set: overlap anyway
+@pytest.mark.parametrize("kind", ["blas", "dense"])
+def test_divergence_found_while_the_next_epoch_trains_rolls_back_like_reference(kind, monkeypatch):
+    # An epoch's cost is computed while the next epoch trains; a rate that jumps at epoch 150
+    # makes the run diverge in the middle of a long chunk, found one epoch late.
+    use_kind(kind, monkeypatch)
+    count_snapshots(monkeypatch)
     rollbacks = []
     restore = _CostLane.restore
-    monkeypatch.setattr(_CostLane, "restore", lambda lane, main: rollbacks.append(
-        restore(lane, main)))  # fmt: skip
+    monkeypatch.setattr(_CostLane, "restore", lambda lane: rollbacks.append(restore(lane)))
     X = np.linspace(-1, 1, 64).reshape(-1, 1)
     jump = mlplab.optim.Schedule("jump", lambda epoch, epochs: 1.0 if epoch < 150 else 20.0)
-    ref, fast = both(lambda: MLP([1, 40, 1], "identity", seed=0),
-                     lambda: SGD(0.1, momentum=0.5), X, X**2 + 0.3 * X, epochs=300,
+
+    def net() -> MLP:
+        return MLP([1, 40, 1], "identity", seed=0)
+
+    assert choose("auto", net(), mlplab.losses.mse, SGD(0.1)) == kind
+    ref, fast = both(net, lambda: SGD(0.1, momentum=0.5), X, X**2 + 0.3 * X, epochs=300,
                      batch_size=16, seed=0, schedule=jump)  # fmt: skip
     assert fast[1].status == "diverged" and fast[1].epochs > 150
     assert len(rollbacks) == 1

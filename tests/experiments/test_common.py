@@ -63,8 +63,10 @@ def test_the_ensemble_is_used_where_it_pays():
     from mlplab.experiments.common import _together_is_faster
 
     sgd = Training(optimizer="sgd")
-    assert _together_is_faster([ARCH.build(0), ARCH.build(1)], sgd)  # BLAS engine: stack
+    wide_tanh = Arch((1, 32, 32, 1), "tanh")
+    assert _together_is_faster([wide_tanh.build(0), wide_tanh.build(1)], sgd)  # NumPy stepper
     small = Arch((2, 2, 3, 2), "sigmoid", "sigmoid")
     assert not _together_is_faster([small.build(0), small.build(1)], sgd)  # compiled loop
+    assert not _together_is_faster([ARCH.build(0), ARCH.build(1)], sgd)  # compiled BLAS loop
     assert not _together_is_faster([ARCH.build(0)], sgd)
     assert not _together_is_faster([ARCH.build(0), ARCH.build(1)], Training(optimizer="lbfgs"))

@@ -7,7 +7,9 @@ per-step Python cost:
 
 - small networks (hidden layers up to :data:`~mlplab.engine.spec.COMPILED_WIDTH` wide, squared
   error losses) run whole epochs in one compiled Numba call (:mod:`mlplab.engine.kernels`);
-- wider ones run BLAS products and NumPy ufuncs on preallocated buffers
+- wider sigmoid, ReLU / leaky ReLU and identity networks with squared error losses run whole
+  epochs in one compiled call that hands the products to BLAS (:mod:`mlplab.engine.blas_loop`);
+- the others run BLAS products and NumPy ufuncs on preallocated buffers
   (:mod:`mlplab.engine.dense`).
 
 ``fit(..., engine="auto")`` picks the fast engine whenever it supports the configuration (SGD or
@@ -19,14 +21,16 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
+from functools import partial
 from itertools import pairwise
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mlplab.engine.spec import (
+    blas_loop_fits,
     compiled_fits,
     optimizer_code,
     optimizer_state,
@@ -36,14 +40,13 @@ from mlplab.losses import Loss
 from mlplab.network import MLP
 from mlplab.optim import Adam, Optimizer
 
-if TYPE_CHECKING:
-    from mlplab.engine.dense import DenseStepper
-
 ENGINES = ("auto", "fast", "reference")
+#: The kinds of the fast engine that run whole epochs in one compiled call.
+COMPILED_KINDS = ("compiled", "blas")
 
 
 def choose(engine: str, net: MLP, loss: Loss, optimizer: object) -> str:
-    """``"compiled"``, ``"dense"`` or ``"reference"`` for a configuration.
+    """``"compiled"``, ``"blas"``, ``"dense"`` or ``"reference"`` for a configuration.
 
     Raises
     ------
@@ -59,7 +62,9 @@ def choose(engine: str, net: MLP, loss: Loss, optimizer: object) -> str:
         if engine == "fast":
             raise ValueError(f"{reason}; use engine='auto' or engine='reference'")
         return "reference"
-    return "compiled" if compiled_fits(net, loss) else "dense"
+    if compiled_fits(net, loss):
+        return "compiled"
+    return "blas" if blas_loop_fits(net, loss) else "dense"
 
 
 #: Largest rows × n_in × n_out product for which one BLAS thread is faster than several: small
@@ -97,28 +102,24 @@ class _CostLane:
     """
 
     def __init__(self, trainer: Trainer) -> None:
-        from mlplab.engine.dense import DenseStepper
-
-        main = trainer.stepper
         self.trainer = trainer
-        self.stepper = DenseStepper(trainer.net, main.params.copy(), main.loss, main.optimizer)
-        self.m, self.v, self.t = main.m.copy(), main.v.copy(), main.t
+        self.params, self.m, self.v = (x.copy() for x in trainer._state())
+        self.t = trainer.step_count
+        self.costs = trainer._cost_function(self.params)
         self.pool = ThreadPoolExecutor(1)
 
-    def submit(self, main: DenseStepper) -> Future:
-        """Snapshot ``main``'s parameters and state; the future gives (train, val) costs."""
-        np.copyto(self.stepper.params, main.params)
-        np.copyto(self.m, main.m)
-        np.copyto(self.v, main.v)
-        self.t = main.t
-        return self.pool.submit(self.trainer._costs, self.stepper)
+    def submit(self) -> Future:
+        """Snapshot the training's parameters and state; the future gives (train, val) costs."""
+        for snap, now in zip((self.params, self.m, self.v), self.trainer._state(), strict=True):
+            np.copyto(snap, now)
+        self.t = self.trainer.step_count
+        return self.pool.submit(self.costs)
 
-    def restore(self, main: DenseStepper) -> None:
-        """Put ``main`` back to the last snapshot."""
-        np.copyto(main.params, self.stepper.params)
-        np.copyto(main.m, self.m)
-        np.copyto(main.v, self.v)
-        main.t = self.t
+    def restore(self) -> None:
+        """Put the training back to the last snapshot."""
+        for now, snap in zip(self.trainer._state(), (self.params, self.m, self.v), strict=True):
+            np.copyto(now, snap)
+        self.trainer.step_count = self.t
 
     def close(self) -> None:
         self.pool.shutdown()
@@ -138,7 +139,8 @@ class Trainer:
 
     Parameters
     ----------
-    kind : {"compiled", "dense"}
+    kind : {"compiled", "blas", "dense"}
+        The scalar compiled loop, the compiled loop with BLAS products, or the NumPy stepper.
     net : MLP
         Trained in place.
     X, y : ndarray
@@ -159,14 +161,13 @@ class Trainer:
         self.loss, self.optimizer, self.batch_size, self.rng = loss, optimizer, batch_size, rng
         self.shuffle = sampling == "shuffle"
         self.last_finite = net.params.copy() if last_finite is None else last_finite
-        self.t = optimizer.t
-        if kind == "compiled":
+        if kind in COMPILED_KINDS:
             self._setup_compiled(*optimizer_state(optimizer, net.params))
         else:
             from mlplab.engine.dense import DenseStepper
 
             self.stepper = DenseStepper(net, net.params, loss, optimizer)
-            self.stepper.t = self.t
+            self.stepper.t = optimizer.t
         self._lane: _CostLane | None = None
 
     @property
@@ -189,7 +190,7 @@ class Trainer:
         if v.size == 0:
             v = np.zeros_like(net.params)
         self.m, self.v = m, v
-        self.t_arr = np.array([self.t], np.int64)
+        self.t_arr = np.array([self.optimizer.t], np.int64)
         dt = net.params.dtype
         self.Xc = np.ascontiguousarray(self.X)
         self.yc = np.ascontiguousarray(self.y)
@@ -209,41 +210,56 @@ class Trainer:
         """
         lrs = np.asarray(lrs, np.float64)
         tl, vl = np.zeros(len(lrs)), np.zeros(len(lrs))
+        lane = self._cost_lane() if len(lrs) > 1 else None
+        if self.kind == "dense" or lane is not None:
+            return self._run_epochwise(lrs, tl, vl, lane)
+        done = self._kernel()(
+            self.net.params, self.sizes, self.codes, self.alphas, self.Xc, self.yc, self.Xvc,
+            self.yvc, self.loss_code, self.opt_code, self.hyper, self.m, self.v, self.t_arr,
+            lrs, self.batch_size, self.shuffle, self.rng, tl, vl, self.last_finite,
+        )  # fmt: skip
+        return tl, vl, int(done)
+
+    def _kernel(self):
+        """The compiled loop's ``train_epochs``."""
         if self.kind == "compiled":
             from mlplab.engine.kernels import train_epochs
+        else:
+            from mlplab.engine.blas_loop import train_epochs
+        return train_epochs
 
-            done = train_epochs(
-                self.net.params, self.sizes, self.codes, self.alphas, self.Xc, self.yc, self.Xvc,
-                self.yvc, self.loss_code, self.opt_code, self.hyper, self.m, self.v, self.t_arr,
-                lrs, self.batch_size, self.shuffle, self.rng, tl, vl, self.last_finite,
-            )  # fmt: skip
-            self.t = int(self.t_arr[0])
-            return tl, vl, int(done)
-        return self._run_dense(lrs, tl, vl)
-
-    def _run_dense(self, lrs, tl, vl) -> tuple[np.ndarray, np.ndarray, int]:
-        """Epochs on the dense stepper. With a spare core, the cost of epoch e is computed on
-        a snapshot of its parameters while epoch e + 1 trains; a non-finite cost found that
+    def _run_epochwise(self, lrs, tl, vl, lane) -> tuple[np.ndarray, np.ndarray, int]:
+        """Epochs one at a time. With a ``lane`` (a spare core), the cost of epoch e is computed
+        on a snapshot of its parameters while epoch e + 1 trains; a non-finite cost found that
         way rolls the training back to the end of epoch e (parameters and optimiser state)."""
-        lane = self._cost_lane() if len(lrs) > 1 else None
+        costs_now = self._cost_function(self.net.params)
         pending = None
         for e, lr in enumerate(lrs):
             self._epoch_steps(float(lr))
             if pending is not None:
                 if not self._finite(*pending.result(), e - 1, tl, vl):
-                    lane.restore(self.stepper)
+                    lane.restore()
                     return tl, vl, e
-                np.copyto(self.last_finite, lane.stepper.params)
+                np.copyto(self.last_finite, lane.params)
             if lane is not None and e < len(lrs) - 1:
-                pending = lane.submit(self.stepper)
+                pending = lane.submit()
                 continue
-            if not self._finite(*self._costs(self.stepper), e, tl, vl):
+            if not self._finite(*costs_now(), e, tl, vl):
                 return tl, vl, e + 1
             np.copyto(self.last_finite, self.net.params)
         return tl, vl, len(lrs)
 
     def _epoch_steps(self, lr: float) -> None:
-        """One epoch of minibatch steps on the dense stepper."""
+        """One epoch of minibatch steps (no cost)."""
+        if self.kind != "dense":
+            unused = np.zeros(1)
+            self._kernel()(
+                self.net.params, self.sizes, self.codes, self.alphas, self.Xc, self.yc, self.Xvc,
+                self.yvc, self.loss_code, self.opt_code, self.hyper, self.m, self.v, self.t_arr,
+                np.array([lr]), self.batch_size, self.shuffle, self.rng, unused, unused,
+                self.last_finite, False,
+            )  # fmt: skip
+            return
         stepper, X, y, n, bs = self.stepper, self.X, self.y, self.X.shape[0], self.batch_size
         if self.shuffle:
             perm = self.rng.permutation(n)
@@ -256,12 +272,51 @@ class Trainer:
             stepper.gradient(buf, y[idx])
             stepper.update(lr)
 
-    def _costs(self, stepper: DenseStepper) -> tuple[float, float]:
-        """Training and validation cost (nan without validation) at ``stepper``'s parameters."""
-        with np.errstate(over="ignore", invalid="ignore"):  # per thread
-            train = float(stepper.cost(self.X, self.y))
-            val = math.nan if self.Xv is None else float(stepper.cost(self.Xv, self.yv))
-        return train, val
+    def _cost_function(self, params: np.ndarray) -> Callable[[], tuple[float, float]]:
+        """A function giving the training and validation costs (nan without validation) at
+        ``params`` (the training's own parameters, or a snapshot's)."""
+        if self.kind == "dense":
+            from mlplab.engine.dense import DenseStepper
+
+            stepper = self.stepper
+            if params is not stepper.params:
+                stepper = DenseStepper(self.net, params, self.loss, self.optimizer)
+            train = partial(stepper.cost, self.X, self.y)
+            val = None if self.Xv is None else partial(stepper.cost, self.Xv, self.yv)
+        else:
+            from mlplab.engine.blas_loop import cost
+
+            args = (self.sizes, self.codes, self.alphas)
+            train = partial(cost, params, *args, self.Xc, self.yc, self.loss_code)
+            val = (
+                None
+                if self.Xv is None
+                else partial(cost, params, *args, self.Xvc, self.yvc, self.loss_code)
+            )
+
+        def costs() -> tuple[float, float]:
+            with np.errstate(over="ignore", invalid="ignore"):  # per thread
+                return float(train()), math.nan if val is None else float(val())
+
+        return costs
+
+    def _state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The training's parameters and optimiser state arrays (p,): params, m, v."""
+        if self.kind == "dense":
+            return self.stepper.params, self.stepper.m, self.stepper.v
+        return self.net.params, self.m, self.v
+
+    @property
+    def step_count(self) -> int:
+        """Optimiser steps taken so far."""
+        return self.stepper.t if self.kind == "dense" else int(self.t_arr[0])
+
+    @step_count.setter
+    def step_count(self, t: int) -> None:
+        if self.kind == "dense":
+            self.stepper.t = t
+        else:
+            self.t_arr[0] = t
 
     def _finite(self, train: float, val: float, e: int, tl, vl) -> bool:
         """Record epoch ``e``'s costs; whether they are finite."""
@@ -289,8 +344,4 @@ class Trainer:
         if self._lane is not None:
             self._lane.close()
             self._lane = None
-        if self.kind == "compiled":
-            _store_state(self.optimizer, self.t, self.m, self.v)
-        else:
-            s = self.stepper
-            _store_state(self.optimizer, s.t, s.m, s.v)
+        _store_state(self.optimizer, self.step_count, *self._state()[1:])

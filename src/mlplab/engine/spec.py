@@ -61,6 +61,19 @@ def compiled_fits(net, loss) -> bool:
     return loss in (losses.mse, losses.half_sse) and max(net.sizes[1:-1] or [1]) <= COMPILED_WIDTH
 
 
+#: Activation families the compiled loop with BLAS products runs (their σ and σ' compile to
+#: vectorised loops); networks with others train on the dense NumPy stepper.
+BLAS_LOOP_ACTIVATIONS = ("sigmoid", "leaky_relu", "identity")
+
+
+def blas_loop_fits(net, loss) -> bool:
+    """Whether the compiled loop with BLAS products applies (:mod:`mlplab.engine.blas_loop`):
+    a squared-error loss and activations from :data:`BLAS_LOOP_ACTIVATIONS` only."""
+    return loss in (losses.mse, losses.half_sse) and all(
+        (activation_code(act) or ("",))[0] in BLAS_LOOP_ACTIVATIONS for act in net.activations
+    )
+
+
 #: Widest hidden layer that the compiled scalar kernel trains; wider ones go to BLAS.
 COMPILED_WIDTH = 16
 

@@ -165,8 +165,10 @@ ENSEMBLE_LOSSES = ("mse", "half_sse")
 def _together_is_faster(nets: list[MLP], training: Training) -> bool:
     """Whether one ensemble beats seed-by-seed :func:`mlplab.fit` for these networks.
 
-    Stacking pays where a single network runs on the BLAS ("dense") engine; networks small
-    enough for the compiled per-network loop (e.g. the paper's 2-2-3-2) train faster alone.
+    Stacking pays where a single network runs on the NumPy ("dense") stepper. Networks that a
+    compiled per-network loop trains — the small ones (e.g. the paper's 2-2-3-2) and the wider
+    sigmoid / ReLU / identity ones — train faster alone (8 seeds of a 1-64-64-1 sigmoid
+    network on 256 points, batch 32: 0.33 s one by one, 0.44 s stacked).
     """
     if len(nets) < 2 or training.optimizer not in ENSEMBLE_OPTIMIZERS:
         return False

@@ -1,0 +1,256 @@
+"""Compiled training loop for wider networks: BLAS products inside one compiled call.
+
+The scalar kernel of :mod:`mlplab.engine.kernels` suits narrow layers; past
+:data:`~mlplab.engine.spec.COMPILED_WIDTH` units BLAS wins the products, and the NumPy stepper
+of :mod:`mlplab.engine.dense` then spends most of a small batch's step on the Python side of
+its thirty-odd calls. This loop keeps whole epochs compiled — batch draws, forward pass,
+backprop, optimiser step and the end-of-epoch cost — and hands each layer's products to BLAS
+(``np.dot``, which Numba passes to OpenBLAS), with everything else in single fused passes.
+
+It runs the activations that compile to vectorised loops: the logistic sigmoid, ReLU / leaky
+ReLU and the identity (:data:`mlplab.engine.spec.BLAS_LOOP_ACTIVATIONS`). The sigmoid's
+exponential is computed here, in a form the compiler vectorises (:func:`_sigmoid_rows`):
+within 2 units in the last place of NumPy's ``exp``, so the training equals the reference
+path's to rounding (the tests hold it to 1e-12 relative, as for the other kernels).
+
+Layer ``l`` (0-based over widths, ``sizes[l]`` is n_{l+1}) keeps a^[l+1], z^[l+1] and δ^[l+1]
+for the rows of a batch as C-contiguous ``(rows, sizes[l])`` views into flat work buffers, at
+offset ``block * col[l]``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from mlplab.engine.kernels import ACT_CODES, _offsets, _step_row
+
+_SIGMOID, _LEAKY = ACT_CODES["sigmoid"], ACT_CODES["leaky_relu"]
+
+_INV_LN2 = 1.0 / math.log(2.0)
+_LN2_HI = 0.6931471803691238  # ln 2 split so that k * _LN2_HI is exact for |k| < 2**11
+_LN2_LO = 1.9082149292705877e-10
+_ROUND = 6755399441055744.0  # 1.5 * 2**52: (x + _ROUND) - _ROUND rounds x to an integer
+#: Rows per block of the end-of-epoch cost (at least a batch).
+_BLOCK = 256
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _view(buf, offset, rows, n):
+    """``buf[offset : offset + rows * n]`` as a C-contiguous ``(rows, n)`` array."""
+    return buf[offset : offset + rows * n].reshape(rows, n)
+
+
+@njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
+def _sigmoid_rows(z, a, bits):
+    """a = 1 / (1 + exp(−z)) for a contiguous block, exp vectorised.
+
+    exp(x) = 2^k p(r) with k = round(x / ln 2), r = x − k ln 2 (|r| ≤ ln 2 / 2, in two parts so
+    that it is exact) and p the degree-13 Taylor polynomial (remainder below 2e-16); 2^k is
+    built from its bits in ``bits`` (int64, at least as long as ``z``). x is clamped to
+    [−708, 709], where 2^k stays a normal number; beyond it σ is 1 or below 1e-307 either way.
+    """
+    zf, af = z.reshape(-1), a.reshape(-1)
+    n = zf.shape[0]
+    for i in range(n):
+        x = -zf[i]
+        x = 709.0 if x > 709.0 else x
+        x = -708.0 if x < -708.0 else x
+        k = (x * _INV_LN2 + _ROUND) - _ROUND
+        r = (x - k * _LN2_HI) - k * _LN2_LO
+        p = 1.0 / 6227020800.0
+        p = p * r + 1.0 / 479001600.0
+        p = p * r + 1.0 / 39916800.0
+        p = p * r + 1.0 / 3628800.0
+        p = p * r + 1.0 / 362880.0
+        p = p * r + 1.0 / 40320.0
+        p = p * r + 1.0 / 5040.0
+        p = p * r + 1.0 / 720.0
+        p = p * r + 1.0 / 120.0
+        p = p * r + 1.0 / 24.0
+        p = p * r + 1.0 / 6.0
+        p = p * r + 0.5
+        p = p * r + 1.0
+        p = p * r + 1.0
+        af[i] = p
+        bits[i] = np.int64(k + 1023.0) << 52
+    scale = bits[:n].view(np.float64)
+    for i in range(n):
+        af[i] = 1.0 / (1.0 + af[i] * scale[i])
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _activate(code, alpha, z, b, a, bits):
+    """z += b (row-wise), then a = σ(z). Shapes (rows, n), (n,), (rows, n)."""
+    rows, n = z.shape
+    for r in range(rows):
+        for j in range(n):
+            z[r, j] += b[j]
+    if code == _SIGMOID:
+        _sigmoid_rows(z, a, bits)
+    elif code == _LEAKY:
+        for r in range(rows):
+            for j in range(n):
+                a[r, j] = z[r, j] if z[r, j] > 0.0 else alpha * z[r, j]
+    else:
+        a[...] = z
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _times_derivative(code, alpha, z, a, d):
+    """d *= σ'(z), given a = σ(z). Shapes (rows, n)."""
+    rows, n = d.shape
+    if code == _SIGMOID:
+        for r in range(rows):
+            for j in range(n):
+                d[r, j] *= (1.0 - a[r, j]) * a[r, j]
+    elif code == _LEAKY:
+        for r in range(rows):
+            for j in range(n):
+                if not z[r, j] > 0.0:
+                    d[r, j] *= alpha
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _forward(params, sizes, codes, alphas, col, woff, boff, A, Z, bits, block, rows):
+    """Forward pass on ``rows`` rows whose inputs are in layer 0 of ``A``; returns a^[L]."""
+    a_prev = _view(A, 0, rows, sizes[0])
+    for layer in range(1, sizes.shape[0]):
+        n_in, n_out = sizes[layer - 1], sizes[layer]
+        wo, bo = woff[layer - 1], boff[layer - 1]
+        W = params[wo : wo + n_out * n_in].reshape(n_out, n_in)
+        z = _view(Z, block * col[layer], rows, n_out)
+        a = _view(A, block * col[layer], rows, n_out)
+        np.dot(a_prev, W.T, z)
+        _activate(codes[layer - 1], alphas[layer - 1], z, params[bo : bo + n_out], a, bits)
+        a_prev = a
+    return a_prev
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _cost(params, sizes, codes, alphas, col, woff, boff, X, Y, loss_code, A, Z, bits, block):
+    """The cost (``mse`` or ``half_sse``) on the whole set ``X``, ``Y``, in row blocks."""
+    n, n_in, n_out = X.shape[0], sizes[0], sizes[-1]
+    total = 0.0
+    for start in range(0, n, block):
+        rows = min(block, n - start)
+        _view(A, 0, rows, n_in)[...] = X[start : start + rows]
+        out = _forward(params, sizes, codes, alphas, col, woff, boff, A, Z, bits, block, rows)
+        for r in range(rows):
+            for j in range(n_out):
+                d = out[r, j] - Y[start + r, j]
+                total += d * d
+    if loss_code == 0:
+        return total / (n * n_out)
+    return 0.5 * total / n
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def cost(params, sizes, codes, alphas, X, Y, loss_code):
+    """The cost (``mse`` or ``half_sse``) at ``params`` on the set ``X``, ``Y``.
+
+    Parameters
+    ----------
+    params : ndarray, shape (p,)
+    sizes, codes, alphas : ndarray
+        As for :func:`train_epochs`.
+    X, Y : ndarray, shapes (N, n_1), (N, n_L)
+    loss_code : int
+
+    Returns
+    -------
+    float
+    """
+    col, woff, boff = _offsets(sizes)
+    A = np.empty(_BLOCK * col[-1], params.dtype)
+    Z = np.empty(_BLOCK * col[-1], params.dtype)
+    bits = np.empty(_BLOCK * np.max(sizes), np.int64)
+    return _cost(params, sizes, codes, alphas, col, woff, boff, X, Y, loss_code, A, Z, bits,
+                 _BLOCK)  # fmt: skip
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _gradient(params, sizes, codes, alphas, col, woff, boff, X, Y, idx, loss_code, A, Z, D,
+              bits, block, G):  # fmt: skip
+    """Backprop on the rows ``idx`` of ``X``, ``Y``: the flat gradient into ``G``."""
+    rows, n_layers = idx.shape[0], sizes.shape[0]
+    a0 = _view(A, 0, rows, sizes[0])
+    for r in range(rows):
+        a0[r] = X[idx[r]]
+    out = _forward(params, sizes, codes, alphas, col, woff, boff, A, Z, bits, block, rows)
+    n_out = sizes[-1]
+    scale = 2.0 / (rows * n_out) if loss_code == 0 else 1.0 / rows
+    last = block * col[n_layers - 1]
+    delta = _view(D, last, rows, n_out)
+    for r in range(rows):
+        for j in range(n_out):
+            delta[r, j] = (out[r, j] - Y[idx[r], j]) * scale
+    _times_derivative(codes[n_layers - 2], alphas[n_layers - 2], _view(Z, last, rows, n_out),
+                      out, delta)  # fmt: skip
+    for layer in range(n_layers - 1, 0, -1):
+        n_in, n_o = sizes[layer - 1], sizes[layer]
+        wo, bo = woff[layer - 1], boff[layer - 1]
+        a_prev = _view(A, block * col[layer - 1], rows, n_in)
+        np.dot(delta.T, a_prev, G[wo : wo + n_o * n_in].reshape(n_o, n_in))
+        gb = G[bo : bo + n_o]
+        gb[:] = delta[0]
+        for r in range(1, rows):
+            for j in range(n_o):
+                gb[j] += delta[r, j]
+        if layer > 1:
+            below = _view(D, block * col[layer - 1], rows, n_in)
+            np.dot(delta, params[wo : wo + n_o * n_in].reshape(n_o, n_in), below)
+            _times_derivative(codes[layer - 2], alphas[layer - 2],
+                              _view(Z, block * col[layer - 1], rows, n_in), a_prev,
+                              below)  # fmt: skip
+            delta = below
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def train_epochs(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code, hyper, m, v,
+                 t, lrs, batch_size, shuffle, rng, train_loss, val_loss, last_finite,
+                 with_cost=True):  # fmt: skip
+    """Run ``len(lrs)`` epochs in place; stop after the first epoch with a non-finite cost.
+
+    The arguments and the result are those of :func:`mlplab.engine.kernels.train_epochs`;
+    with ``with_cost=False`` the epochs' costs are left to the caller (see :func:`cost`), and
+    ``train_loss``, ``val_loss`` and ``last_finite`` are not touched.
+    """
+    n = X.shape[0]
+    col, woff, boff = _offsets(sizes)
+    block = max(batch_size, _BLOCK)
+    A = np.empty(block * col[-1], params.dtype)
+    Z = np.empty(block * col[-1], params.dtype)
+    D = np.empty(block * col[-1], params.dtype)
+    bits = np.empty(block * np.max(sizes), np.int64)
+    G = np.empty_like(params)
+    steps = (n + batch_size - 1) // batch_size
+    has_val = Xv.shape[0] > 0
+    for e in range(lrs.shape[0]):
+        if shuffle:
+            order = rng.permutation(n)
+        else:
+            order = rng.integers(0, n, size=(steps, batch_size)).reshape(-1)
+        for s in range(steps):
+            idx = order[s * batch_size : min((s + 1) * batch_size, order.shape[0])]
+            _gradient(params, sizes, codes, alphas, col, woff, boff, X, Y, idx, loss_code, A, Z,
+                      D, bits, block, G)  # fmt: skip
+            t[0] += 1
+            _step_row(params, G, m, v, lrs[e], opt_code, hyper, t[0])
+        if not with_cost:
+            continue
+        tl = _cost(params, sizes, codes, alphas, col, woff, boff, X, Y, loss_code, A, Z, bits,
+                   block)  # fmt: skip
+        train_loss[e] = tl
+        finite = math.isfinite(tl)
+        if has_val:
+            vl = _cost(params, sizes, codes, alphas, col, woff, boff, Xv, Yv, loss_code, A, Z,
+                       bits, block)  # fmt: skip
+            val_loss[e] = vl
+            finite = finite and math.isfinite(vl)
+        if not finite:
+            return e + 1
+        last_finite[:] = params
+    return lrs.shape[0]
