@@ -58,7 +58,7 @@ def test_version():
 
 def test_every_command_has_help(capsys):
     commands = build_parser()._subparsers._group_actions[0].choices
-    assert {"train", "gradcheck", "predict"} <= set(commands)
+    assert {"train", "gradcheck", "predict", "diagnose"} <= set(commands)
     for name in commands:
         with pytest.raises(SystemExit) as exit_:
             main([name, "--help"])
@@ -188,6 +188,7 @@ def test_predict(tmp_path, capsys):
         (["train", "--data", "missing.csv", "--epochs", "1"], "no data file"),
         (["gradcheck", "--sizes", "3", "0", "1"], "width must be"),
         (["predict", "missing.npz", "--x", "1"], "no model file"),
+        (["diagnose", "missing.npz", "--target", "runge"], "no model file"),
     ],
 )
 def test_bad_input_gives_a_one_line_error(tmp_path, args, message):
@@ -304,3 +305,89 @@ def test_options_that_would_be_ignored_are_refused(tmp_path, capsys):
     assert "--n-train describe a target function" in capsys.readouterr().err
     assert main(["train", "--val-fraction", "0.5", "--out", str(tmp_path)]) == 2
     assert "applies to --data" in capsys.readouterr().err
+
+
+def table_rows(out: str) -> list[list[str]]:
+    """The body rows of a rich table printed by the command line, as lists of cells."""
+    return [[c.strip() for c in line.split("│")[1:-1]] for line in out.splitlines() if "│" in line]
+
+
+def relu_model(tmp_path):
+    """A saved 1-8-8-1 ReLU model whose units 0, 1, 2 of layer 2 are dead on [−1, 1]."""
+    net = MLP([1, 8, 8, 1], activation="relu", init="he_normal", seed=0)
+    net.weights[0][:3] = 1.0
+    net.biases[0][:3] = -2.0
+    return net, net.save(tmp_path / "m.npz")
+
+
+def test_diagnose_with_a_target(tmp_path, capsys):
+    from mlplab.data import sample
+    from mlplab.diagnostics import diagnose
+
+    net, path = relu_model(tmp_path)
+    args = ["diagnose", str(path), "--target", "sin", "--n-points", "50", "--seed", "3"]
+    assert main([*args, "--threshold", "0.05"]) == 0
+    out = capsys.readouterr().out
+    x = sample(50, (-1.0, 1.0), "uniform", 3)
+    expected = diagnose(net, x, np.sin(np.pi * x), threshold=0.05)
+    assert expected.layers[0].n_dead == 3
+    assert table_rows(out) == expected.rows()
+    assert "50 points, loss mse" in out and "0.05" in out
+
+
+def test_diagnose_a_data_file_and_inputs_only(tmp_path, capsys):
+    from mlplab.diagnostics import diagnose
+
+    net, path = relu_model(tmp_path)
+    x = np.linspace(-1, 1, 30).reshape(-1, 1)
+    data = tmp_path / "d.csv"
+    np.savetxt(data, np.hstack([x, x**2]), delimiter=",", header="x,y", comments="")
+    assert main(["diagnose", str(path), "--data", str(data), "--loss", "half_sse"]) == 0
+    assert table_rows(capsys.readouterr().out) == diagnose(net, x, x**2, "half_sse").rows()
+    np.savez(tmp_path / "x.npz", x=x[:, 0])
+    assert main(["diagnose", str(path), "--input", str(tmp_path / "x.npz")]) == 0
+    rows = table_rows(capsys.readouterr().out)
+    assert rows == diagnose(net, x).rows() and rows[0][-2:] == ["n/a", "n/a"]
+
+
+def test_diagnose_a_classifier_with_a_label_column(tmp_path, capsys):
+    from mlplab.diagnostics import diagnose
+
+    net = MLP([2, 4, 3], activation="tanh", seed=0)
+    path = net.save(tmp_path / "c.npz")
+    rng = np.random.default_rng(0)
+    x, labels = rng.uniform(-1, 1, (20, 2)), rng.integers(0, 3, 20)
+    data = tmp_path / "c.csv"
+    np.savetxt(data, np.column_stack([x, labels]), delimiter=",")
+    assert main(["diagnose", str(path), "--data", str(data), "--loss", "cross_entropy"]) == 0
+    assert table_rows(capsys.readouterr().out) == diagnose(net, x, labels, "cross_entropy").rows()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--target", "sin(x", "--n-points", "5"], "cannot parse expression"),
+        (["--target", "swish", "--n-points", "5"], "unknown name 'swish'"),
+        (["--target", "sin", "--loss", "hinge"], "unknown loss 'hinge'"),
+        (["--target", "sin", "--threshold", "1.5"], "threshold must be a number in [0, 1)"),
+        (["--target", "sin", "--n-points", "0"], "number of points must be >= 1"),
+        (["--input", "three.csv"], "has 3 column(s) but the model takes 1 input(s)"),
+        (["--input", "three.csv", "--n-points", "9"], "--n-points describe the points of --target"),
+        (["--data", "three.csv"], "y has shape (4, 2) but the network has 1 output(s)"),
+        (["--data", "nan.csv"], "contains NaN or inf"),
+    ],
+)
+def test_diagnose_bad_input(tmp_path, capsys, monkeypatch, args, message):
+    _, path = relu_model(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "three.csv").write_text("1,2,3\n4,5,6\n7,8,9\n1,1,1\n")
+    (tmp_path / "nan.csv").write_text("1,2\nnan,5\n")
+    assert main(["diagnose", str(path), *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_diagnose_a_target_needs_one_input_and_one_output(tmp_path, capsys):
+    path = MLP([2, 3, 1], seed=0).save(tmp_path / "two.npz")
+    assert main(["diagnose", str(path), "--target", "runge"]) == 2
+    assert "the model has 2 input(s) and 1 output(s)" in capsys.readouterr().err

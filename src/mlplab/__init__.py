@@ -6,8 +6,9 @@ Mathematicians" (SIAM Review, 2019), with hand-written backpropagation in NumPy.
 
 __version__ = "0.1.0"
 
-from mlplab import activations, data, init, losses, optim
+from mlplab import activations, data, diagnostics, init, losses, optim
 from mlplab.activations import Activation, get_activation
+from mlplab.diagnostics import Diagnostics, diagnose
 from mlplab.ensemble import Ensemble, fit_ensemble
 from mlplab.gradcheck import check_gradients
 from mlplab.io import ModelFileError
@@ -23,6 +24,7 @@ __all__ = [
     "Activation",
     "Adam",
     "Cache",
+    "Diagnostics",
     "DivergenceWarning",
     "Ensemble",
     "History",
@@ -32,6 +34,8 @@ __all__ = [
     "activations",
     "check_gradients",
     "data",
+    "diagnose",
+    "diagnostics",
     "fit",
     "fit_ensemble",
     "get_activation",

@@ -18,6 +18,7 @@ import numpy as np
 
 from mlplab import plots
 from mlplab.data import get_target, sample
+from mlplab.diagnostics import dead_units
 from mlplab.experiments.common import (
     Arch,
     Training,
@@ -54,9 +55,15 @@ def kill_units(net: MLP, x: np.ndarray) -> None:
 
 
 def active_units(net: MLP, x: np.ndarray) -> int:
-    """Hidden units with z > 0 on at least one row of ``x`` (all hidden layers)."""
-    cache = net.forward(x)
-    return int(sum(np.count_nonzero(np.any(z > 0, axis=0)) for z in cache.z[:-1]))
+    """Hidden units with z > 0 on at least one row of ``x`` (all hidden layers).
+
+    The hidden layers are (leaky) ReLU with slope α for z ≤ 0 (α = 0 for ReLU), where σ' = α,
+    and σ' = 1 = σ'_max for z > 0: the units with z ≤ 0 on every row are the dead units of
+    :func:`mlplab.diagnostics.dead_units` with threshold α.
+    """
+    alpha = float(net.activations[0].df(np.array(-1.0)))
+    dead = dead_units(net, x, threshold=alpha)[:-1]
+    return sum(int(np.count_nonzero(~d)) for d in dead)
 
 
 def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:

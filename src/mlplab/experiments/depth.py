@@ -12,6 +12,7 @@ import numpy as np
 
 from mlplab import plots
 from mlplab.data import get_target, sample
+from mlplab.diagnostics import gradient_norms
 from mlplab.experiments.common import Arch, Training, fmt, progress_bar, seed_list, train_seeds
 from mlplab.experiments.report import Check, StudyResult, markdown_table
 
@@ -30,13 +31,6 @@ def depths(quick: bool) -> list[int]:
 
 def arch(activation: str, depth: int) -> Arch:
     return Arch((1, *[WIDTH] * depth, 1), activation, init=ACTIVATIONS[activation])
-
-
-def layer_norms(net, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """‖∂C/∂W^[l]‖_F for l = 2..L (entry i is layer i + 2), at the current parameters."""
-    _, g = net.loss_gradient(x, y, "mse")
-    gW, _ = net.unflatten(g)
-    return np.array([np.linalg.norm(w) for w in gW])
 
 
 def decay_per_layer(norms: np.ndarray) -> float:
@@ -63,7 +57,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
             losses = []
             for d in ds:
                 a = arch(act, d)
-                norms[act][d] = np.array([layer_norms(a.build(s), x, y) for s in seeds_])
+                norms[act][d] = np.array([gradient_norms(a.build(s), x, y)[0] for s in seeds_])
                 runs = train_seeds(a, tr, x, y, seeds_)
                 losses.append([r.history.train_loss[-1] for r in runs])
                 advance()
