@@ -232,7 +232,8 @@ def train_epochs(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code
         if shuffle:
             order = rng.permutation(n)
         else:
-            order = rng.integers(0, n, size=(steps, batch_size)).reshape(-1)
+            # the draws of integers(0, n, size=(steps, batch_size)), in the same order
+            order = rng.integers(0, n, size=steps * batch_size)
         for s in range(steps):
             idx = order[s * batch_size : min((s + 1) * batch_size, order.shape[0])]
             _gradient(params, sizes, codes, alphas, col, woff, boff, X, Y, idx, loss_code, A, Z,
