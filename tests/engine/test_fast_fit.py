@@ -93,6 +93,17 @@ def test_w2_cos4_matches_reference_in_float64(kind, overlap, monkeypatch):
     assert (len(snapshots) > 0) == overlap
 
 
+def test_small_networks_keep_their_costs_in_the_compiled_loop(monkeypatch):
+    # even where the cost would be worth a thread, the small-network loop computes it inline
+    snapshots = count_snapshots(monkeypatch)
+    x = np.linspace(-1, 1, 64).reshape(-1, 1)
+    ref, fast = both(lambda: MLP([1, 8, 1], "tanh", seed=2), lambda: SGD(0.1), x, np.sin(3 * x),
+                     epochs=40, batch_size=16, seed=0, validation=0.25)  # fmt: skip
+    assert choose("auto", MLP([1, 8, 1], "tanh"), mlplab.losses.mse, SGD(0.1)) == "compiled"
+    assert_same(ref, fast)
+    assert snapshots == []
+
+
 @pytest.mark.parametrize("act", ["relu", "leaky_relu:0.1", "identity"])
 def test_blas_loop_runs_relu_and_identity_like_reference(act):
     x = np.random.default_rng(0).uniform(-2, 2, (300, 2))

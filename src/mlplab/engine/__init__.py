@@ -325,7 +325,10 @@ class Trainer:
 
     def _cost_lane(self) -> _CostLane | None:
         """The background cost evaluator, where a second core and single-threaded BLAS (small
-        products, see :func:`blas_threads`) leave room for it and the cost is worth a thread."""
+        products, see :func:`blas_threads`) leave room for it and the cost is worth a thread.
+        The small-network loop keeps its costs inside its own compiled call."""
+        if self.kind == "compiled":
+            return None
         sizes = self.net.sizes
         points = self.X.shape[0] + (0 if self.Xv is None else self.Xv.shape[0])
         work = points * sum(a * b for a, b in pairwise(sizes))
