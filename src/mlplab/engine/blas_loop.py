@@ -25,6 +25,7 @@ import math
 import numpy as np
 from numba import njit
 
+from mlplab.engine.fused import pairwise_sum
 from mlplab.engine.kernels import ACT_CODES, _offsets, _step_row
 
 _SIGMOID, _LEAKY = ACT_CODES["sigmoid"], ACT_CODES["leaky_relu"]
@@ -181,12 +182,14 @@ def _gradient(params, sizes, codes, alphas, col, woff, boff, X, Y, idx, loss_cod
         a0[r] = X[idx[r]]
     out = _forward(params, sizes, codes, alphas, col, woff, boff, A, Z, bits, block, rows)
     n_out = sizes[-1]
-    scale = 2.0 / (rows * n_out) if loss_code == 0 else 1.0 / rows
+    scale = 2.0 / (rows * n_out)
     last = block * col[n_layers - 1]
     delta = _view(D, last, rows, n_out)
     for r in range(rows):
         for j in range(n_out):
-            delta[r, j] = (out[r, j] - Y[idx[r], j]) * scale
+            diff = out[r, j] - Y[idx[r], j]
+            # as the losses compute it: mse multiplies by 2 / (B n_L), half_sse divides by B
+            delta[r, j] = diff * scale if loss_code == 0 else diff / rows
     _times_derivative(codes[n_layers - 2], alphas[n_layers - 2], _view(Z, last, rows, n_out),
                       out, delta)  # fmt: skip
     for layer in range(n_layers - 1, 0, -1):
@@ -195,10 +198,13 @@ def _gradient(params, sizes, codes, alphas, col, woff, boff, X, Y, idx, loss_cod
         a_prev = _view(A, block * col[layer - 1], rows, n_in)
         np.dot(delta.T, a_prev, G[wo : wo + n_o * n_in].reshape(n_o, n_in))
         gb = G[bo : bo + n_o]
-        gb[:] = delta[0]
-        for r in range(1, rows):
-            for j in range(n_o):
-                gb[j] += delta[r, j]
+        if n_o == 1:  # NumPy sums a single column pairwise, wider ones row after row
+            gb[0] = pairwise_sum(delta[:, 0], 0, rows)
+        else:
+            gb[:] = delta[0]
+            for r in range(1, rows):
+                for j in range(n_o):
+                    gb[j] += delta[r, j]
         if layer > 1:
             below = _view(D, block * col[layer - 1], rows, n_in)
             np.dot(delta, params[wo : wo + n_o * n_in].reshape(n_o, n_in), below)

@@ -21,6 +21,8 @@ import math
 import numpy as np
 from numba import njit
 
+from mlplab.engine.fused import pairwise_sum
+
 #: Activation codes understood by the kernels (see :func:`mlplab.engine.spec.activation_code`).
 ACT_CODES = {
     "identity": 0,
@@ -173,10 +175,13 @@ def _gradient(params, sizes, codes, alphas, col, woff, boff, X, Y, order, start,
                 for r in range(rows):
                     s += D[r, co + j] * A[r, ci + k]
                 G[wo + j * n_in + k] = s
-            s = 0.0
-            for r in range(rows):
-                s += D[r, co + j]
-            G[bo + j] = s
+            if n_o == 1:  # NumPy sums a single column pairwise, wider ones row after row
+                G[bo] = pairwise_sum(D[:rows, co], 0, rows)
+            else:
+                s = 0.0
+                for r in range(rows):
+                    s += D[r, co + j]
+                G[bo + j] = s
         if layer > 1:
             code, alpha = codes[layer - 2], alphas[layer - 2]
             for r in range(rows):
