@@ -32,7 +32,7 @@ from mlplab.losses import Loss, get_loss
 from mlplab.network import MLP
 from mlplab.optim import Adam, Optimizer, Schedule, get_schedule
 from mlplab.progress import EpochProgress
-from mlplab.train import SAMPLINGS, Callback, DivergenceWarning, History, _Watch
+from mlplab.train import Callback, DivergenceWarning, History, _Watch, check_schedule
 
 if TYPE_CHECKING:
     from mlplab.engine.dense import DenseStepper
@@ -170,12 +170,7 @@ def fit_ensemble(
     choose("fast", proto, loss, optimizer)  # raises for what the fast engine cannot run
     if loss.name not in ("mse", "half_sse"):
         raise ValueError(f"fit_ensemble trains with 'mse' or 'half_sse', not {loss.name!r}")
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ValueError(f"epochs must be a whole number >= 1, got {epochs!r}")
-    if sampling not in SAMPLINGS:
-        raise ValueError(f"unknown sampling {sampling!r}; valid names are: {', '.join(SAMPLINGS)}")
-    if early_stopping is not None and early_stopping < 1:
-        raise ValueError(f"early_stopping is a patience in epochs >= 1, got {early_stopping}")
+    check_schedule(epochs, sampling, early_stopping)
     seeds = ens.seeds if seeds is None else [int(s) for s in seeds]
     base = np.full(M, optimizer.lr) if lrs is None else np.array(lrs, dtype=np.float64)
     if len(seeds) != M or base.shape != (M,):

@@ -181,12 +181,7 @@ def fit(
     loss = get_loss(loss)
     optimizer = Adam() if optimizer is None else optimizer
     schedule = get_schedule(schedule)
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ValueError(f"epochs must be a whole number >= 1, got {epochs!r}")
-    if sampling not in SAMPLINGS:
-        raise ValueError(f"unknown sampling {sampling!r}; valid names are: {', '.join(SAMPLINGS)}")
-    if early_stopping is not None and early_stopping < 1:
-        raise ValueError(f"early_stopping is a patience in epochs >= 1, got {early_stopping}")
+    check_schedule(epochs, sampling, early_stopping)
     kind = choose(engine, net, loss, optimizer)
     rng = np.random.default_rng(seed)
     X = net.check_input(X)
@@ -257,6 +252,17 @@ def fit(
     if history.status == "diverged":
         warnings.warn(history.message, DivergenceWarning, stacklevel=2)
     return history
+
+
+def check_schedule(epochs: int, sampling: str, early_stopping: int | None) -> None:
+    """Refuse an epoch count, batch sampling or early-stopping patience that :func:`fit` (and
+    :func:`mlplab.fit_ensemble`) cannot run, with a message naming the valid values."""
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
+        raise ValueError(f"epochs must be a whole number >= 1, got {epochs!r}")
+    if sampling not in SAMPLINGS:
+        raise ValueError(f"unknown sampling {sampling!r}; valid names are: {', '.join(SAMPLINGS)}")
+    if early_stopping is not None and early_stopping < 1:
+        raise ValueError(f"early_stopping is a patience in epochs >= 1, got {early_stopping}")
 
 
 def _fit_fast(

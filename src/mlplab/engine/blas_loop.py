@@ -26,7 +26,7 @@ import numpy as np
 from numba import njit
 
 from mlplab.engine.fused import pairwise_sum
-from mlplab.engine.kernels import ACT_CODES, _offsets, _step_row
+from mlplab.engine.kernels import ACT_CODES, _offsets, _step_row, epoch_order, record_epoch
 
 _SIGMOID, _LEAKY = ACT_CODES["sigmoid"], ACT_CODES["leaky_relu"]
 
@@ -235,11 +235,7 @@ def train_epochs(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code
     steps = (n + batch_size - 1) // batch_size
     has_val = Xv.shape[0] > 0
     for e in range(lrs.shape[0]):
-        if shuffle:
-            order = rng.permutation(n)
-        else:
-            # the draws of integers(0, n, size=(steps, batch_size)), in the same order
-            order = rng.integers(0, n, size=steps * batch_size)
+        order = epoch_order(rng, n, steps, batch_size, shuffle)
         for s in range(steps):
             idx = order[s * batch_size : min((s + 1) * batch_size, order.shape[0])]
             _gradient(params, sizes, codes, alphas, col, woff, boff, X, Y, idx, loss_code, A, Z,
@@ -250,14 +246,13 @@ def train_epochs(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code
             continue
         tl = _cost(params, sizes, codes, alphas, col, woff, boff, X, Y, loss_code, A, Z, bits,
                    block)  # fmt: skip
-        train_loss[e] = tl
-        finite = math.isfinite(tl)
-        if has_val:
-            vl = _cost(params, sizes, codes, alphas, col, woff, boff, Xv, Yv, loss_code, A, Z,
-                       bits, block)  # fmt: skip
-            val_loss[e] = vl
-            finite = finite and math.isfinite(vl)
-        if not finite:
+        vl = (
+            _cost(
+                params, sizes, codes, alphas, col, woff, boff, Xv, Yv, loss_code, A, Z, bits, block
+            )
+            if has_val
+            else 0.0
+        )
+        if not record_epoch(e, tl, vl, has_val, train_loss, val_loss, params, last_finite):
             return e + 1
-        last_finite[:] = params
     return lrs.shape[0]

@@ -225,6 +225,28 @@ def _step_row(params, G, m, v, lr, opt_code, hyper, t):
             params[k] -= lr * m[k]
 
 
+@njit(cache=True, inline="always", error_model="numpy", nogil=True)
+def epoch_order(rng, n, steps, batch_size, shuffle):
+    """An epoch's row order, drawn as :func:`mlplab.fit` draws it: a permutation of the n rows,
+    or the draws of ``integers(0, n, size=(steps, batch_size))`` in the same order."""
+    if shuffle:
+        return rng.permutation(n)
+    return rng.integers(0, n, size=steps * batch_size)
+
+
+@njit(cache=True, inline="always", error_model="numpy", nogil=True)
+def record_epoch(e, train, val, has_val, train_loss, val_loss, params, last_finite):
+    """Keep epoch ``e``'s costs; when they are finite, its parameters too. Whether they are."""
+    train_loss[e] = train
+    finite = math.isfinite(train)
+    if has_val:
+        val_loss[e] = val
+        finite = finite and math.isfinite(val)
+    if finite:
+        last_finite[:] = params
+    return finite
+
+
 @njit(cache=True, error_model="numpy", nogil=True)
 def train_epochs(
     params,
@@ -295,11 +317,7 @@ def train_epochs(
     has_val = Xv.shape[0] > 0
     for e in range(lrs.shape[0]):
         lr = lrs[e]
-        if shuffle:
-            order = rng.permutation(n)
-        else:
-            # the draws of integers(0, n, size=(steps, batch_size)), in the same order
-            order = rng.integers(0, n, size=steps * batch_size)
+        order = epoch_order(rng, n, steps, batch_size, shuffle)
         for s in range(steps):
             start = s * batch_size
             rows = min(batch_size, order.shape[0] - start)
@@ -308,15 +326,13 @@ def train_epochs(
             t[0] += 1
             _step_row(params, G, m, v, lr, opt_code, hyper, t[0])
         tl = _cost(params, sizes, codes, alphas, col, woff, boff, X, Y, loss_code, A, Z)
-        train_loss[e] = tl
-        finite = math.isfinite(tl)
-        if has_val:
-            vl = _cost(params, sizes, codes, alphas, col, woff, boff, Xv, Yv, loss_code, A, Z)
-            val_loss[e] = vl
-            finite = finite and math.isfinite(vl)
-        if not finite:
+        vl = (
+            _cost(params, sizes, codes, alphas, col, woff, boff, Xv, Yv, loss_code, A, Z)
+            if has_val
+            else 0.0
+        )
+        if not record_epoch(e, tl, vl, has_val, train_loss, val_loss, params, last_finite):
             return e + 1
-        last_finite[:] = params
     return lrs.shape[0]
 
 
