@@ -59,6 +59,11 @@ class EpochProgress:
             self._task = self._bar.add_task("epoch", total=self.epochs, info="")
         return self
 
+    def note(self, text: str) -> None:
+        """Show ``text`` beside the bar until the next update."""
+        if self._bar is not None:
+            self._bar.update(self._task, info=text)
+
     def update(self, epoch: int, history: History) -> None:
         """Show ``epoch`` (1-based) of ``epochs`` and the history's latest losses."""
         if self._bar is None:

@@ -224,7 +224,10 @@ def fit(
         try:
             if kind != "reference":
                 trainer = Trainer(kind, net, X, y, Xv, yv, loss, optimizer, batch_size,
-                                  sampling, rng, last_finite=watch.last_finite)  # fmt: skip
+                                  sampling, rng, last_finite=watch.last_finite,
+                                  epochs=epochs)  # fmt: skip
+                if progress and trainer.compiles_first():
+                    bar.note("compiling the training loop (once on this machine)")
                 per_epoch = bool(callbacks) or early_stopping is not None
                 with blas_threads(net.sizes, batch_size):
                     _fit_fast(

@@ -1,4 +1,4 @@
-"""The compiled loop with BLAS products: its vectorised sigmoid, and training at saturation."""
+"""The compiled loop with BLAS products: training at saturation."""
 
 from __future__ import annotations
 
@@ -7,30 +7,6 @@ import warnings
 import numpy as np
 
 from mlplab import MLP, SGD, fit
-from mlplab.activations import sigmoid
-from mlplab.engine.blas_loop import _sigmoid_rows
-
-
-def test_vectorised_sigmoid_is_within_two_ulp_of_the_reference_everywhere():
-    z = np.concatenate(
-        [np.linspace(-2e4, 2e4, 40_001), np.linspace(-800, 800, 100_001), [-np.inf, np.inf]]
-    ).reshape(-1, 1)
-    a, bits = np.empty_like(z), np.empty(z.size, np.int64)
-    _sigmoid_rows(z, a, bits)
-    ref = sigmoid.f(z)
-    assert np.all((a >= 0) & (a <= 1))
-    assert np.max(np.abs(a - ref)) <= 2.3e-16  # absolute: σ in [0, 1]
-    normal = ref > 1e-300
-    assert np.max(np.abs(a - ref)[normal] / ref[normal]) <= 4.5e-16  # relative: 2 ulp
-    # where the reference is below 1e-300 (or 0: z < -745), so is σ from the clamped exp
-    assert np.all(a[~normal] <= 1.001e-300)
-
-
-def test_vectorised_sigmoid_propagates_nan():
-    z = np.array([[0.0, np.nan, 1.0]])
-    a, bits = np.empty_like(z), np.empty(3, np.int64)
-    _sigmoid_rows(z, a, bits)
-    assert a[0, 0] == 0.5 and np.isnan(a[0, 1]) and a[0, 2] == sigmoid.f(np.array(1.0))
 
 
 def test_training_at_saturation_warns_nothing_and_stays_finite():

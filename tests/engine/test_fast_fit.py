@@ -305,18 +305,9 @@ def test_no_memory_growth_per_step_w1():
 
     def retained(epochs: int) -> int:
         net = w1_net()
-        fit(
-            net,
-            X,
-            Y,
-            loss="half_sse",
-            optimizer=SGD(0.05),
-            epochs=1,
-            batch_size=1,
-            sampling="replacement",
-            seed=0,
-            progress=False,
-        )  # fmt: skip  (warm: load kernels)
+        # warm: load the kernel the run takes (a run this long takes the unrolled loop)
+        fit(net, X, Y, loss="half_sse", optimizer=SGD(0.05), epochs=epochs, batch_size=1,
+            sampling="replacement", seed=0, progress=False)  # fmt: skip
         tracemalloc.start()
         base = tracemalloc.get_traced_memory()[0]
         h = fit(net, X, Y, loss="half_sse", optimizer=SGD(0.05), epochs=epochs, batch_size=1,

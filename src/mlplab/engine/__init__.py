@@ -7,6 +7,8 @@ per-step Python cost:
 
 - small networks (hidden layers up to :data:`~mlplab.engine.spec.COMPILED_WIDTH` wide, squared
   error losses) run whole epochs in one compiled Numba call (:mod:`mlplab.engine.kernels`);
+  tiny ones on long runs, in that loop unrolled for their architecture
+  (:mod:`mlplab.engine.unrolled`);
 - wider sigmoid, ReLU / leaky ReLU and identity networks with squared error losses run whole
   epochs in one compiled call that hands the products to BLAS (:mod:`mlplab.engine.blas_loop`);
 - the others run BLAS products and NumPy ufuncs on preallocated buffers
@@ -29,6 +31,7 @@ from itertools import pairwise
 
 import numpy as np
 
+from mlplab.engine import unrolled
 from mlplab.engine.spec import (
     blas_loop_fits,
     compiled_fits,
@@ -95,6 +98,18 @@ def blas_threads(sizes: list[int], rows: int) -> AbstractContextManager:
     return threadpool_limits(1, user_api="blas")
 
 
+def needs_compiling(function: Callable) -> bool:
+    """Whether the first call of a Numba-compiled ``function`` will compile it: it is not
+    compiled in this process, and Numba's on-disk cache holds nothing valid for it (read from
+    the cache's index; where that cannot be read, False: better no notice than a wrong one)."""
+    if function.signatures:
+        return False
+    try:
+        return not function._cache._cache_file._load_index()
+    except Exception:  # the index's layout is Numba's own
+        return False
+
+
 class _CostLane:
     """Computes an epoch's costs on a snapshot of the parameters, in a thread of its own.
 
@@ -152,17 +167,27 @@ class Trainer:
     last_finite : ndarray, shape (p,), optional
         Where to keep the parameters after the last epoch with a finite cost (default: a
         new copy of the parameters).
+    epochs : int, optional
+        Epochs the run will take, where known: a tiny network on a long enough run trains in a
+        loop unrolled for its architecture (:func:`mlplab.engine.unrolled.worth_it`).
     """
 
     def __init__(
-        self, kind, net, X, y, Xv, yv, loss, optimizer, batch_size, sampling, rng, last_finite=None
-    ):
+        self, kind, net, X, y, Xv, yv, loss, optimizer, batch_size, sampling, rng,
+        last_finite=None, epochs=None,
+    ):  # fmt: skip
         self.kind, self.net, self.X, self.y, self.Xv, self.yv = kind, net, X, y, Xv, yv
         self.loss, self.optimizer, self.batch_size, self.rng = loss, optimizer, batch_size, rng
         self.shuffle = sampling == "shuffle"
         self.last_finite = net.params.copy() if last_finite is None else last_finite
+        self.unrolled: Callable | None = None
         if kind in COMPILED_KINDS:
             self._setup_compiled(*optimizer_state(optimizer, net.params))
+            points = 0 if epochs is None else epochs * X.shape[0]
+            if kind == "compiled" and unrolled.worth_it(net.sizes, net.params.dtype, points):
+                self.unrolled = unrolled.train_epochs(
+                    self.sizes, self.codes, self.alphas, self.loss_code
+                )
         else:
             from mlplab.engine.dense import DenseStepper
 
@@ -220,8 +245,15 @@ class Trainer:
         )  # fmt: skip
         return tl, vl, int(done)
 
+    def compiles_first(self) -> bool:
+        """Whether the first epochs will wait for a compiled loop to compile (see
+        :func:`needs_compiling`)."""
+        return self.kind in COMPILED_KINDS and needs_compiling(self._kernel())
+
     def _kernel(self):
         """The compiled loop's ``train_epochs``."""
+        if self.unrolled is not None:
+            return self.unrolled
         if self.kind == "compiled":
             from mlplab.engine.kernels import train_epochs
         else:

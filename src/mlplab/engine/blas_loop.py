@@ -9,8 +9,9 @@ backprop, optimiser step and the end-of-epoch cost — and hands each layer's pr
 
 It runs the activations that compile to vectorised loops: the logistic sigmoid, ReLU / leaky
 ReLU and the identity (:data:`mlplab.engine.spec.BLAS_LOOP_ACTIVATIONS`). The sigmoid's
-exponential is computed here, in a form the compiler vectorises (:func:`_sigmoid_rows`):
-within 2 units in the last place of NumPy's ``exp``, so the training equals the reference
+exponential is computed in a form the compiler vectorises
+(:func:`mlplab.engine.vsigmoid.sigmoid_rows`): within 2 units in the last place of NumPy's
+``exp``, so the training equals the reference
 path's to rounding (the tests hold it to 1e-12 relative, as for the other kernels).
 
 Layer ``l`` (0-based over widths, ``sizes[l]`` is n_{l+1}) keeps a^[l+1], z^[l+1] and δ^[l+1]
@@ -20,20 +21,15 @@ offset ``block * col[l]``.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit
 
 from mlplab.engine.fused import pairwise_sum
 from mlplab.engine.kernels import ACT_CODES, _offsets, _step_row, epoch_order, record_epoch
+from mlplab.engine.vsigmoid import sigmoid_rows
 
 _SIGMOID, _LEAKY = ACT_CODES["sigmoid"], ACT_CODES["leaky_relu"]
 
-_INV_LN2 = 1.0 / math.log(2.0)
-_LN2_HI = 0.6931471803691238  # ln 2 split so that k * _LN2_HI is exact for |k| < 2**11
-_LN2_LO = 1.9082149292705877e-10
-_ROUND = 6755399441055744.0  # 1.5 * 2**52: (x + _ROUND) - _ROUND rounds x to an integer
 #: Rows per block of the end-of-epoch cost (at least a batch).
 _BLOCK = 256
 
@@ -44,44 +40,6 @@ def _view(buf, offset, rows, n):
     return buf[offset : offset + rows * n].reshape(rows, n)
 
 
-@njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
-def _sigmoid_rows(z, a, bits):
-    """a = 1 / (1 + exp(−z)) for a contiguous block, exp vectorised.
-
-    exp(x) = 2^k p(r) with k = round(x / ln 2), r = x − k ln 2 (|r| ≤ ln 2 / 2, in two parts so
-    that it is exact) and p the degree-13 Taylor polynomial (remainder below 2e-16); 2^k is
-    built from its bits in ``bits`` (int64, at least as long as ``z``). x is clamped to
-    [−708, 709], where 2^k stays a normal number; beyond it σ is 1 or below 1e-307 either way.
-    """
-    zf, af = z.reshape(-1), a.reshape(-1)
-    n = zf.shape[0]
-    for i in range(n):
-        x = -zf[i]
-        x = 709.0 if x > 709.0 else x
-        x = -708.0 if x < -708.0 else x
-        k = (x * _INV_LN2 + _ROUND) - _ROUND
-        r = (x - k * _LN2_HI) - k * _LN2_LO
-        p = 1.0 / 6227020800.0
-        p = p * r + 1.0 / 479001600.0
-        p = p * r + 1.0 / 39916800.0
-        p = p * r + 1.0 / 3628800.0
-        p = p * r + 1.0 / 362880.0
-        p = p * r + 1.0 / 40320.0
-        p = p * r + 1.0 / 5040.0
-        p = p * r + 1.0 / 720.0
-        p = p * r + 1.0 / 120.0
-        p = p * r + 1.0 / 24.0
-        p = p * r + 1.0 / 6.0
-        p = p * r + 0.5
-        p = p * r + 1.0
-        p = p * r + 1.0
-        af[i] = p
-        bits[i] = np.int64(k + 1023.0) << 52
-    scale = bits[:n].view(np.float64)
-    for i in range(n):
-        af[i] = 1.0 / (1.0 + af[i] * scale[i])
-
-
 @njit(cache=True, error_model="numpy", nogil=True)
 def _activate(code, alpha, z, b, a, bits):
     """z += b (row-wise), then a = σ(z). Shapes (rows, n), (n,), (rows, n)."""
@@ -90,7 +48,7 @@ def _activate(code, alpha, z, b, a, bits):
         for j in range(n):
             z[r, j] += b[j]
     if code == _SIGMOID:
-        _sigmoid_rows(z, a, bits)
+        sigmoid_rows(z, a, bits)
     elif code == _LEAKY:
         for r in range(rows):
             for j in range(n):

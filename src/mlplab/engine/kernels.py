@@ -22,6 +22,7 @@ import numpy as np
 from numba import njit
 
 from mlplab.engine.fused import pairwise_sum
+from mlplab.engine.vsigmoid import sigmoid_flat
 
 #: Activation codes understood by the kernels (see :func:`mlplab.engine.spec.activation_code`).
 ACT_CODES = {
@@ -38,6 +39,10 @@ ACT_CODES = {
 LOSS_CODES = {"mse": 0, "half_sse": 1}
 #: Optimiser codes: plain SGD, SGD with momentum, Nesterov momentum, Adam.
 OPT_SGD, OPT_MOMENTUM, OPT_NESTEROV, OPT_ADAM = 0, 1, 2, 3
+
+#: Fewest values in a batch's sigmoid layer (rows × units) that go through the vectorised
+#: sigmoid in the end-of-epoch cost; below it, one libm ``exp`` per value is quicker.
+VECTOR_MIN = 8
 
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -109,12 +114,20 @@ def _offsets(sizes):
 
 
 @njit(cache=True, inline="always", error_model="numpy", nogil=True)
-def _forward(params, sizes, codes, alphas, col, woff, boff, A, Z, rows):
-    """Forward pass on the first ``rows`` rows of ``A`` (whose first columns hold a^[1])."""
+def _forward(params, sizes, codes, alphas, col, woff, boff, A, Z, S, bits, scale, rows,
+             vectorise):  # fmt: skip
+    """Forward pass on the first ``rows`` rows of ``A`` (whose first columns hold a^[1]).
+
+    With ``vectorise`` (a constant: the training step's pass leaves it out altogether), a
+    sigmoid layer with at least :data:`VECTOR_MIN` values in the block goes through the
+    vectorised sigmoid, by way of the scratch ``S`` (and ``bits``, ``scale``: see
+    :func:`~mlplab.engine.vsigmoid.sigmoid_flat`).
+    """
     for layer in range(1, sizes.shape[0]):
         n_in, n_out = sizes[layer - 1], sizes[layer]
         wo, bo, ci, co = woff[layer - 1], boff[layer - 1], col[layer - 1], col[layer]
         code, alpha = codes[layer - 1], alphas[layer - 1]
+        vector = vectorise and code == 1 and rows * n_out >= VECTOR_MIN
         for r in range(rows):
             for j in range(n_out):
                 s = 0.0
@@ -123,11 +136,19 @@ def _forward(params, sizes, codes, alphas, col, woff, boff, A, Z, rows):
                     s += A[r, ci + k] * params[w + k]
                 z = s + params[bo + j]
                 Z[r, co + j] = z
-                A[r, co + j] = act_f(code, alpha, z)
+                if vector:
+                    S[r * n_out + j] = z
+                else:
+                    A[r, co + j] = act_f(code, alpha, z)
+        if vector:
+            sigmoid_flat(S, S, bits, scale, rows * n_out)
+            for r in range(rows):
+                for j in range(n_out):
+                    A[r, co + j] = S[r * n_out + j]
 
 
 @njit(cache=True, inline="always", error_model="numpy", nogil=True)
-def _cost(params, sizes, codes, alphas, col, woff, boff, X, Y, loss_code, A, Z):
+def _cost(params, sizes, codes, alphas, col, woff, boff, X, Y, loss_code, A, Z, S, bits, scale):
     """The cost on the whole set ``X``, ``Y`` (``mse`` or ``half_sse``), in row blocks."""
     n, block = X.shape[0], A.shape[0]
     n_in, n_out, last = sizes[0], sizes[-1], col[sizes.shape[0] - 1]
@@ -137,7 +158,7 @@ def _cost(params, sizes, codes, alphas, col, woff, boff, X, Y, loss_code, A, Z):
         for r in range(rows):
             for k in range(n_in):
                 A[r, k] = X[start + r, k]
-        _forward(params, sizes, codes, alphas, col, woff, boff, A, Z, rows)
+        _forward(params, sizes, codes, alphas, col, woff, boff, A, Z, S, bits, scale, rows, True)
         for r in range(rows):
             for j in range(n_out):
                 d = A[r, last + j] - Y[start + r, j]
@@ -149,7 +170,7 @@ def _cost(params, sizes, codes, alphas, col, woff, boff, X, Y, loss_code, A, Z):
 
 @njit(cache=True, inline="always", error_model="numpy", nogil=True)
 def _gradient(params, sizes, codes, alphas, col, woff, boff, X, Y, order, start, rows, loss_code,
-              A, Z, D, G):  # fmt: skip
+              A, Z, D, S, bits, scale, G):  # fmt: skip
     """Backprop on the rows ``order[start : start + rows]`` of ``X``, ``Y``: the flat gradient
     into ``G``."""
     n_layers = sizes.shape[0]
@@ -157,7 +178,7 @@ def _gradient(params, sizes, codes, alphas, col, woff, boff, X, Y, order, start,
     for r in range(rows):
         for k in range(n_in0):
             A[r, k] = X[order[start + r], k]
-    _forward(params, sizes, codes, alphas, col, woff, boff, A, Z, rows)
+    _forward(params, sizes, codes, alphas, col, woff, boff, A, Z, S, bits, scale, rows, False)
     last = col[n_layers - 1]
     code, alpha = codes[n_layers - 2], alphas[n_layers - 2]
     scale = 2.0 / (rows * n_out)
@@ -312,6 +333,9 @@ def train_epochs(
     A = np.empty((block, width), params.dtype)
     Z = np.empty((block, width), params.dtype)
     D = np.empty((block, width), params.dtype)
+    S = np.empty(block * np.max(sizes), params.dtype)
+    bits = np.empty(block * np.max(sizes), np.int64)
+    scale = bits.view(np.float64)
     G = np.empty_like(params)
     steps = (n + batch_size - 1) // batch_size
     has_val = Xv.shape[0] > 0
@@ -322,15 +346,15 @@ def train_epochs(
             start = s * batch_size
             rows = min(batch_size, order.shape[0] - start)
             _gradient(params, sizes, codes, alphas, col, woff, boff, X, Y, order, start, rows,
-                      loss_code, A, Z, D, G)  # fmt: skip
+                      loss_code, A, Z, D, S, bits, scale, G)  # fmt: skip
             t[0] += 1
             _step_row(params, G, m, v, lr, opt_code, hyper, t[0])
-        tl = _cost(params, sizes, codes, alphas, col, woff, boff, X, Y, loss_code, A, Z)
-        vl = (
-            _cost(params, sizes, codes, alphas, col, woff, boff, Xv, Yv, loss_code, A, Z)
-            if has_val
-            else 0.0
-        )
+        tl = _cost(params, sizes, codes, alphas, col, woff, boff, X, Y, loss_code, A, Z, S, bits,
+                   scale)  # fmt: skip
+        vl = 0.0
+        if has_val:
+            vl = _cost(params, sizes, codes, alphas, col, woff, boff, Xv, Yv, loss_code, A, Z,
+                       S, bits, scale)  # fmt: skip
         if not record_epoch(e, tl, vl, has_val, train_loss, val_loss, params, last_finite):
             return e + 1
     return lrs.shape[0]

@@ -1,0 +1,267 @@
+"""Training loops unrolled for one architecture: for tiny networks on long runs.
+
+The compiled loop of :mod:`mlplab.engine.kernels` serves every architecture, and for a network
+as small as the paper's 2-2-3-2 its loops over layers and units — two or three trips each —
+cost more than the arithmetic. This module writes, for one architecture, the same training
+loop with every layer and unit spelled out: straight-line code in which each z, a and δ is a
+local variable. The operations and their order are those of the generic loop (same sums in
+the same order, same activation functions, same optimiser step, same end-of-epoch cost with
+the same vectorised sigmoid), so both give the same numbers; the tests hold them equal.
+
+The code is generated as a small Python module, written (atomically) to a cache folder and
+compiled by Numba with its on-disk cache, so an architecture compiles once per machine (a few
+seconds) and later runs load it. :func:`worth_it` decides when that pays: float64 networks of
+at most :data:`MAX_UNITS` units, each layer at most :data:`MAX_WIDTH` wide, on runs of at least
+:data:`MIN_POINTS` points.
+
+The cache folder is ``$MLPLAB_CACHE_DIR`` or ``~/.cache/mlplab``; a folder per version of
+the engine's sources keeps an upgraded mlplab from loading kernels compiled from older code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+
+#: Widest layer (input and output included) that an unrolled loop is written for.
+MAX_WIDTH = 8
+#: Most units in all layers together.
+MAX_UNITS = 24
+#: Fewest points per run (epochs × points per epoch) for which an unrolled loop is compiled:
+#: about 0.3 s on the generic loop; the compile takes a few seconds, once per architecture.
+MIN_POINTS = 500_000
+
+_ENGINE_SOURCES = ("kernels.py", "unrolled.py", "vsigmoid.py", "fused.py")
+_loaded: dict[str, Callable] = {}
+
+
+def worth_it(sizes: list[int], dtype: np.dtype, points: int) -> bool:
+    """Whether a run of ``points`` points (epochs × N) of this network should use an
+    unrolled loop."""
+    return (
+        np.dtype(dtype) == np.float64
+        and max(sizes) <= MAX_WIDTH
+        and sum(sizes) <= MAX_UNITS
+        and points >= MIN_POINTS
+    )
+
+
+def cache_dir() -> Path:
+    """The folder of this engine version's generated modules."""
+    base = os.environ.get("MLPLAB_CACHE_DIR") or Path.home() / ".cache" / "mlplab"
+    digest = hashlib.sha256()
+    here = Path(__file__).parent
+    for name in _ENGINE_SOURCES:
+        digest.update((here / name).read_bytes())
+    return Path(base) / f"unrolled-{digest.hexdigest()[:16]}"
+
+
+def train_epochs(sizes, codes, alphas, loss_code) -> Callable | None:
+    """The unrolled ``train_epochs`` of an architecture (same arguments and result as
+    :func:`mlplab.engine.kernels.train_epochs`), or None where the cache folder cannot be
+    written (the caller then runs the generic loop)."""
+    key = _key(sizes, codes, alphas, loss_code)
+    if key not in _loaded:
+        folder = cache_dir()
+        path = folder / f"net_{key}.py"
+        try:
+            if not path.exists():
+                folder.mkdir(parents=True, exist_ok=True)
+                _write_atomically(path, source(sizes, codes, alphas, loss_code))
+        except OSError:
+            return None
+        spec = importlib.util.spec_from_file_location(f"mlplab_unrolled_{key}", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+        _loaded[key] = module.train_epochs
+    return _loaded[key]
+
+
+def _key(sizes, codes, alphas, loss_code) -> str:
+    text = repr(
+        ([int(n) for n in sizes], [int(c) for c in codes], [float(a).hex() for a in alphas],
+         int(loss_code))
+    )  # fmt: skip
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".net_", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# --- code generation -------------------------------------------------------------------------
+
+
+def _offsets(sizes: list[int]) -> tuple[list[int], list[int]]:
+    """W^[l+1] and b^[l+1] offsets in the flat parameter vector (l = 1..L−1, 0-based list)."""
+    woff, boff, k = [], [], 0
+    for n_in, n_out in pairwise(sizes):
+        woff.append(k)
+        k += n_in * n_out
+        boff.append(k)
+        k += n_out
+    return woff, boff
+
+
+def _sum(terms: list[str]) -> str:
+    """A sum from 0.0, term after term: the generic loop's order (and its zero's sign)."""
+    out = "0.0"
+    for term in terms:
+        out = f"({out} + {term})"
+    return out
+
+
+def _gradient_source(sizes, codes, alphas, loss_code) -> list[str]:
+    """Body of ``_gradient``: backprop on rows ``order[start:start+rows]`` into ``G``."""
+    woff, boff = _offsets(sizes)
+    L = len(sizes)
+    lines = ["    G[:] = 0.0", f"    scale = 2.0 / (rows * {sizes[-1]})",
+             "    for r in range(rows):", "        i = order[start + r]"]  # fmt: skip
+    body = []
+    body += [f"a0_{k} = X[i, {k}]" for k in range(sizes[0])]
+    for h in range(1, L):
+        n_in, code, alpha = sizes[h - 1], int(codes[h - 1]), float(alphas[h - 1])
+        for j in range(sizes[h]):
+            w = woff[h - 1] + j * n_in
+            terms = [f"a{h - 1}_{k} * p[{w + k}]" for k in range(n_in)]
+            body.append(f"z{h}_{j} = {_sum(terms)} + p[{boff[h - 1] + j}]")
+            body.append(f"a{h}_{j} = act_f({code}, {alpha!r}, z{h}_{j})")
+    last, code, alpha = L - 1, int(codes[-1]), float(alphas[-1])
+    for j in range(sizes[-1]):
+        diff = f"(a{last}_{j} - Y[i, {j}])"
+        dc = f"scale * {diff}" if loss_code == 0 else f"{diff} / rows"
+        body.append(f"d{last}_{j} = act_df({code}, {alpha!r}, z{last}_{j}, a{last}_{j}) * ({dc})")
+    for h in range(L - 1, 0, -1):
+        n_in, n_out = sizes[h - 1], sizes[h]
+        for j in range(n_out):
+            w = woff[h - 1] + j * n_in
+            body += [f"G[{w + k}] += d{h}_{j} * a{h - 1}_{k}" for k in range(n_in)]
+            body.append(f"G[{boff[h - 1] + j}] += d{h}_{j}")
+        if n_out == 1:
+            body.append(f"Dc[{h - 1}, r] = d{h}_0")
+        if h > 1:
+            code, alpha = int(codes[h - 2]), float(alphas[h - 2])
+            for k in range(n_in):
+                terms = [f"d{h}_{j} * p[{woff[h - 1] + j * n_in + k}]" for j in range(n_out)]
+                df = f"act_df({code}, {alpha!r}, z{h - 1}_{k}, a{h - 1}_{k})"
+                body.append(f"d{h - 1}_{k} = {_sum(terms)} * {df}")
+    lines += ["        " + b for b in body]
+    for h in range(1, L):
+        if sizes[h] == 1:  # NumPy sums one column pairwise (in order below 8 rows)
+            lines += ["    if rows >= 8:",
+                      f"        G[{boff[h - 1]}] = pairwise_sum(Dc[{h - 1}], 0, rows)"]  # fmt: skip
+    return lines
+
+
+def _cost_source(sizes, codes, alphas, loss_code) -> list[str]:
+    """Body of ``_cost``: the cost on ``X``, ``Y`` in blocks of ``block`` rows, activations
+    through the vectorised sigmoid where the generic loop uses it (:data:`VECTOR_MIN`)."""
+    woff, boff = _offsets(sizes)
+    L, n_out = len(sizes), sizes[-1]
+    lines = ["    n = X.shape[0]", "    total = 0.0", "    for start in range(0, n, block):",
+             "        rows = min(block, n - start)"]  # fmt: skip
+    src = "X[start + r, {k}]"
+    for h in range(1, L):
+        n_in, m, code, alpha = sizes[h - 1], sizes[h], int(codes[h - 1]), float(alphas[h - 1])
+        buf = "A1" if h % 2 else "A2"
+        lines.append("        for r in range(rows):")
+        for j in range(m):
+            w = woff[h - 1] + j * n_in
+            terms = [f"{src.format(k=k)} * p[{w + k}]" for k in range(n_in)]
+            lines.append(f"            S[r * {m} + {j}] = {_sum(terms)} + p[{boff[h - 1] + j}]")
+        if code == 1:
+            lines += [f"        if rows * {m} >= VECTOR_MIN:",
+                      f"            sigmoid_flat(S, {buf}, bits, scale, rows * {m})",
+                      "        else:",
+                      f"            for q in range(rows * {m}):",
+                      f"                {buf}[q] = act_f(1, 0.0, S[q])"]  # fmt: skip
+        else:
+            lines += [f"        for q in range(rows * {m}):",
+                      f"            {buf}[q] = act_f({code}, {alpha!r}, S[q])"]  # fmt: skip
+        src = f"{buf}[r * {m} + {{k}}]"
+    lines.append("        for r in range(rows):")
+    for j in range(n_out):
+        lines.append(f"            diff = {src.format(k=j)} - Y[start + r, {j}]")
+        lines.append("            total += diff * diff")
+    if loss_code == 0:
+        lines.append(f"    return total / (n * {n_out})")
+    else:
+        lines.append("    return 0.5 * total / n")
+    return lines
+
+
+_DRIVER = '''
+@njit(cache=True, error_model="numpy", nogil=True)
+def train_epochs(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code, hyper, m, v,
+                 t, lrs, batch_size, shuffle, rng, train_loss, val_loss, last_finite):
+    """mlplab.engine.kernels.train_epochs, unrolled for this architecture."""
+    n = X.shape[0]
+    block = max(batch_size, 64)
+    S = np.empty(block * {width}, params.dtype)
+    A1 = np.empty(block * {width}, params.dtype)
+    A2 = np.empty(block * {width}, params.dtype)
+    bits = np.empty(block * {width}, np.int64)
+    scale = bits.view(np.float64)
+    Dc = np.empty(({layers}, batch_size), params.dtype)
+    G = np.empty_like(params)
+    steps = (n + batch_size - 1) // batch_size
+    has_val = Xv.shape[0] > 0
+    for e in range(lrs.shape[0]):
+        lr = lrs[e]
+        order = epoch_order(rng, n, steps, batch_size, shuffle)
+        for s in range(steps):
+            start = s * batch_size
+            rows = min(batch_size, order.shape[0] - start)
+            _gradient(params, X, Y, order, start, rows, G, Dc)
+            t[0] += 1
+            _step_row(params, G, m, v, lr, opt_code, hyper, t[0])
+        tl = _cost(params, X, Y, block, S, A1, A2, bits, scale)
+        vl = _cost(params, Xv, Yv, block, S, A1, A2, bits, scale) if has_val else 0.0
+        if not record_epoch(e, tl, vl, has_val, train_loss, val_loss, params, last_finite):
+            return e + 1
+    return lrs.shape[0]
+'''
+
+
+def source(sizes, codes, alphas, loss_code) -> str:
+    """The generated module of one architecture (widths ``sizes``, activation ``codes`` and
+    ``alphas`` per layer, squared-error ``loss_code``)."""
+    sizes = [int(n) for n in sizes]
+    head = [
+        f'"""mlplab: the training loop unrolled for sizes {sizes}, activation codes '
+        f'{[int(c) for c in codes]}, loss code {int(loss_code)}. Generated; do not edit."""',
+        "",
+        "import numpy as np",
+        "from numba import njit",
+        "",
+        "from mlplab.engine.fused import pairwise_sum",
+        "from mlplab.engine.kernels import (VECTOR_MIN, _step_row, act_df, act_f, epoch_order,",
+        "                                   record_epoch)",
+        "from mlplab.engine.vsigmoid import sigmoid_flat",
+        "",
+        "",
+        '@njit(cache=True, inline="always", error_model="numpy", nogil=True)',
+        "def _gradient(p, X, Y, order, start, rows, G, Dc):",
+    ]
+    head += _gradient_source(sizes, codes, alphas, loss_code)
+    head += ["", "", '@njit(cache=True, inline="always", error_model="numpy", nogil=True)',
+             "def _cost(p, X, Y, block, S, A1, A2, bits, scale):"]  # fmt: skip
+    head += _cost_source(sizes, codes, alphas, loss_code)
+    driver = _DRIVER.format(width=max(sizes), layers=len(sizes) - 1)
+    return "\n".join(head) + "\n\n" + driver
