@@ -168,7 +168,7 @@ def test_generated_source_is_plain_code_of_the_architecture():
     src = unrolled.source([2, 2, 3, 2], [1, 1, 1], [0.0, 0.0, 0.0], 1)
     tree = ast.parse(src)
     names = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
-    assert names == {"_gradient", "_cost", "train_epochs"}
+    assert names == {"_cost", "train_epochs"}
     calls = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call)
              and isinstance(n.func, ast.Name)}  # fmt: skip
     assert not calls & {"eval", "exec", "compile", "__import__", "open"}

@@ -1,12 +1,14 @@
 """Compiled (Numba) training loop for small networks.
 
 Small layers are overhead-bound: a NumPy call costs about a microsecond, far more than the
-arithmetic of a 2-2-3-2 network. The helpers are inlined into the loop (``inline="always"``):
-calls that pass arrays cost reference counting, which for a 2-2-3-2 step was a third of its
-time. These kernels run whole epochs — batch draws, forward pass,
-backprop, optimiser step and the end-of-epoch cost on the whole set — in one compiled call over
-the flat parameter vector, in the same order of operations as :meth:`mlplab.MLP.forward`,
-:meth:`mlplab.MLP.backward` and the optimisers of :mod:`mlplab.optim`.
+arithmetic of a 2-2-3-2 network. The helpers that take arrays are inlined into the loop
+(``inline="always"``): calls that pass arrays cost reference counting, which for a 2-2-3-2 step
+was a third of its time. Those of scalars (the activations) are left to LLVM to inline, which
+compiles them once rather than at every call. These kernels run whole epochs — batch draws,
+forward pass, backprop, optimiser step and the end-of-epoch cost on the whole set — in one
+compiled call over the flat parameter vector, in the same order of operations as
+:meth:`mlplab.MLP.forward`, :meth:`mlplab.MLP.backward` and the optimisers of
+:mod:`mlplab.optim`.
 
 Layer indexing inside the kernels is the paper's with ``l`` 0-based over widths: ``sizes[l]`` is
 n_{l+1}, layer ``l`` (1..L−1) has W^[l+1] at ``woff[l-1]`` and b^[l+1] at ``boff[l-1]`` in
@@ -48,13 +50,13 @@ _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-@njit(cache=True, inline="always", error_model="numpy", nogil=True)
+@njit(cache=True, error_model="numpy", nogil=True)
 def _sigmoid(z):
     # The formula of scipy's expit (bit for bit); exp(-z) = inf gives exactly 0.
     return 1.0 / (1.0 + math.exp(-z))
 
 
-@njit(cache=True, inline="always", error_model="numpy", nogil=True)
+@njit(cache=True, error_model="numpy", nogil=True)
 def act_f(code, alpha, z):
     """σ(z) for one scalar, activation ``code`` with parameter ``alpha``."""
     if code == 0:
@@ -74,7 +76,7 @@ def act_f(code, alpha, z):
     return z * 0.5 * (1.0 + math.erf(z * _INV_SQRT2))
 
 
-@njit(cache=True, inline="always", error_model="numpy", nogil=True)
+@njit(cache=True, error_model="numpy", nogil=True)
 def act_df(code, alpha, z, a):
     """σ'(z) for one scalar, given also a = σ(z)."""
     if code == 0:
@@ -246,7 +248,7 @@ def _step_row(params, G, m, v, lr, opt_code, hyper, t):
             params[k] -= lr * m[k]
 
 
-@njit(cache=True, inline="always", error_model="numpy", nogil=True)
+@njit(cache=True, error_model="numpy", nogil=True)
 def epoch_order(rng, n, steps, batch_size, shuffle):
     """An epoch's row order, drawn as :func:`mlplab.fit` draws it: a permutation of the n rows,
     or the draws of ``integers(0, n, size=(steps, batch_size))`` in the same order."""
@@ -263,8 +265,9 @@ def record_epoch(e, train, val, has_val, train_loss, val_loss, params, last_fini
     if has_val:
         val_loss[e] = val
         finite = finite and math.isfinite(val)
-    if finite:
-        last_finite[:] = params
+    if finite:  # element by element: a slice copy compiles a shape check with its message
+        for k in range(params.shape[0]):
+            last_finite[k] = params[k]
     return finite
 
 

@@ -128,11 +128,14 @@ def _sum(terms: list[str]) -> str:
 
 
 def _gradient_source(sizes, codes, alphas, loss_code) -> list[str]:
-    """Body of ``_gradient``: backprop on rows ``order[start:start+rows]`` into ``G``."""
+    """Backprop on the rows ``order[start:start+rows]`` of ``X``, ``Y`` into ``G`` (parameters
+    ``p``), as lines of the driver's step loop (indented for it): written out there rather
+    than called, which would cost Numba an inlining pass per compile or reference counting
+    per step."""
     woff, boff = _offsets(sizes)
     L = len(sizes)
-    lines = ["    G[:] = 0.0", f"    scale = 2.0 / (rows * {sizes[-1]})",
-             "    for r in range(rows):", "        i = order[start + r]"]  # fmt: skip
+    lines = ["G[:] = 0.0", f"mse_scale = 2.0 / (rows * {sizes[-1]})", "for r in range(rows):",
+             "    i = order[start + r]"]  # fmt: skip
     body = []
     body += [f"a0_{k} = X[i, {k}]" for k in range(sizes[0])]
     for h in range(1, L):
@@ -145,7 +148,7 @@ def _gradient_source(sizes, codes, alphas, loss_code) -> list[str]:
     last, code, alpha = L - 1, int(codes[-1]), float(alphas[-1])
     for j in range(sizes[-1]):
         diff = f"(a{last}_{j} - Y[i, {j}])"
-        dc = f"scale * {diff}" if loss_code == 0 else f"{diff} / rows"
+        dc = f"mse_scale * {diff}" if loss_code == 0 else f"{diff} / rows"
         body.append(f"d{last}_{j} = act_df({code}, {alpha!r}, z{last}_{j}, a{last}_{j}) * ({dc})")
     for h in range(L - 1, 0, -1):
         n_in, n_out = sizes[h - 1], sizes[h]
@@ -161,12 +164,12 @@ def _gradient_source(sizes, codes, alphas, loss_code) -> list[str]:
                 terms = [f"d{h}_{j} * p[{woff[h - 1] + j * n_in + k}]" for j in range(n_out)]
                 df = f"act_df({code}, {alpha!r}, z{h - 1}_{k}, a{h - 1}_{k})"
                 body.append(f"d{h - 1}_{k} = {_sum(terms)} * {df}")
-    lines += ["        " + b for b in body]
+    lines += ["    " + b for b in body]
     for h in range(1, L):
         if sizes[h] == 1:  # NumPy sums one column pairwise (in order below 8 rows)
-            lines += ["    if rows >= 8:",
-                      f"        G[{boff[h - 1]}] = pairwise_sum(Dc[{h - 1}], 0, rows)"]  # fmt: skip
-    return lines
+            lines += ["if rows >= 8:",
+                      f"    G[{boff[h - 1]}] = pairwise_sum(Dc[{h - 1}], 0, rows)"]  # fmt: skip
+    return ["            " + line for line in lines]
 
 
 def _cost_source(sizes, codes, alphas, loss_code) -> list[str]:
@@ -212,6 +215,7 @@ def train_epochs(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code
                  t, lrs, batch_size, shuffle, rng, train_loss, val_loss, last_finite):
     """mlplab.engine.kernels.train_epochs, unrolled for this architecture."""
     n = X.shape[0]
+    p = params
     block = max(batch_size, 64)
     S = np.empty(block * {width}, params.dtype)
     A1 = np.empty(block * {width}, params.dtype)
@@ -228,7 +232,7 @@ def train_epochs(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code
         for s in range(steps):
             start = s * batch_size
             rows = min(batch_size, order.shape[0] - start)
-            _gradient(params, X, Y, order, start, rows, G, Dc)
+{gradient}
             t[0] += 1
             _step_row(params, G, m, v, lr, opt_code, hyper, t[0])
         tl = _cost(params, X, Y, block, S, A1, A2, bits, scale)
@@ -256,12 +260,10 @@ def source(sizes, codes, alphas, loss_code) -> str:
         "from mlplab.engine.vsigmoid import sigmoid_flat",
         "",
         "",
-        '@njit(cache=True, inline="always", error_model="numpy", nogil=True)',
-        "def _gradient(p, X, Y, order, start, rows, G, Dc):",
+        '@njit(cache=True, error_model="numpy", nogil=True)',
+        "def _cost(p, X, Y, block, S, A1, A2, bits, scale):",
     ]
-    head += _gradient_source(sizes, codes, alphas, loss_code)
-    head += ["", "", '@njit(cache=True, inline="always", error_model="numpy", nogil=True)',
-             "def _cost(p, X, Y, block, S, A1, A2, bits, scale):"]  # fmt: skip
     head += _cost_source(sizes, codes, alphas, loss_code)
-    driver = _DRIVER.format(width=max(sizes), layers=len(sizes) - 1)
+    gradient = "\n".join(_gradient_source(sizes, codes, alphas, loss_code))
+    driver = _DRIVER.format(width=max(sizes), layers=len(sizes) - 1, gradient=gradient)
     return "\n".join(head) + "\n\n" + driver
