@@ -18,6 +18,7 @@ from mlplab.data import paper_example
 from mlplab.engine import Trainer, kernels, needs_compiling, unrolled
 from mlplab.engine.spec import activation_code, optimizer_code, optimizer_state
 from mlplab.losses import get_loss
+from mlplab.progress import EpochProgress
 
 # (sizes, hidden activation, output activation, loss): one compile each
 ARCHITECTURES = [
@@ -200,3 +201,15 @@ def test_needs_compiling_says_whether_the_first_call_compiles(tmp_path, monkeypa
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env=env)  # fmt: skip
     assert out.stdout.strip() == "False"
+
+
+def test_fit_says_so_on_its_progress_bar_while_a_loop_compiles(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLPLAB_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(unrolled, "MIN_POINTS", 10)
+    notes = []
+    monkeypatch.setattr(EpochProgress, "note", lambda self, text: notes.append(text))
+    X, y = np.random.default_rng(0).uniform(size=(10, 2)), np.zeros((10, 1))
+    for _ in range(2):  # a new architecture compiles once, then loads
+        net = MLP([2, 3, 2, 1], "sigmoid", "identity", seed=0)
+        fit(net, X, y, loss="mse", optimizer=SGD(0.1), epochs=3, progress=True)
+    assert notes == ["compiling the training loop (once on this machine)"]
