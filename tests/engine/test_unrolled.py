@@ -162,7 +162,11 @@ def test_the_cache_folder_follows_the_environment_and_the_engine_sources(tmp_pat
     unrolled._loaded.clear()
     unrolled.train_epochs(net.sizes, codes, alphas, 1)  # loads, does not rewrite
     assert os.stat(path).st_mtime_ns == stamp
-    assert not list(folder.glob(".net_*"))  # no temporary file left behind
+    assert not list(folder.glob(".*"))  # no temporary file left behind
+    path.write_text("damaged")
+    unrolled._loaded.clear()
+    assert unrolled.train_epochs(net.sizes, codes, alphas, 1) is not None  # written anew
+    assert path.read_text() == unrolled.source(net.sizes, codes, alphas, 1)
 
 
 def test_generated_source_is_plain_code_of_the_architecture():

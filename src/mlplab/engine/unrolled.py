@@ -24,7 +24,6 @@ import hashlib
 import importlib.util
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
@@ -67,16 +66,21 @@ def cache_dir() -> Path:
 def train_epochs(sizes, codes, alphas, loss_code) -> Callable | None:
     """The unrolled ``train_epochs`` of an architecture (same arguments and result as
     :func:`mlplab.engine.kernels.train_epochs`), or None where the cache folder cannot be
-    written (the caller then runs the generic loop)."""
+    written (the caller then runs the generic loop).
+
+    The module is written, atomically, unless the cache holds it already with the same text
+    (so a damaged or edited file is written anew, and Numba recompiles it).
+    """
+    from mlplab.io import write_text
+
     key = _key(sizes, codes, alphas, loss_code)
     if key not in _loaded:
-        folder = cache_dir()
-        path = folder / f"net_{key}.py"
+        path = cache_dir() / f"net_{key}.py"
+        text = source(sizes, codes, alphas, loss_code)
         try:
-            if not path.exists():
-                folder.mkdir(parents=True, exist_ok=True)
-                _write_atomically(path, source(sizes, codes, alphas, loss_code))
-        except OSError:
+            if not path.is_file() or path.read_text(encoding="utf-8") != text:
+                write_text(path, text)
+        except (OSError, UnicodeDecodeError):
             return None
         spec = importlib.util.spec_from_file_location(f"mlplab_unrolled_{key}", path)
         module = importlib.util.module_from_spec(spec)
@@ -92,17 +96,6 @@ def _key(sizes, codes, alphas, loss_code) -> str:
          int(loss_code))
     )  # fmt: skip
     return hashlib.sha256(text.encode()).hexdigest()[:20]
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".net_", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # --- code generation -------------------------------------------------------------------------
