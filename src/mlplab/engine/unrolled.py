@@ -75,12 +75,12 @@ def train_epochs(sizes, codes, alphas, loss_code) -> Callable | None:
 
     key = _key(sizes, codes, alphas, loss_code)
     if key not in _loaded:
-        path = cache_dir() / f"net_{key}.py"
         text = source(sizes, codes, alphas, loss_code)
         try:
+            path = cache_dir() / f"net_{key}.py"
             if not path.is_file() or path.read_text(encoding="utf-8") != text:
                 write_text(path, text)
-        except (OSError, UnicodeDecodeError):
+        except (OSError, RuntimeError, UnicodeDecodeError):  # RuntimeError: no home folder
             return None
         spec = importlib.util.spec_from_file_location(f"mlplab_unrolled_{key}", path)
         module = importlib.util.module_from_spec(spec)
