@@ -183,11 +183,11 @@ def _gradient(params, sizes, codes, alphas, col, woff, boff, X, Y, order, start,
     _forward(params, sizes, codes, alphas, col, woff, boff, A, Z, S, bits, scale, rows, False)
     last = col[n_layers - 1]
     code, alpha = codes[n_layers - 2], alphas[n_layers - 2]
-    scale = 2.0 / (rows * n_out)
+    mse_scale = 2.0 / (rows * n_out)
     for r in range(rows):
         for j in range(n_out):
             diff = A[r, last + j] - Y[order[start + r], j]
-            dC_da = scale * diff if loss_code == 0 else diff / rows
+            dC_da = mse_scale * diff if loss_code == 0 else diff / rows
             D[r, last + j] = act_df(code, alpha, Z[r, last + j], A[r, last + j]) * dC_da
     for layer in range(n_layers - 1, 0, -1):
         n_in, n_o = sizes[layer - 1], sizes[layer]
