@@ -16,6 +16,11 @@ at most :data:`MAX_UNITS` units, each layer at most :data:`MAX_WIDTH` wide, on r
 
 The cache folder is ``$MLPLAB_CACHE_DIR`` or ``~/.cache/mlplab``; a folder per version of
 the engine's sources keeps an upgraded mlplab from loading kernels compiled from older code.
+
+The generated driver repeats the skeleton of :func:`mlplab.engine.kernels.train_epochs`
+(buffers, epoch and step loops) with the step written in. One loop taking its step function
+as an argument would be the single definition, but Numba does not cache such a loop: it
+compiles it anew in every process (measured), which would cost more than the loop saves.
 """
 
 from __future__ import annotations
