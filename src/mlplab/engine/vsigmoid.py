@@ -1,8 +1,9 @@
 """The logistic sigmoid of a whole block at once, in a form the compiler vectorises.
 
 ``math.exp`` is a libm call per element, which the compiler cannot vectorise; over a block of
-rows its cost decides the time of a sigmoid layer. :func:`sigmoid_rows` computes the
-exponential itself with arithmetic that vectorises, to within 2 units in the last place of
+rows its cost decides the time of a sigmoid layer. :func:`sigmoid_flat` (and
+:func:`sigmoid_rows`, for a block of any shape) computes the exponential itself with
+arithmetic that vectorises, to within 2 units in the last place of
 NumPy's ``exp``. The compiled loops use it wherever a layer's block is long enough to fill
 vectors.
 """
