@@ -30,7 +30,6 @@ import importlib.util
 import os
 import sys
 from collections.abc import Callable
-from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -107,14 +106,12 @@ def _key(sizes, codes, alphas, loss_code) -> str:
 
 
 def _offsets(sizes: list[int]) -> tuple[list[int], list[int]]:
-    """W^[l+1] and b^[l+1] offsets in the flat parameter vector (l = 1..L−1, 0-based list)."""
-    woff, boff, k = [], [], 0
-    for n_in, n_out in pairwise(sizes):
-        woff.append(k)
-        k += n_in * n_out
-        boff.append(k)
-        k += n_out
-    return woff, boff
+    """W^[l+1] and b^[l+1] offsets in the flat parameter vector: the generic loop's layout
+    (:func:`mlplab.engine.kernels._offsets`), as lists of ints."""
+    from mlplab.engine.kernels import _offsets as layout
+
+    _, woff, boff = layout(np.array(sizes, np.int64))
+    return [int(k) for k in woff], [int(k) for k in boff]
 
 
 def _sum(terms: list[str]) -> str:
@@ -123,6 +120,11 @@ def _sum(terms: list[str]) -> str:
     for term in terms:
         out = f"({out} + {term})"
     return out
+
+
+def _affine(inputs: list[str], w: int, b: int) -> str:
+    """z = Σ_k inputs[k] · p[w + k] + p[b], summed as the generic loop sums it."""
+    return f"{_sum([f'{x} * p[{w + k}]' for k, x in enumerate(inputs)])} + p[{b}]"
 
 
 def _gradient_source(sizes, codes, alphas, loss_code) -> list[str]:
@@ -139,9 +141,9 @@ def _gradient_source(sizes, codes, alphas, loss_code) -> list[str]:
     for h in range(1, L):
         n_in, code, alpha = sizes[h - 1], int(codes[h - 1]), float(alphas[h - 1])
         for j in range(sizes[h]):
-            w = woff[h - 1] + j * n_in
-            terms = [f"a{h - 1}_{k} * p[{w + k}]" for k in range(n_in)]
-            body.append(f"z{h}_{j} = {_sum(terms)} + p[{boff[h - 1] + j}]")
+            inputs = [f"a{h - 1}_{k}" for k in range(n_in)]
+            z = _affine(inputs, woff[h - 1] + j * n_in, boff[h - 1] + j)
+            body.append(f"z{h}_{j} = {z}")
             body.append(f"a{h}_{j} = act_f({code}, {alpha!r}, z{h}_{j})")
     last, code, alpha = L - 1, int(codes[-1]), float(alphas[-1])
     for j in range(sizes[-1]):
@@ -183,9 +185,9 @@ def _cost_source(sizes, codes, alphas, loss_code) -> list[str]:
         buf = "A1" if h % 2 else "A2"
         lines.append("        for r in range(rows):")
         for j in range(m):
-            w = woff[h - 1] + j * n_in
-            terms = [f"{src.format(k=k)} * p[{w + k}]" for k in range(n_in)]
-            lines.append(f"            S[r * {m} + {j}] = {_sum(terms)} + p[{boff[h - 1] + j}]")
+            inputs = [src.format(k=k) for k in range(n_in)]
+            z = _affine(inputs, woff[h - 1] + j * n_in, boff[h - 1] + j)
+            lines.append(f"            S[r * {m} + {j}] = {z}")
         if code == 1:
             lines += [f"        if rows * {m} >= VECTOR_MIN:",
                       f"            sigmoid_flat(S, {buf}, bits, scale, rows * {m})",
