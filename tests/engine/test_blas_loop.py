@@ -1,12 +1,16 @@
-"""The compiled loop with BLAS products: training at saturation."""
+"""The compiled loop with BLAS products: training at saturation, batches split in halves."""
 
 from __future__ import annotations
 
 import warnings
+from unittest.mock import patch
 
 import numpy as np
+import pytest
 
-from mlplab import MLP, SGD, fit
+import mlplab.engine as engine_pkg
+from mlplab import MLP, SGD, Adam, DivergenceWarning, fit
+from mlplab.engine import threads
 
 
 def test_training_at_saturation_warns_nothing_and_stays_finite():
@@ -18,3 +22,70 @@ def test_training_at_saturation_warns_nothing_and_stays_finite():
         h = fit(net, x, np.cos(x), optimizer=SGD(0.01), epochs=3, batch_size=50, progress=False)
     assert h.status == "completed" and np.isfinite(net.params).all()
     assert all(np.isfinite(h.train_loss))
+
+
+def train_blas(net, X, y, parts, parallel, validation=None, **kw):
+    """Train ``net`` on the BLAS loop with batches split in ``parts`` (1 or 2), the halves run
+    at once on two threads or not; return the history."""
+    with patch.object(engine_pkg, "SPLIT_WORK", 0 if parts == 2 else 1 << 62), patch.object(
+        threads, "two_at_once", lambda: parallel
+    ):  # fmt: skip
+        trainer = []
+        real = engine_pkg.Trainer.__init__
+
+        def spy(self, *args, **kwargs):
+            real(self, *args, **kwargs)
+            trainer.append(self)
+
+        with patch.object(engine_pkg.Trainer, "__init__", spy):
+            h = fit(net, X, y, progress=False, engine="fast", validation=validation, **kw)
+    assert trainer[0].kind == "blas" and trainer[0].parts == parts
+    return h
+
+
+@pytest.mark.parametrize(
+    ("sizes", "act", "loss", "batch", "sampling"),
+    [
+        ([1, 64, 64, 1], "sigmoid", "mse", 128, "shuffle"),
+        ([3, 20, 30, 2], "relu", "half_sse", 37, "replacement"),  # odd batch: halves of 19, 18
+        ([2, 24, 1], "leaky_relu:0.1", "mse", 1, "shuffle"),  # one row: a half with none
+    ],
+)
+def test_halves_give_the_same_numbers_at_once_or_one_after_the_other(
+    sizes, act, loss, batch, sampling
+):
+    rng = np.random.default_rng(3)
+    X = rng.uniform(-2, 2, (301, sizes[0]))
+    y = np.cos(X @ rng.normal(size=(sizes[0], sizes[-1])))
+    runs = {}
+    for parts, parallel in ((1, False), (2, False), (2, True)):
+        net = MLP(sizes, act, seed=0)
+        h = train_blas(net, X, y, parts, parallel, validation=0.2, loss=loss,
+                       optimizer=Adam(1e-3), epochs=6, batch_size=batch, sampling=sampling,
+                       seed=1)  # fmt: skip
+        runs[parts, parallel] = (net.params, h)
+    (p1, h1), (p2, h2), (p3, h3) = runs.values()
+    # at once or not: bit for bit
+    np.testing.assert_array_equal(p3, p2)
+    np.testing.assert_array_equal(h3.train_loss, h2.train_loss)
+    np.testing.assert_array_equal(h3.val_loss, h2.val_loss)
+    # split or not: the same training to rounding (sums over the batch in another order)
+    assert np.max(np.abs(p2 - p1)) <= 1e-12 * np.max(np.abs(p1))
+    np.testing.assert_allclose(h2.train_loss, h1.train_loss, rtol=1e-12)
+    np.testing.assert_allclose(h2.val_loss, h1.val_loss, rtol=1e-12)
+
+
+def test_halves_at_once_stop_a_diverging_run_like_the_whole_batch():
+    x = np.linspace(-1, 1, 256).reshape(-1, 1)
+    out = []
+    for parts, parallel in ((1, False), (2, True)):
+        net = MLP([1, 64, 1], "identity", seed=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DivergenceWarning)
+            h = train_blas(net, x, 3 * x, parts, parallel, optimizer=SGD(5.0), epochs=50,
+                           batch_size=64, seed=0)  # fmt: skip
+        out.append((net.params, h))
+    (p1, h1), (p2, h2) = out
+    assert h1.status == h2.status == "diverged" and h1.epochs == h2.epochs
+    assert np.all(np.isfinite(p2))
+    assert np.max(np.abs(p2 - p1)) <= 1e-12 * np.max(np.abs(p1))

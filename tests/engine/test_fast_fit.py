@@ -65,9 +65,10 @@ def use_kind(kind: str, monkeypatch) -> None:
 
 
 def count_snapshots(monkeypatch) -> list:
-    """Compute every epoch's cost in a second thread, whatever its size; record each
-    snapshot taken for it."""
+    """Compute every epoch's cost in a second thread, whatever its size (and with no batch
+    split in halves, which keeps the costs in the loop); record each snapshot taken for it."""
     monkeypatch.setattr(mlplab.engine, "OVERLAP_COST_WORK", 0)
+    monkeypatch.setattr(mlplab.engine, "SPLIT_WORK", 1 << 62)
     snapshots = []
     submit = _CostLane.submit
     monkeypatch.setattr(_CostLane, "submit", lambda lane: snapshots.append(1) or submit(lane))

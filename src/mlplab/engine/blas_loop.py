@@ -22,10 +22,11 @@ offset ``block * col[l]``.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from mlplab.engine.fused import pairwise_sum
 from mlplab.engine.kernels import ACT_CODES, _offsets, _step_row, epoch_order, record_epoch
+from mlplab.engine.threads import prange_only
 from mlplab.engine.vsigmoid import sigmoid_rows
 
 _SIGMOID, _LEAKY = ACT_CODES["sigmoid"], ACT_CODES["leaky_relu"]
@@ -89,25 +90,72 @@ def _forward(params, sizes, codes, alphas, col, woff, boff, A, Z, bits, block, r
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _cost(params, sizes, codes, alphas, col, woff, boff, X, Y, loss_code, A, Z, bits, block):
-    """The cost (``mse`` or ``half_sse``) on the whole set ``X``, ``Y``, in row blocks."""
-    n, n_in, n_out = X.shape[0], sizes[0], sizes[-1]
+def _squared_error(params, sizes, codes, alphas, col, woff, boff, X, Y, lo, hi, A, Z, bits,
+                   block):  # fmt: skip
+    """Σ ‖a^[L](x) − y‖² over the rows ``lo:hi`` of ``X``, ``Y``, in row blocks."""
+    n_in, n_out = sizes[0], sizes[-1]
     total = 0.0
-    for start in range(0, n, block):
-        rows = min(block, n - start)
+    for start in range(lo, hi, block):
+        rows = min(block, hi - start)
         _view(A, 0, rows, n_in)[...] = X[start : start + rows]
         out = _forward(params, sizes, codes, alphas, col, woff, boff, A, Z, bits, block, rows)
         for r in range(rows):
             for j in range(n_out):
                 d = out[r, j] - Y[start + r, j]
                 total += d * d
+    return total
+
+
+@njit(cache=True, error_model="numpy", nogil=True, parallel=prange_only())
+def _cost(params, sizes, codes, alphas, col, woff, boff, X, Y, loss_code, A, Z, bits, block,
+          parts, parallel):  # fmt: skip
+    """The cost (``mse`` or ``half_sse``) on the whole set ``X``, ``Y``: with ``parts`` 2, the
+    sum of the squared errors of its two halves, computed at once where ``parallel``."""
+    n, n_out = X.shape[0], sizes[-1]
+    if parts == 1:
+        total = _squared_error(params, sizes, codes, alphas, col, woff, boff, X, Y, 0, n, A, Z,
+                               bits, block)  # fmt: skip
+    else:
+        sums = np.empty(2)
+        if parallel:
+            for h in prange(2):
+                sums[h] = _half_squared_error(h, params, sizes, codes, alphas, col, woff, boff, X,
+                                              Y, A, Z, bits, block)  # fmt: skip
+        else:
+            for h in range(2):
+                sums[h] = _half_squared_error(h, params, sizes, codes, alphas, col, woff, boff, X,
+                                              Y, A, Z, bits, block)  # fmt: skip
+        total = sums[0] + sums[1]
     if loss_code == 0:
         return total / (n * n_out)
     return 0.5 * total / n
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def cost(params, sizes, codes, alphas, X, Y, loss_code):
+def _half_squared_error(h, params, sizes, codes, alphas, col, woff, boff, X, Y, A, Z, bits,
+                        block):  # fmt: skip
+    """:func:`_squared_error` on half ``h`` (0 or 1) of the rows, in part ``h`` of the buffers."""
+    half = (X.shape[0] + 1) // 2
+    size, bsize = A.shape[0] // 2, bits.shape[0] // 2
+    return _squared_error(params, sizes, codes, alphas, col, woff, boff, X, Y, h * half,
+                          min(X.shape[0], (h + 1) * half), A[h * size : (h + 1) * size],
+                          Z[h * size : (h + 1) * size], bits[h * bsize : (h + 1) * bsize],
+                          block)  # fmt: skip
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _buffers(sizes, dtype, block, parts):
+    """Work buffers A, Z, D (a^[l], z^[l], δ^[l]) and the sigmoid's ``bits`` for ``parts``
+    blocks of ``block`` rows, part ``h`` in the ``h``-th share of each."""
+    col = _offsets(sizes)[0]
+    A = np.empty(parts * block * col[-1], dtype)
+    Z = np.empty(parts * block * col[-1], dtype)
+    D = np.empty(parts * block * col[-1], dtype)
+    return A, Z, D, np.empty(parts * block * np.max(sizes), np.int64)
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def cost(params, sizes, codes, alphas, X, Y, loss_code, parts=1, parallel=False):
     """The cost (``mse`` or ``half_sse``) at ``params`` on the set ``X``, ``Y``.
 
     Parameters
@@ -117,37 +165,38 @@ def cost(params, sizes, codes, alphas, X, Y, loss_code):
         As for :func:`train_epochs`.
     X, Y : ndarray, shapes (N, n_1), (N, n_L)
     loss_code : int
+    parts, parallel : int, bool
+        As for :func:`train_epochs`.
 
     Returns
     -------
     float
     """
     col, woff, boff = _offsets(sizes)
-    A = np.empty(_BLOCK * col[-1], params.dtype)
-    Z = np.empty(_BLOCK * col[-1], params.dtype)
-    bits = np.empty(_BLOCK * np.max(sizes), np.int64)
+    A, Z, _, bits = _buffers(sizes, params.dtype, _BLOCK, parts)
     return _cost(params, sizes, codes, alphas, col, woff, boff, X, Y, loss_code, A, Z, bits,
-                 _BLOCK)  # fmt: skip
+                 _BLOCK, parts, parallel)  # fmt: skip
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _gradient(params, sizes, codes, alphas, col, woff, boff, X, Y, idx, loss_code, A, Z, D,
-              bits, block, G):  # fmt: skip
-    """Backprop on the rows ``idx`` of ``X``, ``Y``: the flat gradient into ``G``."""
+def _gradient(params, sizes, codes, alphas, col, woff, boff, X, Y, idx, batch, loss_code, A, Z,
+              D, bits, block, G):  # fmt: skip
+    """Backprop on the rows ``idx`` of ``X``, ``Y`` (all or part of a batch of ``batch`` rows):
+    their terms of the flat gradient into ``G``."""
     rows, n_layers = idx.shape[0], sizes.shape[0]
     a0 = _view(A, 0, rows, sizes[0])
     for r in range(rows):
         a0[r] = X[idx[r]]
     out = _forward(params, sizes, codes, alphas, col, woff, boff, A, Z, bits, block, rows)
     n_out = sizes[-1]
-    scale = 2.0 / (rows * n_out)
+    scale = 2.0 / (batch * n_out)
     last = block * col[n_layers - 1]
     delta = _view(D, last, rows, n_out)
     for r in range(rows):
         for j in range(n_out):
             diff = out[r, j] - Y[idx[r], j]
             # as the losses compute it: mse multiplies by 2 / (B n_L), half_sse divides by B
-            delta[r, j] = diff * scale if loss_code == 0 else diff / rows
+            delta[r, j] = diff * scale if loss_code == 0 else diff / batch
     _times_derivative(codes[n_layers - 2], alphas[n_layers - 2], _view(Z, last, rows, n_out),
                       out, delta)  # fmt: skip
     for layer in range(n_layers - 1, 0, -1):
@@ -173,44 +222,78 @@ def _gradient(params, sizes, codes, alphas, col, woff, boff, X, Y, idx, loss_cod
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
+def _half_gradient(h, params, sizes, codes, alphas, col, woff, boff, X, Y, idx, loss_code, A, Z,
+                   D, bits, block, G2):  # fmt: skip
+    """:func:`_gradient` on half ``h`` (0 or 1) of the batch ``idx``, in part ``h`` of the
+    buffers, into ``G2[h]``."""
+    half = (idx.shape[0] + 1) // 2
+    rows = idx[h * half : min(idx.shape[0], (h + 1) * half)]
+    if rows.shape[0] == 0:  # the second half of a one-row batch
+        G2[h, :] = 0.0
+        return
+    size, bsize = A.shape[0] // 2, bits.shape[0] // 2
+    part, bpart = slice(h * size, (h + 1) * size), slice(h * bsize, (h + 1) * bsize)
+    _gradient(params, sizes, codes, alphas, col, woff, boff, X, Y, rows, idx.shape[0], loss_code,
+              A[part], Z[part], D[part], bits[bpart], block, G2[h])  # fmt: skip
+
+
+@njit(cache=True, error_model="numpy", nogil=True, parallel=prange_only())
+def _batch_gradient(params, sizes, codes, alphas, col, woff, boff, X, Y, idx, loss_code, A, Z, D,
+                    bits, block, G2, parts, parallel):  # fmt: skip
+    """The flat gradient of the batch ``idx`` into ``G2[0]``: with ``parts`` 2, the sum of its
+    two halves' terms, computed at once where ``parallel``."""
+    if parts == 1:
+        _gradient(params, sizes, codes, alphas, col, woff, boff, X, Y, idx, idx.shape[0],
+                  loss_code, A, Z, D, bits, block, G2[0])  # fmt: skip
+        return
+    if parallel:
+        for h in prange(2):
+            _half_gradient(h, params, sizes, codes, alphas, col, woff, boff, X, Y, idx, loss_code,
+                           A, Z, D, bits, block, G2)  # fmt: skip
+    else:
+        for h in range(2):
+            _half_gradient(h, params, sizes, codes, alphas, col, woff, boff, X, Y, idx, loss_code,
+                           A, Z, D, bits, block, G2)  # fmt: skip
+    for k in range(G2.shape[1]):
+        G2[0, k] += G2[1, k]
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
 def train_epochs(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code, hyper, m, v,
                  t, lrs, batch_size, shuffle, rng, train_loss, val_loss, last_finite,
-                 with_cost=True):  # fmt: skip
+                 with_cost=True, parts=1, parallel=False):  # fmt: skip
     """Run ``len(lrs)`` epochs in place; stop after the first epoch with a non-finite cost.
 
     The arguments and the result are those of :func:`mlplab.engine.kernels.train_epochs`;
     with ``with_cost=False`` the epochs' costs are left to the caller (see :func:`cost`), and
-    ``train_loss``, ``val_loss`` and ``last_finite`` are not touched.
+    ``train_loss``, ``val_loss`` and ``last_finite`` are not touched. With ``parts`` 2, each
+    batch's gradient and each cost is the sum of two halves' terms (:func:`split_in_halves`),
+    the halves computed at once on two threads where ``parallel``, one after the other
+    otherwise: the numbers do not depend on ``parallel``.
     """
     n = X.shape[0]
     col, woff, boff = _offsets(sizes)
     block = max(batch_size, _BLOCK)
-    A = np.empty(block * col[-1], params.dtype)
-    Z = np.empty(block * col[-1], params.dtype)
-    D = np.empty(block * col[-1], params.dtype)
-    bits = np.empty(block * np.max(sizes), np.int64)
-    G = np.empty_like(params)
+    A, Z, D, bits = _buffers(sizes, params.dtype, block, parts)
+    G2 = np.empty((2, params.shape[0]), params.dtype)
     steps = (n + batch_size - 1) // batch_size
     has_val = Xv.shape[0] > 0
     for e in range(lrs.shape[0]):
         order = epoch_order(rng, n, steps, batch_size, shuffle)
         for s in range(steps):
             idx = order[s * batch_size : min((s + 1) * batch_size, order.shape[0])]
-            _gradient(params, sizes, codes, alphas, col, woff, boff, X, Y, idx, loss_code, A, Z,
-                      D, bits, block, G)  # fmt: skip
+            _batch_gradient(params, sizes, codes, alphas, col, woff, boff, X, Y, idx, loss_code,
+                            A, Z, D, bits, block, G2, parts, parallel)  # fmt: skip
             t[0] += 1
-            _step_row(params, G, m, v, lrs[e], opt_code, hyper, t[0])
+            _step_row(params, G2[0], m, v, lrs[e], opt_code, hyper, t[0])
         if not with_cost:
             continue
         tl = _cost(params, sizes, codes, alphas, col, woff, boff, X, Y, loss_code, A, Z, bits,
-                   block)  # fmt: skip
-        vl = (
-            _cost(
-                params, sizes, codes, alphas, col, woff, boff, Xv, Yv, loss_code, A, Z, bits, block
-            )
-            if has_val
-            else 0.0
-        )
+                   block, parts, parallel)  # fmt: skip
+        vl = 0.0
+        if has_val:
+            vl = _cost(params, sizes, codes, alphas, col, woff, boff, Xv, Yv, loss_code, A, Z,
+                       bits, block, parts, parallel)  # fmt: skip
         if not record_epoch(e, tl, vl, has_val, train_loss, val_loss, params, last_finite):
             return e + 1
     return lrs.shape[0]

@@ -1,0 +1,53 @@
+"""Whether the compiled loops may run the two halves of a batch on two threads at once.
+
+:mod:`mlplab.engine.blas_loop` can split each batch (and each end-of-epoch cost) into two
+halves. The halves run at once in a Numba parallel region, which pays only where starting one
+takes about a microsecond: Numba's OpenMP or TBB threading layer does, its fallback
+``workqueue`` (where neither is installed) takes about 90 µs, more than a whole step of a
+1-64-64-1 network at batch 128. GNU OpenMP also cannot go on in a process forked from one that
+has started its threads. Where the halves cannot run at once they run one after the other, with
+the same numbers.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+#: Threading layers that start a parallel region fast enough.
+FAST_LAYERS = ("omp", "tbb")
+
+
+def prange_only() -> dict:
+    """Numba's ``parallel=`` option that runs ``prange`` loops in parallel and nothing else:
+    no array expression or allocation becomes a parallel region, so code that does not take
+    its ``prange`` branch starts no threads (as a forked child must not)."""
+    passes = ("comprehension", "reduction", "inplace_binop", "setitem", "numpy", "stencil",
+              "fusion")  # fmt: skip
+    return {**dict.fromkeys(passes, False), "prange": True}
+
+
+_started_in: int | None = None  # the process that started the layer's threads
+
+
+@njit(cache=True, nogil=True, parallel=prange_only())
+def _start(x):
+    """A parallel region that does nothing but start the threading layer."""
+    for h in prange(x.shape[0]):
+        x[h] = h
+
+
+def two_at_once() -> bool:
+    """Whether two halves of work can run at once on Numba's threads, fast (see the module)."""
+    global _started_in
+    if numba.get_num_threads() < 2 or (os.cpu_count() or 1) < 2:
+        return False
+    if _started_in is not None and _started_in != os.getpid():
+        return False  # a forked child: the parent's threads are not here
+    if _started_in is None:
+        _start(np.zeros(2))
+        _started_in = os.getpid()
+    return numba.threading_layer() in FAST_LAYERS
