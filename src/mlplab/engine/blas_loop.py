@@ -11,8 +11,8 @@ It runs the activations that compile to vectorised loops: the logistic sigmoid, 
 ReLU and the identity (:data:`mlplab.engine.spec.BLAS_LOOP_ACTIVATIONS`). The sigmoid's
 exponential is computed in a form the compiler vectorises
 (:func:`mlplab.engine.vsigmoid.sigmoid_rows`): within 2 units in the last place of NumPy's
-``exp``, so the training equals the reference
-path's to rounding (the tests hold it to 1e-12 relative, as for the other kernels).
+``exp`` in float64, so the training equals the reference path's to rounding (the tests hold
+it to 1e-12 relative, as for the other kernels); float32 networks compute it in float32.
 
 Layer ``l`` (0-based over widths, ``sizes[l]`` is n_{l+1}) keeps a^[l+1], z^[l+1] and δ^[l+1]
 for the rows of a batch as C-contiguous ``(rows, sizes[l])`` views into flat work buffers, at

@@ -5,7 +5,8 @@ rows its cost decides the time of a sigmoid layer. :func:`sigmoid_flat` (and
 :func:`sigmoid_rows`, for a block of any shape) computes the exponential itself with
 arithmetic that vectorises, to within 2 units in the last place of
 NumPy's ``exp``. The compiled loops use it wherever a layer's block is long enough to fill
-vectors.
+vectors. For a float32 block, :func:`sigmoid_rows` computes in float32 throughout
+(:func:`sigmoid_flat32`): twice the elements per vector and a shorter polynomial.
 """
 
 from __future__ import annotations
@@ -58,8 +59,44 @@ def sigmoid_flat(z, a, bits, scale, n):
         a[i] = 1.0 / (1.0 + a[i] * scale[i])
 
 
+_F = np.float32
+_INV_LN2_F = _F(1.0 / math.log(2.0))
+_LN2_HI_F = _F(0.693359375)  # 355 / 512: k * _LN2_HI_F is exact in float32 for |k| < 2**15
+_LN2_LO_F = _F(math.log(2.0) - 0.693359375)
+_ROUND_F = _F(12582912.0)  # 1.5 * 2**23
+_HIGH_F, _LOW_F, _BIAS_F, _ONE_F = _F(88.0), _F(-87.0), _F(127.0), _F(1.0)
+_TAYLOR_F = tuple(_F(1.0 / math.factorial(k)) for k in range(8))
+
+
+@njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
+def sigmoid_flat32(z, a, bits, n):
+    """:func:`sigmoid_flat` in float32 arithmetic, for float32 ``z`` and ``a``; ``bits`` is
+    int32, at least ``n`` long.
+
+    x is clamped to [−87, 88], where 2^k stays a normal float32; p is the degree-7 Taylor
+    polynomial (remainder below 6e-9, a tenth of float32's unit roundoff).
+    """
+    scale = bits.view(np.float32)
+    c0, c1, c2, c3, c4, c5, c6, c7 = _TAYLOR_F
+    for i in range(n):
+        x = -z[i]
+        x = _HIGH_F if x > _HIGH_F else x
+        x = _LOW_F if x < _LOW_F else x
+        k = (x * _INV_LN2_F + _ROUND_F) - _ROUND_F
+        r = (x - k * _LN2_HI_F) - k * _LN2_LO_F
+        p = ((((((c7 * r + c6) * r + c5) * r + c4) * r + c3) * r + c2) * r + c1) * r + c0
+        a[i] = p
+        bits[i] = np.int32(k + _BIAS_F) << 23
+    for i in range(n):
+        a[i] = _ONE_F / (_ONE_F + a[i] * scale[i])
+
+
 @njit(cache=True, error_model="numpy", nogil=True)
 def sigmoid_rows(z, a, bits):
-    """a = 1 / (1 + exp(−z)) for a contiguous block of any shape (:func:`sigmoid_flat`);
-    ``bits`` is int64, at least as long as ``z``."""
-    sigmoid_flat(z.reshape(-1), a.reshape(-1), bits, bits.view(np.float64), z.size)
+    """a = 1 / (1 + exp(−z)) for a contiguous block of any shape, float64
+    (:func:`sigmoid_flat`) or float32 (:func:`sigmoid_flat32`); ``bits`` is int64, at least
+    as long as ``z``."""
+    if z.itemsize == 4:
+        sigmoid_flat32(z.reshape(-1), a.reshape(-1), bits.view(np.int32), z.size)
+    else:
+        sigmoid_flat(z.reshape(-1), a.reshape(-1), bits, bits.view(np.float64), z.size)
