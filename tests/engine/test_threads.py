@@ -12,6 +12,7 @@ from mlplab.engine import threads
 
 
 def test_two_threads_on_a_fast_layer_run_at_once(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(numba, "get_num_threads", lambda: 2)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     monkeypatch.setattr(numba, "threading_layer", lambda: "omp")
@@ -19,7 +20,7 @@ def test_two_threads_on_a_fast_layer_run_at_once(monkeypatch):
     assert threads._started_in == os.getpid()
 
 
-def test_one_thread_one_core_or_a_slow_layer_do_not(monkeypatch):
+def test_one_thread_one_core_a_slow_layer_or_omp_num_threads_1_do_not(monkeypatch):
     monkeypatch.setattr(numba, "threading_layer", lambda: "omp")
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     monkeypatch.setattr(numba, "get_num_threads", lambda: 1)
@@ -30,9 +31,13 @@ def test_one_thread_one_core_or_a_slow_layer_do_not(monkeypatch):
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     monkeypatch.setattr(numba, "threading_layer", lambda: "workqueue")
     assert not threads.two_at_once()
+    monkeypatch.setattr(numba, "threading_layer", lambda: "omp")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # as in a Dask worker
+    assert not threads.two_at_once()
 
 
 def test_a_forked_child_of_a_process_with_threads_does_not(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(numba, "get_num_threads", lambda: 2)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     monkeypatch.setattr(numba, "threading_layer", lambda: "omp")

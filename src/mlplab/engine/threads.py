@@ -6,7 +6,8 @@ takes about a microsecond: Numba's OpenMP or TBB threading layer does, its fallb
 ``workqueue`` (where neither is installed) takes about 90 µs, more than a whole step of a
 1-64-64-1 network at batch 128. GNU OpenMP also cannot go on in a process forked from one that
 has started its threads. Where the halves cannot run at once they run one after the other, with
-the same numbers.
+the same numbers. ``NUMBA_NUM_THREADS=1`` or ``OMP_NUM_THREADS=1`` keeps them on one thread (Dask
+sets the latter in its workers, which already take one core each).
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ def _start(x):
 def two_at_once() -> bool:
     """Whether two halves of work can run at once on Numba's threads, fast (see the module)."""
     global _started_in
+    omp = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if omp.isdigit() and int(omp) < 2:
+        return False
     if numba.get_num_threads() < 2 or (os.cpu_count() or 1) < 2:
         return False
     if _started_in is not None and _started_in != os.getpid():
