@@ -135,23 +135,33 @@ def _cost(params, sizes, codes, alphas, col, woff, boff, X, Y, loss_code, A, Z, 
 def _half_squared_error(h, params, sizes, codes, alphas, col, woff, boff, X, Y, A, Z, bits,
                         block):  # fmt: skip
     """:func:`_squared_error` on half ``h`` (0 or 1) of the rows, in part ``h`` of the buffers."""
-    half = (X.shape[0] + 1) // 2
-    size, bsize = A.shape[0] // 2, bits.shape[0] // 2
-    return _squared_error(params, sizes, codes, alphas, col, woff, boff, X, Y, h * half,
-                          min(X.shape[0], (h + 1) * half), A[h * size : (h + 1) * size],
-                          Z[h * size : (h + 1) * size], bits[h * bsize : (h + 1) * bsize],
-                          block)  # fmt: skip
+    lo, hi = _half(h, X.shape[0])
+    return _squared_error(params, sizes, codes, alphas, col, woff, boff, X, Y, lo, hi,
+                          _share(A, h), _share(Z, h), _share(bits, h), block)  # fmt: skip
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _half(h, n):
+    """The range ``lo, hi`` of half ``h`` (0 or 1) of ``n`` rows; the first half takes the odd
+    row."""
+    half = (n + 1) // 2
+    return h * half, min(n, (h + 1) * half)
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _share(buf, h):
+    """Part ``h`` (0 or 1) of a work buffer made for two parts (:func:`_buffers`)."""
+    size = buf.shape[0] // 2
+    return buf[h * size : (h + 1) * size]
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
 def _buffers(sizes, dtype, block, parts):
-    """Work buffers A, Z, D (a^[l], z^[l], δ^[l]) and the sigmoid's ``bits`` for ``parts``
-    blocks of ``block`` rows, part ``h`` in the ``h``-th share of each."""
+    """Work buffers A, Z (a^[l], z^[l]) and the sigmoid's ``bits`` for ``parts`` blocks of
+    ``block`` rows, part ``h`` in the ``h``-th share of each."""
     col = _offsets(sizes)[0]
     A = np.empty(parts * block * col[-1], dtype)
-    Z = np.empty(parts * block * col[-1], dtype)
-    D = np.empty(parts * block * col[-1], dtype)
-    return A, Z, D, np.empty(parts * block * np.max(sizes), np.int64)
+    return A, np.empty_like(A), np.empty(parts * block * np.max(sizes), np.int64)
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -173,7 +183,7 @@ def cost(params, sizes, codes, alphas, X, Y, loss_code, parts=1, parallel=False)
     float
     """
     col, woff, boff = _offsets(sizes)
-    A, Z, _, bits = _buffers(sizes, params.dtype, _BLOCK, parts)
+    A, Z, bits = _buffers(sizes, params.dtype, _BLOCK, parts)
     return _cost(params, sizes, codes, alphas, col, woff, boff, X, Y, loss_code, A, Z, bits,
                  _BLOCK, parts, parallel)  # fmt: skip
 
@@ -226,15 +236,13 @@ def _half_gradient(h, params, sizes, codes, alphas, col, woff, boff, X, Y, idx, 
                    D, bits, block, G2):  # fmt: skip
     """:func:`_gradient` on half ``h`` (0 or 1) of the batch ``idx``, in part ``h`` of the
     buffers, into ``G2[h]``."""
-    half = (idx.shape[0] + 1) // 2
-    rows = idx[h * half : min(idx.shape[0], (h + 1) * half)]
-    if rows.shape[0] == 0:  # the second half of a one-row batch
+    lo, hi = _half(h, idx.shape[0])
+    if lo == hi:  # the second half of a one-row batch
         G2[h, :] = 0.0
         return
-    size, bsize = A.shape[0] // 2, bits.shape[0] // 2
-    part, bpart = slice(h * size, (h + 1) * size), slice(h * bsize, (h + 1) * bsize)
-    _gradient(params, sizes, codes, alphas, col, woff, boff, X, Y, rows, idx.shape[0], loss_code,
-              A[part], Z[part], D[part], bits[bpart], block, G2[h])  # fmt: skip
+    _gradient(params, sizes, codes, alphas, col, woff, boff, X, Y, idx[lo:hi], idx.shape[0],
+              loss_code, _share(A, h), _share(Z, h), _share(D, h), _share(bits, h), block,
+              G2[h])  # fmt: skip
 
 
 @njit(cache=True, error_model="numpy", nogil=True, parallel=prange_only())
@@ -267,14 +275,15 @@ def train_epochs(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code
     The arguments and the result are those of :func:`mlplab.engine.kernels.train_epochs`;
     with ``with_cost=False`` the epochs' costs are left to the caller (see :func:`cost`), and
     ``train_loss``, ``val_loss`` and ``last_finite`` are not touched. With ``parts`` 2, each
-    batch's gradient and each cost is the sum of two halves' terms (:func:`split_in_halves`),
+    batch's gradient and each cost is the sum of two halves' terms (:func:`mlplab.engine.halves`),
     the halves computed at once on two threads where ``parallel``, one after the other
     otherwise: the numbers do not depend on ``parallel``.
     """
     n = X.shape[0]
     col, woff, boff = _offsets(sizes)
     block = max(batch_size, _BLOCK)
-    A, Z, D, bits = _buffers(sizes, params.dtype, block, parts)
+    A, Z, bits = _buffers(sizes, params.dtype, block, parts)
+    D = np.empty_like(A)
     G2 = np.empty((2, params.shape[0]), params.dtype)
     steps = (n + batch_size - 1) // batch_size
     has_val = Xv.shape[0] > 0
