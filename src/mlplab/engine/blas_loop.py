@@ -33,6 +33,9 @@ _SIGMOID, _LEAKY = ACT_CODES["sigmoid"], ACT_CODES["leaky_relu"]
 
 #: Rows per block of the end-of-epoch cost (at least a batch).
 _BLOCK = 256
+#: Rows per block of the cost's forward passes with transposed weights: OpenBLAS's small-matrix
+#: kernel takes these products at full speed.
+_TRANSPOSED_ROWS = 64
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -42,14 +45,14 @@ def _view(buf, offset, rows, n):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _activate(code, alpha, z, b, a, bits):
+def _activate(code, alpha, z, b, a):
     """z += b (row-wise), then a = σ(z). Shapes (rows, n), (n,), (rows, n)."""
     rows, n = z.shape
     for r in range(rows):
         for j in range(n):
             z[r, j] += b[j]
     if code == _SIGMOID:
-        sigmoid_rows(z, a, bits)
+        sigmoid_rows(z, a)
     elif code == _LEAKY:
         for r in range(rows):
             for j in range(n):
@@ -74,31 +77,73 @@ def _times_derivative(code, alpha, z, a, d):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _forward(params, sizes, codes, alphas, col, woff, boff, A, Z, bits, block, rows):
-    """Forward pass on ``rows`` rows whose inputs are in layer 0 of ``A``; returns a^[L]."""
+def _outer(u, v, out):
+    """out = u v for a column ``u`` (rows, 1) and a row ``v`` (n,): a product over one term,
+    which BLAS computes as this one multiplication per entry (the same bits) after a call that
+    costs more than the arithmetic."""
+    rows, n = out.shape
+    for r in range(rows):
+        x = u[r, 0]
+        for j in range(n):
+            out[r, j] = x * v[j]
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _forward(params, WT, sizes, codes, alphas, col, woff, boff, A, Z, block, rows):
+    """Forward pass on ``rows`` rows whose inputs are in layer 0 of ``A``; returns a^[L].
+
+    ``WT`` holds each W^[l] transposed, (n_{l-1}, n_l) at W^[l]'s offset
+    (:func:`_transpose_weights`), or is empty: then the products take ``W.T`` as NumPy does.
+    """
     a_prev = _view(A, 0, rows, sizes[0])
     for layer in range(1, sizes.shape[0]):
         n_in, n_out = sizes[layer - 1], sizes[layer]
         wo, bo = woff[layer - 1], boff[layer - 1]
-        W = params[wo : wo + n_out * n_in].reshape(n_out, n_in)
         z = _view(Z, block * col[layer], rows, n_out)
         a = _view(A, block * col[layer], rows, n_out)
-        np.dot(a_prev, W.T, z)
-        _activate(codes[layer - 1], alphas[layer - 1], z, params[bo : bo + n_out], a, bits)
+        if n_in == 1:
+            _outer(a_prev, params[wo : wo + n_out], z)
+        elif WT.shape[0] > 0:
+            np.dot(a_prev, WT[wo : wo + n_in * n_out].reshape(n_in, n_out), z)
+        else:
+            np.dot(a_prev, params[wo : wo + n_out * n_in].reshape(n_out, n_in).T, z)
+        _activate(codes[layer - 1], alphas[layer - 1], z, params[bo : bo + n_out], a)
         a_prev = a
     return a_prev
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _squared_error(params, sizes, codes, alphas, col, woff, boff, X, Y, lo, hi, A, Z, bits,
-                   block):  # fmt: skip
-    """Σ ‖a^[L](x) − y‖² over the rows ``lo:hi`` of ``X``, ``Y``, in row blocks."""
+def _transpose_weights(params, sizes, woff, WT):
+    """WT[W^[l]'s offset :] = (W^[l])ᵀ, (n_{l-1}, n_l) row-major, for every layer."""
+    for layer in range(1, sizes.shape[0]):
+        n_in, n_out, wo = sizes[layer - 1], sizes[layer], woff[layer - 1]
+        for j in range(n_out):
+            for k in range(n_in):
+                WT[wo + k * n_out + j] = params[wo + j * n_in + k]
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _transposed(params, sizes, woff, parts):
+    """The transposed weights the forward passes use with ``parts`` 2 (see :func:`_forward`),
+    empty with ``parts`` 1."""
+    if parts == 1:
+        return np.empty(0, params.dtype)
+    WT = np.empty_like(params)
+    _transpose_weights(params, sizes, woff, WT)
+    return WT
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _squared_error(params, WT, sizes, codes, alphas, col, woff, boff, X, Y, lo, hi, A, Z, block):
+    """Σ ‖a^[L](x) − y‖² over the rows ``lo:hi`` of ``X``, ``Y``, in row blocks: of ``block``
+    rows, or of :data:`_TRANSPOSED_ROWS` with transposed weights ``WT``."""
     n_in, n_out = sizes[0], sizes[-1]
+    step = min(block, _TRANSPOSED_ROWS) if WT.shape[0] > 0 else block
     total = 0.0
-    for start in range(lo, hi, block):
-        rows = min(block, hi - start)
+    for start in range(lo, hi, step):
+        rows = min(step, hi - start)
         _view(A, 0, rows, n_in)[...] = X[start : start + rows]
-        out = _forward(params, sizes, codes, alphas, col, woff, boff, A, Z, bits, block, rows)
+        out = _forward(params, WT, sizes, codes, alphas, col, woff, boff, A, Z, block, rows)
         for r in range(rows):
             for j in range(n_out):
                 d = out[r, j] - Y[start + r, j]
@@ -107,24 +152,24 @@ def _squared_error(params, sizes, codes, alphas, col, woff, boff, X, Y, lo, hi, 
 
 
 @njit(cache=True, error_model="numpy", nogil=True, parallel=prange_only())
-def _cost(params, sizes, codes, alphas, col, woff, boff, X, Y, loss_code, A, Z, bits, block,
-          parts, parallel):  # fmt: skip
+def _cost(params, WT, sizes, codes, alphas, col, woff, boff, X, Y, loss_code, A, Z, block, parts,
+          parallel):  # fmt: skip
     """The cost (``mse`` or ``half_sse``) on the whole set ``X``, ``Y``: with ``parts`` 2, the
     sum of the squared errors of its two halves, computed at once where ``parallel``."""
     n, n_out = X.shape[0], sizes[-1]
     if parts == 1:
-        total = _squared_error(params, sizes, codes, alphas, col, woff, boff, X, Y, 0, n, A, Z,
-                               bits, block)  # fmt: skip
+        total = _squared_error(params, WT, sizes, codes, alphas, col, woff, boff, X, Y, 0, n, A,
+                               Z, block)  # fmt: skip
     else:
         sums = np.empty(2)
         if parallel:
             for h in prange(2):
-                sums[h] = _half_squared_error(h, params, sizes, codes, alphas, col, woff, boff, X,
-                                              Y, A, Z, bits, block)  # fmt: skip
+                sums[h] = _half_squared_error(h, params, WT, sizes, codes, alphas, col, woff,
+                                              boff, X, Y, A, Z, block)  # fmt: skip
         else:
             for h in range(2):
-                sums[h] = _half_squared_error(h, params, sizes, codes, alphas, col, woff, boff, X,
-                                              Y, A, Z, bits, block)  # fmt: skip
+                sums[h] = _half_squared_error(h, params, WT, sizes, codes, alphas, col, woff,
+                                              boff, X, Y, A, Z, block)  # fmt: skip
         total = sums[0] + sums[1]
     if loss_code == 0:
         return total / (n * n_out)
@@ -132,12 +177,11 @@ def _cost(params, sizes, codes, alphas, col, woff, boff, X, Y, loss_code, A, Z, 
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _half_squared_error(h, params, sizes, codes, alphas, col, woff, boff, X, Y, A, Z, bits,
-                        block):  # fmt: skip
+def _half_squared_error(h, params, WT, sizes, codes, alphas, col, woff, boff, X, Y, A, Z, block):
     """:func:`_squared_error` on half ``h`` (0 or 1) of the rows, in part ``h`` of the buffers."""
     lo, hi = _half(h, X.shape[0])
-    return _squared_error(params, sizes, codes, alphas, col, woff, boff, X, Y, lo, hi,
-                          _share(A, h), _share(Z, h), _share(bits, h), block)  # fmt: skip
+    return _squared_error(params, WT, sizes, codes, alphas, col, woff, boff, X, Y, lo, hi,
+                          _share(A, h), _share(Z, h), block)  # fmt: skip
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -157,11 +201,11 @@ def _share(buf, h):
 
 @njit(cache=True, error_model="numpy", nogil=True)
 def _buffers(sizes, dtype, block, parts):
-    """Work buffers A, Z (a^[l], z^[l]) and the sigmoid's ``bits`` for ``parts`` blocks of
-    ``block`` rows, part ``h`` in the ``h``-th share of each."""
+    """Work buffers A, Z (a^[l], z^[l]) for ``parts`` blocks of ``block`` rows, part ``h`` in
+    the ``h``-th share of each."""
     col = _offsets(sizes)[0]
     A = np.empty(parts * block * col[-1], dtype)
-    return A, np.empty_like(A), np.empty(parts * block * np.max(sizes), np.int64)
+    return A, np.empty_like(A)
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -183,21 +227,22 @@ def cost(params, sizes, codes, alphas, X, Y, loss_code, parts=1, parallel=False)
     float
     """
     col, woff, boff = _offsets(sizes)
-    A, Z, bits = _buffers(sizes, params.dtype, _BLOCK, parts)
-    return _cost(params, sizes, codes, alphas, col, woff, boff, X, Y, loss_code, A, Z, bits,
-                 _BLOCK, parts, parallel)  # fmt: skip
+    A, Z = _buffers(sizes, params.dtype, _BLOCK, parts)
+    WT = _transposed(params, sizes, woff, parts)
+    return _cost(params, WT, sizes, codes, alphas, col, woff, boff, X, Y, loss_code, A, Z, _BLOCK,
+                 parts, parallel)  # fmt: skip
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
 def _gradient(params, sizes, codes, alphas, col, woff, boff, X, Y, idx, batch, loss_code, A, Z,
-              D, bits, block, G):  # fmt: skip
+              D, block, G):  # fmt: skip
     """Backprop on the rows ``idx`` of ``X``, ``Y`` (all or part of a batch of ``batch`` rows):
     their terms of the flat gradient into ``G``."""
     rows, n_layers = idx.shape[0], sizes.shape[0]
     a0 = _view(A, 0, rows, sizes[0])
     for r in range(rows):
         a0[r] = X[idx[r]]
-    out = _forward(params, sizes, codes, alphas, col, woff, boff, A, Z, bits, block, rows)
+    out = _forward(params, params[:0], sizes, codes, alphas, col, woff, boff, A, Z, block, rows)
     n_out = sizes[-1]
     scale = 2.0 / (batch * n_out)
     last = block * col[n_layers - 1]
@@ -224,7 +269,10 @@ def _gradient(params, sizes, codes, alphas, col, woff, boff, X, Y, idx, batch, l
                     gb[j] += delta[r, j]
         if layer > 1:
             below = _view(D, block * col[layer - 1], rows, n_in)
-            np.dot(delta, params[wo : wo + n_o * n_in].reshape(n_o, n_in), below)
+            if n_o == 1:
+                _outer(delta, params[wo : wo + n_in], below)
+            else:
+                np.dot(delta, params[wo : wo + n_o * n_in].reshape(n_o, n_in), below)
             _times_derivative(codes[layer - 2], alphas[layer - 2],
                               _view(Z, block * col[layer - 1], rows, n_in), a_prev,
                               below)  # fmt: skip
@@ -233,7 +281,7 @@ def _gradient(params, sizes, codes, alphas, col, woff, boff, X, Y, idx, batch, l
 
 @njit(cache=True, error_model="numpy", nogil=True)
 def _half_gradient(h, params, sizes, codes, alphas, col, woff, boff, X, Y, idx, loss_code, A, Z,
-                   D, bits, block, G2):  # fmt: skip
+                   D, block, G2):  # fmt: skip
     """:func:`_gradient` on half ``h`` (0 or 1) of the batch ``idx``, in part ``h`` of the
     buffers, into ``G2[h]``."""
     lo, hi = _half(h, idx.shape[0])
@@ -241,27 +289,26 @@ def _half_gradient(h, params, sizes, codes, alphas, col, woff, boff, X, Y, idx, 
         G2[h, :] = 0.0
         return
     _gradient(params, sizes, codes, alphas, col, woff, boff, X, Y, idx[lo:hi], idx.shape[0],
-              loss_code, _share(A, h), _share(Z, h), _share(D, h), _share(bits, h), block,
-              G2[h])  # fmt: skip
+              loss_code, _share(A, h), _share(Z, h), _share(D, h), block, G2[h])  # fmt: skip
 
 
 @njit(cache=True, error_model="numpy", nogil=True, parallel=prange_only())
 def _batch_gradient(params, sizes, codes, alphas, col, woff, boff, X, Y, idx, loss_code, A, Z, D,
-                    bits, block, G2, parts, parallel):  # fmt: skip
+                    block, G2, parts, parallel):  # fmt: skip
     """The flat gradient of the batch ``idx`` into ``G2[0]``: with ``parts`` 2, the sum of its
     two halves' terms, computed at once where ``parallel``."""
     if parts == 1:
         _gradient(params, sizes, codes, alphas, col, woff, boff, X, Y, idx, idx.shape[0],
-                  loss_code, A, Z, D, bits, block, G2[0])  # fmt: skip
+                  loss_code, A, Z, D, block, G2[0])  # fmt: skip
         return
     if parallel:
         for h in prange(2):
             _half_gradient(h, params, sizes, codes, alphas, col, woff, boff, X, Y, idx, loss_code,
-                           A, Z, D, bits, block, G2)  # fmt: skip
+                           A, Z, D, block, G2)  # fmt: skip
     else:
         for h in range(2):
             _half_gradient(h, params, sizes, codes, alphas, col, woff, boff, X, Y, idx, loss_code,
-                           A, Z, D, bits, block, G2)  # fmt: skip
+                           A, Z, D, block, G2)  # fmt: skip
     for k in range(G2.shape[1]):
         G2[0, k] += G2[1, k]
 
@@ -282,8 +329,9 @@ def train_epochs(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code
     n = X.shape[0]
     col, woff, boff = _offsets(sizes)
     block = max(batch_size, _BLOCK)
-    A, Z, bits = _buffers(sizes, params.dtype, block, parts)
+    A, Z = _buffers(sizes, params.dtype, block, parts)
     D = np.empty_like(A)
+    WT = _transposed(params, sizes, woff, parts)
     G2 = np.empty((2, params.shape[0]), params.dtype)
     steps = (n + batch_size - 1) // batch_size
     has_val = Xv.shape[0] > 0
@@ -292,17 +340,19 @@ def train_epochs(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code
         for s in range(steps):
             idx = order[s * batch_size : min((s + 1) * batch_size, order.shape[0])]
             _batch_gradient(params, sizes, codes, alphas, col, woff, boff, X, Y, idx, loss_code,
-                            A, Z, D, bits, block, G2, parts, parallel)  # fmt: skip
+                            A, Z, D, block, G2, parts, parallel)  # fmt: skip
             t[0] += 1
             _step_row(params, G2[0], m, v, lrs[e], opt_code, hyper, t[0])
         if not with_cost:
             continue
-        tl = _cost(params, sizes, codes, alphas, col, woff, boff, X, Y, loss_code, A, Z, bits,
+        if parts == 2:
+            _transpose_weights(params, sizes, woff, WT)
+        tl = _cost(params, WT, sizes, codes, alphas, col, woff, boff, X, Y, loss_code, A, Z,
                    block, parts, parallel)  # fmt: skip
         vl = 0.0
         if has_val:
-            vl = _cost(params, sizes, codes, alphas, col, woff, boff, Xv, Yv, loss_code, A, Z,
-                       bits, block, parts, parallel)  # fmt: skip
+            vl = _cost(params, WT, sizes, codes, alphas, col, woff, boff, Xv, Yv, loss_code, A,
+                       Z, block, parts, parallel)  # fmt: skip
         if not record_epoch(e, tl, vl, has_val, train_loss, val_loss, params, last_finite):
             return e + 1
     return lrs.shape[0]

@@ -116,14 +116,13 @@ def _offsets(sizes):
 
 
 @njit(cache=True, inline="always", error_model="numpy", nogil=True)
-def _forward(params, sizes, codes, alphas, col, woff, boff, A, Z, S, bits, scale, rows,
-             vectorise):  # fmt: skip
+def _forward(params, sizes, codes, alphas, col, woff, boff, A, Z, S, rows, vectorise):
     """Forward pass on the first ``rows`` rows of ``A`` (whose first columns hold a^[1]).
 
     With ``vectorise`` (a constant: the training step's pass leaves it out altogether), a
     sigmoid layer with at least :data:`VECTOR_MIN` values in the block goes through the
-    vectorised sigmoid, by way of the scratch ``S`` (and ``bits``, ``scale``: see
-    :func:`~mlplab.engine.vsigmoid.sigmoid_flat`).
+    vectorised sigmoid (:func:`~mlplab.engine.vsigmoid.sigmoid_flat`), in place in the scratch
+    ``S``.
     """
     for layer in range(1, sizes.shape[0]):
         n_in, n_out = sizes[layer - 1], sizes[layer]
@@ -143,14 +142,14 @@ def _forward(params, sizes, codes, alphas, col, woff, boff, A, Z, S, bits, scale
                 else:
                     A[r, co + j] = act_f(code, alpha, z)
         if vector:
-            sigmoid_flat(S, S, bits, scale, rows * n_out)
+            sigmoid_flat(S, S, rows * n_out)
             for r in range(rows):
                 for j in range(n_out):
                     A[r, co + j] = S[r * n_out + j]
 
 
 @njit(cache=True, inline="always", error_model="numpy", nogil=True)
-def _cost(params, sizes, codes, alphas, col, woff, boff, X, Y, loss_code, A, Z, S, bits, scale):
+def _cost(params, sizes, codes, alphas, col, woff, boff, X, Y, loss_code, A, Z, S):
     """The cost on the whole set ``X``, ``Y`` (``mse`` or ``half_sse``), in row blocks."""
     n, block = X.shape[0], A.shape[0]
     n_in, n_out, last = sizes[0], sizes[-1], col[sizes.shape[0] - 1]
@@ -160,7 +159,7 @@ def _cost(params, sizes, codes, alphas, col, woff, boff, X, Y, loss_code, A, Z, 
         for r in range(rows):
             for k in range(n_in):
                 A[r, k] = X[start + r, k]
-        _forward(params, sizes, codes, alphas, col, woff, boff, A, Z, S, bits, scale, rows, True)
+        _forward(params, sizes, codes, alphas, col, woff, boff, A, Z, S, rows, True)
         for r in range(rows):
             for j in range(n_out):
                 d = A[r, last + j] - Y[start + r, j]
@@ -172,7 +171,7 @@ def _cost(params, sizes, codes, alphas, col, woff, boff, X, Y, loss_code, A, Z, 
 
 @njit(cache=True, inline="always", error_model="numpy", nogil=True)
 def _gradient(params, sizes, codes, alphas, col, woff, boff, X, Y, order, start, rows, loss_code,
-              A, Z, D, S, bits, scale, G):  # fmt: skip
+              A, Z, D, S, G):  # fmt: skip
     """Backprop on the rows ``order[start : start + rows]`` of ``X``, ``Y``: the flat gradient
     into ``G``."""
     n_layers = sizes.shape[0]
@@ -180,7 +179,7 @@ def _gradient(params, sizes, codes, alphas, col, woff, boff, X, Y, order, start,
     for r in range(rows):
         for k in range(n_in0):
             A[r, k] = X[order[start + r], k]
-    _forward(params, sizes, codes, alphas, col, woff, boff, A, Z, S, bits, scale, rows, False)
+    _forward(params, sizes, codes, alphas, col, woff, boff, A, Z, S, rows, False)
     last = col[n_layers - 1]
     code, alpha = codes[n_layers - 2], alphas[n_layers - 2]
     mse_scale = 2.0 / (rows * n_out)
@@ -337,8 +336,6 @@ def train_epochs(
     Z = np.empty((block, width), params.dtype)
     D = np.empty((block, width), params.dtype)
     S = np.empty(block * np.max(sizes), params.dtype)
-    bits = np.empty(block * np.max(sizes), np.int64)
-    scale = bits.view(np.float64)
     G = np.empty_like(params)
     steps = (n + batch_size - 1) // batch_size
     has_val = Xv.shape[0] > 0
@@ -349,15 +346,14 @@ def train_epochs(
             start = s * batch_size
             rows = min(batch_size, order.shape[0] - start)
             _gradient(params, sizes, codes, alphas, col, woff, boff, X, Y, order, start, rows,
-                      loss_code, A, Z, D, S, bits, scale, G)  # fmt: skip
+                      loss_code, A, Z, D, S, G)  # fmt: skip
             t[0] += 1
             _step_row(params, G, m, v, lr, opt_code, hyper, t[0])
-        tl = _cost(params, sizes, codes, alphas, col, woff, boff, X, Y, loss_code, A, Z, S, bits,
-                   scale)  # fmt: skip
+        tl = _cost(params, sizes, codes, alphas, col, woff, boff, X, Y, loss_code, A, Z, S)
         vl = 0.0
         if has_val:
             vl = _cost(params, sizes, codes, alphas, col, woff, boff, Xv, Yv, loss_code, A, Z,
-                       S, bits, scale)  # fmt: skip
+                       S)  # fmt: skip
         if not record_epoch(e, tl, vl, has_val, train_loss, val_loss, params, last_finite):
             return e + 1
     return lrs.shape[0]

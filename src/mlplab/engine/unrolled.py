@@ -190,7 +190,7 @@ def _cost_source(sizes, codes, alphas, loss_code) -> list[str]:
             lines.append(f"            S[r * {m} + {j}] = {z}")
         if code == 1:
             lines += [f"        if rows * {m} >= VECTOR_MIN:",
-                      f"            sigmoid_flat(S, {buf}, bits, scale, rows * {m})",
+                      f"            sigmoid_flat(S, {buf}, rows * {m})",
                       "        else:",
                       f"            for q in range(rows * {m}):",
                       f"                {buf}[q] = act_f(1, 0.0, S[q])"]  # fmt: skip
@@ -220,8 +220,6 @@ def train_epochs(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code
     S = np.empty(block * {width}, params.dtype)
     A1 = np.empty(block * {width}, params.dtype)
     A2 = np.empty(block * {width}, params.dtype)
-    bits = np.empty(block * {width}, np.int64)
-    scale = bits.view(np.float64)
     Dc = np.empty(({layers}, batch_size), params.dtype)
     G = np.empty_like(params)
     steps = (n + batch_size - 1) // batch_size
@@ -235,8 +233,8 @@ def train_epochs(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code
 {gradient}
             t[0] += 1
             _step_row(params, G, m, v, lr, opt_code, hyper, t[0])
-        tl = _cost(params, X, Y, block, S, A1, A2, bits, scale)
-        vl = _cost(params, Xv, Yv, block, S, A1, A2, bits, scale) if has_val else 0.0
+        tl = _cost(params, X, Y, block, S, A1, A2)
+        vl = _cost(params, Xv, Yv, block, S, A1, A2) if has_val else 0.0
         if not record_epoch(e, tl, vl, has_val, train_loss, val_loss, params, last_finite):
             return e + 1
     return lrs.shape[0]
@@ -261,7 +259,7 @@ def source(sizes, codes, alphas, loss_code) -> str:
         "",
         "",
         '@njit(cache=True, error_model="numpy", nogil=True)',
-        "def _cost(p, X, Y, block, S, A1, A2, bits, scale):",
+        "def _cost(p, X, Y, block, S, A1, A2):",
     ]
     head += _cost_source(sizes, codes, alphas, loss_code)
     gradient = "\n".join(_gradient_source(sizes, codes, alphas, loss_code))

@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import intrinsic
 
 _INV_LN2 = 1.0 / math.log(2.0)
 _LN2_HI = 0.6931471803691238  # ln 2 split so that k * _LN2_HI is exact for |k| < 2**11
@@ -22,41 +23,50 @@ _LN2_LO = 1.9082149292705877e-10
 _ROUND = 6755399441055744.0  # 1.5 * 2**52: (x + _ROUND) - _ROUND rounds x to an integer
 
 
+@intrinsic
+def _as_float(typingctx, bits):
+    """The float whose bits are the integer ``bits`` (int64 to float64, int32 to float32)."""
+    if bits == types.int64:
+        out = types.float64
+    elif bits == types.int32:
+        out = types.float32
+    else:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(out))
+
+    return out(bits), codegen
+
+
+_TAYLOR = tuple(1.0 / math.factorial(k) for k in range(14))
+
+
 @njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
-def sigmoid_flat(z, a, bits, scale, n):
-    """a[:n] = 1 / (1 + exp(−z[:n])) for 1-D ``z`` and ``a``, exp vectorised.
+def sigmoid_flat(z, a, n):
+    """a[:n] = 1 / (1 + exp(−z[:n])) for 1-D ``z`` and ``a``, in one pass that the compiler
+    vectorises where ``a`` and ``z`` are distinct arrays (in place, it runs the scalar loop).
 
     exp(x) = 2^k p(r) with k = round(x / ln 2), r = x − k ln 2 (|r| ≤ ln 2 / 2, in two parts so
-    that it is exact) and p the degree-13 Taylor polynomial (remainder below 2e-16); 2^k is
-    built from its bits in ``bits`` (int64, at least ``n`` long), read back through ``scale``
-    (``bits.view(np.float64)``, made once by the caller: a view costs reference counting on
-    every call). x is clamped to [−708, 709], where 2^k stays a normal number; beyond it σ is
-    1 or below 1e-307 either way.
+    that it is exact) and p the degree-13 Taylor polynomial (remainder below 2e-16): its terms
+    from r⁴ on in Estrin's scheme (a short dependency chain), the first four in Horner's (for
+    accuracy); 2^k is built from its bits. x is clamped to [−708, 709], where 2^k stays a
+    normal number; beyond it σ is 1 or below 1e-307 either way.
     """
+    c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13 = _TAYLOR
     for i in range(n):
         x = -z[i]
         x = 709.0 if x > 709.0 else x
         x = -708.0 if x < -708.0 else x
         k = (x * _INV_LN2 + _ROUND) - _ROUND
         r = (x - k * _LN2_HI) - k * _LN2_LO
-        p = 1.0 / 6227020800.0
-        p = p * r + 1.0 / 479001600.0
-        p = p * r + 1.0 / 39916800.0
-        p = p * r + 1.0 / 3628800.0
-        p = p * r + 1.0 / 362880.0
-        p = p * r + 1.0 / 40320.0
-        p = p * r + 1.0 / 5040.0
-        p = p * r + 1.0 / 720.0
-        p = p * r + 1.0 / 120.0
-        p = p * r + 1.0 / 24.0
-        p = p * r + 1.0 / 6.0
-        p = p * r + 0.5
-        p = p * r + 1.0
-        p = p * r + 1.0
-        a[i] = p
-        bits[i] = np.int64(k + 1023.0) << 52
-    for i in range(n):
-        a[i] = 1.0 / (1.0 + a[i] * scale[i])
+        r2 = r * r
+        r4 = r2 * r2
+        tail = (c4 + c5 * r + (c6 + c7 * r) * r2) + (
+            c8 + c9 * r + (c10 + c11 * r) * r2 + (c12 + c13 * r) * r4
+        ) * r4
+        p = c0 + r * (c1 + r * (c2 + r * (c3 + r * tail)))
+        a[i] = 1.0 / (1.0 + p * _as_float(np.int64(k + 1023.0) << 52))
 
 
 _F = np.float32
@@ -69,14 +79,12 @@ _TAYLOR_F = tuple(_F(1.0 / math.factorial(k)) for k in range(8))
 
 
 @njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
-def sigmoid_flat32(z, a, bits, n):
-    """:func:`sigmoid_flat` in float32 arithmetic, for float32 ``z`` and ``a``; ``bits`` is
-    int32, at least ``n`` long.
+def sigmoid_flat32(z, a, n):
+    """:func:`sigmoid_flat` in float32 arithmetic, for float32 ``z`` and ``a``.
 
     x is clamped to [−87, 88], where 2^k stays a normal float32; p is the degree-7 Taylor
     polynomial (remainder below 6e-9, a tenth of float32's unit roundoff).
     """
-    scale = bits.view(np.float32)
     c0, c1, c2, c3, c4, c5, c6, c7 = _TAYLOR_F
     for i in range(n):
         x = -z[i]
@@ -85,18 +93,14 @@ def sigmoid_flat32(z, a, bits, n):
         k = (x * _INV_LN2_F + _ROUND_F) - _ROUND_F
         r = (x - k * _LN2_HI_F) - k * _LN2_LO_F
         p = ((((((c7 * r + c6) * r + c5) * r + c4) * r + c3) * r + c2) * r + c1) * r + c0
-        a[i] = p
-        bits[i] = np.int32(k + _BIAS_F) << 23
-    for i in range(n):
-        a[i] = _ONE_F / (_ONE_F + a[i] * scale[i])
+        a[i] = _ONE_F / (_ONE_F + p * _as_float(np.int32(np.int32(k + _BIAS_F) << 23)))
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def sigmoid_rows(z, a, bits):
+def sigmoid_rows(z, a):
     """a = 1 / (1 + exp(−z)) for a contiguous block of any shape, float64
-    (:func:`sigmoid_flat`) or float32 (:func:`sigmoid_flat32`); ``bits`` is int64, at least
-    as long as ``z``."""
+    (:func:`sigmoid_flat`) or float32 (:func:`sigmoid_flat32`)."""
     if z.itemsize == 4:
-        sigmoid_flat32(z.reshape(-1), a.reshape(-1), bits.view(np.int32), z.size)
+        sigmoid_flat32(z.reshape(-1), a.reshape(-1), z.size)
     else:
-        sigmoid_flat(z.reshape(-1), a.reshape(-1), bits, bits.view(np.float64), z.size)
+        sigmoid_flat(z.reshape(-1), a.reshape(-1), z.size)
