@@ -68,21 +68,27 @@ def _data(sizes, seed=0, n=13):
     return X, y, Xv, yv
 
 
+def _cases(net, loss):
+    """The arguments of :func:`_run` for each optimiser, each with its own batch size, sampling
+    and validation, over 40 epochs."""
+    X, y, Xv, yv = _data(net.sizes)
+    cases = [(1, False, True), (3, True, False), (13, True, True), (8, False, False)]
+    for k, make_opt in enumerate(OPTIMISERS):
+        batch_size, shuffle, validate = cases[k]
+        xv, tv = (Xv, yv) if validate else (Xv[:0], yv[:0])
+        yield (net, loss, make_opt(), X, y, xv, tv, 40, batch_size, shuffle, k)
+
+
 @pytest.mark.parametrize("arch", ARCHITECTURES, ids=lambda a: "-".join(map(str, a[0])))
 def test_unrolled_loop_gives_the_generic_loops_numbers_bit_for_bit(arch):
     sizes, hidden, output, loss = arch
     net = MLP(sizes, hidden, output, seed=3)
     codes, alphas = _codes(net)
     kernel = unrolled.train_epochs(net.sizes, codes, alphas, kernels.LOSS_CODES[loss])
-    X, y, Xv, yv = _data(sizes)
-    cases = [(1, False, True), (3, True, False), (13, True, True), (8, False, False)]
-    for k, make_opt in enumerate(OPTIMISERS):
-        batch_size, shuffle, validate = cases[k]
-        xv, tv = (Xv, yv) if validate else (Xv[:0], yv[:0])
-        args = (net, loss, make_opt(), X, y, xv, tv, 40, batch_size, shuffle, k)
+    for args in _cases(net, loss):
         generic, fast = _run(kernels.train_epochs, *args), _run(kernel, *args)
         for name, value in generic.items():
-            assert np.array_equal(fast[name], value), (name, batch_size, k)
+            assert np.array_equal(fast[name], value), (name, args[8], args[10])
 
 
 def test_unrolled_loop_stops_where_the_generic_loop_stops_on_divergence():
@@ -173,7 +179,7 @@ def test_generated_source_is_plain_code_of_the_architecture():
     src = unrolled.source([2, 2, 3, 2], [1, 1, 1], [0.0, 0.0, 0.0], 1)
     tree = ast.parse(src)
     names = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
-    assert names == {"_cost", "train_epochs"}
+    assert names == {"_cost", "_train", "_lane_costs", "train_epochs", "train_epochs_with_lane"}
     calls = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call)
              and isinstance(n.func, ast.Name)}  # fmt: skip
     assert not calls & {"eval", "exec", "compile", "__import__", "open"}

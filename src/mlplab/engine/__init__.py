@@ -28,6 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 from itertools import pairwise
+from types import ModuleType
 
 import numpy as np
 
@@ -193,15 +194,13 @@ class Trainer:
         self.loss, self.optimizer, self.batch_size, self.rng = loss, optimizer, batch_size, rng
         self.shuffle = sampling == "shuffle"
         self.last_finite = net.params.copy() if last_finite is None else last_finite
-        self.unrolled: Callable | None = None
+        self.unrolled: ModuleType | None = None
         self.parts = 2 if kind == "blas" and halves(net.sizes, batch_size) else 1
         if kind in COMPILED_KINDS:
             self._setup_compiled(*optimizer_state(optimizer, net.params))
             points = 0 if epochs is None else epochs * X.shape[0]
             if kind == "compiled" and unrolled.worth_it(net.sizes, net.params.dtype, points):
-                self.unrolled = unrolled.train_epochs(
-                    self.sizes, self.codes, self.alphas, self.loss_code
-                )
+                self.unrolled = unrolled.loops(self.sizes, self.codes, self.alphas, self.loss_code)
         else:
             from mlplab.engine.dense import DenseStepper
 
@@ -252,18 +251,21 @@ class Trainer:
         lane = self._cost_lane() if len(lrs) > 1 else None
         if self.kind == "dense" or lane is not None:
             return self._run_epochwise(lrs, tl, vl, lane)
-        done = self._kernel()(
+        state = self._lane_state()
+        done = self._kernel(bool(state))(
             self.net.params, self.sizes, self.codes, self.alphas, self.Xc, self.yc, self.Xvc,
             self.yvc, self.loss_code, self.opt_code, self.hyper, self.m, self.v, self.t_arr,
             lrs, self.batch_size, self.shuffle, self.rng, tl, vl, self.last_finite,
-            *self._split(True),
+            *self._split(True), *state,
         )  # fmt: skip
         return tl, vl, int(done)
 
     def compiles_first(self) -> bool:
         """Whether the first epochs will wait for a compiled loop to compile (see
         :func:`needs_compiling`)."""
-        return self.kind in COMPILED_KINDS and needs_compiling(self._kernel())
+        if self.kind not in COMPILED_KINDS:
+            return False
+        return needs_compiling(self._kernel(bool(self._lane_state())))
 
     def _split(self, with_cost: bool) -> tuple:
         """The BLAS loop's last arguments: ``with_cost``, and how it splits its batches and costs
@@ -275,14 +277,25 @@ class Trainer:
 
         return with_cost, self.parts, self.parts == 2 and two_at_once()
 
-    def _kernel(self):
-        """The compiled loop's ``train_epochs``."""
-        if self.unrolled is not None:
-            return self.unrolled
+    def _lane_state(self) -> tuple:
+        """The small-network loop's last argument: a cost thread's state, where two threads run
+        at once (:mod:`mlplab.engine.lane`); none for the BLAS loop, or on one thread."""
+        if self.kind != "compiled":
+            return ()
+        from mlplab.engine.lane import new_state
+        from mlplab.engine.threads import two_at_once
+
+        return (new_state(),) if two_at_once() else ()
+
+    def _kernel(self, lane: bool = False):
+        """The compiled loop's ``train_epochs`` (``train_epochs_with_lane`` with ``lane``)."""
         if self.kind == "compiled":
-            from mlplab.engine.kernels import train_epochs
-        else:
-            from mlplab.engine.blas_loop import train_epochs
+            from mlplab.engine import kernels
+
+            loops = kernels if self.unrolled is None else self.unrolled
+            return loops.train_epochs_with_lane if lane else loops.train_epochs
+        from mlplab.engine.blas_loop import train_epochs
+
         return train_epochs
 
     def _run_epochwise(self, lrs, tl, vl, lane) -> tuple[np.ndarray, np.ndarray, int]:

@@ -21,9 +21,20 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from mlplab.engine.fused import pairwise_sum
+from mlplab.engine.lane import (
+    costed,
+    finish,
+    join,
+    no_ring,
+    partner,
+    publish,
+    ring,
+    wait_for,
+)
+from mlplab.engine.threads import prange_only
 from mlplab.engine.vsigmoid import sigmoid_flat
 
 #: Activation codes understood by the kernels (see :func:`mlplab.engine.spec.activation_code`).
@@ -271,29 +282,8 @@ def record_epoch(e, train, val, has_val, train_loss, val_loss, params, last_fini
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def train_epochs(
-    params,
-    sizes,
-    codes,
-    alphas,
-    X,
-    Y,
-    Xv,
-    Yv,
-    loss_code,
-    opt_code,
-    hyper,
-    m,
-    v,
-    t,
-    lrs,
-    batch_size,
-    shuffle,
-    rng,
-    train_loss,
-    val_loss,
-    last_finite,
-):
+def train_epochs(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code, hyper, m, v,
+                 t, lrs, batch_size, shuffle, rng, train_loss, val_loss, last_finite):  # fmt: skip
     """Run ``len(lrs)`` epochs in place; stop after the first epoch with a non-finite cost.
 
     Parameters
@@ -328,6 +318,41 @@ def train_epochs(
     int
         Epochs run.
     """
+    return _train(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code, hyper, m, v, t,
+                  lrs, batch_size, shuffle, rng, train_loss, val_loss, last_finite,
+                  *no_ring(params))  # fmt: skip
+
+
+@njit(cache=True, error_model="numpy", nogil=True, parallel=prange_only())
+def train_epochs_with_lane(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code,
+                           hyper, m, v, t, lrs, batch_size, shuffle, rng, train_loss, val_loss,
+                           last_finite, lane):  # fmt: skip
+    """:func:`train_epochs` with its costs computed in a second thread
+    (:mod:`mlplab.engine.lane`; ``lane`` a fresh :func:`~mlplab.engine.lane.new_state`), to
+    the same numbers; for where two threads run at once
+    (:func:`mlplab.engine.threads.two_at_once`). After a stop on a non-finite cost, ``rng`` has
+    also drawn the batches of the epochs (at most :data:`~mlplab.engine.lane.SLOTS`) that the
+    training ran past it."""
+    snaps, steps = ring(params)
+    done = np.zeros(1, np.int64)
+    for h in prange(2):
+        if h == 0:
+            done[0] = _train(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code,
+                             hyper, m, v, t, lrs, batch_size, shuffle, rng, train_loss, val_loss,
+                             last_finite, lane, snaps, steps)  # fmt: skip
+        else:
+            _lane_costs(sizes, codes, alphas, X, Y, Xv, Yv, loss_code, max(batch_size, 64), lane,
+                        snaps, lrs.shape[0], train_loss, val_loss, last_finite)  # fmt: skip
+    return done[0]
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _train(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code, hyper, m, v, t, lrs,
+           batch_size, shuffle, rng, train_loss, val_loss, last_finite, state, snaps,
+           steps_at):  # fmt: skip
+    """The epochs of :func:`train_epochs`: the costs computed here, or, with a ``state`` whose
+    cost thread has joined (:func:`mlplab.engine.lane.partner`), published to it."""
+    together = state.shape[0] > 0 and partner(state)
     n = X.shape[0]
     col, woff, boff = _offsets(sizes)
     width = col[-1]
@@ -349,6 +374,10 @@ def train_epochs(
                       loss_code, A, Z, D, S, G)  # fmt: skip
             t[0] += 1
             _step_row(params, G, m, v, lr, opt_code, hyper, t[0])
+        if together:
+            if publish(state, snaps, steps_at, e, params, m, v, t) != 0:
+                break
+            continue
         tl = _cost(params, sizes, codes, alphas, col, woff, boff, X, Y, loss_code, A, Z, S)
         vl = 0.0
         if has_val:
@@ -356,7 +385,32 @@ def train_epochs(
                        S)  # fmt: skip
         if not record_epoch(e, tl, vl, has_val, train_loss, val_loss, params, last_finite):
             return e + 1
+    if together:
+        return finish(state, snaps, steps_at, lrs.shape[0], params, m, v, t)
     return lrs.shape[0]
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _lane_costs(sizes, codes, alphas, X, Y, Xv, Yv, loss_code, block, state, snaps, epochs,
+                train_loss, val_loss, last_finite):  # fmt: skip
+    """The cost thread of :func:`train_epochs`: each published epoch's costs, in buffers of its
+    own, until the last epoch or a non-finite cost."""
+    if not join(state):
+        return
+    col, woff, boff = _offsets(sizes)
+    A = np.empty((block, col[-1]), snaps.dtype)
+    Z = np.empty_like(A)
+    S = np.empty(block * np.max(sizes), snaps.dtype)
+    has_val = Xv.shape[0] > 0
+    for e in range(epochs):
+        p = snaps[wait_for(state, e), 0]
+        tl = _cost(p, sizes, codes, alphas, col, woff, boff, X, Y, loss_code, A, Z, S)
+        vl = 0.0
+        if has_val:
+            vl = _cost(p, sizes, codes, alphas, col, woff, boff, Xv, Yv, loss_code, A, Z, S)
+        finite = record_epoch(e, tl, vl, has_val, train_loss, val_loss, p, last_finite)
+        if not costed(state, e, finite):
+            return
 
 
 @njit(cache=True, error_model="numpy", nogil=True)

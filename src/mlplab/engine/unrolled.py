@@ -31,6 +31,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
@@ -42,8 +43,8 @@ MAX_UNITS = 24
 #: about 0.3 s on the generic loop; the compile takes a few seconds, once per architecture.
 MIN_POINTS = 500_000
 
-_ENGINE_SOURCES = ("kernels.py", "unrolled.py", "vsigmoid.py", "fused.py")
-_loaded: dict[str, Callable] = {}
+_ENGINE_SOURCES = ("kernels.py", "unrolled.py", "vsigmoid.py", "fused.py", "lane.py", "threads.py")
+_loaded: dict[str, ModuleType] = {}
 
 
 def worth_it(sizes: list[int], dtype: np.dtype, points: int) -> bool:
@@ -67,10 +68,11 @@ def cache_dir() -> Path:
     return Path(base) / f"unrolled-{digest.hexdigest()[:16]}"
 
 
-def train_epochs(sizes, codes, alphas, loss_code) -> Callable | None:
-    """The unrolled ``train_epochs`` of an architecture (same arguments and result as
-    :func:`mlplab.engine.kernels.train_epochs`), or None where the cache folder cannot be
-    written (the caller then runs the generic loop).
+def loops(sizes, codes, alphas, loss_code) -> ModuleType | None:
+    """The unrolled loops of an architecture: a module with ``train_epochs`` and
+    ``train_epochs_with_lane`` (same arguments and results as those of
+    :mod:`mlplab.engine.kernels`), or None where the cache folder cannot be written (the caller
+    then runs the generic loops).
 
     The module is written, atomically, unless the cache holds it already with the same text
     (so a damaged or edited file is written anew, and Numba recompiles it).
@@ -90,8 +92,14 @@ def train_epochs(sizes, codes, alphas, loss_code) -> Callable | None:
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module
         spec.loader.exec_module(module)
-        _loaded[key] = module.train_epochs
+        _loaded[key] = module
     return _loaded[key]
+
+
+def train_epochs(sizes, codes, alphas, loss_code) -> Callable | None:
+    """The unrolled ``train_epochs`` of an architecture (:func:`loops`), or None."""
+    module = loops(sizes, codes, alphas, loss_code)
+    return None if module is None else module.train_epochs
 
 
 def _key(sizes, codes, alphas, loss_code) -> str:
@@ -214,6 +222,32 @@ _DRIVER = '''
 def train_epochs(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code, hyper, m, v,
                  t, lrs, batch_size, shuffle, rng, train_loss, val_loss, last_finite):
     """mlplab.engine.kernels.train_epochs, unrolled for this architecture."""
+    return _train(params, X, Y, Xv, Yv, opt_code, hyper, m, v, t, lrs, batch_size, shuffle, rng,
+                  train_loss, val_loss, last_finite, *no_ring(params))
+
+
+@njit(cache=True, error_model="numpy", nogil=True, parallel=prange_only())
+def train_epochs_with_lane(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code,
+                           hyper, m, v, t, lrs, batch_size, shuffle, rng, train_loss, val_loss,
+                           last_finite, lane):
+    """mlplab.engine.kernels.train_epochs_with_lane, unrolled for this architecture."""
+    snaps, steps = ring(params)
+    done = np.zeros(1, np.int64)
+    for h in prange(2):
+        if h == 0:
+            done[0] = _train(params, X, Y, Xv, Yv, opt_code, hyper, m, v, t, lrs, batch_size,
+                             shuffle, rng, train_loss, val_loss, last_finite, lane, snaps, steps)
+        else:
+            _lane_costs(X, Y, Xv, Yv, max(batch_size, 64), lane, snaps, lrs.shape[0],
+                        train_loss, val_loss, last_finite)
+    return done[0]
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _train(params, X, Y, Xv, Yv, opt_code, hyper, m, v, t, lrs, batch_size, shuffle, rng,
+           train_loss, val_loss, last_finite, state, snaps, steps_at):
+    """The epochs, as mlplab.engine.kernels._train runs them."""
+    together = state.shape[0] > 0 and partner(state)
     n = X.shape[0]
     p = params
     block = max(batch_size, 64)
@@ -233,11 +267,35 @@ def train_epochs(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code
 {gradient}
             t[0] += 1
             _step_row(params, G, m, v, lr, opt_code, hyper, t[0])
+        if together:
+            if publish(state, snaps, steps_at, e, params, m, v, t) != 0:
+                break
+            continue
         tl = _cost(params, X, Y, block, S, A1, A2)
         vl = _cost(params, Xv, Yv, block, S, A1, A2) if has_val else 0.0
         if not record_epoch(e, tl, vl, has_val, train_loss, val_loss, params, last_finite):
             return e + 1
+    if together:
+        return finish(state, snaps, steps_at, lrs.shape[0], params, m, v, t)
     return lrs.shape[0]
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _lane_costs(X, Y, Xv, Yv, block, state, snaps, epochs, train_loss, val_loss, last_finite):
+    """The cost thread, as mlplab.engine.kernels._lane_costs runs it."""
+    if not join(state):
+        return
+    S = np.empty(block * {width}, snaps.dtype)
+    A1 = np.empty_like(S)
+    A2 = np.empty_like(S)
+    has_val = Xv.shape[0] > 0
+    for e in range(epochs):
+        p = snaps[wait_for(state, e), 0]
+        tl = _cost(p, X, Y, block, S, A1, A2)
+        vl = _cost(p, Xv, Yv, block, S, A1, A2) if has_val else 0.0
+        finite = record_epoch(e, tl, vl, has_val, train_loss, val_loss, p, last_finite)
+        if not costed(state, e, finite):
+            return
 '''
 
 
@@ -250,11 +308,14 @@ def source(sizes, codes, alphas, loss_code) -> str:
         f'{[int(c) for c in codes]}, loss code {int(loss_code)}. Generated; do not edit."""',
         "",
         "import numpy as np",
-        "from numba import njit",
+        "from numba import njit, prange",
         "",
         "from mlplab.engine.fused import pairwise_sum",
         "from mlplab.engine.kernels import (VECTOR_MIN, _step_row, act_df, act_f, epoch_order,",
         "                                   record_epoch)",
+        "from mlplab.engine.lane import (costed, finish, join, no_ring, partner, publish, ring,",
+        "                                wait_for)",
+        "from mlplab.engine.threads import prange_only",
         "from mlplab.engine.vsigmoid import sigmoid_flat",
         "",
         "",

@@ -1,0 +1,188 @@
+"""A second thread for the end-of-epoch costs of the compiled small-network loops.
+
+For a tiny network the cost on the whole set after every epoch takes a quarter of the run (the
+paper's 2-2-3-2 example: 10 forward passes per 10 single-point steps). The cost of epoch e needs
+only the parameters at its end, so a second thread can compute it while the first trains epoch
+e + 1. The training thread (the *trainer*) copies the parameters and optimiser state at the end
+of each epoch into a ring of :data:`SLOTS` snapshots and goes on; the cost thread computes the
+costs of each snapshot in turn, records them and the last finite parameters, and says where a
+cost is not finite. The trainer then stops and goes back to that epoch's snapshot, so the run
+ends as the one-thread loop ends: same parameters, optimiser state, costs and step count, bit
+for bit (both threads run the same code on the same numbers).
+
+The two threads are the two iterations of a Numba ``prange`` region and talk through a small
+int64 array, ``state``, with atomic loads and stores. They wait for each other by spinning, so
+the region must run both iterations at once (see :func:`mlplab.engine.threads.two_at_once`).
+Should it not, the trainer finds no partner within :data:`PATIENCE` spins and trains alone,
+computing the costs itself, and the cost thread, when it starts, finds that and returns.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+#: Snapshots the trainer may run ahead of the cost thread.
+SLOTS = 8
+#: Spins the trainer waits for the cost thread to start.
+PATIENCE = 1 << 20
+
+# state[...]: whether the cost thread joined, epochs published, epochs costed, stop (e + 1)
+_JOINED, _PUBLISHED, _COSTED, _STOP = 0, 1, 2, 3
+_WAITING, _TOGETHER, _ALONE = 0, 1, 2
+
+
+def new_state() -> np.ndarray:
+    """A fresh ``state`` array for one call of a compiled loop."""
+    return np.zeros(4, np.int64)
+
+
+def _pointer(context, builder, signature, args):
+    """The address of ``arr[i]`` (the first two arguments of an intrinsic)."""
+    aryty = signature.args[0]
+    ary = context.make_array(aryty)(context, builder, args[0])
+    return cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])
+
+
+@intrinsic
+def _load(typingctx, arr, i):
+    """arr[i], an acquiring atomic load (int64 array)."""
+
+    def codegen(context, builder, signature, args):
+        return builder.load_atomic(_pointer(context, builder, signature, args), "acquire", 8)
+
+    return types.int64(arr, i), codegen
+
+
+@intrinsic
+def _store(typingctx, arr, i, value):
+    """arr[i] = value, a releasing atomic store (int64 array)."""
+
+    def codegen(context, builder, signature, args):
+        ptr = _pointer(context, builder, signature, args)
+        builder.store_atomic(args[2], ptr, "release", 8)
+        return context.get_dummy_value()
+
+    return types.void(arr, i, types.int64), codegen
+
+
+@intrinsic
+def _swap(typingctx, arr, i, expected, value):
+    """arr[i] = value if arr[i] == expected, atomically; whether it was."""
+
+    def codegen(context, builder, signature, args):
+        ptr = _pointer(context, builder, signature, args)
+        pair = builder.cmpxchg(ptr, args[2], args[3], "acq_rel", "acquire")
+        return builder.extract_value(pair, 1)
+
+    return types.boolean(arr, i, types.int64, types.int64), codegen
+
+
+@intrinsic
+def _pause(typingctx):
+    """The processor's spin-wait hint."""
+
+    def codegen(context, builder, signature, args):
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), []), "llvm.x86.sse2.pause"
+        )
+        builder.call(fn, [])
+        return context.get_dummy_value()
+
+    return types.void(), codegen
+
+
+@njit(cache=True, nogil=True)
+def partner(state):
+    """The trainer: whether the cost thread has started (waiting at most :data:`PATIENCE`
+    spins; after that it trains alone, and the cost thread will not join)."""
+    for _ in range(PATIENCE):
+        if _load(state, _JOINED) == _TOGETHER:
+            return True
+        _pause()
+    return not _swap(state, _JOINED, _WAITING, _ALONE)
+
+
+@njit(cache=True, nogil=True)
+def join(state):
+    """The cost thread: whether it starts (the trainer has not yet given up waiting)."""
+    return _swap(state, _JOINED, _WAITING, _TOGETHER)
+
+
+@njit(cache=True, nogil=True)
+def ring(params):
+    """Room for :data:`SLOTS` snapshots of the parameters and the optimiser state (m, v, each
+    of the parameters' shape as the compiled loops keep them), and their step counts: shapes
+    (SLOTS, 3, p), (SLOTS,)."""
+    return np.empty((SLOTS, 3, params.shape[0]), params.dtype), np.empty(SLOTS, np.int64)
+
+
+@njit(cache=True, nogil=True)
+def no_ring(params):
+    """An empty ``state`` and ring: for a loop that computes its costs itself."""
+    dt = params.dtype
+    return np.zeros(0, np.int64), np.empty((0, 3, params.shape[0]), dt), np.empty(0, np.int64)
+
+
+@njit(cache=True, nogil=True)
+def _copy(src, dst):
+    for k in range(src.shape[0]):  # element by element: no shape check with its message
+        dst[k] = src[k]
+
+
+@njit(cache=True, nogil=True)
+def publish(state, snaps, steps, e, params, m, v, t):
+    """The trainer, after epoch ``e``: snapshot its parameters and state for the cost thread
+    (once there is room in the ring). Returns the stop mark (0: go on; else the epochs the run
+    takes, see :func:`finish`)."""
+    while e - _load(state, _COSTED) >= SLOTS:
+        if _load(state, _STOP) != 0:
+            return _load(state, _STOP)
+        _pause()
+    slot = e % SLOTS
+    _copy(params, snaps[slot, 0])
+    _copy(m, snaps[slot, 1])
+    _copy(v, snaps[slot, 2])
+    steps[slot] = t[0]
+    _store(state, _PUBLISHED, e + 1)
+    return _load(state, _STOP)
+
+
+@njit(cache=True, nogil=True)
+def finish(state, snaps, steps, epochs, params, m, v, t):
+    """The trainer, done or stopped: wait for the cost thread's last word; after a non-finite
+    cost, go back to that epoch's snapshot. Returns the epochs run."""
+    while True:
+        stop = _load(state, _STOP)
+        if stop != 0:
+            slot = (stop - 1) % SLOTS
+            _copy(snaps[slot, 0], params)
+            _copy(snaps[slot, 1], m)
+            _copy(snaps[slot, 2], v)
+            t[0] = steps[slot]
+            return stop
+        if _load(state, _COSTED) == epochs:
+            return epochs
+        _pause()
+
+
+@njit(cache=True, nogil=True)
+def wait_for(state, e):
+    """The cost thread: wait until epoch ``e``'s snapshot is published; its slot."""
+    while _load(state, _PUBLISHED) <= e:
+        _pause()
+    return e % SLOTS
+
+
+@njit(cache=True, nogil=True)
+def costed(state, e, finite):
+    """The cost thread, epoch ``e``'s costs recorded: go on (``finite``) or stop the run there.
+    Whether to go on."""
+    if finite:
+        _store(state, _COSTED, e + 1)
+    else:
+        _store(state, _STOP, e + 1)
+    return finite
