@@ -8,7 +8,8 @@ compiles them once rather than at every call. These kernels run whole epochs —
 forward pass, backprop, optimiser step and the end-of-epoch cost on the whole set — in one
 compiled call over the flat parameter vector, in the same order of operations as
 :meth:`mlplab.MLP.forward`, :meth:`mlplab.MLP.backward` and the optimisers of
-:mod:`mlplab.optim`.
+:mod:`mlplab.optim`; :func:`train_epochs_with_lane` computes the costs in a second thread
+(:mod:`mlplab.engine.lane`), to the same numbers.
 
 Layer indexing inside the kernels is the paper's with ``l`` 0-based over widths: ``sizes[l]`` is
 n_{l+1}, layer ``l`` (1..L−1) has W^[l+1] at ``woff[l-1]`` and b^[l+1] at ``boff[l-1]`` in
