@@ -110,8 +110,8 @@ def test_unrolled_loop_stops_where_the_generic_loop_stops_on_divergence():
 def test_fit_takes_the_unrolled_loop_on_long_runs_and_matches_the_reference(monkeypatch):
     monkeypatch.setattr(unrolled, "MIN_POINTS", 1000)
     made = []
-    real = unrolled.train_epochs
-    monkeypatch.setattr(unrolled, "train_epochs", lambda *a: made.append(a) or real(*a))
+    real = unrolled.loops
+    monkeypatch.setattr(unrolled, "loops", lambda *a: made.append(a) or real(*a))
     X, Y = paper_example()
     runs = {}
     for engine in ("reference", "auto"):
@@ -124,6 +124,7 @@ def test_fit_takes_the_unrolled_loop_on_long_runs_and_matches_the_reference(monk
     )
     assert err <= 1e-12
     np.testing.assert_allclose(runs["auto"][1], runs["reference"][1], rtol=1e-10)
+    assert len(made) == 1  # the fast run took the unrolled loop
 
 
 def _trainer(net, epochs, n=10):
