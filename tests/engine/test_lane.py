@@ -8,11 +8,17 @@ import warnings
 import numba
 import numpy as np
 import pytest
-from tests.engine.test_unrolled import ARCHITECTURES, _cases, _codes, _data, _run
+from tests.engine.test_unrolled import (
+    ARCHITECTURES,
+    _cases,
+    _codes,
+    _data,
+    _run,
+    assert_paper_example_matches_reference,
+)
 
 import mlplab
 from mlplab import MLP, SGD, fit
-from mlplab.data import paper_example
 from mlplab.engine import kernels, lane, unrolled
 from mlplab.engine.threads import two_at_once
 
@@ -84,17 +90,8 @@ def test_fit_computes_small_network_costs_in_the_second_thread(monkeypatch):
     states = []
     new_state = lane.new_state
     monkeypatch.setattr(lane, "new_state", lambda: states.append(1) or new_state())
-    X, Y = paper_example()
-    runs = {}
-    for engine in ("reference", "auto"):
-        net = MLP([2, 2, 3, 2], "sigmoid", "sigmoid", init="normal:0,0.5", seed=1)
-        h = fit(net, X, Y, loss="half_sse", optimizer=SGD(0.05), epochs=300, batch_size=1,
-                sampling="replacement", seed=0, progress=False, engine=engine)  # fmt: skip
-        runs[engine] = (net.params, h.train_loss)
+    assert_paper_example_matches_reference(epochs=300)
     assert states  # the fast engine took the lane
-    err = np.max(np.abs(runs["auto"][0] - runs["reference"][0]))
-    assert err <= 1e-12 * np.max(np.abs(runs["reference"][0]))
-    np.testing.assert_allclose(runs["auto"][1], runs["reference"][1], rtol=1e-10)
 
 
 def test_one_thread_leaves_the_lane_out(monkeypatch):
