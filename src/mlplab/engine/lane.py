@@ -19,6 +19,8 @@ computing the costs itself, and the cost thread, when it starts, finds that and 
 
 from __future__ import annotations
 
+import platform
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
@@ -81,15 +83,20 @@ def _swap(typingctx, arr, i, expected, value):
     return types.boolean(arr, i, types.int64, types.int64), codegen
 
 
+#: x86's spin-wait hint (``pause``); elsewhere the spins go without a hint.
+_X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
+
+
 @intrinsic
 def _pause(typingctx):
-    """The processor's spin-wait hint."""
+    """The processor's spin-wait hint, where it has one that LLVM names (x86's ``pause``)."""
 
     def codegen(context, builder, signature, args):
-        fn = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), []), "llvm.x86.sse2.pause"
-        )
-        builder.call(fn, [])
+        if _X86:
+            fn = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(ir.VoidType(), []), "llvm.x86.sse2.pause"
+            )
+            builder.call(fn, [])
         return context.get_dummy_value()
 
     return types.void(), codegen
