@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mlplab.engine import Trainer, blas_threads, choose
+from mlplab.engine import Trainer, choose
 from mlplab.losses import Loss, get_loss
 from mlplab.network import MLP
 from mlplab.optim import LBFGS, Adam, Optimizer, Schedule, get_schedule
@@ -229,7 +229,7 @@ def fit(
                 if progress and trainer.compiles_first():
                     bar.note("compiling the training loop (once on this machine)")
                 per_epoch = bool(callbacks) or early_stopping is not None
-                with blas_threads(net.sizes, batch_size):
+                with trainer.blas_limit():
                     _fit_fast(
                         trainer, epochs, base_lr, schedule, history, watch, end_epoch, per_epoch
                     )

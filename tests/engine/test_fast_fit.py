@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import mlplab
 from mlplab import MLP, SGD, Activation, Adam, fit
 from mlplab.data import paper_example
-from mlplab.engine import _CostLane, choose
+from mlplab.engine import Trainer, _CostLane, choose
 
 TOL = 1e-12
 
@@ -129,6 +129,21 @@ def test_small_networks_keep_their_costs_in_the_compiled_loop(monkeypatch):
     assert choose("auto", MLP([1, 8, 1], "tanh"), mlplab.losses.mse, SGD(0.1)) == "compiled"
     assert_same(ref, fast)
     assert snapshots == []
+
+
+def test_only_loops_that_call_blas_limit_its_threads():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    x = np.zeros((64, 1))
+
+    def blas_threads_inside(sizes, kind):
+        trainer = Trainer(kind, MLP(sizes, seed=0), x, x, None, None, mlplab.losses.mse,
+                          SGD(0.1), 32, "shuffle", np.random.default_rng(0))  # fmt: skip
+        with threadpoolctl.threadpool_limits(2, user_api="blas"), trainer.blas_limit():
+            return {lib["num_threads"] for lib in threadpoolctl.threadpool_info()
+                    if lib["user_api"] == "blas"}  # fmt: skip
+
+    assert blas_threads_inside([1, 8, 1], "compiled") == {2}  # no BLAS in that loop: untouched
+    assert blas_threads_inside([1, 64, 64, 1], "blas") == {1}  # small products: one thread
 
 
 @pytest.mark.parametrize("act", ["relu", "leaky_relu:0.1", "identity"])

@@ -29,7 +29,14 @@ import numpy as np
 from numba import njit, prange
 
 from mlplab.engine.fused import pairwise_sum
-from mlplab.engine.kernels import ACT_CODES, _offsets, _step_row, epoch_order, record_epoch
+from mlplab.engine.kernels import (
+    ACT_CODES,
+    _offsets,
+    _step_row,
+    epoch_order,
+    order_buffer,
+    record_epoch,
+)
 from mlplab.engine.threads import prange_only
 from mlplab.engine.vsigmoid import sigmoid_rows
 
@@ -339,8 +346,9 @@ def train_epochs(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code
     G2 = np.empty((2, params.shape[0]), params.dtype)
     steps = (n + batch_size - 1) // batch_size
     has_val = Xv.shape[0] > 0
+    order = order_buffer(n, steps, batch_size, shuffle)
     for e in range(lrs.shape[0]):
-        order = epoch_order(rng, n, steps, batch_size, shuffle)
+        epoch_order(rng, n, shuffle, order)
         for s in range(steps):
             idx = order[s * batch_size : min((s + 1) * batch_size, order.shape[0])]
             _batch_gradient(params, sizes, codes, alphas, col, woff, boff, X, Y, idx, loss_code,

@@ -258,9 +258,10 @@ def _train(params, X, Y, Xv, Yv, opt_code, hyper, m, v, t, lrs, batch_size, shuf
     G = np.empty_like(params)
     steps = (n + batch_size - 1) // batch_size
     has_val = Xv.shape[0] > 0
+    order = order_buffer(n, steps, batch_size, shuffle)
     for e in range(lrs.shape[0]):
         lr = lrs[e]
-        order = epoch_order(rng, n, steps, batch_size, shuffle)
+        epoch_order(rng, n, shuffle, order)
         for s in range(steps):
             start = s * batch_size
             rows = min(batch_size, order.shape[0] - start)
@@ -312,7 +313,7 @@ def source(sizes, codes, alphas, loss_code) -> str:
         "",
         "from mlplab.engine.fused import pairwise_sum",
         "from mlplab.engine.kernels import (VECTOR_MIN, _step_row, act_df, act_f, epoch_order,",
-        "                                   record_epoch)",
+        "                                   order_buffer, record_epoch)",
         "from mlplab.engine.lane import (costed, finish, join, no_ring, partner, publish, ring,",
         "                                wait_for)",
         "from mlplab.engine.threads import prange_only",
