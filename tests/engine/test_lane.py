@@ -35,9 +35,10 @@ def _loops(net, loss):
     return unrolled.loops(net.sizes, codes, alphas, kernels.LOSS_CODES[loss])
 
 
-def _assert_same(one, two):
+def _assert_same(one, two, but=()):
     for name, value in one.items():
-        assert np.array_equal(two[name], value, equal_nan=True), name
+        if name not in but:
+            assert np.array_equal(two[name], value, equal_nan=True), name
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES[:3], ids=lambda a: "-".join(map(str, a[0])))
@@ -65,9 +66,10 @@ def test_a_non_finite_cost_stops_the_run_where_one_thread_stops(opt):
         generic = _run(_with_lane(kernels.train_epochs_with_lane), *args)
         rolled = _run(_with_lane(_loops(net, "mse").train_epochs_with_lane), *args)
     assert alone["done"] < 200 and not np.isfinite(alone["train"][alone["done"] - 1])
-    # parameters, optimiser state and step count go back to the end of the stopping epoch
-    _assert_same(alone, generic)
-    _assert_same(alone, rolled)
+    # parameters, optimiser state and step count go back to the end of the stopping epoch;
+    # the generator has drawn the row orders of epochs past it (fit's own generator)
+    _assert_same(alone, generic, but=("next draw",))
+    _assert_same(alone, rolled, but=("next draw",))
 
 
 def test_without_a_second_thread_the_trainer_computes_the_costs_itself():

@@ -54,11 +54,12 @@ def _run(kernel, net, loss, opt, X, y, Xv, yv, epochs, batch_size, shuffle, seed
     t = np.array([0], np.int64)
     tl, vl, last = np.zeros(epochs), np.zeros(epochs), params.copy()
     lrs = np.full(epochs, opt.lr)
+    rng = np.random.default_rng(seed)
     done = kernel(params, np.array(net.sizes, np.int64), codes, alphas, X, y, Xv, yv,
                   kernels.LOSS_CODES[loss], opt_code, hyper, m, v, t, lrs, batch_size, shuffle,
-                  np.random.default_rng(seed), tl, vl, last)  # fmt: skip
+                  rng, tl, vl, last)  # fmt: skip
     return {"done": done, "params": params, "m": m, "v": v, "t": t, "train": tl, "val": vl,
-            "last": last}  # fmt: skip
+            "last": last, "next draw": rng.integers(0, 1 << 40)}  # fmt: skip
 
 
 def _data(sizes, seed=0, n=13):

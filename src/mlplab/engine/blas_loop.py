@@ -29,14 +29,8 @@ import numpy as np
 from numba import njit, prange
 
 from mlplab.engine.fused import pairwise_sum
-from mlplab.engine.kernels import (
-    ACT_CODES,
-    _offsets,
-    _step_row,
-    epoch_order,
-    order_buffer,
-    record_epoch,
-)
+from mlplab.engine.kernels import ACT_CODES, _offsets, _step_row, record_epoch
+from mlplab.engine.orders import epoch_order, order_buffer
 from mlplab.engine.threads import prange_only
 from mlplab.engine.vsigmoid import sigmoid_rows
 

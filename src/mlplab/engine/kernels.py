@@ -22,25 +22,21 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange, types
-from numba.np.random.generator_core import next_uint32
-from numba.np.random.random_methods import (
-    bounded_lemire_uint64,
-    buffered_bounded_lemire_uint32,
-    random_interval,
-)
+from numba import njit, prange
 
 from mlplab.engine.fused import pairwise_sum
 from mlplab.engine.lane import (
     costed,
     finish,
     join,
+    next_order,
     no_ring,
     partner,
     publish,
     ring,
     wait_for,
 )
+from mlplab.engine.orders import order_buffer
 from mlplab.engine.threads import prange_only
 from mlplab.engine.vsigmoid import sigmoid_flat
 
@@ -265,63 +261,6 @@ def _step_row(params, G, m, v, lr, opt_code, hyper, t):
             params[k] -= lr * m[k]
 
 
-@njit(cache=True, error_model="numpy", nogil=True)
-def order_buffer(n, steps, batch_size, shuffle):
-    """Room for an epoch's row order (:func:`epoch_order`), kept across epochs: shape (n,) for
-    a permutation, (steps · batch_size,) for draws with replacement."""
-    return np.empty(n if shuffle else steps * batch_size, np.int64)
-
-
-@njit(cache=True, error_model="numpy", nogil=True)
-def epoch_order(rng, n, shuffle, order):
-    """Draw an epoch's row order into ``order`` (:func:`order_buffer`) as :func:`mlplab.fit`
-    draws it: ``rng.permutation(n)`` (:func:`permutation`), or the draws of
-    ``rng.integers(0, n, size=order.shape[0])`` (:func:`integers`).
-
-    The same numbers from the same draws as a new array per epoch, without the allocation: in
-    the paper's 10-point example that was 8% of an epoch."""
-    if shuffle:
-        permutation(rng, order)
-    else:
-        integers(rng, n, order)
-
-
-@njit(cache=True, error_model="numpy", nogil=True)
-def permutation(rng, order):
-    """order[:] = ``rng.permutation(order.shape[0])``: the same numbers from the same draws —
-    NumPy's shuffle, a Fisher–Yates pass with NumPy's bounded draws (``random_interval``, which
-    Numba ports) — with plain swaps, where Numba's own ``permutation`` makes array views for
-    each (2048 rows: 12 µs against 69 µs)."""
-    bitgen = rng.bit_generator
-    for i in range(order.shape[0]):
-        order[i] = i
-    for i in range(order.shape[0] - 1, 0, -1):
-        j = types.intp(random_interval(bitgen, i))
-        swap = order[i]
-        order[i] = order[j]
-        order[j] = swap
-
-
-@njit(cache=True, error_model="numpy", nogil=True)
-def integers(rng, n, out):
-    """out[:] = ``rng.integers(0, n, size=out.shape[0])`` (n ≥ 1): the same numbers from the
-    same draws, with the bounded draws of NumPy that Numba ports (Lemire's method; 32-bit
-    draws below 2^32)."""
-    bitgen = rng.bit_generator
-    top = n - 1
-    if top == 0:  # NumPy draws nothing for a range of one
-        out[:] = 0
-    elif top < 0xFFFFFFFF:
-        for i in range(out.shape[0]):
-            out[i] = buffered_bounded_lemire_uint32(bitgen, top)
-    elif top == 0xFFFFFFFF:
-        for i in range(out.shape[0]):
-            out[i] = next_uint32(bitgen)
-    else:
-        for i in range(out.shape[0]):
-            out[i] = bounded_lemire_uint64(bitgen, top)
-
-
 @njit(cache=True, inline="always", error_model="numpy", nogil=True)
 def record_epoch(e, train, val, has_val, train_loss, val_loss, params, last_finite):
     """Keep epoch ``e``'s costs; when they are finite, its parameters too. Whether they are."""
@@ -386,27 +325,30 @@ def train_epochs_with_lane(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code
     (:mod:`mlplab.engine.lane`; ``lane`` a fresh :func:`~mlplab.engine.lane.new_state`), to
     the same numbers; for where two threads run at once
     (:func:`mlplab.engine.threads.two_at_once`). After a stop on a non-finite cost, ``rng`` has
-    also drawn the batches of the epochs (at most :data:`~mlplab.engine.lane.SLOTS`) that the
-    training ran past it."""
-    snaps, steps = ring(params)
+    also drawn the row orders of the epochs (at most 2 · :data:`~mlplab.engine.lane.SLOTS`)
+    that the two threads ran past it."""
+    n = X.shape[0]
+    snaps, steps, orders = ring(params, order_buffer(n, -(-n // batch_size), batch_size, shuffle))
     done = np.zeros(1, np.int64)
     for h in prange(2):
         if h == 0:
             done[0] = _train(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code,
                              hyper, m, v, t, lrs, batch_size, shuffle, rng, train_loss, val_loss,
-                             last_finite, lane, snaps, steps)  # fmt: skip
+                             last_finite, lane, snaps, steps, orders)  # fmt: skip
         else:
             _lane_costs(sizes, codes, alphas, X, Y, Xv, Yv, loss_code, max(batch_size, 64), lane,
-                        snaps, lrs.shape[0], train_loss, val_loss, last_finite)  # fmt: skip
+                        snaps, lrs.shape[0], train_loss, val_loss, last_finite, rng,
+                        shuffle, orders)  # fmt: skip
     return done[0]
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
 def _train(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code, hyper, m, v, t, lrs,
-           batch_size, shuffle, rng, train_loss, val_loss, last_finite, state, snaps,
-           steps_at):  # fmt: skip
+           batch_size, shuffle, rng, train_loss, val_loss, last_finite, state, snaps, steps_at,
+           orders):  # fmt: skip
     """The epochs of :func:`train_epochs`: the costs computed here, or, with a ``state`` whose
-    cost thread has joined (:func:`mlplab.engine.lane.partner`), published to it."""
+    cost thread has joined (:func:`mlplab.engine.lane.partner`), published to it, and the row
+    orders drawn by it (into ``orders``)."""
     together = state.shape[0] > 0 and partner(state)
     n = X.shape[0]
     col, woff, boff = _offsets(sizes)
@@ -419,10 +361,12 @@ def _train(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code, hype
     G = np.empty_like(params)
     steps = (n + batch_size - 1) // batch_size
     has_val = Xv.shape[0] > 0
-    order = order_buffer(n, steps, batch_size, shuffle)
+    own = order_buffer(n, steps, batch_size, shuffle)
     for e in range(lrs.shape[0]):
         lr = lrs[e]
-        epoch_order(rng, n, shuffle, order)
+        order = next_order(together, state, e, rng, n, shuffle, own, orders)
+        if order.shape[0] == 0:  # the cost thread stopped the run meanwhile
+            break
         for s in range(steps):
             start = s * batch_size
             rows = min(batch_size, order.shape[0] - start)
@@ -448,9 +392,9 @@ def _train(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code, hype
 
 @njit(cache=True, error_model="numpy", nogil=True)
 def _lane_costs(sizes, codes, alphas, X, Y, Xv, Yv, loss_code, block, state, snaps, epochs,
-                train_loss, val_loss, last_finite):  # fmt: skip
+                train_loss, val_loss, last_finite, rng, shuffle, orders):  # fmt: skip
     """The cost thread of :func:`train_epochs`: each published epoch's costs, in buffers of its
-    own, until the last epoch or a non-finite cost."""
+    own, until the last epoch or a non-finite cost; and the row orders of the epochs ahead."""
     if not join(state):
         return
     col, woff, boff = _offsets(sizes)
@@ -459,7 +403,7 @@ def _lane_costs(sizes, codes, alphas, X, Y, Xv, Yv, loss_code, block, state, sna
     S = np.empty(block * np.max(sizes), snaps.dtype)
     has_val = Xv.shape[0] > 0
     for e in range(epochs):
-        p = snaps[wait_for(state, e), 0]
+        p = snaps[wait_for(state, e, rng, X.shape[0], shuffle, orders, epochs), 0]
         tl = _cost(p, sizes, codes, alphas, col, woff, boff, X, Y, loss_code, A, Z, S)
         vl = 0.0
         if has_val:

@@ -10,6 +10,14 @@ cost is not finite. The trainer then stops and goes back to that epoch's snapsho
 ends as the one-thread loop ends: same parameters, optimiser state, costs and step count, bit
 for bit (both threads run the same code on the same numbers).
 
+The cost thread also draws the epochs' row orders (:mod:`mlplab.engine.orders`), up to
+:data:`SLOTS` epochs ahead of the trainer, into a ring the trainer reads: the draws, 5% of an
+epoch of the paper's example, leave the training thread. The generator is then the cost
+thread's alone, and it makes the one-thread loop's draws in the same order. After a stop on a
+non-finite cost the generator has drawn the orders of the epochs past it (at most
+2 · :data:`SLOTS`): the trainer runs at most :data:`SLOTS` epochs ahead of the costs, the draws
+at most :data:`SLOTS` ahead of the trainer.
+
 The two threads are the two iterations of a Numba ``prange`` region and talk through a small
 int64 array, ``state``, with atomic loads and stores. They wait for each other by spinning, so
 the region must run both iterations at once (see :func:`mlplab.engine.threads.two_at_once`).
@@ -27,19 +35,22 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from mlplab.engine.orders import epoch_order
+
 #: Snapshots the trainer may run ahead of the cost thread.
 SLOTS = 8
 #: Spins the trainer waits for the cost thread to start.
 PATIENCE = 1 << 20
 
-# state[...]: whether the cost thread joined, epochs published, epochs costed, stop (e + 1)
-_JOINED, _PUBLISHED, _COSTED, _STOP = 0, 1, 2, 3
+# state[...]: whether the cost thread joined, epochs published, epochs costed, stop (e + 1),
+# epochs whose row orders are drawn
+_JOINED, _PUBLISHED, _COSTED, _STOP, _DRAWN = 0, 1, 2, 3, 4
 _WAITING, _TOGETHER, _ALONE = 0, 1, 2
 
 
 def new_state() -> np.ndarray:
     """A fresh ``state`` array for one call of a compiled loop."""
-    return np.zeros(4, np.int64)
+    return np.zeros(5, np.int64)
 
 
 def _pointer(context, builder, signature, args):
@@ -120,18 +131,21 @@ def join(state):
 
 
 @njit(cache=True, nogil=True)
-def ring(params):
+def ring(params, order):
     """Room for :data:`SLOTS` snapshots of the parameters and the optimiser state (m, v, each
-    of the parameters' shape as the compiled loops keep them), and their step counts: shapes
-    (SLOTS, 3, p), (SLOTS,)."""
-    return np.empty((SLOTS, 3, params.shape[0]), params.dtype), np.empty(SLOTS, np.int64)
+    of the parameters' shape as the compiled loops keep them), their step counts, and the row
+    orders of :data:`SLOTS` epochs (each of ``order``'s shape, :func:`~mlplab.engine.orders.
+    order_buffer`): shapes (SLOTS, 3, p), (SLOTS,), (SLOTS, len(order))."""
+    return (np.empty((SLOTS, 3, params.shape[0]), params.dtype), np.empty(SLOTS, np.int64),
+            np.empty((SLOTS, order.shape[0]), np.int64))  # fmt: skip
 
 
 @njit(cache=True, nogil=True)
 def no_ring(params):
     """An empty ``state`` and ring: for a loop that computes its costs itself."""
     dt = params.dtype
-    return np.zeros(0, np.int64), np.empty((0, 3, params.shape[0]), dt), np.empty(0, np.int64)
+    return (np.zeros(0, np.int64), np.empty((0, 3, params.shape[0]), dt), np.empty(0, np.int64),
+            np.empty((0, 0), np.int64))  # fmt: skip
 
 
 @njit(cache=True, nogil=True)
@@ -177,11 +191,44 @@ def finish(state, snaps, steps, epochs, params, m, v, t):
 
 
 @njit(cache=True, nogil=True)
-def wait_for(state, e):
-    """The cost thread: wait until epoch ``e``'s snapshot is published; its slot."""
-    while _load(state, _PUBLISHED) <= e:
+def wait_for(state, e, rng, n, shuffle, orders, epochs):
+    """The cost thread: wait until epoch ``e``'s snapshot is published, drawing meanwhile the
+    row orders the trainer will need (:func:`draw_ahead`); its slot."""
+    while True:
+        draw_ahead(state, rng, n, shuffle, orders, epochs)
+        if _load(state, _PUBLISHED) > e:
+            return e % SLOTS
         _pause()
-    return e % SLOTS
+
+
+@njit(cache=True, nogil=True)
+def draw_ahead(state, rng, n, shuffle, orders, epochs):
+    """The cost thread: draw the row orders of the next epochs, up to the run's ``epochs``,
+    into the slots that the trainer is done with (epoch d's slot once it has published epoch
+    d − SLOTS). While the two threads run together the generator is this thread's alone, so
+    the draws are those of the one-thread loop, in the same order."""
+    drawn = state[_DRAWN]  # written by this thread only
+    limit = min(epochs, _load(state, _PUBLISHED) + SLOTS)
+    while drawn < limit:
+        epoch_order(rng, n, shuffle, orders[drawn % SLOTS])
+        drawn += 1
+        _store(state, _DRAWN, drawn)
+
+
+@njit(cache=True, nogil=True)
+def next_order(together, state, e, rng, n, shuffle, own, orders):
+    """The trainer, before epoch ``e``: its row order. Alone, drawn here into ``own``
+    (:func:`~mlplab.engine.orders.order_buffer`); ``together``, the cost thread's draw
+    (:func:`draw_ahead`), once it is there, or an empty order where the cost thread has
+    stopped the run meanwhile."""
+    if not together:
+        epoch_order(rng, n, shuffle, own)
+        return own
+    while _load(state, _DRAWN) <= e:
+        if _load(state, _STOP) != 0:
+            return own[:0]
+        _pause()
+    return orders[e % SLOTS]
 
 
 @njit(cache=True, nogil=True)

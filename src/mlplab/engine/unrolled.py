@@ -43,7 +43,15 @@ MAX_UNITS = 24
 #: about 0.3 s on the generic loop; the compile takes a few seconds, once per architecture.
 MIN_POINTS = 500_000
 
-_ENGINE_SOURCES = ("kernels.py", "unrolled.py", "vsigmoid.py", "fused.py", "lane.py", "threads.py")
+_ENGINE_SOURCES = (
+    "kernels.py",
+    "unrolled.py",
+    "vsigmoid.py",
+    "fused.py",
+    "lane.py",
+    "threads.py",
+    "orders.py",
+)
 _loaded: dict[str, ModuleType] = {}
 
 
@@ -231,21 +239,23 @@ def train_epochs_with_lane(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code
                            hyper, m, v, t, lrs, batch_size, shuffle, rng, train_loss, val_loss,
                            last_finite, lane):
     """mlplab.engine.kernels.train_epochs_with_lane, unrolled for this architecture."""
-    snaps, steps = ring(params)
+    n = X.shape[0]
+    snaps, steps, orders = ring(params, order_buffer(n, -(-n // batch_size), batch_size, shuffle))
     done = np.zeros(1, np.int64)
     for h in prange(2):
         if h == 0:
             done[0] = _train(params, X, Y, Xv, Yv, opt_code, hyper, m, v, t, lrs, batch_size,
-                             shuffle, rng, train_loss, val_loss, last_finite, lane, snaps, steps)
+                             shuffle, rng, train_loss, val_loss, last_finite, lane, snaps, steps,
+                             orders)
         else:
             _lane_costs(X, Y, Xv, Yv, max(batch_size, 64), lane, snaps, lrs.shape[0],
-                        train_loss, val_loss, last_finite)
+                        train_loss, val_loss, last_finite, rng, shuffle, orders)
     return done[0]
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
 def _train(params, X, Y, Xv, Yv, opt_code, hyper, m, v, t, lrs, batch_size, shuffle, rng,
-           train_loss, val_loss, last_finite, state, snaps, steps_at):
+           train_loss, val_loss, last_finite, state, snaps, steps_at, orders):
     """The epochs, as mlplab.engine.kernels._train runs them."""
     together = state.shape[0] > 0 and partner(state)
     n = X.shape[0]
@@ -258,10 +268,12 @@ def _train(params, X, Y, Xv, Yv, opt_code, hyper, m, v, t, lrs, batch_size, shuf
     G = np.empty_like(params)
     steps = (n + batch_size - 1) // batch_size
     has_val = Xv.shape[0] > 0
-    order = order_buffer(n, steps, batch_size, shuffle)
+    own = order_buffer(n, steps, batch_size, shuffle)
     for e in range(lrs.shape[0]):
         lr = lrs[e]
-        epoch_order(rng, n, shuffle, order)
+        order = next_order(together, state, e, rng, n, shuffle, own, orders)
+        if order.shape[0] == 0:  # the cost thread stopped the run meanwhile
+            break
         for s in range(steps):
             start = s * batch_size
             rows = min(batch_size, order.shape[0] - start)
@@ -282,7 +294,8 @@ def _train(params, X, Y, Xv, Yv, opt_code, hyper, m, v, t, lrs, batch_size, shuf
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _lane_costs(X, Y, Xv, Yv, block, state, snaps, epochs, train_loss, val_loss, last_finite):
+def _lane_costs(X, Y, Xv, Yv, block, state, snaps, epochs, train_loss, val_loss, last_finite,
+                rng, shuffle, orders):
     """The cost thread, as mlplab.engine.kernels._lane_costs runs it."""
     if not join(state):
         return
@@ -291,7 +304,7 @@ def _lane_costs(X, Y, Xv, Yv, block, state, snaps, epochs, train_loss, val_loss,
     A2 = np.empty_like(S)
     has_val = Xv.shape[0] > 0
     for e in range(epochs):
-        p = snaps[wait_for(state, e), 0]
+        p = snaps[wait_for(state, e, rng, X.shape[0], shuffle, orders, epochs), 0]
         tl = _cost(p, X, Y, block, S, A1, A2)
         vl = _cost(p, Xv, Yv, block, S, A1, A2) if has_val else 0.0
         finite = record_epoch(e, tl, vl, has_val, train_loss, val_loss, p, last_finite)
@@ -312,10 +325,10 @@ def source(sizes, codes, alphas, loss_code) -> str:
         "from numba import njit, prange",
         "",
         "from mlplab.engine.fused import pairwise_sum",
-        "from mlplab.engine.kernels import (VECTOR_MIN, _step_row, act_df, act_f, epoch_order,",
-        "                                   order_buffer, record_epoch)",
-        "from mlplab.engine.lane import (costed, finish, join, no_ring, partner, publish, ring,",
-        "                                wait_for)",
+        "from mlplab.engine.kernels import VECTOR_MIN, _step_row, act_df, act_f, record_epoch",
+        "from mlplab.engine.lane import (costed, finish, join, next_order, no_ring, partner,",
+        "                                publish, ring, wait_for)",
+        "from mlplab.engine.orders import order_buffer",
         "from mlplab.engine.threads import prange_only",
         "from mlplab.engine.vsigmoid import sigmoid_flat",
         "",

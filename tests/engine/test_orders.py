@@ -1,11 +1,11 @@
-"""The small-network kernels' own pieces (their training is checked in test_fast_fit.py)."""
+"""Row orders drawn as fit draws them, into buffers kept across epochs."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from mlplab.engine.kernels import epoch_order, integers, order_buffer, permutation
+from mlplab.engine.orders import epoch_order, integers, order_buffer, permutation
 
 
 def _same_state(ours, numpys):
