@@ -35,12 +35,12 @@ def test_integers_draws_numpys_integers(n):
 
 def test_epoch_order_draws_as_fit_draws_into_one_buffer():
     ours, numpys = np.random.default_rng(3), np.random.default_rng(3)
-    order = order_buffer(10, 4, 3, True)
+    order = order_buffer(10, 3, True)
     assert order.shape == (10,)
     for _ in range(3):  # the same buffer, epoch after epoch
         epoch_order(ours, 10, True, order)
         assert np.array_equal(order, numpys.permutation(10))
-    order = order_buffer(10, 4, 3, False)
+    order = order_buffer(10, 3, False)
     assert order.shape == (12,)
     for _ in range(3):
         epoch_order(ours, 10, False, order)

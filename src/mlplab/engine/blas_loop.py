@@ -340,7 +340,7 @@ def train_epochs(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code
     G2 = np.empty((2, params.shape[0]), params.dtype)
     steps = (n + batch_size - 1) // batch_size
     has_val = Xv.shape[0] > 0
-    order = order_buffer(n, steps, batch_size, shuffle)
+    order = order_buffer(n, batch_size, shuffle)
     for e in range(lrs.shape[0]):
         epoch_order(rng, n, shuffle, order)
         for s in range(steps):

@@ -327,8 +327,7 @@ def train_epochs_with_lane(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code
     (:func:`mlplab.engine.threads.two_at_once`). After a stop on a non-finite cost, ``rng`` has
     also drawn the row orders of the epochs (at most 2 · :data:`~mlplab.engine.lane.SLOTS`)
     that the two threads ran past it."""
-    n = X.shape[0]
-    snaps, steps, orders = ring(params, order_buffer(n, -(-n // batch_size), batch_size, shuffle))
+    snaps, steps, orders = ring(params, X.shape[0], batch_size, shuffle)
     done = np.zeros(1, np.int64)
     for h in prange(2):
         if h == 0:
@@ -361,7 +360,7 @@ def _train(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code, hype
     G = np.empty_like(params)
     steps = (n + batch_size - 1) // batch_size
     has_val = Xv.shape[0] > 0
-    own = order_buffer(n, steps, batch_size, shuffle)
+    own = order_buffer(n, batch_size, shuffle)
     for e in range(lrs.shape[0]):
         lr = lrs[e]
         order = next_order(together, state, e, rng, n, shuffle, own, orders)

@@ -35,7 +35,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from mlplab.engine.orders import epoch_order
+from mlplab.engine.orders import epoch_order, order_length
 
 #: Snapshots the trainer may run ahead of the cost thread.
 SLOTS = 8
@@ -131,13 +131,13 @@ def join(state):
 
 
 @njit(cache=True, nogil=True)
-def ring(params, order):
+def ring(params, n, batch_size, shuffle):
     """Room for :data:`SLOTS` snapshots of the parameters and the optimiser state (m, v, each
     of the parameters' shape as the compiled loops keep them), their step counts, and the row
-    orders of :data:`SLOTS` epochs (each of ``order``'s shape, :func:`~mlplab.engine.orders.
-    order_buffer`): shapes (SLOTS, 3, p), (SLOTS,), (SLOTS, len(order))."""
+    orders of :data:`SLOTS` epochs over ``n`` rows: shapes (SLOTS, 3, p), (SLOTS,),
+    (SLOTS, :func:`~mlplab.engine.orders.order_length`)."""
     return (np.empty((SLOTS, 3, params.shape[0]), params.dtype), np.empty(SLOTS, np.int64),
-            np.empty((SLOTS, order.shape[0]), np.int64))  # fmt: skip
+            np.empty((SLOTS, order_length(n, batch_size, shuffle)), np.int64))  # fmt: skip
 
 
 @njit(cache=True, nogil=True)

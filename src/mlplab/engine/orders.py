@@ -20,10 +20,17 @@ from numba.np.random.random_methods import (
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def order_buffer(n, steps, batch_size, shuffle):
-    """Room for an epoch's row order (:func:`epoch_order`), kept across epochs: shape (n,) for
-    a permutation, (steps · batch_size,) for draws with replacement."""
-    return np.empty(n if shuffle else steps * batch_size, np.int64)
+def order_length(n, batch_size, shuffle):
+    """The length of an epoch's row order over ``n`` rows: n for a permutation, steps ·
+    batch_size (steps = ⌈n / batch_size⌉) for draws with replacement."""
+    return n if shuffle else -(-n // batch_size) * batch_size
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def order_buffer(n, batch_size, shuffle):
+    """Room for an epoch's row order (:func:`epoch_order`), kept across epochs: shape
+    (:func:`order_length`,)."""
+    return np.empty(order_length(n, batch_size, shuffle), np.int64)
 
 
 @njit(cache=True, error_model="numpy", nogil=True)

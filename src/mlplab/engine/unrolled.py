@@ -239,8 +239,7 @@ def train_epochs_with_lane(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code
                            hyper, m, v, t, lrs, batch_size, shuffle, rng, train_loss, val_loss,
                            last_finite, lane):
     """mlplab.engine.kernels.train_epochs_with_lane, unrolled for this architecture."""
-    n = X.shape[0]
-    snaps, steps, orders = ring(params, order_buffer(n, -(-n // batch_size), batch_size, shuffle))
+    snaps, steps, orders = ring(params, X.shape[0], batch_size, shuffle)
     done = np.zeros(1, np.int64)
     for h in prange(2):
         if h == 0:
@@ -268,7 +267,7 @@ def _train(params, X, Y, Xv, Yv, opt_code, hyper, m, v, t, lrs, batch_size, shuf
     G = np.empty_like(params)
     steps = (n + batch_size - 1) // batch_size
     has_val = Xv.shape[0] > 0
-    own = order_buffer(n, steps, batch_size, shuffle)
+    own = order_buffer(n, batch_size, shuffle)
     for e in range(lrs.shape[0]):
         lr = lrs[e]
         order = next_order(together, state, e, rng, n, shuffle, own, orders)
