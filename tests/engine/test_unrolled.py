@@ -71,13 +71,15 @@ def _data(sizes, seed=0, n=13):
 
 def _cases(net, loss):
     """The arguments of :func:`_run` for each optimiser, each with its own batch size, sampling
-    and validation, over 40 epochs."""
+    and validation, over 40 epochs; then one-point batches (a branch of their own in the
+    unrolled loop) with an optimiser that keeps state."""
     X, y, Xv, yv = _data(net.sizes)
     cases = [(1, False, True), (3, True, False), (13, True, True), (8, False, False)]
     for k, make_opt in enumerate(OPTIMISERS):
         batch_size, shuffle, validate = cases[k]
         xv, tv = (Xv, yv) if validate else (Xv[:0], yv[:0])
         yield (net, loss, make_opt(), X, y, xv, tv, 40, batch_size, shuffle, k)
+    yield (net, loss, OPTIMISERS[-1](), X, y, Xv[:0], yv[:0], 40, 1, True, len(OPTIMISERS))
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES, ids=lambda a: "-".join(map(str, a[0])))

@@ -143,17 +143,18 @@ def _affine(inputs: list[str], w: int, b: int) -> str:
     return f"{_sum([f'{x} * p[{w + k}]' for k, x in enumerate(inputs)])} + p[{b}]"
 
 
-def _gradient_source(sizes, codes, alphas, loss_code) -> list[str]:
-    """Backprop on the rows ``order[start:start+rows]`` of ``X``, ``Y`` into ``G`` (parameters
-    ``p``), as lines of the driver's step loop (indented for it): written out there rather
-    than called, which would cost Numba an inlining pass per compile or reference counting
-    per step."""
+def _backprop(sizes, codes, alphas, loss_code, one_row: bool) -> list[str]:
+    """Forward pass and backprop of row ``i`` of ``X``, ``Y`` (parameters ``p``), as lines.
+
+    For a batch of many rows, each parameter's gradient term is added to ``G`` (zeroed
+    before the batch). For a one-row batch (``one_row``), the gradient is the term alone,
+    kept in locals ``g0``, ``g1``, ...: the same numbers (``0.0 +`` the term, as the sum
+    from zero gives it, and no division by the batch's one row), without a trip through
+    memory per parameter and a division on the step's chain of dependent operations.
+    """
     woff, boff = _offsets(sizes)
     L = len(sizes)
-    lines = ["G[:] = 0.0", f"mse_scale = 2.0 / (rows * {sizes[-1]})", "for r in range(rows):",
-             "    i = order[start + r]"]  # fmt: skip
-    body = []
-    body += [f"a0_{k} = X[i, {k}]" for k in range(sizes[0])]
+    body = [f"a0_{k} = X[i, {k}]" for k in range(sizes[0])]
     for h in range(1, L):
         n_in, code, alpha = sizes[h - 1], int(codes[h - 1]), float(alphas[h - 1])
         for j in range(sizes[h]):
@@ -163,16 +164,23 @@ def _gradient_source(sizes, codes, alphas, loss_code) -> list[str]:
             body.append(f"a{h}_{j} = act_f({code}, {alpha!r}, z{h}_{j})")
     last, code, alpha = L - 1, int(codes[-1]), float(alphas[-1])
     for j in range(sizes[-1]):
-        diff = f"(a{last}_{j} - Y[i, {j}])"
-        dc = f"mse_scale * {diff}" if loss_code == 0 else f"{diff} / rows"
+        diff = f"a{last}_{j} - Y[i, {j}]"
+        if loss_code == 0:
+            dc = f"mse_scale * ({diff})"
+        else:  # half_sse divides by the batch's rows
+            dc = diff if one_row else f"({diff}) / rows"
         body.append(f"d{last}_{j} = act_df({code}, {alpha!r}, z{last}_{j}, a{last}_{j}) * ({dc})")
+
+    def add(k: int, term: str) -> str:
+        return f"g{k} = 0.0 + {term}" if one_row else f"G[{k}] += {term}"
+
     for h in range(L - 1, 0, -1):
         n_in, n_out = sizes[h - 1], sizes[h]
         for j in range(n_out):
             w = woff[h - 1] + j * n_in
-            body += [f"G[{w + k}] += d{h}_{j} * a{h - 1}_{k}" for k in range(n_in)]
-            body.append(f"G[{boff[h - 1] + j}] += d{h}_{j}")
-        if n_out == 1:
+            body += [add(w + k, f"d{h}_{j} * a{h - 1}_{k}") for k in range(n_in)]
+            body.append(add(boff[h - 1] + j, f"d{h}_{j}"))
+        if n_out == 1 and not one_row:
             body.append(f"Dc[{h - 1}, r] = d{h}_0")
         if h > 1:
             code, alpha = int(codes[h - 2]), float(alphas[h - 2])
@@ -180,11 +188,38 @@ def _gradient_source(sizes, codes, alphas, loss_code) -> list[str]:
                 terms = [f"d{h}_{j} * p[{woff[h - 1] + j * n_in + k}]" for j in range(n_out)]
                 df = f"act_df({code}, {alpha!r}, z{h - 1}_{k}, a{h - 1}_{k})"
                 body.append(f"d{h - 1}_{k} = {_sum(terms)} * {df}")
-    lines += ["    " + b for b in body]
-    for h in range(1, L):
+    return body
+
+
+def _step_source(sizes, codes, alphas, loss_code) -> list[str]:
+    """One training step on the rows ``order[start:start+rows]`` of ``X``, ``Y``: backprop
+    and the optimiser's update of ``params`` (``p``), as lines of the driver's step loop
+    (indented for it). Written out there rather than called, which would cost Numba an
+    inlining pass per compile or reference counting per step.
+
+    A one-row batch (single-point SGD, the paper's setting) takes its own straight-line
+    branch (:func:`_backprop`); there plain SGD updates each parameter from its local
+    gradient, as :func:`mlplab.engine.kernels._step_row` computes it.
+    """
+    from mlplab.engine.kernels import OPT_SGD
+
+    _, boff = _offsets(sizes)
+    n_params = boff[-1] + sizes[-1]
+    lines = [f"mse_scale = 2.0 / (rows * {sizes[-1]})", "if rows == 1:", "    i = order[start]"]
+    lines += ["    " + b for b in _backprop(sizes, codes, alphas, loss_code, True)]
+    lines.append(f"    if opt_code == {OPT_SGD}:")
+    lines += [f"        p[{k}] -= lr * g{k}" for k in range(n_params)]
+    lines.append("    else:")
+    lines += [f"        G[{k}] = g{k}" for k in range(n_params)]
+    lines.append("        _step_row(params, G, m, v, lr, opt_code, hyper, t[0])")
+    lines += ["else:", "    G[:] = 0.0", "    for r in range(rows):",
+              "        i = order[start + r]"]  # fmt: skip
+    lines += ["        " + b for b in _backprop(sizes, codes, alphas, loss_code, False)]
+    for h in range(1, len(sizes)):
         if sizes[h] == 1:  # NumPy sums one column pairwise (in order below 8 rows)
-            lines += ["if rows >= 8:",
-                      f"    G[{boff[h - 1]}] = pairwise_sum(Dc[{h - 1}], 0, rows)"]  # fmt: skip
+            lines += ["    if rows >= 8:",
+                      f"        G[{boff[h - 1]}] = pairwise_sum(Dc[{h - 1}], 0, rows)"]  # fmt: skip
+    lines.append("    _step_row(params, G, m, v, lr, opt_code, hyper, t[0])")
     return ["            " + line for line in lines]
 
 
@@ -276,9 +311,8 @@ def _train(params, X, Y, Xv, Yv, opt_code, hyper, m, v, t, lrs, batch_size, shuf
         for s in range(steps):
             start = s * batch_size
             rows = min(batch_size, order.shape[0] - start)
-{gradient}
             t[0] += 1
-            _step_row(params, G, m, v, lr, opt_code, hyper, t[0])
+{step}
         if together:
             if publish(state, snaps, steps_at, e, params, m, v, t) != 0:
                 break
@@ -336,6 +370,6 @@ def source(sizes, codes, alphas, loss_code) -> str:
         "def _cost(p, X, Y, block, S, A1, A2):",
     ]
     head += _cost_source(sizes, codes, alphas, loss_code)
-    gradient = "\n".join(_gradient_source(sizes, codes, alphas, loss_code))
-    driver = _DRIVER.format(width=max(sizes), layers=len(sizes) - 1, gradient=gradient)
+    step = "\n".join(_step_source(sizes, codes, alphas, loss_code))
+    driver = _DRIVER.format(width=max(sizes), layers=len(sizes) - 1, step=step)
     return "\n".join(head) + "\n\n" + driver
