@@ -1,16 +1,20 @@
-"""The compiled loop with BLAS products: training at saturation, batches split in halves."""
+"""The compiled loop with BLAS products: training at saturation, batches split in halves, on
+one thread or two."""
 
 from __future__ import annotations
 
 import warnings
 from unittest.mock import patch
 
+import numba
 import numpy as np
 import pytest
 
 import mlplab.engine as engine_pkg
 from mlplab import MLP, SGD, Adam, DivergenceWarning, fit
-from mlplab.engine import threads
+from mlplab.engine import blas_loop, threads
+from mlplab.engine.kernels import ACT_CODES, LOSS_CODES
+from mlplab.engine.spec import activation_code, optimizer_code, optimizer_state
 
 
 def test_training_at_saturation_warns_nothing_and_stays_finite():
@@ -89,3 +93,48 @@ def test_halves_at_once_stop_a_diverging_run_like_the_whole_batch():
     assert h1.status == h2.status == "diverged" and h1.epochs == h2.epochs
     assert np.all(np.isfinite(p2))
     assert np.max(np.abs(p2 - p1)) <= 1e-12 * np.max(np.abs(p1))
+
+
+def _train_epochs(net, X, y, Xv, yv, opt, epochs, batch_size, parallel, with_cost=True):
+    """One call of the BLAS loop's ``train_epochs`` with batches in halves, on copies; all it
+    changes, as a dict."""
+    params = net.params.copy()
+    m, v = optimizer_state(opt, params)
+    m = np.zeros_like(params) if m.size == 0 else m.copy()
+    v = np.zeros_like(params) if v.size == 0 else v.copy()
+    opt_code, hyper = optimizer_code(opt)
+    codes = [activation_code(act) for act in net.activations]
+    t = np.array([0], np.int64)
+    tl, vl, last = np.zeros(epochs), np.zeros(epochs), params.copy()
+    rng = np.random.default_rng(5)
+    done = blas_loop.train_epochs(
+        params, np.array(net.sizes, np.int64), np.array([ACT_CODES[c] for c, _ in codes]),
+        np.array([a for _, a in codes]), X, y, Xv, yv, LOSS_CODES["mse"], opt_code, hyper, m, v,
+        t, np.full(epochs, opt.lr), batch_size, True, rng, tl, vl, last, with_cost, 2, parallel,
+    )  # fmt: skip
+    return {"done": done, "params": params, "m": m, "v": v, "t": t, "train": tl, "val": vl,
+            "last": last, "next draw": rng.integers(0, 1 << 40)}  # fmt: skip
+
+
+@pytest.mark.parametrize("with_cost", [True, False])
+def test_two_threads_or_one_give_the_same_run_bit_for_bit(with_cost):
+    # the two threads of one parallel region, or the region on one Numba thread (the first
+    # finds no partner and takes both halves), or no region: the same run, generator included
+    rng = np.random.default_rng(0)
+    net = MLP([2, 24, 17, 3], "sigmoid", "identity", seed=2)
+    X, y = rng.uniform(-1, 1, (203, 2)), rng.uniform(-1, 1, (203, 3))
+    Xv, yv = rng.uniform(-1, 1, (70, 2)), rng.uniform(-1, 1, (70, 3))
+    args = (net, X, y, Xv, yv, Adam(1e-2), 7, 25)
+    alone = _train_epochs(*args, parallel=False, with_cost=with_cost)
+    together = _train_epochs(*args, parallel=True, with_cost=with_cost)
+    n_threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        one_thread = _train_epochs(*args, parallel=True, with_cost=with_cost)
+    finally:
+        numba.set_num_threads(n_threads)
+    assert alone["done"] == 7 and alone["t"][0] == 7 * 9
+    assert not np.array_equal(alone["params"], net.params)
+    for run in (together, one_thread):
+        for name, value in alone.items():
+            assert np.array_equal(run[name], value), name

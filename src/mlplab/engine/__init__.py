@@ -364,12 +364,11 @@ class Trainer:
             from mlplab.engine.blas_loop import cost
 
             args = (self.sizes, self.codes, self.alphas)
-            split = self._split(True)[1:]
-            train = partial(cost, params, *args, self.Xc, self.yc, self.loss_code, *split)
+            train = partial(cost, params, *args, self.Xc, self.yc, self.loss_code, self.parts)
             val = (
                 None
                 if self.Xv is None
-                else partial(cost, params, *args, self.Xvc, self.yvc, self.loss_code, *split)
+                else partial(cost, params, *args, self.Xvc, self.yvc, self.loss_code, self.parts)
             )
 
         def costs() -> tuple[float, float]:

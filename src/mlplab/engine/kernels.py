@@ -24,18 +24,9 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from mlplab.engine.atomics import join, partner
 from mlplab.engine.fused import pairwise_sum
-from mlplab.engine.lane import (
-    costed,
-    finish,
-    join,
-    next_order,
-    no_ring,
-    partner,
-    publish,
-    ring,
-    wait_for,
-)
+from mlplab.engine.lane import costed, finish, next_order, no_ring, publish, ring, wait_for
 from mlplab.engine.orders import order_buffer
 from mlplab.engine.threads import prange_only
 from mlplab.engine.vsigmoid import sigmoid_flat
@@ -261,14 +252,20 @@ def _step_row(params, G, m, v, lr, opt_code, hyper, t):
             params[k] -= lr * m[k]
 
 
+@njit(cache=True, error_model="numpy", nogil=True)
+def costs_finite(train, val, has_val):
+    """Whether an epoch's training cost, and its validation cost where ``has_val``, are
+    finite."""
+    return math.isfinite(train) and (not has_val or math.isfinite(val))
+
+
 @njit(cache=True, inline="always", error_model="numpy", nogil=True)
 def record_epoch(e, train, val, has_val, train_loss, val_loss, params, last_finite):
     """Keep epoch ``e``'s costs; when they are finite, its parameters too. Whether they are."""
     train_loss[e] = train
-    finite = math.isfinite(train)
     if has_val:
         val_loss[e] = val
-        finite = finite and math.isfinite(val)
+    finite = costs_finite(train, val, has_val)
     if finite:  # element by element: a slice copy compiles a shape check with its message
         for k in range(params.shape[0]):
             last_finite[k] = params[k]
@@ -346,7 +343,7 @@ def _train(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code, hype
            batch_size, shuffle, rng, train_loss, val_loss, last_finite, state, snaps, steps_at,
            orders):  # fmt: skip
     """The epochs of :func:`train_epochs`: the costs computed here, or, with a ``state`` whose
-    cost thread has joined (:func:`mlplab.engine.lane.partner`), published to it, and the row
+    cost thread has joined (:func:`mlplab.engine.atomics.partner`), published to it, and the row
     orders drawn by it (into ``orders``)."""
     together = state.shape[0] > 0 and partner(state)
     n = X.shape[0]

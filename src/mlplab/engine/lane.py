@@ -19,115 +19,30 @@ non-finite cost the generator has drawn the orders of the epochs past it (at mos
 at most :data:`SLOTS` ahead of the trainer.
 
 The two threads are the two iterations of a Numba ``prange`` region and talk through a small
-int64 array, ``state``, with atomic loads and stores. They wait for each other by spinning, so
+int64 array, ``state`` (:mod:`mlplab.engine.atomics`). They wait for each other by spinning, so
 the region must run both iterations at once (see :func:`mlplab.engine.threads.two_at_once`).
-Should it not, the trainer finds no partner within :data:`PATIENCE` spins and trains alone,
-computing the costs itself, and the cost thread, when it starts, finds that and returns.
+Should it not, the trainer finds no partner (:func:`~mlplab.engine.atomics.partner`) and trains
+alone, computing the costs itself, and the cost thread, when it starts, finds that and returns.
 """
 
 from __future__ import annotations
 
-import platform
-
 import numpy as np
-from llvmlite import ir
-from numba import njit, types
-from numba.core import cgutils
-from numba.extending import intrinsic
+from numba import njit
 
+from mlplab.engine.atomics import JOINED, load, pause, store
 from mlplab.engine.orders import epoch_order, order_length
 
 #: Snapshots the trainer may run ahead of the cost thread.
 SLOTS = 8
-#: Spins the trainer waits for the cost thread to start.
-PATIENCE = 1 << 20
-
-# state[...]: whether the cost thread joined, epochs published, epochs costed, stop (e + 1),
-# epochs whose row orders are drawn
-_JOINED, _PUBLISHED, _COSTED, _STOP, _DRAWN = 0, 1, 2, 3, 4
-_WAITING, _TOGETHER, _ALONE = 0, 1, 2
+# state[...]: whether the cost thread joined (mlplab.engine.atomics), epochs published, epochs
+# costed, stop (e + 1), epochs whose row orders are drawn
+_PUBLISHED, _COSTED, _STOP, _DRAWN = range(JOINED + 1, JOINED + 5)
 
 
 def new_state() -> np.ndarray:
     """A fresh ``state`` array for one call of a compiled loop."""
     return np.zeros(5, np.int64)
-
-
-def _pointer(context, builder, signature, args):
-    """The address of ``arr[i]`` (the first two arguments of an intrinsic)."""
-    aryty = signature.args[0]
-    ary = context.make_array(aryty)(context, builder, args[0])
-    return cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])
-
-
-@intrinsic
-def _load(typingctx, arr, i):
-    """arr[i], an acquiring atomic load (int64 array)."""
-
-    def codegen(context, builder, signature, args):
-        return builder.load_atomic(_pointer(context, builder, signature, args), "acquire", 8)
-
-    return types.int64(arr, i), codegen
-
-
-@intrinsic
-def _store(typingctx, arr, i, value):
-    """arr[i] = value, a releasing atomic store (int64 array)."""
-
-    def codegen(context, builder, signature, args):
-        ptr = _pointer(context, builder, signature, args)
-        builder.store_atomic(args[2], ptr, "release", 8)
-        return context.get_dummy_value()
-
-    return types.void(arr, i, types.int64), codegen
-
-
-@intrinsic
-def _swap(typingctx, arr, i, expected, value):
-    """arr[i] = value if arr[i] == expected, atomically; whether it was."""
-
-    def codegen(context, builder, signature, args):
-        ptr = _pointer(context, builder, signature, args)
-        pair = builder.cmpxchg(ptr, args[2], args[3], "acq_rel", "acquire")
-        return builder.extract_value(pair, 1)
-
-    return types.boolean(arr, i, types.int64, types.int64), codegen
-
-
-#: x86's spin-wait hint (``pause``); elsewhere the spins go without a hint.
-_X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
-
-
-@intrinsic
-def _pause(typingctx):
-    """The processor's spin-wait hint, where it has one that LLVM names (x86's ``pause``)."""
-
-    def codegen(context, builder, signature, args):
-        if _X86:
-            fn = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(ir.VoidType(), []), "llvm.x86.sse2.pause"
-            )
-            builder.call(fn, [])
-        return context.get_dummy_value()
-
-    return types.void(), codegen
-
-
-@njit(cache=True, nogil=True)
-def partner(state):
-    """The trainer: whether the cost thread has started (waiting at most :data:`PATIENCE`
-    spins; after that it trains alone, and the cost thread will not join)."""
-    for _ in range(PATIENCE):
-        if _load(state, _JOINED) == _TOGETHER:
-            return True
-        _pause()
-    return not _swap(state, _JOINED, _WAITING, _ALONE)
-
-
-@njit(cache=True, nogil=True)
-def join(state):
-    """The cost thread: whether it starts (the trainer has not yet given up waiting)."""
-    return _swap(state, _JOINED, _WAITING, _TOGETHER)
 
 
 @njit(cache=True, nogil=True)
@@ -159,17 +74,17 @@ def publish(state, snaps, steps, e, params, m, v, t):
     """The trainer, after epoch ``e``: snapshot its parameters and state for the cost thread
     (once there is room in the ring). Returns the stop mark (0: go on; else the epochs the run
     takes, see :func:`finish`)."""
-    while e - _load(state, _COSTED) >= SLOTS:
-        if _load(state, _STOP) != 0:
-            return _load(state, _STOP)
-        _pause()
+    while e - load(state, _COSTED) >= SLOTS:
+        if load(state, _STOP) != 0:
+            return load(state, _STOP)
+        pause()
     slot = e % SLOTS
     _copy(params, snaps[slot, 0])
     _copy(m, snaps[slot, 1])
     _copy(v, snaps[slot, 2])
     steps[slot] = t[0]
-    _store(state, _PUBLISHED, e + 1)
-    return _load(state, _STOP)
+    store(state, _PUBLISHED, e + 1)
+    return load(state, _STOP)
 
 
 @njit(cache=True, nogil=True)
@@ -177,7 +92,7 @@ def finish(state, snaps, steps, epochs, params, m, v, t):
     """The trainer, done or stopped: wait for the cost thread's last word; after a non-finite
     cost, go back to that epoch's snapshot. Returns the epochs run."""
     while True:
-        stop = _load(state, _STOP)
+        stop = load(state, _STOP)
         if stop != 0:
             slot = (stop - 1) % SLOTS
             _copy(snaps[slot, 0], params)
@@ -185,9 +100,9 @@ def finish(state, snaps, steps, epochs, params, m, v, t):
             _copy(snaps[slot, 2], v)
             t[0] = steps[slot]
             return stop
-        if _load(state, _COSTED) == epochs:
+        if load(state, _COSTED) == epochs:
             return epochs
-        _pause()
+        pause()
 
 
 @njit(cache=True, nogil=True)
@@ -196,9 +111,9 @@ def wait_for(state, e, rng, n, shuffle, orders, epochs):
     row orders the trainer will need (:func:`draw_ahead`); its slot."""
     while True:
         draw_ahead(state, rng, n, shuffle, orders, epochs)
-        if _load(state, _PUBLISHED) > e:
+        if load(state, _PUBLISHED) > e:
             return e % SLOTS
-        _pause()
+        pause()
 
 
 @njit(cache=True, nogil=True)
@@ -208,11 +123,11 @@ def draw_ahead(state, rng, n, shuffle, orders, epochs):
     d − SLOTS). While the two threads run together the generator is this thread's alone, so
     the draws are those of the one-thread loop, in the same order."""
     drawn = state[_DRAWN]  # written by this thread only
-    limit = min(epochs, _load(state, _PUBLISHED) + SLOTS)
+    limit = min(epochs, load(state, _PUBLISHED) + SLOTS)
     while drawn < limit:
         epoch_order(rng, n, shuffle, orders[drawn % SLOTS])
         drawn += 1
-        _store(state, _DRAWN, drawn)
+        store(state, _DRAWN, drawn)
 
 
 @njit(cache=True, nogil=True)
@@ -224,10 +139,10 @@ def next_order(together, state, e, rng, n, shuffle, own, orders):
     if not together:
         epoch_order(rng, n, shuffle, own)
         return own
-    while _load(state, _DRAWN) <= e:
-        if _load(state, _STOP) != 0:
+    while load(state, _DRAWN) <= e:
+        if load(state, _STOP) != 0:
             return own[:0]
-        _pause()
+        pause()
     return orders[e % SLOTS]
 
 
@@ -236,7 +151,7 @@ def costed(state, e, finite):
     """The cost thread, epoch ``e``'s costs recorded: go on (``finite``) or stop the run there.
     Whether to go on."""
     if finite:
-        _store(state, _COSTED, e + 1)
+        store(state, _COSTED, e + 1)
     else:
-        _store(state, _STOP, e + 1)
+        store(state, _STOP, e + 1)
     return finite

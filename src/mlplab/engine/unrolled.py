@@ -44,6 +44,7 @@ MAX_UNITS = 24
 MIN_POINTS = 500_000
 
 _ENGINE_SOURCES = (
+    "atomics.py",
     "kernels.py",
     "unrolled.py",
     "vsigmoid.py",
@@ -357,10 +358,11 @@ def source(sizes, codes, alphas, loss_code) -> str:
         "import numpy as np",
         "from numba import njit, prange",
         "",
+        "from mlplab.engine.atomics import join, partner",
         "from mlplab.engine.fused import pairwise_sum",
         "from mlplab.engine.kernels import VECTOR_MIN, _step_row, act_df, act_f, record_epoch",
-        "from mlplab.engine.lane import (costed, finish, join, next_order, no_ring, partner,",
-        "                                publish, ring, wait_for)",
+        "from mlplab.engine.lane import (costed, finish, next_order, no_ring, publish, ring,",
+        "                                wait_for)",
         "from mlplab.engine.orders import order_buffer",
         "from mlplab.engine.threads import prange_only",
         "from mlplab.engine.vsigmoid import sigmoid_flat",
