@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from mlplab.activations import sigmoid
-from mlplab.engine.vsigmoid import sigmoid_rows
+from mlplab.engine.vsigmoid import sigmoid_flat, sigmoid_flat32, sigmoid_inplace, sigmoid_rows
 
 
 def test_vectorised_sigmoid_is_within_two_ulp_of_the_reference_everywhere():
@@ -51,3 +51,14 @@ def test_float32_sigmoid_propagates_nan():
     sigmoid_rows(z, a)
     assert a[0, 0] == 0.5 and np.isnan(a[0, 1])
     assert abs(float(a[0, 2]) - float(sigmoid.f(np.array(1.0)))) <= 6e-8
+
+
+def test_in_place_sigmoid_gives_the_out_of_place_numbers():
+    rng = np.random.default_rng(0)
+    for dtype, flat in ((np.float64, sigmoid_flat), (np.float32, sigmoid_flat32)):
+        z = np.concatenate([rng.normal(0, 30, 1000), [np.nan, np.inf, -np.inf]]).astype(dtype)
+        out = np.empty_like(z)
+        flat(z, out, z.size)
+        sigmoid_inplace(z, z.size - 1)  # the last entry left as it is
+        np.testing.assert_array_equal(z[:-1], out[:-1])
+        assert z[-1] == -np.inf and z.dtype == dtype

@@ -29,7 +29,7 @@ from mlplab.engine.fused import pairwise_sum
 from mlplab.engine.lane import costed, finish, next_order, no_ring, publish, ring, wait_for
 from mlplab.engine.orders import order_buffer
 from mlplab.engine.threads import prange_only
-from mlplab.engine.vsigmoid import sigmoid_flat
+from mlplab.engine.vsigmoid import sigmoid_inplace
 
 #: Activation codes understood by the kernels (see :func:`mlplab.engine.spec.activation_code`).
 ACT_CODES = {
@@ -126,8 +126,8 @@ def _forward(params, sizes, codes, alphas, col, woff, boff, A, Z, S, rows, vecto
 
     With ``vectorise`` (a constant: the training step's pass leaves it out altogether), a
     sigmoid layer with at least :data:`VECTOR_MIN` values in the block goes through the
-    vectorised sigmoid (:func:`~mlplab.engine.vsigmoid.sigmoid_flat`), in place in the scratch
-    ``S``.
+    vectorised sigmoid, in place in the scratch ``S``
+    (:func:`~mlplab.engine.vsigmoid.sigmoid_inplace`).
     """
     for layer in range(1, sizes.shape[0]):
         n_in, n_out = sizes[layer - 1], sizes[layer]
@@ -147,7 +147,7 @@ def _forward(params, sizes, codes, alphas, col, woff, boff, A, Z, S, rows, vecto
                 else:
                     A[r, co + j] = act_f(code, alpha, z)
         if vector:
-            sigmoid_flat(S, S, rows * n_out)
+            sigmoid_inplace(S, rows * n_out)
             for r in range(rows):
                 for j in range(n_out):
                     A[r, co + j] = S[r * n_out + j]

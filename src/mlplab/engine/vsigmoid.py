@@ -42,10 +42,29 @@ def _as_float(typingctx, bits):
 _TAYLOR = tuple(1.0 / math.factorial(k) for k in range(14))
 
 
+@njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"}, inline="always")
+def _logistic(z):
+    """1 / (1 + exp(−z)) for one float64 (see :func:`sigmoid_flat`)."""
+    c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13 = _TAYLOR
+    x = -z
+    x = 709.0 if x > 709.0 else x
+    x = -708.0 if x < -708.0 else x
+    k = (x * _INV_LN2 + _ROUND) - _ROUND
+    r = (x - k * _LN2_HI) - k * _LN2_LO
+    r2 = r * r
+    r4 = r2 * r2
+    tail = (c4 + c5 * r + (c6 + c7 * r) * r2) + (
+        c8 + c9 * r + (c10 + c11 * r) * r2 + (c12 + c13 * r) * r4
+    ) * r4
+    p = c0 + r * (c1 + r * (c2 + r * (c3 + r * tail)))
+    return 1.0 / (1.0 + p * _as_float(np.int64(k + 1023.0) << 52))
+
+
 @njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
 def sigmoid_flat(z, a, n):
-    """a[:n] = 1 / (1 + exp(−z[:n])) for 1-D ``z`` and ``a``, in one pass that the compiler
-    vectorises where ``a`` and ``z`` are distinct arrays (in place, it runs the scalar loop).
+    """a[:n] = 1 / (1 + exp(−z[:n])) for distinct 1-D ``z`` and ``a``, in one pass that the
+    compiler vectorises (given the same array twice, it would run the scalar loop, ten times
+    slower: :func:`sigmoid_inplace` is for that).
 
     exp(x) = 2^k p(r) with k = round(x / ln 2), r = x − k ln 2 (|r| ≤ ln 2 / 2, in two parts so
     that it is exact) and p the degree-13 Taylor polynomial (remainder below 2e-16): its terms
@@ -53,20 +72,8 @@ def sigmoid_flat(z, a, n):
     accuracy); 2^k is built from its bits. x is clamped to [−708, 709], where 2^k stays a
     normal number; beyond it σ is 1 or below 1e-307 either way.
     """
-    c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13 = _TAYLOR
     for i in range(n):
-        x = -z[i]
-        x = 709.0 if x > 709.0 else x
-        x = -708.0 if x < -708.0 else x
-        k = (x * _INV_LN2 + _ROUND) - _ROUND
-        r = (x - k * _LN2_HI) - k * _LN2_LO
-        r2 = r * r
-        r4 = r2 * r2
-        tail = (c4 + c5 * r + (c6 + c7 * r) * r2) + (
-            c8 + c9 * r + (c10 + c11 * r) * r2 + (c12 + c13 * r) * r4
-        ) * r4
-        p = c0 + r * (c1 + r * (c2 + r * (c3 + r * tail)))
-        a[i] = 1.0 / (1.0 + p * _as_float(np.int64(k + 1023.0) << 52))
+        a[i] = _logistic(z[i])
 
 
 _F = np.float32
@@ -78,6 +85,19 @@ _HIGH_F, _LOW_F, _BIAS_F, _ONE_F = _F(88.0), _F(-87.0), _F(127.0), _F(1.0)
 _TAYLOR_F = tuple(_F(1.0 / math.factorial(k)) for k in range(8))
 
 
+@njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"}, inline="always")
+def _logistic32(z):
+    """1 / (1 + exp(−z)) for one float32, in float32 arithmetic (see :func:`sigmoid_flat32`)."""
+    c0, c1, c2, c3, c4, c5, c6, c7 = _TAYLOR_F
+    x = -z
+    x = _HIGH_F if x > _HIGH_F else x
+    x = _LOW_F if x < _LOW_F else x
+    k = (x * _INV_LN2_F + _ROUND_F) - _ROUND_F
+    r = (x - k * _LN2_HI_F) - k * _LN2_LO_F
+    p = ((((((c7 * r + c6) * r + c5) * r + c4) * r + c3) * r + c2) * r + c1) * r + c0
+    return _ONE_F / (_ONE_F + p * _as_float(np.int32(np.int32(k + _BIAS_F) << 23)))
+
+
 @njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
 def sigmoid_flat32(z, a, n):
     """:func:`sigmoid_flat` in float32 arithmetic, for float32 ``z`` and ``a``.
@@ -85,15 +105,30 @@ def sigmoid_flat32(z, a, n):
     x is clamped to [−87, 88], where 2^k stays a normal float32; p is the degree-7 Taylor
     polynomial (remainder below 6e-9, a tenth of float32's unit roundoff).
     """
-    c0, c1, c2, c3, c4, c5, c6, c7 = _TAYLOR_F
     for i in range(n):
-        x = -z[i]
-        x = _HIGH_F if x > _HIGH_F else x
-        x = _LOW_F if x < _LOW_F else x
-        k = (x * _INV_LN2_F + _ROUND_F) - _ROUND_F
-        r = (x - k * _LN2_HI_F) - k * _LN2_LO_F
-        p = ((((((c7 * r + c6) * r + c5) * r + c4) * r + c3) * r + c2) * r + c1) * r + c0
-        a[i] = _ONE_F / (_ONE_F + p * _as_float(np.int32(np.int32(k + _BIAS_F) << 23)))
+        a[i] = _logistic32(z[i])
+
+
+@njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
+def _inplace(a, n):
+    for i in range(n):
+        a[i] = _logistic(a[i])
+
+
+@njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
+def _inplace32(a, n):
+    for i in range(n):
+        a[i] = _logistic32(a[i])
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def sigmoid_inplace(a, n):
+    """a[:n] = 1 / (1 + exp(−a[:n])) in place, vectorised, for a float64 or float32 1-D
+    ``a`` (the numbers of :func:`sigmoid_flat` and :func:`sigmoid_flat32`)."""
+    if a.itemsize == 4:
+        _inplace32(a, n)
+    else:
+        _inplace(a, n)
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
