@@ -14,9 +14,11 @@ exponential is computed in a form the compiler vectorises
 ``exp`` in float64, so the training equals the reference path's to rounding (the tests hold
 it to 1e-12 relative, as for the other kernels); float32 networks compute it in float32.
 
-Where batches are split in halves (:func:`mlplab.engine.halves`), the end-of-epoch cost's
-forward passes run on a transposed copy of the weights, in blocks that OpenBLAS's small-matrix
-kernel multiplies at full speed (its kernel for ``a @ W.T`` takes 1.7 times as long).
+Where batches are split in halves (:func:`mlplab.engine.halves`), two threads train together
+in one parallel region (:func:`train_epochs`), and the forward passes run on a transposed copy
+of the weights that the threads keep up to date after every step, in blocks that OpenBLAS's
+small-matrix kernel multiplies at full speed (its kernel for ``a @ W.T`` takes 1.5 times as
+long).
 
 Layer ``l`` (0-based over widths, ``sizes[l]`` is n_{l+1}) keeps a^[l+1], z^[l+1] and δ^[l+1]
 for the rows of a batch as C-contiguous ``(rows, sizes[l])`` views into flat work buffers, at
@@ -111,7 +113,7 @@ def _forward(params, WT, sizes, codes, alphas, col, woff, boff, A, Z, block, row
     """Forward pass on ``rows`` rows whose inputs are in layer 0 of ``A``; returns a^[L].
 
     ``WT`` holds each W^[l] transposed, (n_{l-1}, n_l) at W^[l]'s offset
-    (:func:`_transpose_weights`), or is empty: then the products take ``W.T`` as NumPy does.
+    (:func:`_transpose_part`), or is empty: then the products take ``W.T`` as NumPy does.
     """
     a_prev = _view(A, 0, rows, sizes[0])
     for layer in range(1, sizes.shape[0]):
