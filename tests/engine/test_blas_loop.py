@@ -95,7 +95,7 @@ def test_halves_at_once_stop_a_diverging_run_like_the_whole_batch():
     assert np.max(np.abs(p2 - p1)) <= 1e-12 * np.max(np.abs(p1))
 
 
-def _train_epochs(net, X, y, Xv, yv, opt, epochs, batch_size, parallel, with_cost=True):
+def _train_epochs(net, X, y, Xv, yv, opt, epochs, batch_size, shuffle, parallel, with_cost):
     """One call of the BLAS loop's ``train_epochs`` with batches in halves, on copies; all it
     changes, as a dict."""
     params = net.params.copy()
@@ -107,34 +107,54 @@ def _train_epochs(net, X, y, Xv, yv, opt, epochs, batch_size, parallel, with_cos
     t = np.array([0], np.int64)
     tl, vl, last = np.zeros(epochs), np.zeros(epochs), params.copy()
     rng = np.random.default_rng(5)
-    done = blas_loop.train_epochs(
-        params, np.array(net.sizes, np.int64), np.array([ACT_CODES[c] for c, _ in codes]),
-        np.array([a for _, a in codes]), X, y, Xv, yv, LOSS_CODES["mse"], opt_code, hyper, m, v,
-        t, np.full(epochs, opt.lr), batch_size, True, rng, tl, vl, last, with_cost, 2, parallel,
-    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        done = blas_loop.train_epochs(
+            params, np.array(net.sizes, np.int64), np.array([ACT_CODES[c] for c, _ in codes]),
+            np.array([a for _, a in codes]), X, y, Xv, yv, LOSS_CODES["mse"], opt_code, hyper, m,
+            v, t, np.full(epochs, opt.lr), batch_size, shuffle, rng, tl, vl, last, with_cost, 2,
+            parallel,
+        )  # fmt: skip
     return {"done": done, "params": params, "m": m, "v": v, "t": t, "train": tl, "val": vl,
             "last": last, "next draw": rng.integers(0, 1 << 40)}  # fmt: skip
 
 
+# (sizes, hidden, output, optimiser, batch, sampling, target scale): one run of 7 epochs each
+RUNS = [
+    ([2, 24, 17, 3], "sigmoid", "identity", lambda: Adam(1e-2), 25, True, 1.0),
+    # one-point batches (the second half has no row) and a one-unit hidden layer
+    ([1, 30, 1, 2], "leaky_relu:0.1", "sigmoid", lambda: SGD(0.1, momentum=0.9), 1, False, 1.0),
+    # a run that stops on a non-finite cost
+    ([1, 40, 1], "identity", "identity", lambda: SGD(5.0), 16, True, 1e3),
+]
+
+
 @pytest.mark.parametrize("with_cost", [True, False])
-def test_two_threads_or_one_give_the_same_run_bit_for_bit(with_cost):
+@pytest.mark.parametrize("run", RUNS, ids=["adam", "one-point", "diverging"])
+def test_two_threads_or_one_give_the_same_run_bit_for_bit(run, with_cost):
     # the two threads of one parallel region, or the region on one Numba thread (the first
     # finds no partner and takes both halves), or no region: the same run, generator included
+    sizes, hidden, output, make_opt, batch, shuffle, scale = run
     rng = np.random.default_rng(0)
-    net = MLP([2, 24, 17, 3], "sigmoid", "identity", seed=2)
-    X, y = rng.uniform(-1, 1, (203, 2)), rng.uniform(-1, 1, (203, 3))
-    Xv, yv = rng.uniform(-1, 1, (70, 2)), rng.uniform(-1, 1, (70, 3))
-    args = (net, X, y, Xv, yv, Adam(1e-2), 7, 25)
+    net = MLP(sizes, hidden, output, seed=2)
+    X, y = rng.uniform(-1, 1, (203, sizes[0])), scale * rng.uniform(-1, 1, (203, sizes[-1]))
+    Xv, yv = rng.uniform(-1, 1, (70, sizes[0])), rng.uniform(-1, 1, (70, sizes[-1]))
+    args = (net, X, y, Xv, yv, make_opt(), 7, batch, shuffle)
     alone = _train_epochs(*args, parallel=False, with_cost=with_cost)
-    together = _train_epochs(*args, parallel=True, with_cost=with_cost)
     n_threads = numba.get_num_threads()
     numba.set_num_threads(1)
     try:
-        one_thread = _train_epochs(*args, parallel=True, with_cost=with_cost)
+        runs = [_train_epochs(*args, parallel=True, with_cost=with_cost)]
     finally:
         numba.set_num_threads(n_threads)
-    assert alone["done"] == 7 and alone["t"][0] == 7 * 9
+    if threads.two_at_once():
+        runs.append(_train_epochs(*args, parallel=True, with_cost=with_cost))
+    steps = -(-203 // batch)
+    if scale > 1 and with_cost:
+        assert alone["done"] < 7 and not np.isfinite(alone["train"][alone["done"] - 1])
+    else:
+        assert alone["done"] == 7 and alone["t"][0] == 7 * steps
     assert not np.array_equal(alone["params"], net.params)
-    for run in (together, one_thread):
+    for other in runs:
         for name, value in alone.items():
-            assert np.array_equal(run[name], value), name
+            assert np.array_equal(other[name], value, equal_nan=True), name

@@ -159,10 +159,11 @@ def _transposed(params, sizes, woff, parts):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _cost_rows(WT, block):
-    """Rows per block of the costs' forward passes: ``block``, or :data:`_TRANSPOSED_ROWS`
-    with transposed weights ``WT``."""
-    return min(block, _TRANSPOSED_ROWS) if WT.shape[0] > 0 else block
+def _cost_rows(WT):
+    """Rows per block of the costs' forward passes: :data:`_BLOCK`, or :data:`_TRANSPOSED_ROWS`
+    with transposed weights ``WT`` (work buffers hold at least :data:`_BLOCK` rows). The
+    same in the training loop and in :func:`cost`, so both sum a cost over the same blocks."""
+    return _TRANSPOSED_ROWS if WT.shape[0] > 0 else _BLOCK
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -170,7 +171,7 @@ def _block_error(k, params, WT, sizes, codes, alphas, col, woff, boff, X, Y, A, 
     """Σ ‖a^[L](x) − y‖² over the rows of block ``k`` of ``X``, ``Y`` (blocks of
     :func:`_cost_rows` rows)."""
     n_in, n_out = sizes[0], sizes[-1]
-    step = _cost_rows(WT, block)
+    step = _cost_rows(WT)
     start = k * step
     rows = min(step, X.shape[0] - start)
     _view(A, 0, rows, n_in)[...] = X[start : start + rows]
@@ -184,20 +185,21 @@ def _block_error(k, params, WT, sizes, codes, alphas, col, woff, boff, X, Y, A, 
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _blocks(n, WT, block):
+def _blocks(n, WT):
     """The number of cost blocks of ``n`` rows (:func:`_block_error`)."""
-    return -(-n // _cost_rows(WT, block))
+    return -(-n // _cost_rows(WT))
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _cost_blocks(h, state, errors, params, WT, sizes, codes, alphas, col, woff, boff, X, Y, Xv,
-                 Yv, A, Z, block):  # fmt: skip
+def _cost_blocks(state, errors, params, WT, sizes, codes, alphas, col, woff, boff, X, Y, Xv, Yv,
+                 A, Z, block):  # fmt: skip
     """The squared errors of every cost block into ``errors``: the training set's blocks, then
-    the validation set's. A thread alone (``state`` empty) takes them in order; two threads
-    take the next one not yet taken, drawn from ``state[CLAIMS]`` (reset by the caller), each in
-    its share ``h`` of the buffers. Every block's sum lands in its own entry, whichever thread
-    computed it, so the costs (:func:`_mean_cost`) do not depend on who did."""
-    n_train = _blocks(X.shape[0], WT, block)
+    the validation set's, in the buffers ``A``, ``Z`` (the calling thread's). A thread alone
+    (``state`` empty) takes them in order; two threads take the next one not yet taken, drawn
+    from ``state[CLAIMS]`` (reset by the caller). Every block's sum lands in its own entry,
+    whichever thread computed it, so the costs (:func:`_mean_cost`) do not depend on who
+    did."""
+    n_train = _blocks(X.shape[0], WT)
     k = fetch_add(state, CLAIMS, 1) if state.shape[0] > 0 else 0
     while k < errors.shape[0]:
         if k < n_train:
@@ -272,8 +274,8 @@ def cost(params, sizes, codes, alphas, X, Y, loss_code, parts=1):
     col, woff, boff = _offsets(sizes)
     A, Z = _buffers(sizes, params.dtype, _BLOCK, parts)
     WT = _transposed(params, sizes, woff, parts)
-    errors = np.empty(_blocks(X.shape[0], WT, _BLOCK))
-    _cost_blocks(0, np.zeros(0, np.int64), errors, params, WT, sizes, codes, alphas, col, woff,
+    errors = np.empty(_blocks(X.shape[0], WT))
+    _cost_blocks(np.zeros(0, np.int64), errors, params, WT, sizes, codes, alphas, col, woff,
                  boff, X, Y, X[:0], Y[:0], A, Z, _BLOCK)  # fmt: skip
     return _mean_cost(errors, X.shape[0], sizes[-1], loss_code)
 
@@ -373,22 +375,26 @@ def _epochs(h, lo, hi, state, params, sizes, codes, alphas, X, Y, Xv, Yv, loss_c
     phase. Thread 1 draws the row orders: each epoch's before the cost blocks of the one
     before, which thread 0 meanwhile takes (the draws of a 2048-point epoch take as long as a
     sixth of its cost). Thread 0 counts the steps into ``t`` and records the costs; both see
-    the same costs and stop at the same epoch. A thread alone draws in the same order: after a
-    stop on a non-finite cost, the generator has drawn the next epoch's order too. Returns the
-    epochs run.
+    the same costs and stop at the same epoch. A thread alone with ``parts`` 2 draws in the
+    same order, so after a stop on a non-finite cost the generator has drawn the next epoch's
+    order too; with ``parts`` 1 it draws each epoch's order as the epoch starts, as the other
+    loops do. Returns the epochs run.
     """
     A, Z, D, WT, G2, orders, errors = work
     n, epochs = X.shape[0], lrs.shape[0]
     col, woff, boff = _offsets(sizes)
     block = max(batch_size, _BLOCK)
     steps = (n + batch_size - 1) // batch_size
-    n_train = _blocks(n, WT, block)
+    n_train = _blocks(n, WT)
     has_val = Xv.shape[0] > 0
     draws = hi == 2 or parts == 1  # thread 1, or a thread alone
-    if draws:
+    ahead = parts == 2  # each epoch's order drawn before the costs of the one before
+    if draws and ahead:
         epoch_order(rng, n, shuffle, orders[0])
     met, tt = 0, t[0]
     for e in range(epochs):
+        if draws and not ahead:
+            epoch_order(rng, n, shuffle, orders[e % 2])
         if e == 0 or not with_cost:  # else drawn before the costs' meeting
             met = meet(state, h, met)
         order = orders[e % 2]
@@ -405,11 +411,11 @@ def _epochs(h, lo, hi, state, params, sizes, codes, alphas, X, Y, Xv, Yv, loss_c
             met = meet(state, h, met)
         if h == 0:
             t[0] = tt
-        if draws and e + 1 < epochs:
+        if draws and ahead and e + 1 < epochs:
             epoch_order(rng, n, shuffle, orders[(e + 1) % 2])
         if not with_cost:
             continue
-        _cost_blocks(h, state, errors, params, WT, sizes, codes, alphas, col, woff, boff, X, Y,
+        _cost_blocks(state, errors, params, WT, sizes, codes, alphas, col, woff, boff, X, Y,
                      Xv, Yv, _buffer(A, h, parts), _buffer(Z, h, parts), block)  # fmt: skip
         met = meet(state, h, met)
         tl = _mean_cost(errors[:n_train], n, sizes[-1], loss_code)
@@ -468,7 +474,7 @@ def train_epochs(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code
     A, Z = _buffers(sizes, params.dtype, block, parts)
     WT = _transposed(params, sizes, woff, parts)
     length = order_length(n, batch_size, shuffle)
-    errors = np.empty(_blocks(n, WT, block) + _blocks(Xv.shape[0], WT, block))
+    errors = np.empty(_blocks(n, WT) + _blocks(Xv.shape[0], WT))
     work = (A, Z, np.empty_like(A), WT, np.empty((2, params.shape[0]), params.dtype),
             np.empty((2, length), np.int64), errors)  # fmt: skip
     if parallel and parts == 2:

@@ -1,15 +1,15 @@
 """Whether the compiled loops may run two threads at once.
 
-:mod:`mlplab.engine.blas_loop` can split each batch (and each end-of-epoch cost) into two
-halves that two threads take, and the small-network loops can compute their end-of-epoch
-costs in a second thread (:mod:`mlplab.engine.lane`). Both run in a Numba parallel region,
-which pays only where starting one takes about a microsecond: Numba's OpenMP or TBB threading
-layer does, its fallback ``workqueue`` (where neither is installed) takes about 90 µs, more
-than a whole step of a 1-64-64-1 network at batch 128. GNU OpenMP also cannot go on in a
-process forked from one that has started its threads. Where two threads cannot run at once,
-the halves run one after the other and the costs in the training thread, with the same
-numbers. ``NUMBA_NUM_THREADS=1`` or ``OMP_NUM_THREADS=1`` keeps them on one thread (Dask sets
-the latter in its workers, which already take one core each).
+:mod:`mlplab.engine.blas_loop` can split each batch into two halves that two threads take
+(and share each end-of-epoch cost between them), and the small-network loops can compute
+their end-of-epoch costs in a second thread (:mod:`mlplab.engine.lane`). Both run in a Numba
+parallel region, which pays only where starting one takes about a microsecond: Numba's OpenMP
+or TBB threading layer does, its fallback ``workqueue`` (where neither is installed) takes
+about 90 µs, more than a whole step of a 1-64-64-1 network at batch 128. GNU OpenMP also
+cannot go on in a process forked from one that has started its threads. Where two threads
+cannot run at once, the halves run one after the other and the costs in the training thread,
+with the same numbers. ``NUMBA_NUM_THREADS=1`` or ``OMP_NUM_THREADS=1`` keeps them on one
+thread (Dask sets the latter in its workers, which already take one core each).
 """
 
 from __future__ import annotations

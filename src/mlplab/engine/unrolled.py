@@ -180,7 +180,10 @@ def _backprop(sizes, codes, alphas, loss_code, one_row: bool) -> list[str]:
         for j in range(n_out):
             w = woff[h - 1] + j * n_in
             body += [add(w + k, f"d{h}_{j} * a{h - 1}_{k}") for k in range(n_in)]
-            body.append(add(boff[h - 1] + j, f"d{h}_{j}"))
+            if n_out > 1:
+                body.append(add(boff[h - 1] + j, f"d{h}_{j}"))
+            elif one_row:  # a one-unit layer's bias: the pairwise sum of one term is the term
+                body.append(f"g{boff[h - 1]} = d{h}_0")
         if n_out == 1 and not one_row:
             body.append(f"Dc[{h - 1}, r] = d{h}_0")
         if h > 1:
@@ -217,9 +220,8 @@ def _step_source(sizes, codes, alphas, loss_code) -> list[str]:
               "        i = order[start + r]"]  # fmt: skip
     lines += ["        " + b for b in _backprop(sizes, codes, alphas, loss_code, False)]
     for h in range(1, len(sizes)):
-        if sizes[h] == 1:  # NumPy sums one column pairwise (in order below 8 rows)
-            lines += ["    if rows >= 8:",
-                      f"        G[{boff[h - 1]}] = pairwise_sum(Dc[{h - 1}], 0, rows)"]  # fmt: skip
+        if sizes[h] == 1:  # NumPy sums one column pairwise, as the generic loop does
+            lines.append(f"    G[{boff[h - 1]}] = pairwise_sum(Dc[{h - 1}], 0, rows)")
     lines.append("    _step_row(params, G, m, v, lr, opt_code, hyper, t[0])")
     return ["            " + line for line in lines]
 
