@@ -200,7 +200,8 @@ def _cost_blocks(state, errors, params, WT, sizes, codes, alphas, col, woff, bof
     whichever thread computed it, so the costs (:func:`_mean_cost`) do not depend on who
     did."""
     n_train = _blocks(X.shape[0], WT)
-    k = fetch_add(state, CLAIMS, 1) if state.shape[0] > 0 else 0
+    shared = state.shape[0] > 0
+    k = fetch_add(state, CLAIMS, 1) if shared else 0
     while k < errors.shape[0]:
         if k < n_train:
             errors[k] = _block_error(k, params, WT, sizes, codes, alphas, col, woff, boff, X, Y,
@@ -208,7 +209,7 @@ def _cost_blocks(state, errors, params, WT, sizes, codes, alphas, col, woff, bof
         else:
             errors[k] = _block_error(k - n_train, params, WT, sizes, codes, alphas, col, woff,
                                      boff, Xv, Yv, A, Z, block)  # fmt: skip
-        k = fetch_add(state, CLAIMS, 1) if state.shape[0] > 0 else k + 1
+        k = fetch_add(state, CLAIMS, 1) if shared else k + 1
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -387,7 +388,7 @@ def _epochs(h, lo, hi, state, params, sizes, codes, alphas, X, Y, Xv, Yv, loss_c
     steps = (n + batch_size - 1) // batch_size
     n_train = _blocks(n, WT)
     has_val = Xv.shape[0] > 0
-    draws = hi == 2 or parts == 1  # thread 1, or a thread alone
+    draws = hi == parts  # the thread that takes the last part: thread 1, or a thread alone
     ahead = parts == 2  # each epoch's order drawn before the costs of the one before
     if draws and ahead:
         epoch_order(rng, n, shuffle, orders[0])

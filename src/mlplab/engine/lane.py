@@ -42,7 +42,7 @@ _PUBLISHED, _COSTED, _STOP, _DRAWN = range(JOINED + 1, JOINED + 5)
 
 def new_state() -> np.ndarray:
     """A fresh ``state`` array for one call of a compiled loop."""
-    return np.zeros(5, np.int64)
+    return np.zeros(_DRAWN + 1, np.int64)
 
 
 @njit(cache=True, nogil=True)

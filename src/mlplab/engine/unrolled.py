@@ -150,8 +150,9 @@ def _backprop(sizes, codes, alphas, loss_code, one_row: bool) -> list[str]:
     For a batch of many rows, each parameter's gradient term is added to ``G`` (zeroed
     before the batch). For a one-row batch (``one_row``), the gradient is the term alone,
     kept in locals ``g0``, ``g1``, ...: the same numbers (``0.0 +`` the term, as the sum
-    from zero gives it, and no division by the batch's one row), without a trip through
-    memory per parameter and a division on the step's chain of dependent operations.
+    from zero gives it; the term alone for a one-unit layer's bias, as the pairwise sum gives
+    it; no division by the batch's one row), without a trip through memory per parameter and
+    a division on the step's chain of dependent operations.
     """
     woff, boff = _offsets(sizes)
     L = len(sizes)
