@@ -35,6 +35,7 @@ from mlplab.engine.fused import pairwise_sum
 from mlplab.engine.kernels import ACT_CODES, _offsets, _step_row, costs_finite, record_epoch
 from mlplab.engine.orders import epoch_order, order_length
 from mlplab.engine.threads import prange_only
+from mlplab.engine.views import rows_view
 from mlplab.engine.vsigmoid import sigmoid_rows
 
 _SIGMOID, _LEAKY = ACT_CODES["sigmoid"], ACT_CODES["leaky_relu"]
@@ -44,12 +45,6 @@ _BLOCK = 256
 #: Rows per block of the cost's forward passes with transposed weights: OpenBLAS's small-matrix
 #: kernel takes these products at full speed.
 _TRANSPOSED_ROWS = 64
-
-
-@njit(cache=True, error_model="numpy", nogil=True)
-def _view(buf, offset, rows, n):
-    """``buf[offset : offset + rows * n]`` as a C-contiguous ``(rows, n)`` array."""
-    return buf[offset : offset + rows * n].reshape(rows, n)
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -115,18 +110,18 @@ def _forward(params, WT, sizes, codes, alphas, col, woff, boff, A, Z, block, row
     ``WT`` holds each W^[l] transposed, (n_{l-1}, n_l) at W^[l]'s offset
     (:func:`_transpose_part`), or is empty: then the products take ``W.T`` as NumPy does.
     """
-    a_prev = _view(A, 0, rows, sizes[0])
+    a_prev = rows_view(A, 0, rows, sizes[0])
     for layer in range(1, sizes.shape[0]):
         n_in, n_out = sizes[layer - 1], sizes[layer]
         wo, bo = woff[layer - 1], boff[layer - 1]
-        z = _view(Z, block * col[layer], rows, n_out)
-        a = _view(A, block * col[layer], rows, n_out)
+        z = rows_view(Z, block * col[layer], rows, n_out)
+        a = rows_view(A, block * col[layer], rows, n_out)
         if n_in == 1:
             _outer(a_prev, params[wo : wo + n_out], z)
         elif WT.shape[0] > 0:
-            np.dot(a_prev, WT[wo : wo + n_in * n_out].reshape(n_in, n_out), z)
+            np.dot(a_prev, rows_view(WT, wo, n_in, n_out), z)
         else:
-            np.dot(a_prev, params[wo : wo + n_out * n_in].reshape(n_out, n_in).T, z)
+            np.dot(a_prev, rows_view(params, wo, n_out, n_in).T, z)
         _activate(codes[layer - 1], alphas[layer - 1], z, params[bo : bo + n_out], a)
         a_prev = a
     return a_prev
@@ -142,8 +137,8 @@ def _transpose_part(h, params, sizes, woff, WT):
     for layer in range(1, sizes.shape[0]):
         n_in, n_out, wo = sizes[layer - 1], sizes[layer], woff[layer - 1]
         lo, hi = _half(h, n_out)
-        W = params[wo : wo + n_out * n_in].reshape(n_out, n_in)[lo:hi]
-        T = WT[wo : wo + n_in * n_out].reshape(n_in, n_out)
+        W = rows_view(params, wo, n_out, n_in)[lo:hi]
+        T = rows_view(WT, wo, n_in, n_out)
         for k in range(n_in):
             row = T[k, lo:hi]
             for j in range(row.shape[0]):
@@ -178,7 +173,7 @@ def _block_error(k, params, WT, sizes, codes, alphas, col, woff, boff, X, Y, A, 
     step = _cost_rows(WT)
     start = k * step
     rows = min(step, X.shape[0] - start)
-    _view(A, 0, rows, n_in)[...] = X[start : start + rows]
+    rows_view(A, 0, rows, n_in)[...] = X[start : start + rows]
     out = _forward(params, WT, sizes, codes, alphas, col, woff, boff, A, Z, block, rows)
     total = 0.0
     for r in range(rows):
@@ -292,33 +287,33 @@ def _gradient(params, WT, sizes, codes, alphas, col, woff, boff, X, Y, idx, batc
     their terms of the flat gradient into ``G``. The forward pass takes the transposed weights
     ``WT`` where there are (see :func:`_forward`)."""
     rows, n_layers = idx.shape[0], sizes.shape[0]
-    a0 = _view(A, 0, rows, sizes[0])
+    a0 = rows_view(A, 0, rows, sizes[0])
     for r in range(rows):
         a0[r] = X[idx[r]]
     out = _forward(params, WT, sizes, codes, alphas, col, woff, boff, A, Z, block, rows)
     n_out = sizes[-1]
     scale = 2.0 / (batch * n_out)
     last = block * col[n_layers - 1]
-    delta = _view(D, last, rows, n_out)
+    delta = rows_view(D, last, rows, n_out)
     for r in range(rows):
         for j in range(n_out):
             diff = out[r, j] - Y[idx[r], j]
             # as the losses compute it: mse multiplies by 2 / (B n_L), half_sse divides by B
             delta[r, j] = diff * scale if loss_code == 0 else diff / batch
-    _delta(codes[n_layers - 2], alphas[n_layers - 2], _view(Z, last, rows, n_out), out, delta,
+    _delta(codes[n_layers - 2], alphas[n_layers - 2], rows_view(Z, last, rows, n_out), out, delta,
            G, boff[n_layers - 2])  # fmt: skip
     for layer in range(n_layers - 1, 0, -1):
         n_in, n_o = sizes[layer - 1], sizes[layer]
         wo = woff[layer - 1]
-        a_prev = _view(A, block * col[layer - 1], rows, n_in)
-        np.dot(delta.T, a_prev, G[wo : wo + n_o * n_in].reshape(n_o, n_in))
+        a_prev = rows_view(A, block * col[layer - 1], rows, n_in)
+        np.dot(delta.T, a_prev, rows_view(G, wo, n_o, n_in))
         if layer > 1:
-            below = _view(D, block * col[layer - 1], rows, n_in)
+            below = rows_view(D, block * col[layer - 1], rows, n_in)
             if n_o == 1:
                 _outer(delta, params[wo : wo + n_in], below)
             else:
-                np.dot(delta, params[wo : wo + n_o * n_in].reshape(n_o, n_in), below)
-            _delta(codes[layer - 2], alphas[layer - 2], _view(Z, block * col[layer - 1], rows,
+                np.dot(delta, rows_view(params, wo, n_o, n_in), below)
+            _delta(codes[layer - 2], alphas[layer - 2], rows_view(Z, block * col[layer - 1], rows,
                    n_in), a_prev, below, G, boff[layer - 2])  # fmt: skip
             delta = below
 

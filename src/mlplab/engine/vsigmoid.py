@@ -17,6 +17,8 @@ import numpy as np
 from numba import njit, types
 from numba.extending import intrinsic
 
+from mlplab.engine.views import flat_view
+
 _INV_LN2 = 1.0 / math.log(2.0)
 _LN2_HI = 0.6931471803691238  # ln 2 split so that k * _LN2_HI is exact for |k| < 2**11
 _LN2_LO = 1.9082149292705877e-10
@@ -136,6 +138,6 @@ def sigmoid_rows(z, a):
     """a = 1 / (1 + exp(−z)) for a contiguous block of any shape, float64
     (:func:`sigmoid_flat`) or float32 (:func:`sigmoid_flat32`)."""
     if z.itemsize == 4:
-        sigmoid_flat32(z.reshape(-1), a.reshape(-1), z.size)
+        sigmoid_flat32(flat_view(z), flat_view(a), z.size)
     else:
-        sigmoid_flat(z.reshape(-1), a.reshape(-1), z.size)
+        sigmoid_flat(flat_view(z), flat_view(a), z.size)
