@@ -338,13 +338,12 @@ def _part_gradient(h, parts, params, WT, sizes, codes, alphas, col, woff, boff, 
 @njit(cache=True, error_model="numpy", nogil=True)
 def _step_range(lo, hi, parts, params, G2, m, v, lr, opt_code, hyper, t):
     """The optimiser's step on ``params[lo:hi]`` from ``G2[0]`` (``parts`` 1) or from the sum
-    of the two halves' terms ``G2[0] + G2[1]`` (left in ``G2[0]``; over views indexed from 0,
-    which the compiler vectorises, as it cannot with ``G2[0, k]`` for ``k`` from ``lo``)."""
+    of the two halves' terms ``G2[0] + G2[1]``, added in the step's pass."""
+    g, s = G2[0, lo:hi], slice(lo, hi)
     if parts == 2:
-        total, other = G2[0, lo:hi], G2[1, lo:hi]
-        for k in range(total.shape[0]):
-            total[k] += other[k]
-    _step_row(params[lo:hi], G2[0, lo:hi], m[lo:hi], v[lo:hi], lr, opt_code, hyper, t)
+        _step_row(params[s], g, m[s], v[s], lr, opt_code, hyper, t, G2[1, lo:hi])
+    else:
+        _step_row(params[s], g, m[s], v[s], lr, opt_code, hyper, t)
 
 
 @njit(cache=True, error_model="numpy", nogil=True)

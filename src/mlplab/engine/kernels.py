@@ -220,35 +220,49 @@ def _gradient(params, sizes, codes, alphas, col, woff, boff, X, Y, order, start,
 
 
 @njit(cache=True, inline="always", error_model="numpy", nogil=True)
-def _step_row(params, G, m, v, lr, opt_code, hyper, t):
-    """One optimiser step on one flat vector in place, as :class:`mlplab.SGD` /
-    :class:`mlplab.Adam` compute it (step number ``t``, from 1).
+def _entry(G, H, k):
+    """Entry ``k`` of the gradient ``G``, or of the sum ``G + H`` of two parts' terms."""
+    if H is None:
+        return G[k]
+    return G[k] + H[k]
 
-    Each optimiser has its own branch-free loop, so the compiler vectorises it.
+
+@njit(cache=True, inline="always", error_model="numpy", nogil=True)
+def _step_row(params, G, m, v, lr, opt_code, hyper, t, H=None):
+    """One optimiser step on one flat vector in place, as :class:`mlplab.SGD` /
+    :class:`mlplab.Adam` compute it (step number ``t``, from 1), from the gradient ``G``, or
+    from ``G + H`` where the gradient comes in two parts' terms (summed entry by entry in the
+    step's own pass).
+
+    Each optimiser has its own branch-free loop, so the compiler vectorises it. Plain SGD
+    computes in the parameters' precision, as NumPy's ``p -= lr * g`` does with a Python
+    float (the rate rounded to float32 for a float32 network); the others in float64.
     """
     n = params.shape[0]
     if opt_code == OPT_SGD:
+        eta = params.dtype.type(lr)
         for k in range(n):
-            params[k] -= lr * G[k]
+            params[k] -= eta * _entry(G, H, k)
     elif opt_code == OPT_ADAM:
         beta1, beta2, eps = hyper[1], hyper[2], hyper[3]
         c1, c2 = 1.0 - beta1, 1.0 - beta2
         step = lr / (1.0 - beta1 ** float(t))
         root2 = math.sqrt(1.0 - beta2 ** float(t))
         for k in range(n):
-            g = G[k]
+            g = _entry(G, H, k)
             m[k] = m[k] * beta1 + c1 * g
             v[k] = v[k] * beta2 + c2 * g * g
             params[k] -= step * m[k] / (math.sqrt(v[k]) / root2 + eps)
     elif opt_code == OPT_NESTEROV:
         mu = hyper[0]
         for k in range(n):
-            m[k] = m[k] * mu + G[k]
-            params[k] -= lr * (G[k] + mu * m[k])
+            g = _entry(G, H, k)
+            m[k] = m[k] * mu + g
+            params[k] -= lr * (g + mu * m[k])
     else:
         mu = hyper[0]
         for k in range(n):
-            m[k] = m[k] * mu + G[k]
+            m[k] = m[k] * mu + _entry(G, H, k)
             params[k] -= lr * m[k]
 
 
