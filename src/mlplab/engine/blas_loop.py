@@ -339,11 +339,11 @@ def _part_gradient(h, parts, params, WT, sizes, codes, alphas, col, woff, boff, 
 def _step_range(lo, hi, parts, params, G2, m, v, lr, opt_code, hyper, t):
     """The optimiser's step on ``params[lo:hi]`` from ``G2[0]`` (``parts`` 1) or from the sum
     of the two halves' terms ``G2[0] + G2[1]``, added in the step's pass."""
-    g, s = G2[0, lo:hi], slice(lo, hi)
+    s = slice(lo, hi)
     if parts == 2:
-        _step_row(params[s], g, m[s], v[s], lr, opt_code, hyper, t, G2[1, lo:hi])
+        _step_row(params[s], G2[0, s], m[s], v[s], lr, opt_code, hyper, t, G2[1, s])
     else:
-        _step_row(params[s], g, m[s], v[s], lr, opt_code, hyper, t)
+        _step_row(params[s], G2[0, s], m[s], v[s], lr, opt_code, hyper, t)
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
