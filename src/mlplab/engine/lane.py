@@ -19,8 +19,12 @@ non-finite cost the generator has drawn the orders of the epochs past it (at mos
 at most :data:`SLOTS` ahead of the trainer.
 
 The two threads are the two iterations of a Numba ``prange`` region and talk through a small
-int64 array, ``state`` (:mod:`mlplab.engine.atomics`). They wait for each other by spinning, so
-the region must run both iterations at once (see :func:`mlplab.engine.threads.two_at_once`).
+int64 array, ``state`` (:mod:`mlplab.engine.atomics`). Each thread's counts sit on cache lines
+of their own, and the trainer rereads the cost thread's counts only when its last reading says
+that it must wait: reading a line that the other thread has just written costs a transfer
+between the cores, and two such reads an epoch took a twentieth of the paper's example. The
+threads wait for each other by spinning, so the region must run both iterations at once (see
+:func:`mlplab.engine.threads.two_at_once`).
 Should it not, the trainer finds no partner (:func:`~mlplab.engine.atomics.partner`) and trains
 alone, computing the costs itself, and the cost thread, when it starts, finds that and returns.
 """
@@ -35,14 +39,21 @@ from mlplab.engine.orders import epoch_order, order_length
 
 #: Snapshots the trainer may run ahead of the cost thread.
 SLOTS = 8
-# state[...]: whether the cost thread joined (mlplab.engine.atomics), epochs published, epochs
-# costed, stop (e + 1), epochs whose row orders are drawn
-_PUBLISHED, _COSTED, _STOP, _DRAWN = range(JOINED + 1, JOINED + 5)
+# state[...], each group a cache line (8 int64) from the next, so that a thread's writes do not
+# evict the line the other reads: whether the cost thread joined (mlplab.engine.atomics); epochs
+# published (the trainer writes); epochs costed and stop (e + 1) (the cost thread writes);
+# epochs whose row orders are drawn (the cost thread writes); the trainer's last reads of the
+# costed and drawn counts (the trainer's own line: it rereads the counts only when these say
+# it must wait).
+_PUBLISHED = JOINED + 8
+_COSTED, _STOP = JOINED + 16, JOINED + 17
+_DRAWN = JOINED + 24
+_SEEN_COSTED, _SEEN_DRAWN = JOINED + 32, JOINED + 33
 
 
 def new_state() -> np.ndarray:
     """A fresh ``state`` array for one call of a compiled loop."""
-    return np.zeros(_DRAWN + 1, np.int64)
+    return np.zeros(_SEEN_DRAWN + 1, np.int64)
 
 
 @njit(cache=True, nogil=True)
@@ -70,21 +81,40 @@ def _copy(src, dst):
 
 
 @njit(cache=True, nogil=True)
+def _reach(state, count, seen, target):
+    """The trainer: wait until the cost thread's ``state[count]`` is at least ``target``.
+    Its last reading, ``state[seen]``, answers first; only where that is short does it read
+    the count (a cache line the other thread writes) again, and keep the reading. Returns 0,
+    or the stop mark should the cost thread stop the run meanwhile."""
+    if state[seen] >= target:
+        return 0
+    while True:
+        now = load(state, count)
+        if now >= target:
+            state[seen] = now
+            return 0
+        stop = load(state, _STOP)
+        if stop != 0:
+            return stop
+        pause()
+
+
+@njit(cache=True, nogil=True)
 def publish(state, snaps, steps, e, params, m, v, t):
     """The trainer, after epoch ``e``: snapshot its parameters and state for the cost thread
-    (once there is room in the ring). Returns the stop mark (0: go on; else the epochs the run
-    takes, see :func:`finish`)."""
-    while e - load(state, _COSTED) >= SLOTS:
-        if load(state, _STOP) != 0:
-            return load(state, _STOP)
-        pause()
+    (once there is room in the ring). Returns 0 (go on), or the stop mark (the epochs the run
+    takes, see :func:`finish`) that it found while it waited for room: a trainer that does not
+    wait goes on, at most :data:`SLOTS` epochs past a stop, and then waits."""
+    stop = _reach(state, _COSTED, _SEEN_COSTED, e - SLOTS + 1)
+    if stop != 0:
+        return stop
     slot = e % SLOTS
     _copy(params, snaps[slot, 0])
     _copy(m, snaps[slot, 1])
     _copy(v, snaps[slot, 2])
     steps[slot] = t[0]
     store(state, _PUBLISHED, e + 1)
-    return load(state, _STOP)
+    return 0
 
 
 @njit(cache=True, nogil=True)
@@ -108,9 +138,12 @@ def finish(state, snaps, steps, epochs, params, m, v, t):
 @njit(cache=True, nogil=True)
 def wait_for(state, e, rng, n, shuffle, orders, epochs):
     """The cost thread: wait until epoch ``e``'s snapshot is published, drawing meanwhile the
-    row orders the trainer will need (:func:`draw_ahead`); its slot."""
+    row orders the trainer will need (:func:`draw_ahead`); its slot. The spin calls
+    :func:`draw_ahead` only when there is an order to draw: a call counts references to its
+    arrays, atomic operations on cache lines that the trainer's calls touch too."""
     while True:
-        draw_ahead(state, rng, n, shuffle, orders, epochs)
+        if state[_DRAWN] < min(epochs, load(state, _PUBLISHED) + SLOTS):
+            draw_ahead(state, rng, n, shuffle, orders, epochs)
         if load(state, _PUBLISHED) > e:
             return e % SLOTS
         pause()
@@ -139,10 +172,8 @@ def next_order(together, state, e, rng, n, shuffle, own, orders):
     if not together:
         epoch_order(rng, n, shuffle, own)
         return own
-    while load(state, _DRAWN) <= e:
-        if load(state, _STOP) != 0:
-            return own[:0]
-        pause()
+    if _reach(state, _DRAWN, _SEEN_DRAWN, e + 1) != 0:
+        return own[:0]
     return orders[e % SLOTS]
 
 
