@@ -41,17 +41,36 @@ def _as_float(typingctx, bits):
     return out(bits), codegen
 
 
+@intrinsic
+def _as_int(typingctx, x):
+    """The integer whose bits are the float ``x`` (float64 to int64, float32 to int32)."""
+    if x == types.float64:
+        out = types.int64
+    elif x == types.float32:
+        out = types.int32
+    else:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(out))
+
+    return out(x), codegen
+
+
 _TAYLOR = tuple(1.0 / math.factorial(k) for k in range(14))
+# The exponent field of 2^0, to add to k shifted into the field.
+_EXPONENT_ONE = np.int64(1023 << 52)
 
 
 @njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"}, inline="always")
 def _logistic(z):
     """1 / (1 + exp(−z)) for one float64 (see :func:`sigmoid_flat`)."""
     c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13 = _TAYLOR
+    z = -709.0 if z < -709.0 else z  # NaN passes both tests
+    z = 708.0 if z > 708.0 else z
     x = -z
-    x = 709.0 if x > 709.0 else x
-    x = -708.0 if x < -708.0 else x
-    k = (x * _INV_LN2 + _ROUND) - _ROUND
+    shifted = x * _INV_LN2 + _ROUND  # k in its last bits
+    k = shifted - _ROUND
     r = (x - k * _LN2_HI) - k * _LN2_LO
     r2 = r * r
     r4 = r2 * r2
@@ -59,7 +78,7 @@ def _logistic(z):
         c8 + c9 * r + (c10 + c11 * r) * r2 + (c12 + c13 * r) * r4
     ) * r4
     p = c0 + r * (c1 + r * (c2 + r * (c3 + r * tail)))
-    return 1.0 / (1.0 + p * _as_float(np.int64(k + 1023.0) << 52))
+    return 1.0 / (1.0 + p * _as_float((_as_int(shifted) << 52) + _EXPONENT_ONE))
 
 
 @njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
@@ -71,8 +90,10 @@ def sigmoid_flat(z, a, n):
     exp(x) = 2^k p(r) with k = round(x / ln 2), r = x − k ln 2 (|r| ≤ ln 2 / 2, in two parts so
     that it is exact) and p the degree-13 Taylor polynomial (remainder below 2e-16): its terms
     from r⁴ on in Estrin's scheme (a short dependency chain), the first four in Horner's (for
-    accuracy); 2^k is built from its bits. x is clamped to [−708, 709], where 2^k stays a
-    normal number; beyond it σ is 1 or below 1e-307 either way.
+    accuracy). k is rounded by adding and subtracting 1.5 · 2^52, and 2^k is built from the last
+    bits of the sum, shifted into the exponent field (no conversion to an integer). x is clamped
+    to [−708, 709] (z to [−709, 708], which keeps a NaN), where 2^k stays a normal number;
+    beyond it σ is 1 or below 1e-307 either way.
     """
     for i in range(n):
         a[i] = _logistic(z[i])
@@ -83,7 +104,8 @@ _INV_LN2_F = _F(1.0 / math.log(2.0))
 _LN2_HI_F = _F(0.693359375)  # 355 / 512: k * _LN2_HI_F is exact in float32 for |k| < 2**15
 _LN2_LO_F = _F(math.log(2.0) - 0.693359375)
 _ROUND_F = _F(12582912.0)  # 1.5 * 2**23
-_HIGH_F, _LOW_F, _BIAS_F, _ONE_F = _F(88.0), _F(-87.0), _F(127.0), _F(1.0)
+_HIGH_F, _LOW_F, _ONE_F = _F(88.0), _F(-87.0), _F(1.0)
+_EXPONENT_ONE_F = np.int32(127 << 23)
 _TAYLOR_F = tuple(_F(1.0 / math.factorial(k)) for k in range(8))
 
 
@@ -91,13 +113,14 @@ _TAYLOR_F = tuple(_F(1.0 / math.factorial(k)) for k in range(8))
 def _logistic32(z):
     """1 / (1 + exp(−z)) for one float32, in float32 arithmetic (see :func:`sigmoid_flat32`)."""
     c0, c1, c2, c3, c4, c5, c6, c7 = _TAYLOR_F
+    z = -_HIGH_F if z < -_HIGH_F else z  # NaN passes both tests
+    z = -_LOW_F if z > -_LOW_F else z
     x = -z
-    x = _HIGH_F if x > _HIGH_F else x
-    x = _LOW_F if x < _LOW_F else x
-    k = (x * _INV_LN2_F + _ROUND_F) - _ROUND_F
+    shifted = x * _INV_LN2_F + _ROUND_F  # k in its last bits
+    k = shifted - _ROUND_F
     r = (x - k * _LN2_HI_F) - k * _LN2_LO_F
     p = ((((((c7 * r + c6) * r + c5) * r + c4) * r + c3) * r + c2) * r + c1) * r + c0
-    return _ONE_F / (_ONE_F + p * _as_float(np.int32(np.int32(k + _BIAS_F) << 23)))
+    return _ONE_F / (_ONE_F + p * _as_float(np.int32((_as_int(shifted) << 23) + _EXPONENT_ONE_F)))
 
 
 @njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
