@@ -142,11 +142,19 @@ def wait_for(state, e, rng, n, shuffle, orders, epochs):
     :func:`draw_ahead` only when there is an order to draw: a call counts references to its
     arrays, atomic operations on cache lines that the trainer's calls touch too."""
     while True:
-        if state[_DRAWN] < min(epochs, load(state, _PUBLISHED) + SLOTS):
+        published = load(state, _PUBLISHED)
+        if state[_DRAWN] < _draw_limit(published, epochs):
             draw_ahead(state, rng, n, shuffle, orders, epochs)
-        if load(state, _PUBLISHED) > e:
+        if published > e:
             return e % SLOTS
         pause()
+
+
+@njit(cache=True, nogil=True)
+def _draw_limit(published, epochs):
+    """How many epochs' row orders the cost thread may have drawn once the trainer has
+    published ``published`` epochs: :data:`SLOTS` more, up to the run's ``epochs``."""
+    return min(epochs, published + SLOTS)
 
 
 @njit(cache=True, nogil=True)
@@ -156,7 +164,7 @@ def draw_ahead(state, rng, n, shuffle, orders, epochs):
     d − SLOTS). While the two threads run together the generator is this thread's alone, so
     the draws are those of the one-thread loop, in the same order."""
     drawn = state[_DRAWN]  # written by this thread only
-    limit = min(epochs, load(state, _PUBLISHED) + SLOTS)
+    limit = _draw_limit(load(state, _PUBLISHED), epochs)
     while drawn < limit:
         epoch_order(rng, n, shuffle, orders[drawn % SLOTS])
         drawn += 1

@@ -25,30 +25,20 @@ _LN2_LO = 1.9082149292705877e-10
 _ROUND = 6755399441055744.0  # 1.5 * 2**52: (x + _ROUND) - _ROUND rounds x to an integer
 
 
-@intrinsic
-def _as_float(typingctx, bits):
-    """The float whose bits are the integer ``bits`` (int64 to float64, int32 to float32)."""
-    if bits == types.int64:
-        out = types.float64
-    elif bits == types.int32:
-        out = types.float32
-    else:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(out))
-
-    return out(bits), codegen
+# Each type and the type of the other kind (integer or float) of its width.
+_SAME_WIDTH = {
+    types.int64: types.float64,
+    types.int32: types.float32,
+    types.float64: types.int64,
+    types.float32: types.int32,
+}
 
 
 @intrinsic
-def _as_int(typingctx, x):
-    """The integer whose bits are the float ``x`` (float64 to int64, float32 to int32)."""
-    if x == types.float64:
-        out = types.int64
-    elif x == types.float32:
-        out = types.int32
-    else:
+def _reinterpret(typingctx, x):
+    """The value of the other kind with the bits of ``x``: int64 ↔ float64, int32 ↔ float32."""
+    out = _SAME_WIDTH.get(x)
+    if out is None:
         return None
 
     def codegen(context, builder, signature, args):
@@ -78,7 +68,8 @@ def _logistic(z):
         c8 + c9 * r + (c10 + c11 * r) * r2 + (c12 + c13 * r) * r4
     ) * r4
     p = c0 + r * (c1 + r * (c2 + r * (c3 + r * tail)))
-    return 1.0 / (1.0 + p * _as_float((_as_int(shifted) << 52) + _EXPONENT_ONE))
+    two_k = _reinterpret((_reinterpret(shifted) << 52) + _EXPONENT_ONE)
+    return 1.0 / (1.0 + p * two_k)
 
 
 @njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
@@ -120,7 +111,8 @@ def _logistic32(z):
     k = shifted - _ROUND_F
     r = (x - k * _LN2_HI_F) - k * _LN2_LO_F
     p = ((((((c7 * r + c6) * r + c5) * r + c4) * r + c3) * r + c2) * r + c1) * r + c0
-    return _ONE_F / (_ONE_F + p * _as_float(np.int32((_as_int(shifted) << 23) + _EXPONENT_ONE_F)))
+    two_k = _reinterpret(np.int32((_reinterpret(shifted) << 23) + _EXPONENT_ONE_F))
+    return _ONE_F / (_ONE_F + p * two_k)
 
 
 @njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
