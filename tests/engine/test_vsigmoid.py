@@ -5,15 +5,21 @@ from __future__ import annotations
 import numpy as np
 
 from mlplab.activations import sigmoid
-from mlplab.engine.vsigmoid import sigmoid_flat, sigmoid_flat32, sigmoid_inplace, sigmoid_rows
+from mlplab.engine.vsigmoid import sigmoid_biased, sigmoid_flat, sigmoid_inplace
+
+
+def sigmoid_of(z: np.ndarray) -> np.ndarray:
+    """The vectorised sigmoid of a copy of ``z``."""
+    a = np.array(z, copy=True).reshape(-1)
+    sigmoid_inplace(a, a.size)
+    return a.reshape(np.shape(z))
 
 
 def test_vectorised_sigmoid_is_within_two_ulp_of_the_reference_everywhere():
     z = np.concatenate(
         [np.linspace(-2e4, 2e4, 40_001), np.linspace(-800, 800, 100_001), [-np.inf, np.inf]]
     ).reshape(-1, 1)
-    a = np.empty_like(z)
-    sigmoid_rows(z, a)
+    a = sigmoid_of(z)
     ref = sigmoid.f(z)
     assert np.all((a >= 0) & (a <= 1))
     assert np.max(np.abs(a - ref)) <= 2.3e-16  # absolute: σ in [0, 1]
@@ -25,8 +31,7 @@ def test_vectorised_sigmoid_is_within_two_ulp_of_the_reference_everywhere():
 
 def test_vectorised_sigmoid_propagates_nan():
     z = np.array([[0.0, np.nan, 1.0]])
-    a = np.empty_like(z)
-    sigmoid_rows(z, a)
+    a = sigmoid_of(z)
     assert a[0, 0] == 0.5 and np.isnan(a[0, 1]) and a[0, 2] == sigmoid.f(np.array(1.0))
 
 
@@ -34,8 +39,7 @@ def test_float32_sigmoid_is_within_three_float32_ulp_of_the_exact_value():
     z = np.concatenate(
         [np.linspace(-200, 200, 400_001), np.linspace(-20, 20, 100_001), [-np.inf, np.inf]]
     ).astype(np.float32)
-    a = np.empty_like(z)
-    sigmoid_rows(z, a)
+    a = sigmoid_of(z)
     exact = sigmoid.f(z.astype(np.float64))  # the float32 inputs, exactly
     assert a.dtype == np.float32 and np.all((a >= 0) & (a <= 1))
     err = np.abs(a.astype(np.float64) - exact)
@@ -47,18 +51,36 @@ def test_float32_sigmoid_is_within_three_float32_ulp_of_the_exact_value():
 
 def test_float32_sigmoid_propagates_nan():
     z = np.array([[0.0, np.nan, 1.0]], np.float32)
-    a = np.empty_like(z)
-    sigmoid_rows(z, a)
+    a = sigmoid_of(z)
     assert a[0, 0] == 0.5 and np.isnan(a[0, 1])
     assert abs(float(a[0, 2]) - float(sigmoid.f(np.array(1.0)))) <= 6e-8
 
 
-def test_in_place_sigmoid_gives_the_out_of_place_numbers():
+def test_in_place_sigmoid_leaves_the_entries_past_n_alone():
+    for dtype in (np.float64, np.float32):
+        z = np.array([0.0, 1.0, -np.inf], dtype)
+        sigmoid_inplace(z, 2)
+        assert z[0] == 0.5 and 0.73 < z[1] < 0.74 and z[2] == -np.inf and z.dtype == dtype
+
+
+def test_biased_sigmoid_gives_the_sigmoid_of_the_sum_bit_for_bit():
     rng = np.random.default_rng(0)
-    for dtype, flat in ((np.float64, sigmoid_flat), (np.float32, sigmoid_flat32)):
+    for dtype in (np.float64, np.float32):
+        z = rng.normal(0, 30, (37, 19)).astype(dtype)
+        z[3, 4], z[5, 6], z[7, 8] = np.nan, np.inf, -np.inf
+        b = rng.normal(0, 5, 19).astype(dtype)
+        want = sigmoid_of(z + b)  # the sum rounded in the arrays' precision, as in the pass
+        a = z.copy()
+        sigmoid_biased(a, b)
+        assert a.dtype == dtype
+        np.testing.assert_array_equal(a, want)
+
+
+def test_sigmoid_into_another_array_gives_the_in_place_numbers():
+    rng = np.random.default_rng(1)
+    for dtype in (np.float64, np.float32):
         z = np.concatenate([rng.normal(0, 30, 1000), [np.nan, np.inf, -np.inf]]).astype(dtype)
-        out = np.empty_like(z)
-        flat(z, out, z.size)
-        sigmoid_inplace(z, z.size - 1)  # the last entry left as it is
-        np.testing.assert_array_equal(z[:-1], out[:-1])
-        assert z[-1] == -np.inf and z.dtype == dtype
+        out = np.full_like(z, 7.0)
+        sigmoid_flat(z, out, z.size - 1)  # the last entry left as it is
+        np.testing.assert_array_equal(out[:-1], sigmoid_of(z)[:-1])
+        assert out[-1] == 7.0 and out.dtype == dtype

@@ -1,12 +1,12 @@
 """The logistic sigmoid of a whole block at once, in a form the compiler vectorises.
 
 ``math.exp`` is a libm call per element, which the compiler cannot vectorise; over a block of
-rows its cost decides the time of a sigmoid layer. :func:`sigmoid_flat` (and
-:func:`sigmoid_rows`, for a block of any shape) computes the exponential itself with
-arithmetic that vectorises, to within 2 units in the last place of
-NumPy's ``exp``. The compiled loops use it wherever a layer's block is long enough to fill
-vectors. For a float32 block, :func:`sigmoid_rows` computes in float32 throughout
-(:func:`sigmoid_flat32`): twice the elements per vector and a shorter polynomial.
+rows its cost decides the time of a sigmoid layer. :func:`sigmoid_inplace` (and
+:func:`sigmoid_flat` from one array into another, :func:`sigmoid_biased` for a layer's block
+with its biases) computes the exponential itself with arithmetic that vectorises, to within
+2 units in the last place of NumPy's ``exp``. The compiled loops use it wherever a layer's
+block is long enough to fill vectors. For float32 arrays it computes in float32 throughout
+(:func:`_logistic32`): twice the elements per vector and a shorter polynomial.
 """
 
 from __future__ import annotations
@@ -15,9 +15,7 @@ import math
 
 import numpy as np
 from numba import njit, types
-from numba.extending import intrinsic
-
-from mlplab.engine.views import flat_view
+from numba.extending import intrinsic, overload
 
 _INV_LN2 = 1.0 / math.log(2.0)
 _LN2_HI = 0.6931471803691238  # ln 2 split so that k * _LN2_HI is exact for |k| < 2**11
@@ -54,7 +52,7 @@ _EXPONENT_ONE = np.int64(1023 << 52)
 
 @njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"}, inline="always")
 def _logistic(z):
-    """1 / (1 + exp(−z)) for one float64 (see :func:`sigmoid_flat`)."""
+    """1 / (1 + exp(−z)) for one float64 (see :func:`sigmoid_inplace`)."""
     c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13 = _TAYLOR
     z = -709.0 if z < -709.0 else z  # NaN passes both tests
     z = 708.0 if z > 708.0 else z
@@ -72,24 +70,6 @@ def _logistic(z):
     return 1.0 / (1.0 + p * two_k)
 
 
-@njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
-def sigmoid_flat(z, a, n):
-    """a[:n] = 1 / (1 + exp(−z[:n])) for distinct 1-D ``z`` and ``a``, in one pass that the
-    compiler vectorises (given the same array twice, it would run the scalar loop, ten times
-    slower: :func:`sigmoid_inplace` is for that).
-
-    exp(x) = 2^k p(r) with k = round(x / ln 2), r = x − k ln 2 (|r| ≤ ln 2 / 2, in two parts so
-    that it is exact) and p the degree-13 Taylor polynomial (remainder below 2e-16): its terms
-    from r⁴ on in Estrin's scheme (a short dependency chain), the first four in Horner's (for
-    accuracy). k is rounded by adding and subtracting 1.5 · 2^52, and 2^k is built from the last
-    bits of the sum, shifted into the exponent field (no conversion to an integer). x is clamped
-    to [−708, 709] (z to [−709, 708], which keeps a NaN), where 2^k stays a normal number;
-    beyond it σ is 1 or below 1e-307 either way.
-    """
-    for i in range(n):
-        a[i] = _logistic(z[i])
-
-
 _F = np.float32
 _INV_LN2_F = _F(1.0 / math.log(2.0))
 _LN2_HI_F = _F(0.693359375)  # 355 / 512: k * _LN2_HI_F is exact in float32 for |k| < 2**15
@@ -102,7 +82,7 @@ _TAYLOR_F = tuple(_F(1.0 / math.factorial(k)) for k in range(8))
 
 @njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"}, inline="always")
 def _logistic32(z):
-    """1 / (1 + exp(−z)) for one float32, in float32 arithmetic (see :func:`sigmoid_flat32`)."""
+    """1 / (1 + exp(−z)) for one float32, in float32 arithmetic (see :func:`sigmoid_inplace`)."""
     c0, c1, c2, c3, c4, c5, c6, c7 = _TAYLOR_F
     z = -_HIGH_F if z < -_HIGH_F else z  # NaN passes both tests
     z = -_LOW_F if z > -_LOW_F else z
@@ -115,44 +95,58 @@ def _logistic32(z):
     return _ONE_F / (_ONE_F + p * two_k)
 
 
-@njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
-def sigmoid_flat32(z, a, n):
-    """:func:`sigmoid_flat` in float32 arithmetic, for float32 ``z`` and ``a``.
+def _sigma(z):
+    """σ(z) for one float64 or float32 (:func:`_logistic` or :func:`_logistic32`); compiled
+    code only."""
+    raise NotImplementedError
 
-    x is clamped to [−87, 88], where 2^k stays a normal float32; p is the degree-7 Taylor
-    polynomial (remainder below 6e-9, a tenth of float32's unit roundoff).
+
+@overload(_sigma, inline="always")
+def _sigma_typed(z):
+    if z == types.float32:
+        return lambda z: _logistic32(z)
+    if z == types.float64:
+        return lambda z: _logistic(z)
+    return None
+
+
+@njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
+def sigmoid_inplace(a, n):
+    """a[:n] = 1 / (1 + exp(−a[:n])) in place for a float64 or float32 1-D ``a``, in one pass
+    that the compiler vectorises (given one array as both input and output, a loop from one
+    to the other would run scalar, ten times slower).
+
+    float64: exp(x) = 2^k p(r) with k = round(x / ln 2), r = x − k ln 2 (|r| ≤ ln 2 / 2, in two
+    parts so that it is exact) and p the degree-13 Taylor polynomial (remainder below 2e-16):
+    its terms from r⁴ on in Estrin's scheme (a short dependency chain), the first four in
+    Horner's (for accuracy). k is rounded by adding and subtracting 1.5 · 2^52, and 2^k is built
+    from the last bits of the sum, shifted into the exponent field (no conversion to an
+    integer). x is clamped to [−708, 709] (z to [−709, 708], which keeps a NaN), where 2^k stays
+    a normal number; beyond it σ is 1 or below 1e-307 either way.
+
+    float32: the same in float32 arithmetic, x clamped to [−87, 88], where 2^k stays a normal
+    float32, and p the degree-7 Taylor polynomial (remainder below 6e-9, a tenth of float32's
+    unit roundoff).
     """
     for i in range(n):
-        a[i] = _logistic32(z[i])
+        a[i] = _sigma(a[i])
 
 
 @njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
-def _inplace(a, n):
+def sigmoid_flat(z, a, n):
+    """a[:n] = σ(z[:n]) for distinct 1-D ``z`` and ``a`` of one precision: the numbers of
+    :func:`sigmoid_inplace`, in one vectorised pass (given the same array twice, it would run
+    the scalar loop)."""
     for i in range(n):
-        a[i] = _logistic(a[i])
+        a[i] = _sigma(z[i])
 
 
 @njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
-def _inplace32(a, n):
-    for i in range(n):
-        a[i] = _logistic32(a[i])
-
-
-@njit(cache=True, error_model="numpy", nogil=True)
-def sigmoid_inplace(a, n):
-    """a[:n] = 1 / (1 + exp(−a[:n])) in place, vectorised, for a float64 or float32 1-D
-    ``a`` (the numbers of :func:`sigmoid_flat` and :func:`sigmoid_flat32`)."""
-    if a.itemsize == 4:
-        _inplace32(a, n)
-    else:
-        _inplace(a, n)
-
-
-@njit(cache=True, error_model="numpy", nogil=True)
-def sigmoid_rows(z, a):
-    """a = 1 / (1 + exp(−z)) for a contiguous block of any shape, float64
-    (:func:`sigmoid_flat`) or float32 (:func:`sigmoid_flat32`)."""
-    if z.itemsize == 4:
-        sigmoid_flat32(flat_view(z), flat_view(a), z.size)
-    else:
-        sigmoid_flat(flat_view(z), flat_view(a), z.size)
+def sigmoid_biased(a, b):
+    """a = σ(a + b) in place, row by row, for a C-contiguous ``a`` (rows, n) and ``b`` (n,),
+    float64 or float32: a sigmoid layer's bias and activation in one pass over its block
+    (the numbers of :func:`sigmoid_inplace` on ``a + b``)."""
+    for r in range(a.shape[0]):
+        ar = a[r]
+        for j in range(ar.shape[0]):
+            ar[j] = _sigma(ar[j] + b[j])
