@@ -33,6 +33,7 @@ from types import ModuleType
 import numpy as np
 
 from mlplab.engine import unrolled
+from mlplab.engine.pcg import draws
 from mlplab.engine.spec import (
     blas_loop_fits,
     compiled_fits,
@@ -259,12 +260,13 @@ class Trainer:
         if self.kind == "dense" or lane is not None:
             return self._run_epochwise(lrs, tl, vl, lane)
         state = self._lane_state()
-        done = self._kernel(bool(state))(
-            self.net.params, self.sizes, self.codes, self.alphas, self.Xc, self.yc, self.Xvc,
-            self.yvc, self.loss_code, self.opt_code, self.hyper, self.m, self.v, self.t_arr,
-            lrs, self.batch_size, self.shuffle, self.rng, tl, vl, self.last_finite,
-            *self._split(True), *state,
-        )  # fmt: skip
+        with draws(self.rng) as rng:
+            done = self._kernel(bool(state))(
+                self.net.params, self.sizes, self.codes, self.alphas, self.Xc, self.yc,
+                self.Xvc, self.yvc, self.loss_code, self.opt_code, self.hyper, self.m, self.v,
+                self.t_arr, lrs, self.batch_size, self.shuffle, rng, tl, vl, self.last_finite,
+                *self._split(True), *state,
+            )  # fmt: skip
         return tl, vl, int(done)
 
     def compiles_first(self) -> bool:
@@ -330,12 +332,13 @@ class Trainer:
         """One epoch of minibatch steps (no cost)."""
         if self.kind != "dense":
             unused = np.zeros(1)
-            self._kernel()(
-                self.net.params, self.sizes, self.codes, self.alphas, self.Xc, self.yc, self.Xvc,
-                self.yvc, self.loss_code, self.opt_code, self.hyper, self.m, self.v, self.t_arr,
-                np.array([lr]), self.batch_size, self.shuffle, self.rng, unused, unused,
-                self.last_finite, *self._split(False),
-            )  # fmt: skip
+            with draws(self.rng) as rng:
+                self._kernel()(
+                    self.net.params, self.sizes, self.codes, self.alphas, self.Xc, self.yc,
+                    self.Xvc, self.yvc, self.loss_code, self.opt_code, self.hyper, self.m,
+                    self.v, self.t_arr, np.array([lr]), self.batch_size, self.shuffle, rng,
+                    unused, unused, self.last_finite, *self._split(False),
+                )  # fmt: skip
             return
         stepper, X, y, n, bs = self.stepper, self.X, self.y, self.X.shape[0], self.batch_size
         if self.shuffle:
