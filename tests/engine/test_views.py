@@ -9,17 +9,12 @@ import pytest
 from numba import njit
 from numba.core.errors import TypingError
 
-from mlplab.engine.views import flat_view, rows_view
+from mlplab.engine.views import rows_view
 
 
 @njit
 def _rows(buf, offset, rows, n):
     return rows_view(buf, offset, rows, n)
-
-
-@njit
-def _flat(a):
-    return flat_view(a)
 
 
 @njit
@@ -48,18 +43,6 @@ def test_rows_view_shares_the_buffer_and_keeps_it_alive():
     assert v[0, 0] == -1.0
 
 
-@pytest.mark.parametrize("shape", [(7,), (3, 4), (2, 3, 5), (0, 4)])
-def test_flat_view_is_the_array_reshaped_to_one_dimension(shape):
-    a = np.arange(int(np.prod(shape)), dtype=np.float32).reshape(shape)
-    f = _flat(a)
-    assert f.shape == (a.size,) and f.dtype == a.dtype
-    np.testing.assert_array_equal(f, a.reshape(-1))
-    f[...] = 2.0
-    assert np.all(a == 2.0)
-
-
 def test_views_refuse_arrays_that_are_not_c_contiguous():
-    with pytest.raises(TypingError):
-        _flat(np.zeros((4, 3)).T)
     with pytest.raises(TypingError):
         _rows(np.zeros((4, 3)), 0, 2, 2)  # a 2-D buffer

@@ -91,26 +91,22 @@ def _delta(code, alpha, z, a, d, G, bo):
     rows, n = d.shape
     one, slope = a.dtype.type(1.0), a.dtype.type(alpha)
     gb = G[bo : bo + n]
-    if n > 1:
-        gb[:] = 0.0
+    gb[:] = 0.0
     for r in range(rows):  # row by row: each row's sums while it is in cache
         dr, ar, zr = d[r], a[r], z[r]
-        if code == _SIGMOID and n > 1:  # one pass: each scaled entry added as it is stored
+        if code == _SIGMOID:  # one pass: each scaled entry added as it is stored
             for j in range(n):
                 x = dr[j] * ((one - ar[j]) * ar[j])
                 dr[j] = x
                 gb[j] += x
             continue
-        if code == _SIGMOID:
-            dr[0] *= (one - ar[0]) * ar[0]
-        elif code == _LEAKY:
+        if code == _LEAKY:
             for j in range(n):
                 if not zr[j] > 0.0:
                     dr[j] *= slope
-        if n > 1:
-            for j in range(n):
-                gb[j] += dr[j]
-    if n == 1:
+        for j in range(n):
+            gb[j] += dr[j]
+    if n == 1:  # one column: summed again, pairwise, as NumPy sums it
         gb[0] = pairwise_sum(d[:, 0], 0, rows)
 
 

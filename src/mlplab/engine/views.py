@@ -18,14 +18,9 @@ from numba.extending import intrinsic
 from numba.np.arrayobj import make_array, populate_array
 
 
-def _contiguous(arr: types.Type, ndim: int | None = None) -> bool:
-    """Whether the Numba type ``arr`` is a C-contiguous array (of ``ndim`` dimensions)."""
-    return (
-        isinstance(arr, types.Array)
-        and arr.layout == "C"
-        and arr.ndim >= 1
-        and ndim in (None, arr.ndim)
-    )
+def _flat_buffer(arr: types.Type) -> bool:
+    """Whether the Numba type ``arr`` is a C-contiguous 1-D array."""
+    return isinstance(arr, types.Array) and arr.layout == "C" and arr.ndim == 1
 
 
 def _borrow(context, builder, src, dst_type, data, shape, strides):
@@ -42,7 +37,7 @@ def _borrow(context, builder, src, dst_type, data, shape, strides):
 def rows_view(typingctx, buf, offset, rows, n):
     """``buf[offset : offset + rows * n].reshape(rows, n)`` for a C-contiguous 1-D ``buf``:
     a C-contiguous ``(rows, n)`` view, unchecked (see the module)."""
-    if not _contiguous(buf, 1):
+    if not _flat_buffer(buf):
         return None
     view = buf.copy(ndim=2, layout="C")
 
@@ -58,21 +53,3 @@ def rows_view(typingctx, buf, offset, rows, n):
                        [builder.mul(c, src.itemsize), src.itemsize])  # fmt: skip
 
     return view(buf, offset, rows, n), codegen
-
-
-@intrinsic
-def flat_view(typingctx, arr):
-    """``arr.reshape(-1)`` for a C-contiguous array of any shape: a 1-D view."""
-    if not _contiguous(arr):
-        return None
-    view = arr.copy(ndim=1, layout="C")
-
-    def codegen(context, builder, signature, args):
-        src = make_array(signature.args[0])(context, builder, args[0])
-        size = cgutils.unpack_tuple(builder, src.shape)[0]
-        for extent in cgutils.unpack_tuple(builder, src.shape)[1:]:
-            size = builder.mul(size, extent)
-        return _borrow(context, builder, src, signature.return_type, src.data, [size],
-                       [src.itemsize])  # fmt: skip
-
-    return view(arr), codegen
