@@ -13,7 +13,7 @@ import pytest
 import mlplab.engine as engine_pkg
 from mlplab import MLP, SGD, Adam, DivergenceWarning, fit
 from mlplab.engine import blas_loop, threads
-from mlplab.engine.kernels import ACT_CODES, LOSS_CODES
+from mlplab.engine.kernels import ACT_CODES, LOSS_CODES, _offsets
 from mlplab.engine.spec import activation_code, optimizer_code, optimizer_state
 
 
@@ -158,3 +158,87 @@ def test_two_threads_or_one_give_the_same_run_bit_for_bit(run, with_cost):
     for other in runs:
         for name, value in alone.items():
             assert np.array_equal(other[name], value, equal_nan=True), name
+
+
+def test_float32_layers_alternate_unit_by_unit_and_row_by_row_float64_stays_by_row():
+    layout = [
+        ([1, 64, 64, 1], [False, True, False, False]),
+        ([3, 20, 30, 2], [False, True, False, True]),
+        ([1, 30, 1, 2], [False, True, False, True]),  # a one-unit layer counts as row by row
+        ([5, 1, 1, 4], [False, False, False, True]),
+    ]
+    for sizes, unit in layout:
+        s = np.array(sizes, np.int64)
+        assert blas_loop.unit_major(s, True).tolist() == unit
+        assert not blas_loop.unit_major(s, False).any()
+
+
+def _layout_case(sizes, hidden, output, rng):
+    """A network, its kernel codes and a batch of data, in float64."""
+    net = MLP(sizes, hidden, output, seed=int(rng.integers(1 << 30)))
+    codes = [activation_code(act) for act in net.activations]
+    X = rng.uniform(-2, 2, (150, sizes[0]))
+    Y = rng.uniform(-1, 1, (150, sizes[-1]))
+    return (net, np.array(net.sizes, np.int64), np.array([ACT_CODES[c] for c, _ in codes]),
+            np.array([a for _, a in codes]), X, Y)  # fmt: skip
+
+
+LAYOUTS = [
+    ([1, 64, 64, 1], "sigmoid", "identity"),
+    ([3, 20, 30, 2], "relu", "identity"),  # transposed weights, an output kept by unit
+    ([2, 24, 17, 3], "sigmoid", "sigmoid"),
+    ([1, 30, 1, 2], "leaky_relu:0.1", "sigmoid"),  # a one-unit hidden layer
+    ([4, 20, 18, 17, 1], "leaky_relu:0.2", "identity"),
+]
+
+
+@pytest.mark.parametrize(("sizes", "hidden", "output"), LAYOUTS)
+@pytest.mark.parametrize("fast", [False, True])
+@pytest.mark.parametrize("parts", [1, 2])
+def test_gradient_and_cost_in_either_layout_equal_the_reference(sizes, hidden, output, fast,
+                                                                parts):  # fmt: skip
+    # in float64, so that the layouts' products and sums agree with NumPy's to rounding; the
+    # training loop takes the unit-by-unit layout (fast) for float32 networks only
+    rng = np.random.default_rng(sum(sizes) + 7 * parts + fast)
+    net, s, codes, alphas, X, Y = _layout_case(sizes, hidden, output, rng)
+    params = net.params.copy()
+    col, woff, boff = _offsets(s)
+    unit = blas_loop.unit_major(s, fast)
+    WT = blas_loop._transposed(params, s, unit, woff, parts)
+    idx = rng.permutation(150)[:37].astype(np.int64)
+    for loss_code, loss in ((LOSS_CODES["mse"], "mse"), (LOSS_CODES["half_sse"], "half_sse")):
+        A, Z = blas_loop._buffers(s, params.dtype, 256, 1)
+        G = np.full_like(params, np.nan)
+        blas_loop._gradient(params, WT, s, codes, alphas, col, woff, boff, unit, X, Y, idx, 37,
+                            loss_code, A, Z, np.empty_like(A), 256, G)  # fmt: skip
+        ref = net.loss_gradient(X[idx], Y[idx], loss)[1]
+        assert np.max(np.abs(G - ref)) <= 1e-12 * np.max(np.abs(ref))
+    blocks = range(blas_loop._blocks(150, WT))
+    errors = [blas_loop._block_error(k, params, WT, s, codes, alphas, col, woff, boff, unit, X,
+                                     Y, A, Z, 256) for k in blocks]  # fmt: skip
+    exact = np.sum((net(X) - Y) ** 2)
+    assert abs(sum(errors) - exact) <= 1e-12 * exact
+
+
+@pytest.mark.parametrize(("sizes", "hidden", "output"), LAYOUTS)
+def test_float32_training_in_halves_matches_the_reference_closely(sizes, hidden, output):
+    rng = np.random.default_rng(11)
+    X = rng.uniform(-2, 2, (301, sizes[0]))
+    y = np.cos(X @ rng.normal(size=(sizes[0], sizes[-1])))
+    runs = {}
+    for parts, parallel in ((1, False), (2, False), (2, True)):
+        net = MLP(sizes, hidden, output, seed=0, dtype="float32")
+        h = train_blas(net, X, y, parts, parallel, validation=0.2, optimizer=Adam(1e-3),
+                       epochs=4, batch_size=64, seed=1)  # fmt: skip
+        runs[parts, parallel] = (net.params, h)
+    ref = MLP(sizes, hidden, output, seed=0, dtype="float32")
+    h_ref = fit(ref, X, y, optimizer=Adam(1e-3), epochs=4, batch_size=64, seed=1,
+                validation=0.2, progress=False, engine="reference")  # fmt: skip
+    (p1, h1), (p2, h2), (p3, h3) = runs.values()
+    assert p3.dtype == np.float32
+    np.testing.assert_array_equal(p3, p2)  # at once or not: bit for bit
+    np.testing.assert_array_equal(h3.train_loss, h2.train_loss)
+    for p, h in ((p1, h1), (p2, h2)):  # float32 products and sums in other orders
+        assert np.max(np.abs(p - ref.params)) <= 1e-5 * np.max(np.abs(ref.params))
+        np.testing.assert_allclose(h.train_loss, h_ref.train_loss, rtol=1e-4)
+        np.testing.assert_allclose(h.val_loss, h_ref.val_loss, rtol=1e-4)
