@@ -79,6 +79,12 @@ def unit_major(sizes, fast):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
+def _layout(params, sizes):
+    """The training loop's :func:`unit_major` layout: unit by unit for float32 networks."""
+    return unit_major(sizes, params.itemsize == 4)
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
 def _block(buf, offset, rows, n, by_unit):
     """A layer's block of ``rows`` rows and ``n`` units in the flat buffer ``buf`` at
     ``offset``: a C-contiguous (n, rows) view with ``by_unit``, else (rows, n)."""
@@ -408,7 +414,7 @@ def cost(params, sizes, codes, alphas, X, Y, loss_code, parts=1):
     float
     """
     col, woff, boff = _offsets(sizes)
-    unit = unit_major(sizes, params.itemsize == 4)
+    unit = _layout(params, sizes)
     A, Z = _buffers(sizes, params.dtype, _BLOCK, parts)
     WT = _transposed(params, sizes, unit, woff, parts)
     errors = np.empty(_blocks(X.shape[0], WT))
@@ -554,10 +560,9 @@ def _epochs(h, lo, hi, state, params, sizes, codes, alphas, X, Y, Xv, Yv, loss_c
     order too; with ``parts`` 1 it draws each epoch's order as the epoch starts, as the other
     loops do. Returns the epochs run.
     """
-    A, Z, D, WT, G2, orders, errors = work
+    A, Z, D, WT, G2, orders, errors, unit = work
     n, epochs = X.shape[0], lrs.shape[0]
     col, woff, boff = _offsets(sizes)
-    unit = unit_major(sizes, params.itemsize == 4)
     block = max(batch_size, _BLOCK)
     steps = (n + batch_size - 1) // batch_size
     n_train = _blocks(n, WT)
@@ -647,11 +652,12 @@ def train_epochs(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code
     woff = _offsets(sizes)[1]
     block = max(batch_size, _BLOCK)
     A, Z = _buffers(sizes, params.dtype, block, parts)
-    WT = _transposed(params, sizes, unit_major(sizes, params.itemsize == 4), woff, parts)
+    unit = _layout(params, sizes)
+    WT = _transposed(params, sizes, unit, woff, parts)
     length = order_length(n, batch_size, shuffle)
     errors = np.empty(_blocks(n, WT) + _blocks(Xv.shape[0], WT))
     work = (A, Z, np.empty_like(A), WT, np.empty((2, params.shape[0]), params.dtype),
-            np.empty((2, length), np.int64), errors)  # fmt: skip
+            np.empty((2, length), np.int64), errors, unit)  # fmt: skip
     if parallel and parts == 2:
         return _epochs_together(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code,
                                 hyper, m, v, t, lrs, batch_size, shuffle, rng, train_loss,
