@@ -21,6 +21,8 @@ from mlplab.activations import Activation
 from mlplab.engine import fused
 from mlplab.engine.kernels import update_rows
 from mlplab.engine.spec import activation_code, optimizer_code, optimizer_state
+from mlplab.engine.vsigmoid import sigmoid_flat
+from mlplab.engine.vtanh import tanh_flat
 from mlplab.losses import Loss
 from mlplab.network import MLP
 from mlplab.optim import Optimizer
@@ -34,10 +36,7 @@ TimesDeriv = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], None]
 
 
 def _sigmoid_into(z: np.ndarray, a: np.ndarray) -> None:
-    np.negative(z, out=a)
-    np.exp(a, out=a)
-    a += 1.0
-    np.reciprocal(a, out=a)
+    sigmoid_flat(z.reshape(-1), a.reshape(-1), z.size)
 
 
 def _times_dsigmoid(z: np.ndarray, a: np.ndarray, out: np.ndarray, scratch: np.ndarray) -> None:
@@ -45,7 +44,7 @@ def _times_dsigmoid(z: np.ndarray, a: np.ndarray, out: np.ndarray, scratch: np.n
 
 
 def _tanh_into(z: np.ndarray, a: np.ndarray) -> None:
-    np.tanh(z, out=a)
+    tanh_flat(z.reshape(-1), a.reshape(-1))
 
 
 def _times_dtanh(z: np.ndarray, a: np.ndarray, out: np.ndarray, scratch: np.ndarray) -> None:

@@ -47,6 +47,7 @@ _ENGINE_SOURCES = (
     "atomics.py",
     "kernels.py",
     "unrolled.py",
+    "vexp.py",
     "vsigmoid.py",
     "fused.py",
     "lane.py",

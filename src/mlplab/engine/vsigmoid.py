@@ -11,88 +11,32 @@ block is long enough to fill vectors. For float32 arrays it computes in float32 
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit, types
-from numba.extending import intrinsic, overload
+from numba.extending import overload
 
-_INV_LN2 = 1.0 / math.log(2.0)
-_LN2_HI = 0.6931471803691238  # ln 2 split so that k * _LN2_HI is exact for |k| < 2**11
-_LN2_LO = 1.9082149292705877e-10
-_ROUND = 6755399441055744.0  # 1.5 * 2**52: (x + _ROUND) - _ROUND rounds x to an integer
-
-
-# Each type and the type of the other kind (integer or float) of its width.
-_SAME_WIDTH = {
-    types.int64: types.float64,
-    types.int32: types.float32,
-    types.float64: types.int64,
-    types.float32: types.int32,
-}
-
-
-@intrinsic
-def _reinterpret(typingctx, x):
-    """The value of the other kind with the bits of ``x``: int64 ↔ float64, int32 ↔ float32."""
-    out = _SAME_WIDTH.get(x)
-    if out is None:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(out))
-
-    return out(x), codegen
-
-
-_TAYLOR = tuple(1.0 / math.factorial(k) for k in range(14))
-# The exponent field of 2^0, to add to k shifted into the field.
-_EXPONENT_ONE = np.int64(1023 << 52)
+from mlplab.engine.vexp import expm1_parts
 
 
 @njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"}, inline="always")
 def _logistic(z):
     """1 / (1 + exp(−z)) for one float64 (see :func:`sigmoid_inplace`)."""
-    c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13 = _TAYLOR
     z = -709.0 if z < -709.0 else z  # NaN passes both tests
     z = 708.0 if z > 708.0 else z
-    x = -z
-    shifted = x * _INV_LN2 + _ROUND  # k in its last bits
-    k = shifted - _ROUND
-    r = (x - k * _LN2_HI) - k * _LN2_LO
-    r2 = r * r
-    r4 = r2 * r2
-    tail = (c4 + c5 * r + (c6 + c7 * r) * r2) + (
-        c8 + c9 * r + (c10 + c11 * r) * r2 + (c12 + c13 * r) * r4
-    ) * r4
-    p = c0 + r * (c1 + r * (c2 + r * (c3 + r * tail)))
-    two_k = _reinterpret((_reinterpret(shifted) << 52) + _EXPONENT_ONE)
-    return 1.0 / (1.0 + p * two_k)
+    q, two_k = expm1_parts(-z)
+    return 1.0 / (1.0 + (1.0 + q) * two_k)
 
 
-_F = np.float32
-_INV_LN2_F = _F(1.0 / math.log(2.0))
-_LN2_HI_F = _F(0.693359375)  # 355 / 512: k * _LN2_HI_F is exact in float32 for |k| < 2**15
-_LN2_LO_F = _F(math.log(2.0) - 0.693359375)
-_ROUND_F = _F(12582912.0)  # 1.5 * 2**23
-_HIGH_F, _LOW_F, _ONE_F = _F(88.0), _F(-87.0), _F(1.0)
-_EXPONENT_ONE_F = np.int32(127 << 23)
-_TAYLOR_F = tuple(_F(1.0 / math.factorial(k)) for k in range(8))
+_HIGH_F, _LOW_F, _ONE_F = np.float32(88.0), np.float32(-87.0), np.float32(1.0)
 
 
 @njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"}, inline="always")
 def _logistic32(z):
     """1 / (1 + exp(−z)) for one float32, in float32 arithmetic (see :func:`sigmoid_inplace`)."""
-    c0, c1, c2, c3, c4, c5, c6, c7 = _TAYLOR_F
     z = -_HIGH_F if z < -_HIGH_F else z  # NaN passes both tests
     z = -_LOW_F if z > -_LOW_F else z
-    x = -z
-    shifted = x * _INV_LN2_F + _ROUND_F  # k in its last bits
-    k = shifted - _ROUND_F
-    r = (x - k * _LN2_HI_F) - k * _LN2_LO_F
-    p = ((((((c7 * r + c6) * r + c5) * r + c4) * r + c3) * r + c2) * r + c1) * r + c0
-    two_k = _reinterpret(np.int32((_reinterpret(shifted) << 23) + _EXPONENT_ONE_F))
-    return _ONE_F / (_ONE_F + p * two_k)
+    q, two_k = expm1_parts(-z)
+    return _ONE_F / (_ONE_F + (_ONE_F + q) * two_k)
 
 
 def _sigma(z):

@@ -1,0 +1,69 @@
+"""tanh of a whole block at once, in a form the compiler vectorises.
+
+On a processor without AVX-512, NumPy's float64 ``tanh`` is a libm call per value (about 20 ns
+each), which made it most of the time of a tanh network's step. :func:`tanh_flat` computes
+tanh(x) = sign(x) · E / (E + 2) with E = e^{2|x|} − 1 from the vectorisable exponential of
+:mod:`mlplab.engine.vexp` (E = 2^k q + (2^k − 1), one fused multiply-add, so that E keeps
+its relative accuracy as x → 0): one division per value, within 3 units in the last place
+of NumPy's ``tanh`` in float64 (the tests measure it). float32 arrays are computed in float32
+throughout.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, types
+from numba.extending import overload
+
+from mlplab.engine.vexp import expm1_parts
+
+
+@njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"}, inline="always")
+def _tanh64(x):
+    """tanh(x) for one float64 (see :func:`tanh_flat`). 2|x| is clamped to 40, where tanh
+    rounds to ±1 (a NaN passes the test)."""
+    y = 2.0 * abs(x)
+    y = 40.0 if y > 40.0 else y
+    q, two_k = expm1_parts(y)
+    e = two_k * q + (two_k - 1.0)  # e^y − 1
+    return math.copysign(e / (e + 2.0), x)
+
+
+_F = np.float32
+_CLAMP_F, _ONE_F, _TWO_F = _F(20.0), _F(1.0), _F(2.0)
+
+
+@njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"}, inline="always")
+def _tanh32(x):
+    """tanh(x) for one float32, in float32 arithmetic: 2|x| clamped to 20, where tanh rounds
+    to ±1 in float32."""
+    y = _TWO_F * abs(x)
+    y = _CLAMP_F if y > _CLAMP_F else y
+    q, two_k = expm1_parts(y)
+    e = two_k * q + (two_k - _ONE_F)
+    return math.copysign(e / (e + _TWO_F), x)
+
+
+def _tanh(x):
+    """tanh(x) for one float64 or float32 (:func:`_tanh64`, :func:`_tanh32`); compiled code
+    only."""
+    raise NotImplementedError
+
+
+@overload(_tanh, inline="always")
+def _tanh_typed(x):
+    if x == types.float32:
+        return lambda x: _tanh32(x)
+    if x == types.float64:
+        return lambda x: _tanh64(x)
+    return None
+
+
+@njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
+def tanh_flat(z, a):
+    """a = tanh(z) for 1-D ``z`` and ``a`` of one precision (float64 or float32), in one pass
+    that the compiler vectorises; ``a`` may be ``z`` itself."""
+    for i in range(z.shape[0]):
+        a[i] = _tanh(z[i])
