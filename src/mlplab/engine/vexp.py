@@ -3,10 +3,21 @@ compiled loops (:mod:`mlplab.engine.vsigmoid`, :mod:`mlplab.engine.vtanh`).
 
 ``math.exp`` is a libm call per element, which the compiler cannot vectorise, and NumPy's own
 ``exp`` and ``tanh`` are vectorised only on some processors (on a processor without AVX-512,
-NumPy's float64 ``tanh`` takes about 20 ns per value). :func:`expm1_parts` reduces the
-argument and evaluates a polynomial with arithmetic alone, so a loop over a block compiles to
-vector instructions: e^x = 2^k (1 + q), with q = e^r − 1 kept apart so that e^x − 1 keeps its
-relative accuracy near x = 0 (what tanh needs).
+NumPy's float64 ``tanh`` takes about 14 ns per value). :func:`exp_parts` reduces the argument
+and evaluates a polynomial with arithmetic alone, so that a loop over a block compiles to
+vector instructions. It leaves the exponential as a quotient,
+
+    e^x = (2^k d + c) / d,   k = round(x / ln 2),  r = x − k ln 2,
+    d = S(r²) − r,  c = 2^(k+1) r,
+
+(the classic rational form e^r = (S + r) / (S − r), S an even polynomial), because the sigmoid
+and tanh divide anyway: each then costs one division in all,
+
+    σ(−x) = 1 / (1 + e^x) = d / ((2^k + 1) d + c),
+    tanh(x / 2) = (e^x − 1) / (e^x + 1) = ((2^k − 1) d + c) / ((2^k + 1) d + c),
+
+with S of degree 5 in r², against degree 13 in r for e^r itself; c is exact, and for k = 0 the
+numerator of tanh is c = 2r exactly, so that tanh keeps its relative accuracy as x → 0.
 """
 
 from __future__ import annotations
@@ -43,33 +54,37 @@ _INV_LN2 = 1.0 / math.log(2.0)
 _LN2_HI = 0.6931471803691238  # ln 2 split so that k * _LN2_HI is exact for |k| < 2**11
 _LN2_LO = 1.9082149292705877e-10
 _ROUND = 6755399441055744.0  # 1.5 * 2**52: (x + _ROUND) - _ROUND rounds x to an integer
-_TAYLOR = tuple(1.0 / math.factorial(k) for k in range(14))
 # The exponent field of 2^0, to add to k shifted into the field.
 _EXPONENT_ONE = np.int64(1023 << 52)
+# S(t) = 2 + t (P1 + t (P2 + ... + t P5)): the minimax coefficients of the classic rational
+# form of e^r on |r| <= ln 2 / 2 (error below 2^-59), with which e^r = (S + r) / (S − r).
+_P = (
+    1.66666666666666019037e-01,
+    -2.77777777770155933842e-03,
+    6.61375632143793436117e-05,
+    -1.65339022054652515390e-06,
+    4.13813679705723846039e-08,
+)
 
 
 @njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"}, inline="always")
 def _parts64(x):
-    """(q, 2^k) with e^x = 2^k (1 + q), for one float64 x in [−708, 709].
+    """(d, c, 2^k) with e^x = (2^k d + c) / d, for one float64 x in [−708, 708] (see
+    :func:`exp_parts`).
 
-    k = round(x / ln 2), r = x − k ln 2 (|r| ≤ ln 2 / 2, in two parts so that it is exact) and
-    q = e^r − 1 from the degree-13 Taylor polynomial (remainder below 2e-16): its terms from
-    r⁴ on in Estrin's scheme (a short dependency chain), the first four in Horner's (for
-    accuracy). k is rounded by adding and subtracting 1.5 · 2^52, and 2^k is built from the
-    last bits of the sum, shifted into the exponent field (no conversion to an integer); it
-    stays a normal number on the range.
+    k is rounded by adding and subtracting 1.5 · 2^52, and 2^k is built from the last bits of
+    the sum, shifted into the exponent field (no conversion to an integer); it stays a normal
+    number on the range, and so do 2^k d and c. r = x − k ln 2 is computed with ln 2 in two
+    parts, so that it is exact, and |r| ≤ ln 2 / 2.
     """
-    _, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13 = _TAYLOR
+    p1, p2, p3, p4, p5 = _P
     shifted = x * _INV_LN2 + _ROUND  # k in its last bits
     k = shifted - _ROUND
     r = (x - k * _LN2_HI) - k * _LN2_LO
-    r2 = r * r
-    r4 = r2 * r2
-    tail = (c4 + c5 * r + (c6 + c7 * r) * r2) + (
-        c8 + c9 * r + (c10 + c11 * r) * r2 + (c12 + c13 * r) * r4
-    ) * r4
-    q = r * (c1 + r * (c2 + r * (c3 + r * tail)))
-    return q, _reinterpret((_reinterpret(shifted) << 52) + _EXPONENT_ONE)
+    t = r * r
+    s = 2.0 + t * (p1 + t * (p2 + t * (p3 + t * (p4 + t * p5))))
+    two_k = _reinterpret((_reinterpret(shifted) << 52) + _EXPONENT_ONE)
+    return s - r, two_k * (r + r), two_k
 
 
 _F = np.float32
@@ -78,31 +93,36 @@ _LN2_HI_F = _F(0.693359375)  # 355 / 512: k * _LN2_HI_F is exact in float32 for 
 _LN2_LO_F = _F(math.log(2.0) - 0.693359375)
 _ROUND_F = _F(12582912.0)  # 1.5 * 2**23
 _EXPONENT_ONE_F = np.int32(127 << 23)
-_TAYLOR_F = tuple(_F(1.0 / math.factorial(k)) for k in range(8))
+_TWO_F = _F(2.0)
+# The first three of _P suffice in float32: the next term is below 2e-10 of S.
+_P_F = tuple(_F(p) for p in _P[:3])
 
 
 @njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"}, inline="always")
 def _parts32(x):
-    """(q, 2^k) with e^x = 2^k (1 + q), for one float32 x in [−87, 88], in float32 arithmetic:
-    as :func:`_parts64`, with the degree-7 Taylor polynomial in Horner's scheme (remainder
-    below 6e-9, a tenth of float32's unit roundoff)."""
-    _, c1, c2, c3, c4, c5, c6, c7 = _TAYLOR_F
+    """(d, c, 2^k) for one float32 x in [−87, 88], in float32 arithmetic: as
+    :func:`_parts64`, with S of degree 3 in r² (2^k d overflows to infinity where e^x
+    exceeds about 2^127)."""
+    p1, p2, p3 = _P_F
     shifted = x * _INV_LN2_F + _ROUND_F  # k in its last bits
     k = shifted - _ROUND_F
     r = (x - k * _LN2_HI_F) - k * _LN2_LO_F
-    q = ((((((c7 * r + c6) * r + c5) * r + c4) * r + c3) * r + c2) * r + c1) * r
-    return q, _reinterpret(np.int32((_reinterpret(shifted) << 23) + _EXPONENT_ONE_F))
+    t = r * r
+    s = _TWO_F + t * (p1 + t * (p2 + t * p3))
+    two_k = _reinterpret(np.int32((_reinterpret(shifted) << 23) + _EXPONENT_ONE_F))
+    return s - r, two_k * (r + r), two_k
 
 
-def expm1_parts(x):
-    """(q, 2^k) with e^x = 2^k (1 + q) for one float64 in [−708, 709] or float32 in
-    [−87, 88], computed in its own precision (:func:`_parts64`, :func:`_parts32`); compiled
-    code only. The caller clamps x to the range (a NaN passes through as NaN)."""
+def exp_parts(x):
+    """(d, c, 2^k) with e^x = (2^k d + c) / d, for one float64 in [−708, 708] or one float32
+    in [−87, 88], computed in its own precision (:func:`_parts64`, :func:`_parts32`);
+    compiled code only. The caller clamps x to the range (a NaN passes through as NaN).
+    d = S(r²) − r lies between 1.6 and 2.4, and c = 2^(k+1) r with |r| ≤ ln 2 / 2."""
     raise NotImplementedError
 
 
-@overload(expm1_parts, inline="always")
-def _expm1_parts_typed(x):
+@overload(exp_parts, inline="always")
+def _exp_parts_typed(x):
     if x == types.float32:
         return lambda x: _parts32(x)
     if x == types.float64:

@@ -3,10 +3,12 @@
 ``math.exp`` is a libm call per element, which the compiler cannot vectorise; over a block of
 rows its cost decides the time of a sigmoid layer. :func:`sigmoid_inplace` (and
 :func:`sigmoid_flat` from one array into another, :func:`sigmoid_biased` for a layer's block
-with its biases) computes the exponential itself with arithmetic that vectorises, to within
-2 units in the last place of NumPy's ``exp``. The compiled loops use it wherever a layer's
-block is long enough to fill vectors. For float32 arrays it computes in float32 throughout
-(:func:`_logistic32`): twice the elements per vector and a shorter polynomial.
+with its biases) computes σ(z) = 1 / (1 + e^−z) from the quotient form of the exponential in
+:mod:`mlplab.engine.vexp`, with arithmetic that vectorises and one division per value, within
+2 units in the last place of the exact value (as scipy's ``expit``). The compiled loops use it
+wherever a layer's block is long enough to fill vectors. For float32 arrays it computes in
+float32 throughout (:func:`_logistic32`): twice the elements per vector and a shorter
+polynomial.
 """
 
 from __future__ import annotations
@@ -15,16 +17,16 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from mlplab.engine.vexp import expm1_parts
+from mlplab.engine.vexp import exp_parts
 
 
 @njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"}, inline="always")
 def _logistic(z):
     """1 / (1 + exp(−z)) for one float64 (see :func:`sigmoid_inplace`)."""
-    z = -709.0 if z < -709.0 else z  # NaN passes both tests
+    z = -708.0 if z < -708.0 else z  # NaN passes both tests
     z = 708.0 if z > 708.0 else z
-    q, two_k = expm1_parts(-z)
-    return 1.0 / (1.0 + (1.0 + q) * two_k)
+    d, c, two_k = exp_parts(-z)  # e^−z = (2^k d + c) / d
+    return d / ((two_k + 1.0) * d + c)
 
 
 _HIGH_F, _LOW_F, _ONE_F = np.float32(88.0), np.float32(-87.0), np.float32(1.0)
@@ -35,8 +37,8 @@ def _logistic32(z):
     """1 / (1 + exp(−z)) for one float32, in float32 arithmetic (see :func:`sigmoid_inplace`)."""
     z = -_HIGH_F if z < -_HIGH_F else z  # NaN passes both tests
     z = -_LOW_F if z > -_LOW_F else z
-    q, two_k = expm1_parts(-z)
-    return _ONE_F / (_ONE_F + (_ONE_F + q) * two_k)
+    d, c, two_k = exp_parts(-z)
+    return d / ((two_k + _ONE_F) * d + c)
 
 
 def _sigma(z):
@@ -60,17 +62,11 @@ def sigmoid_inplace(a, n):
     that the compiler vectorises (given one array as both input and output, a loop from one
     to the other would run scalar, ten times slower).
 
-    float64: exp(x) = 2^k p(r) with k = round(x / ln 2), r = x − k ln 2 (|r| ≤ ln 2 / 2, in two
-    parts so that it is exact) and p the degree-13 Taylor polynomial (remainder below 2e-16):
-    its terms from r⁴ on in Estrin's scheme (a short dependency chain), the first four in
-    Horner's (for accuracy). k is rounded by adding and subtracting 1.5 · 2^52, and 2^k is built
-    from the last bits of the sum, shifted into the exponent field (no conversion to an
-    integer). x is clamped to [−708, 709] (z to [−709, 708], which keeps a NaN), where 2^k stays
-    a normal number; beyond it σ is 1 or below 1e-307 either way.
-
-    float32: the same in float32 arithmetic, x clamped to [−87, 88], where 2^k stays a normal
-    float32, and p the degree-7 Taylor polynomial (remainder below 6e-9, a tenth of float32's
-    unit roundoff).
+    With e^−z = (2^k d + c) / d (:func:`mlplab.engine.vexp.exp_parts`),
+    σ(z) = d / ((2^k + 1) d + c). float64: z is clamped to [−708, 708] (which keeps a NaN),
+    where 2^k stays a normal number; beyond it σ is 1 or below 4e-308 either way. float32: the
+    same in float32 arithmetic, z clamped to [−88, 87]; for z below −87.7 the denominator
+    overflows and σ is 0 (its value there is below the smallest normal float32).
     """
     for i in range(n):
         a[i] = _sigma(a[i])
