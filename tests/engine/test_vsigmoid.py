@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from mlplab.activations import sigmoid
 from mlplab.engine.vsigmoid import sigmoid_biased, sigmoid_flat, sigmoid_inplace
@@ -72,17 +73,24 @@ def test_in_place_sigmoid_leaves_the_entries_past_n_alone():
         assert z[0] == 0.5 and 0.73 < z[1] < 0.74 and z[2] == -np.inf and z.dtype == dtype
 
 
-def test_biased_sigmoid_gives_the_sigmoid_of_the_sum_bit_for_bit():
+@pytest.mark.parametrize("shape", [(37, 19), (300, 7), (5, 400), (1, 1), (0, 3)])
+def test_biased_sigmoid_gives_the_sigmoid_of_the_sum_bit_for_bit(shape):
+    # blocks shorter and longer than one run of the pass, in both layouts
     rng = np.random.default_rng(0)
+    n = shape[1]
     for dtype in (np.float64, np.float32):
-        z = rng.normal(0, 30, (37, 19)).astype(dtype)
-        z[3, 4], z[5, 6], z[7, 8] = np.nan, np.inf, -np.inf
-        b = rng.normal(0, 5, 19).astype(dtype)
+        z = rng.normal(0, 30, shape).astype(dtype)
+        if z.size > 8:
+            z.flat[3], z.flat[5], z.flat[7] = np.nan, np.inf, -np.inf
+        b = rng.normal(0, 5, n).astype(dtype)
         want = sigmoid_of(z + b)  # the sum rounded in the arrays' precision, as in the pass
         a = z.copy()
         sigmoid_biased(a, b)
         assert a.dtype == dtype
         np.testing.assert_array_equal(a, want)
+        by_unit = np.ascontiguousarray(z.T)  # (n, rows): unit j's row takes bias b[j]
+        sigmoid_biased(by_unit, b, True)
+        np.testing.assert_array_equal(by_unit, want.T)
 
 
 def test_sigmoid_into_another_array_gives_the_in_place_numbers():
