@@ -160,20 +160,13 @@ def test_two_threads_or_one_give_the_same_run_bit_for_bit(run, with_cost):
             assert np.array_equal(other[name], value, equal_nan=True), name
 
 
-def test_float32_layers_alternate_unit_by_unit_and_row_by_row_float64_stays_by_row():
-    layout = [
-        ([1, 64, 64, 1], [False, True, False, False]),
-        ([3, 20, 30, 2], [False, True, False, True]),
-        ([1, 30, 1, 2], [False, True, False, True]),  # a one-unit layer counts as row by row
-        ([5, 1, 1, 4], [False, False, False, True]),
-    ]
-    for sizes, unit in layout:
-        s = np.array(sizes, np.int64)
-        assert blas_loop.unit_major(s, True).tolist() == unit
-        assert not blas_loop.unit_major(s, False).any()
+def test_only_float32_networks_in_halves_take_the_register_tiles():
+    assert blas_loop._tiled(np.zeros(3, np.float32), 2)
+    assert not blas_loop._tiled(np.zeros(3, np.float32), 1)
+    assert not blas_loop._tiled(np.zeros(3, np.float64), 2)
 
 
-def _layout_case(sizes, hidden, output, rng):
+def _case(sizes, hidden, output, rng):
     """A network, its kernel codes and a batch of data, in float64."""
     net = MLP(sizes, hidden, output, seed=int(rng.integers(1 << 30)))
     codes = [activation_code(act) for act in net.activations]
@@ -183,44 +176,42 @@ def _layout_case(sizes, hidden, output, rng):
             np.array([a for _, a in codes]), X, Y)  # fmt: skip
 
 
-LAYOUTS = [
+NETWORKS = [
     ([1, 64, 64, 1], "sigmoid", "identity"),
-    ([3, 20, 30, 2], "relu", "identity"),  # transposed weights, an output kept by unit
+    ([3, 20, 30, 2], "relu", "identity"),  # transposed weights, tiles with columns left over
     ([2, 24, 17, 3], "sigmoid", "sigmoid"),
     ([1, 30, 1, 2], "leaky_relu:0.1", "sigmoid"),  # a one-unit hidden layer
     ([4, 20, 18, 17, 1], "leaky_relu:0.2", "identity"),
 ]
 
 
-@pytest.mark.parametrize(("sizes", "hidden", "output"), LAYOUTS)
-@pytest.mark.parametrize("fast", [False, True])
-@pytest.mark.parametrize("parts", [1, 2])
-def test_gradient_and_cost_in_either_layout_equal_the_reference(sizes, hidden, output, fast,
-                                                                parts):  # fmt: skip
-    # in float64, so that the layouts' products and sums agree with NumPy's to rounding; the
-    # training loop takes the unit-by-unit layout (fast) for float32 networks only
-    rng = np.random.default_rng(sum(sizes) + 7 * parts + fast)
-    net, s, codes, alphas, X, Y = _layout_case(sizes, hidden, output, rng)
+@pytest.mark.parametrize(("sizes", "hidden", "output"), NETWORKS)
+@pytest.mark.parametrize(("parts", "tiles"), [(1, False), (2, False), (2, True)])
+def test_gradient_and_cost_through_blas_or_tiles_equal_the_reference(sizes, hidden, output,
+                                                                     parts, tiles):  # fmt: skip
+    # in float64, so that either way's products and sums agree with NumPy's to rounding; the
+    # training loop takes the register tiles for float32 networks in halves only
+    rng = np.random.default_rng(sum(sizes) + 7 * parts + tiles)
+    net, s, codes, alphas, X, Y = _case(sizes, hidden, output, rng)
     params = net.params.copy()
     col, woff, boff = _offsets(s)
-    unit = blas_loop.unit_major(s, fast)
-    WT = blas_loop._transposed(params, s, unit, woff, parts)
+    WT = blas_loop._transposed(params, s, woff, parts)
     idx = rng.permutation(150)[:37].astype(np.int64)
     for loss_code, loss in ((LOSS_CODES["mse"], "mse"), (LOSS_CODES["half_sse"], "half_sse")):
         A, Z = blas_loop._buffers(s, params.dtype, 256, 1)
         G = np.full_like(params, np.nan)
-        blas_loop._gradient(params, WT, s, codes, alphas, col, woff, boff, unit, X, Y, idx, 37,
+        blas_loop._gradient(params, WT, s, codes, alphas, col, woff, boff, tiles, X, Y, idx, 37,
                             loss_code, A, Z, np.empty_like(A), 256, G)  # fmt: skip
         ref = net.loss_gradient(X[idx], Y[idx], loss)[1]
         assert np.max(np.abs(G - ref)) <= 1e-12 * np.max(np.abs(ref))
     blocks = range(blas_loop._blocks(150, WT))
-    errors = [blas_loop._block_error(k, params, WT, s, codes, alphas, col, woff, boff, unit, X,
+    errors = [blas_loop._block_error(k, params, WT, s, codes, alphas, col, woff, boff, tiles, X,
                                      Y, A, Z, 256) for k in blocks]  # fmt: skip
     exact = np.sum((net(X) - Y) ** 2)
     assert abs(sum(errors) - exact) <= 1e-12 * exact
 
 
-@pytest.mark.parametrize(("sizes", "hidden", "output"), LAYOUTS)
+@pytest.mark.parametrize(("sizes", "hidden", "output"), NETWORKS)
 def test_float32_training_in_halves_matches_the_reference_closely(sizes, hidden, output):
     rng = np.random.default_rng(11)
     X = rng.uniform(-2, 2, (301, sizes[0]))

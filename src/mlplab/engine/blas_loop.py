@@ -16,18 +16,19 @@ it to 1e-12 relative, as for the other kernels); float32 networks compute it in 
 
 Where batches are split in halves (:func:`mlplab.engine.halves`), two threads train together
 in one parallel region (:func:`train_epochs`), and the forward passes that need it run on a
-transposed copy of the weights that the threads keep up to date after every step, in blocks
-that OpenBLAS's small-matrix kernel multiplies at full speed (its kernel for ``a @ W.T`` takes
-1.5 to 2 times as long).
+transposed copy of the weights that the threads keep up to date after every step, so that
+every product reads its right-hand operand row by row: OpenBLAS's small-matrix kernel for
+``a @ W.T`` takes 1.5 to 2 times as long as for ``a @ WT``, and the register tiles of
+:mod:`mlplab.engine.gemm` read only such rows.
 
 Layer ``l`` (0-based over widths, ``sizes[l]`` is n_{l+1}) keeps a^[l+1] and δ^[l+1] for the
-rows of a batch as C-contiguous views into flat work buffers, at offset ``block * col[l]``,
-and z^[l+1] too for a leaky ReLU layer, the one activation whose σ' needs it: the others'
-products and activations share one block (:func:`_product_buffer`). A float64 network keeps
-every block row by row, (rows, n), and takes its products in the forms of NumPy's reference
-path, so that the two agree to rounding (with batches whole, to the last bit); a float32
-network keeps every other layer unit by unit, (n, rows), where all of a layer's products
-take the kernels' fast forms (:func:`unit_major`).
+rows of a batch as C-contiguous (rows, n) views into flat work buffers, at offset
+``block * col[l]``, and z^[l+1] too for a leaky ReLU layer, the one activation whose σ' needs
+it: the others' products and activations share one block (:func:`_product_buffer`). A float64
+network takes its products in the forms of NumPy's reference path, through BLAS, so that the
+two agree to rounding (with batches whole, to the last bit); a float32 network with its
+batches in halves takes them in the register tiles (:func:`_tiled`), each layer's biases
+added in the tiles' accumulators.
 """
 
 from __future__ import annotations
@@ -37,11 +38,12 @@ from numba import njit, prange
 
 from mlplab.engine.atomics import CLAIMS, fetch_add, join, meet, meeting_state, partner, store
 from mlplab.engine.fused import pairwise_sum
+from mlplab.engine.gemm import product
 from mlplab.engine.kernels import ACT_CODES, _offsets, _step_row, costs_finite, record_epoch
 from mlplab.engine.orders import epoch_order, order_length
 from mlplab.engine.threads import prange_only
 from mlplab.engine.views import rows_view
-from mlplab.engine.vsigmoid import sigmoid_biased
+from mlplab.engine.vsigmoid import sigmoid_biased, sigmoid_inplace
 
 _SIGMOID, _LEAKY = ACT_CODES["sigmoid"], ACT_CODES["leaky_relu"]
 
@@ -54,49 +56,14 @@ _TRANSPOSED_ROWS = 128
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def unit_major(sizes, fast):
-    """Which layers keep their blocks unit by unit, (n_l, rows), rather than row by row
-    (rows, n_l): none, or with ``fast`` every other layer from the first hidden one on,
-    where a one-unit layer (the same memory either way) counts as row by row.
-
-    Row by row, the products take the forms NumPy's reference path takes (``A @ W.T`` or,
-    with transposed weights, ``A @ WT``; ``Δ @ W``; ``Δ.T @ A``), so a float64 run agrees with
-    it to rounding (with batches whole, to the last bit). But OpenBLAS's small-matrix
-    kernels take ``x @ y`` at full speed for x and y both as stored or both transposed, and
-    ``x @ y.T`` at half speed (a 64 × 64 × 64 float32 product: 2.3–2.6 µs against 4.2–4.7).
-    With ``fast``, a layer from one kept unit by unit to one kept row by row takes all three
-    of its products in the fast forms with W^[l] as it is in ``params`` (Z = Aᵀ Wᵀ, the δ
-    below = Wᵀ Δᵀ, the weight gradient Δᵀ Aᵀ); a layer from one kept row by row takes its
-    forward product from transposed weights (:func:`_needs_transpose`). A 1-64-64-1 network
-    then needs no transposed copy, and its steps no transposing. The training loop takes
-    ``fast`` for float32 networks, whose numbers are not held to NumPy's to the last bit.
-    """
-    unit = np.zeros(sizes.shape[0], np.bool_)
-    if fast:
-        for layer in range(1, sizes.shape[0]):
-            unit[layer] = not unit[layer - 1] and sizes[layer] > 1
-    return unit
-
-
-@njit(cache=True, error_model="numpy", nogil=True)
-def _layout(params, sizes):
-    """The training loop's :func:`unit_major` layout: unit by unit for float32 networks."""
-    return unit_major(sizes, params.itemsize == 4)
-
-
-@njit(cache=True, error_model="numpy", nogil=True)
-def _block(buf, offset, rows, n, by_unit):
-    """A layer's block of ``rows`` rows and ``n`` units in the flat buffer ``buf`` at
-    ``offset``: a C-contiguous (n, rows) view with ``by_unit``, else (rows, n)."""
-    if by_unit:
-        return rows_view(buf, offset, n, rows)
-    return rows_view(buf, offset, rows, n)
-
-
-@njit(cache=True, error_model="numpy", nogil=True, inline="always")
-def _at(x, r, j, by_unit):
-    """Entry (row ``r``, unit ``j``) of a block stored as :func:`_block` makes it."""
-    return x[j, r] if by_unit else x[r, j]
+def _tiled(params, parts):
+    """Whether the training loop takes its products in the register tiles of
+    :mod:`mlplab.engine.gemm` rather than through BLAS: for float32 networks whose batches are
+    split in halves (``parts`` 2), where the products are small. A 64 × 64 × 64 float32
+    product took 5.5 µs in the tiles against 8.5 µs through OpenBLAS on an AVX2 processor
+    (Zen 3). float64 networks keep NumPy's products, so that they agree with the reference
+    path to the last bit. The tiles need the transposed weights (``parts`` 2 has them)."""
+    return params.itemsize == 4 and parts == 2
 
 
 @njit(cache=True, error_model="numpy", nogil=True, inline="always")
@@ -108,41 +75,41 @@ def _leaky(z, k, bias, slope):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _activate(code, alpha, z, b, a, by_unit):
-    """a = σ(z + b) for a layer's products ``z`` and biases ``b`` (n,), in one pass, for
-    blocks stored as :func:`_block` makes them.
+def _activate(code, alpha, z, b, a, a_flat, biased):
+    """a = σ(z + b) for a layer's products ``z`` and biases ``b`` (n,), blocks (rows, n), in
+    one pass; with ``biased`` the products hold their biases already. ``a_flat`` is ``a``'s
+    memory as a vector.
 
     ``a`` is ``z`` itself (:func:`_product_buffer`) but for leaky ReLU, whose backward pass
     takes σ' from z: there z + b is kept in ``z``. The others' σ' needs only a.
     """
     if code == _SIGMOID:
-        sigmoid_biased(a, b, by_unit)
+        if biased:
+            sigmoid_inplace(a_flat, a_flat.shape[0])
+        else:
+            sigmoid_biased(a, b)
         return
+    zero = b.dtype.type(0.0)
     slope = a.dtype.type(alpha)
     for i in range(z.shape[0]):  # each loop with its choices made outside it: it vectorises
         zi, ai = z[i], a[i]
-        if by_unit and code == _LEAKY:
+        if code == _LEAKY and biased:
             for k in range(zi.shape[0]):
-                ai[k] = _leaky(zi, k, b[i], slope)
+                ai[k] = _leaky(zi, k, zero, slope)
         elif code == _LEAKY:
             for k in range(zi.shape[0]):
                 ai[k] = _leaky(zi, k, b[k], slope)
-        elif by_unit:
-            bi = b[i]
-            for k in range(zi.shape[0]):
-                zi[k] += bi
-        else:
+        elif not biased:
             for k in range(zi.shape[0]):
                 zi[k] += b[k]
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _product_buffer(code, A, Z, offset, rows, n, by_unit):
-    """Where a layer's products go (:func:`_activate`): its block of ``Z`` for leaky ReLU,
-    else its block of ``A``, which its activations then overwrite in place (two passes over
-    one block instead of three over two: a ``cos4`` block then stays in the first-level
-    cache)."""
-    return _block(Z if code == _LEAKY else A, offset, rows, n, by_unit)
+def _product_buffer(code, A, Z):
+    """Where a layer's products go (:func:`_activate`): ``Z`` for leaky ReLU, else ``A``,
+    whose block its activations then overwrite in place (two passes over one block instead of
+    three over two: a ``cos4`` block then stays in the first-level cache)."""
+    return Z if code == _LEAKY else A
 
 
 @njit(cache=True, error_model="numpy", nogil=True, inline="always")
@@ -155,33 +122,13 @@ def _times_slope(code, one, slope, d, a, z):
     return d
 
 
-@njit(cache=True, error_model="numpy", nogil=True, fastmath={"reassoc"})
-def _unit_delta(code, one, slope, z, a, d, gb):
-    """:func:`_delta` for blocks (n, rows) stored unit by unit: each unit's row scaled and
-    summed in one pass, the sum in whatever order vectorises (one call for the block: a call
-    per row, which counts its views' references, costs more than the arithmetic)."""
-    for j in range(d.shape[0]):
-        dj, aj, zj = d[j], a[j], z[j]
-        total = one - one
-        for r in range(dj.shape[0]):
-            x = _times_slope(code, one, slope, dj[r], aj[r], zj[r])
-            dj[r] = x
-            total += x
-        gb[j] = total
-
-
 @njit(cache=True, error_model="numpy", nogil=True)
-def _delta(code, alpha, z, a, d, G, bo, by_unit):
-    """d *= σ'(z) (given a = σ(z)); then the layer's bias gradient, the sums of d over the
-    rows, into ``G[bo : bo + n]``, for blocks stored as :func:`_block` makes them. Row by
-    row, the sums are taken as NumPy takes them: pairwise for one column, else row after row
-    (each row's entries added as they are scaled); unit by unit, see :func:`_unit_delta`. The
-    arithmetic is in the arrays' precision, as NumPy's with a Python float (float32 for a
-    float32 network)."""
+def _delta(code, alpha, z, a, d, G, bo):
+    """d *= σ'(z) (given a = σ(z)), blocks (rows, n); then the layer's bias gradient, the sums
+    of d over the rows, into ``G[bo : bo + n]``, as NumPy takes them: pairwise for one column,
+    else row after row (each row's entries added as they are scaled). The arithmetic is in the
+    arrays' precision, as NumPy's with a Python float (float32 for a float32 network)."""
     one, slope = a.dtype.type(1.0), a.dtype.type(alpha)
-    if by_unit:
-        _unit_delta(code, one, slope, z, a, d, G[bo : bo + d.shape[0]])
-        return
     rows, n = d.shape
     if n == 1:
         for r in range(rows):
@@ -210,63 +157,57 @@ def _outer(u, v, out):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _needs_transpose(sizes, unit, layer):
-    """Whether the forward product of ``layer`` (1-based over weights) takes W^[l]ᵀ from a
-    transposed copy (see :func:`unit_major`); a one-unit side makes W^[l] its own transpose
-    in memory."""
-    return not unit[layer - 1] and sizes[layer - 1] > 1 and sizes[layer] > 1
+def _needs_transpose(sizes, layer):
+    """Whether the forward product of ``layer`` (1-based over weights) reads W^[l]ᵀ from a
+    transposed copy; a one-unit side makes W^[l] its own transpose in memory."""
+    return sizes[layer - 1] > 1 and sizes[layer] > 1
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _product(params, WT, sizes, unit, woff, layer, x, x_flat, z):
-    """z = the products of a layer's inputs ``x`` with (W^[l])ᵀ, in the layouts of
-    :func:`unit_major` (``x_flat`` is ``x``'s memory as a vector, for one input unit)."""
+def _product(params, WT, sizes, woff, boff, tiles, layer, A, prev, Z, offset, rows):
+    """The products of a layer's inputs (the block of ``A`` at ``prev``) with (W^[l])ᵀ into the
+    block of ``Z`` at ``offset``; returns whether they hold the biases too (the tiles add
+    them)."""
     n_in, n_out, wo = sizes[layer - 1], sizes[layer], woff[layer - 1]
-    by_unit, W = unit[layer], rows_view(params, wo, n_out, n_in)
+    x, z = rows_view(A, prev, rows, n_in), rows_view(Z, offset, rows, n_out)
     if n_in == 1:
-        w = params[wo : wo + n_out]
-        if by_unit:
-            _outer(w, x_flat, z)
-        else:
-            _outer(x_flat, w, z)
-    elif unit[layer - 1]:  # by unit to by row
-        np.dot(x.T, W.T, z)
-    elif WT.shape[0] == 0:  # no transposed copy (one thread): as NumPy takes x @ W.T
-        if by_unit:
-            np.dot(W, x.T, z)
-        else:
-            np.dot(x, W.T, z)
-    elif n_out == 1:  # one row of W: its own transpose in memory
+        _outer(A[prev : prev + rows], params[wo : wo + n_out], z)
+        return False
+    if WT.shape[0] == 0:  # no transposed copy (one thread): as NumPy takes x @ W.T
+        np.dot(x, rows_view(params, wo, n_out, n_in).T, z)
+    elif n_out == 1:  # one row of W: its own transpose in memory (a product of vectors)
         np.dot(x, rows_view(params, wo, n_in, 1), z)
-    elif by_unit:
-        np.dot(rows_view(WT, wo, n_in, n_out).T, x.T, z)
+    elif tiles:
+        product(A, prev, n_in, 1, WT, wo, n_out, Z, offset, n_out, rows, n_out, n_in, params,
+                boff[layer - 1])  # fmt: skip
+        return True
     else:
         np.dot(x, rows_view(WT, wo, n_in, n_out), z)
+    return False
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _forward(params, WT, sizes, codes, alphas, col, woff, boff, unit, A, Z, block, rows):
-    """Forward pass on ``rows`` rows whose inputs are in layer 0 of ``A`` (row by row);
-    returns a^[L], stored as :func:`_block` makes it.
+def _forward(params, WT, sizes, codes, alphas, col, woff, boff, tiles, A, Z, block, rows):
+    """Forward pass on ``rows`` rows whose inputs are in layer 0 of ``A``; returns a^[L],
+    (rows, n_L).
 
     ``WT`` holds the W^[l] that :func:`_needs_transpose` names transposed, (n_{l-1}, n_l) at
     W^[l]'s offset (:func:`_transpose_part`), or is empty.
     """
-    a_prev = _block(A, 0, rows, sizes[0], unit[0])
     for layer in range(1, sizes.shape[0]):
-        n_out, by_unit, code = sizes[layer], unit[layer], codes[layer - 1]
-        offset, bo = block * col[layer], boff[layer - 1]
-        z = _product_buffer(code, A, Z, offset, rows, n_out, by_unit)
-        a = _block(A, offset, rows, n_out, by_unit)
-        prev = block * col[layer - 1]
-        _product(params, WT, sizes, unit, woff, layer, a_prev, A[prev : prev + rows], z)
-        _activate(code, alphas[layer - 1], z, params[bo : bo + n_out], a, by_unit)
-        a_prev = a
-    return a_prev
+        n_out, code, bo = sizes[layer], codes[layer - 1], boff[layer - 1]
+        offset = block * col[layer]
+        out = _product_buffer(code, A, Z)
+        biased = _product(params, WT, sizes, woff, boff, tiles, layer, A, block * col[layer - 1],
+                          out, offset, rows)  # fmt: skip
+        _activate(code, alphas[layer - 1], rows_view(out, offset, rows, n_out),
+                  params[bo : bo + n_out], rows_view(A, offset, rows, n_out),
+                  A[offset : offset + rows * n_out], biased)  # fmt: skip
+    return rows_view(A, block * col[sizes.shape[0] - 1], rows, sizes[-1])
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _transpose_part(h, params, sizes, unit, woff, WT):
+def _transpose_part(h, params, sizes, woff, WT):
     """WT[W^[l]'s offset :] = (W^[l])ᵀ, (n_{l-1}, n_l) row-major, for every layer that
     :func:`_needs_transpose` names: the columns of half ``h`` (0 or 1) of each layer's units
     (those :func:`_part_step` updates). Row after row of WT, contiguous stores, through views
@@ -274,7 +215,7 @@ def _transpose_part(h, params, sizes, unit, woff, WT):
     (``WT[wo + k * n_out + j]``) costs a wraparound test per element, and the copy then took a
     tenth of a ``cos4`` step."""
     for layer in range(1, sizes.shape[0]):
-        if not _needs_transpose(sizes, unit, layer):
+        if not _needs_transpose(sizes, layer):
             continue
         n_in, n_out, wo = sizes[layer - 1], sizes[layer], woff[layer - 1]
         lo, hi = _half(h, n_out)
@@ -287,14 +228,14 @@ def _transpose_part(h, params, sizes, unit, woff, WT):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _transposed(params, sizes, unit, woff, parts):
+def _transposed(params, sizes, woff, parts):
     """The transposed weights the forward passes use with ``parts`` 2 (see :func:`_forward`),
     empty with ``parts`` 1."""
     if parts == 1:
         return np.empty(0, params.dtype)
     WT = np.empty_like(params)
     for h in range(2):
-        _transpose_part(h, params, sizes, unit, woff, WT)
+        _transpose_part(h, params, sizes, woff, WT)
     return WT
 
 
@@ -307,7 +248,8 @@ def _cost_rows(WT):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _block_error(k, params, WT, sizes, codes, alphas, col, woff, boff, unit, X, Y, A, Z, block):
+def _block_error(k, params, WT, sizes, codes, alphas, col, woff, boff, tiles, X, Y, A, Z,
+                 block):  # fmt: skip
     """Σ ‖a^[L](x) − y‖² over the rows of block ``k`` of ``X``, ``Y`` (blocks of
     :func:`_cost_rows` rows)."""
     n_in, n_out = sizes[0], sizes[-1]
@@ -315,12 +257,11 @@ def _block_error(k, params, WT, sizes, codes, alphas, col, woff, boff, unit, X, 
     start = k * step
     rows = min(step, X.shape[0] - start)
     rows_view(A, 0, rows, n_in)[...] = X[start : start + rows]
-    out = _forward(params, WT, sizes, codes, alphas, col, woff, boff, unit, A, Z, block, rows)
-    by_unit = unit[-1]
+    out = _forward(params, WT, sizes, codes, alphas, col, woff, boff, tiles, A, Z, block, rows)
     total = 0.0
     for r in range(rows):
         for j in range(n_out):
-            d = _at(out, r, j, by_unit) - Y[start + r, j]
+            d = out[r, j] - Y[start + r, j]
             total += d * d
     return total
 
@@ -332,7 +273,7 @@ def _blocks(n, WT):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _cost_blocks(state, errors, params, WT, sizes, codes, alphas, col, woff, boff, unit, X, Y,
+def _cost_blocks(state, errors, params, WT, sizes, codes, alphas, col, woff, boff, tiles, X, Y,
                  Xv, Yv, A, Z, block):  # fmt: skip
     """The squared errors of every cost block into ``errors``: the training set's blocks, then
     the validation set's, in the buffers ``A``, ``Z`` (the calling thread's). A thread alone
@@ -345,11 +286,11 @@ def _cost_blocks(state, errors, params, WT, sizes, codes, alphas, col, woff, bof
     k = fetch_add(state, CLAIMS, 1) if shared else 0
     while k < errors.shape[0]:
         if k < n_train:
-            errors[k] = _block_error(k, params, WT, sizes, codes, alphas, col, woff, boff, unit,
+            errors[k] = _block_error(k, params, WT, sizes, codes, alphas, col, woff, boff, tiles,
                                      X, Y, A, Z, block)  # fmt: skip
         else:
             errors[k] = _block_error(k - n_train, params, WT, sizes, codes, alphas, col, woff,
-                                     boff, unit, Xv, Yv, A, Z, block)  # fmt: skip
+                                     boff, tiles, Xv, Yv, A, Z, block)  # fmt: skip
         k = fetch_add(state, CLAIMS, 1) if shared else k + 1
 
 
@@ -414,49 +355,45 @@ def cost(params, sizes, codes, alphas, X, Y, loss_code, parts=1):
     float
     """
     col, woff, boff = _offsets(sizes)
-    unit = _layout(params, sizes)
     A, Z = _buffers(sizes, params.dtype, _BLOCK, parts)
-    WT = _transposed(params, sizes, unit, woff, parts)
+    WT = _transposed(params, sizes, woff, parts)
     errors = np.empty(_blocks(X.shape[0], WT))
     _cost_blocks(np.zeros(0, np.int64), errors, params, WT, sizes, codes, alphas, col, woff,
-                 boff, unit, X, Y, X[:0], Y[:0], A, Z, _BLOCK)  # fmt: skip
+                 boff, _tiled(params, parts), X, Y, X[:0], Y[:0], A, Z, _BLOCK)  # fmt: skip
     return _mean_cost(errors, X.shape[0], sizes[-1], loss_code)
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _weight_gradient(d, a, by_unit_below, by_unit, g):
-    """g = Δᵀ A, a layer's weight gradient (n_l, n_{l-1}) from its δ block ``d`` and the
-    activations below ``a``, stored as :func:`_block` makes them (see :func:`unit_major`)."""
-    if by_unit:
-        np.dot(d, a, g)
-    elif by_unit_below:
-        np.dot(d.T, a.T, g)
-    else:
-        np.dot(d.T, a, g)
-
-
-@njit(cache=True, error_model="numpy", nogil=True)
-def _backprop(params, sizes, unit, woff, layer, d, d_flat, below):
-    """below = Δ W^[l], the δ of the layer under ``layer`` before σ', from its δ block ``d``
-    (``d_flat`` its memory as a vector, for one unit), stored as :func:`_block` makes them."""
+def _weight_gradient(params, sizes, woff, tiles, layer, D, offset, A, prev, G, rows):
+    """The weight gradient of ``layer``, Δᵀ A (n_l, n_{l-1}), into G at W^[l]'s offset, from
+    its δ block (of ``D`` at ``offset``) and the activations below (of ``A`` at ``prev``)."""
     n_in, n_out, wo = sizes[layer - 1], sizes[layer], woff[layer - 1]
-    W = rows_view(params, wo, n_out, n_in)
-    if n_out == 1:
-        w = params[wo : wo + n_in]
-        if unit[layer - 1]:
-            _outer(w, d_flat, below)
-        else:
-            _outer(d_flat, w, below)
-    elif unit[layer - 1]:
-        np.dot(W.T, d.T, below)
-    elif unit[layer]:
-        np.dot(d.T, W, below)
+    if tiles and n_in == 1:  # one column: as the row xᵀ Δ, in vectors of units
+        product(A, prev, 0, 1, D, offset, n_out, G, wo, n_out, 1, n_out, rows, params, -1)
+    elif tiles:
+        product(D, offset, 1, n_out, A, prev, n_in, G, wo, n_in, n_out, n_in, rows, params, -1)
     else:
-        np.dot(d, W, below)
+        np.dot(rows_view(D, offset, rows, n_out).T, rows_view(A, prev, rows, n_in),
+               rows_view(G, wo, n_out, n_in))  # fmt: skip
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _gradient(params, WT, sizes, codes, alphas, col, woff, boff, unit, X, Y, idx, batch,
+def _backprop(params, sizes, woff, tiles, layer, D, offset, prev, rows):
+    """Δ W^[l] (rows, n_{l-1}), the δ of the layer under ``layer`` before σ', into the block of
+    ``D`` at ``prev``, from ``layer``'s δ block (of ``D`` at ``offset``)."""
+    n_in, n_out, wo = sizes[layer - 1], sizes[layer], woff[layer - 1]
+    below = rows_view(D, prev, rows, n_in)
+    if n_out == 1:
+        _outer(D[offset : offset + rows], params[wo : wo + n_in], below)
+    elif tiles:
+        product(D, offset, n_out, 1, params, wo, n_in, D, prev, n_in, rows, n_in, n_out, params,
+                -1)  # fmt: skip
+    else:
+        np.dot(rows_view(D, offset, rows, n_out), rows_view(params, wo, n_out, n_in), below)
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _gradient(params, WT, sizes, codes, alphas, col, woff, boff, tiles, X, Y, idx, batch,
               loss_code, A, Z, D, block, G):  # fmt: skip
     """Backprop on the rows ``idx`` of ``X``, ``Y`` (all or part of a batch of ``batch`` rows):
     their terms of the flat gradient into ``G``. The forward pass takes the transposed weights
@@ -467,49 +404,43 @@ def _gradient(params, WT, sizes, codes, alphas, col, woff, boff, unit, X, Y, idx
         xr = X[idx[r]]
         for k in range(a0.shape[1]):
             a0[r, k] = xr[k]
-    out = _forward(params, WT, sizes, codes, alphas, col, woff, boff, unit, A, Z, block, rows)
-    n_out, by_unit = sizes[-1], unit[-1]
+    out = _forward(params, WT, sizes, codes, alphas, col, woff, boff, tiles, A, Z, block, rows)
+    n_out = sizes[-1]
     scale = 2.0 / (batch * n_out)
     offset = block * col[n_layers - 1]
-    delta = _block(D, offset, rows, n_out, by_unit)
+    delta = rows_view(D, offset, rows, n_out)
     for r in range(rows):
         for j in range(n_out):
-            diff = _at(out, r, j, by_unit) - Y[idx[r], j]
+            diff = out[r, j] - Y[idx[r], j]
             # as the losses compute it: mse multiplies by 2 / (B n_L), half_sse divides by B
-            value = diff * scale if loss_code == 0 else diff / batch
-            if by_unit:
-                delta[j, r] = value
-            else:
-                delta[r, j] = value
-    _delta(codes[n_layers - 2], alphas[n_layers - 2], _block(Z, offset, rows, n_out, by_unit),
-           out, delta, G, boff[n_layers - 2], by_unit)  # fmt: skip
+            delta[r, j] = diff * scale if loss_code == 0 else diff / batch
+    _delta(codes[n_layers - 2], alphas[n_layers - 2], rows_view(Z, offset, rows, n_out), out,
+           delta, G, boff[n_layers - 2])  # fmt: skip
     for layer in range(n_layers - 1, 0, -1):
-        n_in, n_o, wo = sizes[layer - 1], sizes[layer], woff[layer - 1]
-        below_unit, prev = unit[layer - 1], block * col[layer - 1]
-        a_prev = _block(A, prev, rows, n_in, below_unit)
-        _weight_gradient(delta, a_prev, below_unit, unit[layer], rows_view(G, wo, n_o, n_in))
+        n_in, prev = sizes[layer - 1], block * col[layer - 1]
+        _weight_gradient(params, sizes, woff, tiles, layer, D, offset, A, prev, G, rows)
         if layer > 1:
-            below = _block(D, prev, rows, n_in, below_unit)
-            _backprop(params, sizes, unit, woff, layer, delta, D[offset : offset + rows], below)
-            _delta(codes[layer - 2], alphas[layer - 2], _block(Z, prev, rows, n_in, below_unit),
-                   a_prev, below, G, boff[layer - 2], below_unit)  # fmt: skip
-            delta, offset = below, prev
+            _backprop(params, sizes, woff, tiles, layer, D, offset, prev, rows)
+            _delta(codes[layer - 2], alphas[layer - 2], rows_view(Z, prev, rows, n_in),
+                   rows_view(A, prev, rows, n_in), rows_view(D, prev, rows, n_in), G,
+                   boff[layer - 2])  # fmt: skip
+            offset = prev
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _part_gradient(h, parts, params, WT, sizes, codes, alphas, col, woff, boff, unit, X, Y, idx,
+def _part_gradient(h, parts, params, WT, sizes, codes, alphas, col, woff, boff, tiles, X, Y, idx,
                    loss_code, A, Z, D, block, G2):  # fmt: skip
     """The gradient of the batch ``idx`` into ``G2[0]`` (``parts`` 1), or the terms of its
     half ``h`` (0 or 1) into ``G2[h]``, in part ``h`` of the buffers."""
     if parts == 1:
-        _gradient(params, WT, sizes, codes, alphas, col, woff, boff, unit, X, Y, idx, idx.shape[0],
-                  loss_code, A, Z, D, block, G2[0])  # fmt: skip
+        _gradient(params, WT, sizes, codes, alphas, col, woff, boff, tiles, X, Y, idx,
+                  idx.shape[0], loss_code, A, Z, D, block, G2[0])  # fmt: skip
         return
     lo, hi = _half(h, idx.shape[0])
     if lo == hi:  # the second half of a one-row batch
         G2[h, :] = 0.0
         return
-    _gradient(params, WT, sizes, codes, alphas, col, woff, boff, unit, X, Y, idx[lo:hi],
+    _gradient(params, WT, sizes, codes, alphas, col, woff, boff, tiles, X, Y, idx[lo:hi],
               idx.shape[0], loss_code, _share(A, h), _share(Z, h), _share(D, h), block,
               G2[h])  # fmt: skip
 
@@ -526,7 +457,7 @@ def _step_range(lo, hi, parts, params, G2, m, v, lr, opt_code, hyper, t):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _part_step(h, parts, params, WT, sizes, unit, woff, boff, G2, m, v, lr, opt_code, hyper, t):
+def _part_step(h, parts, params, WT, sizes, woff, boff, G2, m, v, lr, opt_code, hyper, t):
     """The optimiser's step on all the parameters (``parts`` 1), or on those of half ``h`` of
     each layer's units, whose transposed weights it then writes into ``WT``
     (:func:`_transpose_part`): a thread that steps its half needs no other's to transpose it."""
@@ -538,7 +469,7 @@ def _part_step(h, parts, params, WT, sizes, unit, woff, boff, G2, m, v, lr, opt_
         lo, hi = _half(h, sizes[layer])
         _step_range(wo + lo * n_in, wo + hi * n_in, 2, params, G2, m, v, lr, opt_code, hyper, t)
         _step_range(bo + lo, bo + hi, 2, params, G2, m, v, lr, opt_code, hyper, t)
-    _transpose_part(h, params, sizes, unit, woff, WT)
+    _transpose_part(h, params, sizes, woff, WT)
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -560,7 +491,7 @@ def _epochs(h, lo, hi, state, params, sizes, codes, alphas, X, Y, Xv, Yv, loss_c
     order too; with ``parts`` 1 it draws each epoch's order as the epoch starts, as the other
     loops do. Returns the epochs run.
     """
-    A, Z, D, WT, G2, orders, errors, unit = work
+    A, Z, D, WT, G2, orders, errors, tiles = work
     n, epochs = X.shape[0], lrs.shape[0]
     col, woff, boff = _offsets(sizes)
     block = max(batch_size, _BLOCK)
@@ -581,13 +512,13 @@ def _epochs(h, lo, hi, state, params, sizes, codes, alphas, X, Y, Xv, Yv, loss_c
         for s in range(steps):
             idx = order[s * batch_size : min((s + 1) * batch_size, order.shape[0])]
             for q in range(lo, hi):
-                _part_gradient(q, parts, params, WT, sizes, codes, alphas, col, woff, boff, unit,
+                _part_gradient(q, parts, params, WT, sizes, codes, alphas, col, woff, boff, tiles,
                                X, Y, idx, loss_code, A, Z, D, block, G2)  # fmt: skip
             met = meet(state, h, met)
             tt += 1
             for q in range(lo, hi):
-                _part_step(q, parts, params, WT, sizes, unit, woff, boff, G2, m, v, lrs[e],
-                           opt_code, hyper, tt)  # fmt: skip
+                _part_step(q, parts, params, WT, sizes, woff, boff, G2, m, v, lrs[e], opt_code,
+                           hyper, tt)  # fmt: skip
             met = meet(state, h, met)
         if h == 0:
             t[0] = tt
@@ -595,7 +526,7 @@ def _epochs(h, lo, hi, state, params, sizes, codes, alphas, X, Y, Xv, Yv, loss_c
             epoch_order(rng, n, shuffle, orders[(e + 1) % 2])
         if not with_cost:
             continue
-        _cost_blocks(state, errors, params, WT, sizes, codes, alphas, col, woff, boff, unit, X, Y,
+        _cost_blocks(state, errors, params, WT, sizes, codes, alphas, col, woff, boff, tiles, X, Y,
                      Xv, Yv, _buffer(A, h, parts), _buffer(Z, h, parts), block)  # fmt: skip
         met = meet(state, h, met)
         tl = _mean_cost(errors[:n_train], n, sizes[-1], loss_code)
@@ -652,12 +583,11 @@ def train_epochs(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code
     woff = _offsets(sizes)[1]
     block = max(batch_size, _BLOCK)
     A, Z = _buffers(sizes, params.dtype, block, parts)
-    unit = _layout(params, sizes)
-    WT = _transposed(params, sizes, unit, woff, parts)
+    WT = _transposed(params, sizes, woff, parts)
     length = order_length(n, batch_size, shuffle)
     errors = np.empty(_blocks(n, WT) + _blocks(Xv.shape[0], WT))
     work = (A, Z, np.empty_like(A), WT, np.empty((2, params.shape[0]), params.dtype),
-            np.empty((2, length), np.int64), errors, unit)  # fmt: skip
+            np.empty((2, length), np.int64), errors, _tiled(params, parts))  # fmt: skip
     if parallel and parts == 2:
         return _epochs_together(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code,
                                 hyper, m, v, t, lrs, batch_size, shuffle, rng, train_loss,

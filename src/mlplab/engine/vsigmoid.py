@@ -94,9 +94,13 @@ def _biased_run(a, t):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _biased_by_row(a, b):
-    """a[r] = σ(a[r] + b) for every row r of a (rows, n) block: runs of whole rows against a
-    tile of the biases repeated row after row."""
+def sigmoid_biased(a, b):
+    """a = σ(a + b) in place for a C-contiguous float64 or float32 block ``a`` (rows, n) and
+    biases ``b`` (n,): a sigmoid layer's bias and activation in one pass over its block (the
+    numbers of :func:`sigmoid_inplace` on ``a + b``). The pass runs over the block's memory in
+    runs of whole rows, about :data:`_RUN` values each, against a tile of the biases repeated
+    row after row (one loop choosing the bias per entry ran a float64 ``cos4`` step a fifth
+    slower, and a loop per 64-wide row a third slower than these runs)."""
     rows, n = a.shape
     per = max(1, min(rows, _RUN // max(n, 1)))
     tile = np.empty(per * n, a.dtype)
@@ -107,35 +111,3 @@ def _biased_by_row(a, b):
     for r0 in range(0, rows, per):
         r1 = min(rows, r0 + per)
         _biased_run(flat[r0 * n : r1 * n], tile[: (r1 - r0) * n])
-
-
-@njit(cache=True, error_model="numpy", nogil=True)
-def _biased_by_unit(a, b):
-    """a[j] = σ(a[j] + b[j]) for every row j of a (n, rows) block: runs of whole units
-    against a tile of their biases, each repeated along its row."""
-    n, rows = a.shape
-    per = max(1, min(n, _RUN // max(rows, 1)))
-    tile = np.empty(per * rows, a.dtype)
-    flat = a.reshape(n * rows)
-    for j0 in range(0, n, per):
-        j1 = min(n, j0 + per)
-        for u in range(j1 - j0):
-            bu = b[j0 + u]
-            for r in range(rows):
-                tile[u * rows + r] = bu
-        _biased_run(flat[j0 * rows : j1 * rows], tile[: (j1 - j0) * rows])
-
-
-@njit(cache=True, error_model="numpy", nogil=True)
-def sigmoid_biased(a, b, by_unit=False):
-    """a = σ(a + b) in place for a C-contiguous float64 or float32 ``a`` and biases ``b``
-    (n,): a sigmoid layer's bias and activation in one pass over its block (the numbers of
-    :func:`sigmoid_inplace` on ``a + b``). The block is (rows, n), row by row, or with
-    ``by_unit`` (n, rows), unit by unit. Either way the pass runs over the block's memory in
-    runs of about :data:`_RUN` values, each against a tile holding every value's bias (one
-    loop choosing the bias per entry ran a float64 ``cos4`` step a fifth slower, and a loop
-    per 64-wide row a third slower than these runs)."""
-    if by_unit:
-        _biased_by_unit(a, b)
-    else:
-        _biased_by_row(a, b)

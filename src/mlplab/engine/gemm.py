@@ -1,0 +1,187 @@
+"""Small matrix products in registers, for the BLAS loop's split float32 batches.
+
+A 1-64-64-1 network's products are 64 × 64 × 64: too small for BLAS to pay back what it spends
+around its arithmetic. OpenBLAS packs both operands into buffers of its own and clears the
+result before every product; without the small-matrix kernels it has for AVX-512 processors,
+that took a third of a float32 product's time on an AVX2 processor (Zen 3), where the products
+are most of a ``cos4`` step. :func:`product` multiplies the operands where they lie: a tile
+of :data:`ROWS` rows by two vectors of the result sits in registers while the inner dimension
+runs, each step one vector load per vector of B, one broadcast per row of A and a fused
+multiply-add per register, written in LLVM's vector operations (:func:`_tile`), so that it
+compiles to the same instructions on every processor with the vector width of the host. A
+64 × 64 × 64 float32 product took 5.5 µs against OpenBLAS's 8.5 µs there, and 128 × 64 × 64
+11 µs against 15 µs.
+
+The products are those of a layer's forward pass, backprop and weight gradient:
+
+    C = bias + op(A) B,    op(A)[i, k] = A[a_off + i a_si + k a_sk],
+
+with B's rows and C's rows contiguous (row strides ``b_sk`` and ``c_si``), so that
+A @ Wᵀ (with the transposed weights), Δ @ W and Δᵀ @ A_prev are all of this form. Each entry
+is summed over k in order, one fused multiply-add at a time.
+"""
+
+from __future__ import annotations
+
+import llvmlite.binding as llvm
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+from numba.np.arrayobj import make_array
+
+#: Rows of the result per tile (with two vectors of columns: eight accumulator registers).
+ROWS = 4
+#: Vectors of columns per tile.
+_VECTORS = 2
+
+
+def _vector_bytes() -> int:
+    """The width of the host's vector registers: 64 bytes with AVX-512, else 32."""
+    return 64 if llvm.get_host_cpu_features().get("avx512f", False) else 32
+
+
+#: Bytes per vector of a tile's row.
+VECTOR_BYTES = _vector_bytes()
+_FLOATS = {types.float32: ir.FloatType(), types.float64: ir.DoubleType()}
+
+
+def _same_float_arrays(*arrays) -> bool:
+    first = arrays[0]
+    return all(
+        isinstance(a, types.Array) and a.dtype == first.dtype and a.dtype in _FLOATS for a in arrays
+    )
+
+
+def _make_tile(rows: int):
+    """The intrinsic for a tile of ``rows`` rows (see :func:`_tile`)."""
+
+    @intrinsic
+    def tile(typingctx, A, a_off, a_si, a_sk, B, b_off, b_sk, C, c_off, c_si, K, bias, b0):
+        if not _same_float_arrays(A, B, C, bias):
+            return None
+        lanes = VECTOR_BYTES * 8 // A.dtype.bitwidth
+        ft = _FLOATS[A.dtype]
+        sig = types.void(A, a_off, a_si, a_sk, B, b_off, b_sk, C, c_off, c_si, K, bias, b0)
+
+        def codegen(context, builder, signature, args):
+            kinds = signature.args
+            i64 = ir.IntType(64)
+
+            def integer(k):
+                return context.cast(builder, args[k], kinds[k], types.int64)
+
+            def data(k):
+                return make_array(kinds[k])(context, builder, args[k]).data
+
+            a_data, b_data, c_data, bias_data = data(0), data(4), data(7), data(11)
+            ao, asi, ask, bo, bsk, co, csi, kk, bias_at = (
+                integer(k) for k in (1, 2, 3, 5, 6, 8, 9, 10, 12)
+            )
+            vt = ir.VectorType(ft, lanes)
+            name = f"llvm.fma.v{lanes}f{A.dtype.bitwidth}"
+            fma = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(vt, [vt, vt, vt]), name
+            )
+            align = A.dtype.bitwidth // 8
+
+            def vector_at(base, offset):
+                pointer = builder.gep(base, [offset])
+                return builder.bitcast(pointer, vt.as_pointer())
+
+            # accumulators start from the biases (b0 < 0: from zero)
+            zero = ir.Constant(vt, [ir.Constant(ft, 0.0)] * lanes)
+            with_bias = builder.icmp_signed(">=", bias_at, ir.Constant(i64, 0))
+            starts = []
+            for v in range(_VECTORS):
+                offset = builder.add(bias_at, ir.Constant(i64, v * lanes))
+                with builder.if_else(with_bias) as (then, otherwise):
+                    with then:
+                        loaded = builder.load(vector_at(bias_data, offset), align=align)
+                        then_block = builder.block
+                    with otherwise:
+                        else_block = builder.block
+                start = builder.phi(vt)
+                start.add_incoming(loaded, then_block)
+                start.add_incoming(zero, else_block)
+                starts.append(start)
+            acc = [[cgutils.alloca_once_value(builder, s) for s in starts] for _ in range(rows)]
+            splat = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
+            with cgutils.for_range(builder, kk) as loop:
+                k = loop.index
+                row = builder.add(bo, builder.mul(k, bsk))
+                bvec = [
+                    builder.load(vector_at(b_data, builder.add(row, ir.Constant(i64, v * lanes))),
+                                 align=align)
+                    for v in range(_VECTORS)
+                ]  # fmt: skip
+                column = builder.add(ao, builder.mul(k, ask))
+                for i in range(rows):
+                    at = builder.add(column, builder.mul(asi, ir.Constant(i64, i)))
+                    scalar = builder.load(builder.gep(a_data, [at]))
+                    lane0 = builder.insert_element(
+                        ir.Constant(vt, ir.Undefined), scalar, ir.Constant(ir.IntType(32), 0)
+                    )
+                    broadcast = builder.shuffle_vector(lane0, ir.Constant(vt, ir.Undefined), splat)
+                    for v in range(_VECTORS):
+                        total = builder.call(fma, [broadcast, bvec[v], builder.load(acc[i][v])])
+                        builder.store(total, acc[i][v])
+            for i in range(rows):
+                row = builder.add(co, builder.mul(csi, ir.Constant(i64, i)))
+                for v in range(_VECTORS):
+                    target = vector_at(c_data, builder.add(row, ir.Constant(i64, v * lanes)))
+                    builder.store(builder.load(acc[i][v]), target, align=align)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return tile
+
+
+_tile = _make_tile(ROWS)
+_tile_row = _make_tile(1)
+
+
+@njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
+def _edge(A, a_off, a_si, a_sk, B, b_off, b_sk, C, c_off, c_si, i0, i1, j0, j1, K, bias,
+          b0):  # fmt: skip
+    """The entries [i0, i1) × [j0, j1) of :func:`product`, one at a time (k in order)."""
+    for i in range(i0, i1):
+        for j in range(j0, j1):
+            total = bias[b0 + j] if b0 >= 0 else bias.dtype.type(0.0)
+            for k in range(K):
+                total += A[a_off + i * a_si + k * a_sk] * B[b_off + k * b_sk + j]
+            C[c_off + i * c_si + j] = total
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def product(A, a_off, a_si, a_sk, B, b_off, b_sk, C, c_off, c_si, M, N, K, bias, b0):
+    """C[i, j] = bias[b0 + j] + Σ_k op(A)[i, k] B[k, j] for i < M, j < N (float32).
+
+    Parameters
+    ----------
+    A, B, C : ndarray, 1-D float32
+        Flat buffers: op(A)[i, k] = A[a_off + i a_si + k a_sk], B[k, j] = B[b_off + k b_sk + j],
+        C[i, j] = C[c_off + i c_si + j].
+    M, N, K : int
+        The result's rows and columns, and the inner dimension.
+    bias : ndarray, 1-D float32
+        Added to every row of the result from ``bias[b0]`` on; ``b0 < 0`` adds nothing.
+
+    Each entry's terms are added in order of k, one fused multiply-add at a time, starting
+    from its bias (or zero). Nothing is checked: the offsets must lie within the buffers.
+    """
+    columns = _VECTORS * (VECTOR_BYTES // A.itemsize)
+    full_rows = M - M % ROWS
+    full_columns = N - N % columns
+    for j in range(0, full_columns, columns):
+        bj = b0 + j if b0 >= 0 else -1
+        for i in range(0, full_rows, ROWS):
+            _tile(A, a_off + i * a_si, a_si, a_sk, B, b_off + j, b_sk, C, c_off + i * c_si + j,
+                  c_si, K, bias, bj)  # fmt: skip
+        for i in range(full_rows, M):
+            _tile_row(A, a_off + i * a_si, a_si, a_sk, B, b_off + j, b_sk, C,
+                      c_off + i * c_si + j, c_si, K, bias, bj)  # fmt: skip
+    if full_columns < N:
+        _edge(A, a_off, a_si, a_sk, B, b_off, b_sk, C, c_off, c_si, 0, M, full_columns, N, K,
+              bias, b0)  # fmt: skip

@@ -1,0 +1,64 @@
+"""Products in register tiles against NumPy's, for every shape and form the BLAS loop uses."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mlplab.engine.gemm import product
+
+
+def run(M, N, K, transposed, with_bias, dtype, rng):
+    """C = bias + op(A) B through product(), in buffers with room around the operands; returns
+    C, the exact value, and the buffer of C."""
+    pad = 3  # operands at an offset, with entries either side the product must not touch
+    if transposed:  # op(A) = Aᵀ for A (K, M): the weight gradient's Δᵀ
+        Am = rng.normal(size=(K, M)).astype(dtype)
+        a_si, a_sk, op_a = 1, M, Am.T
+    else:  # A (M, K) row by row: the forward pass and backprop
+        Am = rng.normal(size=(M, K)).astype(dtype)
+        a_si, a_sk, op_a = K, 1, Am
+    Bm = rng.normal(size=(K, N)).astype(dtype)
+    bias = rng.normal(size=N + pad).astype(dtype)
+    A = np.concatenate([np.zeros(pad, dtype), Am.reshape(-1)])
+    B = np.concatenate([np.zeros(pad, dtype), Bm.reshape(-1)])
+    C = np.full(M * N + 2 * pad, 7.0, dtype)
+    product(A, pad, a_si, a_sk, B, pad, N, C, pad, N, M, N, K, bias, pad if with_bias else -1)
+    exact = op_a.astype(np.float64) @ Bm.astype(np.float64)
+    if with_bias:
+        exact += bias[pad:]
+    return C[pad : pad + M * N].reshape(M, N), exact, C
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_products_of_every_shape_equal_numpys(dtype, transposed):
+    # full tiles, rows and columns left over, one row, one column, and an empty inner sum
+    rng = np.random.default_rng(0)
+    tol = 2e-6 if dtype == np.float32 else 1e-14
+    for M in (1, 3, 4, 5, 64, 67):
+        for N in (1, 7, 16, 17, 33, 64):
+            for K in (0, 1, 5, 64):
+                for with_bias in (False, True):
+                    got, exact, C = run(M, N, K, transposed, with_bias, dtype, rng)
+                    assert got.dtype == dtype
+                    scale = max(1.0, float(np.max(np.abs(exact))))
+                    assert np.max(np.abs(got - exact)) <= tol * scale * max(K, 1), (M, N, K)
+                    assert np.all(C[:3] == 7.0) and np.all(C[-3:] == 7.0)  # nothing else written
+
+
+def test_float64_products_sum_each_entry_in_order_with_fused_multiply_adds():
+    # the order the tiles promise: each entry from its bias, k = 0, 1, ... one fma at a time
+    rng = np.random.default_rng(1)
+    got, _, _ = run(5, 19, 9, False, True, np.float64, rng)
+    rng = np.random.default_rng(1)
+    Am, Bm = rng.normal(size=(5, 9)), rng.normal(size=(9, 19))
+    bias = rng.normal(size=22)[3:]
+    want = np.empty((5, 19))
+    for i in range(5):
+        for j in range(19):
+            total = bias[j]
+            for k in range(9):
+                total = float(np.longdouble(Am[i, k]) * np.longdouble(Bm[k, j]) + total)
+            want[i, j] = total
+    np.testing.assert_array_equal(got, want)
