@@ -160,12 +160,6 @@ def test_two_threads_or_one_give_the_same_run_bit_for_bit(run, with_cost):
             assert np.array_equal(other[name], value, equal_nan=True), name
 
 
-def test_only_float32_networks_in_halves_take_the_register_tiles():
-    assert blas_loop._tiled(np.zeros(3, np.float32), 2)
-    assert not blas_loop._tiled(np.zeros(3, np.float32), 1)
-    assert not blas_loop._tiled(np.zeros(3, np.float64), 2)
-
-
 def _case(sizes, hidden, output, rng):
     """A network, its kernel codes and a batch of data, in float64."""
     net = MLP(sizes, hidden, output, seed=int(rng.integers(1 << 30)))
@@ -190,7 +184,7 @@ NETWORKS = [
 def test_gradient_and_cost_through_blas_or_tiles_equal_the_reference(sizes, hidden, output,
                                                                      parts, tiles):  # fmt: skip
     # in float64, so that either way's products and sums agree with NumPy's to rounding; the
-    # training loop takes the register tiles for float32 networks in halves only
+    # training loop takes the register tiles for batches in halves
     rng = np.random.default_rng(sum(sizes) + 7 * parts + tiles)
     net, s, codes, alphas, X, Y = _case(sizes, hidden, output, rng)
     params = net.params.copy()

@@ -1,4 +1,4 @@
-"""Small matrix products in registers, for the BLAS loop's split float32 batches.
+"""Small matrix products in registers, for the BLAS loop's batches split in halves.
 
 A 1-64-64-1 network's products are 64 × 64 × 64: too small for BLAS to pay back what it spends
 around its arithmetic. OpenBLAS packs both operands into buffers of its own and clears the
