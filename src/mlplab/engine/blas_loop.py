@@ -164,9 +164,13 @@ def _product(params, WT, sizes, woff, boff, tiles, layer, A, prev, Z, offset, ro
     them)."""
     n_in, n_out, wo = sizes[layer - 1], sizes[layer], woff[layer - 1]
     x, z = rows_view(A, prev, rows, n_in), rows_view(Z, offset, rows, n_out)
-    if n_in == 1:
-        _outer(A[prev : prev + rows], params[wo : wo + n_out], z)
-        return False
+    if n_in == 1:  # one input unit: z = x w + b entry by entry, rounded as NumPy rounds it
+        x1, w, b = A[prev : prev + rows], params[wo : wo + n_out], params[boff[layer - 1] :]
+        for i in range(rows):
+            xi, zi = x1[i], z[i]
+            for k in range(n_out):
+                zi[k] = xi * w[k] + b[k]
+        return True
     if WT.shape[0] == 0:  # no transposed copy (one thread): as NumPy takes x @ W.T
         np.dot(x, rows_view(params, wo, n_out, n_in).T, z)
     elif n_out == 1:  # one row of W: its own transpose in memory (a product of vectors)
