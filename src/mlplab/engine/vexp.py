@@ -113,18 +113,34 @@ def _parts32(x):
     return s - r, two_k * (r + r), two_k
 
 
-def exp_parts(x):
+def by_precision(name: str, single, double, doc: str):
+    """A function ``name`` of one float, for compiled code only, that runs the compiled
+    function ``single`` on a float32 and ``double`` on a float64 (inlined where it is
+    called)."""
+
+    def chosen(x):
+        raise NotImplementedError
+
+    chosen.__name__ = chosen.__qualname__ = name
+    chosen.__doc__ = doc
+
+    @overload(chosen, inline="always")
+    def _typed(x):
+        if x == types.float32:
+            return lambda x: single(x)
+        if x == types.float64:
+            return lambda x: double(x)
+        return None
+
+    return chosen
+
+
+exp_parts = by_precision(
+    "exp_parts",
+    _parts32,
+    _parts64,
     """(d, c, 2^k) with e^x = (2^k d + c) / d, for one float64 in [−708, 708] or one float32
     in [−87, 88], computed in its own precision (:func:`_parts64`, :func:`_parts32`);
     compiled code only. The caller clamps x to the range (a NaN passes through as NaN).
-    d = S(r²) − r lies between 1.6 and 2.4, and c = 2^(k+1) r with |r| ≤ ln 2 / 2."""
-    raise NotImplementedError
-
-
-@overload(exp_parts, inline="always")
-def _exp_parts_typed(x):
-    if x == types.float32:
-        return lambda x: _parts32(x)
-    if x == types.float64:
-        return lambda x: _parts64(x)
-    return None
+    d = S(r²) − r lies between 1.6 and 2.4, and c = 2^(k+1) r with |r| ≤ ln 2 / 2.""",
+)

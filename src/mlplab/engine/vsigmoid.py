@@ -14,10 +14,9 @@ polynomial.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, types
-from numba.extending import overload
+from numba import njit
 
-from mlplab.engine.vexp import exp_parts
+from mlplab.engine.vexp import by_precision, exp_parts
 
 
 @njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"}, inline="always")
@@ -41,19 +40,13 @@ def _logistic32(z):
     return d / ((two_k + _ONE_F) * d + c)
 
 
-def _sigma(z):
+_sigma = by_precision(
+    "_sigma",
+    _logistic32,
+    _logistic,
     """σ(z) for one float64 or float32 (:func:`_logistic` or :func:`_logistic32`); compiled
-    code only."""
-    raise NotImplementedError
-
-
-@overload(_sigma, inline="always")
-def _sigma_typed(z):
-    if z == types.float32:
-        return lambda z: _logistic32(z)
-    if z == types.float64:
-        return lambda z: _logistic(z)
-    return None
+    code only.""",
+)
 
 
 @njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})

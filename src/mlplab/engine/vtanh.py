@@ -14,10 +14,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, types
-from numba.extending import overload
+from numba import njit
 
-from mlplab.engine.vexp import exp_parts
+from mlplab.engine.vexp import by_precision, exp_parts
 
 
 @njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"}, inline="always")
@@ -50,19 +49,13 @@ def _tanh32(x):
     return math.copysign(_half_tanh(y, _ONE_F), x)
 
 
-def _tanh(x):
+_tanh = by_precision(
+    "_tanh",
+    _tanh32,
+    _tanh64,
     """tanh(x) for one float64 or float32 (:func:`_tanh64`, :func:`_tanh32`); compiled code
-    only."""
-    raise NotImplementedError
-
-
-@overload(_tanh, inline="always")
-def _tanh_typed(x):
-    if x == types.float32:
-        return lambda x: _tanh32(x)
-    if x == types.float64:
-        return lambda x: _tanh64(x)
-    return None
+    only.""",
+)
 
 
 @njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
