@@ -177,15 +177,12 @@ def main() -> int:
             c = None if args.no_cold else cold(name, system, args.quick)
             res[system]["cold"] = None if c is None else c["seconds"] * 1.0
             res[system]["cold_scale"] = None if c is None else c["scale"]
+            m = None  # the memory run: its own process, whose time is not cold
             if wl.memory and not args.no_cold:
-                c = cold(name, system, args.quick, memory=True)
-                res[system]["peak_extra_mb"] = None if c is None else c["peak_extra_mb"]
+                m = cold(name, system, args.quick, memory=True)
+                res[system]["peak_extra_mb"] = None if m is None else m["peak_extra_mb"]
             cold_txt = "-" if c is None else f"{c['seconds']:.3f}"
-            mem = (
-                ""
-                if c is None or c["peak_extra_mb"] is None
-                else (f"  peak +{c['peak_extra_mb']:.0f} MiB")
-            )
+            mem = "" if m is None else f"  peak +{m['peak_extra_mb']:.0f} MiB"
             print(f"  {system:17s} warm {res[system]['seconds']:9.4f} s   cold {cold_txt:>8s} s"
                   f"   value {res[system]['value']:.6g}{mem}", flush=True)  # fmt: skip
         checks = []
