@@ -5,21 +5,21 @@ The scalar kernel of :mod:`mlplab.engine.kernels` suits narrow layers; past
 of :mod:`mlplab.engine.dense` then spends most of a small batch's step on the Python side of
 its thirty-odd calls. This loop keeps whole epochs compiled — batch draws, forward pass,
 backprop, optimiser step and the end-of-epoch cost — and hands each layer's products to BLAS
-(``np.dot``, which Numba passes to OpenBLAS), with everything else in single fused passes.
+(``np.dot``, which Numba passes to OpenBLAS) or, for batches split in halves, to register
+tiles of its own, with everything else in single fused passes.
 
 It runs the activations that compile to vectorised loops: the logistic sigmoid, ReLU / leaky
 ReLU and the identity (:data:`mlplab.engine.spec.BLAS_LOOP_ACTIVATIONS`). The sigmoid's
 exponential is computed in a form the compiler vectorises
-(:func:`mlplab.engine.vsigmoid.sigmoid_biased`): within 2 units in the last place of NumPy's
-``exp`` in float64, so the training equals the reference path's to rounding (the tests hold
-it to 1e-12 relative, as for the other kernels); float32 networks compute it in float32.
+(:mod:`mlplab.engine.vsigmoid`): within 2 units in the last place of the exact value in
+float64, so the training equals the reference path's to rounding (the tests hold it to 1e-12
+relative, as for the other kernels); float32 networks compute it in float32.
 
 Where batches are split in halves (:func:`mlplab.engine.halves`), two threads train together
-in one parallel region (:func:`train_epochs`), and the forward passes that need it run on a
-transposed copy of the weights that the threads keep up to date after every step, so that
-every product reads its right-hand operand row by row: OpenBLAS's small-matrix kernel for
-``a @ W.T`` takes 1.5 to 2 times as long as for ``a @ WT``, and the register tiles of
-:mod:`mlplab.engine.gemm` read only such rows.
+in one parallel region (:func:`train_epochs`), and the forward passes run on a transposed copy
+of the weights that the threads keep up to date after every step (``WT``, empty for whole
+batches), so that every product reads its right-hand operand row by row, as the register
+tiles of :mod:`mlplab.engine.gemm` read it.
 
 Layer ``l`` (0-based over widths, ``sizes[l]`` is n_{l+1}) keeps a^[l+1] and δ^[l+1] for the
 rows of a batch as C-contiguous (rows, n) views into flat work buffers, at offset
@@ -27,8 +27,8 @@ rows of a batch as C-contiguous (rows, n) views into flat work buffers, at offse
 it: the others' products and activations share one block (:func:`_product_buffer`). Whole
 batches take their products in the forms of NumPy's reference path, through BLAS, so that a
 float64 run agrees with the reference to the last bit. Batches in halves, whose products are
-small, take them in the register tiles of :mod:`mlplab.engine.gemm` (``tiles``), each layer's
-biases added in the tiles' accumulators: OpenBLAS packs both operands and clears the result
+small, take them in the register tiles of :mod:`mlplab.engine.gemm`, each layer's biases
+added in the tiles' accumulators: OpenBLAS packs both operands and clears the result
 before each product, and without the small-matrix kernels it has for AVX-512 that was a third
 of a small float32 product's time on an AVX2 processor (Zen 3). There a ``cos4`` step took
 0.90 of its time in float64 and 0.74 in float32 (paired runs taking turns); the halves' sums
@@ -53,9 +53,8 @@ _SIGMOID, _LEAKY = ACT_CODES["sigmoid"], ACT_CODES["leaky_relu"]
 
 #: Rows per block of the end-of-epoch cost (at least a batch).
 _BLOCK = 256
-#: Rows per block of the cost's forward passes with transposed weights: OpenBLAS's small-matrix
-#: kernel takes these products at full speed. In a float32 ``cos4`` run, 128 rows took 2% less
-#: time than 64, and a 256-row block took longer than a 64-row one.
+#: Rows per block of the cost's forward passes with transposed weights (in the register tiles):
+#: in a float32 ``cos4`` run, 64 and 256 rows took as long as 128.
 _TRANSPOSED_ROWS = 128
 
 
@@ -157,11 +156,11 @@ def _needs_transpose(sizes, layer):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _product(params, WT, sizes, woff, boff, tiles, layer, A, prev, Z, offset, rows):
+def _product(params, WT, sizes, woff, boff, layer, A, prev, Z, offset, rows):
     """The products of a layer's inputs (the block of ``A`` at ``prev``) with (W^[l])ᵀ into the
-    block of ``Z`` at ``offset``, in the register tiles with ``tiles`` (which read the
-    transposed weights ``WT``); returns whether they hold the biases too (the tiles add
-    them)."""
+    block of ``Z`` at ``offset``: in the register tiles, which read the transposed weights, where
+    there are (``WT`` not empty: batches in halves), else as NumPy takes them. Returns whether
+    the block holds the biases too (the tiles and a one-input layer's pass add them)."""
     n_in, n_out, wo = sizes[layer - 1], sizes[layer], woff[layer - 1]
     x, z = rows_view(A, prev, rows, n_in), rows_view(Z, offset, rows, n_out)
     if n_in == 1:  # one input unit: z = x w + b entry by entry, rounded as NumPy rounds it
@@ -175,17 +174,15 @@ def _product(params, WT, sizes, woff, boff, tiles, layer, A, prev, Z, offset, ro
         np.dot(x, rows_view(params, wo, n_out, n_in).T, z)
     elif n_out == 1:  # one row of W: its own transpose in memory (a product of vectors)
         np.dot(x, rows_view(params, wo, n_in, 1), z)
-    elif tiles:
+    else:
         product(A, prev, n_in, 1, WT, wo, n_out, Z, offset, n_out, rows, n_out, n_in, params,
                 boff[layer - 1])  # fmt: skip
         return True
-    else:
-        np.dot(x, rows_view(WT, wo, n_in, n_out), z)
     return False
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _forward(params, WT, sizes, codes, alphas, col, woff, boff, tiles, A, Z, block, rows):
+def _forward(params, WT, sizes, codes, alphas, col, woff, boff, A, Z, block, rows):
     """Forward pass on ``rows`` rows whose inputs are in layer 0 of ``A``; returns a^[L],
     (rows, n_L).
 
@@ -196,8 +193,8 @@ def _forward(params, WT, sizes, codes, alphas, col, woff, boff, tiles, A, Z, blo
         n_out, code, bo = sizes[layer], codes[layer - 1], boff[layer - 1]
         offset = block * col[layer]
         out = _product_buffer(code, A, Z)
-        biased = _product(params, WT, sizes, woff, boff, tiles, layer, A, block * col[layer - 1],
-                          out, offset, rows)  # fmt: skip
+        biased = _product(params, WT, sizes, woff, boff, layer, A, block * col[layer - 1], out,
+                          offset, rows)  # fmt: skip
         _activate(code, alphas[layer - 1], rows_view(out, offset, rows, n_out),
                   params[bo : bo + n_out], rows_view(A, offset, rows, n_out),
                   A[offset : offset + rows * n_out], biased)  # fmt: skip
@@ -246,8 +243,7 @@ def _cost_rows(WT):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _block_error(k, params, WT, sizes, codes, alphas, col, woff, boff, tiles, X, Y, A, Z,
-                 block):  # fmt: skip
+def _block_error(k, params, WT, sizes, codes, alphas, col, woff, boff, X, Y, A, Z, block):
     """Σ ‖a^[L](x) − y‖² over the rows of block ``k`` of ``X``, ``Y`` (blocks of
     :func:`_cost_rows` rows)."""
     n_in, n_out = sizes[0], sizes[-1]
@@ -255,7 +251,7 @@ def _block_error(k, params, WT, sizes, codes, alphas, col, woff, boff, tiles, X,
     start = k * step
     rows = min(step, X.shape[0] - start)
     rows_view(A, 0, rows, n_in)[...] = X[start : start + rows]
-    out = _forward(params, WT, sizes, codes, alphas, col, woff, boff, tiles, A, Z, block, rows)
+    out = _forward(params, WT, sizes, codes, alphas, col, woff, boff, A, Z, block, rows)
     total = 0.0
     for r in range(rows):
         for j in range(n_out):
@@ -271,8 +267,8 @@ def _blocks(n, WT):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _cost_blocks(state, errors, params, WT, sizes, codes, alphas, col, woff, boff, tiles, X, Y,
-                 Xv, Yv, A, Z, block):  # fmt: skip
+def _cost_blocks(state, errors, params, WT, sizes, codes, alphas, col, woff, boff, X, Y, Xv, Yv,
+                 A, Z, block):  # fmt: skip
     """The squared errors of every cost block into ``errors``: the training set's blocks, then
     the validation set's, in the buffers ``A``, ``Z`` (the calling thread's). A thread alone
     (``state`` empty) takes them in order; two threads take the next one not yet taken, drawn
@@ -284,11 +280,11 @@ def _cost_blocks(state, errors, params, WT, sizes, codes, alphas, col, woff, bof
     k = fetch_add(state, CLAIMS, 1) if shared else 0
     while k < errors.shape[0]:
         if k < n_train:
-            errors[k] = _block_error(k, params, WT, sizes, codes, alphas, col, woff, boff, tiles,
-                                     X, Y, A, Z, block)  # fmt: skip
+            errors[k] = _block_error(k, params, WT, sizes, codes, alphas, col, woff, boff, X, Y,
+                                     A, Z, block)  # fmt: skip
         else:
             errors[k] = _block_error(k - n_train, params, WT, sizes, codes, alphas, col, woff,
-                                     boff, tiles, Xv, Yv, A, Z, block)  # fmt: skip
+                                     boff, Xv, Yv, A, Z, block)  # fmt: skip
         k = fetch_add(state, CLAIMS, 1) if shared else k + 1
 
 
@@ -357,7 +353,7 @@ def cost(params, sizes, codes, alphas, X, Y, loss_code, parts=1):
     WT = _transposed(params, sizes, woff, parts)
     errors = np.empty(_blocks(X.shape[0], WT))
     _cost_blocks(np.zeros(0, np.int64), errors, params, WT, sizes, codes, alphas, col, woff,
-                 boff, parts == 2, X, Y, X[:0], Y[:0], A, Z, _BLOCK)  # fmt: skip
+                 boff, X, Y, X[:0], Y[:0], A, Z, _BLOCK)  # fmt: skip
     return _mean_cost(errors, X.shape[0], sizes[-1], loss_code)
 
 
@@ -391,8 +387,8 @@ def _backprop(params, sizes, woff, tiles, layer, D, offset, prev, rows):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _gradient(params, WT, sizes, codes, alphas, col, woff, boff, tiles, X, Y, idx, batch,
-              loss_code, A, Z, D, block, G):  # fmt: skip
+def _gradient(params, WT, sizes, codes, alphas, col, woff, boff, X, Y, idx, batch, loss_code, A,
+              Z, D, block, G):  # fmt: skip
     """Backprop on the rows ``idx`` of ``X``, ``Y`` (all or part of a batch of ``batch`` rows):
     their terms of the flat gradient into ``G``. The forward pass takes the transposed weights
     ``WT`` where there are (see :func:`_forward`)."""
@@ -402,7 +398,8 @@ def _gradient(params, WT, sizes, codes, alphas, col, woff, boff, tiles, X, Y, id
         xr = X[idx[r]]
         for k in range(a0.shape[1]):
             a0[r, k] = xr[k]
-    out = _forward(params, WT, sizes, codes, alphas, col, woff, boff, tiles, A, Z, block, rows)
+    out = _forward(params, WT, sizes, codes, alphas, col, woff, boff, A, Z, block, rows)
+    tiles = WT.shape[0] > 0  # batches in halves: every product in the register tiles
     n_out = sizes[-1]
     scale = 2.0 / (batch * n_out)
     offset = block * col[n_layers - 1]
@@ -426,21 +423,20 @@ def _gradient(params, WT, sizes, codes, alphas, col, woff, boff, tiles, X, Y, id
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _part_gradient(h, parts, params, WT, sizes, codes, alphas, col, woff, boff, tiles, X, Y, idx,
+def _part_gradient(h, parts, params, WT, sizes, codes, alphas, col, woff, boff, X, Y, idx,
                    loss_code, A, Z, D, block, G2):  # fmt: skip
     """The gradient of the batch ``idx`` into ``G2[0]`` (``parts`` 1), or the terms of its
     half ``h`` (0 or 1) into ``G2[h]``, in part ``h`` of the buffers."""
     if parts == 1:
-        _gradient(params, WT, sizes, codes, alphas, col, woff, boff, tiles, X, Y, idx,
-                  idx.shape[0], loss_code, A, Z, D, block, G2[0])  # fmt: skip
+        _gradient(params, WT, sizes, codes, alphas, col, woff, boff, X, Y, idx, idx.shape[0],
+                  loss_code, A, Z, D, block, G2[0])  # fmt: skip
         return
     lo, hi = _half(h, idx.shape[0])
     if lo == hi:  # the second half of a one-row batch
         G2[h, :] = 0.0
         return
-    _gradient(params, WT, sizes, codes, alphas, col, woff, boff, tiles, X, Y, idx[lo:hi],
-              idx.shape[0], loss_code, _share(A, h), _share(Z, h), _share(D, h), block,
-              G2[h])  # fmt: skip
+    _gradient(params, WT, sizes, codes, alphas, col, woff, boff, X, Y, idx[lo:hi], idx.shape[0],
+              loss_code, _share(A, h), _share(Z, h), _share(D, h), block, G2[h])  # fmt: skip
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -489,7 +485,7 @@ def _epochs(h, lo, hi, state, params, sizes, codes, alphas, X, Y, Xv, Yv, loss_c
     order too; with ``parts`` 1 it draws each epoch's order as the epoch starts, as the other
     loops do. Returns the epochs run.
     """
-    A, Z, D, WT, G2, orders, errors, tiles = work
+    A, Z, D, WT, G2, orders, errors = work
     n, epochs = X.shape[0], lrs.shape[0]
     col, woff, boff = _offsets(sizes)
     block = max(batch_size, _BLOCK)
@@ -510,8 +506,8 @@ def _epochs(h, lo, hi, state, params, sizes, codes, alphas, X, Y, Xv, Yv, loss_c
         for s in range(steps):
             idx = order[s * batch_size : min((s + 1) * batch_size, order.shape[0])]
             for q in range(lo, hi):
-                _part_gradient(q, parts, params, WT, sizes, codes, alphas, col, woff, boff, tiles,
-                               X, Y, idx, loss_code, A, Z, D, block, G2)  # fmt: skip
+                _part_gradient(q, parts, params, WT, sizes, codes, alphas, col, woff, boff, X, Y,
+                               idx, loss_code, A, Z, D, block, G2)  # fmt: skip
             met = meet(state, h, met)
             tt += 1
             for q in range(lo, hi):
@@ -524,8 +520,8 @@ def _epochs(h, lo, hi, state, params, sizes, codes, alphas, X, Y, Xv, Yv, loss_c
             epoch_order(rng, n, shuffle, orders[(e + 1) % 2])
         if not with_cost:
             continue
-        _cost_blocks(state, errors, params, WT, sizes, codes, alphas, col, woff, boff, tiles, X, Y,
-                     Xv, Yv, _buffer(A, h, parts), _buffer(Z, h, parts), block)  # fmt: skip
+        _cost_blocks(state, errors, params, WT, sizes, codes, alphas, col, woff, boff, X, Y, Xv,
+                     Yv, _buffer(A, h, parts), _buffer(Z, h, parts), block)  # fmt: skip
         met = meet(state, h, met)
         tl = _mean_cost(errors[:n_train], n, sizes[-1], loss_code)
         vl = _mean_cost(errors[n_train:], Xv.shape[0], sizes[-1], loss_code) if has_val else 0.0
@@ -585,7 +581,7 @@ def train_epochs(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code
     length = order_length(n, batch_size, shuffle)
     errors = np.empty(_blocks(n, WT) + _blocks(Xv.shape[0], WT))
     work = (A, Z, np.empty_like(A), WT, np.empty((2, params.shape[0]), params.dtype),
-            np.empty((2, length), np.int64), errors, parts == 2)  # fmt: skip
+            np.empty((2, length), np.int64), errors)  # fmt: skip
     if parallel and parts == 2:
         return _epochs_together(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code,
                                 hyper, m, v, t, lrs, batch_size, shuffle, rng, train_loss,
