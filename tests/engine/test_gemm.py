@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
@@ -47,18 +49,21 @@ def test_products_of_every_shape_equal_numpys(dtype, transposed):
                     assert np.all(C[:3] == 7.0) and np.all(C[-3:] == 7.0)  # nothing else written
 
 
-def test_float64_products_sum_each_entry_in_order_with_fused_multiply_adds():
-    # the order the tiles promise: each entry from its bias, k = 0, 1, ... one fma at a time
-    rng = np.random.default_rng(1)
+@pytest.mark.parametrize("seed", range(1, 9))
+def test_float64_products_sum_each_entry_in_order_with_fused_multiply_adds(seed):
+    # the order the tiles promise: each entry from its bias, k = 0, 1, ... one fma at a time,
+    # in the tiles (4 rows by 16 or 32 columns) and in the entries they leave over; each fma
+    # rounded once from its exact value (a Fraction)
+    rng = np.random.default_rng(seed)
     got, _, _ = run(5, 19, 9, False, True, np.float64, rng)
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(seed)
     Am, Bm = rng.normal(size=(5, 9)), rng.normal(size=(9, 19))
     bias = rng.normal(size=22)[3:]
     want = np.empty((5, 19))
     for i in range(5):
         for j in range(19):
-            total = bias[j]
+            total = float(bias[j])
             for k in range(9):
-                total = float(np.longdouble(Am[i, k]) * np.longdouble(Bm[k, j]) + total)
+                total = float(Fraction(Am[i, k]) * Fraction(Bm[k, j]) + Fraction(total))
             want[i, j] = total
     np.testing.assert_array_equal(got, want)

@@ -142,7 +142,24 @@ _tile = _make_tile(ROWS)
 _tile_row = _make_tile(1)
 
 
-@njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
+@intrinsic
+def _fma(typingctx, a, b, c):
+    """a b + c rounded once (LLVM's ``fma``), for three floats of one type: the tiles' sum on
+    the entries they leave over, on every processor."""
+    if a not in _FLOATS or not a == b == c:
+        return None
+
+    def codegen(context, builder, signature, args):
+        ft = _FLOATS[a]
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ft, [ft, ft, ft]), f"llvm.fma.f{a.bitwidth}"
+        )
+        return builder.call(fn, args)
+
+    return a(a, b, c), codegen
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
 def _edge(A, a_off, a_si, a_sk, B, b_off, b_sk, C, c_off, c_si, i0, i1, j0, j1, K, bias,
           b0):  # fmt: skip
     """The entries [i0, i1) × [j0, j1) of :func:`product`, one at a time (k in order)."""
@@ -150,23 +167,31 @@ def _edge(A, a_off, a_si, a_sk, B, b_off, b_sk, C, c_off, c_si, i0, i1, j0, j1, 
         for j in range(j0, j1):
             total = bias[b0 + j] if b0 >= 0 else bias.dtype.type(0.0)
             for k in range(K):
-                total += A[a_off + i * a_si + k * a_sk] * B[b_off + k * b_sk + j]
+                total = _fma(A[a_off + i * a_si + k * a_sk], B[b_off + k * b_sk + j], total)
             C[c_off + i * c_si + j] = total
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
 def product(A, a_off, a_si, a_sk, B, b_off, b_sk, C, c_off, c_si, M, N, K, bias, b0):
-    """C[i, j] = bias[b0 + j] + Σ_k op(A)[i, k] B[k, j] for i < M, j < N (float32).
+    """C[i, j] = bias[b0 + j] + Σ_k op(A)[i, k] B[k, j] for i < M, j < N, in float32 or float64.
 
     Parameters
     ----------
-    A, B, C : ndarray, 1-D float32
+    A, B, C : ndarray, 1-D, float32 or float64 (all of one type, with ``bias``)
         Flat buffers: op(A)[i, k] = A[a_off + i a_si + k a_sk], B[k, j] = B[b_off + k b_sk + j],
         C[i, j] = C[c_off + i c_si + j].
+    a_off, a_si, a_sk : int
+        Where op(A) starts in ``A``, and its strides between rows (i) and along k.
+    b_off, b_sk : int
+        Where B starts in ``B``, and its row stride; a row's entries are contiguous.
+    c_off, c_si : int
+        Where C starts in ``C``, and its row stride; a row's entries are contiguous.
     M, N, K : int
         The result's rows and columns, and the inner dimension.
-    bias : ndarray, 1-D float32
-        Added to every row of the result from ``bias[b0]`` on; ``b0 < 0`` adds nothing.
+    bias : ndarray, 1-D
+        Added to every row of the result from ``bias[b0]`` on.
+    b0 : int
+        Where the biases start in ``bias``; ``b0 < 0`` adds nothing.
 
     Each entry's terms are added in order of k, one fused multiply-add at a time, starting
     from its bias (or zero). Nothing is checked: the offsets must lie within the buffers.
