@@ -23,6 +23,7 @@ numerator of tanh is c = 2r exactly, so that tanh keeps its relative accuracy as
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 from numba import njit, types
@@ -113,7 +114,7 @@ def _parts32(x):
     return s - r, two_k * (r + r), two_k
 
 
-def by_precision(name: str, single, double, doc: str):
+def by_precision(name: str, single: Callable, double: Callable, doc: str) -> Callable:
     """A function ``name`` of one float, for compiled code only, that runs the compiled
     function ``single`` on a float32 and ``double`` on a float64 (inlined where it is
     called)."""

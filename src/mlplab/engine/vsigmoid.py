@@ -20,22 +20,28 @@ from mlplab.engine.vexp import by_precision, exp_parts
 
 
 @njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"}, inline="always")
-def _logistic(z):
-    """1 / (1 + exp(−z)) for one float64 (see :func:`sigmoid_inplace`)."""
-    z = min(max(z, -708.0), 708.0)  # a NaN stays NaN (each returns its first argument)
+def _logistic_within(z, low, high, one):
+    """1 / (1 + exp(−z)) for one float, z clamped to [``low``, ``high``] (in the precision of
+    z, as ``one``); a NaN stays NaN (``max`` and ``min`` return their first argument then)."""
+    z = min(max(z, low), high)
     d, c, two_k = exp_parts(-z)  # e^−z = (2^k d + c) / d
-    return d / ((two_k + 1.0) * d + c)
+    return d / ((two_k + one) * d + c)
 
 
-_HIGH_F, _LOW_F, _ONE_F = np.float32(88.0), np.float32(-87.0), np.float32(1.0)
+@njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"}, inline="always")
+def _logistic(z):
+    """1 / (1 + exp(−z)) for one float64, z clamped to [−708, 708] (see
+    :func:`sigmoid_inplace`)."""
+    return _logistic_within(z, -708.0, 708.0, 1.0)
+
+
+_LOW_F, _HIGH_F, _ONE_F = np.float32(-88.0), np.float32(87.0), np.float32(1.0)
 
 
 @njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"}, inline="always")
 def _logistic32(z):
-    """1 / (1 + exp(−z)) for one float32, in float32 arithmetic (see :func:`sigmoid_inplace`)."""
-    z = min(max(z, -_HIGH_F), -_LOW_F)  # as in _logistic
-    d, c, two_k = exp_parts(-z)
-    return d / ((two_k + _ONE_F) * d + c)
+    """1 / (1 + exp(−z)) for one float32 in float32 arithmetic, z clamped to [−88, 87]."""
+    return _logistic_within(z, _LOW_F, _HIGH_F, _ONE_F)
 
 
 _sigma = by_precision(
