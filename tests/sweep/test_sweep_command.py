@@ -16,6 +16,13 @@ from mlplab.sweep.execute import is_complete
 from mlplab.sweep.results import read_results
 
 
+def sigint_as_in_a_terminal() -> None:
+    """In the child before it starts: SIGINT at its default, which Python turns into
+    KeyboardInterrupt, as in a terminal; a test runner started in the background hands its
+    children SIGINT ignored, and the sweep would then not see the interrupt at all."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def complete_runs(out, spec) -> dict[str, int]:
     """Run id -> mtime of metrics.json, for every complete run folder."""
     return {
@@ -46,6 +53,7 @@ def test_interrupt_then_rerun_runs_only_the_missing(spec_file, local_sweep, tmp_
         text=True,
         env=subprocess_env(),
         start_new_session=True,
+        preexec_fn=sigint_as_in_a_terminal,
     )
     try:
         deadline = time.monotonic() + 120
