@@ -16,10 +16,11 @@ float64, so the training equals the reference path's to rounding (the tests hold
 relative, as for the other kernels); float32 networks compute it in float32.
 
 Where batches are split in halves (:func:`mlplab.engine.halves`), two threads train together
-in one parallel region (:func:`train_epochs`), and the forward passes run on a transposed copy
-of the weights that the threads keep up to date after every step (``WT``, empty for whole
-batches), so that every product reads its right-hand operand row by row, as the register
-tiles of :mod:`mlplab.engine.gemm` read it.
+in one parallel region (:func:`train_epochs`), each on its own copy of the parameters, which
+both step alike (:func:`_epochs`), and the forward passes run on a transposed copy of the
+weights that each thread updates after its step (``WT``, empty for whole batches), so that
+every product reads its right-hand operand row by row, as the register tiles of
+:mod:`mlplab.engine.gemm` read it.
 
 Layer ``l`` (0-based over widths, ``sizes[l]`` is n_{l+1}) keeps a^[l+1] and δ^[l+1] for the
 rows of a batch as C-contiguous (rows, n) views into flat work buffers, at offset
@@ -46,6 +47,7 @@ from mlplab.engine.gemm import product
 from mlplab.engine.kernels import ACT_CODES, _offsets, _step_row, costs_finite, record_epoch
 from mlplab.engine.orders import epoch_order, order_length
 from mlplab.engine.threads import prange_only
+from mlplab.engine.transpose import transpose
 from mlplab.engine.views import rows_view
 from mlplab.engine.vsigmoid import sigmoid_biased, sigmoid_inplace
 
@@ -187,7 +189,7 @@ def _forward(params, WT, sizes, codes, alphas, col, woff, boff, A, Z, block, row
     (rows, n_L).
 
     ``WT`` holds the W^[l] that :func:`_needs_transpose` names transposed, (n_{l-1}, n_l) at
-    W^[l]'s offset (:func:`_transpose_part`), or is empty.
+    W^[l]'s offset (:func:`_transpose`), or is empty.
     """
     for layer in range(1, sizes.shape[0]):
         n_out, code, bo = sizes[layer], codes[layer - 1], boff[layer - 1]
@@ -202,24 +204,16 @@ def _forward(params, WT, sizes, codes, alphas, col, woff, boff, A, Z, block, row
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _transpose_part(h, params, sizes, woff, WT):
+def _transpose(params, sizes, woff, WT):
     """WT[W^[l]'s offset :] = (W^[l])ᵀ, (n_{l-1}, n_l) row-major, for every layer that
-    :func:`_needs_transpose` names: the columns of half ``h`` (0 or 1) of each layer's units
-    (those :func:`_part_step` updates). Row after row of WT, contiguous stores, through views
+    :func:`_needs_transpose` names. Row after row of WT, contiguous stores, through views
     indexed from 0: an index the compiler cannot prove non-negative
     (``WT[wo + k * n_out + j]``) costs a wraparound test per element, and the copy then took a
     tenth of a ``cos4`` step."""
     for layer in range(1, sizes.shape[0]):
         if not _needs_transpose(sizes, layer):
             continue
-        n_in, n_out, wo = sizes[layer - 1], sizes[layer], woff[layer - 1]
-        lo, hi = _half(h, n_out)
-        W = rows_view(params, wo, n_out, n_in)[lo:hi]
-        T = rows_view(WT, wo, n_in, n_out)
-        for k in range(n_in):
-            row = T[k, lo:hi]
-            for j in range(row.shape[0]):
-                row[j] = W[j, k]
+        transpose(params, woff[layer - 1], sizes[layer], sizes[layer - 1], WT, woff[layer - 1])
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -229,8 +223,7 @@ def _transposed(params, sizes, woff, parts):
     if parts == 1:
         return np.empty(0, params.dtype)
     WT = np.empty_like(params)
-    for h in range(2):
-        _transpose_part(h, params, sizes, woff, WT)
+    _transpose(params, sizes, woff, WT)
     return WT
 
 
@@ -440,30 +433,15 @@ def _part_gradient(h, parts, params, WT, sizes, codes, alphas, col, woff, boff, 
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _step_range(lo, hi, parts, params, G2, m, v, lr, opt_code, hyper, t):
-    """The optimiser's step on ``params[lo:hi]`` from ``G2[0]`` (``parts`` 1) or from the sum
-    of the two halves' terms ``G2[0] + G2[1]``, added in the step's pass."""
-    s = slice(lo, hi)
-    if parts == 2:
-        _step_row(params[s], G2[0, s], m[s], v[s], lr, opt_code, hyper, t, G2[1, s])
-    else:
-        _step_row(params[s], G2[0, s], m[s], v[s], lr, opt_code, hyper, t)
-
-
-@njit(cache=True, error_model="numpy", nogil=True)
-def _part_step(h, parts, params, WT, sizes, woff, boff, G2, m, v, lr, opt_code, hyper, t):
-    """The optimiser's step on all the parameters (``parts`` 1), or on those of half ``h`` of
-    each layer's units, whose transposed weights it then writes into ``WT``
-    (:func:`_transpose_part`): a thread that steps its half needs no other's to transpose it."""
+def _step(parts, params, WT, G2, m, v, lr, opt_code, hyper, t, sizes, woff):
+    """The optimiser's step on all the parameters, from the gradient ``G2[0]`` (``parts`` 1)
+    or from the sum of the two halves' terms ``G2[0] + G2[1]``, added in the step's pass; with
+    ``parts`` 2, then the transposed weights ``WT`` of the new parameters."""
     if parts == 1:
-        _step_range(0, params.shape[0], 1, params, G2, m, v, lr, opt_code, hyper, t)
+        _step_row(params, G2[0], m, v, lr, opt_code, hyper, t)
         return
-    for layer in range(1, sizes.shape[0]):
-        n_in, wo, bo = sizes[layer - 1], woff[layer - 1], boff[layer - 1]
-        lo, hi = _half(h, sizes[layer])
-        _step_range(wo + lo * n_in, wo + hi * n_in, 2, params, G2, m, v, lr, opt_code, hyper, t)
-        _step_range(bo + lo, bo + hi, 2, params, G2, m, v, lr, opt_code, hyper, t)
-    _transpose_part(h, params, sizes, woff, WT)
+    _step_row(params, G2[0], m, v, lr, opt_code, hyper, t, G2[1])
+    _transpose(params, sizes, woff, WT)
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -471,21 +449,26 @@ def _epochs(h, lo, hi, state, params, sizes, codes, alphas, X, Y, Xv, Yv, loss_c
             hyper, m, v, t, lrs, batch_size, shuffle, rng, train_loss, val_loss, last_finite,
             with_cost, parts, work):  # fmt: skip
     """The epochs of :func:`train_epochs`, or thread ``h``'s share of them: the parts
-    ``lo .. hi - 1`` of each batch's gradient and of the optimiser's step
-    (:func:`_part_gradient`, :func:`_part_step`), and the cost blocks it takes
-    (:func:`_cost_blocks`).
+    ``lo .. hi - 1`` of each batch's gradient (:func:`_part_gradient`), the optimiser's step
+    on all the parameters (:func:`_step`), and the cost blocks it takes (:func:`_cost_blocks`).
 
     A thread alone runs ``lo, hi = 0, parts`` with an empty ``state``. Two threads that share
-    the work (``state`` from :func:`~mlplab.engine.atomics.meeting_state`) meet after each
-    phase. Thread 1 draws the row orders: each epoch's before the cost blocks of the one
-    before, which thread 0 meanwhile takes (the draws of a 2048-point epoch take as long as a
-    sixth of its cost). Thread 0 counts the steps into ``t`` and records the costs; both see
-    the same costs and stop at the same epoch. A thread alone with ``parts`` 2 draws in the
-    same order, so after a stop on a non-finite cost the generator has drawn the next epoch's
-    order too; with ``parts`` 1 it draws each epoch's order as the epoch starts, as the other
-    loops do. Returns the epochs run.
+    the work (``state`` from :func:`~mlplab.engine.atomics.meeting_state`) each keep their own
+    ``params``, ``WT``, ``m`` and ``v``, which they step alike from the two halves' terms:
+    one meeting per step, after the gradients, and each thread's parameters stay in its own
+    core's cache (stepping half of shared parameters took two meetings a step, and the steps
+    and forward passes then waited on the other core's half: about 3 µs of a 40 µs float32
+    ``cos4`` step). The halves' terms alternate between two buffers, ``G[0]`` and ``G[1]``,
+    by the parity of the step: a thread writes the next step's terms while the other may still
+    be reading this step's. Thread 1 draws the row orders: each epoch's before the cost blocks
+    of the one before, which thread 0 meanwhile takes (the draws of a 2048-point epoch take as
+    long as a sixth of its cost). Thread 0 counts the steps into ``t`` and records the costs;
+    both see the same costs and stop at the same epoch. A thread alone with ``parts`` 2 draws
+    in the same order, so after a stop on a non-finite cost the generator has drawn the next
+    epoch's order too; with ``parts`` 1 it draws each epoch's order as the epoch starts, as
+    the other loops do. Returns the epochs run.
     """
-    A, Z, D, WT, G2, orders, errors = work
+    A, Z, D, WT, G, orders, errors = work
     n, epochs = X.shape[0], lrs.shape[0]
     col, woff, boff = _offsets(sizes)
     block = max(batch_size, _BLOCK)
@@ -505,15 +488,13 @@ def _epochs(h, lo, hi, state, params, sizes, codes, alphas, X, Y, Xv, Yv, loss_c
         order = orders[e % 2]
         for s in range(steps):
             idx = order[s * batch_size : min((s + 1) * batch_size, order.shape[0])]
+            G2 = G[tt % 2]
             for q in range(lo, hi):
                 _part_gradient(q, parts, params, WT, sizes, codes, alphas, col, woff, boff, X, Y,
                                idx, loss_code, A, Z, D, block, G2)  # fmt: skip
             met = meet(state, h, met)
             tt += 1
-            for q in range(lo, hi):
-                _part_step(q, parts, params, WT, sizes, woff, boff, G2, m, v, lrs[e], opt_code,
-                           hyper, tt)  # fmt: skip
-            met = meet(state, h, met)
+            _step(parts, params, WT, G2, m, v, lrs[e], opt_code, hyper, tt, sizes, woff)
         if h == 0:
             t[0] = tt
         if draws and ahead and e + 1 < epochs:
@@ -540,11 +521,16 @@ def _epochs(h, lo, hi, state, params, sizes, codes, alphas, X, Y, Xv, Yv, loss_c
 def _epochs_together(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code, hyper, m,
                      v, t, lrs, batch_size, shuffle, rng, train_loss, val_loss, last_finite,
                      with_cost, work):  # fmt: skip
-    """:func:`_epochs` on two threads, each taking one half of every phase; thread 0 alone
-    takes both where thread 1 does not start at once (:func:`~mlplab.engine.atomics.partner`).
+    """:func:`_epochs` on two threads, each taking one half of every batch and of the costs,
+    thread 1 on copies of ``params``, ``m``, ``v`` and the transposed weights; thread 0 alone
+    takes both halves where thread 1 does not start at once
+    (:func:`~mlplab.engine.atomics.partner`).
     """
     state = meeting_state()
     done = np.zeros(1, np.int64)
+    A, Z, D, WT, G, orders, errors = work
+    params1, m1, v1 = params.copy(), m.copy(), v.copy()
+    work1 = (A, Z, D, WT.copy(), G, orders, errors)
     for h in prange(2):
         if h == 0:
             lo, hi, share = (0, 1, state) if partner(state) else (0, 2, state[:0])
@@ -552,9 +538,9 @@ def _epochs_together(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_
                               loss_code, opt_code, hyper, m, v, t, lrs, batch_size, shuffle, rng,
                               train_loss, val_loss, last_finite, with_cost, 2, work)  # fmt: skip
         elif join(state):
-            _epochs(1, 1, 2, state, params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code,
-                    opt_code, hyper, m, v, t, lrs, batch_size, shuffle, rng, train_loss,
-                    val_loss, last_finite, with_cost, 2, work)  # fmt: skip
+            _epochs(1, 1, 2, state, params1, sizes, codes, alphas, X, Y, Xv, Yv, loss_code,
+                    opt_code, hyper, m1, v1, t, lrs, batch_size, shuffle, rng, train_loss,
+                    val_loss, last_finite, with_cost, 2, work1)  # fmt: skip
     return done[0]
 
 
@@ -580,7 +566,7 @@ def train_epochs(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code
     WT = _transposed(params, sizes, woff, parts)
     length = order_length(n, batch_size, shuffle)
     errors = np.empty(_blocks(n, WT) + _blocks(Xv.shape[0], WT))
-    work = (A, Z, np.empty_like(A), WT, np.empty((2, params.shape[0]), params.dtype),
+    work = (A, Z, np.empty_like(A), WT, np.empty((2, 2, params.shape[0]), params.dtype),
             np.empty((2, length), np.int64), errors)  # fmt: skip
     if parallel and parts == 2:
         return _epochs_together(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code,
