@@ -52,18 +52,20 @@ def test_products_of_every_shape_equal_numpys(dtype, transposed):
 @pytest.mark.parametrize("seed", range(1, 9))
 def test_float64_products_sum_each_entry_in_order_with_fused_multiply_adds(seed):
     # the order the tiles promise: each entry from its bias, k = 0, 1, ... one fma at a time,
-    # in the tiles (4 rows by 16 or 32 columns) and in the entries they leave over; each fma
-    # rounded once from its exact value (a Fraction)
+    # in the tiles (4 rows by 8 or 16 columns), in the row left over (wide tiles of 32 or 64
+    # columns, then narrow ones) and in the entries they leave over; each fma rounded once
+    # from its exact value (a Fraction)
+    M, N, K = 5, 43, 9
     rng = np.random.default_rng(seed)
-    got, _, _ = run(5, 19, 9, False, True, np.float64, rng)
+    got, _, _ = run(M, N, K, False, True, np.float64, rng)
     rng = np.random.default_rng(seed)
-    Am, Bm = rng.normal(size=(5, 9)), rng.normal(size=(9, 19))
-    bias = rng.normal(size=22)[3:]
-    want = np.empty((5, 19))
-    for i in range(5):
-        for j in range(19):
+    Am, Bm = rng.normal(size=(M, K)), rng.normal(size=(K, N))
+    bias = rng.normal(size=N + 3)[3:]
+    want = np.empty((M, N))
+    for i in range(M):
+        for j in range(N):
             total = float(bias[j])
-            for k in range(9):
+            for k in range(K):
                 total = float(Fraction(Am[i, k]) * Fraction(Bm[k, j]) + Fraction(total))
             want[i, j] = total
     np.testing.assert_array_equal(got, want)
