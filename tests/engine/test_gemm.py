@@ -7,7 +7,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from mlplab.engine.gemm import product
+from mlplab.engine.gemm import product, product_slope
 
 
 def run(M, N, K, transposed, with_bias, dtype, rng):
@@ -69,3 +69,33 @@ def test_float64_products_sum_each_entry_in_order_with_fused_multiply_adds(seed)
                 total = float(Fraction(Am[i, k]) * Fraction(Bm[k, j]) + Fraction(total))
             want[i, j] = total
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_product_slope_equals_a_product_then_the_delta_pass(dtype):
+    # δ = (Δ W) ⊙ (1 − a) a and its column sums, in the tiles' epilogue, against the product
+    # and then a pass that scales each entry and adds each row into the sums: the same bits
+    rng = np.random.default_rng(1)
+    one, pad = dtype(1.0), 3
+    for M in (1, 3, 4, 5, 64, 67):
+        for N in (1, 7, 16, 17, 33, 64):
+            for K in (1, 5, 64):
+                Am = rng.normal(size=(M, K)).astype(dtype)
+                Bm = rng.normal(size=(K, N)).astype(dtype)
+                S = np.concatenate([np.zeros(pad, dtype), rng.uniform(0, 1, M * N).astype(dtype)])
+                A = np.concatenate([np.zeros(pad, dtype), Am.reshape(-1)])
+                B = np.concatenate([np.zeros(pad, dtype), Bm.reshape(-1)])
+                want = np.full(M * N + 2 * pad, 7.0, dtype)
+                product(A, pad, K, 1, B, pad, N, want, pad, N, M, N, K, want, -1)
+                d = want[pad : pad + M * N].reshape(M, N)
+                a = S[pad:].reshape(M, N)
+                want_sums = np.zeros(N, dtype)
+                for i in range(M):
+                    d[i] = d[i] * ((one - a[i]) * a[i])
+                    want_sums += d[i]
+                got = np.full(M * N + 2 * pad, 7.0, dtype)
+                sums = np.full(N + 2 * pad, 5.0, dtype)
+                product_slope(A, pad, K, 1, B, pad, N, got, pad, N, M, N, K, S, pad, sums, pad)
+                np.testing.assert_array_equal(got, want, err_msg=str((M, N, K)))
+                np.testing.assert_array_equal(sums[pad : pad + N], want_sums)
+                assert np.all(sums[:pad] == 5.0) and np.all(sums[pad + N :] == 5.0)

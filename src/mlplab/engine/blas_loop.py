@@ -43,7 +43,7 @@ from numba import njit, prange
 
 from mlplab.engine.atomics import CLAIMS, fetch_add, join, meet, meeting_state, partner, store
 from mlplab.engine.fused import pairwise_sum
-from mlplab.engine.gemm import product
+from mlplab.engine.gemm import product, product_slope
 from mlplab.engine.kernels import ACT_CODES, _offsets, _step_row, costs_finite, record_epoch
 from mlplab.engine.orders import epoch_order, order_length
 from mlplab.engine.threads import prange_only
@@ -365,18 +365,27 @@ def _weight_gradient(params, sizes, woff, tiles, layer, D, offset, A, prev, G, r
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _backprop(params, sizes, woff, tiles, layer, D, offset, prev, rows):
+def _backprop(params, sizes, woff, boff, tiles, code, layer, A, D, offset, prev, rows, G):
     """Δ W^[l] (rows, n_{l-1}), the δ of the layer under ``layer`` before σ', into the block of
-    ``D`` at ``prev``, from ``layer``'s δ block (of ``D`` at ``offset``)."""
+    ``D`` at ``prev``, from ``layer``'s δ block (of ``D`` at ``offset``). Where the register
+    tiles take it and the layer under is a sigmoid layer (``code``) of more than one unit,
+    they also scale it by σ' (from its activations, the block of ``A`` at ``prev``) and sum
+    its columns into that layer's bias gradient in ``G`` (:func:`~mlplab.engine.gemm.product_slope`:
+    the numbers of :func:`_delta`, with no pass of its own); returns whether they did."""
     n_in, n_out, wo = sizes[layer - 1], sizes[layer], woff[layer - 1]
     below = rows_view(D, prev, rows, n_in)
     if n_out == 1:
         _outer(D[offset : offset + rows], params[wo : wo + n_in], below)
+    elif tiles and code == _SIGMOID and n_in > 1:
+        product_slope(D, offset, n_out, 1, params, wo, n_in, D, prev, n_in, rows, n_in, n_out, A,
+                      prev, G, boff[layer - 2])  # fmt: skip
+        return True
     elif tiles:
         product(D, offset, n_out, 1, params, wo, n_in, D, prev, n_in, rows, n_in, n_out, params,
                 -1)  # fmt: skip
     else:
         np.dot(rows_view(D, offset, rows, n_out), rows_view(params, wo, n_out, n_in), below)
+    return False
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -408,10 +417,12 @@ def _gradient(params, WT, sizes, codes, alphas, col, woff, boff, X, Y, idx, batc
         n_in, prev = sizes[layer - 1], block * col[layer - 1]
         _weight_gradient(params, sizes, woff, tiles, layer, D, offset, A, prev, G, rows)
         if layer > 1:
-            _backprop(params, sizes, woff, tiles, layer, D, offset, prev, rows)
-            _delta(codes[layer - 2], alphas[layer - 2], rows_view(Z, prev, rows, n_in),
-                   rows_view(A, prev, rows, n_in), rows_view(D, prev, rows, n_in), G,
-                   boff[layer - 2])  # fmt: skip
+            code = codes[layer - 2]
+            if not _backprop(params, sizes, woff, boff, tiles, code, layer, A, D, offset, prev,
+                             rows, G):  # fmt: skip
+                _delta(code, alphas[layer - 2], rows_view(Z, prev, rows, n_in),
+                       rows_view(A, prev, rows, n_in), rows_view(D, prev, rows, n_in), G,
+                       boff[layer - 2])  # fmt: skip
             offset = prev
 
 

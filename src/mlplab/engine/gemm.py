@@ -61,12 +61,14 @@ def _make_tile(rows: int, vectors: int):
     """The intrinsic for a tile of ``rows`` rows by ``vectors`` vectors (see :func:`_tile`)."""
 
     @intrinsic
-    def tile(typingctx, A, a_off, a_si, a_sk, B, b_off, b_sk, C, c_off, c_si, K, bias, b0):
-        if not _same_float_arrays(A, B, C, bias):
+    def tile(typingctx, A, a_off, a_si, a_sk, B, b_off, b_sk, C, c_off, c_si, K, bias, b0, S,
+             s_off, sums, g0):  # fmt: skip
+        if not _same_float_arrays(A, B, C, bias, S, sums):
             return None
         lanes = VECTOR_BYTES * 8 // A.dtype.bitwidth
         ft = _FLOATS[A.dtype]
-        sig = types.void(A, a_off, a_si, a_sk, B, b_off, b_sk, C, c_off, c_si, K, bias, b0)
+        sig = types.void(A, a_off, a_si, a_sk, B, b_off, b_sk, C, c_off, c_si, K, bias, b0, S,
+                         s_off, sums, g0)  # fmt: skip
 
         def codegen(context, builder, signature, args):
             kinds = signature.args
@@ -79,8 +81,9 @@ def _make_tile(rows: int, vectors: int):
                 return make_array(kinds[k])(context, builder, args[k]).data
 
             a_data, b_data, c_data, bias_data = data(0), data(4), data(7), data(11)
-            ao, asi, ask, bo, bsk, co, csi, kk, bias_at = (
-                integer(k) for k in (1, 2, 3, 5, 6, 8, 9, 10, 12)
+            s_data, sums_data = data(13), data(15)
+            ao, asi, ask, bo, bsk, co, csi, kk, bias_at, so, go = (
+                integer(k) for k in (1, 2, 3, 5, 6, 8, 9, 10, 12, 14, 16)
             )
             vt = ir.VectorType(ft, lanes)
             name = f"llvm.fma.v{lanes}f{A.dtype.bitwidth}"
@@ -92,6 +95,13 @@ def _make_tile(rows: int, vectors: int):
             def vector_at(base, offset):
                 pointer = builder.gep(base, [offset])
                 return builder.bitcast(pointer, vt.as_pointer())
+
+            def lanes_in(v):  # the offset of vector v in a row
+                return ir.Constant(i64, v * lanes)
+
+            def entry(base, start, i, v):  # vector v of row i of a tile laid out as C's
+                offset = builder.mul(csi, ir.Constant(i64, i))
+                return vector_at(base, builder.add(start, builder.add(offset, lanes_in(v))))
 
             # accumulators start from the biases (b0 < 0: from zero)
             zero = ir.Constant(vt, [ir.Constant(ft, 0.0)] * lanes)
@@ -130,11 +140,25 @@ def _make_tile(rows: int, vectors: int):
                     for v in range(vectors):
                         total = builder.call(fma, [broadcast, bvec[v], builder.load(acc[i][v])])
                         builder.store(total, acc[i][v])
-            for i in range(rows):
-                row = builder.add(co, builder.mul(csi, ir.Constant(i64, i)))
-                for v in range(vectors):
-                    target = vector_at(c_data, builder.add(row, ir.Constant(i64, v * lanes)))
-                    builder.store(builder.load(acc[i][v]), target, align=align)
+            one = ir.Constant(vt, [ir.Constant(ft, 1.0)] * lanes)
+            sloped = builder.icmp_signed(">=", so, ir.Constant(i64, 0))
+            with builder.if_else(sloped) as (scaled, plain):
+                with scaled:  # C ⊙ a (1 − a), and its columns' sums, row after row
+                    for v in range(vectors):
+                        column_sums = vector_at(sums_data, builder.add(go, lanes_in(v)))
+                        total = builder.load(column_sums, align=align)
+                        for i in range(rows):
+                            a = builder.load(entry(s_data, so, i, v), align=align)
+                            slope = builder.fmul(builder.fsub(one, a), a)
+                            x = builder.fmul(builder.load(acc[i][v]), slope)
+                            builder.store(x, entry(c_data, co, i, v), align=align)
+                            total = builder.fadd(total, x)
+                        builder.store(total, column_sums, align=align)
+                with plain:
+                    for i in range(rows):
+                        for v in range(vectors):
+                            value = builder.load(acc[i][v])
+                            builder.store(value, entry(c_data, co, i, v), align=align)
             return context.get_dummy_value()
 
         return sig, codegen
@@ -165,15 +189,53 @@ def _fma(typingctx, a, b, c):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _edge(A, a_off, a_si, a_sk, B, b_off, b_sk, C, c_off, c_si, i0, i1, j0, j1, K, bias,
-          b0):  # fmt: skip
-    """The entries [i0, i1) × [j0, j1) of :func:`product`, one at a time (k in order)."""
+def _edge(A, a_off, a_si, a_sk, B, b_off, b_sk, C, c_off, c_si, i0, i1, j0, j1, K, bias, b0,
+          S, s_off, sums, g0):  # fmt: skip
+    """The entries [i0, i1) × [j0, j1) of :func:`_tiled`, one at a time (k in order)."""
+    one = C.dtype.type(1.0)
     for i in range(i0, i1):
         for j in range(j0, j1):
             total = bias[b0 + j] if b0 >= 0 else bias.dtype.type(0.0)
             for k in range(K):
                 total = _fma(A[a_off + i * a_si + k * a_sk], B[b_off + k * b_sk + j], total)
+            if s_off >= 0:
+                a = S[s_off + i * c_si + j]
+                total = total * ((one - a) * a)
+                sums[g0 + j] += total
             C[c_off + i * c_si + j] = total
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _tiled(A, a_off, a_si, a_sk, B, b_off, b_sk, C, c_off, c_si, M, N, K, bias, b0, S, s_off,
+           sums, g0):  # fmt: skip
+    """:func:`product`, or :func:`product_slope` where ``s_off >= 0``: the tiles over the
+    result, then the entries they leave over, each entry's sum in order of k."""
+    lanes = VECTOR_BYTES // A.itemsize
+    columns, wide = _VECTORS * lanes, _WIDE * lanes
+    full_rows = M - M % ROWS
+    full_columns = N - N % columns
+    for j in range(0, full_columns, columns):
+        bj = b0 + j if b0 >= 0 else -1
+        for i in range(0, full_rows, ROWS):
+            _tile(A, a_off + i * a_si, a_si, a_sk, B, b_off + j, b_sk, C, c_off + i * c_si + j,
+                  c_si, K, bias, bj, S, s_off + i * c_si + j if s_off >= 0 else -1, sums,
+                  g0 + j)  # fmt: skip
+    for i in range(full_rows, M):  # the rows left over: wide tiles, then narrow ones
+        j = 0
+        while j < full_columns:
+            bj, ai, cij = b0 + j if b0 >= 0 else -1, a_off + i * a_si, c_off + i * c_si + j
+            sij = s_off + i * c_si + j if s_off >= 0 else -1
+            if j + wide <= full_columns:
+                _tile_wide(A, ai, a_si, a_sk, B, b_off + j, b_sk, C, cij, c_si, K, bias, bj, S,
+                           sij, sums, g0 + j)  # fmt: skip
+                j += wide
+            else:
+                _tile_row(A, ai, a_si, a_sk, B, b_off + j, b_sk, C, cij, c_si, K, bias, bj, S,
+                          sij, sums, g0 + j)  # fmt: skip
+                j += columns
+    if full_columns < N:
+        _edge(A, a_off, a_si, a_sk, B, b_off, b_sk, C, c_off, c_si, 0, M, full_columns, N, K,
+              bias, b0, S, s_off, sums, g0)  # fmt: skip
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -201,25 +263,24 @@ def product(A, a_off, a_si, a_sk, B, b_off, b_sk, C, c_off, c_si, M, N, K, bias,
     Each entry's terms are added in order of k, one fused multiply-add at a time, starting
     from its bias (or zero). Nothing is checked: the offsets must lie within the buffers.
     """
-    lanes = VECTOR_BYTES // A.itemsize
-    columns, wide = _VECTORS * lanes, _WIDE * lanes
-    full_rows = M - M % ROWS
-    full_columns = N - N % columns
-    for j in range(0, full_columns, columns):
-        bj = b0 + j if b0 >= 0 else -1
-        for i in range(0, full_rows, ROWS):
-            _tile(A, a_off + i * a_si, a_si, a_sk, B, b_off + j, b_sk, C, c_off + i * c_si + j,
-                  c_si, K, bias, bj)  # fmt: skip
-    for i in range(full_rows, M):  # the rows left over: wide tiles, then narrow ones
-        j = 0
-        while j < full_columns:
-            bj, ai, cij = b0 + j if b0 >= 0 else -1, a_off + i * a_si, c_off + i * c_si + j
-            if j + wide <= full_columns:
-                _tile_wide(A, ai, a_si, a_sk, B, b_off + j, b_sk, C, cij, c_si, K, bias, bj)
-                j += wide
-            else:
-                _tile_row(A, ai, a_si, a_sk, B, b_off + j, b_sk, C, cij, c_si, K, bias, bj)
-                j += columns
-    if full_columns < N:
-        _edge(A, a_off, a_si, a_sk, B, b_off, b_sk, C, c_off, c_si, 0, M, full_columns, N, K,
-              bias, b0)  # fmt: skip
+    _tiled(A, a_off, a_si, a_sk, B, b_off, b_sk, C, c_off, c_si, M, N, K, bias, b0, bias, -1,
+           bias, 0)  # fmt: skip
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def product_slope(A, a_off, a_si, a_sk, B, b_off, b_sk, C, c_off, c_si, M, N, K, S, s_off, sums,
+                  g0):  # fmt: skip
+    """C[i, j] = (Σ_k op(A)[i, k] B[k, j]) · (1 − a) a, a = S[s_off + i c_si + j], and
+    sums[g0 + j] = Σ_i C[i, j]: backprop into a logistic sigmoid layer (a = σ(z), σ'(z) =
+    (1 − a) a), its δ and its bias gradient in the products' own pass.
+
+    The arguments up to ``K`` are those of :func:`product` (no biases); ``S`` is laid out as
+    C, from ``s_off``, and ``sums`` (n,) receives the column sums from ``g0``. Each entry is
+    summed in order of k and then scaled, as ``d * ((1 - a) * a)``; each column's sum adds its
+    entries row after row from zero: the numbers of a product, then a pass of δ ⊙ σ' that adds
+    each row into the bias gradient as it goes.
+    """
+    for j in range(N):
+        sums[g0 + j] = 0.0
+    _tiled(A, a_off, a_si, a_sk, B, b_off, b_sk, C, c_off, c_si, M, N, K, sums, -1, S, s_off,
+           sums, g0)  # fmt: skip
