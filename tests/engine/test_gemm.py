@@ -7,7 +7,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from mlplab.engine.gemm import product, product_slope
+from mlplab.engine.gemm import _VECTORS, _WIDE, VECTOR_BYTES, product, product_slope
 
 
 def run(M, N, K, transposed, with_bias, dtype, rng):
@@ -55,7 +55,8 @@ def test_float64_products_sum_each_entry_in_order_with_fused_multiply_adds(seed)
     # in the tiles (4 rows by 8 or 16 columns), in the row left over (wide tiles of 32 or 64
     # columns, then narrow ones) and in the entries they leave over; each fma rounded once
     # from its exact value (a Fraction)
-    M, N, K = 5, 43, 9
+    lanes = VECTOR_BYTES // 8  # float64 entries per vector: a wide tile, a narrow one, 3 more
+    M, N, K = 5, (_WIDE + _VECTORS) * lanes + 3, 9
     rng = np.random.default_rng(seed)
     got, _, _ = run(M, N, K, False, True, np.float64, rng)
     rng = np.random.default_rng(seed)
@@ -77,9 +78,10 @@ def test_product_slope_equals_a_product_then_the_delta_pass(dtype):
     # and then a pass that scales each entry and adds each row into the sums: the same bits
     rng = np.random.default_rng(1)
     one, pad = dtype(1.0), 3
+    wide = _WIDE * VECTOR_BYTES // np.dtype(dtype).itemsize  # a wide tile's columns
     for M in (1, 3, 4, 5, 64, 67):
-        for N in (1, 7, 16, 17, 33, 64):
-            for K in (1, 5, 64):
+        for N in (1, 7, 16, 17, 33, 64, wide + 3):
+            for K in (0, 1, 5, 64):
                 Am = rng.normal(size=(M, K)).astype(dtype)
                 Bm = rng.normal(size=(K, N)).astype(dtype)
                 S = np.concatenate([np.zeros(pad, dtype), rng.uniform(0, 1, M * N).astype(dtype)])

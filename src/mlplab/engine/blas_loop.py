@@ -206,10 +206,8 @@ def _forward(params, WT, sizes, codes, alphas, col, woff, boff, A, Z, block, row
 @njit(cache=True, error_model="numpy", nogil=True)
 def _transpose(params, sizes, woff, WT):
     """WT[W^[l]'s offset :] = (W^[l])ᵀ, (n_{l-1}, n_l) row-major, for every layer that
-    :func:`_needs_transpose` names. Row after row of WT, contiguous stores, through views
-    indexed from 0: an index the compiler cannot prove non-negative
-    (``WT[wo + k * n_out + j]``) costs a wraparound test per element, and the copy then took a
-    tenth of a ``cos4`` step."""
+    :func:`_needs_transpose` names, in blocks through vector registers
+    (:func:`mlplab.engine.transpose.transpose`)."""
     for layer in range(1, sizes.shape[0]):
         if not _needs_transpose(sizes, layer):
             continue
@@ -565,10 +563,11 @@ def train_epochs(params, sizes, codes, alphas, X, Y, Xv, Yv, loss_code, opt_code
     with ``with_cost=False`` the epochs' costs are left to the caller (see :func:`cost`), and
     ``train_loss``, ``val_loss`` and ``last_finite`` are not touched. With ``parts`` 2, each
     batch's gradient is the sum of two halves' terms (:func:`mlplab.engine.halves`): where
-    ``parallel``, two threads take one half each of every batch, step and cost, from the first
-    epoch to the last in one parallel region (starting one per step cost a fifth of a 1-64-64-1
-    step at batch 128); otherwise one thread takes both halves, one after the other. The
-    numbers do not depend on ``parallel``.
+    ``parallel``, two threads take one half each of every batch and of the costs, and each
+    steps its own copy of all the parameters (:func:`_epochs`), from the first epoch to the
+    last in one parallel region (starting one per step cost a fifth of a 1-64-64-1 step at
+    batch 128); otherwise one thread takes both halves, one after the other. The numbers do
+    not depend on ``parallel``.
     """
     n = X.shape[0]
     woff = _offsets(sizes)[1]

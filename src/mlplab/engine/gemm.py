@@ -51,9 +51,16 @@ _FLOATS = {types.float32: ir.FloatType(), types.float64: ir.DoubleType()}
 
 
 def _same_float_arrays(*arrays) -> bool:
+    """Whether all are 1-D contiguous arrays of one float type (the tiles index their memory
+    from the data pointer)."""
     first = arrays[0]
     return all(
-        isinstance(a, types.Array) and a.dtype == first.dtype and a.dtype in _FLOATS for a in arrays
+        isinstance(a, types.Array)
+        and a.ndim == 1
+        and a.layout == "C"
+        and a.dtype == first.dtype
+        and a.dtype in _FLOATS
+        for a in arrays
     )
 
 

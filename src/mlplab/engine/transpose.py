@@ -2,7 +2,7 @@
 
 Batches split in halves read each layer's weights transposed (:mod:`mlplab.engine.blas_loop`),
 and each thread writes them anew after every step. Element by element, one load and one store
-each, a 64 × 64 matrix took 1.4 µs on an AVX2 processor (Zen 3): a thirtieth of a float32
+each, a 64 × 64 matrix took 1.3–1.4 µs on an AVX2 processor (Zen 3): a thirtieth of a float32
 ``cos4`` step. :func:`transpose` moves square blocks of :data:`BLOCK_BYTES`-wide rows instead:
 it loads a block's rows as vectors, transposes them with vector shuffles (:func:`_strip`,
 written in LLVM's vector operations) and stores the block's columns as vectors.
@@ -16,9 +16,10 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 from numba.np.arrayobj import make_array
 
+from mlplab.engine.gemm import _FLOATS, _same_float_arrays
+
 #: Bytes per row of a block: a block of float32 is 8 × 8, of float64 4 × 4.
 BLOCK_BYTES = 32
-_FLOATS = {types.float32: ir.FloatType(), types.float64: ir.DoubleType()}
 
 
 def _swap_masks(n: int, s: int) -> tuple[list[int], list[int]]:
@@ -43,7 +44,7 @@ def _strip(typingctx, W, w_off, w_stride, T, t_off, t_stride, count):
     blocks run in a loop of their own, on n row pointers, so that the loop keeps its
     addresses in registers.
     """
-    if W != T or not isinstance(W, types.Array) or W.dtype not in _FLOATS:
+    if not _same_float_arrays(W, T):
         return None
     n = BLOCK_BYTES * 8 // W.dtype.bitwidth
     sig = types.void(W, w_off, w_stride, T, t_off, t_stride, count)
