@@ -64,6 +64,19 @@ def _same_float_arrays(*arrays) -> bool:
     )
 
 
+def _arguments(context, builder, signature, args):
+    """Readers of an intrinsic's arguments in its code generation: ``integer(k)``, argument k
+    as an int64, and ``data(k)``, the data pointer of array argument k."""
+
+    def integer(k):
+        return context.cast(builder, args[k], signature.args[k], types.int64)
+
+    def data(k):
+        return make_array(signature.args[k])(context, builder, args[k]).data
+
+    return integer, data
+
+
 def _make_tile(rows: int, vectors: int):
     """The intrinsic for a tile of ``rows`` rows by ``vectors`` vectors (see :func:`_tile`)."""
 
@@ -78,15 +91,8 @@ def _make_tile(rows: int, vectors: int):
                          s_off, sums, g0)  # fmt: skip
 
         def codegen(context, builder, signature, args):
-            kinds = signature.args
             i64 = ir.IntType(64)
-
-            def integer(k):
-                return context.cast(builder, args[k], kinds[k], types.int64)
-
-            def data(k):
-                return make_array(kinds[k])(context, builder, args[k]).data
-
+            integer, data = _arguments(context, builder, signature, args)
             a_data, b_data, c_data, bias_data = data(0), data(4), data(7), data(11)
             s_data, sums_data = data(13), data(15)
             ao, asi, ask, bo, bsk, co, csi, kk, bias_at, so, go = (
@@ -132,8 +138,7 @@ def _make_tile(rows: int, vectors: int):
                 k = loop.index
                 row = builder.add(bo, builder.mul(k, bsk))
                 bvec = [
-                    builder.load(vector_at(b_data, builder.add(row, ir.Constant(i64, v * lanes))),
-                                 align=align)
+                    builder.load(vector_at(b_data, builder.add(row, lanes_in(v))), align=align)
                     for v in range(vectors)
                 ]  # fmt: skip
                 column = builder.add(ao, builder.mul(k, ask))

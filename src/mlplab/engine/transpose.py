@@ -14,9 +14,8 @@ from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
-from numba.np.arrayobj import make_array
 
-from mlplab.engine.gemm import _FLOATS, _same_float_arrays
+from mlplab.engine.gemm import _FLOATS, _arguments, _same_float_arrays
 
 #: Bytes per row of a block: a block of float32 is 8 × 8, of float64 4 × 4.
 BLOCK_BYTES = 32
@@ -50,19 +49,15 @@ def _strip(typingctx, W, w_off, w_stride, T, t_off, t_stride, count):
     sig = types.void(W, w_off, w_stride, T, t_off, t_stride, count)
 
     def codegen(context, builder, signature, args):
-        kinds = signature.args
         ft = _FLOATS[W.dtype]
         vt = ir.VectorType(ft, n)
         masks = ir.VectorType(ir.IntType(32), n)
         align = W.dtype.bitwidth // 8
         i64 = ir.IntType(64)
-
-        def integer(k):
-            return context.cast(builder, args[k], kinds[k], types.int64)
+        integer, data = _arguments(context, builder, signature, args)
 
         def vector_at(k, offset):
-            data = make_array(kinds[k])(context, builder, args[k]).data
-            return builder.bitcast(builder.gep(data, [offset]), vt.as_pointer())
+            return builder.bitcast(builder.gep(data(k), [offset]), vt.as_pointer())
 
         wo, ws, to, ts, blocks = (integer(k) for k in (1, 2, 4, 5, 6))
         with cgutils.for_range(builder, blocks) as loop:
