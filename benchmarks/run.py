@@ -3,6 +3,7 @@
     python benchmarks/run.py                      # all workloads, full size
     python benchmarks/run.py --quick              # a tenth of the steps, for a smoke run
     python benchmarks/run.py --workloads W1,W2 --repeat 5
+    python benchmarks/run.py --contention         # also with one busy process beside
 
 Every workload is timed twice per system:
 
@@ -10,6 +11,10 @@ Every workload is timed twice per system:
   (imports, Numba's cache load or compilation, JAX tracing and compilation, the run);
 - warm: in this process, after one untimed run, the best of ``--repeat`` runs, the systems
   taking turns so that a change of machine load hits them alike.
+
+With ``--contention`` the warm runs are made twice: on the machine as it is, then with one
+busy process beside (a Python loop spinning on one core, as a browser tab, a notebook or a
+second run would), and both tables are printed, each with its ratios.
 
 Ratios compare systems measured in the same process. PyTorch runs on one thread except in W5
 (its default); a peer that is not installed is skipped. The BLAS library that NumPy uses is
@@ -27,6 +32,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -129,6 +136,31 @@ def warm(name: str, systems: list[str], quick: bool, repeat: int) -> dict[str, d
     return {s: {"seconds": min(times[s]), "all": times[s], "value": runs[s][2]} for s in systems}
 
 
+def ratios(wl, res: dict[str, dict]) -> list[dict]:
+    """Print and return each target ratio of workload ``wl`` from the warm times ``res``."""
+    checks = []
+    for a, b, target in wl.targets:
+        if a in res and b in res:
+            ratio = res[a]["seconds"] / res[b]["seconds"]
+            checks.append({"a": a, "b": b, "target": target, "ratio": ratio,
+                           "met": ratio <= target})  # fmt: skip
+            print(f"  {a} / {b} = {ratio:.4f} (target <= {target}): "
+                  f"{'met' if ratio <= target else 'NOT met'}")  # fmt: skip
+    return checks
+
+
+@contextmanager
+def busy_process() -> Iterator[None]:
+    """One other process keeping a core busy for the duration (a spinning Python loop)."""
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)  # let it start spinning
+        yield
+    finally:
+        spinner.kill()
+        spinner.wait()
+
+
 def blas_info() -> str:
     try:
         from threadpoolctl import threadpool_info
@@ -151,6 +183,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="warm runs per system")
     parser.add_argument("--no-cold", action="store_true", help="skip the fresh-process runs")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
+    parser.add_argument("--contention", action="store_true",
+                        help="also time the warm runs with one busy process beside")  # fmt: skip
     parser.add_argument("--cold-run", help=argparse.SUPPRESS)
     parser.add_argument("--mem-run", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -185,14 +219,7 @@ def main() -> int:
             mem = "" if m is None else f"  peak +{m['peak_extra_mb']:.0f} MiB"
             print(f"  {system:17s} warm {res[system]['seconds']:9.4f} s   cold {cold_txt:>8s} s"
                   f"   value {res[system]['value']:.6g}{mem}", flush=True)  # fmt: skip
-        checks = []
-        for a, b, target in wl.targets:
-            if a in res and b in res:
-                ratio = res[a]["seconds"] / res[b]["seconds"]
-                checks.append({"a": a, "b": b, "target": target, "ratio": ratio,
-                               "met": ratio <= target})  # fmt: skip
-                print(f"  {a} / {b} = {ratio:.4f} (target <= {target}): "
-                      f"{'met' if ratio <= target else 'NOT met'}")  # fmt: skip
+        checks = ratios(wl, res)
         if wl.memory and all(res[s].get("peak_extra_mb") for s in ("mlplab", "torch") if s in res):
             if "mlplab" in res and "torch" in res:
                 ratio = res["mlplab"]["peak_extra_mb"] / res["torch"]["peak_extra_mb"]
@@ -201,6 +228,13 @@ def main() -> int:
                 print(f"  peak memory mlplab / torch = {ratio:.3f} (target <= 1.2): "
                       f"{'met' if ratio <= 1.2 else 'NOT met'}")  # fmt: skip
         results[name] = {"title": wl.title, "systems": res, "checks": checks}
+        if args.contention:
+            with busy_process():
+                busy = warm(name, systems, args.quick, args.repeat)
+            print(f"  with one busy process beside (load average {os.getloadavg()[0]:.1f}):")
+            for system in systems:
+                print(f"  {system:17s} warm {busy[system]['seconds']:9.4f} s")
+            results[name]["contention"] = {"systems": busy, "checks": ratios(wl, busy)}
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 0

@@ -36,8 +36,7 @@ def test_w4_members_equal_training_alone(sampling):
     seeds, lrs = [3, 7, 11, 19], [1e-3, 3e-3, 1e-2, 2e-3]
     ens = Ensemble([1, 16, 16, 1], seeds, activation="tanh")
     hs = fit_ensemble(ens, x, y, optimizer=Adam(), epochs=20, batch_size=16, lrs=lrs,
-                      sampling=sampling, validation=runge(20), progress=False,
-                      threads=3)  # fmt: skip
+                      sampling=sampling, validation=runge(20), progress=False)  # fmt: skip
     for i, (seed, lr) in enumerate(zip(seeds, lrs, strict=True)):
         net, h = alone(seed, lr, x, y, epochs=20, batch_size=16, sampling=sampling,
                        validation=runge(20))  # fmt: skip
@@ -54,7 +53,7 @@ def test_members_stop_on_their_own_divergence_and_early_stopping():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", mlplab.DivergenceWarning)
         hs = fit_ensemble(nets, x, y, optimizer=SGD(0.1), epochs=80, batch_size=8, lrs=lrs,
-                          early_stopping=4, progress=False, threads=1)  # fmt: skip
+                          early_stopping=4, progress=False)  # fmt: skip
     statuses = set()
     for i, seed in enumerate(seeds):
         net, h = alone(seed, lrs[i], x, y, opt_cls=SGD, epochs=80, batch_size=8,
@@ -77,5 +76,20 @@ def test_member_is_an_mlp_view_and_bad_input_is_explained():
         Ensemble.from_nets([MLP([2, 5, 1]), MLP([2, 6, 1])])
     with pytest.raises(ValueError, match="2 learning rates"):
         fit_ensemble(ens, np.zeros((4, 2)), np.zeros(4), lrs=[0.1], progress=False)
-    with pytest.raises(ValueError, match="'mse' or 'half_sse'"):
-        fit_ensemble(ens, np.zeros((4, 2)), np.zeros(4), loss="bce", progress=False)
+    with pytest.raises(ValueError, match="update"):
+        fit_ensemble(ens, np.zeros((4, 2)), np.zeros(4), optimizer=mlplab.LBFGS(), progress=False)
+
+
+def test_every_loss_trains_in_an_ensemble_as_alone():
+    rng = np.random.default_rng(4)
+    x = rng.uniform(-1, 1, (30, 2))
+    labels = (x[:, 0] > x[:, 1]).astype(int)
+    ens = Ensemble([2, 5, 2], [1, 2], activation="tanh")
+    hs = fit_ensemble(ens, x, labels, loss="cross_entropy", optimizer=SGD(0.3), epochs=5,
+                      batch_size=7, progress=False)  # fmt: skip
+    for i, seed in enumerate([1, 2]):
+        net = MLP([2, 5, 2], "tanh", seed=seed)
+        h = fit(net, x, labels, loss="cross_entropy", optimizer=SGD(0.3), epochs=5, batch_size=7,
+                seed=seed, progress=False, engine="reference")  # fmt: skip
+        assert rel_err(net.params, ens.member(i).params) <= 1e-12
+        np.testing.assert_allclose(hs[i].train_loss, h.train_loss, rtol=1e-12)

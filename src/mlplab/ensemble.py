@@ -17,25 +17,19 @@ Examples
 from __future__ import annotations
 
 import math
-import os
 import time
 import warnings
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from itertools import pairwise
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mlplab.engine import blas_threads, choose
+from mlplab.engine import blas_threads
+from mlplab.engine.stepper import Stepper
 from mlplab.losses import Loss, get_loss
 from mlplab.network import MLP
 from mlplab.optim import Adam, Optimizer, Schedule, get_schedule
 from mlplab.progress import EpochProgress
-from mlplab.train import Callback, DivergenceWarning, History, _Watch, check_schedule
-
-if TYPE_CHECKING:
-    from mlplab.engine.dense import DenseStepper
+from mlplab.train import BatchDraws, Callback, DivergenceWarning, History, _Watch, check_schedule
 
 
 def _view(net: MLP, params: np.ndarray) -> MLP:
@@ -129,7 +123,6 @@ def fit_ensemble(
     callbacks: Sequence[Callback] = (),
     early_stopping: int | None = None,
     progress: bool = True,
-    threads: int | None = None,
 ) -> list[History]:
     """Train every member as :func:`mlplab.fit` would, all together; returns one History each.
 
@@ -138,8 +131,8 @@ def fit_ensemble(
     ensemble : Ensemble or list of MLP
         Trained in place (a list's networks get their trained parameters back).
     X, y, loss, epochs, batch_size, sampling, schedule, early_stopping, progress
-        As for :func:`mlplab.fit`; ``loss`` must be ``"mse"`` or ``"half_sse"``.
-    optimizer : SGD or Adam, optional
+        As for :func:`mlplab.fit`.
+    optimizer : Optimizer, optional
         The hyper-parameters every member uses (default ``Adam(lr=1e-3)``); each member gets a
         fresh copy of its state.
     validation : (X_val, y_val), optional
@@ -152,9 +145,6 @@ def fit_ensemble(
     callbacks : sequence of callable
         ``callback(epoch, history_i, net_i)`` per member after every epoch; True stops that
         member.
-    threads : int, optional
-        Threads that train groups of members side by side (default: the number of CPUs);
-        results do not depend on it.
 
     Returns
     -------
@@ -167,9 +157,11 @@ def fit_ensemble(
     optimizer = Adam() if optimizer is None else optimizer
     schedule = get_schedule(schedule)
     proto, M = ens.prototype, len(ens)
-    choose("fast", proto, loss, optimizer)  # raises for what the fast engine cannot run
-    if loss.name not in ("mse", "half_sse"):
-        raise ValueError(f"fit_ensemble trains with 'mse' or 'half_sse', not {loss.name!r}")
+    if not isinstance(optimizer, Optimizer) or optimizer.update is Optimizer.update:
+        raise ValueError(
+            "fit_ensemble needs a first-order optimiser with an update() formula (SGD, Adam, or "
+            "one of your own); train L-BFGS runs one by one with mlplab.fit"
+        )
     check_schedule(epochs, sampling, early_stopping)
     seeds = ens.seeds if seeds is None else [int(s) for s in seeds]
     base = np.full(M, optimizer.lr) if lrs is None else np.array(lrs, dtype=np.float64)
@@ -177,18 +169,18 @@ def fit_ensemble(
         raise ValueError(f"an ensemble of {M} needs {M} seeds and {M} learning rates")
     if not np.all(np.isfinite(base) & (base > 0)):
         raise ValueError(f"learning rates must be finite numbers > 0, got {base.tolist()}")
-    rngs = [np.random.default_rng(s) for s in seeds]
     X = proto.check_input(X)
-    y = proto.check_target(y, loss, X.shape[0])
-    Xv = yv = None
+    T = loss.prepare(proto(X), proto.check_target(y, loss, X.shape[0]))
+    Xv = Tv = None
     if validation is not None:
         Xv = proto.check_input(validation[0], "X_val")
-        yv = proto.check_target(validation[1], loss, Xv.shape[0], "y_val")
+        Tv = loss.prepare(proto(Xv), proto.check_target(validation[1], loss, Xv.shape[0], "y_val"))
     n = X.shape[0]
     batch_size = n if batch_size is None or batch_size >= n else batch_size
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    steps = math.ceil(n / batch_size)
+    draws = [BatchDraws(n, batch_size, sampling, np.random.default_rng(s)) for s in seeds]
+    steps = math.ceil(draws[0].width / batch_size)
 
     histories = [History() for _ in range(M)]
     members = [ens.member(i) for i in range(M)]
@@ -197,42 +189,33 @@ def fit_ensemble(
         for net, h in zip(members, histories, strict=True)
     ]
     active = np.ones(M, bool)
-    lanes = _lanes(proto, ens.params, loss, optimizer, threads)
+    stepper = Stepper(proto, ens.params, loss, optimizer)
     start = time.perf_counter()
     with (
         EpochProgress(epochs, enabled=progress) as bar,
         np.errstate(over="ignore", invalid="ignore"),
         blas_threads(proto.sizes, batch_size * M),
-        ThreadPoolExecutor(len(lanes)) as pool,
     ):
         for epoch in range(epochs):
-            lr = base * schedule(epoch, epochs)
-            idx = _epoch_batches(rngs, active, n, batch_size, steps, sampling)
+            lr = (base * schedule(epoch, epochs))[:, None]
+            # every member draws its epoch, as fit would; the stopped ones' draws go unused
+            idx = np.concatenate([d.take(1) for d in draws])
             frozen = ens.params[~active].copy()
-
-            def epoch_of(lane, idx=idx, lr=lr) -> tuple[np.ndarray, np.ndarray | None]:
-                """One epoch of steps for a group of members, then their costs."""
-                rows, stepper = lane
-                with np.errstate(over="ignore", invalid="ignore"):  # per thread
-                    for s in range(steps):
-                        batch = idx[rows, s * batch_size : (s + 1) * batch_size]
-                        buf = stepper.buffers(batch.shape[1])
-                        np.take(X, batch, axis=0, out=buf.a[0])
-                        stepper.gradient(buf, y[batch])
-                        stepper.update(lr[rows, None])
-                    val = stepper.cost(Xv, yv) if Xv is not None else None
-                    return stepper.cost(X, y), val
-
-            parts = list(pool.map(epoch_of, lanes))
-            train = np.concatenate([t for t, _ in parts])
-            val = None if Xv is None else np.concatenate([v for _, v in parts])
+            for s in range(0, idx.shape[1], batch_size):
+                batch = idx[:, s : s + batch_size]
+                buf = stepper.buffers(batch.shape[1])
+                np.take(X, batch, axis=0, out=buf.a[0])
+                stepper.gradient(buf, T[batch])
+                stepper.update(lr)
+            train = stepper.cost(X, T)
+            val = None if Xv is None else stepper.cost(Xv, Tv)
             ens.params[~active] = frozen
             for i in np.flatnonzero(active):
                 h = histories[i]
                 h.train_loss.append(float(train[i]))
                 if val is not None:
                     h.val_loss.append(float(val[i]))
-                h.lr.append(float(lr[i]))
+                h.lr.append(float(lr[i, 0]))
                 h.steps += steps
                 stop = watches[i].stop(epoch) or (
                     any(cb(epoch, h, members[i]) for cb in callbacks) and watches[i].by_callback()
@@ -251,29 +234,3 @@ def fit_ensemble(
         for net, row in zip(nets, ens.params, strict=True):
             net.params[...] = row
     return histories
-
-
-def _lanes(proto, params, loss, optimizer, threads) -> list[tuple[slice, DenseStepper]]:
-    """Split the members into contiguous groups, one stepper (and thread) each."""
-    from mlplab.engine.dense import DenseStepper  # loads Numba: only when training
-
-    M = params.shape[0]
-    k = max(1, min(threads or os.cpu_count() or 1, M))
-    bounds = np.linspace(0, M, k + 1).round().astype(int)
-    return [
-        (slice(a, b), DenseStepper(proto, params[a:b], loss, optimizer))
-        for a, b in pairwise(bounds)
-    ]
-
-
-def _epoch_batches(rngs, active, n, batch_size, steps, sampling) -> np.ndarray:
-    """Each active member's batch indices for one epoch, from its own generator, as
-    :func:`mlplab.fit` draws them: shape ``(M, steps * batch_size)`` (shuffle: ``(M, n)``)."""
-    width = n if sampling == "shuffle" else steps * batch_size
-    idx = np.zeros((len(rngs), width), np.intp)
-    for i in np.flatnonzero(active):
-        if sampling == "shuffle":
-            idx[i] = rngs[i].permutation(n)
-        else:
-            idx[i] = rngs[i].integers(0, n, size=(steps, batch_size)).reshape(-1)
-    return idx

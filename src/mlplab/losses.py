@@ -22,35 +22,53 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import expit, log_softmax
-from scipy.special import softmax as _softmax
 
 from mlplab._spec import parse_spec, unknown
 
-LossFn = Callable[[np.ndarray, np.ndarray], float]
+CostFn = Callable[[np.ndarray, np.ndarray], float]
 GradFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+CheckFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
 class Loss:
-    """A cost C(a, y) and its gradient with respect to the output a = a^[L].
+    """A cost C(a, t) and its gradient with respect to the output a = a^[L].
 
     Parameters
     ----------
     name : str
         Registry name.
-    value : callable
-        ``value(a, y) -> float`` with ``a`` of shape ``(N, n_L)``.
-    grad : callable
-        ``grad(a, y) -> ndarray`` of shape ``(N, n_L)``, the derivative of ``value`` in ``a``.
+    cost : callable
+        ``cost(a, t) -> float``: the formula, on outputs ``a`` of shape ``(N, n_L)`` and targets
+        ``t`` of the same shape. Written with NumPy ufuncs, reductions and arithmetic only, it is
+        also what the compiled engine runs (:mod:`mlplab.engine.jit`).
+    dcost : callable
+        ``dcost(a, t) -> ndarray`` of shape ``(N, n_L)``, the derivative of ``cost`` in ``a``.
+    targets : callable, optional
+        ``targets(a, y) -> t``: checks the targets ``y`` the user gave (and the outputs, where
+        the loss needs them in a range) and returns them in the shape of ``a`` (integer labels
+        become one-hot rows). Default: ``y`` as it is.
     integer_targets : bool
         Whether ``y`` may be integer class labels of shape ``(N,)`` (cross-entropy).
     """
 
     name: str
-    value: LossFn
-    grad: GradFn
+    cost: CostFn
+    dcost: GradFn
+    targets: CheckFn | None = None
     integer_targets: bool = False
+
+    def value(self, a: np.ndarray, y: np.ndarray) -> float:
+        """C(a, y) for targets as the user gives them (labels included)."""
+        return float(self.cost(a, self.prepare(a, y)))
+
+    def grad(self, a: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """∂C/∂a, shape ``(N, n_L)``, for targets as the user gives them."""
+        return self.dcost(a, self.prepare(a, y))
+
+    def prepare(self, a: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The targets in the form :attr:`cost` takes (see ``targets``)."""
+        return y if self.targets is None else self.targets(a, y)
 
     def __call__(self, a: np.ndarray, y: np.ndarray) -> float:
         return self.value(a, y)
@@ -59,22 +77,26 @@ class Loss:
         return f"Loss({self.name!r})"
 
 
-def _mse(a: np.ndarray, y: np.ndarray) -> float:
-    r = a - y
-    return float(np.mean(r * r))
+# The formulas (cost, dcost) are written once, for NumPy and the compiled engine alike; the checks
+# and conversions of what users pass live in the ``targets`` functions.
 
 
-def _mse_grad(a: np.ndarray, y: np.ndarray) -> np.ndarray:
-    return (2.0 / a.size) * (a - y)
+def _mse(a: np.ndarray, t: np.ndarray) -> float:
+    r = a - t
+    return np.sum(r * r) / a.size
 
 
-def _half_sse(a: np.ndarray, y: np.ndarray) -> float:
-    r = a - y
-    return float(0.5 * np.sum(r * r) / a.shape[0])
+def _mse_grad(a: np.ndarray, t: np.ndarray) -> np.ndarray:
+    return (2.0 / a.size) * (a - t)
 
 
-def _half_sse_grad(a: np.ndarray, y: np.ndarray) -> np.ndarray:
-    return (a - y) / a.shape[0]
+def _half_sse(a: np.ndarray, t: np.ndarray) -> float:
+    r = a - t
+    return 0.5 * np.sum(r * r) / a.shape[0]
+
+
+def _half_sse_grad(a: np.ndarray, t: np.ndarray) -> np.ndarray:
+    return (a - t) / a.shape[0]
 
 
 def _as_probabilities(a: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -87,7 +109,9 @@ def _as_probabilities(a: np.ndarray, y: np.ndarray) -> np.ndarray:
         )
     if y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1 and a.shape[1] > 1):
         labels = y.reshape(-1)
-        if not np.all(labels == np.round(labels)) or labels.min() < 0 or labels.max() >= a.shape[1]:
+        if labels.size and (
+            not np.all(labels == np.round(labels)) or labels.min() < 0 or labels.max() >= a.shape[1]
+        ):
             raise ValueError(
                 f"cross_entropy labels must be integers in 0..{a.shape[1] - 1} (one per class "
                 f"output), got values from {labels.min()} to {labels.max()}"
@@ -98,72 +122,110 @@ def _as_probabilities(a: np.ndarray, y: np.ndarray) -> np.ndarray:
     return y
 
 
+def _row_max(a: np.ndarray) -> np.ndarray:
+    """max_k a_k for every row of ``a`` (N, K) -> (N, 1)."""
+    m = a[:, 0].copy()
+    for k in range(1, a.shape[1]):
+        m = np.maximum(m, a[:, k])
+    return m.reshape(-1, 1)
+
+
+def log_softmax(a: np.ndarray) -> np.ndarray:
+    """Row-wise log softmax a_k − log Σ_j exp(a_j) of logits ``a`` (N, K) -> (N, K).
+
+    With m = max_j a_j every exponent a_j − m is ≤ 0, so nothing overflows (log-sum-exp).
+    """
+    s = a - _row_max(a)
+    return s - np.log(np.sum(np.exp(s), axis=1)).reshape(-1, 1)
+
+
 def softmax(a: np.ndarray) -> np.ndarray:
     """Row-wise softmax exp(a_k) / Σ_j exp(a_j) of logits ``a`` (N, K) -> (N, K).
 
     Computed as exp(a_k − m) / Σ_j exp(a_j − m) with m = max_j a_j, so no exponential
     overflows, whatever the size of the logits.
     """
-    return _softmax(a, axis=1)
+    e = np.exp(a - _row_max(a))
+    return e / np.sum(e, axis=1).reshape(-1, 1)
 
 
-def _cross_entropy(a: np.ndarray, y: np.ndarray) -> float:
-    p = _as_probabilities(a, y)
-    return float(-np.sum(p * log_softmax(a, axis=1)) / a.shape[0])
+def _cross_entropy(a: np.ndarray, p: np.ndarray) -> float:
+    return -np.sum(p * log_softmax(a)) / a.shape[0]
 
 
-def _cross_entropy_grad(a: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _cross_entropy_grad(a: np.ndarray, p: np.ndarray) -> np.ndarray:
     # d/da of −Σ_k p_k log softmax(a)_k is softmax(a) Σ_k p_k − p (= softmax(a) − p for one-hot).
-    p = _as_probabilities(a, y)
-    return (softmax(a) * p.sum(axis=1, keepdims=True) - p) / a.shape[0]
+    return (softmax(a) * np.sum(p, axis=1).reshape(-1, 1) - p) / a.shape[0]
 
 
 _BCE_EPS = 1e-12
 
 
-def _probabilities(a: np.ndarray) -> np.ndarray:
-    """``a`` clipped into [ε, 1 − ε]; raises unless every entry is a probability."""
+def _check_probabilities(a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Refuse outputs outside [0, 1] (bce takes probabilities); the targets as they are."""
     if a.size and (np.min(a) < 0.0 or np.max(a) > 1.0):
         raise ValueError(
             f"bce takes probabilities in [0, 1] but the outputs range from {np.min(a):.3g} to "
             f"{np.max(a):.3g}: use output_activation='sigmoid', or the loss 'bce_logits' on "
             f"raw outputs"
         )
-    return np.clip(a, _BCE_EPS, 1.0 - _BCE_EPS)
+    return y
 
 
-def _bce(a: np.ndarray, y: np.ndarray) -> float:
-    p = _probabilities(a)
-    return float(-np.mean(y * np.log(p) + (1.0 - y) * np.log1p(-p)))
+def _bce(a: np.ndarray, t: np.ndarray) -> float:
+    # logs clipped away from 0, so a saturated output gives a large finite loss
+    p = np.minimum(np.maximum(a, _BCE_EPS), 1.0 - _BCE_EPS)
+    return -np.sum(t * np.log(p) + (1.0 - t) * np.log1p(-p)) / a.size
 
 
-def _bce_grad(a: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _bce_grad(a: np.ndarray, t: np.ndarray) -> np.ndarray:
     # Where the clip is active the value is flat, so the derivative there is 0.
-    p = _probabilities(a)
-    inside = (a > _BCE_EPS) & (a < 1.0 - _BCE_EPS)
-    return np.where(inside, (p - y) / (p * (1.0 - p)), 0.0) / a.size
+    p = np.minimum(np.maximum(a, _BCE_EPS), 1.0 - _BCE_EPS)
+    inside = (a > _BCE_EPS) * (a < 1.0 - _BCE_EPS)
+    return inside * ((p - t) / (p * (1.0 - p))) / a.size
 
 
-def _bce_logits(a: np.ndarray, y: np.ndarray) -> float:
-    # −[y log σ(a) + (1−y) log σ(−a)] = softplus(a) − y a, with softplus = logaddexp(0, a).
-    return float(np.mean(np.logaddexp(0.0, a) - y * a))
+def _bce_logits(a: np.ndarray, t: np.ndarray) -> float:
+    # −[t log σ(a) + (1−t) log σ(−a)] = softplus(a) − t a, softplus(a) = max(a, 0) + log1p(e^−|a|)
+    softplus = np.maximum(a, 0.0) + np.log1p(np.exp(-np.abs(a)))
+    return np.sum(softplus - t * a) / a.size
 
 
-def _bce_logits_grad(a: np.ndarray, y: np.ndarray) -> np.ndarray:
-    return (expit(a) - y) / a.size
+def _bce_logits_grad(a: np.ndarray, t: np.ndarray) -> np.ndarray:
+    # σ(a) − t, with σ(a) = e/(1+e) or 1/(1+e) for e = exp(−|a|) (no overflow)
+    e = np.exp(-np.abs(a))
+    w = 0.5 + 0.5 * np.sign(a)
+    return ((w + (1.0 - w) * e) / (1.0 + e) - t) / a.size
 
 
 mse = Loss("mse", _mse, _mse_grad)
 half_sse = Loss("half_sse", _half_sse, _half_sse_grad)
-cross_entropy = Loss("cross_entropy", _cross_entropy, _cross_entropy_grad, integer_targets=True)
-bce = Loss("bce", _bce, _bce_grad)
+cross_entropy = Loss(
+    "cross_entropy", _cross_entropy, _cross_entropy_grad, _as_probabilities, integer_targets=True
+)
+bce = Loss("bce", _bce, _bce_grad, _check_probabilities)
 bce_logits = Loss("bce_logits", _bce_logits, _bce_logits_grad)
 
 _LOSSES: dict[str, Loss] = {f.name: f for f in (mse, half_sse, cross_entropy, bce, bce_logits)}
 _ALIASES = {"ce": "cross_entropy", "bce_with_logits": "bce_logits", "l2": "mse"}
 
-#: Names accepted by :func:`get_loss`.
+#: Built-in names accepted by :func:`get_loss`.
 NAMES: tuple[str, ...] = tuple(sorted(_LOSSES))
+
+
+def register(loss: Loss) -> Loss:
+    """Make ``loss`` available by its name everywhere a loss name is accepted.
+
+    This is all a new loss needs: the fast engine compiles its ``cost`` and ``dcost`` when they
+    are written with NumPy ufuncs, reductions and arithmetic (as the built-in ones are), and runs
+    it on the NumPy stepper otherwise (``History.engine_reason`` says why).
+    """
+    if not isinstance(loss, Loss):
+        raise TypeError(f"register takes an mlplab.Loss, got {loss!r}")
+    if loss.name in NAMES or loss.name in _ALIASES:
+        raise ValueError(f"{loss.name!r} names a built-in loss; choose another name")
+    _LOSSES[loss.name] = loss
+    return loss
 
 
 def get_loss(spec: str | Loss) -> Loss:
@@ -181,5 +243,5 @@ def get_loss(spec: str | Loss) -> Loss:
     name, _ = parse_spec(spec)
     name = _ALIASES.get(name, name)
     if name not in _LOSSES:
-        raise unknown("loss", spec, NAMES)
+        raise unknown("loss", spec, tuple(sorted(_LOSSES)))
     return _LOSSES[name]

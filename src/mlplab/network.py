@@ -28,6 +28,9 @@ from mlplab.losses import Loss, get_loss
 
 _DTYPES = {"float64": np.float64, "float32": np.float32}
 
+#: Rows per block of the input-derivative recursions (bounded memory, cache-sized arrays).
+BLOCK_ROWS = 2048
+
 
 @dataclass
 class Cache:
@@ -318,20 +321,16 @@ class MLP:
 
     # --- derivatives with respect to the input -----------------------------------------------
 
-    def input_gradient(self, X: np.ndarray, engine: str = "auto") -> np.ndarray:
+    def input_gradient(self, X: np.ndarray) -> np.ndarray:
         """∇a^[L](x) for every row x of ``X``, for a scalar output (n_L = 1).
 
-        Runs the paper's recursion on the whole batch: Δ^[L] = 1,
-        Δ^[l-1] = (W^[l])ᵀ (σ'(z^[l]) ∘ Δ^[l]), ∇a^[L](x) = Δ^[1].
+        Runs the paper's recursion on a block of rows at once: Δ^[L] = 1,
+        Δ^[l-1] = (W^[l])ᵀ (σ'(z^[l]) ∘ Δ^[l]), ∇a^[L](x) = Δ^[1]; blocks of
+        :data:`BLOCK_ROWS` rows keep the intermediate arrays in cache and the extra memory bounded.
 
         Parameters
         ----------
         X : ndarray, shape (N, n_1)
-        engine : {"auto", "fast", "reference"}, default "auto"
-            ``"reference"`` runs the recursion on the whole batch at once; ``"fast"`` runs it in
-            cache-sized row blocks on several threads with bounded extra memory
-            (:mod:`mlplab.engine.igrad`; built-in activations); ``"auto"`` takes the fast one
-            for more than one block of points. Both give the same values up to rounding.
 
         Returns
         -------
@@ -342,23 +341,16 @@ class MLP:
                 f"input_gradient needs a scalar output (n_L = 1) but this network has "
                 f"{self.sizes[-1]} outputs; use input_jacobian(X) for the (N, n_L, n_1) Jacobian"
             )
-        if engine not in ("auto", "fast", "reference"):
-            raise ValueError(f"engine must be 'auto', 'fast' or 'reference', got {engine!r}")
-        if engine != "reference":
-            from mlplab.engine import igrad
-
-            X = self.check_input(X)
-            if engine == "fast" and not igrad.supports(self):
-                raise ValueError(
-                    "the fast input gradient runs built-in activations only; use engine='auto'"
-                )
-            if igrad.supports(self) and (engine == "fast" or X.shape[0] > igrad.BLOCK_ROWS):
-                return igrad.input_gradient(self, X)
-        cache = self.forward(X)
-        Delta = np.ones_like(cache.output)
-        for i in range(len(self.weights) - 1, -1, -1):
-            Delta = (self.activations[i].df(cache.z[i]) * Delta) @ self.weights[i]
-        return Delta
+        X = self.check_input(X)
+        out = np.empty_like(X)
+        for start in range(0, X.shape[0], BLOCK_ROWS):
+            block = slice(start, start + BLOCK_ROWS)
+            cache = self.forward(X[block])
+            Delta = np.ones_like(cache.output)
+            for i in range(len(self.weights) - 1, -1, -1):
+                Delta = (self.activations[i].df(cache.z[i]) * Delta) @ self.weights[i]
+            out[block] = Delta
+        return out
 
     def input_jacobian(self, X: np.ndarray) -> np.ndarray:
         """∂a^[L]/∂x for every row of ``X``.

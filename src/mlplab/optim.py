@@ -14,11 +14,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.optimize import OptimizeResult, minimize
 
 from mlplab._spec import parse_spec, unknown
+
+if TYPE_CHECKING:
+    import scipy.optimize
 
 
 def _check_lr(lr: float) -> float:
@@ -29,7 +32,14 @@ def _check_lr(lr: float) -> float:
 
 
 class Optimizer:
-    """Base class of the first-order optimisers.
+    """Base class of the first-order optimisers: one formula, its state and hyper-parameters.
+
+    A subclass defines its update once, as the static method :meth:`update`: an elementwise
+    formula written with NumPy ufuncs and arithmetic, so that the same function updates whole
+    arrays in :meth:`step` and one entry at a time in the compiled engine
+    (:mod:`mlplab.engine.jit` compiles that very function); the names of the arrays it keeps
+    between steps (``state_names``, each of shape ``(p,)``, zero at the start); and its
+    hyper-parameters in the order :meth:`update` takes them (:meth:`hyper`).
 
     Parameters
     ----------
@@ -38,29 +48,89 @@ class Optimizer:
     """
 
     full_batch = False
+    #: Arrays of shape (p,) kept between steps, attributes of the optimiser (None before a step).
+    state_names: tuple[str, ...] = ()
 
     def __init__(self, lr: float) -> None:
         self.lr = _check_lr(lr)
         self.t = 0
+        for name in self.state_names:
+            setattr(self, name, None)
+
+    @staticmethod
+    def update(p: np.ndarray, g: np.ndarray, lr: float, t: int, *state_and_hyper) -> tuple:
+        """Step ``t`` (from 1) of the parameters ``p`` with gradient ``g``: returns the new
+        parameters and the new state, ``(p, *state)``. The arguments after ``t`` are the state
+        (as many as ``state_names``), then :meth:`hyper`. Elementwise: ``p``, ``g`` and the state
+        are arrays of one shape, or single numbers."""
+        raise NotImplementedError
+
+    def hyper(self) -> tuple[float, ...]:
+        """The hyper-parameters, in the order :meth:`update` takes them after the state."""
+        return ()
+
+    def state(self, params: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The state arrays for ``params`` (p,), created as zeros on the first call.
+
+        Raises
+        ------
+        ValueError
+            If the optimiser holds state for a network of another size or dtype (an optimiser
+            object carries one run's moments: reuse it only to continue that run).
+        """
+        arrays = tuple(getattr(self, name) for name in self.state_names)
+        if any(x is None for x in arrays):
+            arrays = tuple(np.zeros_like(params) for _ in self.state_names)
+            for name, x in zip(self.state_names, arrays, strict=True):
+                setattr(self, name, x)
+        for name, x in zip(self.state_names, arrays, strict=True):
+            if not isinstance(x, np.ndarray) or x.shape != params.shape or x.dtype != params.dtype:
+                shape = getattr(x, "shape", None)
+                raise ValueError(
+                    f"this {type(self).__name__} holds its {name!r} for {shape} parameters of "
+                    f"{getattr(x, 'dtype', '?')} but the network has {params.shape} of "
+                    f"{params.dtype}: pass a new optimiser, or call optimizer.reset() first"
+                )
+        return arrays
 
     def step(self, params: np.ndarray, grad: np.ndarray) -> None:
         """Update ``params`` (p,) in place from ``grad`` (p,)."""
-        raise NotImplementedError
+        state = self.state(params)
+        self.t += 1
+        new = self.update(params, grad, self.lr, self.t, *state, *self.hyper())
+        for array, value in zip((params, *state), new, strict=True):
+            array[...] = value
 
     def reset(self) -> None:
         """Forget the internal state (step count, moments)."""
         self.t = 0
+        for name in self.state_names:
+            setattr(self, name, None)
 
     def config(self) -> dict:
         """JSON-ready description (name and hyper-parameters)."""
         return {"name": type(self).__name__.lower(), "lr": self.lr}
 
 
+def _sgd(p: np.ndarray, g: np.ndarray, lr: float, t: int) -> tuple:
+    return (p - lr * g,)
+
+
+def _momentum(
+    p: np.ndarray, g: np.ndarray, lr: float, t: int, v: np.ndarray, mu: float, nesterov: float
+) -> tuple:
+    v = g if t == 1 else mu * v + g
+    if nesterov:
+        return p - lr * (g + mu * v), v
+    return p - lr * v, v
+
+
 class SGD(Optimizer):
     """Stochastic gradient descent, optionally with (Nesterov) momentum.
 
     p ← p − η g without momentum; with momentum μ (as PyTorch's ``SGD``):
-    v ← μ v + g, then p ← p − η v, or p ← p − η (g + μ v) with ``nesterov=True``.
+    v ← μ v + g (v = g at the first step), then p ← p − η v, or p ← p − η (g + μ v) with
+    ``nesterov=True``.
 
     Parameters
     ----------
@@ -70,34 +140,40 @@ class SGD(Optimizer):
     """
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False) -> None:
-        super().__init__(lr)
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"momentum must be in [0, 1), got {momentum}")
         if nesterov and momentum == 0.0:
             raise ValueError("nesterov=True needs a momentum > 0")
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
-        self.velocity: np.ndarray | None = None
+        # the plain step keeps nothing; with momentum the velocity v
+        self.state_names = ("velocity",) if self.momentum else ()
+        self.update = _momentum if self.momentum else _sgd
+        super().__init__(lr)
 
-    def step(self, params: np.ndarray, grad: np.ndarray) -> None:
-        self.t += 1
-        if self.momentum == 0.0:
-            params -= self.lr * grad
-            return
-        if self.velocity is None:
-            self.velocity = grad.copy()
-        else:
-            self.velocity *= self.momentum
-            self.velocity += grad
-        update = grad + self.momentum * self.velocity if self.nesterov else self.velocity
-        params -= self.lr * update
-
-    def reset(self) -> None:
-        super().reset()
-        self.velocity = None
+    def hyper(self) -> tuple[float, ...]:
+        return (self.momentum, float(self.nesterov)) if self.momentum else ()
 
     def config(self) -> dict:
         return {**super().config(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+def _adam(
+    p: np.ndarray,
+    g: np.ndarray,
+    lr: float,
+    t: int,
+    m: np.ndarray,
+    v: np.ndarray,
+    beta1: float,
+    beta2: float,
+    eps: float,
+) -> tuple:
+    m = beta1 * m + (1.0 - beta1) * g
+    v = beta2 * v + (1.0 - beta2) * (g * g)
+    bias1 = 1.0 - beta1**t
+    bias2 = 1.0 - beta2**t
+    return p - (lr / bias1) * m / (np.sqrt(v) / np.sqrt(bias2) + eps), m, v
 
 
 class Adam(Optimizer):
@@ -113,6 +189,9 @@ class Adam(Optimizer):
     eps : float, default 1e-8
     """
 
+    state_names = ("m", "v")
+    update = staticmethod(_adam)
+
     def __init__(
         self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
     ) -> None:
@@ -123,26 +202,9 @@ class Adam(Optimizer):
         if eps <= 0:
             raise ValueError(f"eps must be > 0, got {eps}")
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
-        self.m: np.ndarray | None = None
-        self.v: np.ndarray | None = None
 
-    def step(self, params: np.ndarray, grad: np.ndarray) -> None:
-        if self.m is None or self.v is None:
-            self.m = np.zeros_like(params)
-            self.v = np.zeros_like(params)
-        self.t += 1
-        self.m *= self.beta1
-        self.m += (1.0 - self.beta1) * grad
-        self.v *= self.beta2
-        self.v += (1.0 - self.beta2) * grad * grad
-        bias1 = 1.0 - self.beta1**self.t
-        bias2 = 1.0 - self.beta2**self.t
-        denom = np.sqrt(self.v) / math.sqrt(bias2) + self.eps
-        params -= (self.lr / bias1) * self.m / denom
-
-    def reset(self) -> None:
-        super().reset()
-        self.m = self.v = None
+    def hyper(self) -> tuple[float, ...]:
+        return (self.beta1, self.beta2, self.eps)
 
     def config(self) -> dict:
         return {**super().config(), "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
@@ -176,7 +238,7 @@ class LBFGS:
         x0: np.ndarray,
         max_iter: int,
         callback: Callable[[np.ndarray], bool | None] | None = None,
-    ) -> OptimizeResult:
+    ) -> scipy.optimize.OptimizeResult:
         """Minimise ``fun`` (returning cost and gradient) from ``x0`` (p,) for ``max_iter`` steps.
 
         ``callback(x)`` runs after every iteration; returning True stops the run.
@@ -187,6 +249,8 @@ class LBFGS:
             ``x`` the final point (p,), ``nit`` iterations, ``nfev`` cost evaluations,
             ``success`` and scipy's ``message`` on why it stopped.
         """
+
+        from scipy.optimize import minimize
 
         def cb(intermediate_result) -> None:
             if callback is not None and callback(intermediate_result.x):
@@ -216,8 +280,23 @@ class LBFGS:
 
 _OPTIMIZERS: dict[str, type] = {"sgd": SGD, "adam": Adam, "lbfgs": LBFGS}
 
-#: Names accepted by :func:`get_optimizer`.
+#: Built-in names accepted by :func:`get_optimizer`.
 NAMES: tuple[str, ...] = tuple(sorted(_OPTIMIZERS))
+
+
+def register(name: str, cls: type[Optimizer]) -> type[Optimizer]:
+    """Make the optimiser class ``cls`` available by ``name`` (e.g. for ``--optimizer``).
+
+    This is all a new optimiser needs: a subclass of :class:`Optimizer` with its ``update``,
+    ``state_names`` and ``hyper`` runs on every path of :func:`mlplab.fit`, compiled where its
+    ``update`` is written with NumPy arithmetic.
+    """
+    if not (isinstance(cls, type) and issubclass(cls, Optimizer)):
+        raise TypeError(f"register takes a subclass of mlplab.optim.Optimizer, got {cls!r}")
+    if name in NAMES:
+        raise ValueError(f"{name!r} names a built-in optimizer; choose another name")
+    _OPTIMIZERS[name] = cls
+    return cls
 
 
 def get_optimizer(
@@ -236,7 +315,7 @@ def get_optimizer(
         return spec
     name, _ = parse_spec(str(spec))
     if name not in _OPTIMIZERS:
-        raise unknown("optimizer", str(spec), NAMES)
+        raise unknown("optimizer", str(spec), tuple(sorted(_OPTIMIZERS)))
     cls = _OPTIMIZERS[name]
     if cls is LBFGS:
         return cls(**kwargs)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mlplab.engine import Trainer, choose
+from mlplab.engine import Trainer, blas_threads, explain
 from mlplab.losses import Loss, get_loss
 from mlplab.network import MLP
 from mlplab.optim import LBFGS, Adam, Optimizer, Schedule, get_schedule
@@ -61,6 +61,11 @@ class History:
         (L-BFGS) or ``"diverged"``.
     message : str
         A sentence about how the run ended.
+    engine : str
+        The path that trained: ``"compiled"``, ``"numpy"`` or ``"reference"``
+        (see :func:`mlplab.engine.explain`).
+    engine_reason : str
+        Why that path.
     """
 
     train_loss: list[float] = field(default_factory=list)
@@ -70,6 +75,8 @@ class History:
     seconds: float = 0.0
     status: str = "running"
     message: str = ""
+    engine: str = ""
+    engine_reason: str = ""
 
     @property
     def epochs(self) -> int:
@@ -114,13 +121,43 @@ def split_validation(
     return X[tr], y[tr], X[val], y[val]
 
 
-def _batches(n: int, batch_size: int, sampling: str, rng: np.random.Generator):
-    """Index arrays of one epoch's minibatches."""
-    steps = math.ceil(n / batch_size)
-    if sampling == "shuffle":
-        perm = rng.permutation(n)
-        return [perm[k * batch_size : (k + 1) * batch_size] for k in range(steps)]
-    return list(rng.integers(0, n, size=(steps, batch_size)))
+class BatchDraws:
+    """The points of every epoch's minibatches, drawn from ``rng`` — the one definition of the
+    batch order that every training path follows.
+
+    Epochs are drawn in blocks (of about :data:`DRAW_BLOCK` indices) in one generator call each,
+    so the order depends only on the seed, never on how a path groups its epochs. A block of E
+    epochs is an ``(E, M)`` array: with ``sampling="shuffle"`` each row is a permutation of the
+    N points (M = N, batch k is ``row[k*B:(k+1)*B]``, the last one shorter); with
+    ``"replacement"`` each row holds ceil(N/B) batches of B points drawn with replacement.
+    """
+
+    def __init__(self, n: int, batch_size: int, sampling: str, rng: np.random.Generator):
+        self.n, self.rng, self.shuffle = n, rng, sampling == "shuffle"
+        self.width = n if self.shuffle else math.ceil(n / batch_size) * batch_size
+        self.block = max(1, DRAW_BLOCK // self.width)
+        self._left = np.zeros((0, self.width), np.int64)
+
+    def take(self, epochs: int) -> np.ndarray:
+        """The next ``epochs`` epochs' point indices, shape ``(epochs, M)``."""
+        parts, need = [], epochs
+        while need > 0:
+            if not len(self._left):
+                self._left = self._draw()
+            part, self._left = self._left[:need], self._left[need:]
+            parts.append(part)
+            need -= len(part)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def _draw(self) -> np.ndarray:
+        if self.shuffle:
+            return self.rng.permuted(np.tile(np.arange(self.n, dtype=np.int64), (self.block, 1)),
+                                     axis=1)  # fmt: skip
+        return self.rng.integers(0, self.n, size=(self.block, self.width), dtype=np.int64)
+
+
+#: Indices drawn per generator call by :class:`BatchDraws`.
+DRAW_BLOCK = 1 << 16
 
 
 def fit(
@@ -168,12 +205,12 @@ def fit(
         this many epochs, and restore the best parameters.
     progress : bool, default True
         Show a progress bar with the epoch and the losses.
-    engine : {"auto", "fast", "reference"}, default "auto"
+    engine : {"auto", "fast", "compiled", "numpy", "reference"}, default "auto"
         ``"reference"`` runs :meth:`MLP.forward` / :meth:`MLP.backward` and the optimiser's
-        ``step`` per batch; ``"fast"`` runs the same training in the compiled / BLAS engine of
-        :mod:`mlplab.engine` (same batches, same parameters to rounding); ``"auto"`` takes the
-        fast engine whenever it supports the configuration (SGD or Adam, built-in activations
-        and losses).
+        ``step`` per batch; ``"compiled"`` and ``"numpy"`` run the same training (same batches,
+        same parameters to rounding) on a path of :mod:`mlplab.engine`; ``"auto"`` (or
+        ``"fast"``) picks the path :func:`mlplab.engine.explain` names. ``History.engine``
+        and ``History.engine_reason`` say which path ran and why.
 
     Returns
     -------
@@ -183,7 +220,6 @@ def fit(
     optimizer = Adam() if optimizer is None else optimizer
     schedule = get_schedule(schedule)
     check_schedule(epochs, sampling, early_stopping)
-    kind = choose(engine, net, loss, optimizer)
     rng = np.random.default_rng(seed)
     X = net.check_input(X)
     y = net.check_target(y, loss, X.shape[0])
@@ -192,21 +228,29 @@ def fit(
     elif validation is not None:
         Xv = net.check_input(validation[0], "X_val")
         yv = net.check_target(validation[1], loss, Xv.shape[0], "y_val")
+        if Xv.shape[0] == 0:
+            raise ValueError("the validation set has no points; pass validation=None instead")
     else:
         Xv = yv = None
     n = X.shape[0]
-    if batch_size is None or batch_size >= n:
+    if n == 0:
+        raise ValueError("the training set has no points")
+    if batch_size is None or (_whole(batch_size) and batch_size >= n):
         batch_size = n
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if not _whole(batch_size) or batch_size < 1:
+        raise ValueError(f"batch_size must be a whole number >= 1 or None, got {batch_size!r}")
+    batch_size = int(batch_size)
+    plan = explain(net, loss, optimizer, batch_size, n, epochs, engine)
 
-    history = History()
+    history = History(engine=plan.path, engine_reason=plan.reason)
     watch = _Watch(net, history, early_stopping, Xv is not None)
+    draws = BatchDraws(n, batch_size, sampling, rng)
     base_lr = optimizer.lr
     start = time.perf_counter()
     with (
         EpochProgress(epochs, enabled=progress) as bar,
         np.errstate(over="ignore", invalid="ignore"),
+        blas_threads(net.sizes, n if isinstance(optimizer, LBFGS) else batch_size),
     ):
 
         def end_epoch(
@@ -223,27 +267,27 @@ def fit(
             return any(cb(epoch, history, net) for cb in callbacks) and watch.by_callback()
 
         try:
-            if kind != "reference":
-                trainer = Trainer(kind, net, X, y, Xv, yv, loss, optimizer, batch_size,
-                                  sampling, rng, last_finite=watch.last_finite,
-                                  epochs=epochs)  # fmt: skip
-                if progress and trainer.compiles_first():
-                    bar.note("compiling the training loop (once on this machine)")
+            if plan.path != "reference":
+                T = loss.prepare(net(X), y)
+                Tv = None if Xv is None else loss.prepare(net(Xv), yv)
+                if plan.path == "compiled" and progress:
+                    bar.note("compiling the training loop (once per configuration and process)")
+                trainer = Trainer(plan, net, X, T, Xv, Tv, loss, optimizer, batch_size,
+                                  watch.last_finite)  # fmt: skip
                 per_epoch = bool(callbacks) or early_stopping is not None
-                with trainer.blas_limit():
-                    _fit_fast(
-                        trainer, epochs, base_lr, schedule, history, watch, end_epoch, per_epoch
-                    )
+                _fit_fast(trainer, draws, epochs, base_lr, schedule, history, end_epoch, per_epoch)
             elif isinstance(optimizer, LBFGS):
                 _fit_lbfgs(net, X, y, loss, optimizer, epochs, history, end_epoch)
             else:
                 grad = np.empty_like(net.params)
                 for epoch in range(epochs):
                     optimizer.lr = base_lr * schedule(epoch, epochs)
-                    for idx in _batches(n, batch_size, sampling, rng):
+                    order = draws.take(1)[0]
+                    for k in range(0, len(order), batch_size):
+                        idx = order[k : k + batch_size]
                         net.loss_gradient(X[idx], y[idx], loss, out=grad)
                         optimizer.step(net.params, grad)
-                    history.steps += math.ceil(n / batch_size)
+                    history.steps += math.ceil(len(order) / batch_size)
                     if end_epoch(epoch, optimizer.lr):
                         break
         except KeyboardInterrupt:
@@ -256,6 +300,11 @@ def fit(
     if history.status == "diverged":
         warnings.warn(history.message, DivergenceWarning, stacklevel=2)
     return history
+
+
+def _whole(x: object) -> bool:
+    """Whether ``x`` is a whole number (an int, not a bool)."""
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
 
 
 def check_schedule(epochs: int, sampling: str, early_stopping: int | None) -> None:
@@ -271,15 +320,15 @@ def check_schedule(epochs: int, sampling: str, early_stopping: int | None) -> No
 
 def _fit_fast(
     trainer: Trainer,
+    draws: BatchDraws,
     epochs: int,
     base_lr: float,
     schedule: Schedule,
     history: History,
-    watch: _Watch,
     end_epoch: Callable[..., bool],
     per_epoch: bool,
 ) -> None:
-    """The epoch loop of :func:`fit` on the fast engine, in chunks of epochs.
+    """The epoch loop of :func:`fit` on the engine, in chunks of epochs.
 
     A chunk runs in one engine call; only its last epoch goes through the divergence guard
     (the engine stops a chunk at the first non-finite cost and keeps the parameters before it).
@@ -287,6 +336,7 @@ def _fit_fast(
     """
     epoch, chunk, target = 0, 1, 0.1  # grow chunks to about 0.1 s (progress bar refresh)
     constant = schedule.name == "constant"
+    steps_per_epoch = math.ceil(draws.width / trainer.batch_size)
     try:
         while epoch < epochs:
             k = min(chunk, epochs - epoch)
@@ -295,10 +345,10 @@ def _fit_fast(
             else:
                 lrs = np.array([base_lr * schedule(e, epochs) for e in range(epoch, epoch + k)])
             start = time.perf_counter()
-            tl, vl, done = trainer.run(lrs)
+            tl, vl, done = trainer.run(draws.take(k), lrs)
             if not per_epoch and time.perf_counter() - start < target:
                 chunk *= 2
-            history.steps += done * trainer.steps_per_epoch
+            history.steps += done * steps_per_epoch
             history.train_loss.extend(tl[: done - 1].tolist())
             if trainer.Xv is not None:
                 history.val_loss.extend(vl[: done - 1].tolist())

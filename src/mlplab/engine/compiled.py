@@ -1,0 +1,241 @@
+"""The compiled path: whole epochs of minibatch training in one Numba call, on one thread.
+
+Small networks are overhead-bound: a NumPy call costs about a microsecond before any arithmetic,
+so a step of the paper's 2-2-3-2 network costs far more in calls than in flops. This path runs
+the paper's forward pass, backprop and the optimiser step as plain loops, compiled once per
+configuration. The loop is generated from the configuration — one block per layer — and calls
+the compiled *definitions* of the layer's activation (``act.f``, ``act.df``), of the loss
+(``loss.cost``, ``loss.dcost``) and of the optimiser (``update``): nothing here restates a
+formula, and a definition Numba cannot compile makes the configuration run on the NumPy stepper
+instead (:func:`mlplab.engine.explain` says which and why).
+
+Arrays the loop indexes are made and checked in :class:`CompiledLoop` before the call: the
+parameters, gradient and optimiser state have length p, the data and targets have the widths of
+the network, and every drawn index lies in ``0..N-1``.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+
+from mlplab.engine.jit import compile_definition, njit_source
+from mlplab.losses import Loss
+
+# --- the generated source --------------------------------------------------------------------
+
+
+def _forward_source(layers: int) -> str:
+    """``forward(params, sizes, a0, rows, z0, a1, z1, a2, ...)``: z^[l] and a^[l] for ``rows``
+    rows of ``a0``, layer by layer (``f{i}`` is layer i's activation)."""
+    zs = ", ".join(f"z{i}, a{i + 1}" for i in range(layers))
+    out = [f"def forward(params, sizes, a0, rows, {zs}):", "    o = 0"]
+    for i in range(layers):
+        out += [
+            f"    n_in, n_out = sizes[{i}], sizes[{i + 1}]",
+            "    W = params[o:o + n_out * n_in].reshape((n_out, n_in))",
+            "    b = params[o + n_out * n_in:o + n_out * (n_in + 1)]",
+            "    o += n_out * (n_in + 1)",
+            "    for r in range(rows):",
+            "        for j in range(n_out):",
+            "            s = b[j]",
+            "            for k in range(n_in):",
+            f"                s += a{i}[r, k] * W[j, k]",
+            f"            z{i}[r, j] = s",
+            f"            a{i + 1}[r, j] = f{i}(s)",
+        ]
+    return "\n".join(out)
+
+
+def _backward_source(layers: int) -> str:
+    """``backward(params, grad, sizes, rows, g, z0, a0, d0, z1, a1, d1, ...)``: δ^[L] from
+    ``g`` = ∂C/∂a^[L], then ∂C/∂W^[l], ∂C/∂b^[l] into ``grad`` and δ^[l-1], layer by layer
+    from the output (``df{i}`` is σ' of layer i)."""
+    args = ", ".join(f"z{i}, a{i}, d{i}" for i in range(layers))
+    last = layers - 1
+    out = [
+        f"def backward(params, grad, sizes, rows, g, {args}):",
+        "    for r in range(rows):",
+        f"        for j in range(sizes[{layers}]):",
+        f"            d{last}[r, j] = df{last}(z{last}[r, j]) * g[r, j]",
+        "    o = params.shape[0]",
+    ]
+    for i in range(last, -1, -1):
+        out += [
+            f"    n_in, n_out = sizes[{i}], sizes[{i + 1}]",
+            "    o -= n_out * (n_in + 1)",
+            "    W = params[o:o + n_out * n_in].reshape((n_out, n_in))",
+            "    gW = grad[o:o + n_out * n_in].reshape((n_out, n_in))",
+            "    gb = grad[o + n_out * n_in:o + n_out * (n_in + 1)]",
+            "    gW[:] = 0.0",
+            "    gb[:] = 0.0",
+            "    for r in range(rows):",
+            "        for j in range(n_out):",
+            f"            dj = d{i}[r, j]",
+            "            gb[j] += dj",
+            "            for k in range(n_in):",
+            f"                gW[j, k] += dj * a{i}[r, k]",
+        ]
+        if i > 0:
+            out += [
+                "    for r in range(rows):",
+                "        for k in range(n_in):",
+                "            s = 0.0",
+                "            for j in range(n_out):",
+                f"                s += d{i}[r, j] * W[j, k]",
+                f"            d{i - 1}[r, k] = df{i - 1}(z{i - 1}[r, k]) * s",
+            ]
+    return "\n".join(out)
+
+
+def _train_source(layers: int, n_state: int, n_hyper: int) -> str:
+    """``train(...)``: epochs of steps over the drawn ``order``, each epoch's costs after it;
+    stops after the first epoch with a non-finite cost. Returns (epochs done, step count)."""
+    state = "".join(f", s{k}" for k in range(n_state))
+    state_q = "".join(f", s{k}[q]" for k in range(n_state))
+    store = "".join(f"; s{k}[q] = new[{k + 1}]" for k in range(n_state))
+    hyper = "".join(f", h{k}" for k in range(n_hyper))
+    fwd = ", ".join(f"z[{i}], a[{i + 1}]" for i in range(layers))
+    cfwd = ", ".join(f"cz[{i}], ca[{i + 1}]" for i in range(layers))
+    vfwd = ", ".join(f"vz[{i}], va[{i + 1}]" for i in range(layers))
+    bwd = ", ".join(f"z[{i}], a[{i}], d[{i}]" for i in range(layers))
+    return f"""
+def train(params, grad, sizes, X, T, Xv, Tv, order, bs, lrs, t, tl, vl, last_finite,
+          a, z, d, tb, ca, cz, va, vz{state}{hyper}):
+    n_draws = order.shape[1]
+    steps = (n_draws + bs - 1) // bs
+    n0, nL = X.shape[1], T.shape[1]
+    done = 0
+    for e in range(lrs.shape[0]):
+        lr = lrs[e]
+        for s in range(steps):
+            start = s * bs
+            rows = min(bs, n_draws - start)
+            for r in range(rows):
+                i = order[e, start + r]
+                for k in range(n0):
+                    a[0][r, k] = X[i, k]
+                for k in range(nL):
+                    tb[r, k] = T[i, k]
+            forward(params, sizes, a[0], rows, {fwd})
+            g = dcost(a[{layers}][:rows], tb[:rows])
+            backward(params, grad, sizes, rows, g, {bwd})
+            t += 1
+            for q in range(params.shape[0]):
+                new = update(params[q], grad[q], lr, t{state_q}{hyper})
+                params[q] = new[0]{store}
+        forward(params, sizes, X, X.shape[0], {cfwd})
+        tl[e] = cost(ca[{layers}], T)
+        finite = np.isfinite(tl[e])
+        if Xv.shape[0] > 0:
+            forward(params, sizes, Xv, Xv.shape[0], {vfwd})
+            vl[e] = cost(va[{layers}], Tv)
+            finite = finite and np.isfinite(vl[e])
+        done = e + 1
+        if not finite:
+            break
+        last_finite[:] = params
+    return done, t
+"""
+
+
+def _loop(acts: tuple, loss: Loss, update, n_state: int, n_hyper: int):
+    """The compiled ``train`` for one configuration (compiled lazily at its first call)."""
+    layers = tuple((compile_definition(act.f), compile_definition(act.df)) for act in acts)
+    formulas = tuple(compile_definition(fn) for fn in (loss.cost, loss.dcost, update))
+    return _generated(layers, formulas, n_state, n_hyper)
+
+
+@cache
+def _generated(layers: tuple, formulas: tuple, n_state: int, n_hyper: int):
+    names = {"np": np, **dict(zip(("cost", "dcost", "update"), formulas, strict=True))}
+    for i, (f, df) in enumerate(layers):
+        names[f"f{i}"], names[f"df{i}"] = f, df
+    n = len(layers)
+    parts = [_forward_source(n), _backward_source(n), _train_source(n, n_state, n_hyper)]
+    source = "\n\n".join(parts)
+    return njit_source(source, ("forward", "backward", "train"), names)
+
+
+# --- the Python side ------------------------------------------------------------------------
+
+
+class CompiledLoop:
+    """Runs epochs of :func:`mlplab.fit` for one network through the compiled ``train``.
+
+    Parameters
+    ----------
+    net : MLP
+        Trained in place (its ``params``).
+    X, T : ndarray
+        Training inputs (N, n_1) and targets as ``loss.cost`` takes them (N, n_L).
+    Xv, Tv : ndarray or None
+        Validation inputs and targets, likewise.
+    loss, optimizer, batch_size
+        As :func:`mlplab.fit` resolved them.
+    last_finite : ndarray, shape (p,)
+        Receives the parameters after each epoch whose cost is finite.
+    """
+
+    def __init__(self, net, X, T, Xv, Tv, loss, optimizer, batch_size, last_finite) -> None:
+        dt = net.params.dtype
+        self.net, self.optimizer, self.bs = net, optimizer, int(batch_size)
+        self.params, self.last_finite = net.params, last_finite
+        self.grad = np.zeros_like(net.params)
+        self.state = optimizer.state(net.params)
+        self.hyper = tuple(float(h) for h in optimizer.hyper())
+        self.sizes = np.array(net.sizes, np.int64)
+        n_in, n_out = net.sizes[0], net.sizes[-1]
+        self.X, self.T = (np.ascontiguousarray(x, dt) for x in (X, T))
+        empty = (np.zeros((0, n_in), dt), np.zeros((0, n_out), dt))
+        self.Xv, self.Tv = empty if Xv is None else (np.ascontiguousarray(x, dt) for x in (Xv, Tv))
+        for name, arr, width in (
+            ("X", self.X, n_in),
+            ("targets", self.T, n_out),
+            ("X_val", self.Xv, n_in),
+            ("validation targets", self.Tv, n_out),
+        ):
+            if arr.ndim != 2 or arr.shape[1] != width:
+                raise ValueError(f"{name} has shape {arr.shape}; the network needs {width} columns")
+        if self.T.shape[0] != self.X.shape[0] or self.Tv.shape[0] != self.Xv.shape[0]:
+            raise ValueError("inputs and targets must have one row per point")
+        for arr in (self.grad, last_finite, *self.state):
+            if arr.shape != net.params.shape or arr.dtype != dt:
+                raise ValueError(
+                    f"a state array has shape {arr.shape}, expected {net.params.shape}"
+                )
+
+        def layer_buffers(rows: int) -> tuple[tuple, tuple]:
+            a = tuple(np.zeros((rows, n), dt) for n in net.sizes)
+            return a, tuple(np.zeros((rows, n), dt) for n in net.sizes[1:])
+
+        self.a, self.z = layer_buffers(self.bs)
+        self.d = tuple(np.zeros_like(x) for x in self.z)
+        self.tb = np.zeros((self.bs, n_out), dt)
+        self.ca, self.cz = layer_buffers(self.X.shape[0])
+        self.va, self.vz = layer_buffers(self.Xv.shape[0])
+        self.train = _loop(tuple(net.activations), loss, optimizer.update, len(self.state),
+                           len(self.hyper))  # fmt: skip
+
+    def run(self, order: np.ndarray, lrs: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """One epoch per row of ``order`` (the drawn point indices) and entry of ``lrs``.
+
+        Returns the training and validation costs of the epochs run and how many ran (it stops
+        after the first non-finite cost).
+        """
+        order = np.ascontiguousarray(order, np.int64)
+        lrs = np.ascontiguousarray(lrs, np.float64)
+        n = self.X.shape[0]
+        if order.ndim != 2 or order.shape[0] != lrs.shape[0] or order.shape[1] < 1:
+            raise ValueError(f"order has shape {order.shape} for {lrs.shape[0]} epochs")
+        if order.min() < 0 or order.max() >= n:
+            raise ValueError(f"point indices must lie in 0..{n - 1}")
+        tl, vl = np.full(len(lrs), np.nan), np.full(len(lrs), np.nan)
+        done, t = self.train(
+            self.params, self.grad, self.sizes, self.X, self.T, self.Xv, self.Tv, order, self.bs,
+            lrs, self.optimizer.t, tl, vl, self.last_finite, self.a, self.z, self.d, self.tb,
+            self.ca, self.cz, self.va, self.vz, *self.state, *self.hyper,
+        )  # fmt: skip
+        self.optimizer.t = int(t)
+        return tl, vl, int(done)

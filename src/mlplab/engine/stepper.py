@@ -1,0 +1,139 @@
+"""The NumPy stepper: the paper's forward pass, backprop and optimiser step on preallocated
+buffers, for one network or a stack of M networks of one architecture (an ensemble).
+
+It computes every formula by calling its one definition — ``act.f``, ``act.df`` of
+:mod:`mlplab.activations`, ``loss.cost``, ``loss.dcost`` of :mod:`mlplab.losses` and the
+optimiser's ``update`` (or ``step``) of :mod:`mlplab.optim` — so it runs any activation, loss or
+optimiser, user-defined ones included. What it saves over the reference path is the per-step
+allocation of the products: z^[l], δ^[l] and the gradient are written into buffers.
+
+Shapes (``lead`` is ``()`` or ``(M,)``; a batch has B rows): a^[l] and z^[l] are
+``(*lead, B, n_l)``, W^[l] is ``(*lead, n_l, n_{l-1})``, b^[l] is ``(*lead, n_l)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mlplab.losses import Loss
+from mlplab.network import MLP
+from mlplab.optim import Optimizer
+
+#: Rows per block of the forward pass that computes a cost on a whole set.
+COST_ROWS = 256
+
+
+class Buffers:
+    """a^[l], z^[l] and δ^[l] for ``rows`` points (``a[0]`` is where the batch is gathered)."""
+
+    def __init__(self, sizes: list[int], lead: tuple[int, ...], rows: int, dtype: np.dtype):
+        self.a = [np.empty((*lead, rows, n), dtype) for n in sizes]
+        self.z = [np.empty((*lead, rows, n), dtype) for n in sizes[1:]]
+        self.delta = [np.empty((*lead, rows, n), dtype) for n in sizes[1:]]
+
+
+class Stepper:
+    """Forward pass, backprop and optimiser steps on preallocated buffers.
+
+    Parameters
+    ----------
+    net : MLP
+        Gives the architecture and activations (its parameters are not used).
+    params : ndarray, shape (*lead, p)
+        The flat parameters to train, updated in place.
+    loss : Loss
+    optimizer : Optimizer
+        Its ``update`` formula and hyper-parameters; the state arrays are kept here, one row
+        per network (for a single network, the optimiser's own arrays).
+    """
+
+    def __init__(self, net: MLP, params: np.ndarray, loss: Loss, optimizer: Optimizer) -> None:
+        self.sizes = net.sizes
+        self.activations = net.activations
+        self.params = params
+        self.lead = params.shape[:-1]
+        self.loss = loss
+        self.optimizer = optimizer
+        self.weights, self.biases = net.unflatten(params)
+        self.grad = np.zeros_like(params)
+        self.gW, self.gb = net.unflatten(self.grad)
+        if self.lead:
+            self.state = tuple(np.zeros_like(params) for _ in optimizer.state_names)
+        else:
+            self.state = optimizer.state(params)
+        self.t = optimizer.t
+        self._buffers: dict[int, Buffers] = {}
+        self._outputs: dict[int, np.ndarray] = {}
+
+    def buffers(self, rows: int) -> Buffers:
+        """The (cached) buffers for a batch of ``rows`` points."""
+        if rows not in self._buffers:
+            self._buffers[rows] = Buffers(self.sizes, self.lead, rows, self.params.dtype)
+        return self._buffers[rows]
+
+    def forward(self, buf: Buffers) -> np.ndarray:
+        """The forward pass from ``buf.a[0]``; returns a^[L], shape ``(*lead, rows, n_L)``."""
+        for i, (W, b, act) in enumerate(
+            zip(self.weights, self.biases, self.activations, strict=True)
+        ):
+            z = buf.z[i]
+            np.matmul(buf.a[i], W.swapaxes(-1, -2), out=z)
+            z += b[..., None, :]
+            buf.a[i + 1][...] = act.f(z)
+        return buf.a[-1]
+
+    def _per_network(self, fn, a: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """``fn(a, t)`` for one network, or network by network for a stack."""
+        if not self.lead:
+            return np.asarray(fn(a, t))
+        shared = t.ndim < a.ndim  # one set of targets for every network
+        return np.stack([np.asarray(fn(a[m], t if shared else t[m])) for m in range(a.shape[0])])
+
+    def gradient(self, buf: Buffers, t: np.ndarray) -> None:
+        """Backprop for the batch in ``buf`` (forward pass included) into ``self.grad``.
+
+        ``t`` holds the batch's targets as ``loss.cost`` takes them, shape ``(*lead, rows, n_L)``.
+        """
+        a_L = self.forward(buf)
+        last = len(self.weights) - 1
+        delta = buf.delta[last]
+        delta[...] = self._per_network(self.loss.dcost, a_L, t)
+        delta *= self.activations[last].df(buf.z[last])
+        for i in range(last, -1, -1):
+            delta = buf.delta[i]
+            np.matmul(delta.swapaxes(-1, -2), buf.a[i], out=self.gW[i])
+            np.sum(delta, axis=-2, out=self.gb[i])
+            if i > 0:
+                below = buf.delta[i - 1]
+                np.matmul(delta, self.weights[i], out=below)
+                below *= self.activations[i - 1].df(buf.z[i - 1])
+
+    def update(self, lr: float | np.ndarray) -> None:
+        """One optimiser step on ``params`` from ``grad`` (``lr`` a float, or ``(M, 1)`` rates
+        for a stack: the update formulas are elementwise, so they broadcast)."""
+        self.t += 1
+        if self.optimizer.update is Optimizer.update and not self.lead:
+            self.optimizer.step(self.params, self.grad)  # a subclass with its own step only
+            return
+        new = self.optimizer.update(
+            self.params, self.grad, lr, self.t, *self.state, *self.optimizer.hyper()
+        )
+        for array, value in zip((self.params, *self.state), new, strict=True):
+            array[...] = value
+
+    def cost(self, X: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """The cost on the whole set ``X`` (N, n_1) with targets ``t``; shape ``lead``.
+
+        The forward pass runs in blocks of :data:`COST_ROWS` rows (arrays that stay in cache);
+        the loss's ``cost`` then sees all N outputs at once, as in the reference.
+        """
+        n = X.shape[0]
+        if n not in self._outputs:
+            self._outputs[n] = np.empty((*self.lead, n, self.sizes[-1]), self.params.dtype)
+        out = self._outputs[n]
+        for start in range(0, n, COST_ROWS):
+            rows = min(COST_ROWS, n - start)
+            buf = self.buffers(rows)
+            buf.a[0][...] = X[start : start + rows]
+            out[..., start : start + rows, :] = self.forward(buf)
+        return self._per_network(self.loss.cost, out, t)
