@@ -42,6 +42,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from mlplab.activations import Activation, get_activation, sigmoid
+from mlplab.engine import blas_threads
 from mlplab.losses import Loss, get_loss, softmax
 from mlplab.network import MLP, resolve_dtype
 from mlplab.optim import LBFGS, SGD, Adam, Optimizer
@@ -362,21 +363,8 @@ class _MLPBase(BaseEstimator):
         watch = _EpochEnd(self, validation, n, stopping=self.solver != "lbfgs")
         net = self.network_
         self.n_iter_ = 0
-        if self.solver == "lbfgs" or self.shuffle:
-            history = fit(net, X, y, loss=loss, optimizer=optimizer, epochs=epochs,
-                          batch_size=batch, seed=seed, progress=False,
-                          callbacks=[lambda epoch, h, net: watch(h.train_loss[-1])])  # fmt: skip
-            stopped = history.status in ("stopped", "converged")
-        else:  # batches in their order: one full-batch step of fit on each
-            stopped = False
-            for _ in range(epochs):
-                for start in range(0, n, batch):
-                    part = slice(start, start + batch)
-                    fit(net, X[part], y[part], loss=loss, optimizer=optimizer, epochs=1,
-                        batch_size=None, progress=False)  # fmt: skip
-                if watch(net.loss(X, y, loss)):
-                    stopped = True
-                    break
+        with blas_threads(net.sizes, batch):
+            stopped = self._run_epochs(X, y, loss, optimizer, epochs, batch, seed, watch)
         if watch.best is not None:
             net.params[...] = watch.best
         if not (stopped or incremental) and self.n_iter_ == self.max_iter:
@@ -387,6 +375,24 @@ class _MLPBase(BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=4,
             )
+
+    def _run_epochs(self, X, y, loss, optimizer, epochs, batch, seed, watch) -> bool:
+        """Train ``network_`` for up to ``epochs`` epochs; True when stopped before the end
+        (no improvement, or L-BFGS converged)."""
+        net = self.network_
+        if self.solver == "lbfgs" or self.shuffle:
+            history = fit(net, X, y, loss=loss, optimizer=optimizer, epochs=epochs,
+                          batch_size=batch, seed=seed, progress=False,
+                          callbacks=[lambda epoch, h, net: watch(h.train_loss[-1])])  # fmt: skip
+            return history.status in ("stopped", "converged")
+        for _ in range(epochs):  # batches in their order: one full-batch epoch of fit on each
+            for start in range(0, X.shape[0], batch):
+                part = slice(start, start + batch)
+                fit(net, X[part], y[part], loss=loss, optimizer=optimizer, epochs=1,
+                    batch_size=None, progress=False)  # fmt: skip
+            if watch(net.loss(X, y, loss)):
+                return True
+        return False
 
     # --- fitted attributes ------------------------------------------------------------------
 
