@@ -172,3 +172,15 @@ def test_onnx_dtype_argument_converts_the_model(X, tmp_path):
     (y,) = session.run(None, {"x": X.astype(np.float32)})
     assert y.dtype == np.float32
     np.testing.assert_allclose(y, net(X), atol=1e-5)
+
+
+def test_import_interop_loads_neither_torch_nor_onnx():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, mlplab.interop; "
+        "print([m for m in ('torch', 'onnx', 'onnxruntime', 'sklearn') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -345,3 +345,32 @@ def test_one_class_and_early_stopping_in_partial_fit_are_refused():
         MLPRegressor(early_stopping=True).partial_fit(X, y)
     with pytest.raises(ValueError, match="classes must be passed"):
         MLPClassifier().partial_fit(X, y > 0)
+
+
+def test_probability_jacobian_equals_torch_autograd():
+    torch = pytest.importorskip("torch")
+    from mlplab.interop import to_torch
+
+    X, y = _regression(30)
+    Xs = StandardScaler().fit_transform(X)
+    for labels in (y > 0, np.digitize(y, [-0.5, 0.5])):
+        est = MLPClassifier((6, 5), activation="tanh", max_iter=20, random_state=0)
+        est.fit(Xs, labels)
+        module, binary = to_torch(est.network_), len(est.classes_) == 2
+
+        def proba(x, binary=binary, module=module):
+            z = module(x)
+            return torch.cat([1 - torch.sigmoid(z), torch.sigmoid(z)]) if binary else z.softmax(0)
+
+        J = np.stack([torch.autograd.functional.jacobian(proba, torch.from_numpy(x)).numpy()
+                      for x in Xs])  # fmt: skip
+        assert _rel(est.input_jacobian(Xs), J) < 1e-12
+
+
+def test_warm_start_refuses_another_architecture():
+    X, y = _regression()
+    est = MLPRegressor((4,), max_iter=2, warm_start=True, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="warm_start=False"):
+        est.set_params(hidden_layer_sizes=(5,)).fit(X, y)
+    with pytest.raises(ValueError, match="float32"):
+        est.set_params(hidden_layer_sizes=(4,), dtype="float32").fit(X, y)

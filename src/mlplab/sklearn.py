@@ -286,10 +286,10 @@ class _MLPBase(BaseEstimator):
         stochastic = self.solver != "lbfgs"
         out_act, loss = self._output_spec()
         sizes = [X.shape[1], *hidden, self.n_outputs_]
-        if not first and self.network_.sizes != sizes:
+        if not first and (self.network_.sizes, self.network_.dtype) != (sizes, self._np_dtype()):
             raise ValueError(
-                f"warm_start needs the architecture of the fitted network {self.network_.sizes}, "
-                f"got {sizes}; set warm_start=False to start anew"
+                f"warm_start continues the fitted network {self.network_!r}, but the parameters "
+                f"ask for sizes {sizes} in {self.dtype}; set warm_start=False to start anew"
             )
         if first:
             self.network_ = MLP(sizes, activation=self.activation, output_activation=out_act,
@@ -299,14 +299,11 @@ class _MLPBase(BaseEstimator):
             self.loss_curve_ = []
             self.t_ = 0
             self._no_improvement_count = 0
-            if self.early_stopping and stochastic:
-                self.validation_scores_ = []
-                self.best_validation_score_ = -math.inf
-                self.best_loss_ = None
-            else:
-                self.validation_scores_ = None
-                self.best_validation_score_ = None
-                self.best_loss_ = math.inf
+            self.validation_scores_ = self.best_validation_score_ = self.best_loss_ = None
+        if self.early_stopping and stochastic and self.validation_scores_ is None:
+            self.validation_scores_, self.best_validation_score_ = [], -math.inf
+        elif not (self.early_stopping and stochastic) and self.best_loss_ is None:
+            self.best_loss_ = math.inf
         if self.early_stopping and stochastic:
             stratify = y_score if (self._is_classifier and y_score.ndim == 1) else None
             X, Xv, y, _, _, yv = train_test_split(
