@@ -530,7 +530,9 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         Seeds the initial weights, the batch order and the validation split.
     tol, n_iter_no_change : float, int, default 1e-4, 10
         Stop when the training loss (the validation score with ``early_stopping``) has not
-        improved by ``tol`` for more than ``n_iter_no_change`` epochs.
+        improved by ``tol`` for more than ``n_iter_no_change`` epochs. L-BFGS stops as
+        :class:`mlplab.LBFGS` with this ``tol``: when the relative reduction of the cost or the
+        largest gradient entry falls below it.
     verbose : bool, default False
         Print the loss after each epoch.
     warm_start : bool, default False
@@ -538,7 +540,8 @@ class MLPRegressor(RegressorMixin, _MLPBase):
     momentum, nesterovs_momentum : float, bool, default 0.9, True
         SGD momentum, Nesterov's variant.
     early_stopping, validation_fraction : bool, float, default False, 0.1
-        Hold out a fraction of the data, stop on its score and keep the best parameters.
+        Hold out a fraction of the data, stop on its score and keep the best parameters
+        (``"adam"`` and ``"sgd"``; not in ``partial_fit``).
     beta_1, beta_2, epsilon : float
         Adam's β₁, β₂, ε.
     output_activation : str or Activation, optional
