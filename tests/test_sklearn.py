@@ -259,36 +259,43 @@ def test_partial_fit_continues_one_optimiser_as_one_fit():
     assert not hasattr(MLPRegressor(solver="lbfgs"), "partial_fit")
 
 
+def _initial_network(sizes: list[int], activation: str, random_state: int) -> mlplab.MLP:
+    """The network an estimator starts from: its first draw from ``random_state`` seeds it."""
+    seed = np.random.RandomState(random_state).randint(2**31 - 1)
+    return mlplab.MLP(sizes, activation=activation, init="xavier_uniform", seed=seed)
+
+
+def _weight_mask(net: mlplab.MLP) -> np.ndarray:
+    mask = np.zeros_like(net.params)
+    for W in net.unflatten(mask)[0]:
+        W[...] = 1.0
+    return mask
+
+
 def test_unshuffled_batches_equal_the_reference_steps_in_order():
     X, y = _regression(50)
     est = MLPRegressor((6,), activation="tanh", solver="sgd", momentum=0.5, batch_size=20,
-                       shuffle=False, learning_rate_init=0.05, max_iter=3, random_state=0,
-                       tol=0.0)  # fmt: skip
-    net = clone(est).set_params(max_iter=1).fit(X, y).network_  # same initial parameters
-    est.fit(X, y)
-    ref = mlplab.MLP(net.sizes, activation="tanh", seed=0)
-    ref.params[...] = clone(est).set_params(max_iter=1, learning_rate_init=1e-300).fit(
-        X, y).network_.params  # fmt: skip
+                       shuffle=False, learning_rate_init=0.05, max_iter=3, random_state=7,
+                       tol=0.0).fit(X, y)  # fmt: skip
+    ref = _initial_network([3, 6, 1], "tanh", 7)
     opt = mlplab.SGD(0.05, momentum=0.5, nesterov=True)
     for _ in range(3):
         for s in range(0, 50, 20):
             _, grad = ref.loss_gradient(X[s : s + 20], y[s : s + 20], "mse")
             opt.step(ref.params, grad)
-    np.testing.assert_allclose(est.network_.params, ref.params, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(est.network_.params, ref.params, rtol=1e-12, atol=1e-15)
 
 
 def test_alpha_adds_the_l2_penalty_gradient():
     X, y = _regression(40)
     kw = dict(activation="tanh", solver="sgd", momentum=0.0, batch_size=40, max_iter=1,
               learning_rate_init=0.1, random_state=0)  # fmt: skip
-    plain = MLPRegressor((5,), **kw).fit(X, y)
-    start = MLPRegressor((5,), **{**kw, "learning_rate_init": 1e-300}).fit(X, y).network_
+    start = _initial_network([3, 5, 1], "tanh", 0)
     _, grad = start.loss_gradient(X, y, "mse")
+    plain = MLPRegressor((5,), **kw).fit(X, y)
+    np.testing.assert_allclose(plain.network_.params, start.params - 0.1 * grad, rtol=1e-12)
     penalised = MLPRegressor((5,), alpha=0.3, **kw).fit(X, y)
-    mask = np.zeros_like(start.params)
-    for W in start.unflatten(mask)[0]:
-        W[...] = 1.0
-    expected = start.params - 0.1 * (grad + 0.3 / 40 * mask * start.params)
+    expected = start.params - 0.1 * (grad + 0.3 / 40 * _weight_mask(start) * start.params)
     np.testing.assert_allclose(penalised.network_.params, expected, rtol=1e-12)
     assert not np.allclose(plain.network_.params, expected)
 
@@ -300,10 +307,7 @@ def test_lbfgs_with_alpha_reaches_a_stationary_point_of_the_penalised_cost():
                        max_iter=2000, random_state=0).fit(Xs, y)  # fmt: skip
     net = est.network_
     _, grad = net.loss_gradient(Xs, y, "mse")
-    mask = np.zeros_like(net.params)
-    for W in net.unflatten(mask)[0]:
-        W[...] = 1.0
-    total = grad + 5.0 / 60 * mask * net.params
+    total = grad + 5.0 / 60 * _weight_mask(net) * net.params
     assert np.linalg.norm(total) < 1e-4 * np.linalg.norm(grad)
     assert est.n_iter_ == len(est.loss_curve_) >= 1
 

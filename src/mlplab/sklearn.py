@@ -527,7 +527,9 @@ class MLPRegressor(RegressorMixin, _MLPBase):
     shuffle : bool, default True
         Draw the batches from a new permutation every epoch; False takes them in order.
     random_state : int, RandomState or None
-        Seeds the initial weights, the batch order and the validation split.
+        ``check_random_state(random_state).randint(2**31 - 1)`` seeds the initial network
+        (``mlplab.MLP(..., seed=...)``); the next draws, the validation split and the batch
+        order of :func:`mlplab.fit`.
     tol, n_iter_no_change : float, int, default 1e-4, 10
         Stop when the training loss (the validation score with ``early_stopping``) has not
         improved by ``tol`` for more than ``n_iter_no_change`` epochs. L-BFGS stops as
