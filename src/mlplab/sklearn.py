@@ -75,8 +75,8 @@ class _L2Step(Optimizer):
     """A first-order optimiser whose gradient gains the penalty term (α/B) W of
     scikit-learn's cost C + (α / 2B) Σ_l ‖W^[l]‖²_F (B points per batch; biases unpenalised).
 
-    It wraps an :class:`~mlplab.optim.SGD` or :class:`~mlplab.optim.Adam` and is neither, so
-    :func:`mlplab.fit` trains it on the reference path (the fast engine has no penalty).
+    It wraps an :class:`~mlplab.optim.SGD` or :class:`~mlplab.optim.Adam` and defines only
+    ``step``, so :func:`mlplab.fit` trains it on the NumPy stepper.
     """
 
     def __init__(self, inner: Optimizer, mask: np.ndarray, scale: float) -> None:
@@ -517,8 +517,8 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         :class:`mlplab.LBFGS` (``max_iter`` iterations).
     alpha : float, default 0.0
         L2 penalty (α / 2B) Σ ‖W^[l]‖² on the weights, B the batch size, as scikit-learn's.
-        Note the default 0 (scikit-learn's is 1e-4): the fast engine has no penalty, so
-        ``alpha > 0`` trains on mlplab's reference path.
+        Note the default 0 (scikit-learn's is 1e-4): ``alpha > 0`` trains on the NumPy
+        stepper (the penalty wraps the optimiser's step), never on the compiled loop.
     batch_size : int or "auto", default "auto"
         Points per step; "auto" is min(200, N).
     learning_rate_init : float, default 0.001

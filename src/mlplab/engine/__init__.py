@@ -229,5 +229,5 @@ class Trainer:
 
     def finish(self) -> None:
         """Leave the optimiser's step count as its own ``step`` calls would have."""
-        if self.plan.path == "numpy":
+        if self.plan.path == "numpy" and self.optimizer.t != self.stepper.t:
             self.optimizer.t = self.stepper.t

@@ -111,10 +111,11 @@ class Stepper:
     def update(self, lr: float | np.ndarray) -> None:
         """One optimiser step on ``params`` from ``grad`` (``lr`` a float, or ``(M, 1)`` rates
         for a stack: the update formulas are elementwise, so they broadcast)."""
-        self.t += 1
         if self.optimizer.update is Optimizer.update and not self.lead:
             self.optimizer.step(self.params, self.grad)  # a subclass with its own step only
+            self.t = self.optimizer.t
             return
+        self.t += 1
         new = self.optimizer.update(
             self.params, self.grad, lr, self.t, *self.state, *self.optimizer.hyper()
         )
