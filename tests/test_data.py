@@ -8,6 +8,7 @@ from mlplab.data import (
     parse_expression,
     sample,
 )
+from mlplab.errors import DataFileError
 
 x = np.linspace(-2, 2, 9)
 
@@ -97,9 +98,9 @@ def test_load_npz(tmp_path):
 @pytest.mark.parametrize(
     ("content", "match"),
     [
-        ("x,y\n1,abc\n", "non-numeric"),
+        ("x,y\n1,abc\n", "line 2: 'abc' is not a number"),
         ("", "no data rows"),
-        ("1,2\n3\n", "non-numeric|columns"),
+        ("1,2\n3\n", "line 2 has 1 values but line 1 has 2"),
         ("1\n2\n", "two columns"),
         ("1,nan\n", "NaN or inf"),
     ],
@@ -116,7 +117,7 @@ def test_missing_and_damaged_files(tmp_path):
         load_xy(tmp_path / "nope.csv")
     p = tmp_path / "bad.npz"
     p.write_bytes(b"not a zip")
-    with pytest.raises(ValueError, match="cannot read"):
+    with pytest.raises(DataFileError, match="is not an .npz archive"):
         load_xy(p)
 
 

@@ -42,7 +42,7 @@ def test_damaged_file(tmp_path):
     path = MLP([1, 2, 1]).save(tmp_path / "m.npz")
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(ModelFileError, match="not a readable mlplab model"):
+    with pytest.raises(ModelFileError, match="not an .npz archive"):
         MLP.load(path)
     path.write_bytes(b"garbage")
     with pytest.raises(ModelFileError, match="damaged"):
@@ -73,7 +73,7 @@ def test_other_format_version_is_explained(tmp_path):
 def test_inconsistent_arrays(tmp_path):
     path = MLP([1, 2, 1]).save(tmp_path / "m.npz")
     _rewrite_meta(path, sizes=[1, 3, 1])
-    with pytest.raises(ModelFileError, match="W2 should have shape"):
+    with pytest.raises(ModelFileError, match="W2 should be real floats of shape"):
         MLP.load(path)
 
 

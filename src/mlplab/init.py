@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlplab._spec import parse_spec, unknown
+from mlplab._spec import build, parse_spec, unknown
 
 DrawFn = Callable[[np.random.Generator, tuple[int, ...], int, int], np.ndarray]
 
@@ -146,5 +146,5 @@ def get_initializer(spec: str | float | Initializer) -> Initializer:
     if name in _PARAMETERISED:
         if name == "zeros" and params:
             raise ValueError(f"'zeros' takes no parameter; use 'constant:{params[0]:g}'")
-        return _PARAMETERISED[name](*params)
+        return build("initialiser", spec, _PARAMETERISED[name], params)
     raise unknown("initialiser", spec, NAMES)

@@ -25,7 +25,7 @@ import numpy as np
 from scipy.special import expit, log_softmax
 from scipy.special import softmax as _softmax
 
-from mlplab._spec import parse_spec, unknown
+from mlplab._spec import no_parameters, parse_spec, unknown
 
 LossFn = Callable[[np.ndarray, np.ndarray], float]
 GradFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -178,8 +178,9 @@ def get_loss(spec: str | Loss) -> Loss:
         return spec
     if not isinstance(spec, str):
         raise TypeError(f"a loss is a name such as 'mse' or an mlplab.Loss, got {spec!r}")
-    name, _ = parse_spec(spec)
+    name, params = parse_spec(spec)
     name = _ALIASES.get(name, name)
     if name not in _LOSSES:
         raise unknown("loss", spec, NAMES)
+    no_parameters("loss", spec, params)
     return _LOSSES[name]

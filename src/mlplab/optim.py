@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import OptimizeResult, minimize
 
-from mlplab._spec import parse_spec, unknown
+from mlplab._spec import build, no_parameters, parse_spec, unknown
 
 
 def _check_lr(lr: float) -> float:
@@ -234,9 +234,10 @@ def get_optimizer(
     """
     if isinstance(spec, (Optimizer, LBFGS)):
         return spec
-    name, _ = parse_spec(str(spec))
+    name, params = parse_spec(str(spec))
     if name not in _OPTIMIZERS:
         raise unknown("optimizer", str(spec), NAMES)
+    no_parameters("optimizer", str(spec), params)
     cls = _OPTIMIZERS[name]
     if cls is LBFGS:
         return cls(**kwargs)
@@ -319,4 +320,4 @@ def get_schedule(spec: str | Schedule | None) -> Schedule:
     name, params = parse_spec(spec)
     if name not in _SCHEDULES:
         raise unknown("schedule", spec, SCHEDULE_NAMES)
-    return _SCHEDULES[name](*params)
+    return build("schedule", spec, _SCHEDULES[name], params)

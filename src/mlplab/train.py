@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from mlplab.engine import Trainer, choose
+from mlplab.errors import MlplabError
 from mlplab.losses import Loss, get_loss
 from mlplab.network import MLP
 from mlplab.optim import LBFGS, Adam, Optimizer, Schedule, get_schedule
@@ -183,6 +184,10 @@ def fit(
     optimizer = Adam() if optimizer is None else optimizer
     schedule = get_schedule(schedule)
     check_schedule(epochs, sampling, early_stopping)
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
+    ):
+        raise MlplabError(f"batch_size must be a whole number >= 1 or None, got {batch_size!r}")
     kind = choose(engine, net, loss, optimizer)
     rng = np.random.default_rng(seed)
     X = net.check_input(X)
@@ -194,6 +199,10 @@ def fit(
         yv = net.check_target(validation[1], loss, Xv.shape[0], "y_val")
     else:
         Xv = yv = None
+    if X.shape[0] == 0 or (Xv is not None and Xv.shape[0] == 0):
+        empty = "training" if X.shape[0] == 0 else "validation"
+        raise MlplabError(f"the {empty} set has no points; give at least one row")
+    net.check_batch(X.shape[0] + (0 if Xv is None else Xv.shape[0]), "the training data")
     n = X.shape[0]
     if batch_size is None or batch_size >= n:
         batch_size = n
@@ -341,6 +350,12 @@ def _fit_lbfgs(
         return end_epoch(history.epochs, math.nan)
 
     result = optimizer.minimize(fun, work.params.copy(), epochs, callback)
+    if history.status == "running" and not math.isfinite(result.fun):
+        history.status = "diverged"  # the parameters stay those of the last finite iteration
+        history.message = (
+            f"L-BFGS stopped after {history.epochs} iterations: the cost became {result.fun}. "
+            f"Check the data and the initial weights (their scale) for values that overflow."
+        )
     if history.status == "running":
         net.params[...] = result.x
         if history.epochs < epochs:

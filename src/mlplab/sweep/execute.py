@@ -192,6 +192,7 @@ def connect(scheduler: str | None = None, workers: int | None = None, timeout: f
         )
         client = Client(cluster)
     else:
+        probe_scheduler(scheduler, timeout)
         try:
             client = Client(scheduler, timeout=timeout)
         except (OSError, TimeoutError, ValueError) as exc:
@@ -212,6 +213,61 @@ def connect(scheduler: str | None = None, workers: int | None = None, timeout: f
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+#: Largest first message a Dask scheduler sends (its handshake is a few hundred bytes).
+_HANDSHAKE_BYTES = 2**20
+
+
+def probe_scheduler(address: str, timeout: float) -> None:
+    """Check that a ``tcp://`` address answers like a Dask scheduler before a client connects.
+
+    A scheduler sends its handshake first, prefixed by its length as 8 little-endian bytes. The
+    probe reads those 8 bytes within ``timeout`` seconds: another kind of server (HTTP, SSH)
+    sends nothing or text whose first bytes, read as a length, ask for exabytes, which Dask's
+    client would try to allocate. Other protocols (``tls://``, ``inproc://``) are left to Dask.
+
+    Raises
+    ------
+    ClusterError
+        If nothing listens, nothing arrives in time, or the first 8 bytes are not a handshake.
+    """
+    import socket
+    import struct
+    from urllib.parse import urlsplit
+
+    scheme, _, _ = address.rpartition("://")
+    if scheme not in ("", "tcp"):
+        return
+    try:
+        parts = urlsplit(f"tcp://{address.rpartition('://')[2]}")
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host = port = None
+    if not host or port is None:
+        raise ClusterError(f"--scheduler {address}: give an address tcp://HOST:PORT")
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            head = b""
+            while len(head) < 8:
+                chunk = sock.recv(8 - len(head))
+                if not chunk:
+                    break
+                head += chunk
+    except TimeoutError:
+        head = None
+    except OSError as exc:
+        raise ClusterError(
+            f"cannot reach the Dask scheduler at {address} ({exc.strerror or exc}); check the "
+            f"address, or start one with `dask scheduler` on that machine"
+        ) from None
+    if head is None or len(head) < 8 or not 0 < struct.unpack("<Q", head)[0] <= _HANDSHAKE_BYTES:
+        said = "nothing" if not head else repr(head)
+        raise ClusterError(
+            f"{address} is not a Dask scheduler (it sent {said} within {timeout:g} s, where a "
+            f"scheduler sends its handshake); check the host and the port (8786 by default)"
+        )
 
 
 def dask_setup(worker) -> None:
