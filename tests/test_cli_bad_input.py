@@ -156,6 +156,9 @@ CORPUS = [
     ["gradcheck", "--points", "0"],
     ["gradcheck", "--h", "nan"],
     ["gradcheck", "--loss", "nope"],
+    ["gradcheck", "--seed", "-5"],
+    ["gradcheck", "--points", "100000000000"],
+    ["diagnose", "{model}", "--target", "runge", "--seed", "-1"],
     # class 4: misleading results refused
     [*TRAIN, "--noise", "nan"],
     [*TRAIN, "--seed", "-1"],
@@ -252,3 +255,40 @@ def test_a_genuine_bug_still_shows_its_traceback(monkeypatch):
     monkeypatch.setattr(mlplab.run, "train_run", broken)
     with pytest.raises(ZeroDivisionError):
         main([*TRAIN, "--out", "unused"])
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        OSError(28, "No space left on device", "runs/x/model.npz"),
+        IsADirectoryError(21, "Is a directory", "runs/x/config.json"),
+        MemoryError(),
+    ],
+)
+def test_expected_system_errors_are_one_line(exc, monkeypatch, capsys, tmp_path):
+    import mlplab.run
+
+    def failing(*args, **kwargs):
+        raise exc
+
+    monkeypatch.setattr(mlplab.run, "train_run", failing)
+    assert main([*TRAIN, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    if isinstance(exc, OSError):
+        assert f"{exc.strerror}: {exc.filename}" in err
+
+
+def test_probe_refuses_a_silent_server():
+    from mlplab.sweep.execute import ClusterError, probe_scheduler
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    try:
+        with pytest.raises(ClusterError, match="is not a Dask scheduler .it sent nothing"):
+            probe_scheduler(f"tcp://127.0.0.1:{server.getsockname()[1]}", 0.5)
+    finally:
+        server.close()
+    with pytest.raises(ClusterError, match="give an address tcp://HOST:PORT"):
+        probe_scheduler("tcp://nohostport", 0.5)

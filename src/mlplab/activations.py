@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import erf, expit
 
-from mlplab._spec import build, parse_spec, unknown
+from mlplab._spec import build, no_parameters, parse_spec, unknown
 
 ArrayFn = Callable[[np.ndarray], np.ndarray]
 
@@ -208,7 +208,6 @@ def get_activation(spec: str | Activation) -> Activation:
     if name in _PARAMETERISED:
         return build("activation", spec, _PARAMETERISED[name], params)
     if name in _FIXED:
-        if params:
-            raise ValueError(f"activation {name!r} takes no parameter, got {spec!r}")
+        no_parameters("activation", spec, params)
         return _FIXED[name]
     raise unknown("activation", spec, NAMES)

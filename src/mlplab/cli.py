@@ -274,6 +274,7 @@ def _cmd_gradcheck(args: argparse.Namespace) -> int:
     rng = np.random.default_rng(args.seed + 1)
     if args.points < 1:
         raise UsageError(f"--points must be >= 1, got {args.points}")
+    net.check_batch(args.points, "--points")
     if not (args.h > 0 and args.tol > 0):
         raise UsageError(f"--h and --tol must be > 0, got {args.h:g} and {args.tol:g}")
     X = rng.standard_normal((args.points, net.sizes[0]))

@@ -11,6 +11,8 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from mlplab.errors import MlplabError, SizeError
 from mlplab.limits import check_bytes
 
@@ -22,17 +24,22 @@ def _option(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+#: What an option counts, where its name alone does not say.
+_MEANING = {"n_train": "the number of points", "n_val": "the number of points"}
+
+
 def _whole(cfg: TrainConfig, name: str, low: int, optional: bool = False) -> None:
     value = getattr(cfg, name)
     if optional and value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise MlplabError(f"{_option(name)} must be a whole number >= {low}, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+        what = f": {_MEANING[name]}" if name in _MEANING else ""
+        raise MlplabError(f"{_option(name)}{what} must be a whole number >= {low}, got {value!r}")
 
 
 def _number(cfg: TrainConfig, name: str, low: float, high: float = math.inf) -> float:
     value = getattr(cfg, name)
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
         raise MlplabError(f"{_option(name)} must be a number, got {value!r}")
     if not (math.isfinite(value) and low <= value <= high):
         shown = f"between {low:g} and {high:g}" if math.isfinite(high) else f">= {low:g}"
@@ -66,8 +73,9 @@ def check_config(cfg: TrainConfig) -> None:
             f"{_option(name)} {getattr(cfg, name)} (points x and y)", 16.0 * getattr(cfg, name)
         )
     _number(cfg, "noise", 0.0)
-    if not _number(cfg, "lr", 0.0) > 0:
-        raise MlplabError(f"--lr must be > 0, got {cfg.lr!r}")
+    lr = cfg.lr
+    if isinstance(lr, bool) or not isinstance(lr, int | float | np.number) or not 0 < lr < math.inf:
+        raise MlplabError(f"--lr: the learning rate must be a finite number > 0, got {cfg.lr!r}")
     _number(cfg, "momentum", 0.0, 1.0)
     _number(cfg, "val_fraction", 0.0, 1.0)
     if cfg.sampling not in SAMPLINGS:
@@ -80,12 +88,12 @@ def check_config(cfg: TrainConfig) -> None:
     domain = cfg.domain
     if (
         len(domain) != 2
-        or not all(isinstance(v, int | float) and math.isfinite(v) for v in domain)
+        or not all(isinstance(v, int | float | np.number) and math.isfinite(v) for v in domain)
         or not domain[0] < domain[1]
     ):
         raise MlplabError(f"--domain must be two finite numbers LOW < HIGH, got {domain!r}")
     if not isinstance(cfg.hidden, list) or not all(
-        isinstance(n, int) and not isinstance(n, bool) for n in cfg.hidden
+        isinstance(n, int | np.integer) and not isinstance(n, bool) for n in cfg.hidden
     ):
         raise MlplabError(f"--hidden must be a list of whole widths, got {cfg.hidden!r}")
     if cfg.momentum and cfg.optimizer.strip().lower() != "sgd":
@@ -94,7 +102,7 @@ def check_config(cfg: TrainConfig) -> None:
             f"--momentum or use --optimizer sgd"
         )
     if cfg.data is not None and not Path(cfg.data).is_file():
-        raise MlplabError(f"--data {cfg.data}: no such file")
+        raise MlplabError(f"no data file at {cfg.data} (--data)")
     if not cfg.data:
         get_target(cfg.target)
     loss = get_loss(cfg.loss)

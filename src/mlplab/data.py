@@ -13,6 +13,7 @@ import ast
 import csv
 import math
 import operator
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -104,7 +105,9 @@ def parse_expression(text: str) -> Target:
     if len(text) > _MAX_LENGTH:
         raise ExpressionError(f"expression is longer than {_MAX_LENGTH} characters")
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        with warnings.catch_warnings():  # e.g. "invalid decimal literal": the error says it
+            warnings.simplefilter("ignore", SyntaxWarning)
+            tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
         raise ExpressionError(f"cannot parse expression {text!r}: {exc.msg}") from None
     except (RecursionError, MemoryError):
@@ -194,7 +197,8 @@ def _check_depth(tree: ast.AST, text: str) -> None:
                 f"expression {text[:40]!r}... is nested more than {MAX_DEPTH} levels deep; "
                 f"write it with fewer brackets, calls or powers in a row"
             )
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+        step = isinstance(node, ast.BinOp | ast.UnaryOp | ast.Call)
+        stack.extend((child, depth + step) for child in ast.iter_child_nodes(node))
 
 
 def target_values(spec: str, x: np.ndarray, f: Target | None = None) -> np.ndarray:
@@ -291,6 +295,8 @@ def sample(
     low, high = float(domain[0]), float(domain[1])
     if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
         raise ValueError(f"domain must be two finite numbers low < high, got {domain}")
+    if isinstance(rng, (int, np.integer)) and rng < 0:
+        raise MlplabError(f"the seed must be a whole number >= 0, got {rng}")
     rng = np.random.default_rng(rng)
     if method == "grid":
         x = np.linspace(low, high, n)

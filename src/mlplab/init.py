@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlplab._spec import build, parse_spec, unknown
+from mlplab._spec import build, no_parameters, parse_spec, unknown
 
 DrawFn = Callable[[np.random.Generator, tuple[int, ...], int, int], np.ndarray]
 
@@ -140,8 +140,7 @@ def get_initializer(spec: str | float | Initializer) -> Initializer:
     name, params = parse_spec(spec)
     name = _ALIASES.get(name, name)
     if name in _FIXED:
-        if params:
-            raise ValueError(f"initialiser {name!r} takes no parameter, got {spec!r}")
+        no_parameters("initialiser", spec, params)
         return _FIXED[name]
     if name in _PARAMETERISED:
         if name == "zeros" and params:

@@ -70,25 +70,3 @@ def check_bytes(what: str, nbytes: int | float, hint: str = "") -> None:
             f"{what} would allocate {format_bytes(nbytes)} ({nbytes:.0f} bytes), more than "
             f"mlplab's limit of {format_bytes(limit)}; {fix}"
         )
-
-
-def check_count(what: str, n: object, itemsize: int, per_item: int = 1) -> int:
-    """Check that ``n`` is a whole number >= 1 whose array of ``n * per_item`` items of
-    ``itemsize`` bytes fits the limit; returns ``n`` as an int.
-
-    Raises
-    ------
-    MlplabError
-        If ``n`` is not a whole number >= 1 (``SizeError`` if it is too large).
-    """
-    from mlplab.errors import MlplabError
-
-    if isinstance(n, bool) or (not isinstance(n, int | float) and not hasattr(n, "__index__")):
-        raise MlplabError(f"{what} must be a whole number >= 1, got {n!r}")
-    if isinstance(n, float) and not (math.isfinite(n) and n == int(n)):
-        raise MlplabError(f"{what} must be a whole number >= 1, got {n!r}")
-    n = int(n)
-    if n < 1:
-        raise MlplabError(f"{what} must be a whole number >= 1, got {n}")
-    check_bytes(what, float(n) * per_item * itemsize)
-    return n

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from mlplab.activations import Activation, get_activation
+from mlplab.errors import MlplabError
 from mlplab.init import Initializer, get_initializer
 from mlplab.limits import check_bytes
 from mlplab.losses import Loss, get_loss
@@ -141,6 +142,9 @@ class MLP:
         )
         self.init = get_initializer(init)
         self.bias_init = get_initializer(bias_init)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+                                 or seed < 0):  # fmt: skip
+            raise MlplabError(f"seed must be a whole number >= 0 or None, got {seed!r}")
         self.seed = seed
         self.params = np.zeros(self.num_parameters, dtype=self.dtype)
         self.weights, self.biases = self.unflatten(self.params)

@@ -9,7 +9,6 @@ Rerunning a ``config.json`` reproduces the run.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -19,7 +18,8 @@ import numpy as np
 
 from mlplab.config_check import check_config
 from mlplab.data import get_target, load_xy, sample, target_values
-from mlplab.io import write_json
+from mlplab.errors import MlplabError
+from mlplab.io import read_json, write_json
 from mlplab.limits import check_bytes
 from mlplab.losses import get_loss
 from mlplab.network import MLP
@@ -272,5 +272,7 @@ def _write_figures(
 
 def load_config(path: str | Path) -> TrainConfig:
     """Read a ``config.json`` written by :func:`train_run`."""
-    with open(path, encoding="utf-8") as fh:
-        return TrainConfig.from_dict(json.load(fh))
+    values = read_json(path, MlplabError)
+    if not isinstance(values, dict):
+        raise MlplabError(f"{path} must hold a JSON object of training options")
+    return TrainConfig.from_dict(values)

@@ -10,7 +10,6 @@ attempt writes its own temporary folder, and a run folder that is already comple
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -22,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlplab.io import read_json
 from mlplab.run import TrainConfig, load_config, train_run
 
 #: Files every complete run folder holds; metrics.json is written last.
@@ -49,8 +49,7 @@ def is_complete(folder: Path, config: TrainConfig) -> bool:
 
 def read_metrics(folder: Path) -> dict:
     """The ``metrics.json`` of a run folder."""
-    with open(folder / "metrics.json", encoding="utf-8") as fh:
-        metrics = json.load(fh)
+    metrics = read_json(folder / "metrics.json", ValueError)
     if not isinstance(metrics, dict):
         raise ValueError(f"{folder / 'metrics.json'} does not hold a table of metrics")
     return metrics
@@ -259,8 +258,9 @@ def probe_scheduler(address: str, timeout: float) -> None:
         head = None
     except OSError as exc:
         raise ClusterError(
-            f"cannot reach the Dask scheduler at {address} ({exc.strerror or exc}); check the "
-            f"address, or start one with `dask scheduler` on that machine"
+            f"cannot reach the Dask scheduler at {address} within {timeout:g} s "
+            f"({exc.strerror or exc}); check the address, or start one with `dask scheduler` "
+            f"on that machine"
         ) from None
     if head is None or len(head) < 8 or not 0 < struct.unpack("<Q", head)[0] <= _HANDSHAKE_BYTES:
         said = "nothing" if not head else repr(head)
