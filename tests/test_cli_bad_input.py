@@ -291,4 +291,4 @@ def test_probe_refuses_a_silent_server():
     finally:
         server.close()
     with pytest.raises(ClusterError, match="give an address tcp://HOST:PORT"):
-        probe_scheduler("tcp://nohostport", 0.5)
+        probe_scheduler("tcp://127.0.0.1:port", 0.5)

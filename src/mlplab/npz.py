@@ -11,6 +11,7 @@ never decompressed.
 
 from __future__ import annotations
 
+import struct
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -24,9 +25,10 @@ from mlplab.limits import check_bytes
 
 #: Largest ``.npy`` header read (NumPy's own default bound).
 MAX_HEADER = 10_000
-# what a damaged entry raises: bad zip data, bad compression, an encrypted or odd entry
-_READ_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, RuntimeError,
-                NotImplementedError)  # fmt: skip
+# what a damaged archive or entry raises: bad zip structures or data, bad compression, an
+# encrypted entry, a zip feature or version Python does not read
+_READ_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, struct.error,
+                RuntimeError, NotImplementedError)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ class Archive:
             raise error(f"no {kind} at {self.path}: check the path")
         try:
             self.zip = zipfile.ZipFile(self.path)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        except _READ_ERRORS as exc:
             raise error(
                 f"{self.path} is not an .npz archive (a zip of .npy arrays): {exc}"
             ) from None

@@ -240,10 +240,10 @@ def probe_scheduler(address: str, timeout: float) -> None:
         return
     try:
         parts = urlsplit(f"tcp://{address.rpartition('://')[2]}")
-        host, port = parts.hostname, parts.port
+        host, port = parts.hostname, parts.port or 8786  # Dask's default scheduler port
     except ValueError:
-        host = port = None
-    if not host or port is None:
+        host = None
+    if not host:
         raise ClusterError(f"--scheduler {address}: give an address tcp://HOST:PORT")
     try:
         with socket.create_connection((host, port), timeout=timeout) as sock:
