@@ -79,3 +79,14 @@ def test_member_is_an_mlp_view_and_bad_input_is_explained():
         fit_ensemble(ens, np.zeros((4, 2)), np.zeros(4), lrs=[0.1], progress=False)
     with pytest.raises(ValueError, match="'mse' or 'half_sse'"):
         fit_ensemble(ens, np.zeros((4, 2)), np.zeros(4), loss="bce", progress=False)
+
+
+def test_bad_batch_size_and_empty_validation_are_refused():
+    from mlplab.errors import MlplabError
+
+    x = np.linspace(-1, 1, 16).reshape(-1, 1)
+    nets = [MLP([1, 4, 1], seed=s) for s in range(2)]
+    with pytest.raises(MlplabError, match="batch_size must be a whole number"):
+        fit_ensemble(nets, x, x, epochs=1, batch_size=2.5, progress=False)
+    with pytest.raises(MlplabError, match="the validation set has no points"):
+        fit_ensemble(nets, x, x, epochs=1, validation=(x[:0], x[:0]), progress=False)

@@ -32,7 +32,7 @@ from mlplab.losses import Loss, get_loss
 from mlplab.network import MLP
 from mlplab.optim import Adam, Optimizer, Schedule, get_schedule
 from mlplab.progress import EpochProgress
-from mlplab.train import Callback, DivergenceWarning, History, _Watch, check_schedule
+from mlplab.train import Callback, DivergenceWarning, History, _Watch, check_points, check_schedule
 
 if TYPE_CHECKING:
     from mlplab.engine.dense import DenseStepper
@@ -170,7 +170,7 @@ def fit_ensemble(
     choose("fast", proto, loss, optimizer)  # raises for what the fast engine cannot run
     if loss.name not in ("mse", "half_sse"):
         raise ValueError(f"fit_ensemble trains with 'mse' or 'half_sse', not {loss.name!r}")
-    check_schedule(epochs, sampling, early_stopping)
+    check_schedule(epochs, sampling, early_stopping, batch_size)
     seeds = ens.seeds if seeds is None else [int(s) for s in seeds]
     base = np.full(M, optimizer.lr) if lrs is None else np.array(lrs, dtype=np.float64)
     if len(seeds) != M or base.shape != (M,):
@@ -184,6 +184,7 @@ def fit_ensemble(
     if validation is not None:
         Xv = proto.check_input(validation[0], "X_val")
         yv = proto.check_target(validation[1], loss, Xv.shape[0], "y_val")
+    check_points(proto, X, Xv)
     n = X.shape[0]
     batch_size = n if batch_size is None or batch_size >= n else batch_size
     if batch_size < 1:

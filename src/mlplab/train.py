@@ -183,11 +183,7 @@ def fit(
     loss = get_loss(loss)
     optimizer = Adam() if optimizer is None else optimizer
     schedule = get_schedule(schedule)
-    check_schedule(epochs, sampling, early_stopping)
-    if batch_size is not None and (
-        isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
-    ):
-        raise MlplabError(f"batch_size must be a whole number >= 1 or None, got {batch_size!r}")
+    check_schedule(epochs, sampling, early_stopping, batch_size)
     kind = choose(engine, net, loss, optimizer)
     rng = np.random.default_rng(seed)
     X = net.check_input(X)
@@ -199,10 +195,7 @@ def fit(
         yv = net.check_target(validation[1], loss, Xv.shape[0], "y_val")
     else:
         Xv = yv = None
-    if X.shape[0] == 0 or (Xv is not None and Xv.shape[0] == 0):
-        empty = "training" if X.shape[0] == 0 else "validation"
-        raise MlplabError(f"the {empty} set has no points; give at least one row")
-    net.check_batch(X.shape[0] + (0 if Xv is None else Xv.shape[0]), "the training data")
+    check_points(net, X, Xv)
     n = X.shape[0]
     if batch_size is None or batch_size >= n:
         batch_size = n
@@ -267,15 +260,31 @@ def fit(
     return history
 
 
-def check_schedule(epochs: int, sampling: str, early_stopping: int | None) -> None:
-    """Refuse an epoch count, batch sampling or early-stopping patience that :func:`fit` (and
-    :func:`mlplab.fit_ensemble`) cannot run, with a message naming the valid values."""
+def check_schedule(
+    epochs: int, sampling: str, early_stopping: int | None, batch_size: int | None = None
+) -> None:
+    """Refuse an epoch count, batch sampling, early-stopping patience or batch size that
+    :func:`fit` (and :func:`mlplab.fit_ensemble`) cannot run, with a message naming the valid
+    values."""
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
+    ):
+        raise MlplabError(f"batch_size must be a whole number >= 1 or None, got {batch_size!r}")
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
         raise ValueError(f"epochs must be a whole number >= 1, got {epochs!r}")
     if sampling not in SAMPLINGS:
         raise ValueError(f"unknown sampling {sampling!r}; valid names are: {', '.join(SAMPLINGS)}")
     if early_stopping is not None and early_stopping < 1:
         raise ValueError(f"early_stopping is a patience in epochs >= 1, got {early_stopping}")
+
+
+def check_points(net: MLP, X: np.ndarray, Xv: np.ndarray | None) -> None:
+    """Refuse an empty training or validation set, and one whose forward pass (z^[l] and a^[l]
+    for every point) would not fit the memory limit."""
+    if X.shape[0] == 0 or (Xv is not None and Xv.shape[0] == 0):
+        empty = "training" if X.shape[0] == 0 else "validation"
+        raise MlplabError(f"the {empty} set has no points; give at least one row")
+    net.check_batch(X.shape[0] + (0 if Xv is None else Xv.shape[0]), "the training data")
 
 
 def _fit_fast(
