@@ -204,7 +204,7 @@ def test_damaged_model_file(tmp_path):
     bad = tmp_path / "m.npz"
     bad.write_bytes(b"PK\x03\x04 broken")
     result = run_cli("predict", str(bad), "--x", "1")
-    assert result.returncode == 2 and "not a readable mlplab model" in result.stderr
+    assert result.returncode == 2 and "is not an .npz archive" in result.stderr
 
 
 def test_predict_wrong_number_of_inputs(tmp_path):
@@ -370,7 +370,7 @@ def test_diagnose_a_classifier_with_a_label_column(tmp_path, capsys):
         (["--target", "swish", "--n-points", "5"], "unknown name 'swish'"),
         (["--target", "sin", "--loss", "hinge"], "unknown loss 'hinge'"),
         (["--target", "sin", "--threshold", "1.5"], "threshold must be a number in [0, 1)"),
-        (["--target", "sin", "--n-points", "0"], "number of points must be >= 1"),
+        (["--target", "sin", "--n-points", "0"], "number of points must be a whole number >= 1"),
         (["--input", "three.csv"], "has 3 column(s) but the model takes 1 input(s)"),
         (["--input", "three.csv", "--n-points", "9"], "--n-points describe the points of --target"),
         (["--data", "three.csv"], "y has shape (4, 2) but the network has 1 output(s)"),

@@ -8,6 +8,7 @@ from mlplab.data import (
     parse_expression,
     sample,
 )
+from mlplab.errors import DataFileError, SizeError
 
 x = np.linspace(-2, 2, 9)
 
@@ -97,9 +98,9 @@ def test_load_npz(tmp_path):
 @pytest.mark.parametrize(
     ("content", "match"),
     [
-        ("x,y\n1,abc\n", "non-numeric"),
+        ("x,y\n1,abc\n", "line 2: 'abc' is not a number"),
         ("", "no data rows"),
-        ("1,2\n3\n", "non-numeric|columns"),
+        ("1,2\n3\n", "line 2 has 1 values but line 1 has 2"),
         ("1\n2\n", "two columns"),
         ("1,nan\n", "NaN or inf"),
     ],
@@ -116,7 +117,7 @@ def test_missing_and_damaged_files(tmp_path):
         load_xy(tmp_path / "nope.csv")
     p = tmp_path / "bad.npz"
     p.write_bytes(b"not a zip")
-    with pytest.raises(ValueError, match="cannot read"):
+    with pytest.raises(DataFileError, match="is not an .npz archive"):
         load_xy(p)
 
 
@@ -136,3 +137,186 @@ def test_load_x_for_predictions(tmp_path):
 def test_infinite_monomial_power():
     with pytest.raises(ExpressionError, match="whole power"):
         get_target("monomial:inf")
+
+
+# --- hostile input: every reader returns a valid result or raises mlplab's own error ---------
+
+import io  # noqa: E402
+import zipfile  # noqa: E402
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from mlplab.data import MAX_DEPTH, target_values  # noqa: E402
+from mlplab.errors import MlplabError  # noqa: E402
+from tests.hostile import FUZZ, outcome  # noqa: E402
+
+_EXPRESSION_PIECES = st.sampled_from(
+    ["x", "pi", "e", "1", "0", "2.5", "1e308", "9" * 500, "1e400", "(", ")", "+", "-", "*", "/",
+     "**", "sin(", "exp(", "log(", "sqrt(", "abs(", "x.real", "[", "]", "'a'", ",", " ", "lambda",
+     "__import__(", "0x1", "1j", "True", "not ", "if", "@", ";"]
+)  # fmt: skip
+
+
+@FUZZ
+@given(st.one_of(st.text(max_size=300), st.lists(_EXPRESSION_PIECES, max_size=400).map("".join)))
+def test_expression_parser_on_hostile_text(text):
+    result = outcome(lambda: parse_expression(text))
+    if not isinstance(result, MlplabError):
+        points = np.linspace(-1, 1, 7)
+        values = outcome(lambda: target_values(text, points, result))
+        if not isinstance(values, MlplabError):
+            assert values.shape == points.shape and np.all(np.isfinite(values))
+
+
+def test_expression_depth_and_literals_are_bounded():
+    assert parse_expression("sin(" * MAX_DEPTH + "x" + ")" * MAX_DEPTH)(np.zeros(1)) == 0
+    for text in ("sin(" * 400 + "x" + ")" * 400, "-" * 999 + "x", "2**" * 300 + "x", "9" * 400):
+        with pytest.raises(ExpressionError):
+            parse_expression(text)
+    with pytest.raises(ExpressionError, match="not a finite float64"):
+        parse_expression("1e400 * x")
+
+
+def _check_table(result, path):
+    if isinstance(result, MlplabError):
+        assert str(path) in str(result) or "points" in str(result)
+        return
+    x, y = result
+    assert x.ndim == y.ndim == 2 and len(x) == len(y) >= 1
+    assert np.all(np.isfinite(x)) and np.all(np.isfinite(y))
+
+
+_CELLS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.sampled_from(["x", "y", "", " ", "1e400", "1+2j", "0x10", "\ufeff1", '"1"', "nan"]),
+    st.text(max_size=5),
+)
+
+
+@FUZZ
+@given(
+    st.one_of(
+        st.binary(max_size=400),
+        st.lists(st.lists(_CELLS, max_size=4), max_size=8).map(
+            lambda rows: "\n".join(",".join(r) for r in rows).encode("utf-8", "surrogatepass")
+        ),
+    ),
+    st.booleans(),
+)
+def test_csv_reader_on_hostile_bytes(tmp_path, data, bom):
+    path = tmp_path / "hostile.csv"
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + data)
+    _check_table(outcome(lambda: load_xy(path)), path)
+
+
+def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def _npy_header(shape, descr) -> bytes:
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buf, {"descr": descr, "fortran_order": False, "shape": shape}
+    )
+    return buf.getvalue()
+
+
+_VALID_NPZ = _npz_bytes({"x": np.linspace(0, 1, 5), "y": np.arange(5.0)})
+
+
+@FUZZ
+@given(
+    st.one_of(
+        st.binary(max_size=300),
+        st.lists(
+            st.tuples(st.integers(0, len(_VALID_NPZ) - 1), st.integers(0, 255)), max_size=8
+        ).map(
+            lambda edits: bytes(
+                b if i not in dict(edits) else dict(edits)[i] for i, b in enumerate(_VALID_NPZ)
+            )
+        ),
+    )
+)
+def test_npz_reader_on_hostile_bytes(tmp_path, data):
+    path = tmp_path / "hostile.npz"
+    path.write_bytes(data)
+    _check_table(outcome(lambda: load_xy(path)), path)
+
+
+@FUZZ
+@given(
+    st.lists(st.integers(0, 2**62), min_size=0, max_size=3).map(tuple),
+    st.sampled_from(["<f8", "<f4", "<i8", "|b1", "<c16", "<U3", "|O", "|V8", "<f2", ">f8"]),
+    st.binary(max_size=64),
+    st.sampled_from(["x", "X"]),
+)
+def test_npz_reader_on_declared_shapes(tmp_path, shape, descr, payload, name):
+    path = tmp_path / "declared.npz"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr(f"{name}.npy", _npy_header(shape, descr) + payload)
+        z.writestr("y.npy", _npy_header(shape, descr) + payload)
+    _check_table(outcome(lambda: load_xy(path)), path)
+
+
+def test_csv_reading_rules(tmp_path):
+    p = tmp_path / "d.csv"
+    p.write_bytes(b"\xef\xbb\xbfx,y\n1,2\n3,4\n")  # a byte-order mark before the header
+    x, y = load_xy(p)
+    assert x[:, 0].tolist() == [1, 3] and y[:, 0].tolist() == [2, 4]
+    p.write_text("1,2\n3,4\n")  # no header: both rows are data
+    assert load_xy(p)[0][:, 0].tolist() == [1, 3]
+    p.write_text("0.1,0.2x\n0.3,0.4\n")  # a typo in the first row is not a header
+    with pytest.raises(DataFileError, match="line 1: '0.2x' is not a number"):
+        load_xy(p)
+    p.write_text("x,y\n1,2\n\n3,4,5\n")
+    with pytest.raises(DataFileError, match="line 4 has 3 values but line 2 has 2"):
+        load_xy(p)
+    p.write_text("x,y\n1,2+1j\n")
+    with pytest.raises(DataFileError, match="line 2: '2\\+1j' is not a number"):
+        load_xy(p)
+
+
+def test_npz_keys_and_values_are_checked(tmp_path):
+    p = tmp_path / "d.npz"
+    np.savez(p, x=np.ones(3), X=np.ones(3), y=np.ones(3))
+    with pytest.raises(DataFileError, match="holds both 'X' and 'x'"):
+        load_xy(p)
+    np.savez(p, x=np.ones(3) * (1 + 1j), y=np.ones(3))
+    with pytest.raises(DataFileError, match="found complex values"):
+        load_xy(p)
+    np.savez(p, x=np.zeros(0), y=np.zeros(0))
+    with pytest.raises(DataFileError, match="N >= 1"):
+        load_xy(p)
+    p.write_text("x,y\n1,2\n")  # a CSV renamed .npz: mlplab's message, never NumPy's pickle advice
+    with pytest.raises(DataFileError, match="is not an .npz archive") as info:
+        load_xy(p)
+    assert "pickle" not in str(info.value)
+
+
+def test_declared_shape_is_refused_before_reading(tmp_path, monkeypatch):
+    p = tmp_path / "big.npz"
+    with zipfile.ZipFile(p, "w") as z:
+        z.writestr("x.npy", _npy_header((10**6, 10**6), "<f8") + b"\0" * 8)
+        z.writestr("y.npy", _npy_header((10**6, 10**6), "<f8") + b"\0" * 8)
+    with pytest.raises(
+        SizeError, match=r"declared shape \(1000000, 1000000\) would allocate 7.28 TiB"
+    ):
+        load_xy(p)
+
+
+def test_sample_sizes_are_priced(monkeypatch):
+    monkeypatch.setenv("MLPLAB_MAX_BYTES", str(2**20))
+    assert sample(1000).shape == (1000, 1)
+    with pytest.raises(SizeError, match=r"10000000 points .* would allocate 153 MiB"):
+        sample(10**7)
+    with pytest.raises(MlplabError, match="whole number"):
+        sample(2.5)
+
+
+def test_target_values_name_the_point():
+    with pytest.raises(ExpressionError, match=r"target 'log\(x\)' is nan at x = -1"):
+        target_values("log(x)", np.linspace(-1, 1, 5))
+    assert target_values("x**2", np.ones(3)).tolist() == [1, 1, 1]

@@ -93,3 +93,14 @@ def test_every_loss_trains_in_an_ensemble_as_alone():
                 seed=seed, progress=False, engine="reference")  # fmt: skip
         assert rel_err(net.params, ens.member(i).params) <= 1e-12
         np.testing.assert_allclose(hs[i].train_loss, h.train_loss, rtol=1e-12)
+
+
+def test_bad_batch_size_and_empty_validation_are_refused():
+    from mlplab.errors import MlplabError
+
+    x = np.linspace(-1, 1, 16).reshape(-1, 1)
+    nets = [MLP([1, 4, 1], seed=s) for s in range(2)]
+    with pytest.raises(MlplabError, match="batch_size must be a whole number"):
+        fit_ensemble(nets, x, x, epochs=1, batch_size=2.5, progress=False)
+    with pytest.raises(MlplabError, match="the validation set has no points"):
+        fit_ensemble(nets, x, x, epochs=1, validation=(x[:0], x[:0]), progress=False)

@@ -42,7 +42,7 @@ def test_damaged_file(tmp_path):
     path = MLP([1, 2, 1]).save(tmp_path / "m.npz")
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(ModelFileError, match="not a readable mlplab model"):
+    with pytest.raises(ModelFileError, match="not an .npz archive"):
         MLP.load(path)
     path.write_bytes(b"garbage")
     with pytest.raises(ModelFileError, match="damaged"):
@@ -73,7 +73,7 @@ def test_other_format_version_is_explained(tmp_path):
 def test_inconsistent_arrays(tmp_path):
     path = MLP([1, 2, 1]).save(tmp_path / "m.npz")
     _rewrite_meta(path, sizes=[1, 3, 1])
-    with pytest.raises(ModelFileError, match="W2 should have shape"):
+    with pytest.raises(ModelFileError, match="W2 should be real floats of shape"):
         MLP.load(path)
 
 
@@ -113,3 +113,183 @@ def test_text_files_are_utf8_whatever_the_locale(tmp_path, monkeypatch):
     monkeypatch.setattr(locale, "getpreferredencoding", lambda *a, **k: "ascii")
     path = write_text(tmp_path / "r.md", "σ ∇ ≫")
     assert path.read_bytes().decode("utf-8") == "σ ∇ ≫"
+
+
+# --- hostile model files: a valid network or mlplab's own error, within the memory bound -----
+
+import io  # noqa: E402
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from mlplab.errors import MlplabError, SizeError  # noqa: E402
+from mlplab.io import read_json  # noqa: E402
+from tests.hostile import FUZZ, outcome  # noqa: E402
+
+
+def _model_bytes(net: MLP) -> bytes:
+    buf = io.BytesIO()
+    arrays = {"meta": np.array(json.dumps({"format": "mlplab-model", "format_version": 1,
+                                           **net.config()}))}  # fmt: skip
+    for i, (W, b) in enumerate(zip(net.weights, net.biases, strict=True)):
+        arrays[f"W{i + 2}"], arrays[f"b{i + 2}"] = W, b
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+_VALID = _model_bytes(MLP([2, 3, 1], seed=0))
+_META = json.loads(str(np.load(io.BytesIO(_VALID))["meta"]))
+
+
+def _check_model(result):
+    if not isinstance(result, MlplabError):
+        assert isinstance(result, MLP) and np.all(np.isfinite(result.params))
+
+
+@FUZZ
+@given(
+    st.one_of(
+        st.binary(max_size=400),
+        st.lists(st.tuples(st.integers(0, len(_VALID) - 1), st.integers(0, 255)), max_size=6).map(
+            lambda edits: bytes(dict(edits).get(i, b) for i, b in enumerate(_VALID))
+        ),
+    )
+)
+def test_model_reader_on_hostile_bytes(tmp_path, data):
+    path = tmp_path / "hostile.npz"
+    path.write_bytes(data)
+    _check_model(outcome(lambda: MLP.load(path)))
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@FUZZ
+@given(
+    st.sampled_from(["sizes", "activations", "dtype", "format_version", "format", "other"]),
+    _JSON,
+    st.sampled_from(["W2", "b2", "W3", "b3", "meta"]),
+    st.sampled_from([None, (3, 2), (10**6, 10**6), (), (2**62, 4), "strings", "complex", "f4"]),
+)
+def test_model_reader_on_hostile_metadata_and_arrays(tmp_path, key, value, entry, replacement):
+    meta = {**_META, key: value}
+    entries = {"meta": np.array(json.dumps(meta))}
+    with zipfile.ZipFile(io.BytesIO(_VALID)) as z:
+        for name in ("W2", "b2", "W3", "b3"):
+            entries[name] = np.lib.format.read_array(z.open(f"{name}.npy"))
+    raw = {}
+    if replacement == "strings":
+        entries[entry] = np.array(["a", "b"])
+    elif replacement == "complex":
+        entries[entry] = entries[entry] * (1 + 1j) if entry != "meta" else np.array(1j)
+    elif replacement == "f4":
+        entries[entry] = (
+            np.asarray(entries[entry], np.float32) if entry != "meta" else entries[entry]
+        )
+    elif replacement is not None:
+        head = io.BytesIO()
+        np.lib.format.write_array_header_1_0(
+            head, {"descr": "<f8", "fortran_order": False, "shape": replacement}
+        )
+        raw[entry] = head.getvalue() + b"\0" * 64
+    path = tmp_path / "model.npz"
+    with zipfile.ZipFile(path, "w") as z:
+        for name, array in entries.items():
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, array, allow_pickle=False)
+            z.writestr(f"{name}.npy", raw.get(name, buf.getvalue()))
+    _check_model(outcome(lambda: MLP.load(path)))
+
+
+def _zip(path, members: dict[str, bytes]):
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return path
+
+
+def test_declared_huge_shape_is_refused_before_any_read(tmp_path):
+    head = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        head, {"descr": "<f8", "fortran_order": False, "shape": (10**6, 10**6)}
+    )
+    with zipfile.ZipFile(io.BytesIO(_VALID)) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    members["W2.npy"] = head.getvalue() + b"\0" * 8
+    path = _zip(tmp_path / "m.npz", members)
+    with pytest.raises(ModelFileError, match=r"W2 should be real floats of shape \(3, 2\), found "
+                       r"float64 of shape \(1000000, 1000000\)"):  # fmt: skip
+        MLP.load(path)
+
+
+def test_declared_huge_sizes_are_refused(tmp_path):
+    path = tmp_path / "m.npz"
+    path.write_bytes(_VALID)
+    _rewrite_meta(path, sizes=[2, 10**9, 10**9, 1], activations=["tanh"] * 3)
+    with pytest.raises(SizeError, match=r"declares a network of layer widths .* would allocate"):
+        MLP.load(path)
+
+
+def test_only_the_needed_entries_are_read(tmp_path, monkeypatch):
+    """An extra entry, even a damaged one declaring terabytes, is never opened."""
+    with zipfile.ZipFile(io.BytesIO(_VALID)) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    members["junk.npy"] = b"\x93NUMPY garbage" * 1000
+    path = _zip(tmp_path / "m.npz", members)
+    opened = []
+    real_open = zipfile.ZipFile.open
+    monkeypatch.setattr(
+        zipfile.ZipFile,
+        "open",
+        lambda self, name, *a, **k: opened.append(name) or real_open(self, name, *a, **k),
+    )
+    net = MLP.load(path)
+    assert net.sizes == [2, 3, 1]
+    assert "junk.npy" not in opened and set(opened) == {
+        "meta.npy",
+        "W2.npy",
+        "b2.npy",
+        "W3.npy",
+        "b3.npy",
+    }
+
+
+def test_metadata_types_are_checked(tmp_path):
+    path = tmp_path / "m.npz"
+    for change, match in [
+        ({"sizes": [2, "3", 1]}, "'sizes' must be a list"),
+        ({"sizes": [2, True, 1]}, "'sizes' must be a list"),
+        ({"activations": ["tanh"]}, "1 activations for 2 layers"),
+        ({"activations": [1, 2]}, "'activations' must be a list of names"),
+        ({"dtype": "complex128"}, "'dtype' must be 'float64' or 'float32'"),
+    ]:
+        path.write_bytes(_VALID)
+        _rewrite_meta(path, **change)
+        with pytest.raises(ModelFileError, match=match):
+            MLP.load(path)
+
+
+def test_csv_renamed_npz_gets_mlplabs_message(tmp_path):
+    path = tmp_path / "m.npz"
+    path.write_text("x,y\n1,2\n")
+    with pytest.raises(ModelFileError, match="is not an .npz archive") as info:
+        MLP.load(path)
+    assert "pickle" not in str(info.value)
+
+
+def test_read_json_bounds_depth_and_encoding(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ModelFileError, match="nested too deeply"):
+        read_json(path)
+    path.write_bytes(b'{"a": "\xff"}')
+    with pytest.raises(ModelFileError, match="not UTF-8"):
+        read_json(path)
+    path.write_text('{"a": [1, 2]}')
+    assert read_json(path) == {"a": [1, 2]}

@@ -213,3 +213,38 @@ def test_divergence_warning_points_at_the_caller(engine):
             engine=engine,
         )
     assert record[0].filename == __file__
+
+
+# --- bad input and misleading results -----------------------------------------------------------
+
+
+def test_batch_size_must_be_whole_before_anything_compiles():
+    from mlplab.errors import MlplabError
+
+    for bad in (2.5, "8", True):
+        with pytest.raises(MlplabError, match="batch_size must be a whole number"):
+            fit(MLP([1, 4, 1], seed=0), X, Y, epochs=1, batch_size=bad, progress=False)
+
+
+@pytest.mark.parametrize("engine", ["auto", "reference"])
+def test_empty_validation_set_is_refused(engine):
+    from mlplab.errors import MlplabError
+
+    empty = (np.zeros((0, 1)), np.zeros((0, 1)))
+    with pytest.raises(MlplabError, match="the validation set has no points"):
+        fit(MLP([1, 4, 1], seed=0), X, Y, epochs=1, validation=empty, progress=False, engine=engine)
+    with pytest.raises(MlplabError, match="the training set has no points"):
+        fit(MLP([1, 4, 1], seed=0), X[:0], Y[:0], epochs=1, progress=False, engine=engine)
+
+
+def test_lbfgs_on_a_non_finite_cost_is_not_completed():
+    from mlplab import LBFGS
+
+    net = MLP([1, 8, 1], activation="relu", init="normal:0,1e200", seed=0)
+    before = net.params.copy()
+    with pytest.warns(
+        DivergenceWarning, match="L-BFGS stopped after 0 iterations: the cost became"
+    ):
+        hist = fit(net, X, Y, optimizer=LBFGS(), epochs=10, progress=False)
+    assert hist.status == "diverged"
+    np.testing.assert_array_equal(net.params, before)  # never the non-finite iterate

@@ -10,8 +10,8 @@ from mlplab import activations, data, diagnostics, init, losses, optim
 from mlplab.activations import Activation, get_activation
 from mlplab.diagnostics import Diagnostics, diagnose
 from mlplab.ensemble import Ensemble, fit_ensemble
+from mlplab.errors import MlplabError, ModelFileError
 from mlplab.gradcheck import check_gradients
-from mlplab.io import ModelFileError
 from mlplab.losses import Loss, get_loss
 from mlplab.network import MLP, Cache
 from mlplab.optim import LBFGS, SGD, Adam, get_optimizer
@@ -29,6 +29,7 @@ __all__ = [
     "Ensemble",
     "History",
     "Loss",
+    "MlplabError",
     "ModelFileError",
     "__version__",
     "activations",

@@ -1,17 +1,27 @@
 """Parsing of ``"name"`` / ``"name:p1,p2"`` specifications shared by every registry.
 
-Activations, losses, initialisers and targets can all be named by a short string such as
-``"leaky_relu:0.1"`` or ``"normal:0,0.5"``. This module splits such a string into its name and
-numeric parameters and turns an unknown name into an error that lists the valid ones.
+Activations, losses, initialisers, schedules and targets can all be named by a short string such
+as ``"leaky_relu:0.1"`` or ``"normal:0,0.5"``. This module splits such a string into its name and
+numeric parameters, builds the named object with them (:func:`build`, which checks the number of
+parameters against the constructor's signature) and turns an unknown name into an error that
+lists the valid ones.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import inspect
+import math
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
+from mlplab.errors import ParameterError, UnknownNameError
 
-class UnknownNameError(ValueError):
-    """A name that is not in a registry; the message lists the valid names."""
+__all__ = ["ParameterError", "UnknownNameError", "build", "no_parameters", "parse_spec", "unknown"]
+
+T = TypeVar("T")
+
+#: Longest ``name:parameters`` string read (a name and a few numbers).
+MAX_SPEC_LENGTH = 200
 
 
 def parse_spec(spec: str) -> tuple[str, tuple[float, ...]]:
@@ -20,7 +30,7 @@ def parse_spec(spec: str) -> tuple[str, tuple[float, ...]]:
     Parameters
     ----------
     spec : str
-        A name, optionally followed by a colon and comma-separated numbers.
+        A name, optionally followed by a colon and comma-separated finite numbers.
 
     Returns
     -------
@@ -28,20 +38,86 @@ def parse_spec(spec: str) -> tuple[str, tuple[float, ...]]:
         The lower-cased name, with ``-`` read as ``_``.
     params : tuple of float
         The numeric parameters, empty when none are given.
+
+    Raises
+    ------
+    ParameterError
+        For a parameter that is not a finite number, or a string longer than
+        :data:`MAX_SPEC_LENGTH` characters.
     """
+    if len(spec) > MAX_SPEC_LENGTH:
+        raise ParameterError(
+            f"{spec[:40]!r}... is {len(spec)} characters long; a name with parameters such as "
+            f"'normal:0,0.5' has at most {MAX_SPEC_LENGTH}"
+        )
     name, _, rest = spec.strip().partition(":")
     name = name.strip().lower().replace("-", "_")
     params: list[float] = []
     if rest.strip():
         for part in rest.split(","):
             try:
-                params.append(float(part))
+                value = float(part)
             except ValueError:
-                raise ValueError(
+                raise ParameterError(
                     f"cannot read parameter {part.strip()!r} in {spec!r}: parameters after "
                     f"the colon must be numbers, e.g. 'leaky_relu:0.1' or 'normal:0,0.5'"
                 ) from None
+            if not math.isfinite(value):
+                raise ParameterError(
+                    f"parameter {part.strip()!r} in {spec!r} is not a finite number"
+                )
+            params.append(value)
     return name, tuple(params)
+
+
+def build(kind: str, spec: str, factory: Callable[..., T], params: tuple[float, ...]) -> T:
+    """Call ``factory(*params)`` after checking the count against its signature.
+
+    Parameters
+    ----------
+    kind : str
+        What is built (``"activation"``, ``"schedule"``, ...), for the message.
+    spec : str
+        The string the parameters came from, for the message.
+    factory : callable
+        The constructor; its positional parameters name the accepted parameters.
+    params : tuple of float
+        From :func:`parse_spec`.
+
+    Raises
+    ------
+    ParameterError
+        For too many or too few parameters (naming the ones accepted), or values the
+        constructor rejects.
+    """
+    fields = [
+        p
+        for p in inspect.signature(factory).parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    required = sum(p.default is p.empty for p in fields)
+    if not required <= len(params) <= len(fields):
+        name = spec.partition(":")[0].strip()
+        if fields:
+            accepted = ",".join(p.name for p in fields)
+            count = f"{required} to {len(fields)}" if required < len(fields) else f"{len(fields)}"
+            form = f"{count} parameter(s), {name}:{accepted}"
+        else:
+            form = "no parameters"
+        raise ParameterError(f"{kind} {spec!r}: {name} takes {form}; got {len(params)}")
+    try:
+        return factory(*params)
+    except ParameterError:
+        raise
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise ParameterError(f"{kind} {spec!r}: {exc}") from None
+
+
+def no_parameters(kind: str, spec: str, params: tuple[float, ...]) -> None:
+    """Refuse parameters on a name that takes none (``"mse:2"``)."""
+    if params:
+        name = spec.partition(":")[0].strip()
+        raise ParameterError(f"{kind} {name!r} takes no parameters, got {spec!r}")
 
 
 def unknown(kind: str, name: str, valid: Iterable[str]) -> UnknownNameError:

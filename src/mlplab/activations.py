@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlplab._spec import parse_spec, unknown
+from mlplab._spec import build, no_parameters, parse_spec, unknown
 
 ArrayFn = Callable[[np.ndarray], np.ndarray]
 
@@ -271,9 +271,8 @@ def get_activation(spec: str | Activation) -> Activation:
     name, params = parse_spec(spec)
     name = _ALIASES.get(name, name)
     if name in _PARAMETERISED:
-        return _PARAMETERISED[name](*params)
+        return build("activation", spec, _PARAMETERISED[name], params)
     if name in _FIXED:
-        if params:
-            raise ValueError(f"activation {name!r} takes no parameter, got {spec!r}")
+        no_parameters("activation", spec, params)
         return _FIXED[name]
     raise unknown("activation", spec, tuple(sorted([*_FIXED, *_PARAMETERISED])))

@@ -274,6 +274,7 @@ def _cmd_gradcheck(args: argparse.Namespace) -> int:
     rng = np.random.default_rng(args.seed + 1)
     if args.points < 1:
         raise UsageError(f"--points must be >= 1, got {args.points}")
+    net.check_batch(args.points, "--points")
     if not (args.h > 0 and args.tol > 0):
         raise UsageError(f"--h and --tol must be > 0, got {args.h:g} and {args.tol:g}")
     X = rng.standard_normal((args.points, net.sizes[0]))
@@ -476,12 +477,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return args.func(args)
-    except (UsageError, ValueError) as exc:
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+    except (UsageError, ValueError, OSError, MemoryError) as exc:  # expected: one line, exit 2
+        err_console.print(
+            f"[red]error:[/red] {escape(_one_line(exc))}", highlight=False, soft_wrap=True
+        )
         return 2
     except KeyboardInterrupt:
         err_console.print("interrupted", highlight=False)
         return 130
+
+
+def _one_line(exc: BaseException) -> str:
+    """The message of an expected error on one line; an ``OSError`` with its path."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = " → ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
+        text = f"{exc.strerror}: {where}" if where else exc.strerror
+    elif isinstance(exc, MemoryError):
+        text = f"out of memory ({exc or 'no details'}); try smaller sizes"
+    else:
+        text = str(exc) or type(exc).__name__
+    return " ".join(text.split())
 
 
 def app() -> None:

@@ -13,16 +13,20 @@ import ast
 import csv
 import math
 import operator
-import zipfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from mlplab.errors import DataFileError, MlplabError
+from mlplab.limits import check_bytes
+from mlplab.npz import Archive
+
 Target = Callable[[np.ndarray], np.ndarray]
 
 
-class ExpressionError(ValueError):
+class ExpressionError(MlplabError):
     """An expression that is not a safe arithmetic formula in ``x``."""
 
 
@@ -83,6 +87,8 @@ _BINARY = {
 }
 _UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
 _MAX_LENGTH = 1000
+#: Deepest nesting of operations and calls in an expression.
+MAX_DEPTH = 50
 
 
 def parse_expression(text: str) -> Target:
@@ -99,11 +105,16 @@ def parse_expression(text: str) -> Target:
     if len(text) > _MAX_LENGTH:
         raise ExpressionError(f"expression is longer than {_MAX_LENGTH} characters")
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        with warnings.catch_warnings():  # e.g. "invalid decimal literal": the error says it
+            warnings.simplefilter("ignore", SyntaxWarning)
+            tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
         raise ExpressionError(f"cannot parse expression {text!r}: {exc.msg}") from None
     except (RecursionError, MemoryError):
         raise ExpressionError(f"expression {text!r} is nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer literal of more digits than Python converts
+        raise ExpressionError(f"cannot parse expression {text[:60]!r}: {exc}") from None
+    _check_depth(tree, text)
     allowed = ", ".join(sorted(_FUNCTIONS))
 
     def check(node: ast.AST) -> None:
@@ -112,6 +123,12 @@ def parse_expression(text: str) -> Target:
         elif isinstance(node, ast.Constant):
             if not isinstance(node.value, (int, float)) or isinstance(node.value, bool):
                 raise ExpressionError(f"only numbers may appear as constants, got {node.value!r}")
+            if not (abs(node.value) <= _LARGEST and math.isfinite(node.value)):
+                shown = ast.get_source_segment(text.strip(), node) or "a number"
+                raise ExpressionError(
+                    f"{shown[:40]!r} in the expression is not a finite float64 number "
+                    f"(at most {_LARGEST:.4g} in size)"
+                )
         elif isinstance(node, ast.Name):
             if node.id != "x" and node.id not in _CONSTANTS:
                 raise ExpressionError(
@@ -164,6 +181,44 @@ def parse_expression(text: str) -> Target:
             return np.broadcast_to(evaluate(tree, x), x.shape).astype(float)
 
     return target
+
+
+_LARGEST = float(np.finfo(np.float64).max)
+
+
+def _check_depth(tree: ast.AST, text: str) -> None:
+    """Refuse an expression nested more than :data:`MAX_DEPTH` deep (walked without recursion,
+    so that checking and evaluating it later cannot exhaust Python's stack)."""
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ExpressionError(
+                f"expression {text[:40]!r}... is nested more than {MAX_DEPTH} levels deep; "
+                f"write it with fewer brackets, calls or powers in a row"
+            )
+        step = isinstance(node, ast.BinOp | ast.UnaryOp | ast.Call)
+        stack.extend((child, depth + step) for child in ast.iter_child_nodes(node))
+
+
+def target_values(spec: str, x: np.ndarray, f: Target | None = None) -> np.ndarray:
+    """The values of target ``spec`` (or of ``f``, named ``spec``) at the points ``x``.
+
+    Raises
+    ------
+    ExpressionError
+        If the target is NaN or inf at a point (outside its domain, or overflowing), naming one.
+    """
+    y = (get_target(spec) if f is None else f)(x)
+    bad = ~np.isfinite(y)
+    if np.any(bad):
+        at = float(np.asarray(x)[np.nonzero(bad)[0][0]].ravel()[0])
+        raise ExpressionError(
+            f"target {spec!r} is {float(y[bad].ravel()[0])} at x = {at:.6g} "
+            f"({int(np.count_nonzero(bad))} of {y.size} points): choose a --domain where it is "
+            f"finite"
+        )
+    return y
 
 
 def get_target(spec: str) -> Target:
@@ -234,11 +289,14 @@ def sample(
     -------
     ndarray, shape (n, 1)
     """
-    if n < 1:
-        raise ValueError(f"the number of points must be >= 1, got {n}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise MlplabError(f"the number of points must be a whole number >= 1, got {n!r}")
+    check_bytes(f"{n} points (--n-train, --n-val or --n-points)", 16.0 * n)
     low, high = float(domain[0]), float(domain[1])
     if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
         raise ValueError(f"domain must be two finite numbers low < high, got {domain}")
+    if isinstance(rng, (int, np.integer)) and rng < 0:
+        raise MlplabError(f"the seed must be a whole number >= 0, got {rng}")
     rng = np.random.default_rng(rng)
     if method == "grid":
         x = np.linspace(low, high, n)
@@ -267,7 +325,7 @@ def load_xy(path: str | Path, n_inputs: int | None = None) -> tuple[np.ndarray, 
 
     Raises
     ------
-    ValueError
+    DataFileError
         For a missing, unreadable or non-numeric file, naming the file and the problem.
     """
     path = Path(path)
@@ -277,10 +335,10 @@ def load_xy(path: str | Path, n_inputs: int | None = None) -> tuple[np.ndarray, 
         table = _read_csv(path, min_columns=2)
         k = table.shape[1] - 1 if n_inputs is None else n_inputs
         if not 1 <= k < table.shape[1]:
-            raise ValueError(f"{path} has {table.shape[1]} columns; need x and y columns")
+            raise DataFileError(f"{path} has {table.shape[1]} columns; need x and y columns")
         x, y = table[:, :k], table[:, k:]
     if len(x) != len(y):
-        raise ValueError(f"{path}: x has {len(x)} rows but y has {len(y)}")
+        raise DataFileError(f"{path}: x has {len(x)} rows but y has {len(y)}")
     return x, y
 
 
@@ -297,7 +355,7 @@ def load_x(path: str | Path, n_inputs: int) -> np.ndarray:
     else:
         x = _read_csv(path, min_columns=1)
     if x.shape[1] != n_inputs:
-        raise ValueError(
+        raise DataFileError(
             f"{path} has {x.shape[1]} column(s) but the model takes {n_inputs} input(s) per "
             f"point: keep only the input columns"
         )
@@ -306,58 +364,95 @@ def load_x(path: str | Path, n_inputs: int) -> np.ndarray:
 
 def _read_npz(path: Path, names: tuple[str, ...]) -> list[np.ndarray]:
     """The named arrays of an NPZ file (names matched case-insensitively), each as (N, k)."""
-    if not path.is_file():
-        raise ValueError(f"no data file at {path}")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k.lower(): data[k] for k in data.files}
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-        raise ValueError(f"cannot read {path} as an .npz archive of arrays: {exc}") from None
-    missing = [n for n in names if n not in arrays]
-    if missing:
-        wanted = " and ".join(repr(n) for n in names)
-        raise ValueError(f"{path} must hold arrays named {wanted}, found {sorted(arrays)}")
-    out = []
-    for name in names:
-        try:
-            a = np.asarray(arrays[name], float)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{path}: {name!r} must be a numeric array ({exc})") from None
-        a = a.reshape(len(a), -1)
-        _check_finite(path, a)
-        out.append(a)
+    with Archive(path, DataFileError, "data file") as archive:
+        found: dict[str, list[str]] = {}
+        for key in archive.names:
+            found.setdefault(key.lower(), []).append(key)
+        out = []
+        for name in names:
+            keys = found.get(name, [])
+            if not keys:
+                wanted = " and ".join(repr(n) for n in names)
+                raise DataFileError(
+                    f"{path} must hold arrays named {wanted}, found {sorted(archive.names)}"
+                )
+            if len(keys) > 1:
+                raise DataFileError(
+                    f"{path} holds both {' and '.join(map(repr, sorted(keys)))}: keep one array "
+                    f"named {name!r}"
+                )
+            head = archive.header(keys[0])
+            if head.dtype.kind not in "biuf":
+                what = "complex" if head.dtype.kind == "c" else str(head.dtype)
+                raise DataFileError(f"{path}: {keys[0]!r} must be a real numeric array, "
+                                    f"found {what} values")  # fmt: skip
+            if len(head.shape) not in (1, 2) or head.shape[0] < 1:
+                raise DataFileError(
+                    f"{path}: {keys[0]!r} must have one row per point (shape (N,) or (N, k), "
+                    f"N >= 1), found shape {head.shape}"
+                )
+            a = archive.read(keys[0], head).astype(float)
+            a = a.reshape(len(a), -1)
+            _check_finite(path, a)
+            out.append(a)
     return out
 
 
 def _read_csv(path: Path, min_columns: int) -> np.ndarray:
-    """The numeric table of a CSV file (a first row that is not numeric is a header)."""
+    """The numeric table of a CSV file.
+
+    The first row is a header when none of its cells is a number; a row that mixes numbers and
+    text, or rows of different lengths, are refused with their line number. A UTF-8 byte-order
+    mark is skipped.
+    """
     if not path.is_file():
-        raise ValueError(f"no data file at {path}")
+        raise DataFileError(f"no data file at {path}")
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            rows = [r for r in csv.reader(fh) if r and any(c.strip() for c in r)]
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"cannot read {path} as CSV: {exc}") from None
-    if rows:
-        try:
-            [float(c) for c in rows[0]]
-        except ValueError:
-            rows = rows[1:]  # a header row
-    if not rows:
-        raise ValueError(f"{path} has no data rows")
-    try:
-        table = np.array([[float(c) for c in r] for r in rows])
-    except ValueError as exc:
-        raise ValueError(
-            f"{path} has a non-numeric value ({exc}); every data cell must be a number"
+        size = path.stat().st_size
+        # Python holds each cell as a float in a list while parsing: about 4 bytes per byte
+        check_bytes(f"reading {path} ({size} bytes of CSV text) as a table", 4.0 * size)
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            rows = [(reader.line_num, r) for r in reader if r and any(c.strip() for c in r)]
+    except UnicodeDecodeError as exc:
+        raise DataFileError(
+            f"cannot read {path} as CSV: it is not UTF-8 text ({exc.reason} at byte {exc.start})"
         ) from None
-    if table.ndim != 2 or table.shape[1] < min_columns:
+    except (OSError, csv.Error) as exc:
+        raise DataFileError(f"cannot read {path} as CSV: {exc}") from None
+    if rows and not any(_is_number(c) for c in rows[0][1]):
+        rows = rows[1:]  # a header row: names only
+    if not rows:
+        raise DataFileError(f"{path} has no data rows")
+    width = len(rows[0][1])
+    for line, r in rows:
+        if len(r) != width:
+            raise DataFileError(
+                f"{path} line {line} has {len(r)} values but line {rows[0][0]} has {width}: "
+                f"every row needs the same number of columns"
+            )
+        bad = [c for c in r if not _is_number(c)]
+        if bad:
+            raise DataFileError(
+                f"{path} line {line}: {bad[0].strip()[:40]!r} is not a number; every data cell "
+                f"must be a number (a header row, first, holds names only)"
+            )
+    table = np.array([[float(c) for c in r] for _, r in rows])
+    if table.shape[1] < min_columns:
         columns = "two columns (x, y)" if min_columns == 2 else "one column"
-        raise ValueError(f"{path} must have at least {columns}, with rows of equal length")
+        raise DataFileError(f"{path} must have at least {columns}")
     _check_finite(path, table)
     return table
 
 
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
 def _check_finite(path: Path, a: np.ndarray) -> None:
     if not np.all(np.isfinite(a)):
-        raise ValueError(f"{path} contains NaN or inf values; remove or impute them")
+        raise DataFileError(f"{path} contains NaN or inf values; remove or impute them")

@@ -29,7 +29,15 @@ from mlplab.losses import Loss, get_loss
 from mlplab.network import MLP
 from mlplab.optim import Adam, Optimizer, Schedule, get_schedule
 from mlplab.progress import EpochProgress
-from mlplab.train import BatchDraws, Callback, DivergenceWarning, History, _Watch, check_schedule
+from mlplab.train import (
+    BatchDraws,
+    Callback,
+    DivergenceWarning,
+    History,
+    _Watch,
+    check_points,
+    check_schedule,
+)
 
 
 def _view(net: MLP, params: np.ndarray) -> MLP:
@@ -162,7 +170,7 @@ def fit_ensemble(
             "fit_ensemble needs a first-order optimiser with an update() formula (SGD, Adam, or "
             "one of your own); train L-BFGS runs one by one with mlplab.fit"
         )
-    check_schedule(epochs, sampling, early_stopping)
+    check_schedule(epochs, sampling, early_stopping, batch_size)
     seeds = ens.seeds if seeds is None else [int(s) for s in seeds]
     base = np.full(M, optimizer.lr) if lrs is None else np.array(lrs, dtype=np.float64)
     if len(seeds) != M or base.shape != (M,):
@@ -175,6 +183,7 @@ def fit_ensemble(
     if validation is not None:
         Xv = proto.check_input(validation[0], "X_val")
         Tv = loss.prepare(proto(Xv), proto.check_target(validation[1], loss, Xv.shape[0], "y_val"))
+    check_points(proto, X, Xv)
     n = X.shape[0]
     batch_size = n if batch_size is None or batch_size >= n else batch_size
     if batch_size < 1:

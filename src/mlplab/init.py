@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlplab._spec import parse_spec, unknown
+from mlplab._spec import build, no_parameters, parse_spec, unknown
 
 DrawFn = Callable[[np.random.Generator, tuple[int, ...], int, int], np.ndarray]
 
@@ -140,11 +140,10 @@ def get_initializer(spec: str | float | Initializer) -> Initializer:
     name, params = parse_spec(spec)
     name = _ALIASES.get(name, name)
     if name in _FIXED:
-        if params:
-            raise ValueError(f"initialiser {name!r} takes no parameter, got {spec!r}")
+        no_parameters("initialiser", spec, params)
         return _FIXED[name]
     if name in _PARAMETERISED:
         if name == "zeros" and params:
             raise ValueError(f"'zeros' takes no parameter; use 'constant:{params[0]:g}'")
-        return _PARAMETERISED[name](*params)
+        return build("initialiser", spec, _PARAMETERISED[name], params)
     raise unknown("initialiser", spec, NAMES)

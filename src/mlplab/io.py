@@ -2,7 +2,8 @@
 
 A model file is a NumPy ``.npz`` archive holding ``W2, b2, W3, b3, ...`` (the paper's layer
 numbers) and ``meta``, a JSON string with the format version, sizes, activations and dtype.
-Nothing is pickled: files are read with ``allow_pickle=False``. Every file mlplab writes goes
+Nothing is pickled: files are read entry by entry through :mod:`mlplab.npz`, which checks each
+array's declared shape and dtype before reading it, never with pickle. Every file mlplab writes goes
 to a temporary file in the same folder first and is then renamed over the target, so an
 interrupted write never leaves a half-written file behind.
 """
@@ -12,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,8 +21,9 @@ from typing import IO, TYPE_CHECKING
 import numpy as np
 
 from mlplab import __version__
-from mlplab._spec import UnknownNameError
 from mlplab.activations import Activation, get_activation
+from mlplab.errors import MlplabError, ModelFileError, SizeError, UnknownNameError
+from mlplab.npz import Archive
 
 if TYPE_CHECKING:
     from mlplab.network import MLP
@@ -31,10 +32,11 @@ FORMAT = "mlplab-model"
 _UMASK = os.umask(0o022)  # reading the umask means setting it: once, at import, then restored
 os.umask(_UMASK)
 FORMAT_VERSION = 1
+#: Largest metadata string or JSON file read (1 MiB; a model's metadata is a few hundred bytes).
+MAX_META_BYTES = 2**20
 
-
-class ModelFileError(ValueError):
-    """A model file that cannot be read: missing, damaged, or of another format version."""
+__all__ = ["ModelFileError", "atomic_open", "atomic_write", "load_model", "read_json",
+           "save_model", "write_json", "write_text"]  # fmt: skip
 
 
 @contextmanager
@@ -100,28 +102,85 @@ def save_model(net: MLP, path: str | Path) -> Path:
     return atomic_write(path, lambda fh: np.savez(fh, **arrays), mode="wb")
 
 
-def _read_archive(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
-    if not path.is_file():
-        raise ModelFileError(f"no model file at {path}: check the path (models end in .npz)")
+def loads_json(text: str, source: str, error: Callable[[str], Exception]) -> object:
+    """Parse JSON ``text`` from ``source`` (a path or a name, for the message).
+
+    Nesting deeper than Python's recursion limit, and anything else the parser refuses, raises
+    ``error(message)``, never ``RecursionError``.
+    """
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
-        raise ModelFileError(
-            f"{path} is not a readable mlplab model file (damaged or not an .npz archive: {exc}); "
-            f"save the model again with net.save(...)"
-        ) from None
-    if "meta" not in arrays:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError, ValueError) as exc:
+        kind = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise error(f"{source} is not valid JSON ({kind})") from None
+
+
+def read_json(path: str | Path, error: Callable[[str], Exception] = ModelFileError) -> object:
+    """Read the JSON file ``path`` (at most :data:`MAX_META_BYTES`), with mlplab's errors."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_META_BYTES + 1)
+    except OSError as exc:
+        raise error(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_META_BYTES:
+        raise error(f"{path} is larger than {MAX_META_BYTES} bytes; mlplab's JSON files are small")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise error(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    return loads_json(text, str(path), error)
+
+
+def _model_error(message: str) -> ModelFileError:
+    return ModelFileError(f"{message}; models are written by net.save(...) or mlplab train")
+
+
+def _read_meta(archive: Archive) -> dict:
+    """The metadata of a model archive, with every field's type checked."""
+    path = archive.path
+    if "meta" not in archive.names:
         raise ModelFileError(f"{path} is an .npz archive but not an mlplab model (no 'meta' entry)")
-    try:
-        meta = json.loads(str(arrays.pop("meta")))
-    except json.JSONDecodeError as exc:
-        raise ModelFileError(f"{path} has damaged metadata ({exc}); save the model again") from None
-    return meta, arrays
+    head = archive.header("meta")
+    if head.shape != () or head.dtype.kind != "U" or head.dtype.itemsize > 4 * MAX_META_BYTES:
+        raise _model_error(f"{path}: 'meta' must be one JSON string, found {head.dtype} "
+                           f"of shape {head.shape}")  # fmt: skip
+    meta = loads_json(str(archive.read("meta", head)), f"{path} metadata", _model_error)
+    if not isinstance(meta, dict):
+        raise _model_error(f"{path}: the metadata must be a JSON object")
+    if meta.get("format") != FORMAT:
+        raise ModelFileError(f"{path} is not an mlplab model file (format {meta.get('format')!r})")
+    version = meta.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path} uses model format version {version!r}, but this mlplab "
+            f"({__version__}) reads version {FORMAT_VERSION}; use the mlplab version that wrote "
+            f"it ({meta.get('mlplab_version', 'unknown')!r}) or save the model again"
+        )
+    sizes, acts, dtype = meta.get("sizes"), meta.get("activations"), meta.get("dtype")
+    if (
+        not isinstance(sizes, list)
+        or len(sizes) < 2
+        or not all(type(n) is int and 1 <= n for n in sizes)
+    ):
+        raise _model_error(f"{path}: 'sizes' must be a list of at least two whole widths >= 1")
+    if not isinstance(acts, list) or not all(isinstance(a, str) for a in acts):
+        raise _model_error(f"{path}: 'activations' must be a list of names")
+    if len(acts) != len(sizes) - 1:
+        raise _model_error(
+            f"{path}: {len(acts)} activations for {len(sizes) - 1} layers (sizes {sizes})"
+        )
+    if dtype not in ("float64", "float32"):
+        raise _model_error(f"{path}: 'dtype' must be 'float64' or 'float32', got {dtype!r}")
+    return meta
 
 
 def load_model(path: str | Path, activations: dict[str, Activation] | None = None) -> MLP:
     """Read a network written by :func:`save_model`.
+
+    The metadata is read and checked first (types, sizes against the memory limit); then each
+    array's declared shape and dtype are checked against it before its data is read. Entries the
+    model does not need are never decompressed.
 
     Parameters
     ----------
@@ -133,41 +192,43 @@ def load_model(path: str | Path, activations: dict[str, Activation] | None = Non
     ------
     ModelFileError
         If the file is missing, damaged, of another format version, or inconsistent.
+    SizeError
+        If the declared sizes would allocate more than :mod:`mlplab.limits` allows.
     """
     from mlplab.network import MLP
 
     path = Path(path)
-    meta, arrays = _read_archive(path)
-    if meta.get("format") != FORMAT:
-        raise ModelFileError(f"{path} is not an mlplab model file (format {meta.get('format')!r})")
-    version = meta.get("format_version")
-    if version != FORMAT_VERSION:
-        raise ModelFileError(
-            f"{path} uses model format version {version}, but this mlplab "
-            f"({__version__}) reads version {FORMAT_VERSION}; use the mlplab version that wrote "
-            f"it ({meta.get('mlplab_version', 'unknown')}) or save the model again"
-        )
-    custom = activations or {}
-    try:
-        acts = [
-            custom[name] if name in custom else get_activation(name) for name in meta["activations"]
-        ]
-        net = MLP(meta["sizes"], activation=acts, output_activation=None, dtype=meta["dtype"])
-    except UnknownNameError as exc:
-        raise ModelFileError(
-            f"{path} uses an activation this session does not know ({exc}); pass it as "
-            f"MLP.load(path, activations={{'name': Activation(...)}})"
-        ) from None
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelFileError(f"{path} has inconsistent metadata ({exc})") from None
-    for i, (W, b) in enumerate(zip(net.weights, net.biases, strict=False)):
-        for name, target in ((f"W{i + 2}", W), (f"b{i + 2}", b)):
-            if name not in arrays or arrays[name].shape != target.shape:
-                got = arrays[name].shape if name in arrays else "missing"
-                raise ModelFileError(
-                    f"{path}: array {name} should have shape {target.shape}, found {got}"
-                )
-            target[...] = arrays[name]
+    with Archive(path, _model_error, "model file") as archive:
+        meta = _read_meta(archive)
+        custom = activations or {}
+        try:
+            acts = [
+                custom[name] if name in custom else get_activation(name)
+                for name in meta["activations"]
+            ]
+            net = MLP(meta["sizes"], activation=acts, output_activation=None, dtype=meta["dtype"])
+        except UnknownNameError as exc:
+            raise ModelFileError(
+                f"{path} uses an activation this session does not know ({exc}); pass it as "
+                f"MLP.load(path, activations={{'name': Activation(...)}})"
+            ) from None
+        except SizeError as exc:
+            raise SizeError(f"{path} declares {exc}") from None
+        except MlplabError as exc:
+            raise ModelFileError(f"{path} has inconsistent metadata ({exc})") from None
+        for i, (W, b) in enumerate(zip(net.weights, net.biases, strict=False)):
+            for name, target in ((f"W{i + 2}", W), (f"b{i + 2}", b)):
+                if name not in archive.names:
+                    raise ModelFileError(
+                        f"{path}: array {name} should have shape {target.shape}, found missing"
+                    )
+                head = archive.header(name)
+                if head.shape != target.shape or head.dtype.kind != "f":
+                    raise ModelFileError(
+                        f"{path}: array {name} should be real floats of shape {target.shape}, "
+                        f"found {head.dtype} of shape {head.shape}"
+                    )
+                target[...] = archive.read(name, head)
     if not np.all(np.isfinite(net.params)):
         raise ModelFileError(f"{path} holds NaN or inf parameters")
     return net

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlplab._spec import parse_spec, unknown
+from mlplab._spec import no_parameters, parse_spec, unknown
 
 CostFn = Callable[[np.ndarray, np.ndarray], float]
 GradFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -240,8 +240,9 @@ def get_loss(spec: str | Loss) -> Loss:
         return spec
     if not isinstance(spec, str):
         raise TypeError(f"a loss is a name such as 'mse' or an mlplab.Loss, got {spec!r}")
-    name, _ = parse_spec(spec)
+    name, params = parse_spec(spec)
     name = _ALIASES.get(name, name)
     if name not in _LOSSES:
         raise unknown("loss", spec, tuple(sorted(_LOSSES)))
+    no_parameters("loss", spec, params)
     return _LOSSES[name]

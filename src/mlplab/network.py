@@ -23,7 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from mlplab.activations import Activation, get_activation
+from mlplab.errors import MlplabError
 from mlplab.init import Initializer, get_initializer
+from mlplab.limits import check_bytes
 from mlplab.losses import Loss, get_loss
 
 _DTYPES = {"float64": np.float64, "float32": np.float32}
@@ -136,8 +138,16 @@ class MLP:
         self.sizes = _check_sizes(sizes)
         self.activations = _layer_activations(len(self.sizes) - 1, activation, output_activation)
         self.dtype = resolve_dtype(dtype)
+        check_bytes(
+            f"a network of layer widths {self.sizes} (p = {self.num_parameters} parameters, "
+            f"with their gradient and two optimiser moments)",
+            4 * self.num_parameters * self.dtype.itemsize,
+        )
         self.init = get_initializer(init)
         self.bias_init = get_initializer(bias_init)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+                                 or seed < 0):  # fmt: skip
+            raise MlplabError(f"seed must be a whole number >= 0 or None, got {seed!r}")
         self.seed = seed
         self.params = np.zeros(self.num_parameters, dtype=self.dtype)
         self.weights, self.biases = self.unflatten(self.params)
@@ -203,6 +213,20 @@ class MLP:
             bad = int(np.count_nonzero(~np.isfinite(X)))
             raise ValueError(f"{name} contains {bad} NaN or inf value(s); remove or impute them")
         return X
+
+    def check_batch(self, n_points: int, what: str = "the training set") -> None:
+        """Refuse a forward pass over ``n_points`` rows whose z^[l] and a^[l] would not fit
+        the memory limit of :mod:`mlplab.limits`.
+
+        Raises
+        ------
+        SizeError
+        """
+        check_bytes(
+            f"a forward pass over {what} ({n_points} points through layers of widths "
+            f"{self.sizes}, keeping z^[l] and a^[l])",
+            2.0 * n_points * sum(self.sizes) * self.dtype.itemsize,
+        )
 
     def check_target(self, y: np.ndarray, loss: Loss, n_points: int, name: str = "y") -> np.ndarray:
         """Return ``y`` as a finite array matching the output layer (see :meth:`check_input`)."""

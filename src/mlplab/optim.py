@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mlplab._spec import parse_spec, unknown
+from mlplab._spec import build, no_parameters, parse_spec, unknown
 
 if TYPE_CHECKING:
     import scipy.optimize
@@ -313,9 +313,10 @@ def get_optimizer(
     """
     if isinstance(spec, (Optimizer, LBFGS)):
         return spec
-    name, _ = parse_spec(str(spec))
+    name, params = parse_spec(str(spec))
     if name not in _OPTIMIZERS:
         raise unknown("optimizer", str(spec), tuple(sorted(_OPTIMIZERS)))
+    no_parameters("optimizer", str(spec), params)
     cls = _OPTIMIZERS[name]
     if cls is LBFGS:
         return cls(**kwargs)
@@ -398,4 +399,4 @@ def get_schedule(spec: str | Schedule | None) -> Schedule:
     name, params = parse_spec(spec)
     if name not in _SCHEDULES:
         raise unknown("schedule", spec, SCHEDULE_NAMES)
-    return _SCHEDULES[name](*params)
+    return build("schedule", spec, _SCHEDULES[name], params)

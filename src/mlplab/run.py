@@ -9,7 +9,6 @@ Rerunning a ``config.json`` reproduces the run.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -17,8 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from mlplab.data import get_target, load_xy, sample
-from mlplab.io import write_json
+from mlplab.config_check import check_config
+from mlplab.data import get_target, load_xy, sample, target_values
+from mlplab.errors import MlplabError
+from mlplab.io import read_json, write_json
+from mlplab.limits import check_bytes
 from mlplab.losses import get_loss
 from mlplab.network import MLP
 from mlplab.optim import get_optimizer
@@ -93,8 +95,8 @@ def make_data(cfg: TrainConfig) -> tuple[np.ndarray, ...]:
     f = get_target(cfg.target)
     x = sample(cfg.n_train, cfg.domain, cfg.sampling, rng)
     x_val = sample(cfg.n_val, cfg.domain, cfg.sampling, rng)
-    y = f(x) + cfg.noise * rng.standard_normal(x.shape)
-    return x, y, x_val, f(x_val)
+    y = target_values(cfg.target, x, f) + cfg.noise * rng.standard_normal(x.shape)
+    return x, y, x_val, target_values(cfg.target, x_val, f)
 
 
 def class_labels(y: np.ndarray, y_val: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
@@ -112,7 +114,14 @@ def class_labels(y: np.ndarray, y_val: np.ndarray) -> tuple[np.ndarray, np.ndarr
     both = np.concatenate([y[:, 0], y_val[:, 0]])
     if np.any(both < 0) or np.any(both != np.round(both)):
         raise ValueError("cross_entropy needs class labels 0, 1, 2, ... in the target column")
-    n_classes = max(int(both.max()) + 1, 2)
+    largest = float(both.max())
+    check_bytes(
+        f"class label {largest:g} (cross_entropy makes one output per class 0..{largest:g}, "
+        f"for each of {len(both)} points)",
+        8.0 * (largest + 1) * len(both),
+        hint="number the classes 0, 1, 2, ... without gaps",
+    )
+    n_classes = max(int(largest) + 1, 2)
     return y[:, 0].astype(np.intp), y_val[:, 0].astype(np.intp), n_classes
 
 
@@ -156,6 +165,7 @@ def train_run(cfg: TrainConfig, out: str | Path | None = None, progress: bool = 
         ``cross_entropy`` (integer class labels in the last column) ``train_accuracy`` and
         ``val_accuracy`` instead of the squared errors.
     """
+    check_config(cfg)
     x, y, x_val, y_val = make_data(cfg)
     classes = get_loss(cfg.loss).integer_targets
     if classes:
@@ -262,5 +272,7 @@ def _write_figures(
 
 def load_config(path: str | Path) -> TrainConfig:
     """Read a ``config.json`` written by :func:`train_run`."""
-    with open(path, encoding="utf-8") as fh:
-        return TrainConfig.from_dict(json.load(fh))
+    values = read_json(path, MlplabError)
+    if not isinstance(values, dict):
+        raise MlplabError(f"{path} must hold a JSON object of training options")
+    return TrainConfig.from_dict(values)

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from mlplab.engine import Trainer, blas_threads, explain
+from mlplab.errors import MlplabError
 from mlplab.losses import Loss, get_loss
 from mlplab.network import MLP
 from mlplab.optim import LBFGS, Adam, Optimizer, Schedule, get_schedule
@@ -219,7 +220,7 @@ def fit(
     loss = get_loss(loss)
     optimizer = Adam() if optimizer is None else optimizer
     schedule = get_schedule(schedule)
-    check_schedule(epochs, sampling, early_stopping)
+    check_schedule(epochs, sampling, early_stopping, batch_size)
     rng = np.random.default_rng(seed)
     X = net.check_input(X)
     y = net.check_target(y, loss, X.shape[0])
@@ -228,17 +229,14 @@ def fit(
     elif validation is not None:
         Xv = net.check_input(validation[0], "X_val")
         yv = net.check_target(validation[1], loss, Xv.shape[0], "y_val")
-        if Xv.shape[0] == 0:
-            raise ValueError("the validation set has no points; pass validation=None instead")
     else:
         Xv = yv = None
+    check_points(net, X, Xv)
     n = X.shape[0]
-    if n == 0:
-        raise ValueError("the training set has no points")
-    if batch_size is None or (_whole(batch_size) and batch_size >= n):
+    if batch_size is None or batch_size >= n:
         batch_size = n
-    if not _whole(batch_size) or batch_size < 1:
-        raise ValueError(f"batch_size must be a whole number >= 1 or None, got {batch_size!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a whole number >= 1 or None, got {batch_size}")
     batch_size = int(batch_size)
     plan = explain(net, loss, optimizer, batch_size, n, epochs, engine)
 
@@ -302,20 +300,31 @@ def fit(
     return history
 
 
-def _whole(x: object) -> bool:
-    """Whether ``x`` is a whole number (an int, not a bool)."""
-    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
-
-
-def check_schedule(epochs: int, sampling: str, early_stopping: int | None) -> None:
-    """Refuse an epoch count, batch sampling or early-stopping patience that :func:`fit` (and
-    :func:`mlplab.fit_ensemble`) cannot run, with a message naming the valid values."""
+def check_schedule(
+    epochs: int, sampling: str, early_stopping: int | None, batch_size: int | None = None
+) -> None:
+    """Refuse an epoch count, batch sampling, early-stopping patience or batch size that
+    :func:`fit` (and :func:`mlplab.fit_ensemble`) cannot run, with a message naming the valid
+    values."""
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
+    ):
+        raise MlplabError(f"batch_size must be a whole number >= 1 or None, got {batch_size!r}")
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
         raise ValueError(f"epochs must be a whole number >= 1, got {epochs!r}")
     if sampling not in SAMPLINGS:
         raise ValueError(f"unknown sampling {sampling!r}; valid names are: {', '.join(SAMPLINGS)}")
     if early_stopping is not None and early_stopping < 1:
         raise ValueError(f"early_stopping is a patience in epochs >= 1, got {early_stopping}")
+
+
+def check_points(net: MLP, X: np.ndarray, Xv: np.ndarray | None) -> None:
+    """Refuse an empty training or validation set, and one whose forward pass (z^[l] and a^[l]
+    for every point) would not fit the memory limit."""
+    if X.shape[0] == 0 or (Xv is not None and Xv.shape[0] == 0):
+        empty = "training" if X.shape[0] == 0 else "validation"
+        raise MlplabError(f"the {empty} set has no points; give at least one row")
+    net.check_batch(X.shape[0] + (0 if Xv is None else Xv.shape[0]), "the training data")
 
 
 def _fit_fast(
@@ -391,6 +400,12 @@ def _fit_lbfgs(
         return end_epoch(history.epochs, math.nan)
 
     result = optimizer.minimize(fun, work.params.copy(), epochs, callback)
+    if history.status == "running" and not math.isfinite(result.fun):
+        history.status = "diverged"  # the parameters stay those of the last finite iteration
+        history.message = (
+            f"L-BFGS stopped after {history.epochs} iterations: the cost became {result.fun}. "
+            f"Check the data and the initial weights (their scale) for values that overflow."
+        )
     if history.status == "running":
         net.params[...] = result.x
         if history.epochs < epochs:

@@ -62,10 +62,12 @@ def test_summary_and_figures_exist(local_sweep):
 
 def test_failed_run_is_recorded_and_the_sweep_goes_on(tmp_path):
     spec = tmp_path / "fail.toml"
+    bad = tmp_path / "bad.csv"  # passes the spec check (it exists); its reading fails in the run
+    bad.write_text("x,y\n1,2\n3,four\n")
     spec.write_text(
         SPEC.replace("seeds = 2", "seeds = 1").replace(
             "[grid]\nhidden = [[8], [16]]\nlr = [0.003, 0.03]\n",
-            f'[[runs]]\nlr = 0.01\n\n[[runs]]\ndata = "{tmp_path / "missing.csv"}"\n',
+            f'[[runs]]\nlr = 0.01\n\n[[runs]]\ndata = "{bad}"\n',
         )
     )
     out = tmp_path / "out"
@@ -73,7 +75,7 @@ def test_failed_run_is_recorded_and_the_sweep_goes_on(tmp_path):
     assert status == 1
     rows = read_results(out / "results.csv")
     assert [r["status"] for r in rows] == ["ok", "failed"]
-    assert rows[1]["error"].startswith("ValueError: no data file at")
+    assert rows[1]["error"].startswith(f"DataFileError: {bad} line 3: 'four' is not a number")
     assert rows[1]["val_mse"] == ""
     assert f"1 run(s) failed: {rows[1]['run_id']}" in stderr
     assert "1 ok, 1 failed" in stdout

@@ -120,3 +120,77 @@ def test_cli_rejects_bad_spec_before_launching_anything(tmp_path):
     assert not out.exists()
     status, _, err = run_cli("sweep", str(tmp_path / "missing.toml"))
     assert status == 2 and "cannot read sweep spec" in err
+
+
+# --- the whole spec checked before any cluster; its size limited -------------------------------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from tests.hostile import FUZZ, outcome  # noqa: E402
+
+from mlplab.errors import MlplabError  # noqa: E402
+from mlplab.sweep.spec import MAX_RUNS  # noqa: E402
+
+
+def test_values_are_checked_before_running():
+    with pytest.raises(
+        SpecError, match="the run with lr=0.01, epochs=0 cannot be built: --epochs must be"
+    ):
+        parse_spec({"grid": {"lr": [0.01], "epochs": [0]}})
+    with pytest.raises(SpecError, match="--seed must be a whole number >= 0, got -1"):
+        parse_spec({"grid": {"seed": [0, -1]}})
+    with pytest.raises(SpecError, match="--momentum applies to SGD only"):
+        parse_spec({"base": {"momentum": 0.5}, "grid": {"optimizer": ["sgd", "adam"]}})
+
+
+def test_run_count_is_limited_and_reported_first():
+    grid = {"lr": [1e-3 * (i + 1) for i in range(200)], "epochs": list(range(1, 101))}
+    counted = []
+    with pytest.raises(
+        SpecError, match=r"the sweep has 60000 runs \(200 lr × 100 epochs × 3 seeds\)"
+    ):
+        parse_spec({"grid": grid, "seeds": 3}, on_count=counted.append)
+    assert counted == [60000]
+    assert MAX_RUNS == 10_000
+    spec = parse_spec({"grid": {"lr": [0.01, 0.02, 0.03]}}, max_runs=None)
+    assert len(spec.runs) == 3
+    with pytest.raises(SpecError, match="more than 2"):
+        parse_spec({"grid": {"lr": [0.01, 0.02, 0.03]}}, max_runs=2)
+
+
+def test_spec_file_bounds(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text("x = " + "[" * 50_000 + "]" * 50_000)
+    with pytest.raises(SpecError, match="nested too deeply"):
+        load_spec(path)
+    path.write_bytes(b"name = '\xe9'")
+    with pytest.raises(SpecError, match="not UTF-8"):
+        load_spec(path)
+    path.write_text("# " + "x" * 2**20)
+    with pytest.raises(SpecError, match="larger than"):
+        load_spec(path)
+
+
+_TOML_PIECES = st.sampled_from(
+    ["[base]\n", "[grid]\n", "[[runs]]\n", "seeds = 2\n", "seeds = [0, -1]\n", "epochs = 0\n",
+     "epochs = 1\n", "hidden = [200000000]\n", "hidden = [[3], [4]]\n", "lr = [0.1, 0.01]\n",
+     "lr = nan\n", "n_train = 8\n", "n_val = 4\n", "target = 'log(x)'\n", "target = '((x'\n",
+     "activation = 'leaky_relu:1,2'\n", "optimizer = 'adam'\n", "momentum = 0.9\n",
+     "name = '../x'\n", "domain = [1, -1]\n", "x = [[[[[[\n", "'\n", "= 1\n", "batch_size = 2.5\n"]
+)  # fmt: skip
+
+
+@FUZZ
+@given(
+    st.one_of(
+        st.binary(max_size=300),
+        st.lists(_TOML_PIECES, max_size=10).map(lambda p: "".join(p).encode()),
+    )
+)
+def test_spec_reader_on_hostile_bytes(tmp_path, data):
+    path = tmp_path / "hostile.toml"
+    path.write_bytes(data)
+    result = outcome(lambda: load_spec(path, max_runs=50))
+    if not isinstance(result, MlplabError):
+        assert 1 <= len(result.runs) <= 50
+        assert all(r.config.epochs >= 1 for r in result.runs)

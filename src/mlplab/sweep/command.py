@@ -43,12 +43,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="seconds to wait for the scheduler and its first worker (default: 10)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--yes", action="store_true", help="run a sweep of more than 10,000 runs without asking"
+    )
     p.set_defaults(func=_cmd_sweep)
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from mlplab.cli import UsageError, _writable_dir, console, err_console
     from mlplab.sweep import ClusterError, load_spec, run_sweep
+    from mlplab.sweep.spec import MAX_RUNS
 
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be >= 1, got {args.workers}")
@@ -57,9 +61,13 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             "--workers sets the size of the local cluster; with --scheduler the cluster's own "
             "workers run the sweep: drop one of the two"
         )
-    if args.timeout <= 0:
+    if not 0 < args.timeout < float("inf"):
         raise UsageError(f"--timeout must be a positive number of seconds, got {args.timeout}")
-    spec = load_spec(args.spec)
+    spec = load_spec(
+        args.spec,
+        max_runs=None if args.yes else MAX_RUNS,
+        on_count=lambda n: console.print(f"{args.spec}: {n} runs; checking them", highlight=False),
+    )
     out = _writable_dir(args.out or f"runs/{spec.name}")
     where = (
         f"the Dask scheduler at {args.scheduler}"

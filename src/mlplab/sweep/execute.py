@@ -10,7 +10,6 @@ attempt writes its own temporary folder, and a run folder that is already comple
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -22,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlplab.io import read_json
 from mlplab.run import TrainConfig, load_config, train_run
 
 #: Files every complete run folder holds; metrics.json is written last.
@@ -49,8 +49,7 @@ def is_complete(folder: Path, config: TrainConfig) -> bool:
 
 def read_metrics(folder: Path) -> dict:
     """The ``metrics.json`` of a run folder."""
-    with open(folder / "metrics.json", encoding="utf-8") as fh:
-        metrics = json.load(fh)
+    metrics = read_json(folder / "metrics.json", ValueError)
     if not isinstance(metrics, dict):
         raise ValueError(f"{folder / 'metrics.json'} does not hold a table of metrics")
     return metrics
@@ -192,6 +191,7 @@ def connect(scheduler: str | None = None, workers: int | None = None, timeout: f
         )
         client = Client(cluster)
     else:
+        probe_scheduler(scheduler, timeout)
         try:
             client = Client(scheduler, timeout=timeout)
         except (OSError, TimeoutError, ValueError) as exc:
@@ -212,6 +212,62 @@ def connect(scheduler: str | None = None, workers: int | None = None, timeout: f
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+#: Largest first message a Dask scheduler sends (its handshake is a few hundred bytes).
+_HANDSHAKE_BYTES = 2**20
+
+
+def probe_scheduler(address: str, timeout: float) -> None:
+    """Check that a ``tcp://`` address answers like a Dask scheduler before a client connects.
+
+    A scheduler sends its handshake first, prefixed by its length as 8 little-endian bytes. The
+    probe reads those 8 bytes within ``timeout`` seconds: another kind of server (HTTP, SSH)
+    sends nothing or text whose first bytes, read as a length, ask for exabytes, which Dask's
+    client would try to allocate. Other protocols (``tls://``, ``inproc://``) are left to Dask.
+
+    Raises
+    ------
+    ClusterError
+        If nothing listens, nothing arrives in time, or the first 8 bytes are not a handshake.
+    """
+    import socket
+    import struct
+    from urllib.parse import urlsplit
+
+    scheme, _, _ = address.rpartition("://")
+    if scheme not in ("", "tcp"):
+        return
+    try:
+        parts = urlsplit(f"tcp://{address.rpartition('://')[2]}")
+        host, port = parts.hostname, parts.port or 8786  # Dask's default scheduler port
+    except ValueError:
+        host = None
+    if not host:
+        raise ClusterError(f"--scheduler {address}: give an address tcp://HOST:PORT")
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            head = b""
+            while len(head) < 8:
+                chunk = sock.recv(8 - len(head))
+                if not chunk:
+                    break
+                head += chunk
+    except TimeoutError:
+        head = None
+    except OSError as exc:
+        raise ClusterError(
+            f"cannot reach the Dask scheduler at {address} within {timeout:g} s "
+            f"({exc.strerror or exc}); check the address, or start one with `dask scheduler` "
+            f"on that machine"
+        ) from None
+    if head is None or len(head) < 8 or not 0 < struct.unpack("<Q", head)[0] <= _HANDSHAKE_BYTES:
+        said = "nothing" if not head else repr(head)
+        raise ClusterError(
+            f"{address} is not a Dask scheduler (it sent {said} within {timeout:g} s, where a "
+            f"scheduler sends its handshake); check the host and the port (8786 by default)"
+        )
 
 
 def dask_setup(worker) -> None:

@@ -21,7 +21,9 @@ A spec looks like this (every key of ``[base]``, ``[grid]`` and ``[[runs]]`` is 
 Runs are expanded in a fixed order (``[[runs]]`` entries, then grid points in the order the
 lists are written, then seeds), so results tables and run identifiers are reproducible.
 Everything is checked before any run starts: TOML syntax (with line and column), unknown keys,
-value types, empty lists, names of activations, losses, optimisers and targets.
+value types, empty lists, and every value of every run as ``mlplab train`` would check it
+(:func:`mlplab.config_check.check_config`: names, sizes, ranges such as ``epochs >= 1``). A spec
+of more than :data:`MAX_RUNS` runs is refused unless the caller allows more (``--yes``).
 """
 
 from __future__ import annotations
@@ -29,12 +31,15 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import re
 import sys
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlplab.errors import MlplabError
 from mlplab.run import TrainConfig
 
 if sys.version_info >= (3, 11):
@@ -45,9 +50,13 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 TOP_LEVEL_KEYS = ("name", "seeds", "base", "grid", "runs")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _FIELD_TYPES = typing.get_type_hints(TrainConfig)
+#: Most runs a spec may expand to unless the caller allows more (``mlplab sweep --yes``).
+MAX_RUNS = 10_000
+#: Largest spec file read (a spec is a few lines of TOML).
+MAX_SPEC_BYTES = 2**20
 
 
-class SpecError(ValueError):
+class SpecError(MlplabError):
     """A sweep specification that cannot be run; the message names the problem and the fix."""
 
 
@@ -99,32 +108,76 @@ def run_id(config: TrainConfig) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
-def load_spec(path: str | Path) -> SweepSpec:
+def load_spec(
+    path: str | Path,
+    max_runs: int | None = MAX_RUNS,
+    on_count: Callable[[int], None] | None = None,
+) -> SweepSpec:
     """Read and validate the sweep specification in the TOML file ``path``.
+
+    Parameters
+    ----------
+    path : str or Path
+    max_runs, on_count
+        See :func:`parse_spec`.
 
     Raises
     ------
     SpecError
-        If the file is missing, is not valid TOML (the message gives line and column), or
-        describes runs that cannot be built.
+        If the file is missing, larger than :data:`MAX_SPEC_BYTES`, not UTF-8, not valid TOML
+        (the message gives line and column, or says it is nested too deeply), or describes runs
+        that cannot be built.
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_SPEC_BYTES + 1)
     except OSError as exc:
         raise SpecError(f"cannot read sweep spec {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError(f"{path} is larger than {MAX_SPEC_BYTES} bytes; a sweep spec is a short "
+                        f"TOML file")  # fmt: skip
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(
+            f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8"
+        ) from None
     try:
         table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{path} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise SpecError(f"{path} is not valid TOML: nested too deeply") from None
     try:
-        return parse_spec(table, default_name=path.stem)
+        return parse_spec(table, default_name=path.stem, max_runs=max_runs, on_count=on_count)
     except SpecError as exc:
         raise SpecError(f"{path}: {exc}") from None
 
 
-def parse_spec(table: dict, default_name: str = "sweep") -> SweepSpec:
-    """Validate a parsed spec (a dict as :mod:`tomllib` returns it) and expand its runs."""
+def parse_spec(
+    table: dict,
+    default_name: str = "sweep",
+    max_runs: int | None = MAX_RUNS,
+    on_count: Callable[[int], None] | None = None,
+) -> SweepSpec:
+    """Validate a parsed spec (a dict as :mod:`tomllib` returns it) and expand its runs.
+
+    Parameters
+    ----------
+    table : dict
+    default_name : str
+        The sweep's name when the spec has no ``name``.
+    max_runs : int or None
+        Refuse a spec of more runs (None: no limit).
+    on_count : callable, optional
+        Called with the number of runs as soon as it is known, before the runs are expanded
+        and checked (which takes a while for a large grid).
+
+    Raises
+    ------
+    SpecError
+    """
     extra = sorted(set(table) - set(TOP_LEVEL_KEYS))
     if extra:
         raise SpecError(
@@ -149,6 +202,19 @@ def parse_spec(table: dict, default_name: str = "sweep") -> SweepSpec:
             raise SpecError(f"{key!r} is set in both [grid] and [[runs]]; keep it in one place")
     if seeds is not None and ("seed" in base or "seed" in grid or "seed" in run_keys):
         raise SpecError("give seeds either with the top-level 'seeds' or as 'seed', not both")
+    count = len(runs) * math.prod(len(v) for v in grid.values()) * len(seeds or [None])
+    if on_count:
+        on_count(count)
+    if max_runs is not None and count > max_runs:
+        sizes = " × ".join(
+            [f"{len(runs)} [[runs]]"] * ("runs" in table)
+            + [f"{len(v)} {k}" for k, v in grid.items()]
+            + [f"{len(seeds or [])} seeds"] * (seeds is not None)
+        )
+        raise SpecError(
+            f"the sweep has {count} runs ({sizes}), more than {max_runs}; shorten the lists "
+            f"in [grid], or confirm with --yes"
+        )
     runs_axis, run_values = _runs_axis(runs if "runs" in table else [])
     axes = tuple(k for k in grid if k != "seed") + ((runs_axis,) if runs_axis else ())
     expanded = []
@@ -303,26 +369,20 @@ def _check_unique(runs: list[SweepRun]) -> None:
 
 
 def _check_buildable(runs: list[SweepRun]) -> None:
-    """Build each distinct network, optimiser, loss, schedule and target once, before running."""
-    from mlplab.data import get_target
-    from mlplab.losses import get_loss
-    from mlplab.optim import get_schedule
-    from mlplab.run import build_network, build_optimizer
+    """Check every distinct configuration (seeds aside) as ``mlplab train`` would, before any
+    cluster starts."""
+    from mlplab.config_check import check_config
 
     checked: set[str] = set()
     for r in runs:
-        cfg = r.config
-        key = json.dumps({**cfg.to_dict(), "seed": 0}, sort_keys=True)
+        seed = r.config.seed  # seeds share one check, unless a seed itself is bad
+        seed = 0 if isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0 else seed
+        key = json.dumps({**r.config.to_dict(), "seed": seed}, sort_keys=True)
         if key in checked:
             continue
         checked.add(key)
         try:
-            build_network(cfg, 1, 1)
-            build_optimizer(cfg)
-            get_loss(cfg.loss)
-            get_schedule(cfg.schedule)
-            if not cfg.data:
-                get_target(cfg.target)
-        except (ValueError, TypeError, KeyError) as exc:
+            check_config(r.config)
+        except MlplabError as exc:
             described = ", ".join(f"{k}={v!r}" for k, v in r.params.items()) or "[base]"
             raise SpecError(f"the run with {described} cannot be built: {exc}") from None
