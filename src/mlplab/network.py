@@ -17,7 +17,7 @@ W^[3], b^[3], ...), which the optimisers update in place.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,10 +39,14 @@ class Cache:
         ``a[i]`` is a^[i+1], shape ``(N, n_{i+1})``; ``a[0]`` is the input x.
     z : list of ndarray
         ``z[i]`` is z^[i+2], shape ``(N, n_{i+2})``; ``a[i+1] = σ(z[i])``.
+    delta : list of ndarray
+        Empty until :meth:`MLP.backward` runs on this cache; then ``delta[i]`` is
+        δ^[i+2] = ∂C/∂z^[i+2], shape ``(N, n_{i+2})`` (the same indexing as ``z``).
     """
 
     a: list[np.ndarray]
     z: list[np.ndarray]
+    delta: list[np.ndarray] = field(default_factory=list)
 
     @property
     def output(self) -> np.ndarray:
@@ -273,15 +277,23 @@ class MLP:
         -------
         gW, gb : lists of ndarray
             Shaped like ``weights`` and ``biases``; views into one flat gradient vector.
+
+        Notes
+        -----
+        Every δ^[l] is kept in ``cache.delta`` (``cache.delta[i]`` is δ^[i+2], shape
+        ``(N, n_{i+2})``, indexed as ``cache.z``); a second call replaces them.
         """
         g = np.empty_like(self.params) if out is None else out
         gW, gb = self.unflatten(g)
+        deltas = [np.empty(0)] * len(self.weights)
         delta = self.activations[-1].df(cache.z[-1]) * dC_da
         for i in range(len(self.weights) - 1, -1, -1):
+            deltas[i] = delta
             np.matmul(delta.T, cache.a[i], out=gW[i])
             np.sum(delta, axis=0, out=gb[i])
             if i > 0:
                 delta = self.activations[i - 1].df(cache.z[i - 1]) * (delta @ self.weights[i])
+        cache.delta = deltas
         return gW, gb
 
     def loss_gradient(
