@@ -15,6 +15,7 @@ from mlplab.io import ModelFileError
 from mlplab.losses import Loss, get_loss
 from mlplab.network import MLP, Cache
 from mlplab.optim import LBFGS, SGD, Adam, get_optimizer
+from mlplab.trace import Trace
 from mlplab.train import DivergenceWarning, History, fit
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "History",
     "Loss",
     "ModelFileError",
+    "Trace",
     "__version__",
     "activations",
     "check_gradients",

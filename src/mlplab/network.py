@@ -366,10 +366,32 @@ class MLP:
                 )
             if igrad.supports(self) and (engine == "fast" or X.shape[0] > igrad.BLOCK_ROWS):
                 return igrad.input_gradient(self, X)
-        cache = self.forward(X)
-        Delta = np.ones_like(cache.output)
+        return self.input_gradient_recursion(self.forward(X))[0]
+
+    def input_gradient_recursion(self, cache: Cache) -> list[np.ndarray]:
+        """Every Δ^[l] of the input-gradient recursion, for a scalar output (n_L = 1).
+
+        Δ^[L] = 1 and Δ^[l-1] = (W^[l])ᵀ (σ'(z^[l]) ∘ Δ^[l]) for l = L, ..., 2, so that
+        Δ^[1] = ∇a^[L](x) (the reference path of :meth:`input_gradient`).
+
+        Parameters
+        ----------
+        cache : Cache
+            From :meth:`forward` on N points.
+
+        Returns
+        -------
+        list of ndarray
+            ``Delta[i]`` is Δ^[i+1], shape ``(N, n_{i+1})`` (indexed as ``cache.a``).
+        """
+        if self.sizes[-1] != 1:
+            raise ValueError(
+                f"the input-gradient recursion needs a scalar output (n_L = 1) but this network "
+                f"has {self.sizes[-1]} outputs"
+            )
+        Delta = [np.ones_like(cache.output)]
         for i in range(len(self.weights) - 1, -1, -1):
-            Delta = (self.activations[i].df(cache.z[i]) * Delta) @ self.weights[i]
+            Delta.insert(0, (self.activations[i].df(cache.z[i]) * Delta[0]) @ self.weights[i])
         return Delta
 
     def input_jacobian(self, X: np.ndarray) -> np.ndarray:
@@ -393,6 +415,20 @@ class MLP:
         for i in range(len(self.weights) - 1, -1, -1):
             J = (J * self.activations[i].df(cache.z[i])[:, None, :]) @ self.weights[i]
         return J
+
+    def trace(self, x: np.ndarray, y: np.ndarray, loss: str | Loss = "half_sse", lr: float = 0.05):
+        """Every number of one gradient step on the point(s) ``x``, with its formula.
+
+        See :func:`mlplab.trace.trace`; the network is not changed.
+
+        Returns
+        -------
+        mlplab.trace.Trace
+            Prints as a table; ``to_markdown()``, ``to_html()``, ``to_dict()`` render it.
+        """
+        from mlplab.trace import trace
+
+        return trace(self, x, y, loss=loss, lr=lr)
 
     # --- copies, files, display --------------------------------------------------------------
 
