@@ -4,6 +4,7 @@
 ``mlplab gradcheck``  backprop and input derivatives against central finite differences
 ``mlplab predict``    evaluate a saved model
 ``mlplab diagnose``   dead units, saturation and gradient norms of a saved model, per layer
+``mlplab trace``      every number of one gradient step with its formula; exercises (--random)
 ``mlplab sweep``      a grid of training runs in parallel on Dask (see mlplab.sweep)
 ``mlplab experiment`` list and run the classic studies (``list``, ``run NAME|all``)
 ``mlplab --version``
@@ -28,6 +29,7 @@ from mlplab import __version__
 from mlplab.experiments.cli import add_parser as _experiment_parser
 from mlplab.losses import NAMES as LOSS_NAMES
 from mlplab.sweep.command import add_parser as _sweep_parser
+from mlplab.trace_command import add_parser as _trace_parser
 
 console = Console()
 err_console = Console(stderr=True)
@@ -449,6 +451,7 @@ COMMANDS = [
     _gradcheck_parser,
     _predict_parser,
     _diagnose_parser,
+    _trace_parser,
     _sweep_parser,
     _experiment_parser,
 ]

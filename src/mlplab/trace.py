@@ -181,11 +181,15 @@ class Trace:
         self.notes = notes
         self.cost = float(self["C"])
 
-    def __getitem__(self, symbol: str) -> np.ndarray:
+    def entry(self, symbol: str) -> Entry:
+        """The :class:`Entry` named ``symbol`` (e.g. ``"δ^[3]"``)."""
         for entry in self.entries:
             if entry.symbol == symbol:
-                return entry.value
+                return entry
         raise KeyError(f"no quantity {symbol!r} in this trace; it has {', '.join(self.symbols())}")
+
+    def __getitem__(self, symbol: str) -> np.ndarray:
+        return self.entry(symbol).value
 
     def symbols(self) -> list[str]:
         """The plain-text symbols of every entry, in order."""
@@ -250,12 +254,15 @@ class Trace:
         for title, entries in self._stages():
             lines += [f"### {title}", ""]
             for entry in entries:
-                lines += [
-                    f"$$ {entry.tex} = {entry.formula_tex} = {_tex_matrix(entry, digits)} $$",
-                    "",
-                ]
+                lines += [f"$$ {self.latex(entry.symbol, digits)} $$", ""]
         lines += [f"> Note: {note}" for note in self.notes]
         return "\n".join(lines).rstrip() + "\n"
+
+    def latex(self, symbol: str, digits: int = 6, formula: bool = True) -> str:
+        """One quantity as a LaTeX equation: symbol = formula = value (or symbol = value)."""
+        entry = self.entry(symbol)
+        middle = f"{entry.formula_tex} = " if formula else ""
+        return f"{entry.tex} = {middle}{_tex_matrix(entry, digits)}"
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
