@@ -391,3 +391,21 @@ def test_diagnose_a_target_needs_one_input_and_one_output(tmp_path, capsys):
     path = MLP([2, 3, 1], seed=0).save(tmp_path / "two.npz")
     assert main(["diagnose", str(path), "--target", "runge"]) == 2
     assert "the model has 2 input(s) and 1 output(s)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("sizes", [[2, 3, 1], [2, 4, 3]])
+def test_predict_prints_the_input_gradient(tmp_path, capsys, sizes):
+    net = MLP(sizes, seed=1, bias_init="normal:0,0.5")
+    path = net.save(tmp_path / "m.npz")
+    assert main(["predict", str(path), "--x", "0.1", "0.2", "-0.3", "0.4", "--gradient"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    n_out = sizes[-1]
+    assert lines[0].split(",") == ["x1", "x2"] + [f"y{i + 1}" for i in range(n_out)] + [
+        f"dy{i + 1}/dx{j + 1}" for i in range(n_out) for j in range(2)
+    ]
+    X = np.array([[0.1, 0.2], [-0.3, 0.4]])
+    printed = np.array([[float(v) for v in line.split(",")] for line in lines[1:]])
+    J = net.input_jacobian(X)
+    np.testing.assert_allclose(printed[:, 2 + n_out :].reshape(J.shape), J, rtol=1e-15)
+    if n_out == 1:
+        np.testing.assert_allclose(printed[:, 3:], net.input_gradient(X), rtol=1e-14)

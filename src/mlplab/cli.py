@@ -312,6 +312,12 @@ def _predict_parser(sub: argparse._SubParsersAction) -> None:
         "--x", nargs="+", type=float, metavar="X", help="input values; n_1 numbers make one point"
     )
     src.add_argument("--input", help="CSV file of inputs (one point per row) or NPZ with 'x'")
+    p.add_argument(
+        "--gradient",
+        action="store_true",
+        help="also print the input gradient ∇a^[L](x) (columns dy1/dx1, ...; the Jacobian "
+        "dyi/dxj when the model has several outputs)",
+    )
     p.set_defaults(func=_cmd_predict)
 
 
@@ -329,8 +335,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         X = load_x(args.input, n_in)
     Y = net(X)
     cols = [f"x{j + 1}" for j in range(n_in)] + [f"y{j + 1}" for j in range(Y.shape[1])]
+    blocks = [X, Y]
+    if args.gradient:
+        blocks.append(net.input_jacobian(X).reshape(len(X), -1))  # row i: dyi/dx1 ... dyi/dxn
+        cols += [f"dy{i + 1}/dx{j + 1}" for i in range(Y.shape[1]) for j in range(n_in)]
     print(",".join(cols))
-    for row in np.hstack([X, Y]):
+    for row in np.hstack(blocks):
         print(",".join(f"{v:.17g}" for v in row))
     return 0
 
