@@ -139,3 +139,86 @@ def band(
             alpha=0.2,
             lw=0,
         )
+
+
+def plot_error(
+    x_grid: np.ndarray,
+    error: np.ndarray | None,
+    x_train: np.ndarray,
+    residual: np.ndarray,
+    title: str = "Error",
+    ax: Axes | None = None,
+) -> Axes:
+    """The network's error a^[L](x) − f(x) on a grid and its residuals at the training points.
+
+    Parameters
+    ----------
+    x_grid : ndarray, shape (M,) or (M, 1)
+    error : ndarray, shape (M,) or (M, 1), optional
+        a^[L](x) − f(x) on the grid, where the truth f is known.
+    x_train, residual : ndarray, shape (N,) or (N, 1)
+        The training points and a^[L](x_i) − y_i there.
+    """
+    if ax is None:
+        _, (ax,) = new_figure()
+    ax.axhline(0.0, color="0.5", lw=0.8)
+    if error is not None:
+        ax.plot(
+            np.ravel(x_grid),
+            np.ravel(error),
+            color=COLORS["net"],
+            lw=1.5,
+            label=r"$a^{[L]}(x) - f(x)$",
+        )
+    ax.plot(
+        np.ravel(x_train),
+        np.ravel(residual),
+        "o",
+        ms=3,
+        color=COLORS["data"],
+        alpha=0.7,
+        label=r"$a^{[L]}(x_i) - y_i$ at the training points",
+    )
+    ax.set_xlabel("x")
+    ax.set_ylabel("error")
+    ax.set_title(title)
+    ax.legend(loc="best")
+    return ax
+
+
+def plot_input_gradient(
+    x_grid: np.ndarray,
+    gradient: np.ndarray,
+    derivative: np.ndarray | None = None,
+    derivative_label: str = "f'(x)",
+    title: str = r"Input gradient $\nabla a^{[L]}(x)$",
+    ax: Axes | None = None,
+) -> Axes:
+    """The network's input gradient against the target's derivative (1-D input, 1 output).
+
+    Parameters
+    ----------
+    x_grid : ndarray, shape (M,) or (M, 1)
+    gradient : ndarray, shape (M,) or (M, 1)
+        ∇a^[L](x) on the grid.
+    derivative : ndarray, shape (M,) or (M, 1), optional
+        f'(x) on the grid, labelled ``derivative_label`` (which says how it was computed).
+    """
+    if ax is None:
+        _, (ax,) = new_figure()
+    xg = np.ravel(x_grid)
+    if derivative is not None:
+        ax.plot(xg, np.ravel(derivative), color=COLORS["truth"], lw=1.5, label=derivative_label)
+    ax.plot(
+        xg,
+        np.ravel(gradient),
+        color=COLORS["net"],
+        lw=2,
+        ls="--",
+        label=r"network $\nabla a^{[L]}(x)$",
+    )
+    ax.set_xlabel("x")
+    ax.set_ylabel("derivative")
+    ax.set_title(title)
+    ax.legend(loc="best")
+    return ax

@@ -22,6 +22,7 @@ from mlplab.io import write_json
 from mlplab.losses import get_loss
 from mlplab.network import MLP
 from mlplab.optim import get_optimizer
+from mlplab.run_figures import write_figures
 from mlplab.train import DivergenceWarning, History, fit, split_validation
 
 GRID_POINTS = 2001
@@ -213,51 +214,9 @@ def train_run(cfg: TrainConfig, out: str | Path | None = None, progress: bool = 
         write_json(out / "config.json", cfg.to_dict())
         net.save(out / "model.npz")
         history.save_csv(out / "history.csv")
-        _write_figures(cfg, net, history, x, y, grid, out)
+        write_figures(cfg, net, history, x, y, out)
         write_json(out / "metrics.json", metrics)  # last: its presence marks a finished run
     return RunResult(net, history, metrics, out)
-
-
-def _write_figures(
-    cfg: TrainConfig,
-    net: MLP,
-    history: History,
-    x: np.ndarray,
-    y: np.ndarray,
-    grid: np.ndarray | None,
-    out: Path,
-) -> None:
-    from mlplab import plots
-
-    name = cfg.target if not cfg.data else Path(cfg.data).name
-    arch = "-".join(map(str, net.sizes))
-    if x.shape[1] == 1 and y.ndim == 2 and y.shape[1] == 1:
-        if grid is None:
-            grid = np.linspace(x.min(), x.max(), GRID_POINTS).reshape(-1, 1)
-            truth = None
-        else:
-            truth = get_target(cfg.target)(grid)
-        fig, (ax,) = plots.new_figure()
-        plots.plot_fit(
-            grid,
-            truth,
-            net(grid),
-            x,
-            y,
-            ax=ax,
-            title=f"{name}: {arch} {cfg.activation} network, {cfg.optimizer}",
-        )
-        plots.save_figure(fig, out / "fit.png")
-    fig, (ax,) = plots.new_figure()
-    plots.plot_losses(
-        history.train_loss,
-        history.val_loss,
-        ax=ax,
-        ylabel=f"{cfg.loss} loss",
-        title=f"{name}: loss per epoch ({cfg.optimizer}"
-        + (")" if cfg.optimizer.lower() == "lbfgs" else f", lr {cfg.lr:g})"),
-    )
-    plots.save_figure(fig, out / "loss.png")
 
 
 def load_config(path: str | Path) -> TrainConfig:

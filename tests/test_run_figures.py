@@ -1,0 +1,65 @@
+"""The figures of a training run: the fit, the error and ∇a^[L](x) panels, over the data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mlplab import plots
+from mlplab.data import get_target, target_derivative
+from mlplab.run import TrainConfig, train_run
+
+
+@pytest.fixture
+def saved(monkeypatch):
+    """The figures a run saves, by file name, instead of PNG files."""
+    figures = {}
+
+    def keep(fig, path, dpi=120):
+        figures[path.name] = fig
+        return path
+
+    monkeypatch.setattr(plots, "save_figure", keep)
+    return figures
+
+
+def legend(ax) -> list[str]:
+    return [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_fit_error_and_input_gradient_panels_cover_the_data(tmp_path, saved):
+    cfg = TrainConfig(target="cos4", sampling="normal", hidden=[4], epochs=2, n_train=60, n_val=5)
+    result = train_run(cfg, tmp_path, progress=False)
+    fit, error, gradient = saved["fit.png"].axes
+    x = fit.lines[1].get_xdata()  # the training points
+    assert x.min() < -1.5 and x.max() > 1.5  # N(0, 1): well beyond the domain (-1, 1)
+    grid = fit.lines[0].get_xdata()
+    assert grid.min() == x.min() and grid.max() == x.max()
+    net = result.net
+    truth = get_target("cos4")(grid.reshape(-1, 1))
+    np.testing.assert_allclose(error.lines[1].get_ydata(), np.ravel(net(grid) - truth))
+    assert legend(gradient) == ["f'(x), symbolic", r"network $\nabla a^{[L]}(x)$"]
+    np.testing.assert_allclose(gradient.lines[0].get_ydata(), target_derivative("cos4")(grid))
+    np.testing.assert_allclose(gradient.lines[1].get_ydata(), np.ravel(net.input_gradient(grid)))
+    assert "loss.png" in saved
+
+
+def test_a_target_without_a_derivative_says_so(tmp_path, saved):
+    cfg = TrainConfig(target="step", hidden=[3], epochs=1, n_train=20, n_val=5)
+    train_run(cfg, tmp_path, progress=False)
+    gradient = saved["fit.png"].axes[2]
+    assert "f'(x): none (a jump)" in legend(gradient)
+    assert len([line for line in gradient.lines if line.get_xdata().size]) == 1
+
+
+def test_a_data_file_plots_residuals_and_the_network_gradient(tmp_path, saved):
+    data = tmp_path / "d.csv"
+    xs = np.linspace(2.0, 5.0, 12)
+    data.write_text("".join(f"{a},{a * a}\n" for a in xs))
+    cfg = TrainConfig(data=str(data), hidden=[3], epochs=1, val_fraction=0.25)
+    train_run(cfg, tmp_path / "run", progress=False)
+    fit, error, gradient = saved["fit.png"].axes
+    grid = fit.lines[-1].get_xdata()
+    assert grid.min() >= 2.0 and grid.max() <= 5.0
+    assert legend(error) == [r"$a^{[L]}(x_i) - y_i$ at the training points"]
+    assert legend(gradient) == [r"network $\nabla a^{[L]}(x)$"]
