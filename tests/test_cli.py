@@ -409,3 +409,14 @@ def test_predict_prints_the_input_gradient(tmp_path, capsys, sizes):
     np.testing.assert_allclose(printed[:, 2 + n_out :].reshape(J.shape), J, rtol=1e-15)
     if n_out == 1:
         np.testing.assert_allclose(printed[:, 3:], net.input_gradient(X), rtol=1e-14)
+
+
+def test_train_on_the_papers_data_set_reports_accuracy(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--data", "higham", "--epochs", "300", "--quiet", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "2-2-3-2 sigmoid" in text and "train_accuracy" in text
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert f"{metrics['train_accuracy']:.1%}" in text
+    assert (out / "regions.png").read_bytes()[:4] == b"\x89PNG"
+    assert json.loads((out / "config.json").read_text())["val_fraction"] is None

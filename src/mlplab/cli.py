@@ -55,7 +55,7 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
         "--target",
         default=d.target,
         help="registered target (runge, cos4, sin, abs, step, monomial:p) or a "
-        "formula in x such as 'sin(3*x) + x**2'",
+        "formula in x such as 'sin(3*x) + x**2'; 'higham' is the paper's data set (as --data)",
     )
     g.add_argument(
         "--domain",
@@ -75,10 +75,16 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
     )
     g.add_argument("--noise", type=float, default=d.noise, help="std of Gaussian label noise")
     g.add_argument(
-        "--data", default=None, help="CSV (x columns then y) or NPZ (x, y) file instead of --target"
+        "--data",
+        default=None,
+        help="CSV (x columns then y) or NPZ (x, y) file instead of --target, or 'higham': the "
+        "paper's 10 points with its 2-2-3-2 sigmoid network and SGD as defaults",
     )
     g.add_argument(
-        "--val-fraction", type=float, default=d.val_fraction, help="validation share of --data"
+        "--val-fraction",
+        type=float,
+        default=d.val_fraction,
+        help="validation share of --data (default: 0.2, none for 20 points or fewer; 0: none)",
     )
     g = p.add_argument_group("network")
     g.add_argument(
@@ -169,7 +175,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         early_stopping=args.early_stopping,
         seed=args.seed,
         dtype=args.dtype,
-    )
+    ).with_data_defaults()
     _check_data_options(cfg)
     out = _writable_dir(args.out)
     result = train_run(cfg, out, progress=not args.quiet)
@@ -181,7 +187,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     for key in ("train_mse", "val_mse", "train_accuracy", "val_accuracy", "max_abs_error"):
         if key in result.metrics:
             value = result.metrics[key]
-            table.add_row(key, "n/a" if value is None else f"{value:.3e}")
+            if value is None:
+                table.add_row(key, "n/a")
+            else:
+                table.add_row(key, f"{value:.1%}" if key.endswith("accuracy") else f"{value:.3e}")
     table.add_row("epochs", f"{result.history.epochs} ({result.history.steps} steps)")
     table.add_row("seconds", f"{result.metrics['seconds']:.2f}")
     table.add_row("status", result.history.status)

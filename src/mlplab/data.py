@@ -326,6 +326,18 @@ def paper_example() -> tuple[np.ndarray, np.ndarray]:
     return np.column_stack([x1, x2]), np.repeat(np.eye(2), 5, axis=0)
 
 
+#: Data sets built in, by name: ``x, y`` arrays (``--data NAME``).
+DATASETS: dict[str, Callable[[], tuple[np.ndarray, np.ndarray]]] = {"higham": paper_example}
+
+
+def load_data(spec: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """``x, y`` of a built-in data set (:data:`DATASETS`) or of a CSV/NPZ file (:func:`load_xy`)."""
+    key = str(spec).strip().lower()
+    if key in DATASETS:
+        return DATASETS[key]()
+    return load_xy(spec)
+
+
 # --- sampling -------------------------------------------------------------------------------
 
 SAMPLINGS = ("grid", "uniform", "normal")

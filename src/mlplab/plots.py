@@ -222,3 +222,86 @@ def plot_input_gradient(
     ax.set_title(title)
     ax.legend(loc="best")
     return ax
+
+
+def plot_regions(
+    ax: Axes,
+    classify,
+    X: np.ndarray,
+    labels: np.ndarray,
+    n_classes: int,
+    names: Sequence[str] | None = None,
+    pad: float = 0.1,
+    resolution: int = 301,
+) -> float:
+    """Decision regions of a classifier on the plane, with the labelled points on top.
+
+    Parameters
+    ----------
+    ax : Axes
+    classify : callable
+        ``classify(P)`` returns the class (0 .. n_classes−1) of each row of ``P`` (M, 2).
+    X : ndarray, shape (N, 2)
+    labels : ndarray, shape (N,)
+        The class of each point.
+    n_classes : int
+    names : sequence of str, optional
+        A name per class for the legend (default "class 0", "class 1", ...).
+    pad : float
+        Margin around the points, as a share of their range; points inside [0, 1]² are shown
+        on all of [0, 1]².
+    resolution : int
+        Grid points per axis.
+
+    Returns
+    -------
+    float
+        The accuracy on the points: the share whose region is their class.
+    """
+    X = np.asarray(X, dtype=float)
+    low, high = X.min(axis=0), X.max(axis=0)
+    if np.all(low >= 0) and np.all(high <= 1):
+        low, high = np.zeros(2), np.ones(2)
+    else:
+        span = np.where(high > low, high - low, 1.0)
+        low, high = low - pad * span, high + pad * span
+    u = np.linspace(low[0], high[0], resolution)
+    v = np.linspace(low[1], high[1], resolution)
+    U, V = np.meshgrid(u, v)
+    regions = np.asarray(classify(np.c_[U.ravel(), V.ravel()])).reshape(U.shape)
+    fills = ["#c6dbef", "#fdd0a2", "#c7e9c0", "#dadaeb", "#fcbba1", "#d9d9d9"]
+    points = [
+        ("o", "tab:blue"),
+        ("x", "tab:red"),
+        ("^", "tab:green"),
+        ("s", "tab:purple"),
+        ("D", "tab:brown"),
+        ("v", "tab:gray"),
+    ]
+    ax.contourf(
+        U,
+        V,
+        regions,
+        levels=np.arange(n_classes + 1) - 0.5,
+        colors=[fills[k % len(fills)] for k in range(n_classes)],
+    )
+    for k in range(n_classes):
+        marker, color = points[k % len(points)]
+        mine = X[labels == k]
+        ax.plot(
+            mine[:, 0],
+            mine[:, 1],
+            marker,
+            ms=8,
+            mfc="none",
+            mew=2,
+            color=color,
+            label=f"class {k} ({len(mine)} points)",
+        )
+    ax.set_xlim(u[0], u[-1])
+    ax.set_ylim(v[0], v[-1])
+    ax.set_aspect("equal")
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    ax.legend(loc="best", fontsize=8, framealpha=0.9)
+    return float(np.mean(np.asarray(classify(X)) == labels))

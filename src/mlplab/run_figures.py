@@ -1,10 +1,12 @@
-"""The figures of a training run: the fit, its error and input gradient, and the loss.
+"""The figures of a training run: the fit, its error and input gradient, decision regions, loss.
 
 For one input and one output, ``fit.png`` has three panels over a range that covers the
 training points and the target's domain: the fit (truth, points, network), the error
 a^[L](x) − f(x) with the residuals at the training points, and the network's input gradient
 ∇a^[L](x) against the target's derivative f'(x) (symbolic, :func:`mlplab.data.target_derivative`).
-``loss.png`` shows the training and validation loss per epoch.
+For two inputs and a class per output (integer labels or one-hot targets), ``regions.png`` shows
+the decision regions (argmax of a^[L]) with the training points. ``loss.png`` shows the training
+and validation loss per epoch.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ def plot_range(x: np.ndarray, domain: tuple[float, float] | None) -> tuple[float
 def write_figures(
     cfg: TrainConfig, net: MLP, history: History, x: np.ndarray, y: np.ndarray, out: Path
 ) -> None:
-    """Write ``fit.png`` (one input and one output) and ``loss.png`` into ``out``."""
+    """Write ``fit.png`` (one input and one output), ``regions.png`` (two inputs, classes) and
+    ``loss.png`` into ``out``."""
     from mlplab import plots
 
     name = cfg.target if not cfg.data else Path(cfg.data).name
@@ -73,6 +76,16 @@ def write_figures(
             axes[2].plot([], [], " ", label=label)
             axes[2].legend(loc="best")
         plots.save_figure(fig, out / "fit.png")
+    if x.shape[1] == 2 and net.sizes[-1] >= 2 and (y.ndim == 1 or y.shape[1] == net.sizes[-1]):
+        labels = y if y.ndim == 1 else y.argmax(axis=1)
+        fig, (ax,) = plots.new_figure(width=5.6, height=5.2)
+        accuracy = plots.plot_regions(ax, lambda P: net(P).argmax(axis=1), x, labels, net.sizes[-1])
+        ax.set_title(
+            f"{name}: {arch} {cfg.activation} network\n"
+            f"regions of argmax $a^{{[L]}}$; {round(accuracy * len(x))}/{len(x)} points inside "
+            "their class's"
+        )
+        plots.save_figure(fig, out / "regions.png")
     fig, (ax,) = plots.new_figure()
     plots.plot_losses(
         history.train_loss,

@@ -56,20 +56,10 @@ def train_variant(variant: int, quick: bool, seeds: list[int], advance) -> list[
 def plot_regions(ax, run: SeedRun, variant: int, seed: int) -> None:
     """Decision regions (argmax of the two outputs) over [0, 1]² with the points."""
     X, labels = points(variant)
-    u = np.linspace(0, 1, 301)
-    U, V = np.meshgrid(u, u)
-    cls = run.net(np.c_[U.ravel(), V.ravel()]).argmax(axis=1).reshape(U.shape)
-    ax.contourf(U, V, cls, levels=[-0.5, 0.5, 1.5], colors=["#c6dbef", "#fdd0a2"])
-    a, b = X[labels == 0], X[labels == 1]
-    ax.plot(a[:, 0], a[:, 1], "o", ms=9, mfc="none", mew=2, color="tab:blue", label="category A")
-    ax.plot(b[:, 0], b[:, 1], "x", ms=9, mew=2, color="tab:red", label="category B")
+    names = ["category A", "category B"]
+    plots.plot_regions(ax, lambda P: run.net(P).argmax(axis=1), X, labels, 2, names=names)
     if variant == 11:
         ax.plot(*EXTRA_POINT, "s", ms=14, mfc="none", color="black", label="added point")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.set_aspect("equal")
-    ax.set_xlabel("$x_1$")
-    ax.set_ylabel("$x_2$")
     ok = int(np.sum(run.net(X).argmax(axis=1) == labels))
     ax.set_title(
         f"{variant} points, seed {seed}: {ok}/{len(labels)} classified\n"
