@@ -17,7 +17,7 @@ from mlplab.data import paper_example
 from mlplab.experiments.common import Arch, SeedRun, Training, fmt, progress_bar, train_seeds
 from mlplab.experiments.report import Check, StudyResult, markdown_table
 
-TITLE = "the paper's 2-2-3-2 sigmoid example, 10 and 11 points, 10^6 SGD steps"
+TITLE = "the paper's 2-2-3-2 sigmoid example, 10 and 11 points, single-point SGD"
 DEFAULT_SEEDS = {False: 2, True: 1}
 
 X10, _ONE_HOT = paper_example()

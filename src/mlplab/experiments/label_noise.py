@@ -23,6 +23,30 @@ DEFAULT_SEEDS = cos4.DEFAULT_SEEDS
 NOISE = 0.5
 
 
+def noise_verdict(final_mse: float, noise_mse: float) -> str:
+    """What the final training MSE against the noisy labels says, from the numbers alone.
+
+    Below half the labels' mean squared noise the network interpolates the noise; within a
+    factor 2 of it, it fits f and leaves the noise; above twice the noise level it has not even
+    fitted f within the budget (still underfitting).
+    """
+    if final_mse < 0.5 * noise_mse:
+        return (
+            f"it fits the noise: the training MSE against the noisy labels, {fmt(final_mse)}, "
+            f"falls well below the noise level {noise_mse:.3f}"
+        )
+    if final_mse <= 2.0 * noise_mse:
+        return (
+            f"it does not interpolate the noise within this budget: the training MSE against "
+            f"the noisy labels, {fmt(final_mse)}, stays near the noise level {noise_mse:.3f}"
+        )
+    return (
+        f"it has not yet fitted even the clean function within this budget: the training MSE "
+        f"against the noisy labels, {fmt(final_mse)}, is {final_mse / noise_mse:.1f} times the "
+        f"noise level {noise_mse:.3f}, so the question of fitting the noise is not reached"
+    )
+
+
 def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
     tr = cos4.training(quick)
     x, y_noisy, _, _, y_clean = cos4.make_data(NOISE)
@@ -109,12 +133,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
             f"mean squared noise {noise_mse:.4f} (expected {NOISE**2:g})",
         ),
     ]
-    verdict = (
-        "it fits the noise: the training MSE falls well below the noise level"
-        if overfits
-        else "it does not interpolate the noise within this budget: the training MSE against "
-        "the noisy labels stays near the noise level"
-    )
+    verdict = noise_verdict(final_noisy, noise_mse)
     answer = (
         f"With p = {noisy[0].net.num_parameters} parameters and N = {len(x)} points, after "
         f"{cos4.epochs(quick)} epochs ({tr.epochs * cos4.PASSES} steps) {verdict}. "
