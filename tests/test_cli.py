@@ -420,3 +420,18 @@ def test_train_on_the_papers_data_set_reports_accuracy(tmp_path, capsys):
     assert f"{metrics['train_accuracy']:.1%}" in text
     assert (out / "regions.png").read_bytes()[:4] == b"\x89PNG"
     assert json.loads((out / "config.json").read_text())["val_fraction"] is None
+
+
+def test_a_network_without_hidden_layers_says_so(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    args = ["train", "--hidden", "--epochs", "2", "--n-train", "8", "--n-val", "4"]
+    assert main([*args, "--quiet", "--out", out]) == 0
+    text = capsys.readouterr().out
+    assert "1-1 (no hidden layer, identity output)" in text and "tanh" not in text
+
+
+def test_gradcheck_activation_has_help(capsys):
+    with pytest.raises(SystemExit):
+        main(["gradcheck", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--activation ACTIVATION σ of the hidden layers" in help_text

@@ -47,3 +47,14 @@ __all__ = [
     "losses",
     "optim",
 ]
+
+#: Submodules that load on first use (``mlplab.plots`` imports matplotlib).
+_LAZY = ("plots", "transforms", "exercise", "run")
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f"mlplab.{name}")
+    raise AttributeError(f"module 'mlplab' has no attribute {name!r}")

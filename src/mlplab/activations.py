@@ -107,7 +107,7 @@ def LeakyReLU(alpha: float = 0.01) -> Activation:
         raise ValueError(f"leaky_relu needs a finite alpha >= 0, got {alpha}")
 
     def f(z: np.ndarray) -> np.ndarray:
-        return np.where(z > 0, z, alpha * z)
+        return np.where(z > 0, z, alpha * z) + 0.0  # + 0.0: +0.0 where α z is −0.0
 
     def df(z: np.ndarray) -> np.ndarray:
         return np.where(z > 0, 1.0, alpha).astype(z.dtype, copy=False)

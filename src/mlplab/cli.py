@@ -182,7 +182,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     table = Table(title=f"mlplab train: {cfg.target if not cfg.data else cfg.data}")
     table.add_column("quantity")
     table.add_column("value", justify="right")
-    table.add_row("network", "-".join(map(str, result.net.sizes)) + f" {cfg.activation}")
+    shape = "-".join(map(str, result.net.sizes))
+    act = cfg.activation if cfg.hidden else f"no hidden layer, {cfg.output_activation} output"
+    table.add_row("network", f"{shape} {act}" if cfg.hidden else f"{shape} ({act})")
     table.add_row("parameters p", str(result.net.num_parameters))
     for key in ("train_mse", "val_mse", "train_accuracy", "val_accuracy", "max_abs_error"):
         if key in result.metrics:
@@ -254,7 +256,12 @@ def _gradcheck_parser(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="layer widths n_1 ... n_L",
     )
-    p.add_argument("--activation", default="tanh")
+    p.add_argument(
+        "--activation",
+        default="tanh",
+        help="σ of the hidden layers: sigmoid, tanh, relu, leaky_relu[:alpha], elu[:alpha], "
+        "softplus, gelu, sin, identity",
+    )
     p.add_argument(
         "--output-activation",
         default=None,

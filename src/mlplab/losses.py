@@ -109,7 +109,7 @@ def softmax(a: np.ndarray) -> np.ndarray:
 
 def _cross_entropy(a: np.ndarray, y: np.ndarray) -> float:
     p = _as_probabilities(a, y)
-    return float(-np.sum(p * log_softmax(a, axis=1)) / a.shape[0])
+    return float(-np.sum(p * log_softmax(a, axis=1)) / a.shape[0]) + 0.0  # no −0.0
 
 
 def _cross_entropy_grad(a: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -13,7 +13,15 @@ import numpy as np
 from mlplab import plots
 from mlplab.data import get_target, sample
 from mlplab.diagnostics import gradient_norms
-from mlplab.experiments.common import Arch, Training, fmt, progress_bar, seed_list, train_seeds
+from mlplab.experiments.common import (
+    Arch,
+    Training,
+    fmt,
+    over_seeds,
+    progress_bar,
+    seed_list,
+    train_seeds,
+)
 from mlplab.experiments.params import Parameter
 from mlplab.experiments.report import Check, StudyResult, markdown_table
 
@@ -100,7 +108,7 @@ def run(
         ax.set_ylabel("‖∂C/∂W^[l]‖ at initialisation")
         ax.set_title(f"{act}, {ACTIVATIONS[act]} init")
         ax.legend(fontsize=7)
-    fig.suptitle(f"Gradient norm per layer, width {width}, median of {seeds} seeds (band: min–max)")
+    fig.suptitle(f"Gradient norm per layer, width {width}, {over_seeds(seeds, band=True)}")
     plots.save_figure(fig, out / "grad_norms.png")
 
     fig, (ax,) = plots.new_figure()
@@ -113,8 +121,7 @@ def run(
     ax.set_xlabel(f"hidden layers (width {width})")
     ax.set_ylabel("training MSE after the budget")
     ax.set_title(
-        f"Runge, Adam lr {tr.lr:g}, {tr.epochs} epochs ({tr.epochs * 8} steps), "
-        f"median of {seeds} seeds"
+        f"Runge, Adam lr {tr.lr:g}, {tr.epochs} epochs ({tr.epochs * 8} steps), {over_seeds(seeds)}"
     )
     ax.legend()
     plots.save_figure(fig, out / "final_loss.png")

@@ -15,7 +15,7 @@ import numpy as np
 from mlplab import plots
 from mlplab.data import get_target
 from mlplab.experiments import cos4
-from mlplab.experiments.common import fmt, progress_bar, seed_list, train_seeds
+from mlplab.experiments.common import fmt, over_seeds, progress_bar, seed_list, train_seeds
 from mlplab.experiments.report import Check, StudyResult
 
 TITLE = "does the p ≫ N network fit noise of std 0.5 on the cos4 labels?"
@@ -67,7 +67,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
     ax.set_xlim(-2, 2)
     ax.set_xlabel("x")
     ax.set_ylabel("y")
-    ax.set_title(f"Learned curves, median of {seeds} seeds (band: min–max)")
+    ax.set_title(f"Learned curves, {over_seeds(seeds, band=True)}")
     ax.legend(loc="upper right", fontsize=8)
     plots.save_figure(fig, out / "curves.png")
 
@@ -143,7 +143,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         f"RMS error against the clean function is {fmt(rms_noisy)} when trained on noisy "
         f"labels (seeds range {fmt(rms_noisy_all.min())} to {fmt(rms_noisy_all.max())}) and "
         f"{fmt(rms_clean)} when trained on clean labels ({fmt(rms_clean_all.min())} to "
-        f"{fmt(rms_clean_all.max())}), medians over {seeds} seeds: "
+        f"{fmt(rms_clean_all.max())}), {over_seeds(seeds, 'medians over')}: "
         + (
             "the two ranges overlap, so at this budget the noise's effect on the learned "
             "function is smaller than the seed-to-seed spread."

@@ -14,7 +14,14 @@ from pathlib import Path
 import numpy as np
 
 from mlplab import plots
-from mlplab.experiments.common import Arch, Training, progress_bar, seed_list, train_seeds
+from mlplab.experiments.common import (
+    Arch,
+    Training,
+    over_seeds,
+    progress_bar,
+    seed_list,
+    train_seeds,
+)
 from mlplab.experiments.params import Parameter
 from mlplab.experiments.report import Check, StudyResult, markdown_table
 
@@ -89,7 +96,7 @@ def run(
     ax.set_xticks(POWERS)
     ax.set_xlabel("power p")
     ax.set_ylabel("max |a_p(x) − x^p| / max |x^p|")
-    ax.set_title(f"1-{width}-{S + 1} tanh network, median of {seeds} seeds")
+    ax.set_title(f"1-{width}-{S + 1} tanh network, {over_seeds(seeds)}")
     ax.legend()
     plots.save_figure(fig, out / "errors.png")
 
@@ -130,7 +137,7 @@ def run(
     per_power = {c: ", ".join(f"{v:.0e}" for v in med[c]) for c in domains}
     answer = (
         f"On [−1, 1] the width-{width} tanh network fits all six monomials at once with a "
-        f"largest relative error of {narrow:.1e} (median over {seeds} seeds; per power "
+        f"largest relative error of {narrow:.1e} ({over_seeds(seeds, 'median over')}; per power "
         f"{per_power['[−1, 1]']}). On {wide} with the raw input "
         f"{'it does not work' if raw > 0.5 else 'it still works'}: the largest relative "
         f"error is {raw:.1e} (per power {per_power[f'{wide} raw']}). With the input rescaled "
