@@ -480,6 +480,11 @@ class MLP:
 
         return load_model(path, activations)
 
+    def _repr_html_(self) -> str:
+        from mlplab.display import mlp_html
+
+        return mlp_html(self)
+
     def __repr__(self) -> str:
         acts = [a.name for a in self.activations]
         hidden = sorted(set(acts[:-1]))
