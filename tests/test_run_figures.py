@@ -101,3 +101,10 @@ def test_regions_show_each_class_where_the_classifier_puts_it():
     assert accuracy == 1.0
     assert ax.get_xlim()[0] < -2.0 and ax.get_ylim()[1] > 3.0  # the points, with a margin
     assert plots.plot_regions(ax, lambda P: np.zeros(len(P), int), X, labels, 2) == 1 / 3
+
+
+def test_regions_name_the_classes_when_told():
+    _fig, (ax,) = plots.new_figure()
+    X, labels = np.array([[0.2, 0.2], [0.8, 0.8]]), np.array([0, 1])
+    plots.plot_regions(ax, lambda P: (P[:, 0] > 0.5).astype(int), X, labels, 2, names=["A", "B"])
+    assert legend(ax) == ["A (1 point)", "B (1 point)"]

@@ -296,7 +296,8 @@ def plot_regions(
             mfc="none",
             mew=2,
             color=color,
-            label=f"class {k} ({len(mine)} points)",
+            label=f"{names[k] if names else f'class {k}'} ({len(mine)} point"
+            + ("s)" if len(mine) != 1 else ")"),
         )
     ax.set_xlim(u[0], u[-1])
     ax.set_ylim(v[0], v[-1])
