@@ -161,3 +161,29 @@ def test_a_weights_file_of_the_wrong_shape(tmp_path, capsys):
         == 2
     )
     assert "b2 should have shape (1,) for sizes [2, 1], found (2,)" in capsys.readouterr().err
+
+
+def test_a_classification_exercise_names_the_class(tmp_path):
+    out = tmp_path / "ce"
+    args = ["--sizes", "2", "2", "3", "--activation", "relu", "--output-activation", "identity"]
+    assert (
+        main(
+            [
+                "trace",
+                "--random",
+                *args,
+                "--loss",
+                "cross_entropy",
+                "--seed",
+                "2",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    sheet = (out / "exercise.md").read_text()
+    label = int(sheet.split(" of class ")[1].split(" ")[0])
+    assert f"one-hot vector with its 1 in entry {label + 1}" in sheet
+    assert f"--y {label} --loss cross_entropy" in sheet
+    assert r"\nabla" not in sheet  # n_L = 3: no input-gradient question

@@ -84,6 +84,11 @@ class Exercise:
 
     def _point_tex(self) -> str:
         x = self.trace.latex("a^[1]", formula=False).replace("a^{[1]}", "x", 1)
+        if self.y.ndim == 0:  # a class label
+            label = int(self.y)
+            return (
+                f"${x}$ of class {label} (y is the one-hot vector with its 1 in entry {label + 1})"
+            )
         y = self.trace.latex("y", formula=False)
         return f"${x}$ with target ${y}$"
 
