@@ -14,7 +14,15 @@ import numpy as np
 
 from mlplab import plots
 from mlplab.data import paper_example
-from mlplab.experiments.common import Arch, SeedRun, Training, fmt, progress_bar, train_seeds
+from mlplab.experiments.common import (
+    Arch,
+    SeedRun,
+    Training,
+    fmt,
+    plural,
+    progress_bar,
+    train_seeds,
+)
 from mlplab.experiments.report import Check, StudyResult, markdown_table
 
 TITLE = "the paper's 2-2-3-2 sigmoid example, 10 and 11 points, single-point SGD"
@@ -134,11 +142,11 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         f"After {n_steps:,} steps of SGD with η = {ETA} on single points, the 10-point "
         f"problem ends with cost {', '.join(fmt(c) for c in final_cost[10])} and "
         f"{', '.join(map(str, classified[10]))} of 10 points classified (seeds "
-        f"{', '.join(map(str, seed_ids))}); {sum(all10)} of {len(all10)} seeds classify every "
-        f"point. With (0.3, 0.7) added to category B, the cost ends at "
+        f"{', '.join(map(str, seed_ids))}); every point is classified by {sum(all10)} of "
+        f"{plural(len(all10), 'seed')}. With (0.3, 0.7) added to category B, the cost ends at "
         f"{', '.join(fmt(c) for c in final_cost[11])} with "
-        f"{', '.join(map(str, classified[11]))} of 11 classified ({sum(all11)} of {len(all11)} "
-        f"seeds classify all 11)."
+        f"{', '.join(map(str, classified[11]))} of 11 classified (all 11 by {sum(all11)} of "
+        f"{plural(len(all11), 'seed')})."
     )
     return StudyResult(
         title=TITLE,

@@ -136,10 +136,9 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
     verdict = noise_verdict(final_noisy, noise_mse)
     answer = (
         f"With p = {noisy[0].net.num_parameters} parameters and N = {len(x)} points, after "
-        f"{cos4.epochs(quick)} epochs ({tr.epochs * cos4.PASSES} steps) {verdict}. "
-        f"The median final MSE against the noisy labels is "
-        f"{fmt(final_noisy)} (the labels' own mean squared noise is {noise_mse:.3f}), and "
-        f"against the clean labels at the same inputs {fmt(final_clean)}. On [−1.5, 1.5] the "
+        f"{cos4.epochs(quick)} epochs ({tr.epochs * cos4.PASSES} steps) {verdict} (medians "
+        f"over seeds). Against the clean labels at the same inputs the final MSE is "
+        f"{fmt(final_clean)}. On [−1.5, 1.5] the "
         f"RMS error against the clean function is {fmt(rms_noisy)} when trained on noisy "
         f"labels (seeds range {fmt(rms_noisy_all.min())} to {fmt(rms_noisy_all.max())}) and "
         f"{fmt(rms_clean)} when trained on clean labels ({fmt(rms_clean_all.min())} to "
