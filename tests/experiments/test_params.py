@@ -18,6 +18,10 @@ def test_settings_are_parsed_and_checked():
     }
     depth = get_study("depth")
     assert parse_settings("depth", depth, ["depths=2,3"]) == {"depths": (2, 3)}
+    noise = get_study("label-noise")
+    assert parse_settings("label-noise", noise, ["noise=0.2"]) == {"noise": 0.2}
+    with pytest.raises(ValueError, match="noise must be >= 0.01"):
+        parse_settings("label-noise", noise, ["noise=0"])
     with pytest.raises(ValueError, match="has no parameter 'hieght'; it takes width, domain"):
         parse_settings("monomials", monomials, ["hieght=3"])
     with pytest.raises(ValueError, match="width takes a whole number, got '2.5'"):

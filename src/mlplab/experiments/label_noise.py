@@ -1,4 +1,5 @@
-"""``label-noise``: the ``cos4`` configuration with noisy training labels y = f(x) + N(0, 0.5²).
+"""``label-noise``: the ``cos4`` configuration with noisy training labels y = f(x) + N(0, 0.5²)
+(``--set noise=S`` sets the standard deviation).
 
 The same seeds (initial weights and batch order) and the same inputs as ``cos4``; only the
 training labels differ. During training, the "validation" loss of each noisy run is the MSE
@@ -16,11 +17,13 @@ from mlplab import plots
 from mlplab.data import get_target
 from mlplab.experiments import cos4
 from mlplab.experiments.common import fmt, over_seeds, progress_bar, seed_list, train_seeds
+from mlplab.experiments.params import Parameter
 from mlplab.experiments.report import Check, StudyResult
 
-TITLE = "does the p ≫ N network fit noise of std 0.5 on the cos4 labels?"
+TITLE = "does the p ≫ N network fit noise on the cos4 labels?"
 DEFAULT_SEEDS = cos4.DEFAULT_SEEDS
 NOISE = 0.5
+PARAMETERS = (Parameter("noise", NOISE, "standard deviation of the label noise", low=0.01),)
 
 
 def noise_verdict(final_mse: float, noise_mse: float) -> str:
@@ -47,9 +50,9 @@ def noise_verdict(final_mse: float, noise_mse: float) -> str:
     )
 
 
-def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
+def run(out: Path, quick: bool, seeds: int, progress: bool, noise: float = NOISE) -> StudyResult:
     tr = cos4.training(quick)
-    x, y_noisy, _, _, y_clean = cos4.make_data(NOISE)
+    x, y_noisy, _, _, y_clean = cos4.make_data(noise)
     clean = list(cos4.train(quick, seeds, progress))
     with progress_bar("label-noise seeds", seeds, progress) as advance:
         noisy = train_seeds(
@@ -93,7 +96,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
     plots.band(
         ax, epochs, cos4.per_epoch(clean, "train_loss"), "clean run: its training MSE", "tab:blue"
     )
-    ax.axhline(NOISE**2, color="gray", ls=":", label=f"noise variance {NOISE**2:g}")
+    ax.axhline(noise**2, color="gray", ls=":", label=f"noise variance {noise**2:g}")
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("MSE on the training inputs")
@@ -115,7 +118,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
     # fitting f drives it towards the noise variance and the clean MSE towards 0.
     overfits = final_noisy < 0.5 * noise_mse
     metrics = {
-        "noise_std": NOISE,
+        "noise_std": noise,
         "noise_mse_of_labels": noise_mse,
         "final_mse_vs_noisy_labels": vs_noisy[:, -1].tolist(),
         "final_mse_vs_clean_labels": vs_clean[:, -1].tolist(),
@@ -129,8 +132,8 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
     checks = [
         Check(
             "the labels carry noise of the stated size",
-            abs(noise_mse - NOISE**2) < 0.1 * NOISE**2,
-            f"mean squared noise {noise_mse:.4f} (expected {NOISE**2:g})",
+            abs(noise_mse - noise**2) < 0.1 * noise**2,
+            f"mean squared noise {noise_mse:.4f} (expected {noise**2:g})",
         ),
     ]
     verdict = noise_verdict(final_noisy, noise_mse)
@@ -153,11 +156,11 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
     return StudyResult(
         title=TITLE,
         question="The cos4 network has p = 4353 parameters for N = 512 points. Given labels "
-        f"with N(0, {NOISE}²) noise, does it overfit (interpolate) the noise?",
+        f"with N(0, {noise}²) noise, does it overfit (interpolate) the noise?",
         setup=[
             ("as cos4", "1-64-64-1 sigmoid, N(0,1) weights, biases 0.03, SGD η = 0.1, batch 128"),
             ("epochs", f"K = {cos4.epochs(quick)} ({tr.epochs * cos4.PASSES} steps)"),
-            ("training labels", f"y = f(x) + N(0, {NOISE}²) noise (fixed draw)"),
+            ("training labels", f"y = f(x) + N(0, {noise}²) noise (fixed draw)"),
             ("comparison", "the same inputs and seeds with clean labels"),
             ("seeds", str(seeds)),
         ],
@@ -169,5 +172,5 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         answer=answer,
         metrics=metrics,
         checks=checks,
-        config={"noise": NOISE, "training": tr.to_dict(), "arch": cos4.ARCH.to_dict()},
+        config={"noise": noise, "training": tr.to_dict(), "arch": cos4.ARCH.to_dict()},
     )
