@@ -22,10 +22,8 @@ from mlplab.io import write_json
 from mlplab.losses import get_loss
 from mlplab.network import MLP
 from mlplab.optim import get_optimizer
-from mlplab.run_figures import write_figures
+from mlplab.run_figures import GRID_POINTS, write_figures
 from mlplab.train import DivergenceWarning, History, fit, split_validation
-
-GRID_POINTS = 2001
 
 #: A data set of at most this many points is not split for validation unless asked.
 SMALL_DATA = 20

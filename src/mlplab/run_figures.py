@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from mlplab.run import TrainConfig
     from mlplab.train import History
 
+#: Points of the dense grid of x that a run's figures and its max_abs_error use.
 GRID_POINTS = 2001
 
 
