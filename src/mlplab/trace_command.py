@@ -30,12 +30,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "network is a model file, or --sizes with --weights (JSON or NPZ holding W2, b2, W3, "
         "...; without it, weights drawn from --seed). With --random, write an exercise: a small "
         "random network and point, the questions and a separate worked solution.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("model", nargs="?", default=None, help="a model.npz written by mlplab")
     g = p.add_argument_group("a network given inline")
     g.add_argument("--sizes", nargs="+", type=int, metavar="N", help="layer widths n_1 ... n_L")
-    g.add_argument("--activation", default="sigmoid", help="σ of the hidden layers")
+    g.add_argument(
+        "--activation", default="sigmoid", help="σ of the hidden layers (default: sigmoid)"
+    )
     g.add_argument(
         "--output-activation",
         default=None,
@@ -43,7 +44,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     g.add_argument("--weights", default=None, help="JSON or NPZ file of W2, b2, W3, b3, ...")
     g.add_argument(
-        "--seed", type=int, default=0, help="draws the weights (no --weights) or the exercise"
+        "--seed",
+        type=int,
+        default=0,
+        help="draws the weights (no --weights) or the exercise (default: 0)",
     )
     g = p.add_argument_group("the step")
     g.add_argument("--x", nargs="+", type=float, metavar="X", help="n_1 numbers per point")
@@ -54,7 +58,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="Y",
         help="n_L numbers per point (a label each for cross_entropy)",
     )
-    g.add_argument("--loss", default="half_sse", help=f"one of: {', '.join(LOSS_NAMES)}")
+    g.add_argument(
+        "--loss", default="half_sse", help=f"one of: {', '.join(LOSS_NAMES)} (default: half_sse)"
+    )
     g.add_argument(
         "--lr",
         type=float,
@@ -62,8 +68,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="learning rate η of the step (default: the paper's 0.05; 0.5 for an exercise)",
     )
     g = p.add_argument_group("output")
-    g.add_argument("--format", default="text", choices=FORMATS, help="how to print the trace")
-    g.add_argument("--digits", type=int, default=6, help="significant digits shown")
+    g.add_argument(
+        "--format", default="text", choices=FORMATS, help="how to print the trace (default: text)"
+    )
+    g.add_argument("--digits", type=int, default=6, help="significant digits shown (default: 6)")
     g.add_argument(
         "--out",
         default=None,
