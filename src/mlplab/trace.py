@@ -401,6 +401,15 @@ def _html_matrix(entry: Entry, digits: int) -> str:
     return f'{prefix}<table class="m">{rows}</table>'
 
 
+def _symbol_tex(symbol: str) -> str:
+    """A trace symbol in LaTeX: ``z^[2]`` → ``z^{[2]}``, ``∂C/∂W^[3]`` → a fraction, ``_new``."""
+    tex = re.sub(r"\^\[(\w+)\]", r"^{[\1]}", symbol)
+    tex = tex.replace("δ", r"\delta").replace("Δ", r"\Delta")
+    if tex.startswith("∂C/∂"):
+        tex = rf"\frac{{\partial C}}{{\partial {tex[4:]}}}"
+    return tex.replace("_new", r"_{\text{new}}")
+
+
 def _points(net: MLP, x: np.ndarray, y: np.ndarray, loss: Loss) -> tuple[np.ndarray, np.ndarray]:
     """``x`` and ``y`` as arrays of N rows; a 1-D ``x`` of length n_1 is one point."""
     x = np.asarray(x, dtype=net.dtype)
@@ -451,164 +460,71 @@ def trace(
     gW, gb = net.backward(cache, dC_da, out=grad)
     sums = "Σ over the N points of " if N > 1 else ""
     sums_tex = r"\sum_{k=1}^{N} " if N > 1 else ""
+    entries: list[Entry] = []
 
-    entries = [Entry("forward", "a^[1]", "a^{[1]}", "x", "x", cache.a[0], "points")]
+    def add(stage: str, symbol: str, formula: str, tex: str, value, kind: str) -> None:
+        entries.append(Entry(stage, symbol, _symbol_tex(symbol), formula, tex, value, kind))
+
+    add("forward", "a^[1]", "x", "x", cache.a[0], "points")
     for i, act in enumerate(net.activations):
-        layer = i + 2
-        entries += [
-            Entry(
-                "forward",
-                f"W^[{layer}]",
-                f"W^{{[{layer}]}}",
-                "given",
-                r"\text{given}",
-                net.weights[i].copy(),
-                "matrix",
-            ),
-            Entry(
-                "forward",
-                f"b^[{layer}]",
-                f"b^{{[{layer}]}}",
-                "given",
-                r"\text{given}",
-                net.biases[i].copy(),
-                "vector",
-            ),
-            Entry(
-                "forward",
-                f"z^[{layer}]",
-                f"z^{{[{layer}]}}",
-                f"W^[{layer}] a^[{layer - 1}] + b^[{layer}]",
-                f"W^{{[{layer}]}} a^{{[{layer - 1}]}} + b^{{[{layer}]}}",
-                cache.z[i],
-                "points",
-            ),
-            Entry(
-                "forward",
-                f"a^[{layer}]",
-                f"a^{{[{layer}]}}",
-                f"σ(z^[{layer}]), σ = {act.name}",
-                rf"\sigma(z^{{[{layer}]}}),\ \sigma = \text{{{act.name}}}",
-                cache.a[i + 1],
-                "points",
-            ),
-        ]
-        text, tex = f"diag(σ'(z^[{layer}]))", rf"\operatorname{{diag}}(\sigma'(z^{{[{layer}]}}))"
+        k, j = i + 2, i + 1  # layer l = k and the one before it
+        add("forward", f"W^[{k}]", "given", r"\text{given}", net.weights[i].copy(), "matrix")
+        add("forward", f"b^[{k}]", "given", r"\text{given}", net.biases[i].copy(), "vector")
+        z_text, z_tex = f"W^[{k}] a^[{j}] + b^[{k}]", f"W^{{[{k}]}} a^{{[{j}]}} + b^{{[{k}]}}"
+        add("forward", f"z^[{k}]", z_text, z_tex, cache.z[i], "points")
+        a_text = f"σ(z^[{k}]), σ = {act.name}"
+        a_tex = rf"\sigma(z^{{[{k}]}}),\ \sigma = \text{{{act.name}}}"
+        add("forward", f"a^[{k}]", a_text, a_tex, cache.a[i + 1], "points")
+        text, tex = f"diag(σ'(z^[{k}]))", rf"\operatorname{{diag}}(\sigma'(z^{{[{k}]}}))"
         if act.name in _DERIVATIVES:
             d_text, d_tex = _DERIVATIVES[act.name]
-            text += f", σ' = {d_text.replace('[l]', f'[{layer}]')}"
-            tex += rf",\ \sigma' = {d_tex.replace('{[l]}', f'{{[{layer}]}}')}"
-        entries.append(
-            Entry(
-                "forward",
-                f"D^[{layer}]",
-                f"D^{{[{layer}]}}",
-                text,
-                tex,
-                act.df(cache.z[i]),
-                "diagonal",
-            )
-        )
+            text += f", σ' = {d_text.replace('[l]', f'[{k}]')}"
+            tex += rf",\ \sigma' = {d_tex.replace('{[l]}', f'{{[{k}]}}')}"
+        add("forward", f"D^[{k}]", text, tex, act.df(cache.z[i]), "diagonal")
 
-    c_text, c_tex, g_text, g_tex = _LOSS_FORMULAS.get(
-        loss.name,
-        (
-            f"{loss.name}(a^[L], y)",
-            rf"\text{{{loss.name}}}(a^{{[L]}}, y)",
-            f"∂{loss.name}/∂a^[L]",
-            rf"\partial\,\text{{{loss.name}}} / \partial a^{{[L]}}",
-        ),
+    default = (
+        f"{loss.name}(a^[L], y)",
+        rf"\text{{{loss.name}}}(a^{{[L]}}, y)",
+        f"∂{loss.name}/∂a^[L]",
+        rf"\partial\,\text{{{loss.name}}} / \partial a^{{[L]}}",
     )
-    entries += [
-        Entry("cost", "y", "y", "given", r"\text{given}", Y, "points" if Y.ndim == 2 else "vector"),
-        Entry(
-            "cost",
-            "C",
-            "C",
-            c_text.replace("[L]", f"[{L}]"),
-            c_tex.replace("{[L]}", f"{{[{L}]}}"),
-            np.asarray(cost),
-            "scalar",
-        ),
-        Entry(
-            "cost",
-            f"∂C/∂a^[{L}]",
-            rf"\frac{{\partial C}}{{\partial a^{{[{L}]}}}}",
-            g_text.replace("[L]", f"[{L}]"),
-            g_tex.replace("{[L]}", f"{{[{L}]}}"),
-            dC_da,
-            "points",
-        ),
-    ]
+    c_text, c_tex, g_text, g_tex = (
+        f.replace("[L]", f"[{L}]") for f in _LOSS_FORMULAS.get(loss.name, default)
+    )
+    add("cost", "y", "given", r"\text{given}", Y, "points" if Y.ndim == 2 else "vector")
+    add("cost", "C", c_text, c_tex, np.asarray(cost), "scalar")
+    add("cost", f"∂C/∂a^[{L}]", g_text, g_tex, dC_da, "points")
 
     for i in range(len(net.weights) - 1, -1, -1):
-        layer = i + 2
-        if layer == L:
-            text, tex = (
-                f"D^[{L}] ∂C/∂a^[{L}]",
-                rf"D^{{[{L}]}} \frac{{\partial C}}{{\partial a^{{[{L}]}}}}",
-            )
+        k = i + 2
+        if k == L:
+            text, tex = f"D^[{L}] ∂C/∂a^[{L}]", rf"D^{{[{L}]}} {_symbol_tex(f'∂C/∂a^[{L}]')}"
         else:
-            text = f"D^[{layer}] (W^[{layer + 1}])ᵀ δ^[{layer + 1}]"
-            tex = rf"D^{{[{layer}]}} (W^{{[{layer + 1}]}})^T \delta^{{[{layer + 1}]}}"
-        entries.append(
-            Entry(
-                "backward",
-                f"δ^[{layer}]",
-                rf"\delta^{{[{layer}]}}",
-                text,
-                tex,
-                cache.delta[i],
-                "points",
-            )
-        )
+            text = f"D^[{k}] (W^[{k + 1}])ᵀ δ^[{k + 1}]"
+            tex = rf"D^{{[{k}]}} (W^{{[{k + 1}]}})^T \delta^{{[{k + 1}]}}"
+        add("backward", f"δ^[{k}]", text, tex, cache.delta[i], "points")
     for i in range(len(net.weights) - 1, -1, -1):
-        layer = i + 2
-        entries += [
-            Entry(
-                "backward",
-                f"∂C/∂W^[{layer}]",
-                rf"\frac{{\partial C}}{{\partial W^{{[{layer}]}}}}",
-                f"{sums}δ^[{layer}] (a^[{layer - 1}])ᵀ",
-                rf"{sums_tex}\delta^{{[{layer}]}} (a^{{[{layer - 1}]}})^T",
-                gW[i].copy(),
-                "matrix",
-            ),
-            Entry(
-                "backward",
-                f"∂C/∂b^[{layer}]",
-                rf"\frac{{\partial C}}{{\partial b^{{[{layer}]}}}}",
-                f"{sums}δ^[{layer}]",
-                rf"{sums_tex}\delta^{{[{layer}]}}",
-                gb[i].copy(),
-                "vector",
-            ),
-        ]
+        k = i + 2
+        text, tex = (
+            f"{sums}δ^[{k}] (a^[{k - 1}])ᵀ",
+            rf"{sums_tex}\delta^{{[{k}]}} (a^{{[{k - 1}]}})^T",
+        )
+        add("backward", f"∂C/∂W^[{k}]", text, tex, gW[i].copy(), "matrix")
+        text, tex = f"{sums}δ^[{k}]", rf"{sums_tex}\delta^{{[{k}]}}"
+        add("backward", f"∂C/∂b^[{k}]", text, tex, gb[i].copy(), "vector")
 
     notes = []
     if net.sizes[-1] == 1:
         Delta = net.input_gradient_recursion(cache)
-        entries.append(
-            Entry("input_gradient", f"Δ^[{L}]", rf"\Delta^{{[{L}]}}", "1", "1", Delta[-1], "points")
-        )
+        add("input_gradient", f"Δ^[{L}]", "1", "1", Delta[-1], "points")
         for i in range(L - 2, -1, -1):
-            layer = i + 1
-            text = f"(W^[{layer + 1}])ᵀ D^[{layer + 1}] Δ^[{layer + 1}]"
-            tex = rf"(W^{{[{layer + 1}]}})^T D^{{[{layer + 1}]}} \Delta^{{[{layer + 1}]}}"
-            if layer == 1:
+            k = i + 1
+            text = f"(W^[{k + 1}])ᵀ D^[{k + 1}] Δ^[{k + 1}]"
+            tex = rf"(W^{{[{k + 1}]}})^T D^{{[{k + 1}]}} \Delta^{{[{k + 1}]}}"
+            if k == 1:
                 text += f" = ∇a^[{L}](x)"
                 tex += rf" = \nabla a^{{[{L}]}}(x)"
-            entries.append(
-                Entry(
-                    "input_gradient",
-                    f"Δ^[{layer}]",
-                    rf"\Delta^{{[{layer}]}}",
-                    text,
-                    tex,
-                    Delta[i],
-                    "points",
-                )
-            )
+            add("input_gradient", f"Δ^[{k}]", text, tex, Delta[i], "points")
     else:
         notes.append(
             f"the input-gradient recursion Δ^[l] needs a scalar output (n_L = 1); this network "
@@ -619,27 +535,11 @@ def trace(
     SGD(lr=lr).step(params, grad)
     new_W, new_b = net.unflatten(params)
     for i in range(len(net.weights) - 1, -1, -1):
-        layer = i + 2
-        entries += [
-            Entry(
-                "step",
-                f"W^[{layer}]_new",
-                rf"W^{{[{layer}]}}_{{\text{{new}}}}",
-                f"W^[{layer}] − η ∂C/∂W^[{layer}]",
-                rf"W^{{[{layer}]}} - \eta \frac{{\partial C}}{{\partial W^{{[{layer}]}}}}",
-                new_W[i],
-                "matrix",
-            ),
-            Entry(
-                "step",
-                f"b^[{layer}]_new",
-                rf"b^{{[{layer}]}}_{{\text{{new}}}}",
-                f"b^[{layer}] − η ∂C/∂b^[{layer}]",
-                rf"b^{{[{layer}]}} - \eta \frac{{\partial C}}{{\partial b^{{[{layer}]}}}}",
-                new_b[i],
-                "vector",
-            ),
-        ]
+        k = i + 2
+        for name, value, kind in (("W", new_W[i], "matrix"), ("b", new_b[i], "vector")):
+            text = f"{name}^[{k}] − η ∂C/∂{name}^[{k}]"
+            tex = rf"{name}^{{[{k}]}} - \eta {_symbol_tex(f'∂C/∂{name}^[{k}]')}"
+            add("step", f"{name}^[{k}]_new", text, tex, value, kind)
     return Trace(
         entries, list(net.sizes), [a.name for a in net.activations], loss.name, float(lr), notes
     )
