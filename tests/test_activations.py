@@ -78,3 +78,10 @@ def test_user_defined_activation_passes_through():
     cube = Activation("cube", lambda z: z**3, lambda z: 3 * z**2, lambda z: 6 * z)
     assert get_activation(cube) is cube
     assert cube(np.array([2.0]))[0] == 8.0
+
+
+def test_relu_of_a_negative_number_is_plus_zero():
+    from mlplab.activations import get_activation
+
+    out = get_activation("relu").f(np.array([-2.0, -0.0, 0.0, 3.0]))
+    assert not np.any(np.signbit(out[:3])) and out[3] == 3.0

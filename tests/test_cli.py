@@ -391,3 +391,47 @@ def test_diagnose_a_target_needs_one_input_and_one_output(tmp_path, capsys):
     path = MLP([2, 3, 1], seed=0).save(tmp_path / "two.npz")
     assert main(["diagnose", str(path), "--target", "runge"]) == 2
     assert "the model has 2 input(s) and 1 output(s)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("sizes", [[2, 3, 1], [2, 4, 3]])
+def test_predict_prints_the_input_gradient(tmp_path, capsys, sizes):
+    net = MLP(sizes, seed=1, bias_init="normal:0,0.5")
+    path = net.save(tmp_path / "m.npz")
+    assert main(["predict", str(path), "--x", "0.1", "0.2", "-0.3", "0.4", "--gradient"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    n_out = sizes[-1]
+    assert lines[0].split(",") == ["x1", "x2"] + [f"y{i + 1}" for i in range(n_out)] + [
+        f"dy{i + 1}/dx{j + 1}" for i in range(n_out) for j in range(2)
+    ]
+    X = np.array([[0.1, 0.2], [-0.3, 0.4]])
+    printed = np.array([[float(v) for v in line.split(",")] for line in lines[1:]])
+    J = net.input_jacobian(X)
+    np.testing.assert_allclose(printed[:, 2 + n_out :].reshape(J.shape), J, rtol=1e-15)
+    if n_out == 1:
+        np.testing.assert_allclose(printed[:, 3:], net.input_gradient(X), rtol=1e-14)
+
+
+def test_train_on_the_papers_data_set_reports_accuracy(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--data", "higham", "--epochs", "300", "--quiet", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "2-2-3-2 sigmoid" in text and "train_accuracy" in text
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert f"{metrics['train_accuracy']:.1%}" in text
+    assert (out / "regions.png").read_bytes()[:4] == b"\x89PNG"
+    assert json.loads((out / "config.json").read_text())["val_fraction"] is None
+
+
+def test_a_network_without_hidden_layers_says_so(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    args = ["train", "--hidden", "--epochs", "2", "--n-train", "8", "--n-val", "4"]
+    assert main([*args, "--quiet", "--out", out]) == 0
+    text = capsys.readouterr().out
+    assert "1-1 (no hidden layer, identity output)" in text and "tanh" not in text
+
+
+def test_gradcheck_activation_has_help(capsys):
+    with pytest.raises(SystemExit):
+        main(["gradcheck", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--activation ACTIVATION σ of the hidden layers" in help_text

@@ -7,6 +7,7 @@ from mlplab.data import (
     load_xy,
     parse_expression,
     sample,
+    target_derivative,
 )
 from mlplab.errors import DataFileError, SizeError
 
@@ -320,3 +321,49 @@ def test_target_values_name_the_point():
     with pytest.raises(ExpressionError, match=r"target 'log\(x\)' is nan at x = -1"):
         target_values("log(x)", np.linspace(-1, 1, 5))
     assert target_values("x**2", np.ones(3)).tolist() == [1, 1, 1]
+
+
+# --- derivatives of targets -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "sin(3*x) + x**2",
+        "exp(-x**2) / (1 + x)",
+        "x**x",
+        "2**x - x**0.5",
+        "sqrt(2 + x) * log(3 + x)",
+        "arctan(x) - arcsin(x/2) + arccos(x/3)",
+        "tanh(sinh(x)) * cosh(x) - tan(x)",
+        "-x + abs(x - 2) + sign(x + 5)",
+        "pi * e",
+        "monomial:3",
+        "monomial:0",
+    ],
+)
+def test_formula_derivatives_match_central_differences(spec):
+    x = np.linspace(0.05, 0.95, 19).reshape(-1, 1)
+    f, df = get_target(spec), target_derivative(spec)
+    h = 1e-6
+    central = (f(x + h) - f(x - h)) / (2 * h)
+    np.testing.assert_allclose(df(x), central, rtol=1e-7, atol=1e-8)
+    assert df(x).shape == x.shape
+
+
+def test_registered_targets_have_their_closed_form_derivatives():
+    x = np.linspace(-3, 3, 101)
+    closed = {
+        "runge": -50 * x / (1 + 25 * x**2) ** 2,
+        "cos4": np.cos(4 * x) - 4 * (x - 2) * np.sin(4 * x),
+        "sin": np.pi * np.cos(np.pi * x),
+        "abs": np.sign(x),
+    }
+    for name, expected in closed.items():
+        np.testing.assert_allclose(target_derivative(name)(x), expected, rtol=1e-13, atol=1e-14)
+    assert target_derivative("step") is None
+
+
+def test_a_derivative_of_a_bad_formula_is_refused():
+    with pytest.raises(ExpressionError, match="not an allowed function"):
+        target_derivative("__import__('os')")

@@ -108,3 +108,10 @@ def test_bce_gradient_is_zero_where_the_value_is_clipped_flat():
     y = np.array([[0.0], [1.0], [1.0]])
     g = get_loss("bce").grad(a, y)
     assert g[0, 0] == 0.0 and g[1, 0] == 0.0 and g[2, 0] < 0
+
+
+def test_a_perfect_cross_entropy_prints_without_a_minus_sign():
+    from mlplab.losses import cross_entropy
+
+    value = cross_entropy.value(np.array([[800.0, 0.0]]), np.array([0]))
+    assert f"{value:e}" == "0.000000e+00"

@@ -261,3 +261,40 @@ def test_target_shape_is_checked():
     net = MLP([2, 3, 2], seed=0)
     with pytest.raises(ValueError, match=r"expected \(4, 2\)"):
         net.loss(np.zeros((4, 2)), np.zeros((4, 3)))
+
+
+# --- δ^[l] kept by backward ---------------------------------------------------------------------
+
+
+@requires_torch
+@pytest.mark.parametrize(
+    ("sizes", "activation", "output"),
+    [
+        ([3, 5, 4, 2], "tanh", "sigmoid"),
+        ([1, 6, 1], "sigmoid", "identity"),
+        ([2, 2], "relu", "tanh"),
+    ],
+)
+def test_backward_keeps_delta_equal_to_autograd_dC_dz(sizes, activation, output, rng):
+    net = MLP(sizes, activation=activation, output_activation=output, bias_init="normal:0,0.3")
+    net.set_params(rng.standard_normal(net.num_parameters))
+    X = rng.standard_normal((7, sizes[0]))
+    y = rng.standard_normal((7, sizes[-1]))
+    cache = net.forward(X)
+    assert cache.delta == []
+    gW, gb = net.backward(cache, 2.0 * (cache.output - y) / y.size)
+    a = torch.tensor(X, requires_grad=True)
+    zs = []
+    for W, b, act in zip(net.weights, net.biases, net.activations, strict=True):
+        zs.append(a @ torch.tensor(W).T + torch.tensor(b))
+        zs[-1].retain_grad()
+        a = {"tanh": torch.tanh, "sigmoid": torch.sigmoid, "relu": torch.relu}.get(
+            act.name, lambda t: t
+        )(zs[-1])
+    torch.nn.functional.mse_loss(a, torch.tensor(y)).backward()
+    assert len(cache.delta) == len(cache.z)
+    for i, (delta, z) in enumerate(zip(cache.delta, zs, strict=True)):
+        assert delta.shape == (7, sizes[i + 1]) == cache.z[i].shape
+        np.testing.assert_allclose(delta, z.grad.numpy(), rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(gW[i], delta.T @ cache.a[i], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(gb[i], delta.sum(axis=0), rtol=1e-12, atol=1e-15)

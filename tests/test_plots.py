@@ -31,3 +31,16 @@ def test_core_does_not_import_matplotlib():
     code = "import sys, mlplab; mlplab.MLP([1, 2, 1]); print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_plots_and_transforms_load_on_first_use():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, mlplab; before = 'matplotlib' in sys.modules; "
+        "mlplab.plots.new_figure; mlplab.transforms; mlplab.exercise.make_exercise; "
+        "print(before, 'matplotlib' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]

@@ -15,6 +15,7 @@ from mlplab.gradcheck import check_gradients
 from mlplab.losses import Loss, get_loss
 from mlplab.network import MLP, Cache
 from mlplab.optim import LBFGS, SGD, Adam, get_optimizer
+from mlplab.trace import Trace
 from mlplab.train import DivergenceWarning, History, fit
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "Loss",
     "MlplabError",
     "ModelFileError",
+    "Trace",
     "__version__",
     "activations",
     "check_gradients",
@@ -46,3 +48,14 @@ __all__ = [
     "losses",
     "optim",
 ]
+
+#: Submodules that load on first use (``mlplab.plots`` imports matplotlib).
+_LAZY = ("plots", "transforms", "exercise", "run")
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f"mlplab.{name}")
+    raise AttributeError(f"module 'mlplab' has no attribute {name!r}")

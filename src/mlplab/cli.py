@@ -4,6 +4,7 @@
 ``mlplab gradcheck``  backprop and input derivatives against central finite differences
 ``mlplab predict``    evaluate a saved model
 ``mlplab diagnose``   dead units, saturation and gradient norms of a saved model, per layer
+``mlplab trace``      every number of one gradient step with its formula; exercises (--random)
 ``mlplab sweep``      a grid of training runs in parallel on Dask (see mlplab.sweep)
 ``mlplab experiment`` list and run the classic studies (``list``, ``run NAME|all``)
 ``mlplab --version``
@@ -28,6 +29,7 @@ from mlplab import __version__
 from mlplab.experiments.cli import add_parser as _experiment_parser
 from mlplab.losses import NAMES as LOSS_NAMES
 from mlplab.sweep.command import add_parser as _sweep_parser
+from mlplab.trace_command import add_parser as _trace_parser
 
 console = Console()
 err_console = Console(stderr=True)
@@ -53,7 +55,7 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
         "--target",
         default=d.target,
         help="registered target (runge, cos4, sin, abs, step, monomial:p) or a "
-        "formula in x such as 'sin(3*x) + x**2'",
+        "formula in x such as 'sin(3*x) + x**2'; 'higham' is the paper's data set (as --data)",
     )
     g.add_argument(
         "--domain",
@@ -73,10 +75,16 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
     )
     g.add_argument("--noise", type=float, default=d.noise, help="std of Gaussian label noise")
     g.add_argument(
-        "--data", default=None, help="CSV (x columns then y) or NPZ (x, y) file instead of --target"
+        "--data",
+        default=None,
+        help="CSV (x columns then y) or NPZ (x, y) file instead of --target, or 'higham': the "
+        "paper's 10 points with its 2-2-3-2 sigmoid network and SGD as defaults",
     )
     g.add_argument(
-        "--val-fraction", type=float, default=d.val_fraction, help="validation share of --data"
+        "--val-fraction",
+        type=float,
+        default=d.val_fraction,
+        help="validation share of --data (default: 0.2, none for 20 points or fewer; 0: none)",
     )
     g = p.add_argument_group("network")
     g.add_argument(
@@ -167,19 +175,24 @@ def _cmd_train(args: argparse.Namespace) -> int:
         early_stopping=args.early_stopping,
         seed=args.seed,
         dtype=args.dtype,
-    )
+    ).with_data_defaults()
     _check_data_options(cfg)
     out = _writable_dir(args.out)
     result = train_run(cfg, out, progress=not args.quiet)
     table = Table(title=f"mlplab train: {cfg.target if not cfg.data else cfg.data}")
     table.add_column("quantity")
     table.add_column("value", justify="right")
-    table.add_row("network", "-".join(map(str, result.net.sizes)) + f" {cfg.activation}")
+    shape = "-".join(map(str, result.net.sizes))
+    act = cfg.activation if cfg.hidden else f"no hidden layer, {cfg.output_activation} output"
+    table.add_row("network", f"{shape} {act}" if cfg.hidden else f"{shape} ({act})")
     table.add_row("parameters p", str(result.net.num_parameters))
     for key in ("train_mse", "val_mse", "train_accuracy", "val_accuracy", "max_abs_error"):
         if key in result.metrics:
             value = result.metrics[key]
-            table.add_row(key, "n/a" if value is None else f"{value:.3e}")
+            if value is None:
+                table.add_row(key, "n/a")
+            else:
+                table.add_row(key, f"{value:.1%}" if key.endswith("accuracy") else f"{value:.3e}")
     table.add_row("epochs", f"{result.history.epochs} ({result.history.steps} steps)")
     table.add_row("seconds", f"{result.metrics['seconds']:.2f}")
     table.add_row("status", result.history.status)
@@ -243,7 +256,12 @@ def _gradcheck_parser(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="layer widths n_1 ... n_L",
     )
-    p.add_argument("--activation", default="tanh")
+    p.add_argument(
+        "--activation",
+        default="tanh",
+        help="σ of the hidden layers: sigmoid, tanh, relu, leaky_relu[:alpha], elu[:alpha], "
+        "softplus, gelu, sin, identity",
+    )
     p.add_argument(
         "--output-activation",
         default=None,
@@ -311,6 +329,12 @@ def _predict_parser(sub: argparse._SubParsersAction) -> None:
         "--x", nargs="+", type=float, metavar="X", help="input values; n_1 numbers make one point"
     )
     src.add_argument("--input", help="CSV file of inputs (one point per row) or NPZ with 'x'")
+    p.add_argument(
+        "--gradient",
+        action="store_true",
+        help="also print the input gradient ∇a^[L](x) (columns dy1/dx1, ...; the Jacobian "
+        "dyi/dxj when the model has several outputs)",
+    )
     p.set_defaults(func=_cmd_predict)
 
 
@@ -328,8 +352,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         X = load_x(args.input, n_in)
     Y = net(X)
     cols = [f"x{j + 1}" for j in range(n_in)] + [f"y{j + 1}" for j in range(Y.shape[1])]
+    blocks = [X, Y]
+    if args.gradient:
+        blocks.append(net.input_jacobian(X).reshape(len(X), -1))  # row i: dyi/dx1 ... dyi/dxn
+        cols += [f"dy{i + 1}/dx{j + 1}" for i in range(Y.shape[1]) for j in range(n_in)]
     print(",".join(cols))
-    for row in np.hstack([X, Y]):
+    for row in np.hstack(blocks):
         print(",".join(f"{v:.17g}" for v in row))
     return 0
 
@@ -450,6 +478,7 @@ COMMANDS = [
     _gradcheck_parser,
     _predict_parser,
     _diagnose_parser,
+    _trace_parser,
     _sweep_parser,
     _experiment_parser,
 ]

@@ -58,7 +58,7 @@ def check_config(cfg: TrainConfig) -> None:
     MlplabError
         Naming the option (as ``mlplab train`` spells it) and the value.
     """
-    from mlplab.data import SAMPLINGS, get_target
+    from mlplab.data import DATASETS, SAMPLINGS, get_target
     from mlplab.losses import get_loss
     from mlplab.optim import get_schedule
     from mlplab.run import build_network, build_optimizer
@@ -77,7 +77,8 @@ def check_config(cfg: TrainConfig) -> None:
     if isinstance(lr, bool) or not isinstance(lr, int | float | np.number) or not 0 < lr < math.inf:
         raise MlplabError(f"--lr: the learning rate must be a finite number > 0, got {cfg.lr!r}")
     _number(cfg, "momentum", 0.0, 1.0)
-    _number(cfg, "val_fraction", 0.0, 1.0)
+    if cfg.val_fraction is not None:  # None: the default split (see mlplab.run.make_data)
+        _number(cfg, "val_fraction", 0.0, 1.0)
     if cfg.sampling not in SAMPLINGS:
         raise MlplabError(f"--sampling must be one of {', '.join(SAMPLINGS)}, got {cfg.sampling!r}")
     if cfg.batch_sampling not in BATCH_SAMPLINGS:
@@ -101,8 +102,15 @@ def check_config(cfg: TrainConfig) -> None:
             f"--momentum applies to SGD only, but the optimizer is {cfg.optimizer!r}: drop "
             f"--momentum or use --optimizer sgd"
         )
-    if cfg.data is not None and not Path(cfg.data).is_file():
-        raise MlplabError(f"no data file at {cfg.data} (--data)")
+    if (
+        cfg.data is not None
+        and str(cfg.data).strip().lower() not in DATASETS
+        and not Path(cfg.data).is_file()
+    ):
+        raise MlplabError(
+            f"no data file at {cfg.data} (--data): give a CSV or NPZ file, or one of the built-in "
+            f"data sets: {', '.join(DATASETS)}"
+        )
     if not cfg.data:
         get_target(cfg.target)
     loss = get_loss(cfg.loss)

@@ -102,6 +102,11 @@ def parse_expression(text: str) -> Target:
     ExpressionError
         For anything else (attribute access, other names, calls, ...), naming the offending part.
     """
+    return _as_function(_parse(text))
+
+
+def _parse(text: str) -> ast.expr:
+    """The checked syntax tree of a formula (see :func:`parse_expression`)."""
     if len(text) > _MAX_LENGTH:
         raise ExpressionError(f"expression is longer than {_MAX_LENGTH} characters")
     try:
@@ -160,25 +165,28 @@ def parse_expression(text: str) -> Target:
             )
 
     check(tree)
+    return tree.body
 
-    def evaluate(node: ast.AST, x: np.ndarray) -> np.ndarray | float:
-        if isinstance(node, ast.Expression):
-            return evaluate(node.body, x)
-        if isinstance(node, ast.Constant):
-            return np.float64(node.value)  # NumPy semantics: 1/0 is inf, not an exception
-        if isinstance(node, ast.Name):
-            return x if node.id == "x" else _CONSTANTS[node.id]
-        if isinstance(node, ast.BinOp):
-            return _BINARY[type(node.op)](evaluate(node.left, x), evaluate(node.right, x))
-        if isinstance(node, ast.UnaryOp):
-            return _UNARY[type(node.op)](evaluate(node.operand, x))
-        assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-        return _FUNCTIONS[node.func.id](evaluate(node.args[0], x))
 
+def _evaluate(node: ast.AST, x: np.ndarray) -> np.ndarray | float:
+    """The value of a checked syntax tree at ``x``."""
+    if isinstance(node, ast.Constant):
+        return np.float64(node.value)  # NumPy semantics: 1/0 is inf, not an exception
+    if isinstance(node, ast.Name):
+        return x if node.id == "x" else _CONSTANTS[node.id]
+    if isinstance(node, ast.BinOp):
+        return _BINARY[type(node.op)](_evaluate(node.left, x), _evaluate(node.right, x))
+    if isinstance(node, ast.UnaryOp):
+        return _UNARY[type(node.op)](_evaluate(node.operand, x))
+    assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    return _FUNCTIONS[node.func.id](_evaluate(node.args[0], x))
+
+
+def _as_function(tree: ast.expr) -> Target:
     def target(x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=float)
         with np.errstate(all="ignore"):
-            return np.broadcast_to(evaluate(tree, x), x.shape).astype(float)
+            return np.broadcast_to(_evaluate(tree, x), x.shape).astype(float)
 
     return target
 
@@ -221,6 +229,118 @@ def target_values(spec: str, x: np.ndarray, f: Target | None = None) -> np.ndarr
     return y
 
 
+# --- derivatives of formulas ------------------------------------------------------------------
+
+#: The registered targets as formulas (``step`` has a jump, and no derivative there).
+_FORMULAS = {
+    "runge": "1 / (1 + 25*x**2)",
+    "cos4": "(x - 2) * cos(4*x)",
+    "sin": "sin(pi*x)",
+    "abs": "abs(x)",
+}
+
+
+def _tree(text: str) -> ast.expr:
+    return ast.parse(text, mode="eval").body
+
+
+def _call(name: str, arg: ast.expr) -> ast.expr:
+    return ast.Call(ast.Name(name), [arg], [])
+
+
+def _op(left: ast.expr, op: ast.operator, right: ast.expr) -> ast.expr:
+    return ast.BinOp(left, op, right)
+
+
+# f'(u) for each allowed function f, as a formula in u.
+_CHAIN = {
+    "sin": "cos(u)",
+    "cos": "-sin(u)",
+    "tan": "1 / cos(u)**2",
+    "exp": "exp(u)",
+    "log": "1 / u",
+    "sqrt": "1 / (2 * sqrt(u))",
+    "abs": "sign(u)",
+    "tanh": "1 - tanh(u)**2",
+    "sinh": "cosh(u)",
+    "cosh": "sinh(u)",
+    "arctan": "1 / (1 + u**2)",
+    "arcsin": "1 / sqrt(1 - u**2)",
+    "arccos": "-1 / sqrt(1 - u**2)",
+    "sign": "0",
+}
+
+
+def _substitute(node: ast.expr, u: ast.expr) -> ast.expr:
+    """``node`` with every name ``u`` replaced by the tree ``u``."""
+    if isinstance(node, ast.Name) and node.id == "u":
+        return u
+    if isinstance(node, ast.BinOp):
+        return _op(_substitute(node.left, u), node.op, _substitute(node.right, u))
+    if isinstance(node, ast.UnaryOp):
+        return ast.UnaryOp(node.op, _substitute(node.operand, u))
+    if isinstance(node, ast.Call):
+        return _call(node.func.id, _substitute(node.args[0], u))
+    return node
+
+
+def _has_x(node: ast.expr) -> bool:
+    return any(isinstance(n, ast.Name) and n.id == "x" for n in ast.walk(node))
+
+
+def _derivative(node: ast.expr) -> ast.expr:
+    """d/dx of a checked syntax tree, as a syntax tree (the rules of calculus, unsimplified)."""
+    zero, one = ast.Constant(0.0), ast.Constant(1.0)
+    if not _has_x(node):
+        return zero
+    if isinstance(node, ast.Name):  # x
+        return one
+    if isinstance(node, ast.UnaryOp):
+        return ast.UnaryOp(node.op, _derivative(node.operand))
+    if isinstance(node, ast.Call):
+        outer = _substitute(_tree(_CHAIN[node.func.id]), node.args[0])
+        return _op(outer, ast.Mult(), _derivative(node.args[0]))
+    u, v = node.left, node.right
+    du, dv = _derivative(u), _derivative(v)
+    if isinstance(node.op, (ast.Add, ast.Sub)):
+        return _op(du, node.op, dv)
+    if isinstance(node.op, ast.Mult):
+        return _op(_op(du, ast.Mult(), v), ast.Add(), _op(u, ast.Mult(), dv))
+    if isinstance(node.op, ast.Div):
+        numerator = _op(_op(du, ast.Mult(), v), ast.Sub(), _op(u, ast.Mult(), dv))
+        return _op(numerator, ast.Div(), _op(v, ast.Pow(), ast.Constant(2.0)))
+    # u ** v: c u^(c-1) u' for a constant power, else u^v (v' log u + v u' / u)
+    if not _has_x(v):
+        power = _op(u, ast.Pow(), _op(v, ast.Sub(), one))
+        return _op(_op(v, ast.Mult(), power), ast.Mult(), du)
+    inner = _op(
+        _op(dv, ast.Mult(), _call("log", u)), ast.Add(), _op(_op(v, ast.Mult(), du), ast.Div(), u)
+    )
+    return _op(node, ast.Mult(), inner)
+
+
+def target_derivative(spec: str) -> Target | None:
+    """f'(x) of a target (a registered name or a formula), by symbolic differentiation.
+
+    The formula's syntax tree is differentiated by the rules of calculus and evaluated as the
+    target is; ``None`` for ``step``, whose derivative is a jump. A kink (``abs`` at 0) takes
+    the value of ``sign`` there, 0.
+
+    Raises
+    ------
+    ExpressionError
+        If ``spec`` is not a target (see :func:`get_target`).
+    """
+    get_target(spec)  # the same checks and messages
+    key = spec.strip().lower()
+    if key == "step":
+        return None
+    if key.startswith("monomial:"):
+        power = float(key.split(":", 1)[1])
+        return _as_function(_tree("0" if power == 0 else f"{power!r} * x**{power - 1!r}"))
+    return _as_function(_derivative(_parse(_FORMULAS.get(key, spec))))
+
+
 def get_target(spec: str) -> Target:
     """A target function from a registered name (see :data:`TARGET_NAMES`) or an expression.
 
@@ -259,6 +379,18 @@ def paper_example() -> tuple[np.ndarray, np.ndarray]:
     x1 = [0.1, 0.3, 0.1, 0.6, 0.4, 0.6, 0.5, 0.9, 0.4, 0.7]
     x2 = [0.1, 0.4, 0.5, 0.9, 0.2, 0.3, 0.6, 0.2, 0.4, 0.6]
     return np.column_stack([x1, x2]), np.repeat(np.eye(2), 5, axis=0)
+
+
+#: Data sets built in, by name: ``x, y`` arrays (``--data NAME``).
+DATASETS: dict[str, Callable[[], tuple[np.ndarray, np.ndarray]]] = {"higham": paper_example}
+
+
+def load_data(spec: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """``x, y`` of a built-in data set (:data:`DATASETS`) or of a CSV/NPZ file (:func:`load_xy`)."""
+    key = str(spec).strip().lower()
+    if key in DATASETS:
+        return DATASETS[key]()
+    return load_xy(spec)
 
 
 # --- sampling -------------------------------------------------------------------------------

@@ -328,6 +328,11 @@ class Diagnostics:
     def __str__(self) -> str:
         return self.table()
 
+    def _repr_html_(self) -> str:
+        from mlplab.display import diagnostics_html
+
+        return diagnostics_html(self)
+
 
 def diagnose(
     net: MLP,

@@ -11,6 +11,7 @@ interrupted write never leaves a half-written file behind.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -22,7 +23,7 @@ import numpy as np
 
 from mlplab import __version__
 from mlplab.activations import Activation, get_activation
-from mlplab.errors import MlplabError, ModelFileError, SizeError, UnknownNameError
+from mlplab.errors import DataFileError, MlplabError, ModelFileError, SizeError, UnknownNameError
 from mlplab.npz import Archive
 
 if TYPE_CHECKING:
@@ -231,4 +232,85 @@ def load_model(path: str | Path, activations: dict[str, Activation] | None = Non
                 target[...] = archive.read(name, head)
     if not np.all(np.isfinite(net.params)):
         raise ModelFileError(f"{path} holds NaN or inf parameters")
+    return net
+
+
+#: The largest parameter file :func:`read_parameters` reads (bytes).
+MAX_PARAMETER_FILE = 64 * 2**20
+
+
+def read_parameters(path: str | Path, net: MLP) -> MLP:
+    """Set the weights and biases of ``net`` from a JSON or NPZ file, in place.
+
+    Both hold ``W2, b2, W3, b3, ...`` (the paper's layer numbers): W^[l] as an n_l × n_{l-1}
+    matrix (a list of rows in JSON), b^[l] as a vector of n_l numbers. A model file written by
+    :meth:`MLP.save` is such an NPZ file.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.json`` or ``.npz``.
+    net : MLP
+        Its sizes fix the shapes the file must hold.
+
+    Returns
+    -------
+    MLP
+        ``net``, with its parameters replaced.
+
+    Raises
+    ------
+    ValueError
+        If the file is missing, too large, unreadable, or holds an array of the wrong shape or a
+        NaN or inf; the message names the array and the shape expected.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"no weights file at {path}")
+    if path.stat().st_size > MAX_PARAMETER_FILE:
+        raise ValueError(
+            f"{path} is larger than {MAX_PARAMETER_FILE >> 20} MiB; not a weights file"
+        )
+    expected = {}
+    for i, (W, b) in enumerate(zip(net.weights, net.biases, strict=True)):
+        expected[f"W{i + 2}"], expected[f"b{i + 2}"] = W, b
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"cannot read {path} as JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{path} must hold a JSON object with keys {', '.join(expected)}")
+    elif path.suffix.lower() == ".npz":
+        data = {}
+        with Archive(path, DataFileError, "weights file") as archive:
+            for name, target in expected.items():
+                if name in archive.names:
+                    head = archive.header(name)  # checked before any data is read
+                    if head.dtype.kind not in "iuf" or math.prod(head.shape) != target.size:
+                        raise DataFileError(
+                            f"{path}: {name} must hold {target.size} real numbers (shape "
+                            f"{target.shape}), found {head.dtype} of shape {head.shape}"
+                        )
+                    data[name] = archive.read(name, head)
+    else:
+        raise ValueError(f"{path}: a weights file ends in .json or .npz")
+    for name, target in expected.items():
+        if name not in data:
+            raise ValueError(
+                f"{path} has no {name}; a weights file holds {', '.join(expected)} for sizes "
+                f"{net.sizes}"
+            )
+        try:
+            value = np.asarray(data[name], dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(f"{path}: {name} must be an array of numbers") from None
+        if value.shape != target.shape:
+            raise ValueError(
+                f"{path}: {name} should have shape {target.shape} for sizes {net.sizes}, found "
+                f"{value.shape}"
+            )
+        if not np.all(np.isfinite(value)):
+            raise ValueError(f"{path}: {name} contains NaN or inf values")
+        target[...] = value
     return net

@@ -150,7 +150,7 @@ def softmax(a: np.ndarray) -> np.ndarray:
 
 
 def _cross_entropy(a: np.ndarray, p: np.ndarray) -> float:
-    return -np.sum(p * log_softmax(a)) / a.shape[0]
+    return 0.0 - np.sum(p * log_softmax(a)) / a.shape[0]  # 0.0 − : no −0.0 for a perfect fit
 
 
 def _cross_entropy_grad(a: np.ndarray, p: np.ndarray) -> np.ndarray:

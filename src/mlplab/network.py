@@ -17,7 +17,7 @@ W^[3], b^[3], ...), which the optimisers update in place.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -44,10 +44,14 @@ class Cache:
         ``a[i]`` is a^[i+1], shape ``(N, n_{i+1})``; ``a[0]`` is the input x.
     z : list of ndarray
         ``z[i]`` is z^[i+2], shape ``(N, n_{i+2})``; ``a[i+1] = σ(z[i])``.
+    delta : list of ndarray
+        Empty until :meth:`MLP.backward` runs on this cache; then ``delta[i]`` is
+        δ^[i+2] = ∂C/∂z^[i+2], shape ``(N, n_{i+2})`` (the same indexing as ``z``).
     """
 
     a: list[np.ndarray]
     z: list[np.ndarray]
+    delta: list[np.ndarray] = field(default_factory=list)
 
     @property
     def output(self) -> np.ndarray:
@@ -300,15 +304,23 @@ class MLP:
         -------
         gW, gb : lists of ndarray
             Shaped like ``weights`` and ``biases``; views into one flat gradient vector.
+
+        Notes
+        -----
+        Every δ^[l] is kept in ``cache.delta`` (``cache.delta[i]`` is δ^[i+2], shape
+        ``(N, n_{i+2})``, indexed as ``cache.z``); a second call replaces them.
         """
         g = np.empty_like(self.params) if out is None else out
         gW, gb = self.unflatten(g)
+        deltas = [np.empty(0)] * len(self.weights)
         delta = self.activations[-1].df(cache.z[-1]) * dC_da
         for i in range(len(self.weights) - 1, -1, -1):
+            deltas[i] = delta
             np.matmul(delta.T, cache.a[i], out=gW[i])
             np.sum(delta, axis=0, out=gb[i])
             if i > 0:
                 delta = self.activations[i - 1].df(cache.z[i - 1]) * (delta @ self.weights[i])
+        cache.delta = deltas
         return gW, gb
 
     def loss_gradient(
@@ -369,12 +381,34 @@ class MLP:
         out = np.empty_like(X)
         for start in range(0, X.shape[0], BLOCK_ROWS):
             block = slice(start, start + BLOCK_ROWS)
-            cache = self.forward(X[block])
-            Delta = np.ones_like(cache.output)
-            for i in range(len(self.weights) - 1, -1, -1):
-                Delta = (self.activations[i].df(cache.z[i]) * Delta) @ self.weights[i]
-            out[block] = Delta
+            out[block] = self.input_gradient_recursion(self.forward(X[block]))[0]
         return out
+
+    def input_gradient_recursion(self, cache: Cache) -> list[np.ndarray]:
+        """Every Δ^[l] of the input-gradient recursion, for a scalar output (n_L = 1).
+
+        Δ^[L] = 1 and Δ^[l-1] = (W^[l])ᵀ (σ'(z^[l]) ∘ Δ^[l]) for l = L, ..., 2, so that
+        Δ^[1] = ∇a^[L](x).
+
+        Parameters
+        ----------
+        cache : Cache
+            From :meth:`forward` on N points.
+
+        Returns
+        -------
+        list of ndarray
+            ``Delta[i]`` is Δ^[i+1], shape ``(N, n_{i+1})`` (indexed as ``cache.a``).
+        """
+        if self.sizes[-1] != 1:
+            raise ValueError(
+                f"the input-gradient recursion needs a scalar output (n_L = 1) but this network "
+                f"has {self.sizes[-1]} outputs"
+            )
+        Delta = [np.ones_like(cache.output)]
+        for i in range(len(self.weights) - 1, -1, -1):
+            Delta.insert(0, (self.activations[i].df(cache.z[i]) * Delta[0]) @ self.weights[i])
+        return Delta
 
     def input_jacobian(self, X: np.ndarray) -> np.ndarray:
         """∂a^[L]/∂x for every row of ``X``.
@@ -397,6 +431,20 @@ class MLP:
         for i in range(len(self.weights) - 1, -1, -1):
             J = (J * self.activations[i].df(cache.z[i])[:, None, :]) @ self.weights[i]
         return J
+
+    def trace(self, x: np.ndarray, y: np.ndarray, loss: str | Loss = "half_sse", lr: float = 0.05):
+        """Every number of one gradient step on the point(s) ``x``, with its formula.
+
+        See :func:`mlplab.trace.trace`; the network is not changed.
+
+        Returns
+        -------
+        mlplab.trace.Trace
+            Prints as a table; ``to_markdown()``, ``to_html()``, ``to_dict()`` render it.
+        """
+        from mlplab.trace import trace
+
+        return trace(self, x, y, loss=loss, lr=lr)
 
     # --- copies, files, display --------------------------------------------------------------
 
@@ -447,6 +495,11 @@ class MLP:
         from mlplab.io import load_model
 
         return load_model(path, activations)
+
+    def _repr_html_(self) -> str:
+        from mlplab.display import mlp_html
+
+        return mlp_html(self)
 
     def __repr__(self) -> str:
         acts = [a.name for a in self.activations]

@@ -139,3 +139,170 @@ def band(
             alpha=0.2,
             lw=0,
         )
+
+
+def plot_error(
+    x_grid: np.ndarray,
+    error: np.ndarray | None,
+    x_train: np.ndarray,
+    residual: np.ndarray,
+    title: str = "Error",
+    ax: Axes | None = None,
+) -> Axes:
+    """The network's error a^[L](x) − f(x) on a grid and its residuals at the training points.
+
+    Parameters
+    ----------
+    x_grid : ndarray, shape (M,) or (M, 1)
+    error : ndarray, shape (M,) or (M, 1), optional
+        a^[L](x) − f(x) on the grid, where the truth f is known.
+    x_train, residual : ndarray, shape (N,) or (N, 1)
+        The training points and a^[L](x_i) − y_i there.
+    """
+    if ax is None:
+        _, (ax,) = new_figure()
+    ax.axhline(0.0, color="0.5", lw=0.8)
+    if error is not None:
+        ax.plot(
+            np.ravel(x_grid),
+            np.ravel(error),
+            color=COLORS["net"],
+            lw=1.5,
+            label=r"$a^{[L]}(x) - f(x)$",
+        )
+    ax.plot(
+        np.ravel(x_train),
+        np.ravel(residual),
+        "o",
+        ms=3,
+        color=COLORS["data"],
+        alpha=0.7,
+        label=r"$a^{[L]}(x_i) - y_i$ at the training points",
+    )
+    ax.set_xlabel("x")
+    ax.set_ylabel("error")
+    ax.set_title(title)
+    ax.legend(loc="best")
+    return ax
+
+
+def plot_input_gradient(
+    x_grid: np.ndarray,
+    gradient: np.ndarray,
+    derivative: np.ndarray | None = None,
+    derivative_label: str = "f'(x)",
+    title: str = r"Input gradient $\nabla a^{[L]}(x)$",
+    ax: Axes | None = None,
+) -> Axes:
+    """The network's input gradient against the target's derivative (1-D input, 1 output).
+
+    Parameters
+    ----------
+    x_grid : ndarray, shape (M,) or (M, 1)
+    gradient : ndarray, shape (M,) or (M, 1)
+        ∇a^[L](x) on the grid.
+    derivative : ndarray, shape (M,) or (M, 1), optional
+        f'(x) on the grid, labelled ``derivative_label`` (which says how it was computed).
+    """
+    if ax is None:
+        _, (ax,) = new_figure()
+    xg = np.ravel(x_grid)
+    if derivative is not None:
+        ax.plot(xg, np.ravel(derivative), color=COLORS["truth"], lw=1.5, label=derivative_label)
+    ax.plot(
+        xg,
+        np.ravel(gradient),
+        color=COLORS["net"],
+        lw=2,
+        ls="--",
+        label=r"network $\nabla a^{[L]}(x)$",
+    )
+    ax.set_xlabel("x")
+    ax.set_ylabel("derivative")
+    ax.set_title(title)
+    ax.legend(loc="best")
+    return ax
+
+
+def plot_regions(
+    ax: Axes,
+    classify,
+    X: np.ndarray,
+    labels: np.ndarray,
+    n_classes: int,
+    names: Sequence[str] | None = None,
+    pad: float = 0.1,
+    resolution: int = 301,
+) -> float:
+    """Decision regions of a classifier on the plane, with the labelled points on top.
+
+    Parameters
+    ----------
+    ax : Axes
+    classify : callable
+        ``classify(P)`` returns the class (0 .. n_classes−1) of each row of ``P`` (M, 2).
+    X : ndarray, shape (N, 2)
+    labels : ndarray, shape (N,)
+        The class of each point.
+    n_classes : int
+    names : sequence of str, optional
+        A name per class for the legend (default "class 0", "class 1", ...).
+    pad : float
+        Margin around the points, as a share of their range; points inside [0, 1]² are shown
+        on all of [0, 1]².
+    resolution : int
+        Grid points per axis.
+
+    Returns
+    -------
+    float
+        The accuracy on the points: the share whose region is their class.
+    """
+    X = np.asarray(X, dtype=float)
+    low, high = X.min(axis=0), X.max(axis=0)
+    if np.all(low >= 0) and np.all(high <= 1):
+        low, high = np.zeros(2), np.ones(2)
+    else:
+        span = np.where(high > low, high - low, 1.0)
+        low, high = low - pad * span, high + pad * span
+    u = np.linspace(low[0], high[0], resolution)
+    v = np.linspace(low[1], high[1], resolution)
+    U, V = np.meshgrid(u, v)
+    regions = np.asarray(classify(np.c_[U.ravel(), V.ravel()])).reshape(U.shape)
+    fills = ["#c6dbef", "#fdd0a2", "#c7e9c0", "#dadaeb", "#fcbba1", "#d9d9d9"]
+    points = [
+        ("o", "tab:blue"),
+        ("x", "tab:red"),
+        ("^", "tab:green"),
+        ("s", "tab:purple"),
+        ("D", "tab:brown"),
+        ("v", "tab:gray"),
+    ]
+    ax.contourf(
+        U,
+        V,
+        regions,
+        levels=np.arange(n_classes + 1) - 0.5,
+        colors=[fills[k % len(fills)] for k in range(n_classes)],
+    )
+    for k in range(n_classes):
+        marker, color = points[k % len(points)]
+        mine = X[labels == k]
+        ax.plot(
+            mine[:, 0],
+            mine[:, 1],
+            marker,
+            ms=8,
+            mfc="none",
+            mew=2,
+            color=color,
+            label=f"{names[k] if names else f'class {k}'} ({len(mine)} point"
+            + ("s)" if len(mine) != 1 else ")"),
+        )
+    ax.set_xlim(u[0], u[-1])
+    ax.set_ylim(v[0], v[-1])
+    ax.set_aspect("equal")
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    ax.legend(loc="best", fontsize=8, framealpha=0.9)
+    return float(np.mean(np.asarray(classify(X)) == labels))

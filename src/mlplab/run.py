@@ -17,16 +17,39 @@ from pathlib import Path
 import numpy as np
 
 from mlplab.config_check import check_config
-from mlplab.data import get_target, load_xy, sample, target_values
+from mlplab.data import DATASETS, get_target, load_data, sample, target_values
 from mlplab.errors import MlplabError
 from mlplab.io import read_json, write_json
 from mlplab.limits import check_bytes
 from mlplab.losses import get_loss
 from mlplab.network import MLP
 from mlplab.optim import get_optimizer
+from mlplab.run_figures import GRID_POINTS, write_figures
 from mlplab.train import DivergenceWarning, History, fit, split_validation
 
-GRID_POINTS = 2001
+#: A data set of at most this many points is not split for validation unless asked.
+SMALL_DATA = 20
+#: The validation share of a larger data file, unless asked otherwise.
+VAL_FRACTION = 0.2
+
+#: The defaults a built-in data set brings (the paper's network and training for ``higham``:
+#: 2-2-3-2 sigmoid, N(0, 0.5²) parameters, half_sse, single-point SGD with replacement,
+#: η = 0.05, 10^6 steps).
+DATA_DEFAULTS = {
+    "higham": {
+        "hidden": [2, 3],
+        "activation": "sigmoid",
+        "output_activation": "sigmoid",
+        "init": "normal:0,0.5",
+        "bias_init": "normal:0,0.5",
+        "loss": "half_sse",
+        "optimizer": "sgd",
+        "lr": 0.05,
+        "epochs": 100_000,
+        "batch_size": 1,
+        "batch_sampling": "replacement",
+    }
+}
 
 
 @dataclass
@@ -40,7 +63,7 @@ class TrainConfig:
     sampling: str = "uniform"
     noise: float = 0.0
     data: str | None = None
-    val_fraction: float = 0.2
+    val_fraction: float | None = None
     hidden: list[int] = field(default_factory=lambda: [64, 64])
     activation: str = "tanh"
     output_activation: str = "identity"
@@ -73,6 +96,24 @@ class TrainConfig:
             values["domain"] = tuple(float(v) for v in values["domain"])
         return cls(**values)
 
+    def with_data_defaults(self) -> TrainConfig:
+        """This config with a built-in data set's defaults (see :data:`DATA_DEFAULTS`).
+
+        ``target="higham"`` names the data set too. Fields left at the general defaults take the
+        data set's; fields set to anything else are kept.
+        """
+        default = TrainConfig()
+        values = self.to_dict()
+        name = (self.data or self.target).strip().lower()
+        if name not in DATASETS:
+            return self
+        if self.target.strip().lower() == name:
+            values["target"], values["data"] = default.target, name
+        for key, value in DATA_DEFAULTS.get(name, {}).items():
+            if getattr(self, key) == getattr(default, key):
+                values[key] = value
+        return TrainConfig.from_dict(values)
+
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["domain"] = list(self.domain)
@@ -87,11 +128,21 @@ def _bias_init(spec: str) -> float | str:
 
 
 def make_data(cfg: TrainConfig) -> tuple[np.ndarray, ...]:
-    """Training and validation arrays ``x, y, x_val, y_val`` for ``cfg``."""
+    """Training and validation arrays ``x, y, x_val, y_val`` for ``cfg``.
+
+    A data set is split at random by ``cfg.val_fraction`` (0: no validation set, empty arrays);
+    unset, it holds out 20 % of a data set of more than :data:`SMALL_DATA` points and nothing of a
+    smaller one.
+    """
     rng = np.random.default_rng(cfg.seed)
     if cfg.data:
-        x, y = load_xy(cfg.data)
-        return split_validation(x, y, cfg.val_fraction, rng)
+        x, y = load_data(cfg.data)
+        fraction = cfg.val_fraction
+        if fraction is None:
+            fraction = 0.0 if len(x) <= SMALL_DATA else VAL_FRACTION
+        if fraction == 0.0:
+            return x, y, x[:0], y[:0]  # no validation set
+        return split_validation(x, y, fraction, rng)
     f = get_target(cfg.target)
     x = sample(cfg.n_train, cfg.domain, cfg.sampling, rng)
     x_val = sample(cfg.n_val, cfg.domain, cfg.sampling, rng)
@@ -123,6 +174,16 @@ def class_labels(y: np.ndarray, y_val: np.ndarray) -> tuple[np.ndarray, np.ndarr
     )
     n_classes = max(int(largest) + 1, 2)
     return y[:, 0].astype(np.intp), y_val[:, 0].astype(np.intp), n_classes
+
+
+def _one_hot(y: np.ndarray) -> bool:
+    """Whether targets are one-hot rows of two or more classes (accuracy is then reported)."""
+    return (
+        y.ndim == 2
+        and y.shape[1] >= 2
+        and bool(np.all((y == 0) | (y == 1)))
+        and bool(np.all(y.sum(axis=1) == 1))
+    )
 
 
 def build_network(cfg: TrainConfig, n_in: int, n_out: int) -> MLP:
@@ -186,23 +247,21 @@ def train_run(cfg: TrainConfig, out: str | Path | None = None, progress: bool = 
             epochs=cfg.epochs,
             batch_size=cfg.batch_size,
             sampling=cfg.batch_sampling,
-            validation=(x_val, y_val),
+            validation=(x_val, y_val) if len(x_val) else None,
             seed=cfg.seed,
             schedule=cfg.schedule,
             early_stopping=cfg.early_stopping,
             progress=progress,
         )
     seconds = time.perf_counter() - start
-    if classes:
-        scores = {
-            "train_accuracy": float(np.mean(net(x).argmax(axis=1) == y)),
-            "val_accuracy": float(np.mean(net(x_val).argmax(axis=1) == y_val)),
-        }
-    else:
-        scores = {
-            "train_mse": float(np.mean((net(x) - y) ** 2)),
-            "val_mse": float(np.mean((net(x_val) - y_val) ** 2)),
-        }
+    scores = {}
+    for key, X_, Y_ in (("train", x, y), ("val", x_val, y_val)):
+        if not classes:
+            scores[f"{key}_mse"] = float(np.mean((net(X_) - Y_) ** 2)) if len(X_) else None
+        if classes or _one_hot(y):
+            labels = Y_ if classes else Y_.argmax(axis=1)
+            accuracy = np.mean(net(X_).argmax(axis=1) == labels) if len(X_) else None
+            scores[f"{key}_accuracy"] = None if accuracy is None else float(accuracy)
     metrics = {
         **scores,
         "max_abs_error": None,
@@ -223,51 +282,9 @@ def train_run(cfg: TrainConfig, out: str | Path | None = None, progress: bool = 
         write_json(out / "config.json", cfg.to_dict())
         net.save(out / "model.npz")
         history.save_csv(out / "history.csv")
-        _write_figures(cfg, net, history, x, y, grid, out)
+        write_figures(cfg, net, history, x, y, out)
         write_json(out / "metrics.json", metrics)  # last: its presence marks a finished run
     return RunResult(net, history, metrics, out)
-
-
-def _write_figures(
-    cfg: TrainConfig,
-    net: MLP,
-    history: History,
-    x: np.ndarray,
-    y: np.ndarray,
-    grid: np.ndarray | None,
-    out: Path,
-) -> None:
-    from mlplab import plots
-
-    name = cfg.target if not cfg.data else Path(cfg.data).name
-    arch = "-".join(map(str, net.sizes))
-    if x.shape[1] == 1 and y.ndim == 2 and y.shape[1] == 1:
-        if grid is None:
-            grid = np.linspace(x.min(), x.max(), GRID_POINTS).reshape(-1, 1)
-            truth = None
-        else:
-            truth = get_target(cfg.target)(grid)
-        fig, (ax,) = plots.new_figure()
-        plots.plot_fit(
-            grid,
-            truth,
-            net(grid),
-            x,
-            y,
-            ax=ax,
-            title=f"{name}: {arch} {cfg.activation} network, {cfg.optimizer}",
-        )
-        plots.save_figure(fig, out / "fit.png")
-    fig, (ax,) = plots.new_figure()
-    plots.plot_losses(
-        history.train_loss,
-        history.val_loss,
-        ax=ax,
-        ylabel=f"{cfg.loss} loss",
-        title=f"{name}: loss per epoch ({cfg.optimizer}"
-        + (")" if cfg.optimizer.lower() == "lbfgs" else f", lr {cfg.lr:g})"),
-    )
-    plots.save_figure(fig, out / "loss.png")
 
 
 def load_config(path: str | Path) -> TrainConfig:

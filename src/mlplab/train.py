@@ -100,6 +100,11 @@ class History:
             w.writerow([k + 1, repr(tl), repr(vl) if vl != "" else "", repr(self.lr[k])])
         return buf.getvalue()
 
+    def _repr_html_(self) -> str:
+        from mlplab.display import history_html
+
+        return history_html(self)
+
     def save_csv(self, path: str | Path) -> Path:
         """Write :meth:`to_csv` to ``path`` atomically."""
         from mlplab.io import write_text

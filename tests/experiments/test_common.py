@@ -71,3 +71,13 @@ def test_the_ensemble_is_used_where_it_pays():
     assert _together_is_faster([small.build(0), small.build(1)], sgd)  # a short run: NumPy
     assert not _together_is_faster([ARCH.build(0)], sgd)
     assert not _together_is_faster([ARCH.build(0), ARCH.build(1)], Training(optimizer="lbfgs"))
+
+
+def test_one_seed_is_not_a_median():
+    from mlplab.experiments.common import over_seeds, plural
+
+    assert over_seeds(1, band=True) == "1 seed"
+    assert over_seeds(1, "Median of") == "One seed"
+    assert over_seeds(3, band=True) == "median of 3 seeds (band: min–max)"
+    assert over_seeds(2, "median over") == "median over 2 seeds"
+    assert (plural(1, "seed"), plural(4, "seed")) == ("1 seed", "4 seeds")

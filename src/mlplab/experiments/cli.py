@@ -1,5 +1,5 @@
-"""The ``experiment`` command: ``mlplab experiment list`` and
-``mlplab experiment run NAME|all [--quick] [--seeds K] [--out DIR]``.
+"""The ``experiment`` command: ``mlplab experiment list``, ``mlplab experiment show NAME`` and
+``mlplab experiment run NAME|all [--quick] [--seeds K] [--out DIR] [--set KEY=VALUE ...]``.
 """
 
 from __future__ import annotations
@@ -48,7 +48,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="tcp://HOST:PORT",
         help="run the studies as tasks on this running Dask scheduler",
     )
+    r.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change a parameter of the study, e.g. --set width=11 domain=10 "
+        "(mlplab experiment show NAME lists them)",
+    )
     r.set_defaults(func=_cmd_run)
+    s = cmds.add_parser("show", help="a study's question and the parameters --set may change")
+    s.add_argument("name", metavar="NAME", help=f"one of: {', '.join(STUDIES)}")
+    s.set_defaults(func=_cmd_show)
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
@@ -69,14 +80,36 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_show(args: argparse.Namespace) -> int:
+    from mlplab.cli import console
+    from mlplab.experiments.params import parameters
+
+    study = get_study(args.name)
+    console.print(f"{args.name}: {escape(study.TITLE)}", highlight=False)
+    table = Table(title="parameters (--set KEY=VALUE)")
+    for column in ("parameter", "default", "what it sets"):
+        table.add_column(column)
+    for p in parameters(study):
+        table.add_row(p.name, p.shown(), escape(p.help))
+    if parameters(study):
+        console.print(table)
+    else:
+        console.print("This study takes no parameters.")
+    return 0
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from mlplab.cli import UsageError, _writable_dir, console, err_console
+    from mlplab.experiments.params import parse_settings
     from mlplab.experiments.runner import check_seeds, run_all, run_studies
     from mlplab.sweep.execute import ClusterError
 
     try:
+        params = {}
         if args.name != "all":
-            get_study(args.name)
+            params = parse_settings(args.name, get_study(args.name), args.set)
+        elif args.set:
+            raise ValueError("--set changes one study's parameters; name the study, not 'all'")
         check_seeds(args.seeds)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -94,7 +127,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if args.name == "all":
             results = run_all(out, args.quick, args.seeds, not args.quiet, cluster=cluster)
         else:
-            results = run_studies({args.name: out}, args.quick, args.seeds, not args.quiet, cluster)
+            results = run_studies(
+                {args.name: out}, args.quick, args.seeds, not args.quiet, cluster, params
+            )
     except ClusterError as exc:
         raise UsageError(str(exc)) from None
     table = Table(title="mlplab experiment run")

@@ -238,6 +238,18 @@ def progress_bar(description: str, total: int, enabled: bool) -> Iterator[Callab
         yield lambda info="": bar.update(task, advance=1, info=info)
 
 
+def over_seeds(seeds: int, lead: str = "median of", band: bool = False) -> str:
+    """``"median of 3 seeds (band: min–max)"``, or ``"1 seed"`` where there is one (no median)."""
+    if seeds == 1:
+        return "One seed" if lead[:1].isupper() else "1 seed"
+    return f"{lead} {seeds} seeds" + (" (band: min–max)" if band else "")
+
+
+def plural(n: int, word: str) -> str:
+    """``"1 seed"``, ``"3 seeds"``."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def seed_list(seeds: int) -> list[int]:
     """The seeds 0, 1, ..., seeds − 1."""
     return list(range(seeds))

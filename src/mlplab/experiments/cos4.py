@@ -21,6 +21,7 @@ from mlplab.experiments.common import (
     SeedRun,
     Training,
     fmt,
+    over_seeds,
     progress_bar,
     seed_list,
     stack,
@@ -108,7 +109,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
     ax.plot(
         x, y, "o", ms=2.5, alpha=0.5, color="tab:orange", label=f"training points (N = {len(x)})"
     )
-    plot_fit_band(ax, runs, f"network, median of {seeds} seeds (band: min–max)", "tab:blue")
+    plot_fit_band(ax, runs, f"network, {over_seeds(seeds, band=True)}", "tab:blue")
     ax.set_xlim(-2, 2)
     ax.set_xlabel("x")
     ax.set_ylabel("y")
@@ -123,7 +124,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
     ax.set_yscale("log")
     ax.set_xlabel(f"epoch ({PASSES} passes of {PASSES} SGD steps with 128 points)")
     ax.set_ylabel("MSE")
-    ax.set_title(f"cos4: loss per epoch, median of {seeds} seeds (band: min–max)")
+    ax.set_title(f"cos4: loss per epoch, {over_seeds(seeds, band=True)}")
     ax.legend()
     plots.save_figure(fig, out / "loss.png")
 
@@ -155,7 +156,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
     answer = (
         f"The network has p = {p} parameters for N = {len(x)} training points (p/N = "
         f"{p / len(x):.1f}). After {K} epochs ({runs[0].history.steps} SGD steps) the "
-        f"median over {seeds} seeds of the final validation MSE is {fmt(med)} (min "
+        f"final validation MSE ({over_seeds(seeds, 'median over')}) is {fmt(med)} (min "
         f"{fmt(final_val.min())}, max {fmt(final_val.max())}); the training MSE is "
         f"{fmt(metrics['final_train_mse_median'])}. The largest error on [−2, 2] is "
         f"{fmt(float(np.median(errors)))} (median over seeds), found at x = "

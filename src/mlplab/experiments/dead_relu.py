@@ -23,6 +23,8 @@ from mlplab.experiments.common import (
     Arch,
     Training,
     fmt,
+    over_seeds,
+    plural,
     progress_bar,
     seed_list,
     stack,
@@ -148,7 +150,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
     axes[1].set_ylim(-0.02, 1.02)
     axes[1].set_title(f"ReLU {'-'.join(map(str, DEEP))}: dead units during training")
     axes[1].legend(loc="upper right")
-    fig.suptitle(f"Median of {seeds} seeds (band: min–max); SGD on sin(πx), 128 points")
+    fig.suptitle(f"{over_seeds(seeds, 'Median of', band=True)}; SGD on sin(πx), 128 points")
     plots.save_figure(fig, out / "active_units.png")
 
     he, harm = (dead_frac[k] for k in dead_frac)
@@ -156,13 +158,13 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         Check(
             "dead ReLU units: incoming weights and biases bitwise equal after training",
             all(inc for inc, _ in relu_same),
-            f"{sum(inc for inc, _ in relu_same)}/{seeds} seeds, {len(DEAD)} units each, "
+            f"{sum(inc for inc, _ in relu_same)}/{plural(seeds, 'seed')}, {len(DEAD)} units each, "
             f"{tr.epochs * 8} SGD steps",
         ),
         Check(
             "dead ReLU units: outgoing weights bitwise equal after training",
             all(o for _, o in relu_same),
-            f"{sum(o for _, o in relu_same)}/{seeds} seeds",
+            f"{sum(o for _, o in relu_same)}/{plural(seeds, 'seed')}",
         ),
         Check(
             "leaky ReLU units in the same place moved",
@@ -193,7 +195,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         },
     }
     answer = (
-        f"In every one of the {seeds} seeds the {len(DEAD)} dead ReLU units kept their "
+        f"In every one of the {plural(seeds, 'seed')} the {len(DEAD)} dead ReLU units kept their "
         f"incoming weights, "
         f"biases and outgoing weights bitwise equal to the initial values through "
         f"{tr.epochs * 8} SGD steps, and the count of active units stayed at "

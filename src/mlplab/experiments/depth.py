@@ -13,10 +13,19 @@ import numpy as np
 from mlplab import plots
 from mlplab.data import get_target, sample
 from mlplab.diagnostics import gradient_norms
-from mlplab.experiments.common import Arch, Training, fmt, progress_bar, seed_list, train_seeds
+from mlplab.experiments.common import (
+    Arch,
+    Training,
+    fmt,
+    over_seeds,
+    progress_bar,
+    seed_list,
+    train_seeds,
+)
+from mlplab.experiments.params import Parameter
 from mlplab.experiments.report import Check, StudyResult, markdown_table
 
-TITLE = "vanishing gradients with sigmoid, tanh and ReLU from 2 to 32 hidden layers"
+TITLE = "vanishing gradients with sigmoid, tanh and ReLU as the network deepens"
 DEFAULT_SEEDS = {False: 3, True: 2}
 
 WIDTH = 32
@@ -25,12 +34,18 @@ COLORS = {"sigmoid": "tab:blue", "tanh": "tab:orange", "relu": "tab:green"}
 TRAINS = 0.1  # "trains": final MSE below this fraction of Var(y) (the best constant's MSE)
 
 
-def depths(quick: bool) -> list[int]:
+PARAMETERS = (
+    Parameter("width", WIDTH, "width of every hidden layer"),
+    Parameter("depths", (2, 4, 8, 16, 32), "numbers of hidden layers (quick: 2,4,8)"),
+)
+
+
+def depth_list(quick: bool) -> list[int]:
     return [2, 4, 8] if quick else [2, 4, 8, 16, 32]
 
 
-def arch(activation: str, depth: int) -> Arch:
-    return Arch((1, *[WIDTH] * depth, 1), activation, init=ACTIVATIONS[activation])
+def arch(activation: str, depth: int, width: int = WIDTH) -> Arch:
+    return Arch((1, *[width] * depth, 1), activation, init=ACTIVATIONS[activation])
 
 
 def decay_per_layer(norms: np.ndarray) -> float:
@@ -42,12 +57,32 @@ def decay_per_layer(norms: np.ndarray) -> float:
     return float(10.0 ** (-slope))
 
 
-def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
+def best_depth_text(best: dict, med_final: dict) -> str:
+    """The best depth of each activation, named only where some depth trains."""
+    parts = [
+        f"{best[a]} for {a} (median MSE {fmt(med_final[a].min())})"
+        if best[a] is not None
+        else f"none for {a}, where no depth trains (lowest median MSE {fmt(med_final[a].min())})"
+        for a in best
+    ]
+    return "The best depth for this budget is " + "; ".join(parts) + "."
+
+
+def run(
+    out: Path,
+    quick: bool,
+    seeds: int,
+    progress: bool,
+    width: int = WIDTH,
+    depths: tuple[int, ...] | None = None,
+) -> StudyResult:
     rng = np.random.default_rng(5)
     x = sample(256, (-1.0, 1.0), "uniform", rng)
     y = get_target("runge")(x)
     var_y = float(np.var(y))
-    ds = depths(quick)
+    ds = sorted(set(depths)) if depths else depth_list(quick)
+    if len(ds) < 2:
+        raise ValueError(f"depths needs at least two different depths, got {list(ds)}")
     seeds_ = seed_list(seeds)
     tr = Training("mse", "adam", lr=1e-2, epochs=25 if quick else 200, batch_size=32)
     norms: dict[str, dict[int, np.ndarray]] = {a: {} for a in ACTIVATIONS}
@@ -56,7 +91,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         for act in ACTIVATIONS:
             losses = []
             for d in ds:
-                a = arch(act, d)
+                a = arch(act, d, width)
                 norms[act][d] = np.array([gradient_norms(a.build(s), x, y)[0] for s in seeds_])
                 runs = train_seeds(a, tr, x, y, seeds_)
                 losses.append([r.history.train_loss[-1] for r in runs])
@@ -73,7 +108,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         ax.set_ylabel("‖∂C/∂W^[l]‖ at initialisation")
         ax.set_title(f"{act}, {ACTIVATIONS[act]} init")
         ax.legend(fontsize=7)
-    fig.suptitle(f"Gradient norm per layer, width {WIDTH}, median of {seeds} seeds (band: min–max)")
+    fig.suptitle(f"Gradient norm per layer, width {width}, {over_seeds(seeds, band=True)}")
     plots.save_figure(fig, out / "grad_norms.png")
 
     fig, (ax,) = plots.new_figure()
@@ -83,11 +118,10 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xticks(ds, [str(d) for d in ds])
-    ax.set_xlabel("hidden layers (width 32)")
+    ax.set_xlabel(f"hidden layers (width {width})")
     ax.set_ylabel("training MSE after the budget")
     ax.set_title(
-        f"Runge, Adam lr {tr.lr:g}, {tr.epochs} epochs ({tr.epochs * 8} steps), "
-        f"median of {seeds} seeds"
+        f"Runge, Adam lr {tr.lr:g}, {tr.epochs} epochs ({tr.epochs * 8} steps), {over_seeds(seeds)}"
     )
     ax.legend()
     plots.save_figure(fig, out / "final_loss.png")
@@ -99,7 +133,10 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         a: next((d for d, v in zip(ds, med_final[a], strict=True) if v > TRAINS * var_y), None)
         for a in ACTIVATIONS
     }
-    best = {a: ds[int(np.argmin(med_final[a]))] for a in ACTIVATIONS}
+    best = {
+        a: ds[int(np.argmin(med_final[a]))] if med_final[a].min() <= TRAINS * var_y else None
+        for a in ACTIVATIONS
+    }
     sig = first_layer["sigmoid"]
     rows = [
         [a, *[fmt(v) for v in first_layer[a]], f"{decay[a]:.2f}", *[fmt(v) for v in med_final[a]]]
@@ -138,10 +175,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         f"with {ds[-1]}; the factor is {decay['tanh']:.2f} for tanh and {decay['relu']:.2f} for "
         f"ReLU with He init. After the budget ({tr.epochs * 8} Adam steps), a network "
         f'"trains" if its MSE is below {TRAINS:g} × Var(y) = {fmt(TRAINS * var_y)}: '
-        f"{stop_text}. The best depth for this budget is {best['sigmoid']} (sigmoid), "
-        f"{best['tanh']} (tanh) and {best['relu']} (ReLU), with median MSE "
-        f"{fmt(med_final['sigmoid'].min())}, {fmt(med_final['tanh'].min())} and "
-        f"{fmt(med_final['relu'].min())}."
+        f"{stop_text}. {best_depth_text(best, med_final)}"
     )
     return StudyResult(
         title=TITLE,
@@ -149,7 +183,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         "depth stops training within a fixed budget, and which depth is best?",
         setup=[
             ("data", "256 points x uniform on [−1, 1], y = 1/(1+25x²)"),
-            ("networks", f"1-{WIDTH}-…-{WIDTH}-1 with {', '.join(map(str, ds))} hidden layers"),
+            ("networks", f"1-{width}-…-{width}-1 with {', '.join(map(str, ds))} hidden layers"),
             (
                 "activations",
                 "sigmoid (Xavier), tanh (Xavier), ReLU (He); identity output; biases 0",
@@ -177,6 +211,6 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
             },
         },
         checks=checks,
-        config={"width": WIDTH, "depths": ds, "training": tr.to_dict(), "inits": ACTIVATIONS},
+        config={"width": width, "depths": ds, "training": tr.to_dict(), "inits": ACTIVATIONS},
         tables=[table],
     )

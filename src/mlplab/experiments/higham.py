@@ -14,10 +14,18 @@ import numpy as np
 
 from mlplab import plots
 from mlplab.data import paper_example
-from mlplab.experiments.common import Arch, SeedRun, Training, fmt, progress_bar, train_seeds
+from mlplab.experiments.common import (
+    Arch,
+    SeedRun,
+    Training,
+    fmt,
+    plural,
+    progress_bar,
+    train_seeds,
+)
 from mlplab.experiments.report import Check, StudyResult, markdown_table
 
-TITLE = "the paper's 2-2-3-2 sigmoid example, 10 and 11 points, 10^6 SGD steps"
+TITLE = "the paper's 2-2-3-2 sigmoid example, 10 and 11 points, single-point SGD"
 DEFAULT_SEEDS = {False: 2, True: 1}
 
 X10, _ONE_HOT = paper_example()
@@ -56,20 +64,10 @@ def train_variant(variant: int, quick: bool, seeds: list[int], advance) -> list[
 def plot_regions(ax, run: SeedRun, variant: int, seed: int) -> None:
     """Decision regions (argmax of the two outputs) over [0, 1]² with the points."""
     X, labels = points(variant)
-    u = np.linspace(0, 1, 301)
-    U, V = np.meshgrid(u, u)
-    cls = run.net(np.c_[U.ravel(), V.ravel()]).argmax(axis=1).reshape(U.shape)
-    ax.contourf(U, V, cls, levels=[-0.5, 0.5, 1.5], colors=["#c6dbef", "#fdd0a2"])
-    a, b = X[labels == 0], X[labels == 1]
-    ax.plot(a[:, 0], a[:, 1], "o", ms=9, mfc="none", mew=2, color="tab:blue", label="category A")
-    ax.plot(b[:, 0], b[:, 1], "x", ms=9, mew=2, color="tab:red", label="category B")
+    names = ["category A", "category B"]
+    plots.plot_regions(ax, lambda P: run.net(P).argmax(axis=1), X, labels, 2, names=names)
     if variant == 11:
         ax.plot(*EXTRA_POINT, "s", ms=14, mfc="none", color="black", label="added point")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.set_aspect("equal")
-    ax.set_xlabel("$x_1$")
-    ax.set_ylabel("$x_2$")
     ok = int(np.sum(run.net(X).argmax(axis=1) == labels))
     ax.set_title(
         f"{variant} points, seed {seed}: {ok}/{len(labels)} classified\n"
@@ -144,11 +142,11 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         f"After {n_steps:,} steps of SGD with η = {ETA} on single points, the 10-point "
         f"problem ends with cost {', '.join(fmt(c) for c in final_cost[10])} and "
         f"{', '.join(map(str, classified[10]))} of 10 points classified (seeds "
-        f"{', '.join(map(str, seed_ids))}); {sum(all10)} of {len(all10)} seeds classify every "
-        f"point. With (0.3, 0.7) added to category B, the cost ends at "
+        f"{', '.join(map(str, seed_ids))}); every point is classified by {sum(all10)} of "
+        f"{plural(len(all10), 'seed')}. With (0.3, 0.7) added to category B, the cost ends at "
         f"{', '.join(fmt(c) for c in final_cost[11])} with "
-        f"{', '.join(map(str, classified[11]))} of 11 classified ({sum(all11)} of {len(all11)} "
-        f"seeds classify all 11)."
+        f"{', '.join(map(str, classified[11]))} of 11 classified (all 11 by {sum(all11)} of "
+        f"{plural(len(all11), 'seed')})."
     )
     return StudyResult(
         title=TITLE,

@@ -4,6 +4,7 @@ For s = 5 a 1-9-6 network (width 3(s+1)/2 = 9, tanh hidden, identity output) is 
 six monomials together (MSE, Adam then L-BFGS in float64), on [−1, 1] and on [−10, 10] with
 the raw input and with the input rescaled to [−1, 1] (the network sees x/10; the targets stay
 x^p). The error of output p is max_x |a_p(x) − x^p| / max_x |x^p| on a fine grid.
+``--set width=W domain=D`` changes the width and the wide domain [−D, D].
 """
 
 from __future__ import annotations
@@ -13,20 +14,38 @@ from pathlib import Path
 import numpy as np
 
 from mlplab import plots
-from mlplab.experiments.common import Arch, Training, progress_bar, seed_list, train_seeds
+from mlplab.experiments.common import (
+    Arch,
+    Training,
+    over_seeds,
+    progress_bar,
+    seed_list,
+    train_seeds,
+)
+from mlplab.experiments.params import Parameter
 from mlplab.experiments.report import Check, StudyResult, markdown_table
 
-TITLE = "a shallow tanh network of width 9 approximating x^0..x^5 at once"
+TITLE = "a shallow tanh network approximating the monomials x^0..x^5 at once"
 DEFAULT_SEEDS = {False: 3, True: 1}
 
 S = 5
 WIDTH = 3 * (S + 1) // 2
+DOMAIN = 10.0
 POWERS = np.arange(S + 1)
-CASES = {
-    "[−1, 1]": (1.0, 1.0),  # (half-width of the domain, factor dividing the input)
-    "[−10, 10] raw": (10.0, 1.0),
-    "[−10, 10] rescaled": (10.0, 10.0),
-}
+PARAMETERS = (
+    Parameter("width", WIDTH, "hidden width (3(s+1)/2 = 9 for s = 5)"),
+    Parameter("domain", DOMAIN, "half-width D of the wide domain [−D, D]", low=1.0),
+)
+
+
+def cases(domain: float) -> dict[str, tuple[float, float]]:
+    """Each case's name and (half-width of its domain, factor dividing the input)."""
+    wide = f"[−{domain:g}, {domain:g}]"
+    return {
+        "[−1, 1]": (1.0, 1.0),
+        f"{wide} raw": (domain, 1.0),
+        f"{wide} rescaled": (domain, domain),
+    }
 
 
 def targets(x: np.ndarray) -> np.ndarray:
@@ -41,15 +60,19 @@ def relative_errors(net, half: float, scale: float) -> np.ndarray:
     return np.max(np.abs(net(x / scale) - t), axis=0) / np.max(np.abs(t), axis=0)
 
 
-def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
+def run(
+    out: Path, quick: bool, seeds: int, progress: bool, width: int = WIDTH, domain: float = DOMAIN
+) -> StudyResult:
     seeds_ = seed_list(seeds)
-    arch = Arch((1, WIDTH, S + 1), "tanh")
+    domains = cases(domain)
+    wide = f"[−{domain:g}, {domain:g}]"
+    arch = Arch((1, width, S + 1), "tanh")
     adam = Training("mse", "adam", lr=1e-2, epochs=1000 if quick else 3000, batch_size=None)
     lbfgs = Training("mse", "lbfgs", epochs=1500 if quick else 10000)
     errors: dict[str, np.ndarray] = {}
     best_nets = {}
-    with progress_bar("monomial fits", len(CASES) * seeds, progress) as advance:
-        for case, (half, scale) in CASES.items():
+    with progress_bar("monomial fits", len(domains) * seeds, progress) as advance:
+        for case, (half, scale) in domains.items():
             x = np.linspace(-half, half, 401).reshape(-1, 1)
             runs = train_seeds(arch, adam, x / scale, targets(x), seeds_)
             runs = train_seeds(
@@ -67,18 +90,18 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
 
     med = {case: np.median(e, axis=0) for case, e in errors.items()}
     fig, (ax,) = plots.new_figure()
-    for k, case in enumerate(CASES):
+    for k, case in enumerate(domains):
         ax.plot(POWERS + (k - 1) * 0.08, med[case], "o-", label=case)
     ax.set_yscale("log")
     ax.set_xticks(POWERS)
     ax.set_xlabel("power p")
     ax.set_ylabel("max |a_p(x) − x^p| / max |x^p|")
-    ax.set_title(f"1-{WIDTH}-{S + 1} tanh network, median of {seeds} seeds")
+    ax.set_title(f"1-{width}-{S + 1} tanh network, {over_seeds(seeds)}")
     ax.legend()
     plots.save_figure(fig, out / "errors.png")
 
     fig, axes = plots.new_figure(ncols=3, width=4.4, height=3.8)
-    for ax, (case, (half, scale)) in zip(axes, CASES.items(), strict=True):
+    for ax, (case, (half, scale)) in zip(axes, domains.items(), strict=True):
         x = np.linspace(-half, half, 801).reshape(-1, 1)
         a = best_nets[case](x / scale)
         t = targets(x)
@@ -93,41 +116,45 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
     fig.suptitle("Monomials and the network's outputs (best seed), scaled to [−1, 1]")
     plots.save_figure(fig, out / "fits.png")
 
-    rows = [[case, *[f"{v:.1e}" for v in med[case]]] for case in CASES]
+    rows = [[case, *[f"{v:.1e}" for v in med[case]]] for case in domains]
     table = "## Max relative error per power (median over seeds)\n\n" + markdown_table(
         ["domain", *[f"p = {p}" for p in POWERS]], rows
     )
-    narrow, raw, resc = (float(med[c].max()) for c in CASES)
+    narrow, raw, resc = (float(med[c].max()) for c in domains)
     checks = [
         Check(
-            "the fit on [−1, 1] is at least 10 times better than on [−10, 10] with raw input",
+            f"the fit on [−1, 1] is at least 10 times better than on {wide} with raw input",
             narrow < 0.1 * raw,
-            f"largest relative error {narrow:.1e} on [−1, 1], {raw:.1e} on [−10, 10] raw",
+            f"largest relative error {narrow:.1e} on [−1, 1], {raw:.1e} on {wide} raw",
         ),
     ]
-    better = "lowers it, but" if resc < raw else "does not lower it, and"
-    worst_narrow, worst_raw, worst_resc = (int(np.argmax(med[c])) for c in CASES)
+    if resc < raw:
+        versus = "stays far above" if resc > 10 * narrow else "comes close to"
+        rescaling = f"lowers it, and it {versus} the [−1, 1] result"
+    else:
+        rescaling = "does not lower it"
+    worst_narrow, worst_raw, worst_resc = (int(np.argmax(med[c])) for c in domains)
+    per_power = {c: ", ".join(f"{v:.0e}" for v in med[c]) for c in domains}
     answer = (
-        f"On [−1, 1] the width-{WIDTH} tanh network fits all six monomials at once with a "
-        f"largest relative error of {narrow:.1e} (median over {seeds} seeds; per power "
-        f"{', '.join(f'{v:.0e}' for v in med['[−1, 1]'])}). On [−10, 10] with the raw input "
+        f"On [−1, 1] the width-{width} tanh network fits all six monomials at once with a "
+        f"largest relative error of {narrow:.1e} ({over_seeds(seeds, 'median over')}; per power "
+        f"{per_power['[−1, 1]']}). On {wide} with the raw input "
         f"{'it does not work' if raw > 0.5 else 'it still works'}: the largest relative "
-        f"error is {raw:.1e} (per power "
-        f"{', '.join(f'{v:.0e}' for v in med['[−10, 10] raw'])}). With the input rescaled "
+        f"error is {raw:.1e} (per power {per_power[f'{wide} raw']}). With the input rescaled "
         f"to [−1, 1] the largest relative error is {resc:.1e} "
-        f"({', '.join(f'{v:.0e}' for v in med['[−10, 10] rescaled'])}): rescaling the input "
-        f"{better} it stays far above the [−1, 1] result. The targets still span 1 to "
-        f"10^5 in one MSE, so the cost is "
+        f"({per_power[f'{wide} rescaled']}): rescaling the input {rescaling}. The targets "
+        f"still span 1 to {domain:g}^{S} = {domain**S:.0e} in one MSE, so the cost is "
         f"dominated by the high powers; the worst relative fit is p = {worst_raw} (raw) and "
         f"p = {worst_resc} (rescaled), against p = {worst_narrow} on [−1, 1]. "
-        f"Rescaling each output by 10^p as well turns the problem into the [−1, 1] one exactly."
+        f"Rescaling each output by {domain:g}^p as well turns the problem into the [−1, 1] one "
+        f"exactly."
     )
     return StudyResult(
         title=TITLE,
-        question="Can a shallow tanh network of width 3(s+1)/2 approximate all monomials x^p, "
-        "p ≤ s = 5, at once, on [−1, 1] and on [−10, 10], and what does rescaling the input do?",
+        question=f"Can a shallow tanh network of width {width} approximate all monomials x^p, "
+        f"p ≤ s = 5, at once, on [−1, 1] and on {wide}, and what does rescaling the input do?",
         setup=[
-            ("network", f"1-{WIDTH}-{S + 1}, tanh hidden, identity outputs (one per power)"),
+            ("network", f"1-{width}-{S + 1}, tanh hidden, identity outputs (one per power)"),
             ("initialisation", "Xavier normal, biases 0"),
             ("data", "401 evenly spaced points of the domain; targets x^0..x^5"),
             (
@@ -135,7 +162,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
                 f"MSE; Adam lr 1e-2 full batch, {adam.epochs} epochs, then L-BFGS "
                 f"(float64) up to {lbfgs.epochs} iterations",
             ),
-            ("rescaled", "the network sees x/10 ∈ [−1, 1]; targets unchanged"),
+            ("rescaled", f"the network sees x/{domain:g} ∈ [−1, 1]; targets unchanged"),
             ("error", "max |a_p(x) − x^p| / max |x^p| on 2001 grid points"),
             ("seeds", str(seeds)),
         ],
@@ -145,10 +172,16 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         ],
         answer=answer,
         metrics={
-            "relative_error_median": {c: med[c].tolist() for c in CASES},
-            "relative_error_all_seeds": {c: errors[c].tolist() for c in CASES},
+            "relative_error_median": {c: med[c].tolist() for c in domains},
+            "relative_error_all_seeds": {c: errors[c].tolist() for c in domains},
         },
         checks=checks,
-        config={"s": S, "width": WIDTH, "adam": adam.to_dict(), "lbfgs": lbfgs.to_dict()},
+        config={
+            "s": S,
+            "width": width,
+            "domain": domain,
+            "adam": adam.to_dict(),
+            "lbfgs": lbfgs.to_dict(),
+        },
         tables=[table],
     )

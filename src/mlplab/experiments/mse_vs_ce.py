@@ -23,6 +23,7 @@ from mlplab.experiments.common import (
     SeedRun,
     Training,
     fmt,
+    over_seeds,
     progress_bar,
     seed_list,
     stack,
@@ -146,8 +147,8 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         ax_l.set_ylabel("training loss (each model's own cost)")
         ax_l.set_title(f"{name}: MSE and cross-entropy are different scales")
         ax_l.legend()
-    fig.suptitle(f"SGD η = {tr.lr}, batch {tr.batch_size}; median of {seeds} seeds (band: min–max)")
-    fig_l.suptitle(f"Training loss per epoch, median of {seeds} seeds (band: min–max)")
+    fig.suptitle(f"SGD η = {tr.lr}, batch {tr.batch_size}; {over_seeds(seeds, band=True)}")
+    fig_l.suptitle(f"Training loss per epoch, {over_seeds(seeds, band=True)}")
     plots.save_figure(fig, out / "accuracy.png")
     plots.save_figure(fig_l, out / "loss.png")
 

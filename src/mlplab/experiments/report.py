@@ -79,10 +79,24 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def render_report(name: str, result: StudyResult, command: str, seconds: float) -> str:
-    """The text of ``report.md`` for the study ``name``; ``command`` reruns it."""
+#: What a quick report says first: its numbers are not the study's answer.
+QUICK_NOTE = (
+    "**Quick run.** This is the small version of the study (fewer steps, seeds and sizes, as CI "
+    "runs it): its numbers are not converged and may not show what the full study shows. Run "
+    "it without `--quick` for the answer."
+)
+
+
+def render_report(
+    name: str, result: StudyResult, command: str, seconds: float, quick: bool = False
+) -> str:
+    """The text of ``report.md`` for the study ``name``; ``command`` reruns it.
+
+    A ``quick`` report opens with :data:`QUICK_NOTE`.
+    """
     parts = [
-        f"# {name}: {result.title}",
+        f"# {name}: {result.title}" + (" (quick run)" if quick else ""),
+        *([QUICK_NOTE] if quick else []),
         f"**Question.** {result.question}",
         "## Setup",
         markdown_table(["quantity", "value"], [[k, v] for k, v in result.setup]),

@@ -18,6 +18,8 @@ from mlplab.experiments.common import (
     Arch,
     Training,
     fmt,
+    over_seeds,
+    plural,
     progress_bar,
     seed_list,
     stack,
@@ -111,7 +113,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
     axes[1].set_ylabel("|network(x) − f(x)|")
     axes[1].set_title("Pointwise error")
     axes[1].legend(fontsize=8)
-    fig.suptitle(f"Runge, 1-64-64-1 tanh; median of {seeds} seeds (band: min–max)")
+    fig.suptitle(f"Runge, 1-64-64-1 tanh; {over_seeds(seeds, band=True)}")
     plots.save_figure(fig, out / "fit.png")
 
     fig, (ax,) = plots.new_figure()
@@ -188,8 +190,8 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
     answer = (
         f"With Adam (lr 1e-3, batch 32) the validation MSE first drops below {THRESHOLD:g} at "
         f"epoch {', '.join(str(v) for v in first)} (seeds {', '.join(map(str, seeds_))}; "
-        f"{len(med_first)} of {seeds} seeds reach it). After {adam.epochs} epochs the median "
-        f"validation MSE is {fmt(med_val)} and the max error on [−1, 1] is "
+        f"{len(med_first)} of {plural(seeds, 'seed')} reach it). After {adam.epochs} epochs the "
+        f"median validation MSE is {fmt(med_val)} and the max error on [−1, 1] is "
         f"{fmt(float(np.median(err_adam[:, 0])))} (near 0: "
         f"{fmt(float(np.median(err_adam[:, 1])))}). L-BFGS in float64 from that solution "
         f"({lbfgs.epochs} iterations at most) pushes the validation MSE to "

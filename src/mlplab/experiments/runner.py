@@ -17,21 +17,30 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mlplab.experiments import STUDIES, get_study
-from mlplab.experiments.report import StudyResult, markdown_table, render_report
+from mlplab.experiments.params import parameters
+from mlplab.experiments.report import QUICK_NOTE, StudyResult, markdown_table, render_report
 from mlplab.io import write_json, write_text
 
 REPORT = "report.md"
 
 
-def command_line(name: str, out: Path, quick: bool, seeds: int | None) -> str:
+def command_line(
+    name: str, out: Path, quick: bool, seeds: int | None, params: dict | None = None
+) -> str:
     """The ``mlplab experiment run`` command that reruns this study."""
     args = ["mlplab", "experiment", "run", name]
     if quick:
         args.append("--quick")
     if seeds is not None:
         args += ["--seeds", str(seeds)]
+    if params:
+        args += ["--set", *(f"{k}={_written(v)}" for k, v in params.items())]
     args += ["--out", str(out)]
     return shlex.join(args)
+
+
+def _written(value) -> str:
+    return ",".join(map(str, value)) if isinstance(value, tuple) else f"{value:g}"
 
 
 def check_seeds(seeds: int | None) -> None:
@@ -46,6 +55,7 @@ def run_study(
     quick: bool = False,
     seeds: int | None = None,
     progress: bool = True,
+    params: dict | None = None,
 ) -> StudyResult:
     """Run the study ``name`` and write its folder ``out``.
 
@@ -61,6 +71,9 @@ def run_study(
         Number of seeds; default the study's own (``DEFAULT_SEEDS``, fewer with ``quick``).
     progress : bool
         Show progress bars.
+    params : dict, optional
+        Values of the study's parameters (:mod:`mlplab.experiments.params`), checked values
+        from :func:`~mlplab.experiments.params.parse_settings`.
 
     Returns
     -------
@@ -68,15 +81,25 @@ def run_study(
     """
     study = get_study(name)
     check_seeds(seeds)
+    params = dict(params or {})
+    unknown = sorted(set(params) - {p.name for p in parameters(study)})
+    if unknown:
+        raise ValueError(f"study {name!r} has no parameter {', '.join(unknown)}")
     n_seeds = seeds if seeds is not None else study.DEFAULT_SEEDS[quick]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(dir=out, prefix=".partial-"))
     try:
         start = time.perf_counter()
-        result = study.run(stage, quick=quick, seeds=n_seeds, progress=progress)
+        result = study.run(stage, quick=quick, seeds=n_seeds, progress=progress, **params)
         seconds = time.perf_counter() - start
-        config = {"study": name, "quick": quick, "seeds": n_seeds, **result.config}
+        config = {
+            "study": name,
+            "quick": quick,
+            "seeds": n_seeds,
+            "parameters": {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()},
+            **result.config,
+        }
         metrics = {
             "study": name,
             "seconds": seconds,
@@ -88,7 +111,9 @@ def run_study(
         write_json(stage / "metrics.json", metrics)
         write_text(
             stage / REPORT,
-            render_report(name, result, command_line(name, out, quick, seeds), seconds),
+            render_report(
+                name, result, command_line(name, out, quick, seeds, params), seconds, quick
+            ),
         )
         files = sorted(p.name for p in stage.iterdir() if p.name != REPORT)
         for file in [*files, REPORT]:
@@ -132,7 +157,8 @@ def run_all(
     text = "\n\n".join(
         [
             f"# mlplab experiments{mode}",
-            "Each study answers one question with numbers; open its report for the figures.",
+            "Each study answers one question with numbers; open its report for the figures."
+            + (f"\n\n{QUICK_NOTE}" if quick else ""),
             markdown_table(["study", "question", "checks passed"], rows),
             f"All studies took {seconds:.0f} s. Rerun with:",
             f"```\n{command_line('all', out, quick, seeds)}\n```",
@@ -148,14 +174,18 @@ def run_studies(
     seeds: int | None = None,
     progress: bool = True,
     cluster: dict | None = None,
+    params: dict | None = None,
 ) -> dict[str, StudyResult]:
     """Run each study ``name`` of ``jobs`` into its folder ``jobs[name]``.
 
     Without ``cluster`` the studies run here one after another; with it (see :func:`run_all`)
-    each is a Dask task. Results come back in the order of ``jobs``.
+    each is a Dask task. Results come back in the order of ``jobs``. ``params`` go to every
+    study (give them for one study).
     """
     if cluster is None:
-        return {name: run_study(name, out, quick, seeds, progress) for name, out in jobs.items()}
+        return {
+            name: run_study(name, out, quick, seeds, progress, params) for name, out in jobs.items()
+        }
     from distributed import as_completed
 
     from mlplab.progress import task_progress
@@ -169,7 +199,7 @@ def run_studies(
         task = bar.add_task("studies", total=len(jobs), info="")
         futures = {  # absolute folders: a remote worker has a working directory of its own
             client.submit(
-                run_study, name, Path(out).resolve(), quick, seeds, False, pure=False
+                run_study, name, Path(out).resolve(), quick, seeds, False, params, pure=False
             ): name
             for name, out in jobs.items()
         }

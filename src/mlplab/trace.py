@@ -1,0 +1,545 @@
+"""Every number of one training step, with the formula it comes from.
+
+:func:`trace` runs one point (or a few) through the forward pass, the cost, backpropagation,
+the input-gradient recursion (for a scalar output) and one gradient step, in the notation and
+order of Higham & Higham (SIAM Review, 2019, sections 4 and 5)::
+
+    a^[1] = x,  z^[l] = W^[l] a^[l-1] + b^[l],  a^[l] = σ(z^[l]),  D^[l] = diag(σ'(z^[l]))
+    δ^[L] = D^[L] ∂C/∂a^[L],  δ^[l] = D^[l] (W^[l+1])ᵀ δ^[l+1]
+    ∂C/∂W^[l] = δ^[l] (a^[l-1])ᵀ,  ∂C/∂b^[l] = δ^[l]
+    Δ^[L] = 1,  Δ^[l-1] = (W^[l])ᵀ D^[l] Δ^[l],  ∇a^[L](x) = Δ^[1]
+    W^[l] ← W^[l] − η ∂C/∂W^[l],  b^[l] ← b^[l] − η ∂C/∂b^[l]
+
+The numbers are those of the reference code itself (:meth:`MLP.forward`, :meth:`MLP.backward`,
+:meth:`MLP.input_gradient_recursion`, :class:`mlplab.SGD`); this module only collects and
+prints them. A :class:`Trace` prints as a text table and renders as Markdown with LaTeX, as
+HTML (shown by Jupyter) and as JSON-ready plain values.
+
+Vectors of N points are shown as the paper writes them, one column per point (n_l × N); in
+:meth:`Trace.to_dict` and ``trace[symbol]`` they keep mlplab's array shapes, one row per point
+(N, n_l). ``D^[l]`` is held as its diagonal σ'(z^[l]).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from mlplab.losses import Loss, get_loss
+from mlplab.optim import SGD
+
+if TYPE_CHECKING:
+    from mlplab.network import MLP
+
+#: Section titles, in the order a trace lists them.
+STAGES = {
+    "forward": "Forward pass",
+    "cost": "Cost",
+    "backward": "Backward pass",
+    "input_gradient": "Input gradient (n_L = 1)",
+    "step": "Gradient step",
+}
+
+# C and ∂C/∂a^[L] of the built-in losses (plain text, LaTeX); others are named only.
+_LOSS_FORMULAS = {
+    "half_sse": (
+        "(1/N) Σ ½‖y − a^[L]‖²",
+        r"\frac{1}{N}\sum \tfrac12 \lVert y - a^{[L]} \rVert_2^2",
+        "(a^[L] − y) / N",
+        r"\frac{1}{N}\left(a^{[L]} - y\right)",
+    ),
+    "mse": (
+        "(1/(N n_L)) Σ ‖a^[L] − y‖²",
+        r"\frac{1}{N n_L}\sum \lVert a^{[L]} - y \rVert_2^2",
+        "2 (a^[L] − y) / (N n_L)",
+        r"\frac{2}{N n_L}\left(a^{[L]} - y\right)",
+    ),
+    "cross_entropy": (
+        "−(1/N) Σ yᵀ log softmax(a^[L])",
+        r"-\frac{1}{N}\sum y^{T} \log \operatorname{softmax}(a^{[L]})",
+        "(softmax(a^[L]) − y) / N",
+        r"\frac{1}{N}\left(\operatorname{softmax}(a^{[L]}) - y\right)",
+    ),
+    "bce": (
+        "−(1/(N n_L)) Σ [y log a^[L] + (1 − y) log(1 − a^[L])]",
+        r"-\frac{1}{N n_L}\sum \left[y \log a^{[L]} + (1-y)\log(1-a^{[L]})\right]",
+        "(a^[L] − y) / (a^[L] (1 − a^[L]) N n_L)",
+        r"\frac{a^{[L]} - y}{a^{[L]}(1-a^{[L]})\, N n_L}",
+    ),
+    "bce_logits": (
+        "(1/(N n_L)) Σ [log(1 + exp a^[L]) − y a^[L]]",
+        r"\frac{1}{N n_L}\sum \left[\log(1+e^{a^{[L]}}) - y\, a^{[L]}\right]",
+        "(sigmoid(a^[L]) − y) / (N n_L)",
+        r"\frac{1}{N n_L}\left(\operatorname{sigmoid}(a^{[L]}) - y\right)",
+    ),
+}
+
+# σ' of the activations whose derivative reads well in a, σ(z) (plain text, LaTeX).
+_DERIVATIVES = {
+    "sigmoid": ("a^[l] ∘ (1 − a^[l])", r"a^{[l]} \circ (1 - a^{[l]})"),
+    "tanh": ("1 − a^[l] ∘ a^[l]", r"1 - a^{[l]} \circ a^{[l]}"),
+    "relu": ("1 where z^[l] > 0, else 0", r"\mathbb{1}[z^{[l]} > 0]"),
+    "identity": ("1", "1"),
+}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One quantity of a trace.
+
+    Attributes
+    ----------
+    stage : str
+        A key of :data:`STAGES`.
+    symbol, tex : str
+        Its name in plain text (``"z^[2]"``) and in LaTeX (``"z^{[2]}"``).
+    formula, formula_tex : str
+        What it is computed from, in plain text and LaTeX (right-hand side only).
+    value : ndarray
+        Its value in mlplab's shapes: ``(N, n_l)`` for vectors of N points, ``(n_l, n_{l-1})``
+        for W^[l] and ∂C/∂W^[l], ``(n_l,)`` for b^[l] and ∂C/∂b^[l], ``()`` for C.
+    kind : {"points", "matrix", "vector", "diagonal", "scalar"}
+        How it is laid out: ``"points"`` and ``"diagonal"`` are one column (one diagonal) per point.
+    """
+
+    stage: str
+    symbol: str
+    tex: str
+    formula: str
+    formula_tex: str
+    value: np.ndarray
+    kind: str
+
+    def columns(self) -> np.ndarray:
+        """The value as the paper writes it: a 2-D array (rows × columns)."""
+        v = np.asarray(self.value, dtype=float)
+        if self.kind in ("points", "diagonal"):
+            return v.T
+        if self.kind == "vector":
+            return v.reshape(-1, 1)
+        if self.kind == "scalar":
+            return v.reshape(1, 1)
+        return v
+
+
+def _number(v: float, digits: int) -> str:
+    """``v`` to ``digits`` significant digits, without a sign on zero."""
+    if v == 0.0:
+        return "0"
+    return f"{v:.{digits}g}"
+
+
+def _tex_number(v: float, digits: int) -> str:
+    text = _number(v, digits)
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        return rf"{mantissa} \times 10^{{{int(exponent)}}}"
+    return text
+
+
+class Trace:
+    """Every quantity of one forward pass, backward pass, input gradient and gradient step.
+
+    Made by :func:`trace` (or :meth:`MLP.trace`). Index it by symbol (``t["δ^[3]"]``,
+    ``t["W^[2]_new"]``) for the value in mlplab's shapes; print it for a text table; render it
+    with :meth:`to_markdown`, :meth:`to_html` or :meth:`to_dict`.
+
+    Attributes
+    ----------
+    entries : list of Entry
+        In the paper's order.
+    sizes : list of int
+    activations : list of str
+        σ of layers 2..L.
+    loss : str
+    lr : float
+        η of the step.
+    cost : float
+        C at the points before the step.
+    notes : list of str
+        What the trace leaves out and why (e.g. Δ^[l] for n_L > 1).
+    """
+
+    def __init__(
+        self,
+        entries: list[Entry],
+        sizes: list[int],
+        activations: list[str],
+        loss: str,
+        lr: float,
+        notes: list[str],
+    ) -> None:
+        self.entries = entries
+        self.sizes = sizes
+        self.activations = activations
+        self.loss = loss
+        self.lr = lr
+        self.notes = notes
+        self.cost = float(self["C"])
+
+    def entry(self, symbol: str) -> Entry:
+        """The :class:`Entry` named ``symbol`` (e.g. ``"δ^[3]"``)."""
+        for entry in self.entries:
+            if entry.symbol == symbol:
+                return entry
+        raise KeyError(f"no quantity {symbol!r} in this trace; it has {', '.join(self.symbols())}")
+
+    def __getitem__(self, symbol: str) -> np.ndarray:
+        return self.entry(symbol).value
+
+    def symbols(self) -> list[str]:
+        """The plain-text symbols of every entry, in order."""
+        return [entry.symbol for entry in self.entries]
+
+    def _stages(self) -> list[tuple[str, list[Entry]]]:
+        return [
+            (title, [e for e in self.entries if e.stage == key])
+            for key, title in STAGES.items()
+            if any(e.stage == key for e in self.entries)
+        ]
+
+    @property
+    def n_points(self) -> int:
+        """N, the number of points traced."""
+        return int(self["a^[1]"].shape[0])
+
+    def header(self) -> str:
+        """One line: the network, the loss, η and N."""
+        sigma = ", ".join(f"σ_{i + 2} = {name}" for i, name in enumerate(self.activations))
+        return (
+            f"network {'-'.join(map(str, self.sizes))} ({sigma}), loss {self.loss}, "
+            f"η = {self.lr:g}, N = {self.n_points} point{'s' if self.n_points != 1 else ''}"
+        )
+
+    # --- text --------------------------------------------------------------------------------
+
+    def to_text(self, digits: int = 6, width: int = 120) -> str:
+        """The trace as a terminal table (quantity, formula, value), one section per stage."""
+        from rich.console import Console
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(title=self.header(), show_lines=False, title_justify="left")
+        table.add_column("quantity", no_wrap=True)
+        table.add_column("formula", overflow="fold")
+        table.add_column("value", no_wrap=True)
+        for title, entries in self._stages():
+            table.add_section()
+            table.add_row(Text(title, style="bold"), "", "")
+            for entry in entries:
+                table.add_row(
+                    Text(entry.symbol), Text(entry.formula), Text(_text_matrix(entry, digits))
+                )
+        console = Console(width=width, record=True, file=_Discard(), color_system=None)
+        console.print(table)
+        for note in self.notes:
+            console.print(Text(f"Note: {note}"))
+        return "\n".join(line.rstrip() for line in console.export_text().splitlines()) + "\n"
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def __repr__(self) -> str:
+        return f"<Trace of {self.header()}>"
+
+    # --- Markdown with LaTeX -----------------------------------------------------------------
+
+    def to_markdown(self, digits: int = 6) -> str:
+        """The trace as Markdown: one display equation per quantity, symbol = formula = value."""
+        lines = [f"**{self.header()}**", ""]
+        for title, entries in self._stages():
+            lines += [f"### {title}", ""]
+            for entry in entries:
+                lines += [f"$$ {self.latex(entry.symbol, digits)} $$", ""]
+        lines += [f"> Note: {note}" for note in self.notes]
+        return "\n".join(lines).rstrip() + "\n"
+
+    def latex(self, symbol: str, digits: int = 6, formula: bool = True) -> str:
+        """One quantity as a LaTeX equation: symbol = formula = value (or symbol = value)."""
+        entry = self.entry(symbol)
+        middle = f"{entry.formula_tex} = " if formula else ""
+        return f"{entry.tex} = {middle}{_tex_matrix(entry, digits)}"
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+    # --- HTML --------------------------------------------------------------------------------
+
+    def to_html(self, digits: int = 6, full: bool = False) -> str:
+        """The trace as an HTML table; ``full=True`` gives a whole page with its styles."""
+        rows = []
+        for title, entries in self._stages():
+            rows.append(f'<tr class="stage"><th colspan="3">{html.escape(title)}</th></tr>')
+            for entry in entries:
+                rows.append(
+                    f"<tr><td class='symbol'>{_html_symbols(entry.symbol)}</td>"
+                    f"<td class='formula'>{_html_symbols(entry.formula)}</td>"
+                    f"<td>{_html_matrix(entry, digits)}</td></tr>"
+                )
+        notes = "".join(f"<p>Note: {html.escape(n)}</p>" for n in self.notes)
+        body = (
+            f'<div class="mlplab-trace"><style>{_CSS}</style>'
+            f"<p><b>{html.escape(self.header())}</b></p>"
+            "<table><thead><tr><th>quantity</th><th>formula</th><th>value</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>{notes}</div>"
+        )
+        if not full:
+            return body
+        return (
+            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f"<title>mlplab trace</title></head><body>{body}</body></html>\n"
+        )
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    # --- JSON --------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict:
+        """Plain values for JSON: the setting and every entry (values as nested lists of floats)."""
+        return {
+            "sizes": list(self.sizes),
+            "activations": list(self.activations),
+            "loss": self.loss,
+            "lr": float(self.lr),
+            "n_points": self.n_points,
+            "cost": self.cost,
+            "entries": [
+                {
+                    "stage": e.stage,
+                    "symbol": e.symbol,
+                    "tex": e.tex,
+                    "formula": e.formula,
+                    "formula_tex": e.formula_tex,
+                    "kind": e.kind,
+                    "shape": list(np.shape(e.value)),
+                    "value": np.asarray(e.value, dtype=float).tolist(),
+                }
+                for e in self.entries
+            ],
+            "notes": list(self.notes),
+        }
+
+
+class _Discard:
+    """A file that drops what is written (the text is taken from rich's record)."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+_CSS = (
+    ".mlplab-trace table{border-collapse:collapse;font-size:13px}"
+    ".mlplab-trace td,.mlplab-trace th{padding:3px 8px;text-align:left;vertical-align:middle;"
+    "border-bottom:1px solid #ddd}"
+    ".mlplab-trace tr.stage th{background:#eef2f7;padding-top:6px}"
+    ".mlplab-trace td.symbol{font-weight:bold;white-space:nowrap}"
+    ".mlplab-trace table.m{display:inline-table;vertical-align:middle;border-left:1px solid #333;"
+    "border-right:1px solid #333;border-radius:4px;font-family:monospace}"
+    ".mlplab-trace .n{font-family:monospace}"
+    ".mlplab-trace table.m td{border:none;padding:0 6px;text-align:right}"
+)
+
+
+def _text_matrix(entry: Entry, digits: int) -> str:
+    m = entry.columns()
+    if entry.kind == "scalar":
+        return _number(float(m[0, 0]), digits)
+    cells = [[_number(float(v), digits) for v in row] for row in m]
+    width = max(len(c) for row in cells for c in row)
+    body = ["  ".join(c.rjust(width) for c in row) for row in cells]
+    if entry.kind == "diagonal":
+        return "\n".join(
+            f"diag {line}" if i == 0 else f"     {line}" for i, line in enumerate(body)
+        )
+    if len(body) == 1:
+        return f"[ {body[0]} ]"
+    return "\n".join(
+        ("⎡ " if i == 0 else "⎣ " if i == len(body) - 1 else "⎢ ")
+        + line
+        + (" ⎤" if i == 0 else " ⎦" if i == len(body) - 1 else " ⎥")
+        for i, line in enumerate(body)
+    )
+
+
+def _tex_matrix(entry: Entry, digits: int) -> str:
+    m = entry.columns()
+    if entry.kind == "scalar":
+        return _tex_number(float(m[0, 0]), digits)
+    if entry.kind == "diagonal" and m.shape[1] == 1:
+        diagonal = ", ".join(_tex_number(float(v), digits) for v in m[:, 0])
+        return rf"\operatorname{{diag}}\left({diagonal}\right)"
+    rows = [" & ".join(_tex_number(float(v), digits) for v in row) for row in m]
+    matrix = r"\begin{pmatrix} " + r" \\ ".join(rows) + r" \end{pmatrix}"
+    if entry.kind == "diagonal":
+        return rf"\operatorname{{diag}}\text{{ of each column of }} {matrix}"
+    return matrix
+
+
+def _html_symbols(text: str) -> str:
+    """Plain-text notation in HTML: ``^[l]`` and ``_new`` as super- and subscripts."""
+    text = re.sub(r"\^\[(\w+)\]", r"<sup>[\1]</sup>", html.escape(text))
+    return re.sub(r"_(new|n_L|L)\b", r"<sub>\1</sub>", text)
+
+
+def _html_matrix(entry: Entry, digits: int) -> str:
+    m = entry.columns()
+    if entry.kind == "scalar":
+        return f'<span class="n">{_number(float(m[0, 0]), digits)}</span>'
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{_number(float(v), digits)}</td>" for v in row) + "</tr>"
+        for row in m
+    )
+    prefix = "diag " if entry.kind == "diagonal" else ""
+    return f'{prefix}<table class="m">{rows}</table>'
+
+
+def _symbol_tex(symbol: str) -> str:
+    """A trace symbol in LaTeX: ``z^[2]`` → ``z^{[2]}``, ``∂C/∂W^[3]`` → a fraction, ``_new``."""
+    tex = re.sub(r"\^\[(\w+)\]", r"^{[\1]}", symbol)
+    tex = tex.replace("δ", r"\delta").replace("Δ", r"\Delta")
+    if tex.startswith("∂C/∂"):
+        tex = rf"\frac{{\partial C}}{{\partial {tex[4:]}}}"
+    return tex.replace("_new", r"_{\text{new}}")
+
+
+def _points(net: MLP, x: np.ndarray, y: np.ndarray, loss: Loss) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` and ``y`` as arrays of N rows; a 1-D ``x`` of length n_1 is one point."""
+    x = np.asarray(x, dtype=net.dtype)
+    if x.ndim == 1 and x.shape[0] == net.sizes[0]:
+        x = x.reshape(1, -1)
+    X = net.check_input(x, "x")
+    y = np.asarray(y)
+    if y.ndim == 1 and X.shape[0] == 1 and not (loss.integer_targets and y.shape[0] == 1):
+        y = y.reshape(1, -1)
+    elif y.ndim == 0:
+        y = y.reshape(1)
+    return X, net.check_target(y, loss, X.shape[0], "y")
+
+
+def trace(
+    net: MLP,
+    x: np.ndarray,
+    y: np.ndarray,
+    loss: str | Loss = "half_sse",
+    lr: float = 0.05,
+) -> Trace:
+    """Run one gradient step of ``net`` on the point(s) ``x`` and keep every number.
+
+    The network itself is not changed; the step's new W^[l], b^[l] are in the trace.
+
+    Parameters
+    ----------
+    net : MLP
+    x : ndarray, shape (n_1,) for one point or (N, n_1)
+        A 1-D ``x`` of length n_1 is one point (for n_1 = 1, a 1-D ``x`` is N points).
+    y : ndarray, shape (n_L,) for one point or (N, n_L); (N,) integer labels for cross-entropy
+    loss : str or Loss, default "half_sse"
+        The paper's cost (1/N) Σ ½‖y − a^[L]‖² by default.
+    lr : float, default 0.05
+        η of the step (the paper's value).
+
+    Returns
+    -------
+    Trace
+    """
+    loss = get_loss(loss)
+    X, Y = _points(net, x, y, loss)
+    N, L = X.shape[0], net.L
+    cache = net.forward(X)
+    cost = loss.value(cache.output, Y)
+    dC_da = loss.grad(cache.output, Y)
+    grad = np.empty_like(net.params)
+    gW, gb = net.backward(cache, dC_da, out=grad)
+    sums = "Σ over the N points of " if N > 1 else ""
+    sums_tex = r"\sum_{k=1}^{N} " if N > 1 else ""
+    entries: list[Entry] = []
+
+    def add(stage: str, symbol: str, formula: str, tex: str, value, kind: str) -> None:
+        entries.append(Entry(stage, symbol, _symbol_tex(symbol), formula, tex, value, kind))
+
+    add("forward", "a^[1]", "x", "x", cache.a[0], "points")
+    for i, act in enumerate(net.activations):
+        k, j = i + 2, i + 1  # layer l = k and the one before it
+        add("forward", f"W^[{k}]", "given", r"\text{given}", net.weights[i].copy(), "matrix")
+        add("forward", f"b^[{k}]", "given", r"\text{given}", net.biases[i].copy(), "vector")
+        z_text, z_tex = f"W^[{k}] a^[{j}] + b^[{k}]", f"W^{{[{k}]}} a^{{[{j}]}} + b^{{[{k}]}}"
+        add("forward", f"z^[{k}]", z_text, z_tex, cache.z[i], "points")
+        a_text = f"σ(z^[{k}]), σ = {act.name}"
+        a_tex = rf"\sigma(z^{{[{k}]}}),\ \sigma = \text{{{act.name}}}"
+        add("forward", f"a^[{k}]", a_text, a_tex, cache.a[i + 1], "points")
+        text, tex = f"diag(σ'(z^[{k}]))", rf"\operatorname{{diag}}(\sigma'(z^{{[{k}]}}))"
+        if act.name in _DERIVATIVES:
+            d_text, d_tex = _DERIVATIVES[act.name]
+            text += f", σ' = {d_text.replace('[l]', f'[{k}]')}"
+            tex += rf",\ \sigma' = {d_tex.replace('{[l]}', f'{{[{k}]}}')}"
+        add("forward", f"D^[{k}]", text, tex, act.df(cache.z[i]), "diagonal")
+
+    default = (
+        f"{loss.name}(a^[L], y)",
+        rf"\text{{{loss.name}}}(a^{{[L]}}, y)",
+        f"∂{loss.name}/∂a^[L]",
+        rf"\partial\,\text{{{loss.name}}} / \partial a^{{[L]}}",
+    )
+    c_text, c_tex, g_text, g_tex = (
+        f.replace("[L]", f"[{L}]") for f in _LOSS_FORMULAS.get(loss.name, default)
+    )
+    add("cost", "y", "given", r"\text{given}", Y, "points" if Y.ndim == 2 else "vector")
+    add("cost", "C", c_text, c_tex, np.asarray(cost), "scalar")
+    add("cost", f"∂C/∂a^[{L}]", g_text, g_tex, dC_da, "points")
+
+    for i in range(len(net.weights) - 1, -1, -1):
+        k = i + 2
+        if k == L:
+            text, tex = f"D^[{L}] ∂C/∂a^[{L}]", rf"D^{{[{L}]}} {_symbol_tex(f'∂C/∂a^[{L}]')}"
+        else:
+            text = f"D^[{k}] (W^[{k + 1}])ᵀ δ^[{k + 1}]"
+            tex = rf"D^{{[{k}]}} (W^{{[{k + 1}]}})^T \delta^{{[{k + 1}]}}"
+        add("backward", f"δ^[{k}]", text, tex, cache.delta[i], "points")
+    for i in range(len(net.weights) - 1, -1, -1):
+        k = i + 2
+        text, tex = (
+            f"{sums}δ^[{k}] (a^[{k - 1}])ᵀ",
+            rf"{sums_tex}\delta^{{[{k}]}} (a^{{[{k - 1}]}})^T",
+        )
+        add("backward", f"∂C/∂W^[{k}]", text, tex, gW[i].copy(), "matrix")
+        text, tex = f"{sums}δ^[{k}]", rf"{sums_tex}\delta^{{[{k}]}}"
+        add("backward", f"∂C/∂b^[{k}]", text, tex, gb[i].copy(), "vector")
+
+    notes = []
+    if net.sizes[-1] == 1:
+        Delta = net.input_gradient_recursion(cache)
+        add("input_gradient", f"Δ^[{L}]", "1", "1", Delta[-1], "points")
+        for i in range(L - 2, -1, -1):
+            k = i + 1
+            text = f"(W^[{k + 1}])ᵀ D^[{k + 1}] Δ^[{k + 1}]"
+            tex = rf"(W^{{[{k + 1}]}})^T D^{{[{k + 1}]}} \Delta^{{[{k + 1}]}}"
+            if k == 1:
+                text += f" = ∇a^[{L}](x)"
+                tex += rf" = \nabla a^{{[{L}]}}(x)"
+            add("input_gradient", f"Δ^[{k}]", text, tex, Delta[i], "points")
+    else:
+        notes.append(
+            f"the input-gradient recursion Δ^[l] needs a scalar output (n_L = 1); this network "
+            f"has n_L = {net.sizes[-1]} (net.input_jacobian(x) gives the Jacobian)"
+        )
+
+    params = net.params.copy()
+    SGD(lr=lr).step(params, grad)
+    new_W, new_b = net.unflatten(params)
+    for i in range(len(net.weights) - 1, -1, -1):
+        k = i + 2
+        for name, value, kind in (("W", new_W[i], "matrix"), ("b", new_b[i], "vector")):
+            text = f"{name}^[{k}] − η ∂C/∂{name}^[{k}]"
+            tex = rf"{name}^{{[{k}]}} - \eta {_symbol_tex(f'∂C/∂{name}^[{k}]')}"
+            add("step", f"{name}^[{k}]_new", text, tex, value, kind)
+    return Trace(
+        entries, list(net.sizes), [a.name for a in net.activations], loss.name, float(lr), notes
+    )

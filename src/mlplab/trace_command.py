@@ -1,0 +1,186 @@
+"""The ``trace`` command: every number of one gradient step, or a backpropagation exercise.
+
+``mlplab trace MODEL.npz --x ... --y ...`` traces a saved model; ``mlplab trace --sizes ...
+[--weights FILE] --x ... --y ...`` a network given on the command line; ``mlplab trace --random
+--sizes 2 3 1 --seed 5`` writes an exercise (``exercise.md``, ``solution.md``, ``network.json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from mlplab.losses import NAMES as LOSS_NAMES
+
+FORMATS = ("text", "md", "html", "json")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add the ``trace`` command to the ``mlplab`` parser."""
+    p = sub.add_parser(
+        "trace",
+        help="every number of one forward pass, backward pass and gradient step, with formulas",
+        description="Run one point (or a few) through the forward pass, the cost, backprop, "
+        "the input-gradient recursion (n_L = 1) and one gradient step, and print every "
+        "quantity with the formula it comes from (the notation of Higham & Higham). The "
+        "network is a model file, or --sizes with --weights (JSON or NPZ holding W2, b2, W3, "
+        "...; without it, weights drawn from --seed). With --random, write an exercise: a small "
+        "random network and point, the questions and a separate worked solution.",
+    )
+    p.add_argument("model", nargs="?", default=None, help="a model.npz written by mlplab")
+    g = p.add_argument_group("a network given inline")
+    g.add_argument("--sizes", nargs="+", type=int, metavar="N", help="layer widths n_1 ... n_L")
+    g.add_argument(
+        "--activation", default="sigmoid", help="σ of the hidden layers (default: sigmoid)"
+    )
+    g.add_argument(
+        "--output-activation",
+        default=None,
+        help="σ of the output layer (default: the same as --activation, as in the paper)",
+    )
+    g.add_argument("--weights", default=None, help="JSON or NPZ file of W2, b2, W3, b3, ...")
+    g.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="draws the weights (no --weights) or the exercise (default: 0)",
+    )
+    g = p.add_argument_group("the step")
+    g.add_argument("--x", nargs="+", type=float, metavar="X", help="n_1 numbers per point")
+    g.add_argument(
+        "--y",
+        nargs="+",
+        type=float,
+        metavar="Y",
+        help="n_L numbers per point (a label each for cross_entropy)",
+    )
+    g.add_argument(
+        "--loss", default="half_sse", help=f"one of: {', '.join(LOSS_NAMES)} (default: half_sse)"
+    )
+    g.add_argument(
+        "--lr",
+        type=float,
+        default=None,
+        help="learning rate η of the step (default: the paper's 0.05; 0.5 for an exercise)",
+    )
+    g = p.add_argument_group("output")
+    g.add_argument(
+        "--format", default="text", choices=FORMATS, help="how to print the trace (default: text)"
+    )
+    g.add_argument("--digits", type=int, default=6, help="significant digits shown (default: 6)")
+    g.add_argument(
+        "--out",
+        default=None,
+        help="write to this file instead of printing (with --random: the exercise folder, "
+        "default exercise-SEED)",
+    )
+    g.add_argument(
+        "--random",
+        action="store_true",
+        help="write an exercise (exercise.md, solution.md, network.json) from --sizes, "
+        "--seed, --activation, --loss and --lr",
+    )
+    p.set_defaults(func=run)
+
+
+def _network(args: argparse.Namespace):
+    """The MLP the arguments name: a model file, or --sizes with --weights or --seed."""
+    from mlplab.io import read_parameters
+    from mlplab.network import MLP
+
+    if args.model is not None:
+        if args.sizes is not None or args.weights is not None:
+            raise ValueError("give a model file or --sizes (with --weights), not both")
+        return MLP.load(args.model)
+    if args.sizes is None:
+        raise ValueError("name the network: a model file, or --sizes N ... (and --weights FILE)")
+    net = MLP(
+        args.sizes,
+        activation=args.activation,
+        output_activation=args.output_activation or args.activation,
+        seed=args.seed,
+    )
+    return net if args.weights is None else read_parameters(args.weights, net)
+
+
+def _points(args: argparse.Namespace, net) -> tuple[np.ndarray, np.ndarray]:
+    from mlplab.losses import get_loss
+
+    if args.x is None or args.y is None:
+        raise ValueError("give the point: --x (n_1 numbers per point) and --y (its target)")
+    n_in, n_out = net.sizes[0], net.sizes[-1]
+    if len(args.x) % n_in:
+        raise ValueError(f"the network takes {n_in} inputs per point; got {len(args.x)} numbers")
+    X = np.array(args.x).reshape(-1, n_in)
+    y = np.array(args.y)
+    if get_loss(args.loss).integer_targets and len(y) == len(X):
+        return X, y  # one class label per point
+    if len(y) != len(X) * n_out:
+        raise ValueError(f"--y needs {n_out} number(s) per point ({len(X)} point(s)), got {len(y)}")
+    return X, y.reshape(len(X), n_out)
+
+
+def _render(trace, fmt: str, digits: int) -> str:
+    if fmt == "text":
+        return trace.to_text(digits, width=max(100, shutil.get_terminal_size((120, 24)).columns))
+    if fmt == "md":
+        return trace.to_markdown(digits)
+    if fmt == "html":
+        return trace.to_html(digits, full=True)
+    return json.dumps(trace.to_dict(), indent=2) + "\n"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print (or write) the trace, or write the exercise; returns the exit status."""
+    from mlplab.io import write_json, write_text
+
+    if args.digits < 1 or args.digits > 17:
+        raise ValueError(f"--digits must be between 1 and 17, got {args.digits}")
+    if args.random:
+        return _exercise(args)
+    net = _network(args)
+    X, y = _points(args, net)
+    lr = 0.05 if args.lr is None else args.lr
+    text = _render(net.trace(X, y, loss=args.loss, lr=lr), args.format, args.digits)
+    if args.out is None:
+        print(text, end="")
+    elif args.format == "json":
+        write_json(args.out, json.loads(text))
+    else:
+        write_text(args.out, text)
+    return 0
+
+
+def _exercise(args: argparse.Namespace) -> int:
+    from mlplab.exercise import make_exercise
+    from mlplab.io import write_json, write_text
+
+    given = [
+        name
+        for name, value in (
+            ("MODEL", args.model),
+            ("--weights", args.weights),
+            ("--x", args.x),
+            ("--y", args.y),
+        )
+        if value is not None
+    ]
+    if given or args.sizes is None:
+        raise ValueError(
+            "--random draws its own network and point from --sizes and --seed"
+            + (f"; drop {', '.join(given)}" if given else ": give --sizes, e.g. --sizes 2 3 1")
+        )
+    lr = 0.5 if args.lr is None else args.lr
+    exercise = make_exercise(
+        args.sizes, args.seed, args.activation, args.output_activation, args.loss, lr
+    )
+    out = Path(args.out or f"exercise-{args.seed}")
+    write_json(out / "network.json", exercise.weights())
+    write_text(out / "exercise.md", exercise.questions())
+    write_text(out / "solution.md", exercise.solution(args.digits))
+    print(f"wrote {out / 'exercise.md'}, {out / 'solution.md'} and {out / 'network.json'}")
+    return 0

@@ -1,0 +1,252 @@
+"""The trace of one step: the reference numbers, a published worked example, every rendering."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+
+from mlplab import MLP
+
+
+def mazur_network() -> MLP:
+    """The 2-2-2 sigmoid network of M. Mazur, "A step by step backpropagation example" (2015).
+
+    h1 = σ(w1 i1 + w2 i2 + b1), h2 = σ(w3 i1 + w4 i2 + b1), o1 = σ(w5 h1 + w6 h2 + b2),
+    o2 = σ(w7 h1 + w8 h2 + b2).
+    """
+    net = MLP([2, 2, 2], activation="sigmoid", output_activation="sigmoid")
+    net.weights[0][...] = [[0.15, 0.20], [0.25, 0.30]]
+    net.biases[0][...] = 0.35
+    net.weights[1][...] = [[0.40, 0.45], [0.50, 0.55]]
+    net.biases[1][...] = 0.60
+    return net
+
+
+def mazur_trace():
+    return mazur_network().trace([0.05, 0.10], [0.01, 0.99], loss="half_sse", lr=0.5)
+
+
+def assert_printed(value: float, printed: str) -> None:
+    """``value`` agrees with a number printed to its last digit (within half a unit of it)."""
+    decimals = len(printed.split(".")[1])
+    assert abs(value - float(printed)) <= 0.5 * 10.0**-decimals, (value, printed)
+
+
+def test_the_published_step_by_step_example_to_its_printed_digits():
+    t = mazur_trace()
+    assert_printed(t["z^[2]"][0, 0], "0.3775")  # net_h1
+    assert_printed(t["a^[2]"][0, 0], "0.593269992")  # out_h1
+    assert_printed(t["a^[2]"][0, 1], "0.596884378")  # out_h2
+    assert_printed(t["z^[3]"][0, 0], "1.105905967")  # net_o1
+    assert_printed(t["a^[3]"][0, 0], "0.75136507")  # out_o1
+    assert_printed(t["a^[3]"][0, 1], "0.772928465")  # out_o2
+    assert_printed(t.cost, "0.298371109")  # E_total
+    assert_printed(t["δ^[3]"][0, 0], "0.138498562")  # ∂E/∂net_o1
+    assert_printed(t["∂C/∂W^[3]"][0, 0], "0.082167041")  # ∂E/∂w5
+    assert_printed(t["∂C/∂W^[2]"][0, 0], "0.000438568")  # ∂E/∂w1
+    new_W3, new_W2 = t["W^[3]_new"], t["W^[2]_new"]
+    for value, printed in zip(
+        new_W3.ravel(), ["0.35891648", "0.408666186", "0.511301270", "0.561370121"], strict=True
+    ):
+        assert_printed(value, printed)  # w5+, w6+, w7+, w8+
+    for value, printed in zip(
+        new_W2.ravel(), ["0.149780716", "0.19956143", "0.24975114", "0.29950229"], strict=True
+    ):
+        assert_printed(value, printed)  # w1+, w2+, w3+, w4+
+
+
+def test_values_are_the_reference_forward_backward_and_step(rng):
+    net = MLP([3, 4, 5, 1], activation="tanh", bias_init="normal:0,0.5", seed=3)
+    before = net.params.copy()
+    X = rng.standard_normal((4, 3))
+    y = rng.standard_normal((4, 1))
+    t = net.trace(X, y, loss="mse", lr=0.3)
+    np.testing.assert_array_equal(net.params, before)  # the network itself is not stepped
+    cache = net.forward(X)
+    dC_da = 2.0 * (cache.output - y) / y.size
+    gW, gb = net.backward(cache, dC_da)
+    Delta = net.input_gradient_recursion(cache)
+
+    def close(a, b):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-15)
+
+    close(t["a^[1]"], X)
+    close(t["C"], np.mean((cache.output - y) ** 2))
+    close(t["∂C/∂a^[4]"], dC_da)
+    for i, act in enumerate(net.activations):
+        k = i + 2
+        close(t[f"W^[{k}]"], net.weights[i])
+        close(t[f"b^[{k}]"], net.biases[i])
+        close(t[f"z^[{k}]"], cache.z[i])
+        close(t[f"a^[{k}]"], cache.a[i + 1])
+        close(t[f"D^[{k}]"], act.df(cache.z[i]))
+        close(t[f"δ^[{k}]"], cache.delta[i])
+        close(t[f"∂C/∂W^[{k}]"], gW[i])
+        close(t[f"∂C/∂b^[{k}]"], gb[i])
+        close(t[f"W^[{k}]_new"], net.weights[i] - 0.3 * gW[i])
+        close(t[f"b^[{k}]_new"], net.biases[i] - 0.3 * gb[i])
+    for i in range(net.L):
+        close(t[f"Δ^[{i + 1}]"], Delta[i])
+    close(t["Δ^[1]"], net.input_gradient(X))
+    close(t["Δ^[1]"], net.input_jacobian(X)[:, 0, :])
+
+
+def test_entries_come_in_the_papers_order():
+    t = MLP([2, 2, 1], activation="sigmoid", seed=0).trace([0.1, 0.2], [1.0])
+    assert t.symbols() == [
+        "a^[1]",
+        *["W^[2]", "b^[2]", "z^[2]", "a^[2]", "D^[2]"],
+        *["W^[3]", "b^[3]", "z^[3]", "a^[3]", "D^[3]"],
+        *["y", "C", "∂C/∂a^[3]"],
+        *["δ^[3]", "δ^[2]", "∂C/∂W^[3]", "∂C/∂b^[3]", "∂C/∂W^[2]", "∂C/∂b^[2]"],
+        *["Δ^[3]", "Δ^[2]", "Δ^[1]"],
+        *["W^[3]_new", "b^[3]_new", "W^[2]_new", "b^[2]_new"],
+    ]
+    formulas = {e.symbol: e.formula for e in t.entries}
+    assert formulas["z^[3]"] == "W^[3] a^[2] + b^[3]"
+    assert formulas["δ^[2]"] == "D^[2] (W^[3])ᵀ δ^[3]"
+    assert formulas["Δ^[1]"] == "(W^[2])ᵀ D^[2] Δ^[2] = ∇a^[3](x)"
+    assert formulas["D^[2]"] == "diag(σ'(z^[2])), σ' = a^[2] ∘ (1 − a^[2])"
+
+
+def test_several_points_and_class_labels(rng):
+    net = MLP([1, 3, 3], activation="relu", seed=2)
+    t = net.trace(np.array([0.5, -0.25]), np.array([2, 0]), loss="cross_entropy", lr=0.1)
+    assert t.n_points == 2 and t["a^[1]"].shape == (2, 1)
+    formulas = {e.symbol: e.formula for e in t.entries}
+    assert formulas["∂C/∂W^[3]"].startswith("Σ over the N points of")
+    assert "Δ^[1]" not in t.symbols() and "n_L = 3" in t.notes[0]
+    expected = net.backward(net.forward([[0.5], [-0.25]]), t["∂C/∂a^[3]"])[0][1]
+    np.testing.assert_allclose(t["∂C/∂W^[3]"], expected, rtol=0, atol=1e-15)
+
+
+def test_bad_points_are_explained():
+    net = MLP([2, 2, 1], seed=0)
+    with pytest.raises(ValueError, match=r"x has shape \(3,\) .* \(N, 2\)"):
+        net.trace([1.0, 2.0, 3.0], [1.0])
+    with pytest.raises(ValueError, match="y has shape"):
+        net.trace([1.0, 2.0], [1.0, 2.0])
+    with pytest.raises(ValueError, match="learning rate"):
+        net.trace([1.0, 2.0], [1.0], lr=-1)
+
+
+# --- renderings ---------------------------------------------------------------------------------
+
+
+def test_text_table_lists_every_quantity_formula_and_value():
+    t = mazur_trace()
+    text = t.to_text(digits=9)
+    assert text.splitlines()[0] == (
+        "network 2-2-2 (σ_2 = sigmoid, σ_3 = sigmoid), loss half_sse, η = 0.5, N = 1 point"
+    )
+    for title in ("Forward pass", "Cost", "Backward pass", "Gradient step"):
+        assert title in text
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip("│ ").split("│")]
+        if len(cells) == 3 and cells[0]:
+            rows[cells[0]] = cells
+    for entry in t.entries:
+        assert rows[entry.symbol][1] == entry.formula
+    assert rows["C"][2] == "0.298371109"
+    assert rows["W^[3]_new"][2] == "⎡  0.35891648  0.408666186 ⎤"
+    assert "Note: the input-gradient recursion Δ^[l] needs a scalar output" in text
+    assert str(t) == t.to_text()
+
+
+def test_markdown_is_one_equation_per_quantity_with_its_numbers():
+    t = mazur_trace()
+    md = t.to_markdown(digits=9)
+    equations = [line for line in md.splitlines() if line.startswith("$$")]
+    assert len(equations) == len(t.entries)
+    for line, entry in zip(equations, t.entries, strict=True):
+        assert line.startswith(f"$$ {entry.tex} = {entry.formula_tex} = ")
+        assert line.count("{") == line.count("}")
+        assert line.count(r"\begin{pmatrix}") == line.count(r"\end{pmatrix}")
+    assert r"C = \frac{1}{N}\sum \tfrac12 \lVert y - a^{[3]} \rVert_2^2 = 0.298371109 $$" in md
+    assert (
+        r"\begin{pmatrix} 0.35891648 & 0.408666186 \\ 0.51130127 & 0.561370121 \end{pmatrix}" in md
+    )
+    assert r"\operatorname{diag}\left(0.241300709, 0.240613417\right)" in md
+    assert [line for line in md.splitlines() if line.startswith("### ")] == [
+        "### Forward pass",
+        "### Cost",
+        "### Backward pass",
+        "### Gradient step",
+    ]
+
+
+def test_tiny_numbers_are_written_as_powers_of_ten_in_latex():
+    net = MLP([1, 1], activation="identity")
+    net.weights[0][...] = 1e-7
+    md = net.trace([1.0], [0.0], lr=0.1).to_markdown(digits=3)
+    assert r"W^{[2]} = \text{given} = \begin{pmatrix} 1 \times 10^{-7} \end{pmatrix}" in md
+
+
+class _Cells(HTMLParser):
+    """Collects the rows of the outer table and checks that every tag is closed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in ("meta", "br"):
+            self.open.append(tag)
+
+    def handle_endtag(self, tag):
+        assert self.open and self.open[-1] == tag, (self.open, tag)
+        self.open.pop()
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def test_html_is_well_formed_and_holds_every_symbol_and_number():
+    t = mazur_trace()
+    page = t.to_html(digits=9, full=True)
+    parser = _Cells()
+    parser.feed(page)
+    assert parser.open == []
+    assert page.startswith("<!DOCTYPE html>")
+    fragment = t._repr_html_()
+    assert fragment == t.to_html() and "<html" not in fragment
+    text = "|".join(parser.text)
+    shown = "".join(parser.text)  # indices are <sup>, "new" a <sub>: z^[2] reads z[2]
+    for entry in t.entries:
+        for plain in (entry.symbol, entry.formula):
+            assert plain.replace("^", "").replace("_", "") in shown
+    assert "<sup>[3]</sup>" in page and "W<sup>[3]</sup><sub>new</sub>" in page
+    for number in ("0.298371109", "0.35891648", "0.408666186", "0.51130127", "0.561370121"):
+        assert f"|{number}|" in text
+    # one row per quantity, one per stage heading, one header row
+    assert page.count("<tr><td class='symbol'>") == len(t.entries)
+    assert page.count('<tr class="stage">') == 4
+
+
+def test_to_dict_is_plain_json_with_every_value():
+    t = mazur_trace()
+    d = t.to_dict()
+    back = json.loads(json.dumps(d))
+    assert back == d
+    assert d["cost"] == t.cost and d["loss"] == "half_sse" and d["lr"] == 0.5
+    assert d["sizes"] == [2, 2, 2] and d["activations"] == ["sigmoid", "sigmoid"]
+    assert [e["symbol"] for e in d["entries"]] == t.symbols()
+    for item, entry in zip(d["entries"], t.entries, strict=True):
+        np.testing.assert_array_equal(np.array(item["value"]), entry.value)
+        assert item["shape"] == list(np.shape(entry.value))
+        flat = np.ravel(item["value"]).tolist()
+        assert all(type(v) is float for v in flat)
+    assert d["notes"] == t.notes
+
+
+def test_a_zero_prints_without_a_sign():
+    net = MLP([1, 1], activation="relu", output_activation="relu")
+    net.weights[0][...] = -1.0
+    t = net.trace([1.0], [1.0], lr=0.1)  # z = −1: σ' = 0, δ = 0 · (−1) = −0.0
+    assert not re.search(r"-0(?![.\d])", t.to_text() + t.to_markdown() + t.to_html())

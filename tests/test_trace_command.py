@@ -1,0 +1,189 @@
+"""``mlplab trace``: a model file or an inline network, every format, and exercises."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from mlplab import MLP
+from mlplab.cli import main
+from tests.test_trace import assert_printed, mazur_network
+
+MAZUR_STEP = ["--x", "0.05", "0.10", "--y", "0.01", "0.99", "--loss", "half_sse", "--lr", "0.5"]
+
+
+@pytest.fixture
+def mazur_model(tmp_path):
+    return str(mazur_network().save(tmp_path / "mazur.npz"))
+
+
+def trace_json(capsys, *args) -> dict:
+    assert main(["trace", *args, "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_a_model_file_traces_the_published_example(mazur_model, capsys):
+    d = trace_json(capsys, mazur_model, *MAZUR_STEP)
+    assert_printed(d["cost"], "0.298371109")
+    values = {e["symbol"]: np.array(e["value"]) for e in d["entries"]}
+    assert_printed(values["W^[3]_new"][0, 0], "0.35891648")
+    assert_printed(values["W^[2]_new"][0, 0], "0.149780716")
+    assert d["lr"] == 0.5 and d["sizes"] == [2, 2, 2]
+
+
+def test_every_format(mazur_model, capsys, tmp_path):
+    expected = mazur_network().trace([0.05, 0.10], [0.01, 0.99], loss="half_sse", lr=0.5)
+    assert main(["trace", mazur_model, *MAZUR_STEP, "--digits", "9"]) == 0
+    text = capsys.readouterr().out
+    assert "│ C " in text and "0.298371109" in text and "0.35891648" in text
+    assert main(["trace", mazur_model, *MAZUR_STEP, "--format", "md"]) == 0
+    assert capsys.readouterr().out == expected.to_markdown()
+    assert main(["trace", mazur_model, *MAZUR_STEP, "--format", "html"]) == 0
+    assert capsys.readouterr().out == expected.to_html(full=True)
+    out = tmp_path / "t.json"
+    assert main(["trace", mazur_model, *MAZUR_STEP, "--format", "json", "--out", str(out)]) == 0
+    assert json.loads(out.read_text()) == expected.to_dict()
+
+
+@pytest.mark.parametrize("suffix", ["json", "npz"])
+def test_an_inline_network_with_a_weights_file(mazur_model, capsys, tmp_path, suffix):
+    net = mazur_network()
+    weights = tmp_path / f"w.{suffix}"
+    arrays = {}
+    for i, (W, b) in enumerate(zip(net.weights, net.biases, strict=True)):
+        arrays[f"W{i + 2}"], arrays[f"b{i + 2}"] = W, b
+    if suffix == "json":
+        weights.write_text(json.dumps({k: v.tolist() for k, v in arrays.items()}))
+    else:
+        np.savez(weights, **arrays)
+    inline = trace_json(
+        capsys,
+        "--sizes",
+        "2",
+        "2",
+        "2",
+        "--activation",
+        "sigmoid",
+        "--weights",
+        str(weights),
+        *MAZUR_STEP,
+    )
+    assert inline == trace_json(capsys, mazur_model, *MAZUR_STEP)
+
+
+def test_a_few_points_and_class_labels(capsys):
+    d = trace_json(
+        capsys,
+        "--sizes",
+        "1",
+        "3",
+        "2",
+        "--activation",
+        "tanh",
+        "--output-activation",
+        "identity",
+        "--seed",
+        "4",
+        "--x",
+        "0.5",
+        "-1",
+        "--y",
+        "1",
+        "0",
+        "--loss",
+        "cross_entropy",
+    )
+    net = MLP([1, 3, 2], activation="tanh", output_activation="identity", seed=4)
+    assert d == net.trace(np.array([0.5, -1.0]), np.array([1, 0]), "cross_entropy", 0.05).to_dict()
+
+
+def test_an_exercise_is_reproducible_from_its_seed(tmp_path, capsys):
+    def make(seed, name):
+        out = tmp_path / name
+        assert (
+            main(["trace", "--random", "--sizes", "2", "3", "1", "--seed", seed, "--out", str(out)])
+            == 0
+        )
+        return {f: (out / f).read_text() for f in ("exercise.md", "solution.md", "network.json")}
+
+    first, again, other = make("5", "a"), make("5", "b"), make("6", "c")
+    assert first == again
+    assert first["network.json"] != other["network.json"]
+    sheet = first["exercise.md"]
+    assert sheet.startswith("# Backpropagation by hand (exercise 5)")
+    assert "## Questions" in sheet and "\n6. The weights and biases after one step" in sheet
+    assert r"\nabla a^{[3]}(x)" in sheet  # n_L = 1: the input-gradient question
+    weights = json.loads(first["network.json"])
+    assert sorted(weights) == ["W2", "W3", "b2", "b3"]
+    assert np.shape(weights["W2"]) == (3, 2) and np.shape(weights["b3"]) == (1,)
+    for value in np.concatenate([np.ravel(v) for v in weights.values()]):
+        assert value * 10 == round(value * 10)  # tenths, to work by hand
+    # the command the sheet prints reproduces the solution
+    command = sheet.split("print them with `mlplab ")[1].split("`")[0].split()
+    command[command.index("--weights") + 1] = str(tmp_path / "a" / "network.json")
+    capsys.readouterr()
+    assert main(command) == 0
+    solution = first["solution.md"]
+    assert solution.startswith("# Solution of exercise 5")
+    assert solution.endswith(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--x", "1", "--y", "1"], "name the network"),
+        (["--sizes", "2", "1", "--x", "1", "2"], "give the point"),
+        (["--sizes", "2", "1", "--x", "1", "2", "3", "--y", "1"], "2 inputs per point"),
+        (["--sizes", "2", "1", "--x", "1", "2", "--y", "1", "2"], "--y needs 1 number"),
+        (
+            ["--sizes", "2", "1", "--weights", "nope.json", "--x", "1", "2", "--y", "1"],
+            "no weights",
+        ),
+        (["--random", "--sizes", "2", "1", "--x", "1"], "drop --x"),
+        (["--random"], "give --sizes"),
+        (["--random", "--sizes", "2", "9", "1"], "at most 6 units"),
+        (["--sizes", "2", "1", "--x", "1", "2", "--y", "1", "--digits", "0"], "--digits"),
+    ],
+)
+def test_bad_input_is_one_line(args, message, capsys):
+    assert main(["trace", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_a_weights_file_of_the_wrong_shape(tmp_path, capsys):
+    bad = tmp_path / "w.json"
+    bad.write_text(json.dumps({"W2": [[1.0, 2.0]], "b2": [0.0, 0.0]}))
+    assert (
+        main(["trace", "--sizes", "2", "1", "--weights", str(bad), "--x", "1", "2", "--y", "1"])
+        == 2
+    )
+    assert "b2 should have shape (1,) for sizes [2, 1], found (2,)" in capsys.readouterr().err
+
+
+def test_a_classification_exercise_names_the_class(tmp_path):
+    out = tmp_path / "ce"
+    args = ["--sizes", "2", "2", "3", "--activation", "relu", "--output-activation", "identity"]
+    assert (
+        main(
+            [
+                "trace",
+                "--random",
+                *args,
+                "--loss",
+                "cross_entropy",
+                "--seed",
+                "2",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    sheet = (out / "exercise.md").read_text()
+    label = int(sheet.split(" of class ")[1].split(" ")[0])
+    assert f"one-hot vector with its 1 in entry {label + 1}" in sheet
+    assert f"--y {label} --loss cross_entropy" in sheet
+    assert r"\nabla" not in sheet  # n_L = 3: no input-gradient question
