@@ -188,12 +188,14 @@ class RMSProp(mlplab.optim.Optimizer):
         return (self.rho, self.eps)
 
 
-def test_new_activation_loss_and_optimizer_train_on_every_path():
-    swish = mlplab.Activation("swish", _swish, _dswish, _d2swish)
-    if "swish" not in mlplab.activations._FIXED:
-        mlplab.activations.register(swish)
-        mlplab.losses.register(mlplab.Loss("huber", _huber, _dhuber))
-        mlplab.optim.register("rmsprop", RMSProp)
+def test_new_activation_loss_and_optimizer_train_on_every_path(monkeypatch):
+    # registries of this test's own, so that the names stay unknown to the other tests
+    for module, name in ((mlplab.activations, "_FIXED"), (mlplab.losses, "_LOSSES"),
+                         (mlplab.optim, "_OPTIMIZERS")):  # fmt: skip
+        monkeypatch.setattr(module, name, dict(getattr(module, name)))
+    mlplab.activations.register(mlplab.Activation("swish", _swish, _dswish, _d2swish))
+    mlplab.losses.register(mlplab.Loss("huber", _huber, _dhuber))
+    mlplab.optim.register("rmsprop", RMSProp)
     z = np.linspace(-3, 3, 13)
     h = 1e-6
     np.testing.assert_allclose(_dswish(z), (_swish(z + h) - _swish(z - h)) / (2 * h), rtol=1e-8)
