@@ -78,3 +78,16 @@ def test_user_defined_activation_passes_through():
     cube = Activation("cube", lambda z: z**3, lambda z: 3 * z**2, lambda z: 6 * z)
     assert get_activation(cube) is cube
     assert cube(np.array([2.0]))[0] == 8.0
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_third_derivative_matches_central_differences(name):
+    act = get_activation(name)
+    z = np.random.default_rng(1).uniform(-4, 4, 400)
+    z = z[np.abs(z) > 1e-3]
+    h = 1e-6
+    fd3 = (act.d2f(z + h) - act.d2f(z - h)) / (2 * h)
+    np.testing.assert_allclose(act.d3f(z), fd3, rtol=1e-6, atol=1e-7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.all(np.isfinite(act.d3f(np.array([-1e308, -800.0, 0.0, 800.0, 1e308]))))

@@ -1,7 +1,9 @@
 """Activation functions σ with their first and second derivatives.
 
 Every activation carries ``f`` (σ), ``df`` (σ') and ``d2f`` (σ''), all elementwise on arrays of
-any shape. Second derivatives are what input Hessians need. All functions are overflow-free on
+any shape, and the built-in ones also ``d3f`` (σ'''). Second derivatives are what input Hessians
+need; the third is what parameter gradients of a loss on second input derivatives need
+(:mod:`mlplab.second_order`). All functions are overflow-free on
 extreme inputs (no ``RuntimeWarning`` for ``z = ±1e308``).
 
 Activations are named by a string (``"tanh"``), a string with a parameter (``"leaky_relu:0.1"``),
@@ -32,12 +34,15 @@ class Activation:
         The name written to model files, e.g. ``"leaky_relu:0.01"``.
     f, df, d2f : callable
         σ(z), σ'(z), σ''(z); each maps an array of any shape to one of the same shape.
+    d3f : callable, optional
+        σ'''(z), needed only for parameter gradients through second input derivatives.
     """
 
     name: str
     f: ArrayFn
     df: ArrayFn
     d2f: ArrayFn
+    d3f: ArrayFn | None = None
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
         return self.f(z)
@@ -64,6 +69,11 @@ def _d2sigmoid(z: np.ndarray) -> np.ndarray:
     return s * (1.0 - s) * (1.0 - 2.0 * s)
 
 
+def _d3sigmoid(z: np.ndarray) -> np.ndarray:
+    s = expit(z)
+    return s * (1.0 - s) * (1.0 - 6.0 * s * (1.0 - s))
+
+
 def _softplus(z: np.ndarray) -> np.ndarray:
     # log(1 + e^z) = max(z, 0) + log1p(e^{-|z|}), stable for every z.
     return np.logaddexp(0.0, z)
@@ -80,6 +90,11 @@ def _dtanh(z: np.ndarray) -> np.ndarray:
 def _d2tanh(z: np.ndarray) -> np.ndarray:
     t = np.tanh(z)
     return -2.0 * t * (1.0 - t * t)
+
+
+def _d3tanh(z: np.ndarray) -> np.ndarray:
+    t = np.tanh(z)
+    return -2.0 * (1.0 - t * t) * (1.0 - 3.0 * t * t)
 
 
 # --- piecewise linear -----------------------------------------------------------------------
@@ -113,7 +128,7 @@ def LeakyReLU(alpha: float = 0.01) -> Activation:
         return np.where(z > 0, 1.0, alpha).astype(z.dtype, copy=False)
 
     name = "relu" if alpha == 0.0 else f"leaky_relu:{alpha:g}"
-    return Activation(name, f, df, _zeros_like)
+    return Activation(name, f, df, _zeros_like, _zeros_like)
 
 
 def ELU(alpha: float = 1.0) -> Activation:
@@ -132,7 +147,7 @@ def ELU(alpha: float = 1.0) -> Activation:
         return np.where(z > 0, 0.0, alpha * np.exp(np.minimum(z, 0.0))).astype(z.dtype, copy=False)
 
     name = "elu" if alpha == 1.0 else f"elu:{alpha:g}"
-    return Activation(name, f, df, d2f)
+    return Activation(name, f, df, d2f, d2f)
 
 
 # --- GELU (exact, with the normal CDF) ------------------------------------------------------
@@ -160,17 +175,26 @@ def _d2gelu(z: np.ndarray) -> np.ndarray:
     return _phi(zc) * (2.0 - zc * zc)
 
 
+def _d3gelu(z: np.ndarray) -> np.ndarray:
+    zc = np.clip(z, -40.0, 40.0)
+    return _phi(zc) * zc * (zc * zc - 4.0)
+
+
 def _neg_sin(z: np.ndarray) -> np.ndarray:
     return -np.sin(z)
 
 
-sigmoid = Activation("sigmoid", _sigmoid, _dsigmoid, _d2sigmoid)
-tanh = Activation("tanh", np.tanh, _dtanh, _d2tanh)
+def _neg_cos(z: np.ndarray) -> np.ndarray:
+    return -np.cos(z)
+
+
+sigmoid = Activation("sigmoid", _sigmoid, _dsigmoid, _d2sigmoid, _d3sigmoid)
+tanh = Activation("tanh", np.tanh, _dtanh, _d2tanh, _d3tanh)
 relu = LeakyReLU(0.0)
-softplus = Activation("softplus", _softplus, _sigmoid, _dsigmoid)
-gelu = Activation("gelu", _gelu, _dgelu, _d2gelu)
-sin = Activation("sin", np.sin, np.cos, _neg_sin)
-identity = Activation("identity", _identity, _ones_like, _zeros_like)
+softplus = Activation("softplus", _softplus, _sigmoid, _dsigmoid, _d2sigmoid)
+gelu = Activation("gelu", _gelu, _dgelu, _d2gelu, _d3gelu)
+sin = Activation("sin", np.sin, np.cos, _neg_sin, _neg_cos)
+identity = Activation("identity", _identity, _ones_like, _zeros_like, _zeros_like)
 
 _FIXED: dict[str, Activation] = {
     a.name: a for a in (sigmoid, tanh, relu, softplus, gelu, sin, identity)
