@@ -98,6 +98,10 @@ class Operators:
                 raise ValueError(f"operator {k} has NaN or inf coefficients")
             mats.append(np.triu(c + c.T) - np.diag(np.diag(c)))
         self.n_in, self.K = n_in, len(mats)
+        #: The coefficient matrices as given, (K, n_1, n_1).
+        self.C = np.array([np.asarray(c, dtype=np.float64) for c in coefficients]).reshape(
+            self.K, n_in, n_in
+        )
         pairs = sorted({(i, j) for m in mats for i, j in zip(*np.nonzero(m), strict=True)})
         self.I = np.array([i for i, _ in pairs], dtype=np.intp)
         self.J = np.array([j for _, j in pairs], dtype=np.intp)
