@@ -122,7 +122,9 @@ def solve(
         return False
 
     phases = [] if phases is None else phases
-    with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is caught by the guard
+    # One BLAS thread: the products are small or skinny, and a threaded BLAS stalls on a busy
+    # machine; a diverging run is caught by the guard, so overflow is not an error here.
+    with threadpool_limits(1, user_api="blas"), np.errstate(over="ignore", invalid="ignore"):
         for name, run in [("Adam", _adam), ("L-BFGS", _lbfgs), ("LM", _lm)]:
             before = history.epochs
             stopped = run(net, terms, schedule, record, history)
@@ -184,9 +186,7 @@ def _lm(net, terms, schedule: Schedule, record, history: History) -> bool:
         theta = net.params.copy()
         while True:
             try:
-                # one BLAS thread: on a busy machine a threaded solve of this size stalls
-                with threadpool_limits(1, user_api="blas"):
-                    step = np.linalg.solve(A + mu * np.eye(len(b)), b)
+                step = np.linalg.solve(A + mu * np.eye(len(b)), b)
             except np.linalg.LinAlgError:
                 step = None
             if step is not None and np.all(np.isfinite(step)):
