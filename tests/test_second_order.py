@@ -157,7 +157,7 @@ def test_laplacian_of_a_quadratic_form_is_exact():
 def _burgers_like(nu=0.3):
     """r = u_0 + u u_last − ν ∂²u/∂x_last² + 0.2 (Δu)² + sin(x_0), with its partials."""
 
-    def residual(x, d):
+    def residual(rows, x, d):
         u, u0, ul = d.u[:, 0], d.du[:, 0, 0], d.du[:, 0, -1]
         ull, lap = d.d2[:, 0, 0], d.d2[:, 0, 1]
         r = u0 + u * ul - nu * ull + 0.2 * lap**2 + np.sin(x[:, 0])
@@ -256,7 +256,7 @@ def test_parameter_gradients_need_a_third_derivative():
     net = MLP([1, 3, 1], activation=no_d3, seed=0)
     X = np.linspace(-1, 1, 4)
 
-    def residual(x, d):
+    def residual(rows, x, d):
         return d.d2[:, 0, 0], Derivatives(0 * d.u, 0 * d.du, np.ones_like(d.d2))
 
     with pytest.raises(ValueError, match="no third derivative.*d3f"):
@@ -266,7 +266,7 @@ def test_parameter_gradients_need_a_third_derivative():
 def test_a_residual_of_the_wrong_shape_is_explained():
     net = MLP([1, 3, 1], seed=0)
 
-    def residual(x, d):
+    def residual(rows, x, d):
         return d.u, Derivatives(np.ones_like(d.u), 0 * d.du, 0 * d.d2)
 
     with pytest.raises(ValueError, match="one value per point"):

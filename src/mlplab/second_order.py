@@ -377,9 +377,10 @@ def vjp(
     return g
 
 
-#: A residual: ``residual(x, d)`` with points x (B, n_1) and their :class:`Derivatives` d gives
-#: r (B,) and the partials ∂r/∂u, ∂r/∂(∂u/∂x), ∂r/∂(𝓛_k u) as a Derivatives of d's shapes.
-Residual = Callable[[np.ndarray, Derivatives], tuple[np.ndarray, Derivatives]]
+#: A residual: ``residual(rows, x, d)`` with the block's rows of X (a slice, for data kept per
+#: point), its points x (B, n_1) and their :class:`Derivatives` d gives r (B,) and the partials
+#: ∂r/∂u, ∂r/∂(∂u/∂x), ∂r/∂(𝓛_k u) as a Derivatives of d's shapes.
+Residual = Callable[[slice, np.ndarray, Derivatives], tuple[np.ndarray, Derivatives]]
 
 
 def _residual_blocks(net: MLP, X: np.ndarray, ops: Operators, residual: Residual):
@@ -389,13 +390,14 @@ def _residual_blocks(net: MLP, X: np.ndarray, ops: Operators, residual: Residual
         for s in range(0, X.shape[0], rows):
             x = X[s : s + rows]
             T, tape = sweep(net, x, ops, keep=True)
-            r, partial = residual(x, to_derivatives(T, ops.n_in))
+            block = slice(s, s + x.shape[0])
+            r, partial = residual(block, x, to_derivatives(T, ops.n_in))
             r = np.asarray(r, dtype=net.dtype)
             if r.shape != (x.shape[0],):
                 raise ValueError(
                     f"a residual must return one value per point, shape ({x.shape[0]},)"
                 )
-            yield slice(s, s + x.shape[0]), r, to_block(partial, ops.n_in).astype(net.dtype), tape
+            yield block, r, to_block(partial, ops.n_in).astype(net.dtype), tape
 
 
 def residual_loss(

@@ -78,7 +78,7 @@ def test_hard_constraint_solution_matches_a_network_with_the_transform():
     X = np.random.default_rng(2).uniform(0, 1, (9, 2))
     term = problem.term(X, problem.residual, 1.0)
     d = second_order.derivatives(net, X, term.ops)
-    r, _ = term.residual(X, d)
+    r, _ = term.residual(slice(None), X, d)
     t, x = X.T
     v, vt, vx, vxx = d.u[:, 0], d.du[:, 0, 0], d.du[:, 0, 1], d.d2[:, 0, 0]
     h, ht, hx, hxx = t * (1 - x**2), 1 - x**2, -2 * t * x, -2 * t

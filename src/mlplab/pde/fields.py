@@ -150,6 +150,10 @@ class Jet(_Arithmetic):
         grad[:, i] = 1.0
         return cls(X[:, i], grad, np.zeros((X.shape[0], C.shape[0]), dtype=X.dtype), C)
 
+    def rows(self, rows: slice) -> Jet:
+        """The jet at the points ``rows``."""
+        return Jet(self.value[rows], self.grad[rows], self.ops[rows], self.C)
+
     def _lift(self, other) -> Jet:
         if isinstance(other, Jet):
             return other

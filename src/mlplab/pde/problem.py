@@ -283,21 +283,29 @@ class Term:
 
     def __post_init__(self) -> None:
         self.ops, self.rows = self.problem.operators_for(self.fn)
+        self.points = self.problem.domain.points(self.X)
+        # the transform's g and h depend on the points alone: computed once
+        self.jets = None
+        if self.problem.transform is not None:
+            self.jets = self.problem._jets(self.X, self.ops.C)
 
     @property
     def scale(self) -> float:
         return self.weight / self.X.shape[0]
 
-    def residual(self, x: np.ndarray, d: Derivatives) -> tuple[np.ndarray, Derivatives]:
-        """The :data:`mlplab.second_order.Residual` of the network's output a^[L]: r and
-        ∂r/∂(a^[L], ∂a^[L]/∂x, 𝓛_k a^[L])."""
+    def residual(
+        self, rows: slice, x: np.ndarray, d: Derivatives
+    ) -> tuple[np.ndarray, Derivatives]:
+        """The :data:`mlplab.second_order.Residual` of the network's output a^[L] at the rows
+        ``rows`` of X: r and ∂r/∂(a^[L], ∂a^[L]/∂x, 𝓛_k a^[L])."""
         n = self.ops.n_in
         T = to_block(d, n)
         jets = None
-        if self.problem.transform is not None:
-            jets = self.problem._jets(x, self.ops.C.astype(x.dtype))
+        if self.jets is not None:
+            jets = tuple(j.rows(rows) for j in self.jets)
             T = _transform(T, *jets)
-        r = self.fn(self.problem.domain.points(x), Field.output(T, self.rows))
+        p = Points({name: col[rows] for name, col in self.points._columns.items()})
+        r = self.fn(p, Field.output(T, self.rows))
         if not isinstance(r, Field):
             raise ValueError("a residual must be written with u (it returned no derivative of u)")
         partial = r.partial

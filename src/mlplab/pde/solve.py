@@ -44,7 +44,7 @@ def loss_value(net: MLP, terms: Sequence[Term]) -> float:
     total = 0.0
     for t in terms:
         d = second_order.derivatives(net, t.X, t.ops)
-        r, _ = t.residual(net.check_input(t.X), d)
+        r, _ = t.residual(slice(None), net.check_input(t.X), d)
         total += t.scale * float(r @ r)
     return total
 
