@@ -19,12 +19,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mlplab.activations import Activation, get_activation
 from mlplab.init import Initializer, get_initializer
 from mlplab.losses import Loss, get_loss
+
+if TYPE_CHECKING:
+    from mlplab.second_order import Derivatives
 
 _DTYPES = {"float64": np.float64, "float32": np.float32}
 
@@ -384,7 +388,7 @@ class MLP:
 
     # --- second derivatives with respect to the input (mlplab.second_order) ------------------
 
-    def input_derivatives(self, X: np.ndarray, operators: Sequence[np.ndarray] = ()):
+    def input_derivatives(self, X: np.ndarray, operators: Sequence[np.ndarray] = ()) -> Derivatives:
         """a^[L], ∂a^[L]/∂x and K operators 𝓛_k a^[L] = Σ_ij c^k_ij ∂²a^[L]/∂x_i∂x_j, in one sweep.
 
         The forward recursion of :mod:`mlplab.second_order`, with J^[1] = I, S^[1] = 0:

@@ -45,7 +45,10 @@ def solution_2d(
         ax.grid(False)
         fig.colorbar(im, ax=ax)
     err = u - exact
-    im = axs[2].imshow(err.T, origin="lower", extent=extent, aspect="auto", cmap="magma")
+    e = float(np.abs(err).max()) or 1.0
+    im = axs[2].imshow(
+        err.T, origin="lower", extent=extent, aspect="auto", cmap="RdBu_r", vmin=-e, vmax=e
+    )
     axs[2].set(xlabel=names[0], ylabel=names[1], title="error u − u_exact")
     axs[2].grid(False)
     fig.colorbar(im, ax=axs[2], format="%.1e")

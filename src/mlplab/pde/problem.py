@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -337,10 +336,3 @@ def _transform_adjoint(partial: np.ndarray, g: Jet, h: Jet) -> np.ndarray:
     out[:, 1 : 1 + n] = h.value[:, None] * pdu + np.einsum("bk,bkj->bj", pS, w)
     out[:, 1 + n :] = h.value[:, None] * pS
     return out
-
-
-def check_name(name: str) -> str:
-    """A problem name: letters, digits, '-' and '_'."""
-    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name):
-        raise ValueError(f"a problem name is letters, digits, '-' or '_', got {name!r}")
-    return name

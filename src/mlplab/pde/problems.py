@@ -102,9 +102,9 @@ BUILTINS: dict[str, Builtin] = {
             "Burgers: u_t + u u_x = (0.01/π) u_xx, u(0, x) = −sin(πx), u(t, ±1) = 0",
             burgers(),
             full=Setup(
-                (20, 20, 20, 20), 10000, 0, "lhs", Schedule(adam=500, lr=3e-3, lm=400), n_grid=256
+                (20, 20, 20), 5000, 0, "lhs", Schedule(adam=300, lr=3e-3, lm=1200), n_grid=256
             ),
-            quick=Setup((10, 10), 300, 0, "lhs", Schedule(adam=50, lr=1e-2, lm=10), n_grid=64),
+            quick=Setup((10, 10), 300, 0, "lhs", Schedule(lm=15), n_grid=64),
             notes=[
                 "initial and boundary conditions by the output transform "
                 "u = −sin(πx) + t(1 − x²) a^[L](t, x)"

@@ -132,6 +132,11 @@ def solve(
             if stopped or history.status != "running":
                 break
     history.seconds = time.perf_counter() - start
+    if history.status == "running" and history.train_loss:
+        history.status = "completed"
+        history.message = (
+            f"completed after {history.steps} steps, loss {history.train_loss[-1]:.3e}"
+        )
     if history.status == "diverged":
         warnings.warn(history.message, DivergenceWarning, stacklevel=2)
     watch.finish()
