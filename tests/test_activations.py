@@ -91,3 +91,13 @@ def test_third_derivative_matches_central_differences(name):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert np.all(np.isfinite(act.d3f(np.array([-1e308, -800.0, 0.0, 800.0, 1e308]))))
+
+
+@pytest.mark.parametrize("name", ["tanh", "sigmoid"])
+def test_slopes_from_the_value_equal_the_derivatives(name):
+    act = get_activation(name)
+    z = np.random.default_rng(2).uniform(-30, 30, 500)
+    d1, d2, d3 = act.slopes(act.f(z))
+    np.testing.assert_allclose(d1, act.df(z), rtol=1e-15, atol=1e-300)
+    np.testing.assert_allclose(d2, act.d2f(z), rtol=1e-15, atol=1e-300)
+    np.testing.assert_allclose(d3, act.d3f(z), rtol=1e-15, atol=1e-300)

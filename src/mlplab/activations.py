@@ -36,6 +36,9 @@ class Activation:
         σ(z), σ'(z), σ''(z); each maps an array of any shape to one of the same shape.
     d3f : callable, optional
         σ'''(z), needed only for parameter gradients through second input derivatives.
+    slopes : callable, optional
+        (σ', σ'', σ''') from the value a = σ(z), where they are polynomials in it (tanh,
+        sigmoid): saves evaluating σ again in the forward recursion of second derivatives.
     """
 
     name: str
@@ -43,6 +46,7 @@ class Activation:
     df: ArrayFn
     d2f: ArrayFn
     d3f: ArrayFn | None = None
+    slopes: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
         return self.f(z)
@@ -59,19 +63,22 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return expit(z)
 
 
+def _sigmoid_slopes(s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """σ', σ'', σ''' of the sigmoid from its value s = σ(z)."""
+    d1 = s * (1.0 - s)
+    return d1, d1 * (1.0 - 2.0 * s), d1 * (1.0 - 6.0 * d1)
+
+
 def _dsigmoid(z: np.ndarray) -> np.ndarray:
-    s = expit(z)
-    return s * (1.0 - s)
+    return _sigmoid_slopes(expit(z))[0]
 
 
 def _d2sigmoid(z: np.ndarray) -> np.ndarray:
-    s = expit(z)
-    return s * (1.0 - s) * (1.0 - 2.0 * s)
+    return _sigmoid_slopes(expit(z))[1]
 
 
 def _d3sigmoid(z: np.ndarray) -> np.ndarray:
-    s = expit(z)
-    return s * (1.0 - s) * (1.0 - 6.0 * s * (1.0 - s))
+    return _sigmoid_slopes(expit(z))[2]
 
 
 def _softplus(z: np.ndarray) -> np.ndarray:
@@ -82,19 +89,22 @@ def _softplus(z: np.ndarray) -> np.ndarray:
 # --- tanh -----------------------------------------------------------------------------------
 
 
+def _tanh_slopes(t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """σ', σ'', σ''' of tanh from its value t = tanh(z)."""
+    d1 = 1.0 - t * t
+    return d1, -2.0 * t * d1, -2.0 * d1 * (1.0 - 3.0 * t * t)
+
+
 def _dtanh(z: np.ndarray) -> np.ndarray:
-    t = np.tanh(z)
-    return 1.0 - t * t
+    return _tanh_slopes(np.tanh(z))[0]
 
 
 def _d2tanh(z: np.ndarray) -> np.ndarray:
-    t = np.tanh(z)
-    return -2.0 * t * (1.0 - t * t)
+    return _tanh_slopes(np.tanh(z))[1]
 
 
 def _d3tanh(z: np.ndarray) -> np.ndarray:
-    t = np.tanh(z)
-    return -2.0 * (1.0 - t * t) * (1.0 - 3.0 * t * t)
+    return _tanh_slopes(np.tanh(z))[2]
 
 
 # --- piecewise linear -----------------------------------------------------------------------
@@ -188,8 +198,8 @@ def _neg_cos(z: np.ndarray) -> np.ndarray:
     return -np.cos(z)
 
 
-sigmoid = Activation("sigmoid", _sigmoid, _dsigmoid, _d2sigmoid, _d3sigmoid)
-tanh = Activation("tanh", np.tanh, _dtanh, _d2tanh, _d3tanh)
+sigmoid = Activation("sigmoid", _sigmoid, _dsigmoid, _d2sigmoid, _d3sigmoid, _sigmoid_slopes)
+tanh = Activation("tanh", np.tanh, _dtanh, _d2tanh, _d3tanh, _tanh_slopes)
 relu = LeakyReLU(0.0)
 softplus = Activation("softplus", _softplus, _sigmoid, _dsigmoid, _d2sigmoid)
 gelu = Activation("gelu", _gelu, _dgelu, _d2gelu, _d3gelu)

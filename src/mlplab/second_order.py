@@ -173,6 +173,7 @@ class _Layer:
     Q: np.ndarray  # (K, B, n_l)
     d1: np.ndarray  # σ'(z^[l]), (B, n_l)
     d2: np.ndarray  # σ''(z^[l]), (B, n_l)
+    d3: np.ndarray | None  # σ'''(z^[l]) where the activation gives it from a^[l], else None
 
 
 def _first_block(X: np.ndarray, ops: Operators) -> np.ndarray:
@@ -215,16 +216,19 @@ def sweep(
         Y = (T.reshape(R * B, -1) @ W.T).reshape(R, B, n)
         Y[0] += b
         z, Zdot, Sdot = Y[0], Y[1 : 1 + n_in], Y[1 + n_in :]
-        d1, d2 = act.df(z), act.d2f(z)
-        P = Zdot[ops.I] * Zdot[ops.J]  # (pairs, B, n)
-        Q = (M @ P.reshape(len(ops.I), B * n)).reshape(K, B, n)
         T_next = np.empty_like(Y)
         T_next[0] = act.f(z)
+        if act.slopes is not None:  # σ', σ'', σ''' from a = σ(z), without evaluating σ again
+            d1, d2, d3 = act.slopes(T_next[0])
+        else:
+            d1, d2, d3 = act.df(z), act.d2f(z), None
+        P = Zdot[ops.I] * Zdot[ops.J]  # (pairs, B, n)
+        Q = (M @ P.reshape(len(ops.I), B * n)).reshape(K, B, n)
         np.multiply(Zdot, d1, out=T_next[1 : 1 + n_in])
         np.multiply(Sdot, d1, out=T_next[1 + n_in :])
         T_next[1 + n_in :] += d2 * Q
         if keep:
-            tape.append(_Layer(T, Y, Q, d1, d2))
+            tape.append(_Layer(T, Y, Q, d1, d2, d3))
         T = T_next
     return T, tape
 
@@ -258,7 +262,7 @@ def reverse(
     gW, gb = net.unflatten(g)
     for i in range(len(net.weights) - 1, -1, -1):
         lay, act, W = tape[i], net.activations[i], net.weights[i]
-        if K and act.d3f is None:
+        if K and act.d3f is None and lay.d3 is None:
             raise ValueError(
                 f"activation {act.name!r} has no third derivative (d3f); parameter gradients "
                 f"through second input derivatives need σ''' — give the Activation a d3f"
@@ -271,7 +275,8 @@ def reverse(
         np.multiply(J_bar, lay.d1, out=Y_bar[1 : 1 + n_in])
         if K:
             z_bar += lay.d2 * np.einsum("kbn,kbn->bn", S_bar, Sdot)
-            z_bar += act.d3f(z) * np.einsum("kbn,kbn->bn", S_bar, lay.Q)
+            d3 = act.d3f(z) if lay.d3 is None else lay.d3
+            z_bar += d3 * np.einsum("kbn,kbn->bn", S_bar, lay.Q)
             np.multiply(S_bar, lay.d1, out=Y_bar[1 + n_in :])
             Q_bar = lay.d2 * S_bar
             P_bar = (M.T @ Q_bar.reshape(K, B * n)).reshape(len(ops.I), B, n)
