@@ -68,3 +68,9 @@ def test_a_callback_stops_the_run():
             callback=lambda k, h, net: k >= 3,
         )
     assert h.epochs == 3 and h.status == "stopped"
+
+
+def test_a_network_with_several_outputs_is_explained():
+    net = mlplab.MLP([1, 4, 2], seed=0)
+    with pytest.raises(ValueError, match="2 outputs.*sizes"):
+        pde.solve(net, _poisson(True).terms(4, 0, "grid"), pde.Schedule(lm=1))

@@ -107,6 +107,11 @@ def solve(
     History
         ``train_loss`` holds C after each step; ``status`` says how the run ended.
     """
+    if net.sizes[-1] != 1:
+        raise ValueError(
+            f"a problem's solution u is one number per point, but the network has "
+            f"{net.sizes[-1]} outputs; build it with sizes [..., 1]"
+        )
     history = History()
     watch = _Watch(net, history, None, False)
     start = time.perf_counter()
