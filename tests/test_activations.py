@@ -85,3 +85,26 @@ def test_relu_of_a_negative_number_is_plus_zero():
 
     out = get_activation("relu").f(np.array([-2.0, -0.0, 0.0, 3.0]))
     assert not np.any(np.signbit(out[:3])) and out[3] == 3.0
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_third_derivative_matches_central_differences(name):
+    act = get_activation(name)
+    z = np.random.default_rng(1).uniform(-4, 4, 400)
+    z = z[np.abs(z) > 1e-3]
+    h = 1e-6
+    fd3 = (act.d2f(z + h) - act.d2f(z - h)) / (2 * h)
+    np.testing.assert_allclose(act.d3f(z), fd3, rtol=1e-6, atol=1e-7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.all(np.isfinite(act.d3f(np.array([-1e308, -800.0, 0.0, 800.0, 1e308]))))
+
+
+@pytest.mark.parametrize("name", ["tanh", "sigmoid"])
+def test_slopes_from_the_value_equal_the_derivatives(name):
+    act = get_activation(name)
+    z = np.random.default_rng(2).uniform(-30, 30, 500)
+    d1, d2, d3 = act.slopes(act.f(z))
+    np.testing.assert_allclose(d1, act.df(z), rtol=1e-15, atol=1e-300)
+    np.testing.assert_allclose(d2, act.d2f(z), rtol=1e-15, atol=1e-300)
+    np.testing.assert_allclose(d3, act.d3f(z), rtol=1e-15, atol=1e-300)

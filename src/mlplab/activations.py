@@ -1,7 +1,9 @@
 """Activation functions σ with their first and second derivatives.
 
 Every activation carries ``f`` (σ), ``df`` (σ') and ``d2f`` (σ''), all elementwise on arrays of
-any shape. Second derivatives are what input Hessians need. All functions are overflow-free on
+any shape, and the built-in ones also ``d3f`` (σ'''). Second derivatives are what input Hessians
+need; the third is what parameter gradients of a loss on second input derivatives need
+(:mod:`mlplab.second_order`). All functions are overflow-free on
 extreme inputs (no ``RuntimeWarning`` for ``z = ±1e308``).
 
 Activations are named by a string (``"tanh"``), a string with a parameter (``"leaky_relu:0.1"``),
@@ -31,12 +33,19 @@ class Activation:
         The name written to model files, e.g. ``"leaky_relu:0.01"``.
     f, df, d2f : callable
         σ(z), σ'(z), σ''(z); each maps an array of any shape to one of the same shape.
+    d3f : callable, optional
+        σ'''(z), needed only for parameter gradients through second input derivatives.
+    slopes : callable, optional
+        (σ', σ'', σ''') from the value a = σ(z), where they are polynomials in it (tanh,
+        sigmoid): saves evaluating σ again in the forward recursion of second derivatives.
     """
 
     name: str
     f: ArrayFn
     df: ArrayFn
     d2f: ArrayFn
+    d3f: ArrayFn | None = None
+    slopes: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
         return self.f(z)
@@ -67,14 +76,22 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 0.5 + 0.5 * np.tanh(0.5 * z)
 
 
+def _sigmoid_slopes(s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """σ', σ'', σ''' of the sigmoid from its value s = σ(z)."""
+    d1 = s * (1.0 - s)
+    return d1, d1 * (1.0 - 2.0 * s), d1 * (1.0 - 6.0 * d1)
+
+
 def _dsigmoid(z: np.ndarray) -> np.ndarray:
-    s = _sigmoid(z)
-    return s * (1.0 - s)
+    return _sigmoid_slopes(_sigmoid(z))[0]
 
 
 def _d2sigmoid(z: np.ndarray) -> np.ndarray:
-    s = _sigmoid(z)
-    return s * (1.0 - s) * (1.0 - 2.0 * s)
+    return _sigmoid_slopes(_sigmoid(z))[1]
+
+
+def _d3sigmoid(z: np.ndarray) -> np.ndarray:
+    return _sigmoid_slopes(_sigmoid(z))[2]
 
 
 def _softplus(z: np.ndarray) -> np.ndarray:
@@ -89,14 +106,22 @@ def _tanh(z: np.ndarray) -> np.ndarray:
     return np.tanh(z)
 
 
+def _tanh_slopes(t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """σ', σ'', σ''' of tanh from its value t = tanh(z)."""
+    d1 = 1.0 - t * t
+    return d1, -2.0 * t * d1, -2.0 * d1 * (1.0 - 3.0 * t * t)
+
+
 def _dtanh(z: np.ndarray) -> np.ndarray:
-    t = np.tanh(z)
-    return 1.0 - t * t
+    return _tanh_slopes(_tanh(z))[0]
 
 
 def _d2tanh(z: np.ndarray) -> np.ndarray:
-    t = np.tanh(z)
-    return -2.0 * t * (1.0 - t * t)
+    return _tanh_slopes(_tanh(z))[1]
+
+
+def _d3tanh(z: np.ndarray) -> np.ndarray:
+    return _tanh_slopes(_tanh(z))[2]
 
 
 # --- piecewise linear -----------------------------------------------------------------------
@@ -130,7 +155,7 @@ def LeakyReLU(alpha: float = 0.01) -> Activation:
         return alpha + (1.0 - alpha) * _step(z)
 
     name = "relu" if alpha == 0.0 else f"leaky_relu:{alpha:g}"
-    return Activation(name, f, df, _zero)
+    return Activation(name, f, df, _zero, _zero)
 
 
 def ELU(alpha: float = 1.0) -> Activation:
@@ -150,7 +175,7 @@ def ELU(alpha: float = 1.0) -> Activation:
         return (1.0 - _step(z)) * (alpha * np.exp(np.minimum(z, 0.0)))
 
     name = "elu" if alpha == 1.0 else f"elu:{alpha:g}"
-    return Activation(name, f, df, d2f)
+    return Activation(name, f, df, d2f, d2f)
 
 
 # --- GELU (exact, with the normal CDF) ------------------------------------------------------
@@ -186,6 +211,11 @@ def _d2gelu(z: np.ndarray) -> np.ndarray:
     return _phi(zc) * (2.0 - zc * zc)
 
 
+def _d3gelu(z: np.ndarray) -> np.ndarray:
+    zc = np.clip(z, -40.0, 40.0)
+    return _phi(zc) * zc * (zc * zc - 4.0)
+
+
 def _sin(z: np.ndarray) -> np.ndarray:
     return np.sin(z)
 
@@ -198,13 +228,17 @@ def _neg_sin(z: np.ndarray) -> np.ndarray:
     return -np.sin(z)
 
 
-sigmoid = Activation("sigmoid", _sigmoid, _dsigmoid, _d2sigmoid)
-tanh = Activation("tanh", _tanh, _dtanh, _d2tanh)
+def _neg_cos(z: np.ndarray) -> np.ndarray:
+    return -np.cos(z)
+
+
+sigmoid = Activation("sigmoid", _sigmoid, _dsigmoid, _d2sigmoid, _d3sigmoid, _sigmoid_slopes)
+tanh = Activation("tanh", _tanh, _dtanh, _d2tanh, _d3tanh, _tanh_slopes)
 relu = LeakyReLU(0.0)
-softplus = Activation("softplus", _softplus, _sigmoid, _dsigmoid)
-gelu = Activation("gelu", _gelu, _dgelu, _d2gelu)
-sin = Activation("sin", _sin, _cos, _neg_sin)
-identity = Activation("identity", _identity, _one, _zero)
+softplus = Activation("softplus", _softplus, _sigmoid, _dsigmoid, _d2sigmoid)
+gelu = Activation("gelu", _gelu, _dgelu, _d2gelu, _d3gelu)
+sin = Activation("sin", _sin, _cos, _neg_sin, _neg_cos)
+identity = Activation("identity", _identity, _one, _zero, _zero)
 
 _FIXED: dict[str, Activation] = {
     a.name: a for a in (sigmoid, tanh, relu, softplus, gelu, sin, identity)

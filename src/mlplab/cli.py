@@ -28,6 +28,7 @@ from rich.table import Table
 from mlplab import __version__
 from mlplab.experiments.cli import add_parser as _experiment_parser
 from mlplab.losses import NAMES as LOSS_NAMES
+from mlplab.pde.command import add_parser as _pde_parser
 from mlplab.sweep.command import add_parser as _sweep_parser
 from mlplab.trace_command import add_parser as _trace_parser
 
@@ -481,6 +482,7 @@ COMMANDS = [
     _trace_parser,
     _sweep_parser,
     _experiment_parser,
+    _pde_parser,
 ]
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,6 +28,9 @@ from mlplab.errors import MlplabError
 from mlplab.init import Initializer, get_initializer
 from mlplab.limits import check_bytes
 from mlplab.losses import Loss, get_loss
+
+if TYPE_CHECKING:
+    from mlplab.second_order import Derivatives
 
 _DTYPES = {"float64": np.float64, "float32": np.float32}
 
@@ -445,6 +449,86 @@ class MLP:
         from mlplab.trace import trace
 
         return trace(self, x, y, loss=loss, lr=lr)
+
+    # --- second derivatives with respect to the input (mlplab.second_order) ------------------
+
+    def input_derivatives(self, X: np.ndarray, operators: Sequence[np.ndarray] = ()) -> Derivatives:
+        """a^[L], ∂a^[L]/∂x and K operators 𝓛_k a^[L] = Σ_ij c^k_ij ∂²a^[L]/∂x_i∂x_j, in one sweep.
+
+        The forward recursion of :mod:`mlplab.second_order`, with J^[1] = I, S^[1] = 0:
+        J^[l] = σ'(z^[l]) ∘ W^[l] J^[l-1] and
+        S^[l] = σ'(z^[l]) ∘ W^[l] S^[l-1] + σ''(z^[l]) ∘ Σ_ij c_ij Ż^[l]_i ∘ Ż^[l]_j,
+        Ż^[l] = W^[l] J^[l-1]; run in blocks of rows (bounded memory).
+
+        Parameters
+        ----------
+        X : ndarray, shape (N, n_1)
+        operators : sequence of (n_1, n_1) arrays
+            The coefficient matrices c^k (``np.eye(n_1)`` is the Laplacian).
+
+        Returns
+        -------
+        mlplab.second_order.Derivatives
+            ``u`` (N, n_L), ``du`` (N, n_L, n_1), ``d2`` (N, n_L, K).
+        """
+        from mlplab import second_order
+
+        return second_order.derivatives(self, X, operators)
+
+    def laplacian(self, X: np.ndarray) -> np.ndarray:
+        """Δa^[L](x) = Σ_i ∂²a^[L]/∂x_i² at every row, without forming the Hessian.
+
+        The forward recursion ℓ^[1] = 0, ℓ^[l] = σ'(z^[l]) ∘ (W^[l] ℓ^[l-1]) +
+        σ''(z^[l]) ∘ rowsum((W^[l] J^[l-1])²); Δa^[L] = ℓ^[L].
+
+        Returns
+        -------
+        ndarray, shape (N,) for n_L = 1, else (N, n_L)
+        """
+        from mlplab.second_order import laplacian_coefficients
+
+        d2 = self.input_derivatives(X, [laplacian_coefficients(self.sizes[0])]).d2[:, :, 0]
+        return d2[:, 0] if self.sizes[-1] == 1 else d2
+
+    def second_operator(self, X: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
+        """Σ_ij c_ij ∂²a^[L]/∂x_i∂x_j at every row, for one (n_1, n_1) matrix c.
+
+        Returns
+        -------
+        ndarray, shape (N,) for n_L = 1, else (N, n_L)
+        """
+        d2 = self.input_derivatives(X, [coefficients]).d2[:, :, 0]
+        return d2[:, 0] if self.sizes[-1] == 1 else d2
+
+    def second_partials(self, X: np.ndarray, pairs: Sequence[tuple[int, int]]) -> np.ndarray:
+        """Chosen second partials ∂²a^[L]/∂x_i∂x_j (0-based i, j), e.g. ``[(1, 1)]`` for u_xx
+        of a network of (t, x).
+
+        Returns
+        -------
+        ndarray, shape (N, len(pairs)) for n_L = 1, else (N, n_L, len(pairs))
+        """
+        from mlplab.second_order import partial_coefficients
+
+        n_in = self.sizes[0]
+        d2 = self.input_derivatives(X, [partial_coefficients(i, j, n_in) for i, j in pairs]).d2
+        return d2[:, 0] if self.sizes[-1] == 1 else d2
+
+    def input_hessian(self, X: np.ndarray) -> np.ndarray:
+        """∂²a^[L]/∂x∂x at every row, by the forward recursion for each pair i ≤ j:
+        ∂_ij a^[l] = σ'(z^[l]) ∘ W^[l] ∂_ij a^[l-1] + σ''(z^[l]) ∘ Ż^[l]_i ∘ Ż^[l]_j.
+
+        Returns
+        -------
+        ndarray, shape (N, n_1, n_1) for n_L = 1, else (N, n_L, n_1, n_1)
+        """
+        n_in = self.sizes[0]
+        i, j = np.triu_indices(n_in)
+        d2 = self.second_partials(X, list(zip(i.tolist(), j.tolist(), strict=True)))
+        H = np.empty((*d2.shape[:-1], n_in, n_in), dtype=d2.dtype)
+        H[..., i, j] = d2
+        H[..., j, i] = d2
+        return H
 
     # --- copies, files, display --------------------------------------------------------------
 

@@ -1,0 +1,157 @@
+"""Solve a built-in problem and write its run folder: report.md, metrics.json, config.json,
+history.csv, model.npz and the figures.
+
+The folder is written to a staging folder beside it and moved into place whole, so an
+interrupted run never leaves a half-written folder or mixes with an earlier one.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from mlplab.experiments.report import markdown_table
+from mlplab.io import write_json, write_text
+from mlplab.network import MLP
+from mlplab.pde import figures
+from mlplab.pde.problems import Builtin, Setup, get_builtin
+from mlplab.pde.solve import solve
+
+SLICE_TIMES = (0.25, 0.5, 0.75)
+
+
+def relative_l2(u: np.ndarray, exact: np.ndarray) -> float:
+    """‖u − u_exact‖₂ / ‖u_exact‖₂ over the points."""
+    return float(np.linalg.norm(u - exact) / np.linalg.norm(exact))
+
+
+def run_problem(name: str, out: str | Path, quick: bool = False) -> dict:
+    """Solve the built-in problem ``name`` and write its folder ``out``.
+
+    Returns
+    -------
+    dict
+        The metrics (also in ``metrics.json``): ``rel_l2_error`` on the dense grid,
+        ``max_abs_error``, ``final_loss``, ``steps``, ``status``, ``seconds``.
+    """
+    builtin = get_builtin(name)
+    setup = builtin.quick if quick else builtin.full
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = out.with_name(f".partial-{out.name}-{uuid.uuid4().hex[:8]}")
+    stage.mkdir()
+    try:
+        metrics = _solve_into(builtin, setup, stage, quick)
+        _publish(stage, out)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return metrics
+
+
+def _publish(stage: Path, out: Path) -> None:
+    """Move the finished ``stage`` to ``out``, replacing an earlier run there."""
+    if out.exists():
+        old = out.with_name(f".partial-{out.name}-old-{uuid.uuid4().hex[:8]}")
+        os.replace(out, old)
+        shutil.rmtree(old, ignore_errors=True)
+    os.replace(stage, out)
+
+
+def _solve_into(builtin: Builtin, setup: Setup, folder: Path, quick: bool) -> dict:
+    problem = builtin.problem
+    dim = problem.domain.dim
+    net = MLP([dim, *setup.hidden, 1], activation=setup.activation, seed=setup.seed)
+    terms = problem.terms(setup.n_interior, setup.n_boundary, setup.sampling, setup.seed)
+    phases: list[tuple[str, int]] = []
+    start = time.perf_counter()
+    history = solve(net, terms, setup.schedule, phases=phases)
+    seconds = time.perf_counter() - start
+
+    X, axes = problem.domain.grid(setup.n_grid)
+    u = problem.solution(net, X)
+    exact = problem.exact(problem.domain.points(X))
+    err = relative_l2(u, exact)
+    metrics = {
+        "problem": builtin.name,
+        "quick": quick,
+        "rel_l2_error": err,
+        "max_abs_error": float(np.abs(u - exact).max()),
+        "final_loss": history.train_loss[-1] if history.train_loss else math.nan,
+        "steps": history.steps,
+        "phases": dict(phases),
+        "status": history.status,
+        "seconds": seconds,
+        "grid_points": int(X.shape[0]),
+        "parameters": net.num_parameters,
+    }
+    config = {
+        "problem": builtin.name,
+        "quick": quick,
+        "sizes": net.sizes,
+        "activation": setup.activation,
+        "n_interior": setup.n_interior,
+        "n_boundary": setup.n_boundary,
+        "collocation_points": [int(t.X.shape[0]) for t in terms],
+        "sampling": setup.sampling,
+        "schedule": vars(setup.schedule),
+        "seed": setup.seed,
+    }
+    names = problem.domain.names
+    pics = ["solution.png", "loss.png"]
+    if dim == 1:
+        figures.solution_1d(folder / "solution.png", axes[0], u, exact, builtin.name)
+    else:
+        shape = tuple(len(a) for a in axes)
+        U, E = u.reshape(shape), exact.reshape(shape)
+        figures.solution_2d(folder / "solution.png", axes, names, U, E, builtin.name)
+        if names[0] == "t":
+            figures.slices(folder / "slices.png", axes[0], axes[1], U, E, SLICE_TIMES)
+            pics.insert(1, "slices.png")
+    figures.losses(folder / "loss.png", history.train_loss, phases)
+    write_json(folder / "metrics.json", metrics)
+    write_json(folder / "config.json", config)
+    history.save_csv(folder / "history.csv")
+    net.save(folder / "model.npz")
+    write_text(folder / "report.md", _report(builtin, setup, metrics, config, pics, history))
+    return metrics
+
+
+def _report(builtin, setup, metrics, config, pics, history) -> str:
+    quick = " --quick" if metrics["quick"] else ""
+    phases = ", ".join(f"{n} {k}" for n, k in metrics["phases"].items() if k) or "none"
+    rows = [
+        ["relative L2 error (dense grid)", f"{metrics['rel_l2_error']:.3e}"],
+        ["largest error, max over the grid", f"{metrics['max_abs_error']:.3e}"],
+        ["final loss C(θ)", f"{metrics['final_loss']:.3e}"],
+        ["steps", f"{metrics['steps']} ({phases})"],
+        ["time", f"{metrics['seconds']:.1f} s"],
+    ]
+    figs = "\n\n".join(f"![{p[:-4]}]({p})" for p in pics)
+    return (
+        "\n\n".join(
+            [
+                f"# {builtin.name}{' (quick)' if quick else ''}",
+                f"**Problem.** {builtin.title}.",
+                "**Setup.** "
+                + f"Network {'-'.join(map(str, config['sizes']))} ({setup.activation}), "
+                + f"{metrics['parameters']} parameters; "
+                + f"{config['collocation_points'][0]} collocation points ({setup.sampling}); "
+                + "; ".join(builtin.notes)
+                + ". Derivatives of u with respect to the input by the forward recursion, the loss "
+                + "gradient and the residual Jacobian by reverse mode through it.",
+                markdown_table(["measure", "value"], rows),
+                f"**Answer.** The network solves the problem to a relative L2 error of "
+                f"{metrics['rel_l2_error']:.2e} on a grid of {metrics['grid_points']} points, "
+                f"in {metrics['seconds']:.1f} s ({history.message}).",
+                figs,
+                f"Rerun with:\n\n```\nmlplab pde run {builtin.name}{quick}\n```",
+            ]
+        )
+        + "\n"
+    )

@@ -1,0 +1,123 @@
+"""Problems: domains, sampling, conditions, output transforms and their loss gradients."""
+
+import numpy as np
+import pytest
+
+import mlplab
+from mlplab import pde, second_order
+from mlplab.pde.problem import _transform, _transform_adjoint
+from mlplab.second_order import Operators
+
+
+def test_box_sampling_methods_stay_inside_and_lhs_fills_every_stratum():
+    box = pde.Box(t=(0, 1), x=(-1, 1))
+    for method in pde.SAMPLINGS:
+        X = box.sample(100, method, seed=3)
+        assert X.shape[1] == 2
+        assert np.all((X[:, 0] >= 0) & (X[:, 0] <= 1) & (X[:, 1] >= -1) & (X[:, 1] <= 1))
+    X = box.sample(50, "lhs", seed=0)
+    for col, (lo, hi) in zip(X.T, box.bounds.values(), strict=True):
+        strata = np.floor((col - lo) / (hi - lo) * 50).astype(int)
+        assert sorted(strata) == list(range(50))
+    assert box.sample(100, "grid").shape == (100, 2)
+
+
+def test_faces():
+    box = pde.Box(t=(0, 1), x=(-1, 1))
+    X = box.sample_on("t=0", 20, "uniform")
+    assert np.all(X[:, 0] == 0) and X.shape == (20, 2)
+    X = box.sample_on("x", 20, "uniform")
+    assert set(np.abs(X[:, 1])) == {1.0}
+    assert box.sample_on("boundary", 40).shape == (40, 2)
+    assert pde.Box(x=(-1, 1)).sample_on("boundary", 50).tolist() == [[-1.0], [1.0]]
+    with pytest.raises(ValueError, match="bounds"):
+        box.sample_on("t=0.5", 4)
+    with pytest.raises(ValueError, match="'boundary', a variable"):
+        box.sample_on("y", 4)
+    with pytest.raises(ValueError, match="lo < hi"):
+        pde.Box(x=(1, 1))
+    with pytest.raises(ValueError, match="sampling must be one of"):
+        box.sample(10, "sobol")
+
+
+def test_a_residual_computes_only_the_second_derivatives_it_reads():
+    problem = pde.Problem(pde.Box(t=(0, 1), x=(-1, 1)), lambda p, u: u.t - u.xx)
+    ops, rows = problem.operators_for(problem.residual)
+    assert ops.K == 1 and rows["xx"] == 3 and rows["t"] == 1
+    problem = pde.Problem(pde.Box(x=(0, 1), y=(0, 1)), lambda p, u: u.lap + u.yx + u.xy)
+    ops, rows = problem.operators_for(problem.residual)
+    assert ops.K == 2 and rows["xy"] == rows["yx"]
+
+
+def test_output_transform_and_its_adjoint_are_consistent():
+    """u = g + h v: the block of u from the block of v, and its transpose."""
+    rng = np.random.default_rng(0)
+    C = np.stack([np.eye(2), np.array([[0.0, 1.0], [0.0, 0.0]])])
+    X = rng.uniform(-1, 1, (7, 2))
+    p = pde.Box(t=(-1, 1), x=(-1, 1))
+    problem = pde.Problem(p, lambda p, u: u, transform=lambda p: (np.sin(p.x), p.t * (1 - p.x**2)))
+    g, h = problem._jets(X, C)
+    T = rng.standard_normal((5, 7, 1))
+    Tu = _transform(T, g, h)
+    # linear in T apart from g: (Tu(T) − Tu(0)) · P = T · adjoint(P)
+    P = rng.standard_normal((7, 5))
+    lhs = np.einsum("rb,br->", (Tu - _transform(0 * T, g, h))[:, :, 0], P)
+    rhs = np.einsum("rb,br->", T[:, :, 0], _transform_adjoint(P, g, h))
+    assert lhs == pytest.approx(rhs, rel=1e-12)
+
+
+def test_hard_constraint_solution_matches_a_network_with_the_transform():
+    """u = g + h·a^[L] through the transform equals the same formula's derivatives computed
+    from the network's own derivatives by the product rule."""
+    net = mlplab.MLP([2, 6, 1], seed=0)
+    problem = pde.Problem(
+        pde.Box(t=(0, 1), x=(-1, 1)),
+        lambda p, u: u.t + u * u.x - 0.1 * u.xx,
+        transform=lambda p: (-np.sin(np.pi * p.x), p.t * (1 - p.x**2)),
+    )
+    X = np.random.default_rng(2).uniform(0, 1, (9, 2))
+    term = problem.term(X, problem.residual, 1.0)
+    d = second_order.derivatives(net, X, term.ops)
+    r, _ = term.residual(slice(None), X, d)
+    t, x = X.T
+    v, vt, vx, vxx = d.u[:, 0], d.du[:, 0, 0], d.du[:, 0, 1], d.d2[:, 0, 0]
+    h, ht, hx, hxx = t * (1 - x**2), 1 - x**2, -2 * t * x, -2 * t
+    u = -np.sin(np.pi * x) + h * v
+    ut = ht * v + h * vt
+    ux = -np.pi * np.cos(np.pi * x) + hx * v + h * vx
+    uxx = np.pi**2 * np.sin(np.pi * x) + hxx * v + 2 * hx * vx + h * vxx
+    np.testing.assert_allclose(r, ut + u * ux - 0.1 * uxx, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(problem.solution(net, X), u, rtol=1e-13)
+
+
+def test_loss_gradient_and_normal_equations_match_central_differences():
+    net = mlplab.MLP([2, 5, 4, 1], seed=1)
+    problem = pde.Problem(
+        pde.Box(t=(0, 1), x=(-1, 1)),
+        lambda p, u: u.t + u * u.x - 0.05 * u.xx,
+        conditions=[pde.Condition("t=0", lambda p, u: u + np.sin(np.pi * p.x), weight=3.0)],
+        transform=lambda p: (0.0, 1 - p.x**2),
+    )
+    terms = problem.terms(30, 10, "uniform", seed=4)
+    value, g = pde.loss(net, terms)
+    assert value == pytest.approx(pde.loss_value(net, terms), rel=1e-13)
+    C, A, b = pde.normal_equations(net, terms)
+    assert C == pytest.approx(value, rel=1e-13)
+    np.testing.assert_allclose(2 * b, g, rtol=1e-10, atol=1e-14)
+    theta, h = net.params.copy(), 1e-6
+    for k in np.random.default_rng(0).choice(net.num_parameters, 12, replace=False):
+        net.params[k] = theta[k] + h
+        up = pde.loss_value(net, terms)
+        net.params[k] = theta[k] - h
+        down = pde.loss_value(net, terms)
+        net.params[k] = theta[k]
+        assert g[k] == pytest.approx((up - down) / (2 * h), rel=1e-6, abs=1e-9)
+    assert np.all(np.linalg.eigvalsh(A) > -1e-10 * np.abs(A).max())
+
+
+def test_a_residual_without_u_is_explained():
+    problem = pde.Problem(pde.Box(x=(0, 1)), lambda p, u: u.xx)
+    term = problem.term(np.zeros((2, 1)), lambda p, u: p.x, 1.0)
+    with pytest.raises(ValueError, match="written with u"):
+        pde.loss(mlplab.MLP([1, 3, 1], seed=0), [term])
+    assert isinstance(Operators([], 1), Operators)

@@ -1,0 +1,76 @@
+"""The solvers on small problems: the loss falls, the error is small, the guards work."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import mlplab
+from mlplab import pde
+
+
+def _poisson(transform: bool) -> pde.Problem:
+    """A new problem in a few lines: −u'' = π² sin(πx) on [−1, 1], u(±1) = 0."""
+    return pde.Problem(
+        pde.Box(x=(-1, 1)),
+        residual=lambda p, u: -u.xx - np.pi**2 * np.sin(np.pi * p.x),
+        conditions=[] if transform else [pde.Condition("boundary", lambda p, u: u)],
+        transform=(lambda p: (0.0, 1 - p.x**2)) if transform else None,
+        exact=lambda p: np.sin(np.pi * p.x),
+    )
+
+
+@pytest.mark.parametrize("transform", [False, True])
+def test_levenberg_marquardt_solves_poisson(transform):
+    problem = _poisson(transform)
+    net = mlplab.MLP([1, 10, 10, 1], seed=0)
+    h = pde.solve(net, problem.terms(32, 2, "grid"), pde.Schedule(adam=20, lr=1e-2, lm=40))
+    X = np.linspace(-1, 1, 201)[:, None]
+    u, exact = problem.solution(net, X), problem.exact(problem.domain.points(X))
+    assert np.linalg.norm(u - exact) / np.linalg.norm(exact) < 1e-3
+    assert h.train_loss[-1] < 1e-3 * h.train_loss[0]
+    assert np.all(np.diff(h.train_loss[20:]) < 0)  # LM accepts only steps that lower C
+    assert h.steps == h.epochs == 60 and h.status == "completed"
+
+
+def test_adam_then_lbfgs_lower_the_loss():
+    problem = _poisson(True)
+    net = mlplab.MLP([1, 8, 1], seed=0)
+    phases = []
+    h = pde.solve(
+        net,
+        problem.terms(20, 0, "uniform"),
+        pde.Schedule(adam=30, lr=1e-2, lbfgs=30),
+        phases=phases,
+    )
+    assert phases[0] == ("Adam", 30) and 0 < phases[1][1] <= 30
+    assert min(h.train_loss[30:]) < 0.1 * h.train_loss[29]
+    assert np.isnan(h.lr[-1]) and h.lr[0] == pytest.approx(1e-2)
+
+
+def test_divergence_restores_the_last_finite_parameters():
+    problem = _poisson(True)
+    net = mlplab.MLP([1, 8, 1], seed=0)
+    with pytest.warns(mlplab.DivergenceWarning, match="diverged"):
+        h = pde.solve(net, problem.terms(20, 0, "grid"), pde.Schedule(adam=50, lr=1e300))
+    assert h.status == "diverged"
+    assert np.all(np.isfinite(net.params))
+
+
+def test_a_callback_stops_the_run():
+    net = mlplab.MLP([1, 4, 1], seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        h = pde.solve(
+            net,
+            _poisson(True).terms(10, 0, "grid"),
+            pde.Schedule(adam=10, lm=10),
+            callback=lambda k, h, net: k >= 3,
+        )
+    assert h.epochs == 3 and h.status == "stopped"
+
+
+def test_a_network_with_several_outputs_is_explained():
+    net = mlplab.MLP([1, 4, 2], seed=0)
+    with pytest.raises(ValueError, match="2 outputs.*sizes"):
+        pde.solve(net, _poisson(True).terms(4, 0, "grid"), pde.Schedule(lm=1))
