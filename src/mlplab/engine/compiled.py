@@ -48,17 +48,24 @@ def _forward_source(layers: int) -> str:
     return "\n".join(out)
 
 
-def _backward_source(layers: int) -> str:
-    """``backward(params, grad, sizes, rows, g, z0, a0, d0, z1, a1, d1, ...)``: δ^[L] from
+def _slope(i: int, from_value: bool, index: str) -> str:
+    """σ'(z^[l]) of layer i at ``index``: ``slopes(a)[0]`` from the value a^[l] where the
+    activation defines its derivatives through it, else ``df(z)``."""
+    return f"df{i}(a{i + 1}[{index}])[0]" if from_value else f"df{i}(z{i}[{index}])"
+
+
+def _backward_source(from_value: tuple[bool, ...]) -> str:
+    """``backward(params, grad, sizes, rows, g, z0, a0, d0, z1, a1, d1, ..., aL)``: δ^[L] from
     ``g`` = ∂C/∂a^[L], then ∂C/∂W^[l], ∂C/∂b^[l] into ``grad`` and δ^[l-1], layer by layer
-    from the output (``df{i}`` is σ' of layer i)."""
+    from the output (``df{i}`` gives σ' of layer i, see :func:`_slope`)."""
+    layers = len(from_value)
     args = ", ".join(f"z{i}, a{i}, d{i}" for i in range(layers))
     last = layers - 1
     out = [
-        f"def backward(params, grad, sizes, rows, g, {args}):",
+        f"def backward(params, grad, sizes, rows, g, {args}, a{layers}):",
         "    for r in range(rows):",
         f"        for j in range(sizes[{layers}]):",
-        f"            d{last}[r, j] = df{last}(z{last}[r, j]) * g[r, j]",
+        f"            d{last}[r, j] = {_slope(last, from_value[last], 'r, j')} * g[r, j]",
         "    o = params.shape[0]",
     ]
     for i in range(last, -1, -1):
@@ -84,7 +91,7 @@ def _backward_source(layers: int) -> str:
                 "            s = 0.0",
                 "            for j in range(n_out):",
                 f"                s += d{i}[r, j] * W[j, k]",
-                f"            d{i - 1}[r, k] = df{i - 1}(z{i - 1}[r, k]) * s",
+                f"            d{i - 1}[r, k] = {_slope(i - 1, from_value[i - 1], 'r, k')} * s",
             ]
     return "\n".join(out)
 
@@ -99,7 +106,7 @@ def _train_source(layers: int, n_state: int, n_hyper: int) -> str:
     fwd = ", ".join(f"z[{i}], a[{i + 1}]" for i in range(layers))
     cfwd = ", ".join(f"cz[{i}], ca[{i + 1}]" for i in range(layers))
     vfwd = ", ".join(f"vz[{i}], va[{i + 1}]" for i in range(layers))
-    bwd = ", ".join(f"z[{i}], a[{i}], d[{i}]" for i in range(layers))
+    bwd = ", ".join(f"z[{i}], a[{i}], d[{i}]" for i in range(layers)) + f", a[{layers}]"
     return f"""
 def train(params, grad, sizes, X, T, Xv, Tv, order, bs, lrs, t, tl, vl, last_finite,
           a, z, d, tb, ca, cz, va, vz{state}{hyper}):
@@ -142,7 +149,10 @@ def train(params, grad, sizes, X, T, Xv, Tv, order, bs, lrs, t, tl, vl, last_fin
 
 def _loop(acts: tuple, loss: Loss, update, n_state: int, n_hyper: int):
     """The compiled ``train`` for one configuration (compiled lazily at its first call)."""
-    layers = tuple((compile_definition(act.f), compile_definition(act.df)) for act in acts)
+    layers = tuple(
+        (compile_definition(act.f), compile_definition(act.slopes or act.df), bool(act.slopes))
+        for act in acts
+    )
     formulas = tuple(compile_definition(fn) for fn in (loss.cost, loss.dcost, update))
     return _generated(layers, formulas, n_state, n_hyper)
 
@@ -150,10 +160,11 @@ def _loop(acts: tuple, loss: Loss, update, n_state: int, n_hyper: int):
 @cache
 def _generated(layers: tuple, formulas: tuple, n_state: int, n_hyper: int):
     names = {"np": np, **dict(zip(("cost", "dcost", "update"), formulas, strict=True))}
-    for i, (f, df) in enumerate(layers):
+    for i, (f, df, _) in enumerate(layers):
         names[f"f{i}"], names[f"df{i}"] = f, df
     n = len(layers)
-    parts = [_forward_source(n), _backward_source(n), _train_source(n, n_state, n_hyper)]
+    from_value = tuple(value for _, _, value in layers)
+    parts = [_forward_source(n), _backward_source(from_value), _train_source(n, n_state, n_hyper)]
     source = "\n\n".join(parts)
     return njit_source(source, ("forward", "backward", "train"), names)
 

@@ -24,7 +24,8 @@ COST_ROWS = 256
 
 
 class Buffers:
-    """a^[l], z^[l] and δ^[l] for ``rows`` points (``a[0]`` is where the batch is gathered)."""
+    """a^[l], z^[l] and δ^[l] for ``rows`` points (``a[0]`` is where the batch is gathered;
+    the forward pass puts each σ(z^[l]) in ``a[l]`` as the activation returns it)."""
 
     def __init__(self, sizes: list[int], lead: tuple[int, ...], rows: int, dtype: np.dtype):
         self.a = [np.empty((*lead, rows, n), dtype) for n in sizes]
@@ -79,8 +80,16 @@ class Stepper:
             z = buf.z[i]
             np.matmul(buf.a[i], W.swapaxes(-1, -2), out=z)
             z += b[..., None, :]
-            buf.a[i + 1][...] = act.f(z)
+            buf.a[i + 1] = act.f(z)
         return buf.a[-1]
+
+    def _slope(self, i: int, buf: Buffers) -> np.ndarray:
+        """σ'(z^[l]) of layer ``i``: from the value a^[l] where the activation defines its
+        derivatives through it (``slopes``, as for tanh and the sigmoid), else ``df(z)``."""
+        act = self.activations[i]
+        if act.slopes is not None:
+            return act.slopes(buf.a[i + 1])[0]
+        return act.df(buf.z[i])
 
     def _per_network(self, fn, a: np.ndarray, t: np.ndarray) -> np.ndarray:
         """``fn(a, t)`` for one network, or network by network for a stack."""
@@ -98,7 +107,7 @@ class Stepper:
         last = len(self.weights) - 1
         delta = buf.delta[last]
         delta[...] = self._per_network(self.loss.dcost, a_L, t)
-        delta *= self.activations[last].df(buf.z[last])
+        delta *= self._slope(last, buf)
         for i in range(last, -1, -1):
             delta = buf.delta[i]
             np.matmul(delta.swapaxes(-1, -2), buf.a[i], out=self.gW[i])
@@ -106,7 +115,7 @@ class Stepper:
             if i > 0:
                 below = buf.delta[i - 1]
                 np.matmul(delta, self.weights[i], out=below)
-                below *= self.activations[i - 1].df(buf.z[i - 1])
+                below *= self._slope(i - 1, buf)
 
     def update(self, lr: float | np.ndarray) -> None:
         """One optimiser step on ``params`` from ``grad`` (``lr`` a float, or ``(M, 1)`` rates
