@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import erf, expit
 
-from mlplab._spec import parse_spec, unknown
+from mlplab._names import parse_spec, unknown
 
 ArrayFn = Callable[[np.ndarray], np.ndarray]
 

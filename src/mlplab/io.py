@@ -21,7 +21,7 @@ from typing import IO, TYPE_CHECKING
 import numpy as np
 
 from mlplab import __version__
-from mlplab._spec import UnknownNameError
+from mlplab._names import UnknownNameError
 from mlplab.activations import Activation, get_activation
 
 if TYPE_CHECKING:

@@ -25,7 +25,7 @@ import numpy as np
 from scipy.special import expit, log_softmax
 from scipy.special import softmax as _softmax
 
-from mlplab._spec import parse_spec, unknown
+from mlplab._names import parse_spec, unknown
 
 LossFn = Callable[[np.ndarray, np.ndarray], float]
 GradFn = Callable[[np.ndarray, np.ndarray], np.ndarray]

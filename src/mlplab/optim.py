@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import OptimizeResult, minimize
 
-from mlplab._spec import parse_spec, unknown
+from mlplab._names import parse_spec, unknown
 
 
 def _check_lr(lr: float) -> float:

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from mlplab.experiments import properties, runner
-from mlplab.experiments.runner import run_all, run_study
+from mlplab.experiments.execute import run_all, run_study
 
 
 def test_interrupted_run_leaves_no_report_and_keeps_the_previous_one(tmp_path, monkeypatch):

@@ -8,10 +8,11 @@ import json
 import numpy as np
 from sweep_helpers import SPEC, run_cli
 
-from mlplab.run import TrainConfig, train_run
+from mlplab.config import TrainConfig
 from mlplab.sweep import load_spec, run_configs
-from mlplab.sweep.execute import RUN_FILES, _publish, is_complete, run_task
 from mlplab.sweep.results import read_results
+from mlplab.sweep.tasks import RUN_FILES, _publish, is_complete, run_task
+from mlplab.train_run import train_run
 
 METRICS = ("train_mse", "val_mse", "max_abs_error", "steps", "parameters")
 

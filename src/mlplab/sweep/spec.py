@@ -1,7 +1,7 @@
 """Sweep specifications: a TOML file that names a base configuration, overrides and seeds.
 
 A spec looks like this (every key of ``[base]``, ``[grid]`` and ``[[runs]]`` is a field of
-:class:`mlplab.run.TrainConfig`, i.e. an option of ``mlplab train``)::
+:class:`mlplab.config.TrainConfig`, i.e. an option of ``mlplab train``)::
 
     name = "width-lr"            # optional; default: the file name without .toml
     seeds = 2                    # 2 means seeds 0 and 1; or a list such as [0, 7, 42]
@@ -35,7 +35,7 @@ import typing
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlplab.run import TrainConfig
+from mlplab.config import TrainConfig
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -307,7 +307,6 @@ def _check_buildable(runs: list[SweepRun]) -> None:
     from mlplab.data import get_target
     from mlplab.losses import get_loss
     from mlplab.optim import get_schedule
-    from mlplab.run import build_network, build_optimizer
 
     checked: set[str] = set()
     for r in runs:
@@ -317,8 +316,8 @@ def _check_buildable(runs: list[SweepRun]) -> None:
             continue
         checked.add(key)
         try:
-            build_network(cfg, 1, 1)
-            build_optimizer(cfg)
+            cfg.build_network(1, 1)
+            cfg.build_optimizer()
             get_loss(cfg.loss)
             get_schedule(cfg.schedule)
             if not cfg.data:

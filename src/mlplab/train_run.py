@@ -1,87 +1,30 @@
-"""A training run from one configuration to one run folder.
+"""One training run (what ``mlplab train`` does): from a :class:`~mlplab.config.TrainConfig` to
+a run folder.
 
-:class:`TrainConfig` holds everything ``mlplab train`` takes; :func:`train_run` builds the data
-and the network, trains, and writes ``config.json``, ``model.npz``, ``history.csv``,
-``metrics.json``, ``fit.png`` and ``loss.png`` into the output folder (each file atomically).
-Rerunning a ``config.json`` reproduces the run.
+:func:`train_run` builds the data and the network, trains, and writes ``config.json``,
+``model.npz``, ``history.csv``, ``fit.png``, ``loss.png`` and ``metrics.json`` into a staging
+folder that is moved into place whole (:mod:`mlplab.runfolder`). Rerunning a ``config.json``
+reproduces the run.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from mlplab.config import TrainConfig
 from mlplab.data import get_target, load_xy, sample
 from mlplab.io import write_json
 from mlplab.losses import get_loss
 from mlplab.network import MLP
-from mlplab.optim import get_optimizer
+from mlplab.runfolder import staged
 from mlplab.train import DivergenceWarning, History, fit, split_validation
 
 GRID_POINTS = 2001
-
-
-@dataclass
-class TrainConfig:
-    """Everything a training run needs (the fields of ``config.json``)."""
-
-    target: str = "runge"
-    domain: tuple[float, float] = (-1.0, 1.0)
-    n_train: int = 256
-    n_val: int = 64
-    sampling: str = "uniform"
-    noise: float = 0.0
-    data: str | None = None
-    val_fraction: float = 0.2
-    hidden: list[int] = field(default_factory=lambda: [64, 64])
-    activation: str = "tanh"
-    output_activation: str = "identity"
-    init: str = "xavier_normal"
-    bias_init: str = "0"
-    loss: str = "mse"
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    momentum: float = 0.0
-    epochs: int = 2000
-    batch_size: int = 32
-    batch_sampling: str = "shuffle"
-    schedule: str = "constant"
-    early_stopping: int | None = None
-    seed: int = 0
-    dtype: str = "float64"
-
-    @classmethod
-    def from_dict(cls, values: dict) -> TrainConfig:
-        """Build a config from a dict, rejecting unknown keys by name."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        extra = sorted(set(values) - names)
-        if extra:
-            raise ValueError(
-                f"unknown configuration key(s): {', '.join(extra)}; valid keys are: "
-                f"{', '.join(sorted(names))}"
-            )
-        values = dict(values)
-        if "domain" in values:
-            values["domain"] = tuple(float(v) for v in values["domain"])
-        return cls(**values)
-
-    def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["domain"] = list(self.domain)
-        return d
-
-
-def _bias_init(spec: str) -> float | str:
-    try:
-        return float(spec)
-    except ValueError:
-        return spec
 
 
 def make_data(cfg: TrainConfig) -> tuple[np.ndarray, ...]:
@@ -116,25 +59,6 @@ def class_labels(y: np.ndarray, y_val: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return y[:, 0].astype(np.intp), y_val[:, 0].astype(np.intp), n_classes
 
 
-def build_network(cfg: TrainConfig, n_in: int, n_out: int) -> MLP:
-    """The network of ``cfg`` for inputs of width ``n_in`` and ``n_out`` outputs."""
-    return MLP(
-        [n_in, *cfg.hidden, n_out],
-        activation=cfg.activation,
-        output_activation=cfg.output_activation,
-        init=cfg.init,
-        bias_init=_bias_init(cfg.bias_init),
-        seed=cfg.seed,
-        dtype=cfg.dtype,
-    )
-
-
-def build_optimizer(cfg: TrainConfig):
-    """The optimiser of ``cfg`` (momentum applies to SGD only)."""
-    extra = {"momentum": cfg.momentum} if cfg.optimizer.lower() == "sgd" else {}
-    return get_optimizer(cfg.optimizer, lr=cfg.lr, **extra)
-
-
 @dataclass
 class RunResult:
     """What :func:`train_run` produced."""
@@ -146,7 +70,33 @@ class RunResult:
 
 
 def train_run(cfg: TrainConfig, out: str | Path | None = None, progress: bool = True) -> RunResult:
-    """Train the network of ``cfg``; with ``out``, write the run folder.
+    """Train the network of ``cfg``; with ``out``, write the run folder whole.
+
+    The files are written to a staging folder beside ``out`` which then replaces ``out`` in one
+    step (see :mod:`mlplab.runfolder`): an interrupted or failed run leaves ``out`` as it was.
+
+    Raises
+    ------
+    mlplab.runfolder.RunFolderBusyError
+        When another process is writing ``out``.
+
+    Returns
+    -------
+    RunResult
+        As :func:`train_into`, with ``out`` the run folder.
+    """
+    if out is None:
+        return train_into(cfg, None, progress)
+    with staged(out) as stage:
+        result = train_into(cfg, stage.path, progress)
+    result.out = Path(out)
+    return result
+
+
+def train_into(cfg: TrainConfig, folder: Path | None, progress: bool = True) -> RunResult:
+    """Train the network of ``cfg``; with ``folder``, write the run's files into it.
+
+    ``folder`` is written file by file: give it a staging folder (:func:`train_run` does).
 
     Returns
     -------
@@ -162,8 +112,8 @@ def train_run(cfg: TrainConfig, out: str | Path | None = None, progress: bool = 
         y, y_val, n_out = class_labels(y, y_val)
     else:
         n_out = y.shape[1]
-    net = build_network(cfg, x.shape[1], n_out)
-    optimizer = build_optimizer(cfg)
+    net = cfg.build_network(x.shape[1], n_out)
+    optimizer = cfg.build_optimizer()
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DivergenceWarning)  # reported by metrics["status"]
@@ -207,15 +157,13 @@ def train_run(cfg: TrainConfig, out: str | Path | None = None, progress: bool = 
         grid = np.linspace(cfg.domain[0], cfg.domain[1], GRID_POINTS).reshape(-1, 1)
         truth = get_target(cfg.target)(grid)
         metrics["max_abs_error"] = float(np.max(np.abs(net(grid) - truth)))
-    if out is not None:
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        write_json(out / "config.json", cfg.to_dict())
-        net.save(out / "model.npz")
-        history.save_csv(out / "history.csv")
-        _write_figures(cfg, net, history, x, y, grid, out)
-        write_json(out / "metrics.json", metrics)  # last: its presence marks a finished run
-    return RunResult(net, history, metrics, out)
+    if folder is not None:
+        write_json(folder / "config.json", cfg.to_dict())
+        net.save(folder / "model.npz")
+        history.save_csv(folder / "history.csv")
+        _write_figures(cfg, net, history, x, y, grid, folder)
+        write_json(folder / "metrics.json", metrics)  # last: its presence marks a finished run
+    return RunResult(net, history, metrics, folder)
 
 
 def _write_figures(
@@ -258,9 +206,3 @@ def _write_figures(
         + (")" if cfg.optimizer.lower() == "lbfgs" else f", lr {cfg.lr:g})"),
     )
     plots.save_figure(fig, out / "loss.png")
-
-
-def load_config(path: str | Path) -> TrainConfig:
-    """Read a ``config.json`` written by :func:`train_run`."""
-    with open(path, encoding="utf-8") as fh:
-        return TrainConfig.from_dict(json.load(fh))

@@ -8,6 +8,8 @@ import os
 
 from rich.markup import escape
 
+from mlplab.cli.common import UsageError, console, err_console, writable_dir
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Add the ``sweep`` subcommand to the ``mlplab`` parser."""
@@ -47,7 +49,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from mlplab.cli import UsageError, _writable_dir, console, err_console
     from mlplab.sweep import ClusterError, load_spec, run_sweep
 
     if args.workers is not None and args.workers < 1:
@@ -60,7 +61,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if args.timeout <= 0:
         raise UsageError(f"--timeout must be a positive number of seconds, got {args.timeout}")
     spec = load_spec(args.spec)
-    out = _writable_dir(args.out or f"runs/{spec.name}")
+    out = writable_dir(args.out or f"runs/{spec.name}")
     where = (
         f"the Dask scheduler at {args.scheduler}"
         if args.scheduler

@@ -1,11 +1,12 @@
-"""Running many training runs on Dask: an embedded local cluster or a running scheduler.
+"""The training runs of a sweep as Dask tasks: one task per run, each into its own run folder.
 
 Each run is one Dask task, :func:`run_task`, a pure function of its configuration and output
-folder. The task trains in a private temporary folder ``<out>/.partial-<run id>-<worker>-<hex>``
-and renames it to ``<out>/<run id>`` when every file is written, so a run folder under its final
-name is always complete; a task that dies (a killed worker, Ctrl-C) leaves only a ``.partial-``
-folder, which the next sweep removes. When Dask runs a task again (its worker was lost), the new
-attempt writes its own temporary folder, and a run folder that is already complete is kept.
+folder. The task holds the lock of ``<out>/<run id>``, trains in a staging folder
+``<out>/.partial-<run id>-<worker>-<hex>`` and moves it to ``<out>/<run id>`` when every file is
+written (:func:`mlplab.runfolder.staged`), so a run folder under its final name is always
+complete; a task that dies (a killed worker, Ctrl-C) leaves only a ``.partial-`` folder, which
+the next sweep removes. When Dask runs a task again (its worker was lost), the new attempt waits
+for the lock, and a run folder that is already complete is kept.
 """
 
 from __future__ import annotations
@@ -14,26 +15,22 @@ import json
 import os
 import re
 import shutil
-import signal
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlplab.run import TrainConfig, load_config, train_run
+from mlplab.cluster import connect, dashboard_address, gather
+from mlplab.config import TrainConfig, load_config
+from mlplab.runfolder import PARTIAL_PREFIX, publish, staged
+from mlplab.train_run import train_into
 
 #: Files every complete run folder holds; metrics.json is written last.
 RUN_FILES = ("config.json", "model.npz", "history.csv", "metrics.json")
-PARTIAL_PREFIX = ".partial-"
 _TOPIC = "mlplab-sweep"
 _RENAMED = {"status": "fit_status", "epochs": "epochs_run"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
-
-
-class ClusterError(RuntimeError):
-    """No Dask cluster to run on (unreachable scheduler, no workers, dask not installed)."""
 
 
 def is_complete(folder: Path, config: TrainConfig) -> bool:
@@ -60,7 +57,7 @@ def result_row(run_id: str, config: TrainConfig, metrics: dict | None, error: st
     """One row of ``results.csv``: identifier, status, every config field, every metric, error.
 
     The metrics ``status`` (``completed``, ``diverged``, ...) and ``epochs`` (epochs trained)
-    of :func:`mlplab.run.train_run` become ``fit_status`` and ``epochs_run``; ``status`` is
+    of :func:`mlplab.train_run.train_run` become ``fit_status`` and ``epochs_run``; ``status`` is
     ``ok`` or ``failed`` (the run raised) and ``epochs`` is the configured number.
     """
     row: dict = {"run_id": run_id, "status": "failed" if metrics is None else "ok"}
@@ -81,37 +78,33 @@ def run_task(config: dict, run_id: str, out: str, force: bool = False) -> dict:
     final = Path(out) / run_id
     if not force and is_complete(final, cfg):
         return result_row(run_id, cfg, read_metrics(final))
-    worker = _worker_name()
-    _announce({"event": "start", "run_id": run_id, "worker": worker})
-    tmp = final.with_name(f"{PARTIAL_PREFIX}{run_id}-{worker}-{uuid.uuid4().hex[:8]}")
+    if _keep(final, cfg, force):
+        return result_row(run_id, cfg, read_metrics(final))
+    _announce({"event": "start", "run_id": run_id, "worker": _worker_name()})
     try:
-        train_run(cfg, tmp, progress=False)
+        with staged(
+            final, tag=_worker_name(), wait=True, keep=lambda: _keep(final, cfg, force)
+        ) as stage:
+            if _keep(final, cfg, force):  # another attempt of this run finished first
+                stage.discard()
+            else:
+                train_into(cfg, stage.path, progress=False)
     except Exception as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
         return result_row(run_id, cfg, None, f"{type(exc).__name__}: {exc}")
-    _publish(tmp, final, cfg, force)
     return result_row(run_id, cfg, read_metrics(final))
 
 
-def _publish(tmp: Path, final: Path, cfg: TrainConfig, force: bool) -> None:
-    """Rename the finished folder ``tmp`` to ``final``; keep a complete ``final`` unless forced.
+def _keep(final: Path, cfg: TrainConfig, force: bool) -> bool:
+    return not force and is_complete(final, cfg)
 
-    Two attempts of one run can finish together (Dask reran the task of a worker it thought
-    lost); the first rename wins and the other attempt's folder is dropped.
+
+def _publish(tmp: Path, final: Path, cfg: TrainConfig, force: bool) -> None:
+    """Move the finished folder ``tmp`` to ``final``; keep a complete ``final`` unless forced.
+
+    Two attempts of one run can finish one after the other (Dask reran the task of a worker
+    it thought lost); the first one's folder is kept and the other attempt's dropped.
     """
-    if final.exists():
-        if not force and is_complete(final, cfg):  # another attempt of this run finished first
-            shutil.rmtree(tmp, ignore_errors=True)
-            return
-        stale = final.with_name(f"{PARTIAL_PREFIX}{final.name}-old-{uuid.uuid4().hex[:8]}")
-        os.replace(final, stale)
-        shutil.rmtree(stale, ignore_errors=True)
-    try:
-        os.replace(tmp, final)
-    except OSError:
-        if not is_complete(final, cfg):
-            raise
-        shutil.rmtree(tmp, ignore_errors=True)
+    publish(tmp, final, keep=lambda: _keep(final, cfg, force))
 
 
 def _worker_name() -> str:
@@ -160,75 +153,6 @@ class Tally:
         with self.lock:
             running = len(self.running)
         return f"[green]{self.done} done[/]  [red]{self.failed} failed[/]  {running} running"
-
-
-@contextmanager
-def connect(scheduler: str | None = None, workers: int | None = None, timeout: float = 10.0):
-    """A ``distributed.Client``: to ``scheduler`` if given, else to a new local cluster.
-
-    The local cluster has ``workers`` single-threaded worker processes (default: the number
-    of cores). Both are closed on exit.
-
-    Raises
-    ------
-    ClusterError
-        If dask.distributed is missing, the scheduler cannot be reached within ``timeout``
-        seconds, or it has no worker within ``timeout`` seconds.
-    """
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError:
-        raise ClusterError(
-            "sweeps run on Dask, which is not installed: pip install 'mlplab[dist]'"
-        ) from None
-    cluster = None
-    if scheduler is None:
-        cluster = LocalCluster(
-            n_workers=workers or os.cpu_count() or 1,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            preload=[__name__],  # each worker process runs dask_setup below
-        )
-        client = Client(cluster)
-    else:
-        try:
-            client = Client(scheduler, timeout=timeout)
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise ClusterError(
-                f"cannot reach the Dask scheduler at {scheduler} within {timeout:g} s ({exc}); "
-                f"check the address, or start one with `dask scheduler` on that machine"
-            ) from None
-    try:
-        try:
-            client.wait_for_workers(1, timeout=timeout)
-        except (TimeoutError, OSError):
-            raise ClusterError(
-                f"the Dask scheduler at {scheduler} has no workers after {timeout:g} s; start "
-                f"some with `dask worker {scheduler}`"
-            ) from None
-        yield client
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-
-
-def dask_setup(worker) -> None:
-    """Worker-process setup of the local cluster: leave Ctrl-C to the client.
-
-    Ctrl-C in a terminal signals every process of the sweep; the client then shuts the cluster
-    down in order, which a worker interrupted on its own would only disturb.
-    """
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def dashboard_address(client) -> str | None:
-    """The scheduler's dashboard address, or None when it has no dashboard."""
-    if "dashboard" not in client.scheduler_info().get("services", {}):
-        return None
-    return client.dashboard_link
 
 
 def run_configs(
@@ -307,45 +231,45 @@ def run_configs(
 
 def _gather(client, todo: list, out: Path, force: bool, progress: bool) -> dict[str, dict]:
     """Submit one task per run and collect the rows as they complete."""
-    from distributed import as_completed
-
-    from mlplab.progress import task_progress
-
     tally = Tally()
-    bar = task_progress("runs", len(todo), enabled=progress)
-    task = bar.add_task("runs", total=len(todo), info=tally.info())
 
-    def started(event: tuple) -> None:
-        _, message = event
+    def started(message: dict) -> str:
         with tally.lock:
             tally.running.add(message["run_id"])
-        bar.update(task, info=tally.info())
+        return tally.info()
+
+    def row(rid: str, future) -> dict:
+        cfg = configs[rid]
+        if future.status == "error":
+            exc = future.exception()
+            value = result_row(rid, cfg, None, f"{type(exc).__name__}: {exc}")
+        else:
+            value = future.result()
+        with tally.lock:
+            tally.running.discard(rid)
+            if value["status"] == "ok":
+                tally.done += 1
+            else:
+                tally.failed += 1
+        return value
 
     token = uuid.uuid4().hex[:8]
-    rows = {}
-    with bar:
-        client.subscribe_topic(_TOPIC, started)
-        futures = {
+    configs = dict(todo)
+
+    def submit() -> dict:
+        return {
             client.submit(
                 run_task, cfg.to_dict(), rid, str(out), force, key=f"mlplab-run-{rid}-{token}"
-            ): (rid, cfg)
+            ): rid
             for rid, cfg in todo
         }
-        for future in as_completed(futures):
-            rid, cfg = futures[future]
-            if future.status == "error":
-                exc = future.exception()
-                row = result_row(rid, cfg, None, f"{type(exc).__name__}: {exc}")
-            else:
-                row = future.result()
-            rows[rid] = row
-            with tally.lock:
-                tally.running.discard(rid)
-                if row["status"] == "ok":
-                    tally.done += 1
-                else:
-                    tally.failed += 1
-            bar.update(task, completed=tally.done + tally.failed, info=tally.info())
-            future.release()
-    client.unsubscribe_topic(_TOPIC)
-    return rows
+
+    return gather(
+        client,
+        submit,
+        "runs",
+        progress=progress,
+        result=row,
+        info=lambda rid, value: tally.info(),
+        events=(_TOPIC, started),
+    )
