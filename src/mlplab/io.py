@@ -20,8 +20,8 @@ from typing import IO, TYPE_CHECKING
 
 import numpy as np
 
-from mlplab import __version__
 from mlplab._names import UnknownNameError
+from mlplab._version import __version__
 from mlplab.activations import Activation, get_activation
 
 if TYPE_CHECKING:

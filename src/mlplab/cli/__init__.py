@@ -27,7 +27,7 @@ from contextlib import contextmanager
 
 from rich.markup import escape
 
-from mlplab import __version__
+from mlplab._version import __version__
 from mlplab.cli import diagnose, experiment, gradcheck, predict, sweep, train
 from mlplab.cli.common import UsageError, err_console
 
