@@ -79,3 +79,19 @@ def test_member_is_an_mlp_view_and_bad_input_is_explained():
         fit_ensemble(ens, np.zeros((4, 2)), np.zeros(4), lrs=[0.1], progress=False)
     with pytest.raises(ValueError, match="'mse' or 'half_sse'"):
         fit_ensemble(ens, np.zeros((4, 2)), np.zeros(4), loss="bce", progress=False)
+
+
+def test_the_ensemble_is_preferred_where_it_pays():
+    from mlplab.ensemble import prefer_ensemble
+    from mlplab.optim import LBFGS
+
+    sgd = SGD(0.1)
+    wide_tanh = MLP([1, 32, 32, 1], activation="tanh")
+    assert prefer_ensemble(wide_tanh, 2, "mse", sgd)  # NumPy stepper
+    small = MLP([2, 2, 3, 2], activation="sigmoid", output_activation="sigmoid")
+    assert not prefer_ensemble(small, 2, "mse", sgd)  # compiled loop
+    wide_sigmoid = MLP([1, 32, 32, 1], activation="sigmoid")
+    assert not prefer_ensemble(wide_sigmoid, 2, "mse", sgd)  # compiled BLAS loop
+    assert not prefer_ensemble(wide_tanh, 1, "mse", sgd)
+    assert not prefer_ensemble(wide_tanh, 2, "mse", LBFGS())
+    assert not prefer_ensemble(wide_tanh, 2, "cross_entropy", sgd)

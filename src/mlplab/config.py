@@ -78,7 +78,7 @@ class TrainConfig:
     lr: float = _option(1e-3, "learning rate (> 0)", "training")
     momentum: float = _option(0.0, "SGD momentum", "training")
     epochs: int = _option(2000, "passes over the training set", "training")
-    batch_size: int = _option(32, "points per step", "training")
+    batch_size: int | None = _option(32, "points per step", "training")  # None: full batch
     batch_sampling: str = _option(
         "shuffle",
         "reshuffled minibatches each epoch, or points drawn with replacement",

@@ -30,7 +30,7 @@ import numpy as np
 from mlplab.engine import blas_threads, choose
 from mlplab.losses import Loss, get_loss
 from mlplab.network import MLP
-from mlplab.optim import Adam, Optimizer, Schedule, get_schedule
+from mlplab.optim import SGD, Adam, Optimizer, Schedule, get_schedule
 from mlplab.progress import EpochProgress
 from mlplab.train import Callback, DivergenceWarning, History, _Watch, check_schedule
 
@@ -168,7 +168,7 @@ def fit_ensemble(
     schedule = get_schedule(schedule)
     proto, M = ens.prototype, len(ens)
     choose("fast", proto, loss, optimizer)  # raises for what the fast engine cannot run
-    if loss.name not in ("mse", "half_sse"):
+    if loss.name not in ENSEMBLE_LOSSES:
         raise ValueError(f"fit_ensemble trains with 'mse' or 'half_sse', not {loss.name!r}")
     check_schedule(epochs, sampling, early_stopping)
     seeds = ens.seeds if seeds is None else [int(s) for s in seeds]
@@ -251,6 +251,35 @@ def fit_ensemble(
         for net, row in zip(nets, ens.params, strict=True):
             net.params[...] = row
     return histories
+
+
+#: The losses that :func:`fit_ensemble` trains (with SGD or Adam).
+ENSEMBLE_LOSSES = ("mse", "half_sse")
+
+
+def prefer_ensemble(net: MLP, members: int, loss: str | Loss, optimizer: object) -> bool:
+    """Whether :func:`fit_ensemble` trains ``members`` networks like ``net`` faster than
+    :func:`mlplab.fit` one by one (with the same results either way).
+
+    Stacking pays where a single network runs on the NumPy ("dense") stepper. Networks that a
+    compiled per-network loop trains — the small ones (e.g. the paper's 2-2-3-2) and the wider
+    sigmoid / ReLU / identity ones — train faster alone (8 seeds of a 1-64-64-1 sigmoid
+    network on 256 points, batch 32: 0.33 s one by one, 0.44 s stacked). False where
+    :func:`fit_ensemble` cannot train the configuration (one member, L-BFGS, other losses).
+
+    Parameters
+    ----------
+    net : MLP
+        One of the networks (they share its architecture).
+    members : int
+        How many networks.
+    loss : str or Loss
+    optimizer : SGD, Adam or LBFGS
+    """
+    loss = get_loss(loss)
+    if members < 2 or loss.name not in ENSEMBLE_LOSSES or not isinstance(optimizer, (SGD, Adam)):
+        return False
+    return choose("auto", net, loss, optimizer) == "dense"
 
 
 def _lanes(proto, params, loss, optimizer, threads) -> list[tuple[slice, DenseStepper]]:

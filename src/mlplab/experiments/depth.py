@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from mlplab import plots
+from mlplab.config import TrainConfig
 from mlplab.data import get_target, sample
 from mlplab.diagnostics import gradient_norms
-from mlplab.experiments.common import Arch, Training, fmt, progress_bar, seed_list, train_seeds
+from mlplab.experiments.common import fmt, progress_bar, seed_list, settings, train_seeds
 from mlplab.experiments.report import Check, StudyResult, markdown_table
 
 TITLE = "vanishing gradients with sigmoid, tanh and ReLU from 2 to 32 hidden layers"
@@ -29,8 +30,19 @@ def depths(quick: bool) -> list[int]:
     return [2, 4, 8] if quick else [2, 4, 8, 16, 32]
 
 
-def arch(activation: str, depth: int) -> Arch:
-    return Arch((1, *[WIDTH] * depth, 1), activation, init=ACTIVATIONS[activation])
+def config(activation: str, depth: int, quick: bool) -> TrainConfig:
+    """``depth`` hidden layers of :data:`WIDTH` units with ``activation`` and its initialiser;
+    Adam, η = 0.01, batch 32."""
+    return TrainConfig(
+        hidden=[WIDTH] * depth,
+        activation=activation,
+        init=ACTIVATIONS[activation],
+        loss="mse",
+        optimizer="adam",
+        lr=1e-2,
+        epochs=25 if quick else 200,
+        batch_size=32,
+    )
 
 
 def decay_per_layer(norms: np.ndarray) -> float:
@@ -49,16 +61,18 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
     var_y = float(np.var(y))
     ds = depths(quick)
     seeds_ = seed_list(seeds)
-    tr = Training("mse", "adam", lr=1e-2, epochs=25 if quick else 200, batch_size=32)
+    tr = config("tanh", ds[0], quick)  # the training settings, the same for every network
     norms: dict[str, dict[int, np.ndarray]] = {a: {} for a in ACTIVATIONS}
     final: dict[str, np.ndarray] = {}
     with progress_bar("depth runs", len(ACTIVATIONS) * len(ds), progress) as advance:
         for act in ACTIVATIONS:
             losses = []
             for d in ds:
-                a = arch(act, d)
-                norms[act][d] = np.array([gradient_norms(a.build(s), x, y)[0] for s in seeds_])
-                runs = train_seeds(a, tr, x, y, seeds_)
+                cfg = config(act, d, quick)
+                norms[act][d] = np.array(
+                    [gradient_norms(cfg.build_network(1, 1, seed=s), x, y)[0] for s in seeds_]
+                )
+                runs = train_seeds(cfg, x, y, seeds_)
                 losses.append([r.history.train_loss[-1] for r in runs])
                 advance()
             final[act] = np.array(losses).T  # (seeds, depths)
@@ -177,6 +191,11 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
             },
         },
         checks=checks,
-        config={"width": WIDTH, "depths": ds, "training": tr.to_dict(), "inits": ACTIVATIONS},
+        config={
+            "width": WIDTH,
+            "depths": ds,
+            "training": settings(tr, "training"),
+            "inits": ACTIVATIONS,
+        },
         tables=[table],
     )

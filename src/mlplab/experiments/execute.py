@@ -68,6 +68,7 @@ def run_study(
     check_seeds(seeds)
     n_seeds = seeds if seeds is not None else study.DEFAULT_SEEDS[quick]
     out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)  # the folder to find, even before the first run
     with staged(out) as stage:
         start = time.perf_counter()
         result = study.run(stage.path, quick=quick, seeds=n_seeds, progress=progress)

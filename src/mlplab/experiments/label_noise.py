@@ -15,7 +15,7 @@ import numpy as np
 from mlplab import plots
 from mlplab.data import get_target
 from mlplab.experiments import cos4
-from mlplab.experiments.common import fmt, progress_bar, seed_list, train_seeds
+from mlplab.experiments.common import fmt, progress_bar, seed_list, settings, train_seeds
 from mlplab.experiments.report import Check, StudyResult
 
 TITLE = "does the p ≫ N network fit noise of std 0.5 on the cos4 labels?"
@@ -28,9 +28,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
     x, y_noisy, _, _, y_clean = cos4.make_data(NOISE)
     clean = list(cos4.train(quick, seeds, progress))
     with progress_bar("label-noise seeds", seeds, progress) as advance:
-        noisy = train_seeds(
-            cos4.ARCH, tr, x, y_noisy, seed_list(seeds), (x, y_clean), advance=advance
-        )
+        noisy = train_seeds(tr, x, y_noisy, seed_list(seeds), (x, y_clean), advance=advance)
     f = get_target("cos4")
     grid = cos4.GRID
     truth = f(grid)
@@ -151,5 +149,5 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         answer=answer,
         metrics=metrics,
         checks=checks,
-        config={"noise": NOISE, "training": tr.to_dict(), "arch": cos4.ARCH.to_dict()},
+        config={"noise": NOISE, "run": settings(tr)},
     )

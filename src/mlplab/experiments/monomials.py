@@ -8,12 +8,14 @@ x^p). The error of output p is max_x |a_p(x) − x^p| / max_x |x^p| on a fine gr
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 
 from mlplab import plots
-from mlplab.experiments.common import Arch, Training, progress_bar, seed_list, train_seeds
+from mlplab.config import TrainConfig
+from mlplab.experiments.common import progress_bar, seed_list, settings, train_seeds
 from mlplab.experiments.report import Check, StudyResult, markdown_table
 
 TITLE = "a shallow tanh network of width 9 approximating x^0..x^5 at once"
@@ -43,17 +45,23 @@ def relative_errors(net, half: float, scale: float) -> np.ndarray:
 
 def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
     seeds_ = seed_list(seeds)
-    arch = Arch((1, WIDTH, S + 1), "tanh")
-    adam = Training("mse", "adam", lr=1e-2, epochs=1000 if quick else 3000, batch_size=None)
-    lbfgs = Training("mse", "lbfgs", epochs=1500 if quick else 10000)
+    adam = TrainConfig(
+        hidden=[WIDTH],
+        activation="tanh",
+        loss="mse",
+        optimizer="adam",
+        lr=1e-2,
+        epochs=1000 if quick else 3000,
+        batch_size=None,
+    )
+    lbfgs = dataclasses.replace(adam, optimizer="lbfgs", epochs=1500 if quick else 10000)
     errors: dict[str, np.ndarray] = {}
     best_nets = {}
     with progress_bar("monomial fits", len(CASES) * seeds, progress) as advance:
         for case, (half, scale) in CASES.items():
             x = np.linspace(-half, half, 401).reshape(-1, 1)
-            runs = train_seeds(arch, adam, x / scale, targets(x), seeds_)
+            runs = train_seeds(adam, x / scale, targets(x), seeds_)
             runs = train_seeds(
-                arch,
                 lbfgs,
                 x / scale,
                 targets(x),
@@ -149,6 +157,6 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
             "relative_error_all_seeds": {c: errors[c].tolist() for c in CASES},
         },
         checks=checks,
-        config={"s": S, "width": WIDTH, "adam": adam.to_dict(), "lbfgs": lbfgs.to_dict()},
+        config={"s": S, "width": WIDTH, "adam": settings(adam), "lbfgs": settings(lbfgs)},
         tables=[table],
     )

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from mlplab.cluster import connect, dashboard_address, gather
 from mlplab.config import TrainConfig, load_config
-from mlplab.runfolder import PARTIAL_PREFIX, publish, staged
+from mlplab.runfolder import PARTIAL_PREFIX, lock, publish, staged
 from mlplab.train_run import train_into
 
 #: Files every complete run folder holds; metrics.json is written last.
@@ -194,6 +194,11 @@ def run_configs(
     list of dict
         One row per configuration, in the order given (see :func:`result_row`); complete run
         folders found on disk give their rows without running again.
+
+    Raises
+    ------
+    mlplab.runfolder.RunFolderBusyError
+        When another process is running a sweep into ``out``.
     """
     from mlplab.sweep.spec import run_id as make_id
 
@@ -202,6 +207,24 @@ def run_configs(
     ids = [make_id(c) for c in configs]
     if len(set(ids)) != len(ids):
         raise ValueError("the same configuration is listed more than once")
+    with lock(out):  # a second sweep into the same folder is refused
+        return _run_locked(
+            configs, ids, out, scheduler, workers, timeout, force, progress, on_start
+        )
+
+
+def _run_locked(
+    configs: Sequence[TrainConfig],
+    ids: list[str],
+    out: Path,
+    scheduler: str | None,
+    workers: int | None,
+    timeout: float,
+    force: bool,
+    progress: bool,
+    on_start: Callable[[dict], None] | None,
+) -> list[dict]:
+    """:func:`run_configs` once it holds the lock of ``out``."""
     rows: dict[str, dict] = {}
     todo = []
     for rid, cfg in zip(ids, configs, strict=True):

@@ -6,6 +6,7 @@ import dataclasses
 import json
 
 import numpy as np
+import pytest
 from sweep_helpers import SPEC, run_cli
 
 from mlplab.config import TrainConfig
@@ -132,3 +133,12 @@ def test_a_second_attempt_of_a_finished_run_is_dropped(tmp_path):
     assert not late.exists()
     assert (tmp_path / "abc" / "metrics.json").stat().st_mtime_ns == stamp
     assert first["status"] == "ok"
+
+
+def test_a_second_sweep_into_the_same_folder_is_refused(tmp_path):
+    from mlplab.runfolder import RunFolderBusyError, lock
+
+    cfg = TrainConfig(epochs=5, n_train=16, hidden=[4])
+    with lock(tmp_path / "out"), pytest.raises(RunFolderBusyError, match="another --out"):
+        run_configs([cfg], tmp_path / "out")
+    assert [p.name for p in (tmp_path / "out").iterdir()] == []
