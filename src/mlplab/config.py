@@ -4,8 +4,9 @@ Each field is an option of ``mlplab train`` (``n_train`` is ``--n-train``), a ke
 ``config.json`` and a key that a sweep spec may override; its metadata holds the help text and
 the group of the option, and :func:`add_options` generates the ``train`` command's options from
 them. Adding a training option is adding a field here (and using it where the run is built).
-The network and the optimiser of a configuration come from :meth:`TrainConfig.build_network`
-and :meth:`TrainConfig.build_optimizer`, which the studies use too.
+The network, the optimiser and the other arguments of :func:`mlplab.fit` come from
+:meth:`TrainConfig.build_network`, :meth:`TrainConfig.build_optimizer` and
+:meth:`TrainConfig.fit_arguments`, which ``mlplab train``, the sweeps and the studies share.
 """
 
 from __future__ import annotations
@@ -145,6 +146,18 @@ class TrainConfig:
         """The optimiser of this config (momentum applies to SGD only)."""
         extra = {"momentum": self.momentum} if self.optimizer.lower() == "sgd" else {}
         return get_optimizer(self.optimizer, lr=self.lr, **extra)
+
+    def fit_arguments(self) -> dict:
+        """The keyword arguments of :func:`mlplab.fit` (and :func:`mlplab.fit_ensemble`) that
+        this config sets, besides the network, the data, the optimiser and the seed."""
+        return {
+            "loss": self.loss,
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "sampling": self.batch_sampling,
+            "schedule": self.schedule,
+            "early_stopping": self.early_stopping,
+        }
 
 
 def _bias_init(spec: str | float) -> float | str:

@@ -121,16 +121,11 @@ def train_into(cfg: TrainConfig, folder: Path | None, progress: bool = True) -> 
             net,
             x,
             y,
-            loss=cfg.loss,
             optimizer=optimizer,
-            epochs=cfg.epochs,
-            batch_size=cfg.batch_size,
-            sampling=cfg.batch_sampling,
             validation=(x_val, y_val),
             seed=cfg.seed,
-            schedule=cfg.schedule,
-            early_stopping=cfg.early_stopping,
             progress=progress,
+            **cfg.fit_arguments(),
         )
     seconds = time.perf_counter() - start
     if classes:

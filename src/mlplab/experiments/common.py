@@ -96,16 +96,7 @@ def train_seeds(
     else:
         nets = list(start)
     values: list[list] = [[monitor(net)] if monitor is not None else [] for net in nets]
-    arguments = {
-        "loss": cfg.loss,
-        "epochs": cfg.epochs,
-        "batch_size": cfg.batch_size,
-        "sampling": cfg.batch_sampling,
-        "schedule": cfg.schedule,
-        "early_stopping": cfg.early_stopping,
-        "validation": validation,
-        "progress": False,
-    }
+    arguments = {**cfg.fit_arguments(), "validation": validation, "progress": False}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DivergenceWarning)
         if prefer_ensemble(nets[0], len(nets), cfg.loss, cfg.build_optimizer()):
