@@ -129,3 +129,20 @@ def test_a_folder_of_other_files_is_never_replaced(tmp_path, monkeypatch):
         with staged(tmp_path / "file"):
             pass
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "mine"]
+
+
+def test_an_interrupt_between_the_two_renames_puts_the_earlier_run_back(earlier, monkeypatch):
+    before = snapshot(earlier)
+    monkeypatch.setattr(runfolder, "_exchange", lambda a, b: False)
+    rename = os.rename
+
+    def interrupted(src, dst):
+        if Path(src).name.startswith(".partial-") and Path(dst) == earlier:
+            raise KeyboardInterrupt  # after the earlier run went aside, before the new one came
+        rename(src, dst)
+
+    monkeypatch.setattr(runfolder.os, "rename", interrupted)
+    with pytest.raises(KeyboardInterrupt), staged(earlier) as stage:
+        (stage.path / "config.json").write_text("new")
+    assert snapshot(earlier) == before
+    assert [p.name for p in earlier.parent.iterdir()] == ["run"]

@@ -134,8 +134,8 @@ def staged(
     with lock(final, wait=wait, record=name):
         check_target(final)  # another writer may have changed it while we waited
         stage = Stage(final.with_name(name))
-        stage.path.mkdir()
         try:
+            stage.path.mkdir()
             yield stage
             if not stage.discarded:
                 publish(stage.path, final, keep=keep)
@@ -163,7 +163,11 @@ def publish(stage: Path, final: Path, keep: Callable[[], bool] | None = None) ->
         return
     aside = final.with_name(f"{stage.name}{OLD_SUFFIX}")
     os.rename(final, aside)
-    os.rename(stage, final)
+    try:
+        os.rename(stage, final)
+    except BaseException:
+        os.rename(aside, final)  # the earlier run back in place
+        raise
     shutil.rmtree(aside, ignore_errors=True)
 
 
