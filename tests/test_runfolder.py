@@ -146,3 +146,12 @@ def test_an_interrupt_between_the_two_renames_puts_the_earlier_run_back(earlier,
         (stage.path / "config.json").write_text("new")
     assert snapshot(earlier) == before
     assert [p.name for p in earlier.parent.iterdir()] == ["run"]
+
+
+def test_a_link_to_a_run_folder_rewrites_the_folder_and_keeps_the_link(earlier):
+    link = earlier.with_name("latest")
+    link.symlink_to(earlier.name)
+    with staged(link) as stage:
+        (stage.path / "config.json").write_text("new")
+    assert link.is_symlink() and snapshot(link) == {"config.json": b"new"}
+    assert sorted(p.name for p in earlier.parent.iterdir()) == ["latest", "run"]

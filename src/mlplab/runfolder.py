@@ -70,7 +70,7 @@ def check_target(folder: str | Path) -> Path:
         If ``folder`` is a file, the current folder or one above it, or a folder that holds
         files but no earlier run.
     """
-    final = Path(os.path.abspath(folder))
+    final = Path(os.path.realpath(folder))  # a link to a run folder: the folder itself
     if final.exists() and not final.is_dir():
         raise RunFolderError(f"{folder} is a file, not a run folder; choose another --out")
     cwd = Path.cwd()
@@ -202,7 +202,7 @@ def lock(folder: str | Path, *, wait: bool = False, record: str = "") -> Iterato
     RunFolderBusyError
         Without ``wait``, when another process holds the lock.
     """
-    final = Path(os.path.abspath(folder))
+    final = Path(os.path.realpath(folder))  # a link to a run folder: the folder itself
     path = final.with_name(f"{LOCK_PREFIX}{final.name}")
     fd = _acquire(path, wait, final)
     try:
