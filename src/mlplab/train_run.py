@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from mlplab.data import get_target, load_xy, sample
 from mlplab.io import write_json
 from mlplab.losses import get_loss
 from mlplab.network import MLP
-from mlplab.runfolder import staged
+from mlplab.runfolder import holds_run, staged
 from mlplab.train import DivergenceWarning, History, fit, split_validation
 
 GRID_POINTS = 2001
@@ -69,11 +70,18 @@ class RunResult:
     out: Path | None
 
 
-def train_run(cfg: TrainConfig, out: str | Path | None = None, progress: bool = True) -> RunResult:
+def train_run(
+    cfg: TrainConfig,
+    out: str | Path | None = None,
+    progress: bool = True,
+    on_replace: Callable[[], object] | None = None,
+) -> RunResult:
     """Train the network of ``cfg``; with ``out``, write the run folder whole.
 
     The files are written to a staging folder beside ``out`` which then replaces ``out`` in one
     step (see :mod:`mlplab.runfolder`): an interrupted or failed run leaves ``out`` as it was.
+    ``on_replace()`` is called before training when ``out`` holds an earlier run (once this
+    run holds the folder's lock).
 
     Raises
     ------
@@ -88,6 +96,8 @@ def train_run(cfg: TrainConfig, out: str | Path | None = None, progress: bool = 
     if out is None:
         return train_into(cfg, None, progress)
     with staged(out) as stage:
+        if on_replace is not None and holds_run(out):
+            on_replace()
         result = train_into(cfg, stage.path, progress)
     result.out = Path(out)
     return result

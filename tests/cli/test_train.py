@@ -205,3 +205,11 @@ def test_a_folder_of_other_files_is_not_replaced(tmp_path, capsys):
     assert main(["train", *QUICK, "--out", str(tmp_path)]) == 2
     assert "holds files but no earlier run" in capsys.readouterr().err
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_a_refused_train_does_not_announce_a_replacement(earlier, capsys):
+    out, _ = earlier
+    with lock(out):
+        assert main(["train", *QUICK, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "is being written by" in err and "earlier run" not in err

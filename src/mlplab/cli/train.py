@@ -33,21 +33,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Train, write the run folder, print a table of the results; returns the exit status."""
     from mlplab.config import TrainConfig
-    from mlplab.runfolder import check_target, holds_run
     from mlplab.train_run import train_run
 
     cfg = TrainConfig.from_args(args)
     check_data_options(cfg)
     out = writable_parent(args.out)
-    check_target(out)
-    if holds_run(out):
+
+    def say_replacing() -> None:
         err_console.print(
             f"{out} holds an earlier run: it is replaced when this run finishes "
             f"(an interrupted or failed run keeps it)",
             highlight=False,
             soft_wrap=True,
         )
-    result = train_run(cfg, out, progress=not args.quiet)
+
+    result = train_run(cfg, out, progress=not args.quiet, on_replace=say_replacing)
     table = Table(title=f"mlplab train: {cfg.target if not cfg.data else cfg.data}")
     table.add_column("quantity")
     table.add_column("value", justify="right")
