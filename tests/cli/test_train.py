@@ -105,7 +105,19 @@ def earlier(tmp_path) -> tuple[Path, dict[str, bytes]]:
     return out, files
 
 
-def start_training(out: Path) -> subprocess.Popen:
+@pytest.fixture
+def start_training():
+    """Start ``python -m mlplab train`` into a folder; every process started is killed at the
+    end of the test, whatever happened."""
+    started: list[subprocess.Popen] = []
+    yield lambda out: _start(out, started)
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=120)
+
+
+def _start(out: Path, started: list) -> subprocess.Popen:
     """``python -m mlplab train`` into ``out``, returned once it is training."""
     env = {**os.environ, "PYTHONPATH": SOURCE, "NO_COLOR": "1"}
     proc = subprocess.Popen(
@@ -115,11 +127,11 @@ def start_training(out: Path) -> subprocess.Popen:
         text=True,
         env=env,
     )
+    started.append(proc)
     deadline = time.monotonic() + 120
     while not list(out.parent.glob(f".partial-{out.name}-pid{proc.pid}-*")):
         if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"training did not start: {proc.communicate()}")
+            pytest.fail(f"training did not start: {proc.returncode}")
         time.sleep(0.02)
     time.sleep(0.5)  # well into training
     assert proc.poll() is None
@@ -131,18 +143,20 @@ def start_training(out: Path) -> subprocess.Popen:
     [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
     ids=["SIGINT", "SIGTERM"],
 )
-def test_an_interrupted_rerun_keeps_the_earlier_run_byte_for_byte(earlier, signum, status, word):
+def test_an_interrupted_rerun_keeps_the_earlier_run_byte_for_byte(
+    earlier, start_training, signum, status, word
+):
     out, before = earlier
     proc = start_training(out)
     proc.send_signal(signum)
-    _, stderr = proc.communicate(timeout=60)
+    _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == status, stderr
     assert "holds an earlier run" in stderr and word in stderr and "Traceback" not in stderr
     assert snapshot(out) == before
     assert [p.name for p in out.parent.iterdir()] == ["run"]  # no staging folder, no lock
 
 
-def test_a_killed_rerun_keeps_the_earlier_run_and_the_next_one_cleans_up(earlier):
+def test_a_killed_rerun_keeps_the_earlier_run_and_the_next_one_cleans_up(earlier, start_training):
     out, before = earlier
     proc = start_training(out)
     proc.kill()
@@ -172,7 +186,7 @@ def test_a_rerun_that_fails_while_plotting_keeps_the_earlier_run(earlier, monkey
     assert [p.name for p in out.parent.iterdir()] == ["run"]
 
 
-def test_a_second_train_into_the_same_folder_is_refused(earlier, capsys):
+def test_a_second_train_into_the_same_folder_is_refused(earlier, start_training, capsys):
     out, before = earlier
     with lock(out):  # another writer, in this process
         assert main(["train", *QUICK, "--seed", "1", "--out", str(out)]) == 2
@@ -186,7 +200,7 @@ def test_a_second_train_into_the_same_folder_is_refused(earlier, capsys):
         assert snapshot(out) == before
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=60)
+        proc.communicate(timeout=120)
     assert snapshot(out) == before
     assert [p.name for p in out.parent.iterdir()] == ["run"]
 

@@ -14,7 +14,8 @@ folder being written keeps its earlier run) with status 130 and 143.
 
 Each command is a module of this package (``mlplab/cli/train.py`` is ``mlplab train``) with
 ``add_parser(sub)``, which adds the command and sets its handler ``func`` (parsed arguments in,
-exit status out). What the commands share is in :mod:`mlplab.cli.common`.
+exit status out). What the commands share is in :mod:`mlplab.cli.common`; how Ctrl-C and
+SIGTERM stop a command, in :mod:`mlplab.cli.interrupts`.
 """
 
 from __future__ import annotations
@@ -22,14 +23,14 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 from rich.markup import escape
 
 from mlplab._version import __version__
 from mlplab.cli import diagnose, experiment, gradcheck, predict, sweep, train
 from mlplab.cli.common import UsageError, err_console
+from mlplab.cli.interrupts import Terminated, interrupts
 
 #: The commands, in the order of ``mlplab --help``: modules with ``add_parser(sub)``.
 COMMANDS = [train, gradcheck, predict, diagnose, sweep, experiment]
@@ -48,28 +49,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where the program is, like Ctrl-C's KeyboardInterrupt."""
-
-
-@contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """Turn SIGTERM into :class:`Terminated` while the command runs (main thread only)."""
-
-    def stop(signum, frame):
-        raise Terminated
-
-    try:
-        previous = signal.signal(signal.SIGTERM, stop)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
@@ -78,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        with _sigterm_interrupts():
+        with interrupts():
             return args.func(args)
     except (UsageError, ValueError) as exc:
         err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
