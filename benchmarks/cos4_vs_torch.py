@@ -21,6 +21,7 @@ same-draws medians differ by more than a factor of 2.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 
@@ -28,7 +29,7 @@ import numpy as np
 import torch
 
 from mlplab.experiments import cos4
-from mlplab.experiments.common import Training, train_seeds
+from mlplab.experiments.common import train_seeds
 
 
 def torch_run(seed: int, epochs: int, data: tuple[np.ndarray, ...], same_draws: bool) -> float:
@@ -45,7 +46,7 @@ def torch_run(seed: int, epochs: int, data: tuple[np.ndarray, ...], same_draws: 
         torch.nn.Linear(64, 1),
     ).double()  # fmt: skip
     layers = [m for m in model if isinstance(m, torch.nn.Linear)]
-    net = cos4.ARCH.build(seed)
+    net = cos4.CONFIG.build_network(1, 1, seed=seed)
     with torch.no_grad():
         for layer, W, b in zip(layers, net.weights, net.biases, strict=True):
             if same_draws:
@@ -77,10 +78,10 @@ def main() -> int:
     data = cos4.make_data()
     x, y, x_val, y_val, _ = data
     seeds = list(range(args.seeds))
-    tr = Training("mse", "sgd", lr=0.1, epochs=cos4.PASSES * args.epochs, batch_size=cos4.BATCH)
+    tr = dataclasses.replace(cos4.CONFIG, epochs=cos4.PASSES * args.epochs)
 
     start = time.perf_counter()
-    ours = [r.history.val_loss[-1] for r in train_seeds(cos4.ARCH, tr, x, y, seeds, (x_val, y_val))]
+    ours = [r.history.val_loss[-1] for r in train_seeds(tr, x, y, seeds, (x_val, y_val))]
     t_ours = time.perf_counter() - start
     print(f"cos4 seed configuration, {cos4.PASSES**2 * args.epochs} SGD steps, float64")
     print(f"{'':22} {'median val MSE':>15} {'min':>10} {'max':>10} {'seconds':>9}")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mlplab import activations
-from mlplab._spec import UnknownNameError
+from mlplab._names import UnknownNameError
 from mlplab.activations import Activation, get_activation
 from tests.conftest import SMOOTH
 

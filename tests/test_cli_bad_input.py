@@ -247,12 +247,12 @@ def test_huge_grid_prints_the_count_first(files, capsys):
 
 
 def test_a_genuine_bug_still_shows_its_traceback(monkeypatch):
-    import mlplab.run
+    import mlplab.train_run
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(mlplab.run, "train_run", broken)
+    monkeypatch.setattr(mlplab.train_run, "train_run", broken)
     with pytest.raises(ZeroDivisionError):
         main([*TRAIN, "--out", "unused"])
 
@@ -266,12 +266,12 @@ def test_a_genuine_bug_still_shows_its_traceback(monkeypatch):
     ],
 )
 def test_expected_system_errors_are_one_line(exc, monkeypatch, capsys, tmp_path):
-    import mlplab.run
+    import mlplab.train_run
 
     def failing(*args, **kwargs):
         raise exc
 
-    monkeypatch.setattr(mlplab.run, "train_run", failing)
+    monkeypatch.setattr(mlplab.train_run, "train_run", failing)
     assert main([*TRAIN, "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
@@ -280,7 +280,7 @@ def test_expected_system_errors_are_one_line(exc, monkeypatch, capsys, tmp_path)
 
 
 def test_probe_refuses_a_silent_server():
-    from mlplab.sweep.execute import ClusterError, probe_scheduler
+    from mlplab.cluster import ClusterError, probe_scheduler
 
     server = socket.socket()
     server.bind(("127.0.0.1", 0))

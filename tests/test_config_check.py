@@ -1,8 +1,8 @@
 import pytest
 
+from mlplab.config import TrainConfig
 from mlplab.config_check import check_config
 from mlplab.errors import MlplabError, SizeError
-from mlplab.run import TrainConfig
 
 
 @pytest.mark.parametrize(

@@ -104,3 +104,17 @@ def test_bad_batch_size_and_empty_validation_are_refused():
         fit_ensemble(nets, x, x, epochs=1, batch_size=2.5, progress=False)
     with pytest.raises(MlplabError, match="the validation set has no points"):
         fit_ensemble(nets, x, x, epochs=1, validation=(x[:0], x[:0]), progress=False)
+
+
+def test_the_ensemble_is_preferred_where_it_pays():
+    from mlplab.ensemble import prefer_ensemble
+    from mlplab.optim import LBFGS
+
+    sgd = SGD(0.1)
+    wide_tanh = MLP([1, 32, 32, 1], activation="tanh")
+    assert prefer_ensemble(wide_tanh, 2, "mse", sgd)  # NumPy stepper
+    small = MLP([2, 2, 3, 2], activation="sigmoid", output_activation="sigmoid")
+    assert not prefer_ensemble(small, 2, "mse", sgd, 1, 10, 10**5)  # compiled loop
+    assert prefer_ensemble(small, 2, "mse", sgd, 1, 10, 10)  # a short run: NumPy stepper
+    assert not prefer_ensemble(wide_tanh, 1, "mse", sgd)
+    assert not prefer_ensemble(wide_tanh, 2, "mse", LBFGS())

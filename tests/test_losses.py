@@ -3,7 +3,7 @@ import warnings
 import numpy as np
 import pytest
 
-from mlplab._spec import UnknownNameError
+from mlplab._names import UnknownNameError
 from mlplab.gradcheck import central_difference
 from mlplab.losses import NAMES, get_loss
 from tests.conftest import LOSSES, requires_torch, targets_for, torch

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlplab import MLP
-from mlplab._spec import UnknownNameError
+from mlplab._names import UnknownNameError
 from mlplab.gradcheck import check_gradients
 from tests.conftest import LOSSES, SMOOTH, output_for, requires_torch, targets_for, torch
 

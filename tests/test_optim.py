@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mlplab import MLP
-from mlplab._spec import UnknownNameError
+from mlplab._names import UnknownNameError
 from mlplab.optim import LBFGS, SGD, Adam, get_optimizer, get_schedule
 from tests.conftest import requires_torch, torch
 

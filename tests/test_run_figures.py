@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from mlplab import plots
+from mlplab.config import TrainConfig
 from mlplab.data import get_target, paper_example, target_derivative
-from mlplab.run import TrainConfig, make_data, train_run
+from mlplab.train_run import make_data, train_run
 
 
 @pytest.fixture

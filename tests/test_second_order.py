@@ -112,10 +112,7 @@ def test_hessian_matches_central_differences_of_the_input_gradient(spec):
     for j in range(net.sizes[0]):
         e = np.zeros(net.sizes[0])
         e[j] = h
-        fd = (
-            net.input_gradient(X + e)
-            - net.input_gradient(X - e)
-        ) / (2 * h)
+        fd = (net.input_gradient(X + e) - net.input_gradient(X - e)) / (2 * h)
         scale = max(float(np.abs(H).max()), 1.0)
         assert np.abs(H[:, :, j] - fd).max() <= 1e-7 * scale
 

@@ -4,9 +4,8 @@ The MLP in the notation of Higham & Higham, "Deep Learning: An Introduction for 
 Mathematicians" (SIAM Review, 2019), with hand-written backpropagation in NumPy.
 """
 
-__version__ = "0.1.0"
-
 from mlplab import activations, data, diagnostics, init, losses, optim
+from mlplab._version import __version__
 from mlplab.activations import Activation, get_activation
 from mlplab.diagnostics import Diagnostics, diagnose
 from mlplab.ensemble import Ensemble, fit_ensemble

@@ -1,4 +1,4 @@
-"""Every value of a :class:`~mlplab.run.TrainConfig` checked before any data or run exists.
+"""Every value of a :class:`~mlplab.config.TrainConfig` checked before any data or run exists.
 
 ``mlplab train`` and every run of a sweep start from a configuration; :func:`check_config`
 refuses a value that would fail later (or be ignored) with a message naming the option, so a
@@ -17,7 +17,7 @@ from mlplab.errors import MlplabError, SizeError
 from mlplab.limits import check_bytes
 
 if TYPE_CHECKING:
-    from mlplab.run import TrainConfig
+    from mlplab.config import TrainConfig
 
 
 def _option(name: str) -> str:
@@ -61,7 +61,6 @@ def check_config(cfg: TrainConfig) -> None:
     from mlplab.data import DATASETS, SAMPLINGS, get_target
     from mlplab.losses import get_loss
     from mlplab.optim import get_schedule
-    from mlplab.run import build_network, build_optimizer
     from mlplab.train import SAMPLINGS as BATCH_SAMPLINGS
 
     for name in ("epochs", "batch_size", "n_train", "n_val"):
@@ -77,7 +76,7 @@ def check_config(cfg: TrainConfig) -> None:
     if isinstance(lr, bool) or not isinstance(lr, int | float | np.number) or not 0 < lr < math.inf:
         raise MlplabError(f"--lr: the learning rate must be a finite number > 0, got {cfg.lr!r}")
     _number(cfg, "momentum", 0.0, 1.0)
-    if cfg.val_fraction is not None:  # None: the default split (see mlplab.run.make_data)
+    if cfg.val_fraction is not None:  # None: the default split (see mlplab.train_run.make_data)
         _number(cfg, "val_fraction", 0.0, 1.0)
     if cfg.sampling not in SAMPLINGS:
         raise MlplabError(f"--sampling must be one of {', '.join(SAMPLINGS)}, got {cfg.sampling!r}")
@@ -115,8 +114,8 @@ def check_config(cfg: TrainConfig) -> None:
         get_target(cfg.target)
     loss = get_loss(cfg.loss)
     try:
-        build_network(cfg, 1, 2 if loss.integer_targets else 1)
+        cfg.build_network(1, 2 if loss.integer_targets else 1)
     except SizeError as exc:
         raise SizeError(f"--hidden {' '.join(map(str, cfg.hidden))}: {exc}") from None
-    build_optimizer(cfg)
+    cfg.build_optimizer()
     get_schedule(cfg.schedule)

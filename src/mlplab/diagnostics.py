@@ -297,6 +297,11 @@ class Diagnostics:
             f"saturated: |σ'| ≤ {self.threshold:g} σ'_max"
         )
 
+    @property
+    def columns(self) -> list[str]:
+        """The table's column names (:data:`COLUMNS`)."""
+        return [name for name, _ in COLUMNS]
+
     def rows(self) -> list[list[str]]:
         """The table's cells, one row per layer, in the order of :data:`COLUMNS`."""
         return [

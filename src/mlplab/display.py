@@ -83,6 +83,4 @@ def history_html(history: History) -> str:
 
 def diagnostics_html(report: Diagnostics) -> str:
     """The per-layer table of :func:`mlplab.diagnose` under its summary line."""
-    from mlplab.diagnostics import COLUMNS
-
-    return html_table(report.summary(), [name for name, _ in COLUMNS], report.rows())
+    return html_table(report.summary(), report.columns, report.rows())

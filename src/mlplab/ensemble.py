@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mlplab.engine import blas_threads
+from mlplab.engine import blas_threads, explain
 from mlplab.engine.stepper import Stepper
 from mlplab.losses import Loss, get_loss
 from mlplab.network import MLP
@@ -243,3 +243,34 @@ def fit_ensemble(
         for net, row in zip(nets, ens.params, strict=True):
             net.params[...] = row
     return histories
+
+
+def prefer_ensemble(
+    net: MLP,
+    members: int,
+    loss: str | Loss,
+    optimizer: object,
+    batch_size: int | None = 32,
+    n_points: int = 1024,
+    epochs: int = 100,
+) -> bool:
+    """Whether :func:`fit_ensemble` trains ``members`` networks like ``net`` faster than
+    :func:`mlplab.fit` one by one (with the same results either way).
+
+    Stacking pays where a single network runs on the NumPy stepper: each product then serves
+    every member. Networks that the compiled loop trains (small ones on long runs, such as the
+    paper's 2-2-3-2) train faster alone. False where :func:`fit_ensemble` cannot train the
+    configuration (one member, L-BFGS, an optimiser without an ``update`` formula).
+
+    Parameters
+    ----------
+    net : MLP
+        One of the networks (they share its architecture).
+    members : int
+        How many networks.
+    loss, optimizer, batch_size, n_points, epochs
+        As for :func:`mlplab.engine.explain`.
+    """
+    if members < 2 or not isinstance(optimizer, Optimizer) or optimizer.update is Optimizer.update:
+        return False
+    return explain(net, loss, optimizer, batch_size, n_points, epochs).path == "numpy"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlplab._spec import build, no_parameters, parse_spec, unknown
+from mlplab._names import build, no_parameters, parse_spec, unknown
 
 DrawFn = Callable[[np.random.Generator, tuple[int, ...], int, int], np.ndarray]
 

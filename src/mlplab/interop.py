@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mlplab._spec import parse_spec
+from mlplab._names import parse_spec
 from mlplab.activations import Activation, get_activation
 from mlplab.io import atomic_write
 from mlplab.network import MLP

@@ -12,71 +12,33 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mlplab import __version__
+from mlplab._version import __version__
 from mlplab.activations import Activation, get_activation
 from mlplab.errors import DataFileError, MlplabError, ModelFileError, SizeError, UnknownNameError
+from mlplab.files import (
+    MAX_META_BYTES,
+    atomic_open,
+    atomic_write,
+    loads_json,
+    read_json,
+    write_json,
+    write_text,
+)
 from mlplab.npz import Archive
 
 if TYPE_CHECKING:
     from mlplab.network import MLP
 
 FORMAT = "mlplab-model"
-_UMASK = os.umask(0o022)  # reading the umask means setting it: once, at import, then restored
-os.umask(_UMASK)
 FORMAT_VERSION = 1
-#: Largest metadata string or JSON file read (1 MiB; a model's metadata is a few hundred bytes).
-MAX_META_BYTES = 2**20
 
 __all__ = ["ModelFileError", "atomic_open", "atomic_write", "load_model", "read_json",
            "save_model", "write_json", "write_text"]  # fmt: skip
-
-
-@contextmanager
-def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO]:
-    """Open a temporary file next to ``path`` and rename it onto ``path`` on success.
-
-    On any exception (including ``KeyboardInterrupt``) the temporary file is removed and
-    ``path`` is left as it was.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual file mode
-    try:
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write(path: str | Path, write: Callable[[IO], object], mode: str = "w") -> Path:
-    """Call ``write(fh)`` on a temporary file, then rename it onto ``path``."""
-    with atomic_open(path, mode) as fh:
-        write(fh)
-    return Path(path)
-
-
-def write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically (UTF-8)."""
-    return atomic_write(path, lambda fh: fh.write(text))
-
-
-def write_json(path: str | Path, obj: object) -> Path:
-    """Write ``obj`` as indented JSON to ``path`` atomically."""
-    return write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
 def save_model(net: MLP, path: str | Path) -> Path:
@@ -101,36 +63,6 @@ def save_model(net: MLP, path: str | Path) -> Path:
         arrays[f"W{i + 2}"] = W
         arrays[f"b{i + 2}"] = b
     return atomic_write(path, lambda fh: np.savez(fh, **arrays), mode="wb")
-
-
-def loads_json(text: str, source: str, error: Callable[[str], Exception]) -> object:
-    """Parse JSON ``text`` from ``source`` (a path or a name, for the message).
-
-    Nesting deeper than Python's recursion limit, and anything else the parser refuses, raises
-    ``error(message)``, never ``RecursionError``.
-    """
-    try:
-        return json.loads(text)
-    except (json.JSONDecodeError, RecursionError, ValueError) as exc:
-        kind = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-        raise error(f"{source} is not valid JSON ({kind})") from None
-
-
-def read_json(path: str | Path, error: Callable[[str], Exception] = ModelFileError) -> object:
-    """Read the JSON file ``path`` (at most :data:`MAX_META_BYTES`), with mlplab's errors."""
-    path = Path(path)
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_META_BYTES + 1)
-    except OSError as exc:
-        raise error(f"cannot read {path}: {exc.strerror or exc}") from None
-    if len(data) > MAX_META_BYTES:
-        raise error(f"{path} is larger than {MAX_META_BYTES} bytes; mlplab's JSON files are small")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise error(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    return loads_json(text, str(path), error)
 
 
 def _model_error(message: str) -> ModelFileError:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlplab._spec import no_parameters, parse_spec, unknown
+from mlplab._names import no_parameters, parse_spec, unknown
 
 CostFn = Callable[[np.ndarray, np.ndarray], float]
 GradFn = Callable[[np.ndarray, np.ndarray], np.ndarray]

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mlplab._spec import build, no_parameters, parse_spec, unknown
+from mlplab._names import build, no_parameters, parse_spec, unknown
 
 if TYPE_CHECKING:
     import scipy.optimize

@@ -13,7 +13,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from mlplab.io import atomic_open
+from mlplab.files import atomic_open
 
 COLORS = {
     "truth": "black",

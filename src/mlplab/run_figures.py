@@ -19,8 +19,8 @@ import numpy as np
 from mlplab.data import get_target, target_derivative
 
 if TYPE_CHECKING:
+    from mlplab.config import TrainConfig
     from mlplab.network import MLP
-    from mlplab.run import TrainConfig
     from mlplab.train import History
 
 #: Points of the dense grid of x that a run's figures and its max_abs_error use.

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from mlplab.experiments.execute import run_study
 from mlplab.experiments.report import StudyResult
-from mlplab.experiments.runner import run_study
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -1,24 +1,27 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
 from mlplab import fit
+from mlplab.config import TrainConfig
 from mlplab.data import cos4
-from mlplab.experiments.common import Arch, Training, train_seeds
+from mlplab.experiments.common import settings, train_seeds
 
 X = np.random.default_rng(0).standard_normal((64, 1))
 Y = cos4(X)
-ARCH = Arch((1, 32, 32, 1), activation="sigmoid", init="normal", bias_init=0.03)
+BASE = TrainConfig(hidden=[32, 32], activation="sigmoid", init="normal", bias_init="0.03")
 
 
 def _alone(training, seed, monitor):
-    net = ARCH.build(seed)
+    net = training.build_network(1, 1, seed=seed)
     values = [monitor(net)]
     hist = fit(
         net,
         X,
         Y,
         loss=training.loss,
-        optimizer=training.make_optimizer(),
+        optimizer=training.build_optimizer(),
         epochs=training.epochs,
         batch_size=training.batch_size,
         seed=seed,
@@ -32,14 +35,12 @@ def _alone(training, seed, monitor):
 @pytest.mark.parametrize("optimizer", ["sgd", "adam", "lbfgs"])
 def test_several_seeds_equal_training_each_alone(optimizer):
     """Seeds train together as an ensemble (SGD, Adam) or one by one (L-BFGS): same results."""
-    training = Training(optimizer=optimizer, lr=0.05, epochs=30, batch_size=16)
+    training = dataclasses.replace(BASE, optimizer=optimizer, lr=0.05, epochs=30, batch_size=16)
 
     def monitor(net):
         return float(np.abs(net.params).sum())
 
-    runs = train_seeds(
-        ARCH, training, X, Y, [0, 1, 2], validation=(X[:16], Y[:16]), monitor=monitor
-    )
+    runs = train_seeds(training, X, Y, [0, 1, 2], validation=(X[:16], Y[:16]), monitor=monitor)
     for seed, run in zip([0, 1, 2], runs, strict=True):
         net, hist, values = _alone(training, seed, monitor)
         np.testing.assert_allclose(run.net.params, net.params, rtol=1e-12, atol=1e-14)
@@ -50,27 +51,37 @@ def test_several_seeds_equal_training_each_alone(optimizer):
 
 
 def test_start_networks_are_trained_in_place():
-    training = Training(optimizer="adam", lr=0.01, epochs=5, batch_size=16)
-    nets = [ARCH.build(s) for s in (3, 4)]
+    training = dataclasses.replace(BASE, optimizer="adam", lr=0.01, epochs=5, batch_size=16)
+    nets = [training.build_network(1, 1, seed=s) for s in (3, 4)]
     before = [net.params.copy() for net in nets]
-    runs = train_seeds(ARCH, training, X, Y, [3, 4], start=nets)
+    runs = train_seeds(training, X, Y, [3, 4], start=nets)
     for net, run, old in zip(nets, runs, before, strict=True):
         assert run.net is net
         assert not np.array_equal(net.params, old)
 
 
-def test_the_ensemble_is_used_where_it_pays():
-    from mlplab.experiments.common import _together_is_faster
+def test_class_labels_need_the_output_width():
+    labels = (X[:, 0] > 0).astype(int)
+    training = dataclasses.replace(BASE, loss="cross_entropy", epochs=2, batch_size=16)
+    (run,) = train_seeds(training, X, labels, [0], n_out=2)
+    assert run.net.sizes == [1, 32, 32, 2] and run.history.epochs == 2
 
-    sgd = Training(optimizer="sgd")
-    wide_tanh = Arch((1, 32, 32, 1), "tanh")
-    assert _together_is_faster([wide_tanh.build(0), wide_tanh.build(1)], sgd)  # NumPy stepper
-    small = Arch((2, 2, 3, 2), "sigmoid", "sigmoid")
-    long_run = Training(optimizer="sgd", epochs=10**5, batch_size=1)
-    assert not _together_is_faster([small.build(0), small.build(1)], long_run)  # compiled loop
-    assert _together_is_faster([small.build(0), small.build(1)], sgd)  # a short run: NumPy
-    assert not _together_is_faster([ARCH.build(0)], sgd)
-    assert not _together_is_faster([ARCH.build(0), ARCH.build(1)], Training(optimizer="lbfgs"))
+
+def test_settings_record_the_network_and_training_fields_only():
+    recorded = settings(BASE)
+    assert recorded["hidden"] == [32, 32] and recorded["lr"] == BASE.lr
+    assert not {"seed", "target", "n_train", "data"} & set(recorded)
+    assert set(settings(BASE, "training")) == {
+        "loss",
+        "optimizer",
+        "lr",
+        "momentum",
+        "epochs",
+        "batch_size",
+        "batch_sampling",
+        "schedule",
+        "early_stopping",
+    }
 
 
 def test_one_seed_is_not_a_median():

@@ -6,8 +6,8 @@ import pytest
 
 from mlplab.cli import main
 from mlplab.experiments import get_study
+from mlplab.experiments.execute import command_line, run_study
 from mlplab.experiments.params import Parameter, parse_settings
-from mlplab.experiments.runner import command_line, run_study
 
 
 def test_settings_are_parsed_and_checked():

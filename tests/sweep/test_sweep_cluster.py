@@ -17,8 +17,8 @@ import pytest
 from sweep_helpers import free_port, run_cli, stop, subprocess_env
 
 from mlplab.sweep import load_spec
-from mlplab.sweep.execute import is_complete
 from mlplab.sweep.results import read_results
+from mlplab.sweep.tasks import is_complete
 
 TIMING = {"seconds"}  # wall-clock time differs between any two runs
 

@@ -12,8 +12,8 @@ import time
 from sweep_helpers import run_cli, stop, subprocess_env
 
 from mlplab.sweep import load_spec
-from mlplab.sweep.execute import is_complete
 from mlplab.sweep.results import read_results
+from mlplab.sweep.tasks import is_complete
 
 
 def sigint_as_in_a_terminal() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sweep_helpers import SPEC, run_cli
 
-from mlplab.run import TrainConfig
+from mlplab.config import TrainConfig
 from mlplab.sweep import SpecError, load_spec, parse_spec, run_id
 
 

@@ -8,13 +8,14 @@ log η*(B) against log B gives the slope; the "linear scaling rule" says 1.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 
 from mlplab import plots
 from mlplab.experiments import cos4
-from mlplab.experiments.common import Training, fmt, progress_bar, seed_list, train_seeds
+from mlplab.experiments.common import fmt, progress_bar, seed_list, train_seeds
 from mlplab.experiments.report import Check, StudyResult, markdown_table
 
 TITLE = "the best SGD learning rate against the batch size (cos4 data)"
@@ -37,8 +38,8 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
     with progress_bar("batch-lr grid", len(batches) * len(lrs), progress) as advance:
         for i, b in enumerate(batches):
             for j, lr in enumerate(lrs):
-                tr = Training("mse", "sgd", lr=float(lr), epochs=epochs, batch_size=b)
-                runs = train_seeds(cos4.ARCH, tr, x, y, seeds_, (x_val, y_val))
+                tr = dataclasses.replace(cos4.CONFIG, lr=float(lr), epochs=epochs, batch_size=b)
+                runs = train_seeds(tr, x, y, seeds_, (x_val, y_val))
                 for k, r in enumerate(runs):
                     if r.history.status == "diverged":
                         diverged[i, j] = True

@@ -1,81 +1,41 @@
 """What the studies share: one helper that trains a configuration over several seeds, progress
 bars and small numeric helpers.
 
-Every "run this configuration over K seeds" in the studies goes through :func:`train_seeds`, so
-a faster engine (many networks on a leading axis) can replace the per-seed loop in one place.
+A study describes each of its runs as a :class:`mlplab.config.TrainConfig` (the network and
+training fields; it makes its own data), the configuration of ``mlplab train``. Every "run this
+configuration over K seeds" goes through :func:`train_seeds`, which trains with
+:func:`mlplab.fit` or, where :func:`mlplab.ensemble.prefer_ensemble` says it is faster, all
+seeds at once with :func:`mlplab.fit_ensemble`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
 import numpy as np
 
-from mlplab.engine import explain
-from mlplab.ensemble import Ensemble, fit_ensemble
-from mlplab.losses import get_loss
+from mlplab.config import TrainConfig
+from mlplab.ensemble import Ensemble, fit_ensemble, prefer_ensemble
 from mlplab.network import MLP
-from mlplab.optim import LBFGS, SGD, Adam
 from mlplab.progress import task_progress
 from mlplab.train import DivergenceWarning, History, fit
 
 
-@dataclass(frozen=True)
-class Arch:
-    """A network architecture: the arguments of :class:`mlplab.MLP` except the seed."""
-
-    sizes: tuple[int, ...]
-    activation: str = "tanh"
-    output_activation: str = "identity"
-    init: str = "xavier_normal"
-    bias_init: float | str = 0.0
-
-    def build(self, seed: int) -> MLP:
-        """The network with weights drawn from ``seed``."""
-        return MLP(
-            list(self.sizes),
-            activation=self.activation,
-            output_activation=self.output_activation,
-            init=self.init,
-            bias_init=self.bias_init,
-            seed=seed,
-        )
-
-    def to_dict(self) -> dict:
-        return {**asdict(self), "sizes": list(self.sizes)}
-
-
-@dataclass(frozen=True)
-class Training:
-    """Optimiser settings for :func:`mlplab.fit`.
-
-    ``optimizer`` is ``"sgd"`` (with ``momentum``), ``"adam"`` or ``"lbfgs"`` (full batch, one
-    iteration per epoch; ``lr`` unused).
-    """
-
-    loss: str = "mse"
-    optimizer: str = "sgd"
-    lr: float = 0.1
-    momentum: float = 0.0
-    epochs: int = 100
-    batch_size: int | None = 32
-    sampling: str = "shuffle"
-
-    def make_optimizer(self) -> SGD | Adam | LBFGS:
-        if self.optimizer == "sgd":
-            return SGD(self.lr, momentum=self.momentum)
-        if self.optimizer == "adam":
-            return Adam(self.lr)
-        if self.optimizer == "lbfgs":
-            return LBFGS()
-        raise ValueError(f"unknown optimizer {self.optimizer!r}; use 'sgd', 'adam' or 'lbfgs'")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+def settings(cfg: TrainConfig, *groups: str) -> dict:
+    """The fields of ``cfg`` in ``groups`` (default ``"network"`` and ``"training"``), without
+    the seed: what a study's ``config.json`` records of a configuration (a study makes its own
+    data and names its seeds)."""
+    groups = groups or ("network", "training")
+    values = cfg.to_dict()
+    return {
+        f.name: values[f.name]
+        for f in dataclasses.fields(cfg)
+        if f.metadata["group"] in groups and f.name != "seed"
+    }
 
 
 class SeedRun(NamedTuple):
@@ -88,8 +48,7 @@ class SeedRun(NamedTuple):
 
 
 def train_seeds(
-    arch: Arch,
-    training: Training,
+    cfg: TrainConfig,
     X: np.ndarray,
     y: np.ndarray,
     seeds: list[int],
@@ -97,20 +56,21 @@ def train_seeds(
     monitor: Callable[[MLP], object] | None = None,
     start: list[MLP] | None = None,
     advance: Callable[[], object] | None = None,
+    n_out: int | None = None,
 ) -> list[SeedRun]:
-    """Train ``arch`` with ``training`` on ``(X, y)`` once per seed.
+    """Train the network of ``cfg`` on ``(X, y)`` once per seed.
 
-    Seed s draws the initial weights and the minibatch order. Several seeds with SGD or Adam
-    on ``mse``/``half_sse`` on the BLAS engine train together as one :class:`~mlplab.Ensemble`
-    (the same results as seed by seed, in one pass); other settings train seed by seed with
-    :func:`mlplab.fit`.
+    Seed s draws the initial weights and the minibatch order (``cfg.seed`` is not used). Where
+    :func:`mlplab.ensemble.prefer_ensemble` says so, the seeds train together as one
+    :class:`~mlplab.Ensemble` (the same results as seed by seed, in one pass); otherwise seed
+    by seed with :func:`mlplab.fit`.
     A diverging run stops at its last finite epoch with ``history.status == "diverged"`` (no
     warning is raised here: the caller reads the status).
 
     Parameters
     ----------
-    arch : Arch
-    training : Training
+    cfg : TrainConfig
+        The network and training fields are used; the data fields are not.
     X : ndarray, shape (N, n_1)
     y : ndarray, shape (N, n_L), or (N,) labels for cross-entropy
     seeds : list of int
@@ -122,70 +82,41 @@ def train_seeds(
         Networks to continue training (one per seed, trained in place) instead of new ones.
     advance : callable, optional
         Called after each seed (a progress bar's ``advance``).
+    n_out : int, optional
+        Output width n_L; default the columns of ``y`` (give it for class labels).
 
     Returns
     -------
     list of SeedRun
         One per seed, in order.
     """
-    nets = [arch.build(seed) for seed in seeds] if start is None else list(start)
+    if start is None:
+        width = y.shape[1] if n_out is None else n_out
+        nets = [cfg.build_network(X.shape[1], width, seed=seed) for seed in seeds]
+    else:
+        nets = list(start)
     values: list[list] = [[monitor(net)] if monitor is not None else [] for net in nets]
+    arguments = {**cfg.fit_arguments(), "validation": validation, "progress": False}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DivergenceWarning)
-        if _together_is_faster(nets, training):
-            histories = _train_together(nets, training, X, y, seeds, validation, monitor, values)
+        together = prefer_ensemble(nets[0], len(nets), cfg.loss, cfg.build_optimizer(),
+                                   cfg.batch_size, len(X), cfg.epochs)  # fmt: skip
+        if together:
+            histories = _train_together(nets, X, y, seeds, monitor, values, cfg, arguments)
             if advance is not None:
                 for _ in nets:
                     advance()
         else:
             histories = []
             for k, (net, seed) in enumerate(zip(nets, seeds, strict=True)):
+                callbacks = _recorder(monitor, values[k])
+                optimizer = cfg.build_optimizer()  # fresh state for every seed
                 histories.append(
-                    fit(
-                        net,
-                        X,
-                        y,
-                        seed=seed,
-                        callbacks=_recorder(monitor, values[k]),
-                        progress=False,
-                        validation=validation,
-                        **_fit_arguments(training),
-                    )
+                    fit(net, X, y, optimizer=optimizer, seed=seed, callbacks=callbacks, **arguments)
                 )
                 if advance is not None:
                     advance()
     return [SeedRun(*run) for run in zip(nets, histories, values, strict=True)]
-
-
-#: What :func:`mlplab.fit_ensemble` trains: other settings train seed by seed.
-ENSEMBLE_OPTIMIZERS = ("sgd", "adam")
-ENSEMBLE_LOSSES = ("mse", "half_sse")
-
-
-def _together_is_faster(nets: list[MLP], training: Training) -> bool:
-    """Whether one ensemble beats seed-by-seed :func:`mlplab.fit` for these networks.
-
-    Stacking pays where a single network runs on the NumPy stepper (its products then serve all
-    members at once); networks that the compiled loop trains (small ones on long runs, e.g. the
-    paper's 2-2-3-2) train faster alone.
-    """
-    if len(nets) < 2 or training.optimizer not in ENSEMBLE_OPTIMIZERS:
-        return False
-    if training.loss not in ENSEMBLE_LOSSES:
-        return False
-    plan = explain(nets[0], get_loss(training.loss), training.make_optimizer(),
-                   training.batch_size, epochs=training.epochs)  # fmt: skip
-    return plan.path == "numpy"
-
-
-def _fit_arguments(training: Training) -> dict:
-    return {
-        "loss": training.loss,
-        "optimizer": training.make_optimizer(),
-        "epochs": training.epochs,
-        "batch_size": training.batch_size,
-        "sampling": training.sampling,
-    }
 
 
 def _recorder(monitor: Callable[[MLP], object] | None, values: list) -> list:
@@ -197,13 +128,13 @@ def _recorder(monitor: Callable[[MLP], object] | None, values: list) -> list:
 
 def _train_together(
     nets: list[MLP],
-    training: Training,
     X: np.ndarray,
     y: np.ndarray,
     seeds: list[int],
-    validation: tuple[np.ndarray, np.ndarray] | None,
     monitor: Callable[[MLP], object] | None,
     values: list[list],
+    cfg: TrainConfig,
+    arguments: dict,
 ) -> list[History]:
     """All seeds as one ensemble (members on a leading axis); ``nets`` get the results.
 
@@ -218,11 +149,10 @@ def _train_together(
         ensemble,
         X,
         y,
+        optimizer=cfg.build_optimizer(),
         seeds=seeds,
-        validation=validation,
         callbacks=callbacks,
-        progress=False,
-        **_fit_arguments(training),
+        **arguments,
     )
     for net, params in zip(nets, ensemble.params, strict=True):
         net.params[...] = params

@@ -9,21 +9,22 @@ passes as its epochs, so the study trains 4000 of them and reports every fourth 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from pathlib import Path
 
 import numpy as np
 
 from mlplab import plots
+from mlplab.config import TrainConfig
 from mlplab.data import get_target, sample
 from mlplab.experiments.common import (
-    Arch,
     SeedRun,
-    Training,
     fmt,
     over_seeds,
     progress_bar,
     seed_list,
+    settings,
     stack,
     train_seeds,
 )
@@ -32,9 +33,20 @@ from mlplab.experiments.report import Check, StudyResult
 TITLE = "the seed configuration, (x−2)cos(4x) with a 1-64-64-1 sigmoid network and SGD"
 DEFAULT_SEEDS = {False: 3, True: 2}
 
-ARCH = Arch((1, 64, 64, 1), "sigmoid", "identity", init="normal:0,1", bias_init=0.03)
 N_TRAIN = 512
 BATCH = 128
+#: The 1-64-64-1 sigmoid network and SGD, η = 0.1, batch 128 (the epochs: :func:`training`).
+CONFIG = TrainConfig(
+    hidden=[64, 64],
+    activation="sigmoid",
+    output_activation="identity",
+    init="normal:0,1",
+    bias_init="0.03",
+    loss="mse",
+    optimizer="sgd",
+    lr=0.1,
+    batch_size=BATCH,
+)
 PASSES = N_TRAIN // BATCH  # passes over the data per epoch K
 DATA_SEED = 1234
 GRID = np.linspace(-2.0, 2.0, 801).reshape(-1, 1)
@@ -45,9 +57,9 @@ def epochs(quick: bool) -> int:
     return 50 if quick else 1000
 
 
-def training(quick: bool) -> Training:
-    """SGD, η = 0.1, batch 128, K epochs of N/B passes (``fit`` epochs are passes)."""
-    return Training("mse", "sgd", lr=0.1, epochs=PASSES * epochs(quick), batch_size=BATCH)
+def training(quick: bool) -> TrainConfig:
+    """:data:`CONFIG` for K epochs of N/B passes (``fit`` epochs are passes)."""
+    return dataclasses.replace(CONFIG, epochs=PASSES * epochs(quick))
 
 
 def per_epoch(runs: list[SeedRun], attr: str) -> np.ndarray:
@@ -78,9 +90,7 @@ def train(quick: bool, seeds: int, progress: bool) -> tuple[SeedRun, ...]:
     x, y, x_val, y_val, _ = make_data()
     with progress_bar("cos4 seeds", seeds, progress) as advance:
         return tuple(
-            train_seeds(
-                ARCH, training(quick), x, y, seed_list(seeds), (x_val, y_val), advance=advance
-            )
+            train_seeds(training(quick), x, y, seed_list(seeds), (x_val, y_val), advance=advance)
         )
 
 
@@ -185,5 +195,5 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         answer=answer,
         metrics=metrics,
         checks=checks,
-        config={"arch": ARCH.to_dict(), "training": tr.to_dict(), "data_seed": DATA_SEED},
+        config={"run": settings(tr), "data_seed": DATA_SEED},
     )

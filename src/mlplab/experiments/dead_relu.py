@@ -12,21 +12,22 @@ deeper ReLU network with He initialisation and with a harmful one (biases −1).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 
 from mlplab import plots
+from mlplab.config import TrainConfig
 from mlplab.data import get_target, sample
 from mlplab.diagnostics import dead_units
 from mlplab.experiments.common import (
-    Arch,
-    Training,
     fmt,
     over_seeds,
     plural,
     progress_bar,
     seed_list,
+    settings,
     stack,
     train_seeds,
 )
@@ -71,19 +72,26 @@ def active_units(net: MLP, x: np.ndarray) -> int:
 def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
     x, y = make_data()
     seeds_ = seed_list(seeds)
-    tr = Training("mse", "sgd", lr=0.1, epochs=100 if quick else 1000, batch_size=16)
+    tr = TrainConfig(
+        hidden=[WIDTH],
+        init="he_normal",
+        loss="mse",
+        optimizer="sgd",
+        lr=0.1,
+        epochs=100 if quick else 1000,
+        batch_size=16,
+    )
     parts: dict[str, list] = {}
     start: dict[str, list[MLP]] = {}
     with progress_bar("dead-relu runs", 4 * seeds, progress) as advance:
         for act in ("relu", "leaky_relu:0.01"):
-            arch = Arch((1, WIDTH, 1), act, init="he_normal")
-            nets = [arch.build(s) for s in seeds_]
+            cfg = dataclasses.replace(tr, activation=act)
+            nets = [cfg.build_network(1, 1, seed=s) for s in seeds_]
             for net in nets:
                 kill_units(net, x)
             start[act] = [net.copy() for net in nets]
             parts[act] = train_seeds(
-                arch,
-                tr,
+                cfg,
                 x,
                 y,
                 seeds_,
@@ -91,14 +99,14 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
                 start=nets,
                 advance=advance,
             )
-        deep_tr = Training("mse", "sgd", lr=0.05, epochs=tr.epochs, batch_size=16)
+        deep_tr = dataclasses.replace(tr, hidden=list(DEEP[1:-1]), activation="relu", lr=0.05)
         for label, bias in (
             ("He init, biases 0", 0.0),
             (f"He init, biases {HARMFUL_TEXT}", HARMFUL_BIAS),
         ):
-            arch = Arch(DEEP, "relu", init="he_normal", bias_init=bias)
+            cfg = dataclasses.replace(deep_tr, bias_init=str(bias))
             parts[label] = train_seeds(
-                arch, deep_tr, x, y, seeds_, monitor=lambda n: active_units(n, x), advance=advance
+                cfg, x, y, seeds_, monitor=lambda n: active_units(n, x), advance=advance
             )
 
     # Part 1: bitwise comparison of the dead units' parameters.
@@ -245,8 +253,8 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         metrics=metrics,
         checks=checks,
         config={
-            "training": tr.to_dict(),
-            "deep_training": deep_tr.to_dict(),
+            "training": settings(tr, "training"),
+            "deep_training": settings(deep_tr, "training"),
             "dead_units": DEAD.tolist(),
             "margin": MARGIN,
         },

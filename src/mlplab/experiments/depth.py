@@ -11,15 +11,15 @@ from pathlib import Path
 import numpy as np
 
 from mlplab import plots
+from mlplab.config import TrainConfig
 from mlplab.data import get_target, sample
 from mlplab.diagnostics import gradient_norms
 from mlplab.experiments.common import (
-    Arch,
-    Training,
     fmt,
     over_seeds,
     progress_bar,
     seed_list,
+    settings,
     train_seeds,
 )
 from mlplab.experiments.params import Parameter
@@ -44,8 +44,19 @@ def depth_list(quick: bool) -> list[int]:
     return [2, 4, 8] if quick else [2, 4, 8, 16, 32]
 
 
-def arch(activation: str, depth: int, width: int = WIDTH) -> Arch:
-    return Arch((1, *[width] * depth, 1), activation, init=ACTIVATIONS[activation])
+def config(activation: str, depth: int, quick: bool, width: int = WIDTH) -> TrainConfig:
+    """``depth`` hidden layers of ``width`` units with ``activation`` and its initialiser;
+    Adam, η = 0.01, batch 32."""
+    return TrainConfig(
+        hidden=[width] * depth,
+        activation=activation,
+        init=ACTIVATIONS[activation],
+        loss="mse",
+        optimizer="adam",
+        lr=1e-2,
+        epochs=25 if quick else 200,
+        batch_size=32,
+    )
 
 
 def decay_per_layer(norms: np.ndarray) -> float:
@@ -84,16 +95,18 @@ def run(
     if len(ds) < 2:
         raise ValueError(f"depths needs at least two different depths, got {list(ds)}")
     seeds_ = seed_list(seeds)
-    tr = Training("mse", "adam", lr=1e-2, epochs=25 if quick else 200, batch_size=32)
+    tr = config("tanh", ds[0], quick, width)  # the training settings, the same for every network
     norms: dict[str, dict[int, np.ndarray]] = {a: {} for a in ACTIVATIONS}
     final: dict[str, np.ndarray] = {}
     with progress_bar("depth runs", len(ACTIVATIONS) * len(ds), progress) as advance:
         for act in ACTIVATIONS:
             losses = []
             for d in ds:
-                a = arch(act, d, width)
-                norms[act][d] = np.array([gradient_norms(a.build(s), x, y)[0] for s in seeds_])
-                runs = train_seeds(a, tr, x, y, seeds_)
+                cfg = config(act, d, quick, width)
+                norms[act][d] = np.array(
+                    [gradient_norms(cfg.build_network(1, 1, seed=s), x, y)[0] for s in seeds_]
+                )
+                runs = train_seeds(cfg, x, y, seeds_)
                 losses.append([r.history.train_loss[-1] for r in runs])
                 advance()
             final[act] = np.array(losses).T  # (seeds, depths)
@@ -211,6 +224,11 @@ def run(
             },
         },
         checks=checks,
-        config={"width": width, "depths": ds, "training": tr.to_dict(), "inits": ACTIVATIONS},
+        config={
+            "width": width,
+            "depths": ds,
+            "training": settings(tr, "training"),
+            "inits": ACTIVATIONS,
+        },
         tables=[table],
     )

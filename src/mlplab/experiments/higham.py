@@ -8,19 +8,20 @@ step, η = 0.05, 10^6 steps. The 11-point variant adds (0.3, 0.7) to category B.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 
 from mlplab import plots
+from mlplab.config import TrainConfig
 from mlplab.data import paper_example
 from mlplab.experiments.common import (
-    Arch,
     SeedRun,
-    Training,
     fmt,
     plural,
     progress_bar,
+    settings,
     train_seeds,
 )
 from mlplab.experiments.report import Check, StudyResult, markdown_table
@@ -31,8 +32,22 @@ DEFAULT_SEEDS = {False: 2, True: 1}
 X10, _ONE_HOT = paper_example()
 LABELS10 = _ONE_HOT.argmax(axis=1)  # 0 = category A, 1 = category B
 EXTRA_POINT = (0.3, 0.7)
-ARCH = Arch((2, 2, 3, 2), "sigmoid", "sigmoid", init="normal:0,0.5", bias_init="normal:0,0.5")
 ETA = 0.05
+
+#: The 2-2-3-2 sigmoid network (the inputs and outputs come from the data), SGD on half the
+#: sum of squares, one point drawn with replacement per step (the epochs: :func:`train_variant`).
+CONFIG = TrainConfig(
+    hidden=[2, 3],
+    activation="sigmoid",
+    output_activation="sigmoid",
+    init="normal:0,0.5",
+    bias_init="normal:0,0.5",
+    loss="half_sse",
+    optimizer="sgd",
+    lr=ETA,
+    batch_size=1,
+    batch_sampling="replacement",
+)
 
 
 def points(variant: int) -> tuple[np.ndarray, np.ndarray]:
@@ -55,10 +70,8 @@ def seeds_of(quick: bool, seeds: int) -> list[int]:
 def train_variant(variant: int, quick: bool, seeds: list[int], advance) -> list[SeedRun]:
     X, labels = points(variant)
     n = len(labels)
-    tr = Training(
-        "half_sse", "sgd", ETA, epochs=steps(quick) // n, batch_size=1, sampling="replacement"
-    )
-    return train_seeds(ARCH, tr, X, np.eye(2)[labels], seeds, advance=advance)
+    tr = dataclasses.replace(CONFIG, epochs=steps(quick) // n)
+    return train_seeds(tr, X, np.eye(2)[labels], seeds, advance=advance)
 
 
 def plot_regions(ax, run: SeedRun, variant: int, seed: int) -> None:
@@ -175,7 +188,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
             "classified": classified,
         },
         checks=checks,
-        config={"arch": ARCH.to_dict(), "eta": ETA, "steps": n_steps, "seeds": seed_ids},
+        config={"run": settings(CONFIG), "eta": ETA, "steps": n_steps, "seeds": seed_ids},
         tables=[
             "## Per seed\n\n" + markdown_table(["points", "seed", "final cost", "classified"], rows)
         ],

@@ -16,7 +16,14 @@ import numpy as np
 from mlplab import plots
 from mlplab.data import get_target
 from mlplab.experiments import cos4
-from mlplab.experiments.common import fmt, over_seeds, progress_bar, seed_list, train_seeds
+from mlplab.experiments.common import (
+    fmt,
+    over_seeds,
+    progress_bar,
+    seed_list,
+    settings,
+    train_seeds,
+)
 from mlplab.experiments.params import Parameter
 from mlplab.experiments.report import Check, StudyResult
 
@@ -55,9 +62,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool, noise: float = NOISE
     x, y_noisy, _, _, y_clean = cos4.make_data(noise)
     clean = list(cos4.train(quick, seeds, progress))
     with progress_bar("label-noise seeds", seeds, progress) as advance:
-        noisy = train_seeds(
-            cos4.ARCH, tr, x, y_noisy, seed_list(seeds), (x, y_clean), advance=advance
-        )
+        noisy = train_seeds(tr, x, y_noisy, seed_list(seeds), (x, y_clean), advance=advance)
     f = get_target("cos4")
     grid = cos4.GRID
     truth = f(grid)
@@ -172,5 +177,5 @@ def run(out: Path, quick: bool, seeds: int, progress: bool, noise: float = NOISE
         answer=answer,
         metrics=metrics,
         checks=checks,
-        config={"noise": noise, "training": tr.to_dict(), "arch": cos4.ARCH.to_dict()},
+        config={"noise": noise, "run": settings(tr)},
     )

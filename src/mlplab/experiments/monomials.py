@@ -9,17 +9,18 @@ x^p). The error of output p is max_x |a_p(x) − x^p| / max_x |x^p| on a fine gr
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 
 from mlplab import plots
+from mlplab.config import TrainConfig
 from mlplab.experiments.common import (
-    Arch,
-    Training,
     over_seeds,
     progress_bar,
     seed_list,
+    settings,
     train_seeds,
 )
 from mlplab.experiments.params import Parameter
@@ -66,17 +67,23 @@ def run(
     seeds_ = seed_list(seeds)
     domains = cases(domain)
     wide = f"[−{domain:g}, {domain:g}]"
-    arch = Arch((1, width, S + 1), "tanh")
-    adam = Training("mse", "adam", lr=1e-2, epochs=1000 if quick else 3000, batch_size=None)
-    lbfgs = Training("mse", "lbfgs", epochs=1500 if quick else 10000)
+    adam = TrainConfig(
+        hidden=[width],
+        activation="tanh",
+        loss="mse",
+        optimizer="adam",
+        lr=1e-2,
+        epochs=1000 if quick else 3000,
+        batch_size=None,
+    )
+    lbfgs = dataclasses.replace(adam, optimizer="lbfgs", epochs=1500 if quick else 10000)
     errors: dict[str, np.ndarray] = {}
     best_nets = {}
     with progress_bar("monomial fits", len(domains) * seeds, progress) as advance:
         for case, (half, scale) in domains.items():
             x = np.linspace(-half, half, 401).reshape(-1, 1)
-            runs = train_seeds(arch, adam, x / scale, targets(x), seeds_)
+            runs = train_seeds(adam, x / scale, targets(x), seeds_)
             runs = train_seeds(
-                arch,
                 lbfgs,
                 x / scale,
                 targets(x),
@@ -180,8 +187,8 @@ def run(
             "s": S,
             "width": width,
             "domain": domain,
-            "adam": adam.to_dict(),
-            "lbfgs": lbfgs.to_dict(),
+            "adam": settings(adam),
+            "lbfgs": settings(lbfgs),
         },
         tables=[table],
     )

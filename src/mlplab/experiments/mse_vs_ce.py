@@ -12,20 +12,21 @@ saturated on the wrong side; for softmax cross-entropy δ^[L] = softmax(z) − y
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 
 from mlplab import plots
 from mlplab.activations import get_activation
+from mlplab.config import TrainConfig
 from mlplab.experiments.common import (
-    Arch,
     SeedRun,
-    Training,
     fmt,
     over_seeds,
     progress_bar,
     seed_list,
+    settings,
     stack,
     train_seeds,
 )
@@ -67,7 +68,7 @@ def accuracy_monitor(X: np.ndarray, labels: np.ndarray):
 
 
 def train_pair(
-    sizes: tuple[int, ...], data: tuple[np.ndarray, ...], tr: Training, seeds: list[int], advance
+    sizes: tuple[int, ...], data: tuple[np.ndarray, ...], tr: TrainConfig, seeds: list[int], advance
 ) -> dict[str, list[SeedRun]]:
     """MSE (sigmoid outputs, one-hot) and CE (logits) runs on the same data and seeds."""
     X, labels, Xt, lt = data
@@ -77,10 +78,11 @@ def train_pair(
         ("MSE + sigmoid", "sigmoid", "mse", onehot),
         ("softmax CE", "identity", "cross_entropy", labels),
     ):
-        arch = Arch(sizes, "tanh", out_act)
-        t = Training(loss, tr.optimizer, tr.lr, tr.momentum, tr.epochs, tr.batch_size)
+        cfg = dataclasses.replace(
+            tr, hidden=list(sizes[1:-1]), output_activation=out_act, loss=loss
+        )
         runs[name] = train_seeds(
-            arch, t, X, y, seeds, monitor=accuracy_monitor(Xt, lt), advance=advance
+            cfg, X, y, seeds, monitor=accuracy_monitor(Xt, lt), advance=advance, n_out=sizes[-1]
         )
     return runs
 
@@ -115,7 +117,9 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
     digits = load_digits_split()
     if digits is not None:
         sets["digits"] = ((64, 32, 10), digits)
-    tr = Training("mse", "sgd", lr=0.1, epochs=30 if quick else 300, batch_size=32)
+    tr = TrainConfig(
+        activation="tanh", optimizer="sgd", lr=0.1, epochs=30 if quick else 300, batch_size=32
+    )
     results: dict[str, dict[str, list[SeedRun]]] = {}
     with progress_bar("mse-vs-ce runs", 2 * len(sets) * seeds, progress) as advance:
         for name, (sizes, data) in sets.items():
@@ -257,6 +261,6 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
             "digits_skipped": digits is None,
         },
         checks=checks,
-        config={"training": tr.to_dict(), "target_accuracy": TARGET_ACCURACY},
+        config={"training": settings(tr, "training"), "target_accuracy": TARGET_ACCURACY},
         tables=tables,
     )

@@ -8,20 +8,21 @@ same number of full-batch Adam steps (so the runs differ only in the data).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 
 from mlplab import plots
+from mlplab.config import TrainConfig
 from mlplab.data import get_target, sample
 from mlplab.experiments.common import (
-    Arch,
-    Training,
     fmt,
     over_seeds,
     plural,
     progress_bar,
     seed_list,
+    settings,
     stack,
     train_seeds,
 )
@@ -30,7 +31,10 @@ from mlplab.experiments.report import Check, StudyResult, markdown_table
 TITLE = "a 1-64-64-1 tanh network fits 1/(1+25x²), then L-BFGS; the error near x = 0"
 DEFAULT_SEEDS = {False: 3, True: 2}
 
-ARCH = Arch((1, 64, 64, 1), "tanh", init="xavier_normal", bias_init=0.0)
+#: The 1-64-64-1 tanh network, Xavier normal weights, zero biases, trained on MSE.
+NETWORK = TrainConfig(
+    hidden=[64, 64], activation="tanh", init="xavier_normal", bias_init="0", loss="mse"
+)
 GRID = np.linspace(-1.0, 1.0, 2001).reshape(-1, 1)
 NEAR_ZERO = 0.1  # "near 0" means |x| <= NEAR_ZERO
 THRESHOLD = 1e-4
@@ -57,25 +61,26 @@ def errors(net) -> tuple[float, float, float]:
 def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
     seeds_ = seed_list(seeds)
     x, y, x_val, y_val = make_data(256)
-    adam = Training("mse", "adam", lr=1e-3, epochs=300 if quick else 3000, batch_size=32)
-    lbfgs = Training("mse", "lbfgs", epochs=200 if quick else 2000)
+    adam = dataclasses.replace(
+        NETWORK, optimizer="adam", lr=1e-3, epochs=300 if quick else 3000, batch_size=32
+    )
+    lbfgs = dataclasses.replace(NETWORK, optimizer="lbfgs", epochs=200 if quick else 2000)
     ns = [32, 128, 512] if quick else [32, 64, 128, 256, 512, 1024]
     budget = 1000 if quick else 3000  # full-batch Adam steps per run in part 2
     f = get_target("runge")
     with progress_bar("runge runs", 2 * seeds + len(ns) * len(INITS), progress) as advance:
-        runs = train_seeds(ARCH, adam, x, y, seeds_, (x_val, y_val), advance=advance)
+        runs = train_seeds(adam, x, y, seeds_, (x_val, y_val), advance=advance)
         after_adam = [r.net.copy() for r in runs]
         polished = train_seeds(
-            ARCH, lbfgs, x, y, seeds_, (x_val, y_val), start=[r.net for r in runs], advance=advance
+            lbfgs, x, y, seeds_, (x_val, y_val), start=[r.net for r in runs], advance=advance
         )
         sweep: dict[str, np.ndarray] = {}
         for label, init in INITS.items():
             rows = []
             for n in ns:
                 xs, ys, _, _ = make_data(n)
-                tr = Training("mse", "adam", 1e-3, epochs=budget, batch_size=None)
-                arch = Arch(ARCH.sizes, "tanh", init=init, bias_init=0.0)
-                rows.append([errors(r.net) for r in train_seeds(arch, tr, xs, ys, seeds_)])
+                tr = dataclasses.replace(adam, init=init, epochs=budget, batch_size=None)
+                rows.append([errors(r.net) for r in train_seeds(tr, xs, ys, seeds_)])
                 advance()
             sweep[label] = np.array(rows)  # (len(ns), seeds, 2)
 
@@ -251,9 +256,8 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         },
         checks=checks,
         config={
-            "arch": ARCH.to_dict(),
-            "adam": adam.to_dict(),
-            "lbfgs": lbfgs.to_dict(),
+            "adam": settings(adam),
+            "lbfgs": settings(lbfgs),
             "sweep_steps": budget,
             "sweep_n": ns,
         },

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mlplab._spec import unknown
+from mlplab._names import unknown
 from mlplab.pde.burgers_exact import NU, burgers_exact
 from mlplab.pde.problem import Box, Problem
 from mlplab.pde.solve import Schedule

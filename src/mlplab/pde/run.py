@@ -8,10 +8,7 @@ interrupted run never leaves a half-written folder or mixes with an earlier one.
 from __future__ import annotations
 
 import math
-import os
-import shutil
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +19,7 @@ from mlplab.network import MLP
 from mlplab.pde import figures
 from mlplab.pde.problems import Builtin, Setup, get_builtin
 from mlplab.pde.solve import solve
+from mlplab.runfolder import staged
 
 SLICE_TIMES = (0.25, 0.5, 0.75)
 
@@ -42,25 +40,8 @@ def run_problem(name: str, out: str | Path, quick: bool = False) -> dict:
     """
     builtin = get_builtin(name)
     setup = builtin.quick if quick else builtin.full
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = out.with_name(f".partial-{out.name}-{uuid.uuid4().hex[:8]}")
-    stage.mkdir()
-    try:
-        metrics = _solve_into(builtin, setup, stage, quick)
-        _publish(stage, out)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
-    return metrics
-
-
-def _publish(stage: Path, out: Path) -> None:
-    """Move the finished ``stage`` to ``out``, replacing an earlier run there."""
-    if out.exists():
-        old = out.with_name(f".partial-{out.name}-old-{uuid.uuid4().hex[:8]}")
-        os.replace(out, old)
-        shutil.rmtree(old, ignore_errors=True)
-    os.replace(stage, out)
+    with staged(out) as stage:  # written aside, moved into place whole (mlplab.runfolder)
+        return _solve_into(builtin, setup, stage.path, quick)
 
 
 def _solve_into(builtin: Builtin, setup: Setup, folder: Path, quick: bool) -> dict:

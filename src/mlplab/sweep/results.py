@@ -1,7 +1,7 @@
 """The results table of a sweep: ``results.csv``, one row per run.
 
 Columns: ``run_id``, ``status`` (``ok`` or ``failed``), every field of
-:class:`mlplab.run.TrainConfig`, every metric of :func:`mlplab.run.train_run` (its training
+:class:`mlplab.config.TrainConfig`, every metric of :func:`mlplab.train_run.train_run` (its training
 status as ``fit_status``), then ``error``. Lists (``hidden``, ``domain``) are written as JSON,
 missing values as empty cells, floats with full precision.
 """

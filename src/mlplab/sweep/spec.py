@@ -1,7 +1,7 @@
 """Sweep specifications: a TOML file that names a base configuration, overrides and seeds.
 
 A spec looks like this (every key of ``[base]``, ``[grid]`` and ``[[runs]]`` is a field of
-:class:`mlplab.run.TrainConfig`, i.e. an option of ``mlplab train``)::
+:class:`mlplab.config.TrainConfig`, i.e. an option of ``mlplab train``)::
 
     name = "width-lr"            # optional; default: the file name without .toml
     seeds = 2                    # 2 means seeds 0 and 1; or a list such as [0, 7, 42]
@@ -39,8 +39,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlplab.config import TrainConfig
 from mlplab.errors import MlplabError
-from mlplab.run import TrainConfig
 
 if sys.version_info >= (3, 11):
     import tomllib

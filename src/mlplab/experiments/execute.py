@@ -1,17 +1,14 @@
-"""Run a study into its folder, so that an interrupted run never leaves a half-written report.
+"""Running studies (what ``mlplab experiment run`` does): each into its folder, here or as Dask
+tasks, and ``run all``'s index report.
 
-The study writes its figures into a hidden staging folder inside ``out``; when it has finished,
-``metrics.json``, ``config.json`` and ``report.md`` are written there too, and every file is
-then renamed into ``out`` with ``report.md`` last. If the study fails or is interrupted
-(Ctrl-C), the staging folder is removed and ``out`` keeps whatever complete run it held before.
+A study writes its figures, ``metrics.json``, ``config.json`` and ``report.md`` into a staging
+folder beside ``out``, which then replaces ``out`` whole (:func:`mlplab.runfolder.staged`). If
+the study fails or is interrupted (Ctrl-C), ``out`` keeps whatever complete run it held before.
 """
 
 from __future__ import annotations
 
-import os
 import shlex
-import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +17,7 @@ from mlplab.experiments import STUDIES, get_study
 from mlplab.experiments.params import parameters
 from mlplab.experiments.report import QUICK_NOTE, StudyResult, markdown_table, render_report
 from mlplab.io import write_json, write_text
+from mlplab.runfolder import staged
 
 REPORT = "report.md"
 
@@ -64,7 +62,7 @@ def run_study(
     name : str
         A key of :data:`mlplab.experiments.STUDIES`.
     out : str or Path
-        The study folder (created if needed).
+        The study folder: written whole, replacing an earlier run of a study there.
     quick : bool
         The small version for CI (seconds).
     seeds : int, optional
@@ -87,11 +85,10 @@ def run_study(
         raise ValueError(f"study {name!r} has no parameter {', '.join(unknown)}")
     n_seeds = seeds if seeds is not None else study.DEFAULT_SEEDS[quick]
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(dir=out, prefix=".partial-"))
-    try:
+    out.mkdir(parents=True, exist_ok=True)  # the folder to find, even before the first run
+    with staged(out) as stage:
         start = time.perf_counter()
-        result = study.run(stage, quick=quick, seeds=n_seeds, progress=progress, **params)
+        result = study.run(stage.path, quick=quick, seeds=n_seeds, progress=progress, **params)
         seconds = time.perf_counter() - start
         config = {
             "study": name,
@@ -107,19 +104,14 @@ def run_study(
             "checks": [c.to_dict() for c in result.checks],
             **result.metrics,
         }
-        write_json(stage / "config.json", config)
-        write_json(stage / "metrics.json", metrics)
+        write_json(stage.path / "config.json", config)
+        write_json(stage.path / "metrics.json", metrics)
         write_text(
-            stage / REPORT,
+            stage.path / REPORT,
             render_report(
                 name, result, command_line(name, out, quick, seeds, params), seconds, quick
             ),
         )
-        files = sorted(p.name for p in stage.iterdir() if p.name != REPORT)
-        for file in [*files, REPORT]:
-            os.replace(stage / file, out / file)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
     return result
 
 
@@ -137,7 +129,7 @@ def run_all(
     ----------
     cluster : dict, optional
         Run the studies as tasks on Dask, the machinery of ``mlplab sweep``: the arguments of
-        :func:`mlplab.sweep.execute.connect` (``scheduler``, ``workers``, ``timeout``); an
+        :func:`mlplab.cluster.connect` (``scheduler``, ``workers``, ``timeout``); an
         empty dict starts a local cluster. Without it the studies run here, one after another.
     """
     out = Path(out)
@@ -186,24 +178,20 @@ def run_studies(
         return {
             name: run_study(name, out, quick, seeds, progress, params) for name, out in jobs.items()
         }
-    from distributed import as_completed
+    from mlplab.cluster import connect, dashboard_address, gather
 
-    from mlplab.progress import task_progress
-    from mlplab.sweep.execute import connect, dashboard_address
-
-    results: dict[str, StudyResult] = {}
-    with connect(**cluster) as client, task_progress("studies", len(jobs), progress) as bar:
+    with connect(**cluster) as client:
         link = dashboard_address(client)
-        if link:
-            bar.console.print(f"Dask dashboard: {link}")
-        task = bar.add_task("studies", total=len(jobs), info="")
-        futures = {  # absolute folders: a remote worker has a working directory of its own
-            client.submit(
-                run_study, name, Path(out).resolve(), quick, seeds, False, params, pure=False
-            ): name
-            for name, out in jobs.items()
-        }
-        for future in as_completed(futures):
-            results[futures[future]] = future.result()
-            bar.update(task, advance=1, info=futures[future])
+        results = gather(
+            client,
+            lambda: {  # absolute folders: a remote worker has a working directory of its own
+                client.submit(
+                    run_study, name, Path(out).resolve(), quick, seeds, False, params, pure=False
+                ): name
+                for name, out in jobs.items()
+            },
+            "studies",
+            progress=progress,
+            header=f"Dask dashboard: {link}" if link else None,
+        )
     return {name: results[name] for name in jobs}

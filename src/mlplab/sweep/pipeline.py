@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from mlplab.sweep.execute import run_configs
-from mlplab.sweep.report import write_summary
 from mlplab.sweep.results import write_results
 from mlplab.sweep.spec import SweepSpec
+from mlplab.sweep.summary import write_summary
+from mlplab.sweep.tasks import run_configs
 
 
 def run_sweep(

@@ -1,8 +1,8 @@
-"""``name:parameters`` strings (mlplab._spec): arity and values checked for every registry."""
+"""``name:parameters`` strings (mlplab._names): arity and values checked for every registry."""
 
 import pytest
 
-from mlplab._spec import build, parse_spec
+from mlplab._names import build, parse_spec
 from mlplab.activations import get_activation
 from mlplab.errors import MlplabError, ParameterError, UnknownNameError
 from mlplab.init import get_initializer

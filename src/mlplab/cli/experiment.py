@@ -9,6 +9,7 @@ import argparse
 from rich.markup import escape
 from rich.table import Table
 
+from mlplab.cli.common import UsageError, console, err_console, writable_dir
 from mlplab.experiments import STUDIES, get_study
 
 
@@ -69,8 +70,6 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from mlplab.cli import console
-
     table = Table(title="mlplab experiments")
     table.add_column("name")
     table.add_column("question")
@@ -81,7 +80,6 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    from mlplab.cli import console
     from mlplab.experiments.params import parameters
 
     study = get_study(args.name)
@@ -99,10 +97,9 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from mlplab.cli import UsageError, _writable_dir, console, err_console
+    from mlplab.cluster import ClusterError
+    from mlplab.experiments.execute import check_seeds, run_all, run_studies
     from mlplab.experiments.params import parse_settings
-    from mlplab.experiments.runner import check_seeds, run_all, run_studies
-    from mlplab.sweep.execute import ClusterError
 
     try:
         params = {}
@@ -119,7 +116,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(
             "give --workers (a local cluster) or --scheduler (a running one), not both"
         )
-    out = _writable_dir(args.out or f"runs/experiments/{args.name}")
+    out = writable_dir(args.out or f"runs/experiments/{args.name}")
     cluster = None
     if args.workers is not None or args.scheduler is not None:
         cluster = {"workers": args.workers, "scheduler": args.scheduler}

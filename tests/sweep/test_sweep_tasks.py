@@ -6,12 +6,14 @@ import dataclasses
 import json
 
 import numpy as np
+import pytest
 from sweep_helpers import SPEC, run_cli
 
-from mlplab.run import TrainConfig, train_run
+from mlplab.config import TrainConfig
 from mlplab.sweep import load_spec, run_configs
-from mlplab.sweep.execute import RUN_FILES, _publish, is_complete, run_task
 from mlplab.sweep.results import read_results
+from mlplab.sweep.tasks import RUN_FILES, _publish, is_complete, run_task
+from mlplab.train_run import train_run
 
 METRICS = ("train_mse", "val_mse", "max_abs_error", "steps", "parameters")
 
@@ -133,3 +135,12 @@ def test_a_second_attempt_of_a_finished_run_is_dropped(tmp_path):
     assert not late.exists()
     assert (tmp_path / "abc" / "metrics.json").stat().st_mtime_ns == stamp
     assert first["status"] == "ok"
+
+
+def test_a_second_sweep_into_the_same_folder_is_refused(tmp_path):
+    from mlplab.runfolder import RunFolderBusyError, lock
+
+    cfg = TrainConfig(epochs=5, n_train=16, hidden=[4])
+    with lock(tmp_path / "out"), pytest.raises(RunFolderBusyError, match="another --out"):
+        run_configs([cfg], tmp_path / "out")
+    assert [p.name for p in (tmp_path / "out").iterdir()] == []

@@ -8,6 +8,8 @@ import os
 
 from rich.markup import escape
 
+from mlplab.cli.common import UsageError, console, err_console, writable_dir
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Add the ``sweep`` subcommand to the ``mlplab`` parser."""
@@ -50,7 +52,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from mlplab.cli import UsageError, _writable_dir, console, err_console
     from mlplab.sweep import ClusterError, load_spec, run_sweep
     from mlplab.sweep.spec import MAX_RUNS
 
@@ -68,7 +69,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         max_runs=None if args.yes else MAX_RUNS,
         on_count=lambda n: console.print(f"{args.spec}: {n} runs; checking them", highlight=False),
     )
-    out = _writable_dir(args.out or f"runs/{spec.name}")
+    out = writable_dir(args.out or f"runs/{spec.name}")
     where = (
         f"the Dask scheduler at {args.scheduler}"
         if args.scheduler

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from mlplab.experiments import properties, runner
-from mlplab.experiments.runner import run_all, run_study
+from mlplab.experiments import execute, properties
+from mlplab.experiments.execute import run_all, run_study
 
 
 def test_interrupted_run_leaves_no_report_and_keeps_the_previous_one(tmp_path, monkeypatch):
@@ -42,7 +42,7 @@ def test_seeds_reach_the_study_and_the_config(tmp_path):
 
 
 def test_run_all_writes_an_index_linking_every_report(tmp_path, monkeypatch):
-    monkeypatch.setattr(runner, "STUDIES", {"properties": "properties"})
+    monkeypatch.setattr(execute, "STUDIES", {"properties": "properties"})
     results = run_all(tmp_path, quick=True, progress=False)
     index = (tmp_path / "report.md").read_text()
     assert "[properties](properties/report.md)" in index

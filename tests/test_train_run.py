@@ -1,6 +1,7 @@
 import pytest
 
-from mlplab.run import TrainConfig, load_config, train_run
+from mlplab.config import TrainConfig, load_config
+from mlplab.train_run import train_run
 
 
 def test_config_round_trip_and_rerun(tmp_path):

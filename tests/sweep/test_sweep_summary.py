@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlplab.sweep.report import MAX_LINES, _wide, write_summary
+from mlplab.sweep.summary import MAX_LINES, _wide, write_summary
 
 
 def _rows():

@@ -116,7 +116,7 @@ def write_summary(rows: Sequence[dict], params: Sequence[dict], out: Path, title
     Parameters
     ----------
     rows : sequence of dict
-        Results rows (:func:`mlplab.sweep.execute.result_row`).
+        Results rows (:func:`mlplab.sweep.tasks.result_row`).
     params : sequence of dict
         For each row, its value on each axis of the sweep (the same keys for every row).
     """

@@ -1,0 +1,77 @@
+"""The ``mlplab`` command line.
+
+``mlplab train``      fit a target function (or a CSV/NPZ data set) and write a run folder
+``mlplab gradcheck``  backprop and input derivatives against central finite differences
+``mlplab predict``    evaluate a saved model
+``mlplab diagnose``   dead units, saturation and gradient norms of a saved model, per layer
+``mlplab trace``      every number of one gradient step with its formula; exercises (--random)
+``mlplab sweep``      a grid of training runs in parallel on Dask (see mlplab.sweep)
+``mlplab experiment`` list and run the classic studies (``list``, ``run NAME|all``)
+``mlplab pde``        differential equations solved by a network (``list``, ``run NAME``)
+``mlplab --version``
+
+Every command has ``--help``. Errors in what the user typed end with a one-line message and exit
+status 2; a failed check exits with status 1; Ctrl-C and SIGTERM stop a command cleanly (a run
+folder being written keeps its earlier run) with status 130 and 143.
+
+Each command is a module of this package (``mlplab/cli/train.py`` is ``mlplab train``) with
+``add_parser(sub)``, which adds the command and sets its handler ``func`` (parsed arguments in,
+exit status out). What the commands share is in :mod:`mlplab.cli.common`; how Ctrl-C and
+SIGTERM stop a command, in :mod:`mlplab.cli.interrupts`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Sequence
+
+from rich.markup import escape
+
+from mlplab._version import __version__
+from mlplab.cli import diagnose, experiment, gradcheck, pde, predict, sweep, trace, train
+from mlplab.cli.common import UsageError, err_console, one_line
+from mlplab.cli.interrupts import Terminated, interrupts
+
+#: The commands, in the order of ``mlplab --help``: modules with ``add_parser(sub)``.
+COMMANDS = [train, gradcheck, predict, diagnose, trace, sweep, experiment, pde]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlplab",
+        description="See, check and run fully connected neural networks "
+        "(the MLP of Higham & Higham, hand-written backprop).",
+    )
+    parser.add_argument("--version", action="version", version=f"mlplab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        with interrupts():
+            return args.func(args)
+    except (UsageError, ValueError, OSError, MemoryError) as exc:  # expected: one line, exit 2
+        err_console.print(
+            f"[red]error:[/red] {escape(one_line(exc))}", highlight=False, soft_wrap=True
+        )
+        return 2
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, Terminated)
+        err_console.print("terminated" if terminated else "interrupted", highlight=False)
+        return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
+
+
+def app() -> None:
+    """Console entry point."""
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""What every command of the ``mlplab`` command line shares: the error for bad input, the
+consoles, and the check that an output folder can be written.
+
+Command modules import from here, never from :mod:`mlplab.cli` itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class UsageError(Exception):
+    """A problem with what the user typed: shown as one line, exit status 2."""
+
+
+def writable_dir(path: str | Path) -> Path:
+    """Create the folder ``path`` if needed and check that files can be written into it.
+
+    Raises
+    ------
+    UsageError
+        Naming the folder and the reason, when it cannot be created or written.
+    """
+    out = Path(path)
+    _probe(out, out)
+    return out
+
+
+def writable_parent(path: str | Path) -> Path:
+    """Check that the run folder ``path`` can be written, creating only its parent.
+
+    A run folder is written beside itself and moved into place (:mod:`mlplab.runfolder`), so
+    a run that never finishes leaves no empty folder behind.
+
+    Raises
+    ------
+    UsageError
+        As :func:`writable_dir`, naming ``path``.
+    """
+    out = Path(path)
+    _probe(out.parent, out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(
+            f"cannot write to output folder {out}: a file of that name is in the way; "
+            f"choose another --out"
+        )
+    return out
+
+
+def _probe(folder: Path, out: Path) -> None:
+    """Create ``folder`` and write and remove a file in it; a failure names ``out``."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".mlplab-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write to output folder {out}: {exc.strerror or exc}; choose another --out"
+        ) from None
+
+
+def one_line(exc: BaseException) -> str:
+    """The message of an expected error on one line; an ``OSError`` with its path."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = " → ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
+        text = f"{exc.strerror}: {where}" if where else exc.strerror
+    elif isinstance(exc, MemoryError):
+        text = f"out of memory ({exc or 'no details'}); try smaller sizes"
+    else:
+        text = str(exc) or type(exc).__name__
+    return " ".join(text.split())

@@ -1,0 +1,261 @@
+"""The run configuration: :class:`TrainConfig`, one place for every training option.
+
+Each field is an option of ``mlplab train`` (``n_train`` is ``--n-train``), a key of a run's
+``config.json`` and a key that a sweep spec may override; its metadata holds the help text and
+the group of the option, and :func:`add_options` generates the ``train`` command's options from
+them. Adding a training option is adding a field here (and using it where the run is built).
+The network, the optimiser and the other arguments of :func:`mlplab.fit` come from
+:meth:`TrainConfig.build_network`, :meth:`TrainConfig.build_optimizer` and
+:meth:`TrainConfig.fit_arguments`, which ``mlplab train``, the sweeps and the studies share.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlplab.losses import NAMES as LOSS_NAMES
+from mlplab.network import MLP
+from mlplab.optim import Optimizer, get_optimizer
+
+#: The defaults a built-in data set brings (the paper's network and training for ``higham``:
+#: 2-2-3-2 sigmoid, N(0, 0.5²) parameters, half_sse, single-point SGD with replacement,
+#: η = 0.05, 10^6 steps).
+DATA_DEFAULTS = {
+    "higham": {
+        "hidden": [2, 3],
+        "activation": "sigmoid",
+        "output_activation": "sigmoid",
+        "init": "normal:0,0.5",
+        "bias_init": "normal:0,0.5",
+        "loss": "half_sse",
+        "optimizer": "sgd",
+        "lr": 0.05,
+        "epochs": 100_000,
+        "batch_size": 1,
+        "batch_sampling": "replacement",
+    }
+}
+
+#: The option groups of ``mlplab train --help``, in order.
+GROUPS = ("data", "network", "training")
+
+
+def _option(default, help: str, group: str, **argparse_extra) -> dataclasses.Field:
+    """A config field with the help text, group and extra argparse settings of its option."""
+    meta = {"help": help, "group": group, "argparse": argparse_extra}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs (the fields of ``config.json``)."""
+
+    target: str = _option(
+        "runge",
+        "registered target (runge, cos4, sin, abs, step, monomial:p) or a formula in x such as "
+        "'sin(3*x) + x**2'; 'higham' is the paper's data set (as --data)",
+        "data",
+    )
+    domain: tuple[float, float] = _option(
+        (-1.0, 1.0), "interval of x", "data", metavar=("LOW", "HIGH")
+    )
+    n_train: int = _option(256, "training points", "data")
+    n_val: int = _option(64, "validation points", "data")
+    sampling: str = _option(
+        "uniform",
+        "how x is drawn; 'normal' uses mean and half-width of --domain",
+        "data",
+        choices=["uniform", "grid", "normal"],
+    )
+    noise: float = _option(0.0, "std of Gaussian label noise", "data")
+    data: str | None = _option(
+        None,
+        "CSV (x columns then y) or NPZ (x, y) file instead of --target, or 'higham': the "
+        "paper's 10 points with its 2-2-3-2 sigmoid network and SGD as defaults",
+        "data",
+    )
+    val_fraction: float | None = _option(
+        None,
+        "validation share of --data (default: 0.2, none for 20 points or fewer; 0: none)",
+        "data",
+    )
+    hidden: list[int] = _option([64, 64], "hidden layer widths", "network", metavar="WIDTH")  # noqa: RUF009
+    activation: str = _option(
+        "tanh",
+        "sigmoid, tanh, relu, leaky_relu[:alpha], elu[:alpha], softplus, gelu, sin, identity",
+        "network",
+    )
+    output_activation: str = _option("identity", "σ of the output layer", "network")
+    init: str = _option(
+        "xavier_normal",
+        "xavier_normal, xavier_uniform, he_normal, he_uniform, normal[:mu,sigma], uniform[:a,b]",
+        "network",
+    )
+    bias_init: str = _option("0", "a constant or an initialiser name", "network")
+    loss: str = _option("mse", f"one of: {', '.join(LOSS_NAMES)}", "training")
+    optimizer: str = _option("adam", "sgd, adam or lbfgs", "training")
+    lr: float = _option(1e-3, "learning rate (> 0)", "training")
+    momentum: float = _option(0.0, "SGD momentum", "training")
+    epochs: int = _option(2000, "passes over the training set", "training")
+    batch_size: int | None = _option(32, "points per step", "training")  # None: full batch
+    batch_sampling: str = _option(
+        "shuffle",
+        "reshuffled minibatches each epoch, or points drawn with replacement",
+        "training",
+        choices=["shuffle", "replacement"],
+    )
+    schedule: str = _option(
+        "constant", "constant, step:every,gamma, exponential:gamma, cosine:floor", "training"
+    )
+    early_stopping: int | None = _option(
+        None,
+        "stop after this many epochs without a better validation loss",
+        "training",
+        metavar="PATIENCE",
+    )
+    seed: int = _option(0, "seeds the data, the initial weights and the batch order", "training")
+    dtype: str = _option(
+        "float64", "floating-point precision", "network", choices=["float64", "float32"]
+    )
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        """Build a config from a dict, rejecting unknown keys by name."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        extra = sorted(set(values) - names)
+        if extra:
+            raise ValueError(
+                f"unknown configuration key(s): {', '.join(extra)}; valid keys are: "
+                f"{', '.join(sorted(names))}"
+            )
+        values = dict(values)
+        if "domain" in values:
+            values["domain"] = tuple(float(v) for v in values["domain"])
+        if "hidden" in values:
+            values["hidden"] = list(values["hidden"])
+        return cls(**values)
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> TrainConfig:
+        """The config of parsed ``mlplab train`` options (see :func:`add_options`)."""
+        return cls.from_dict({f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["domain"] = list(self.domain)
+        return d
+
+    def with_data_defaults(self) -> TrainConfig:
+        """This config with a built-in data set's defaults (see :data:`DATA_DEFAULTS`).
+
+        ``target="higham"`` names the data set too. Fields left at the general defaults take the
+        data set's; fields set to anything else are kept.
+        """
+        from mlplab.data import DATASETS
+
+        default = TrainConfig()
+        values = self.to_dict()
+        name = (self.data or self.target).strip().lower()
+        if name not in DATASETS:
+            return self
+        if self.target.strip().lower() == name:
+            values["target"], values["data"] = default.target, name
+        for key, value in DATA_DEFAULTS.get(name, {}).items():
+            if getattr(self, key) == getattr(default, key):
+                values[key] = value
+        return TrainConfig.from_dict(values)
+
+    def build_network(self, n_in: int, n_out: int, seed: int | None = None) -> MLP:
+        """The network of this config for ``n_in`` inputs and ``n_out`` outputs.
+
+        ``seed`` draws the initial weights (default: the config's ``seed``).
+        """
+        return MLP(
+            [n_in, *self.hidden, n_out],
+            activation=self.activation,
+            output_activation=self.output_activation,
+            init=self.init,
+            bias_init=_bias_init(self.bias_init),
+            seed=self.seed if seed is None else seed,
+            dtype=self.dtype,
+        )
+
+    def build_optimizer(self) -> Optimizer:
+        """The optimiser of this config (momentum applies to SGD only)."""
+        extra = {"momentum": self.momentum} if self.optimizer.lower() == "sgd" else {}
+        return get_optimizer(self.optimizer, lr=self.lr, **extra)
+
+    def fit_arguments(self) -> dict:
+        """The keyword arguments of :func:`mlplab.fit` (and :func:`mlplab.fit_ensemble`) that
+        this config sets, besides the network, the data, the optimiser and the seed."""
+        return {
+            "loss": self.loss,
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "sampling": self.batch_sampling,
+            "schedule": self.schedule,
+            "early_stopping": self.early_stopping,
+        }
+
+
+def _bias_init(spec: str | float) -> float | str:
+    try:
+        return float(spec)
+    except ValueError:
+        return spec
+
+
+def option_name(name: str) -> str:
+    """The command-line option of the config field ``name``: ``n_train`` -> ``--n-train``."""
+    return "--" + name.replace("_", "-")
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """Add one option per :class:`TrainConfig` field to ``parser``, in groups.
+
+    Name, type, default, help text, choices and metavar come from the field (its type hint and
+    its metadata), so the options and the config cannot drift apart.
+    """
+    hints = typing.get_type_hints(TrainConfig)
+    defaults = TrainConfig()
+    fields = sorted(
+        dataclasses.fields(TrainConfig), key=lambda f: GROUPS.index(f.metadata["group"])
+    )
+    groups = {name: parser.add_argument_group(name) for name in GROUPS}
+    for f in fields:
+        kind = hints[f.name]
+        kwargs = dict(f.metadata["argparse"])
+        default = getattr(defaults, f.name)
+        origin, args = typing.get_origin(kind), typing.get_args(kind)
+        if origin is tuple:
+            kwargs.update(nargs=len(args), type=args[0])
+            default = list(default)
+        elif origin is list:
+            kwargs.update(nargs="*", type=args[0])
+        elif origin in (typing.Union, types.UnionType):
+            inner = [a for a in args if a is not type(None)]
+            if inner[0] is not str:
+                kwargs["type"] = inner[0]
+        elif kind is not str:
+            kwargs["type"] = kind
+        groups[f.metadata["group"]].add_argument(
+            option_name(f.name), default=default, help=f.metadata["help"], **kwargs
+        )
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    """Read a ``config.json`` written by a training run (size and depth bounded)."""
+    from mlplab.errors import MlplabError
+    from mlplab.io import read_json
+
+    values = read_json(path, MlplabError)
+    if not isinstance(values, dict):
+        raise MlplabError(f"{path} must hold a JSON object of training options")
+    return TrainConfig.from_dict(values)

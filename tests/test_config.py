@@ -1,0 +1,62 @@
+"""TrainConfig: every network and training field reaches what the config builds."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from mlplab.config import TrainConfig
+
+BASE = TrainConfig(hidden=[4], optimizer="sgd", epochs=5)
+#: For each field of the network and training groups, a value other than BASE's.
+CHANGED = {
+    "hidden": [3, 2],
+    "activation": "relu",
+    "output_activation": "sigmoid",
+    "init": "he_normal",
+    "bias_init": "0.5",
+    "dtype": "float32",
+    "loss": "half_sse",
+    "optimizer": "adam",
+    "lr": 0.5,
+    "momentum": 0.9,
+    "epochs": 3,
+    "batch_size": 4,
+    "batch_sampling": "replacement",
+    "schedule": "cosine:0.1",
+    "early_stopping": 2,
+    "seed": 1,
+}
+
+
+def built(cfg: TrainConfig) -> tuple:
+    """Everything the config builds, in comparable form."""
+    net = cfg.build_network(1, 1)
+    x = np.linspace(-2.0, 2.0, 7).reshape(-1, 1)
+    optimizer = cfg.build_optimizer()
+    return (
+        net.sizes,
+        str(net.params.dtype),
+        net.params.tobytes(),
+        net(x.astype(net.params.dtype)).tobytes(),
+        type(optimizer).__name__,
+        sorted((k, repr(v)) for k, v in vars(optimizer).items()),
+        cfg.fit_arguments(),
+    )
+
+
+def test_the_table_names_every_network_and_training_field():
+    fields = {f.name for f in dataclasses.fields(TrainConfig) if f.metadata["group"] != "data"}
+    assert set(CHANGED) == fields
+
+
+@pytest.mark.parametrize("name", sorted(CHANGED))
+def test_every_network_and_training_field_changes_what_is_built(name):
+    assert built(dataclasses.replace(BASE, **{name: CHANGED[name]})) != built(BASE)
+
+
+def test_a_config_survives_its_dict():
+    cfg = dataclasses.replace(BASE, **CHANGED)
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
