@@ -191,7 +191,8 @@ def fit_ensemble(
     draws = [BatchDraws(n, batch_size, sampling, np.random.default_rng(s)) for s in seeds]
     steps = math.ceil(draws[0].width / batch_size)
 
-    histories = [History() for _ in range(M)]
+    reason = f"fit_ensemble: {M} networks on one model axis, BLAS products on stacks"
+    histories = [History(engine="numpy", engine_reason=reason) for _ in range(M)]
     members = [ens.member(i) for i in range(M)]
     watches = [
         _Watch(net, h, early_stopping, Xv is not None)

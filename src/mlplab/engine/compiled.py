@@ -49,9 +49,9 @@ def _forward_source(layers: int) -> str:
 
 
 def _slope(i: int, from_value: bool, index: str) -> str:
-    """σ'(z^[l]) of layer i at ``index``: ``slopes(a)[0]`` from the value a^[l] where the
-    activation defines its derivatives through it, else ``df(z)``."""
-    return f"df{i}(a{i + 1}[{index}])[0]" if from_value else f"df{i}(z{i}[{index}])"
+    """σ'(z^[l]) of layer i at ``index``: ``dfa(a)`` from the value a^[l] where the activation
+    defines it through it, else ``df(z)``."""
+    return f"df{i}(a{i + 1}[{index}])" if from_value else f"df{i}(z{i}[{index}])"
 
 
 def _backward_source(from_value: tuple[bool, ...]) -> str:
@@ -150,7 +150,7 @@ def train(params, grad, sizes, X, T, Xv, Tv, order, bs, lrs, t, tl, vl, last_fin
 def _loop(acts: tuple, loss: Loss, update, n_state: int, n_hyper: int):
     """The compiled ``train`` for one configuration (compiled lazily at its first call)."""
     layers = tuple(
-        (compile_definition(act.f), compile_definition(act.slopes or act.df), bool(act.slopes))
+        (compile_definition(act.f), compile_definition(act.dfa or act.df), act.dfa is not None)
         for act in acts
     )
     formulas = tuple(compile_definition(fn) for fn in (loss.cost, loss.dcost, update))

@@ -84,12 +84,10 @@ class Stepper:
         return buf.a[-1]
 
     def _slope(self, i: int, buf: Buffers) -> np.ndarray:
-        """σ'(z^[l]) of layer ``i``: from the value a^[l] where the activation defines its
-        derivatives through it (``slopes``, as for tanh and the sigmoid), else ``df(z)``."""
+        """σ'(z^[l]) of layer ``i``: from the value a^[l] where the activation defines it
+        through it (``dfa``, as for tanh and the sigmoid), else ``df(z)``."""
         act = self.activations[i]
-        if act.slopes is not None:
-            return act.slopes(buf.a[i + 1])[0]
-        return act.df(buf.z[i])
+        return act.df(buf.z[i]) if act.dfa is None else act.dfa(buf.a[i + 1])
 
     def _per_network(self, fn, a: np.ndarray, t: np.ndarray) -> np.ndarray:
         """``fn(a, t)`` for one network, or network by network for a stack."""
