@@ -55,6 +55,11 @@ class Activation:
     def __call__(self, z: np.ndarray) -> np.ndarray:
         return self.f(z)
 
+    def derivative(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+        """σ'(z) given z and its value a = σ(z): ``dfa(a)`` where the activation has it (the
+        same numbers as ``df(z)``, without evaluating σ again), else ``df(z)``."""
+        return self.df(z) if self.dfa is None else self.dfa(a)
+
     def __repr__(self) -> str:
         return f"Activation({self.name!r})"
 

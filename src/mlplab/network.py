@@ -317,13 +317,14 @@ class MLP:
         g = np.empty_like(self.params) if out is None else out
         gW, gb = self.unflatten(g)
         deltas = [np.empty(0)] * len(self.weights)
-        delta = self.activations[-1].df(cache.z[-1]) * dC_da
+        delta = self.activations[-1].derivative(cache.z[-1], cache.a[-1]) * dC_da
         for i in range(len(self.weights) - 1, -1, -1):
             deltas[i] = delta
             np.matmul(delta.T, cache.a[i], out=gW[i])
             np.sum(delta, axis=0, out=gb[i])
             if i > 0:
-                delta = self.activations[i - 1].df(cache.z[i - 1]) * (delta @ self.weights[i])
+                slope = self.activations[i - 1].derivative(cache.z[i - 1], cache.a[i])
+                delta = slope * (delta @ self.weights[i])
         cache.delta = deltas
         return gW, gb
 
@@ -411,7 +412,8 @@ class MLP:
             )
         Delta = [np.ones_like(cache.output)]
         for i in range(len(self.weights) - 1, -1, -1):
-            Delta.insert(0, (self.activations[i].df(cache.z[i]) * Delta[0]) @ self.weights[i])
+            slope = self.activations[i].derivative(cache.z[i], cache.a[i + 1])
+            Delta.insert(0, (slope * Delta[0]) @ self.weights[i])
         return Delta
 
     def input_jacobian(self, X: np.ndarray) -> np.ndarray:
@@ -433,7 +435,8 @@ class MLP:
         n_out = self.sizes[-1]
         J = np.broadcast_to(np.eye(n_out, dtype=self.dtype), (cache.a[0].shape[0], n_out, n_out))
         for i in range(len(self.weights) - 1, -1, -1):
-            J = (J * self.activations[i].df(cache.z[i])[:, None, :]) @ self.weights[i]
+            slope = self.activations[i].derivative(cache.z[i], cache.a[i + 1])
+            J = (J * slope[:, None, :]) @ self.weights[i]
         return J
 
     def trace(self, x: np.ndarray, y: np.ndarray, loss: str | Loss = "half_sse", lr: float = 0.05):

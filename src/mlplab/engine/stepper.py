@@ -83,12 +83,6 @@ class Stepper:
             buf.a[i + 1] = act.f(z)
         return buf.a[-1]
 
-    def _slope(self, i: int, buf: Buffers) -> np.ndarray:
-        """σ'(z^[l]) of layer ``i``: from the value a^[l] where the activation defines it
-        through it (``dfa``, as for tanh and the sigmoid), else ``df(z)``."""
-        act = self.activations[i]
-        return act.df(buf.z[i]) if act.dfa is None else act.dfa(buf.a[i + 1])
-
     def _per_network(self, fn, a: np.ndarray, t: np.ndarray) -> np.ndarray:
         """``fn(a, t)`` for one network, or network by network for a stack."""
         if not self.lead:
@@ -105,7 +99,7 @@ class Stepper:
         last = len(self.weights) - 1
         delta = buf.delta[last]
         delta[...] = self._per_network(self.loss.dcost, a_L, t)
-        delta *= self._slope(last, buf)
+        delta *= self.activations[last].derivative(buf.z[last], buf.a[last + 1])
         for i in range(last, -1, -1):
             delta = buf.delta[i]
             np.matmul(delta.swapaxes(-1, -2), buf.a[i], out=self.gW[i])
@@ -113,7 +107,7 @@ class Stepper:
             if i > 0:
                 below = buf.delta[i - 1]
                 np.matmul(delta, self.weights[i], out=below)
-                below *= self._slope(i - 1, buf)
+                below *= self.activations[i - 1].derivative(buf.z[i - 1], buf.a[i])
 
     def update(self, lr: float | np.ndarray) -> None:
         """One optimiser step on ``params`` from ``grad`` (``lr`` a float, or ``(M, 1)`` rates
