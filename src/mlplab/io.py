@@ -108,8 +108,10 @@ def _read_meta(archive: Archive) -> dict:
     return meta
 
 
-def load_model(path: str | Path, activations: dict[str, Activation] | None = None) -> MLP:
-    """Read a network written by :func:`save_model`.
+def load_model(
+    path: str | Path, activations: dict[str, Activation] | None = None, *, cls: type[MLP]
+) -> MLP:
+    """Read a network written by :func:`save_model` (``MLP.load`` calls it).
 
     The metadata is read and checked first (types, sizes against the memory limit); then each
     array's declared shape and dtype are checked against it before its data is read. Entries the
@@ -120,6 +122,9 @@ def load_model(path: str | Path, activations: dict[str, Activation] | None = Non
     path : str or Path
     activations : dict of str to Activation, optional
         User-defined activations by the name stored in the file.
+    cls : type
+        The network class to build, :class:`mlplab.MLP` (passed in, so that this module does
+        not import the network module, which imports this one to save and load).
 
     Raises
     ------
@@ -128,8 +133,6 @@ def load_model(path: str | Path, activations: dict[str, Activation] | None = Non
     SizeError
         If the declared sizes would allocate more than :mod:`mlplab.limits` allows.
     """
-    from mlplab.network import MLP
-
     path = Path(path)
     with Archive(path, _model_error, "model file") as archive:
         meta = _read_meta(archive)
@@ -139,7 +142,7 @@ def load_model(path: str | Path, activations: dict[str, Activation] | None = Non
                 custom[name] if name in custom else get_activation(name)
                 for name in meta["activations"]
             ]
-            net = MLP(meta["sizes"], activation=acts, output_activation=None, dtype=meta["dtype"])
+            net = cls(meta["sizes"], activation=acts, output_activation=None, dtype=meta["dtype"])
         except UnknownNameError as exc:
             raise ModelFileError(
                 f"{path} uses an activation this session does not know ({exc}); pass it as "

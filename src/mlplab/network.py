@@ -581,7 +581,7 @@ class MLP:
         """
         from mlplab.io import load_model
 
-        return load_model(path, activations)
+        return load_model(path, activations, cls=cls)
 
     def _repr_html_(self) -> str:
         from mlplab.display import mlp_html
