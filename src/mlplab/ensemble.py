@@ -204,7 +204,7 @@ def fit_ensemble(
     with (
         EpochProgress(epochs, enabled=progress) as bar,
         np.errstate(over="ignore", invalid="ignore"),
-        blas_threads(proto.sizes, batch_size * M),
+        blas_threads(),
     ):
         for epoch in range(epochs):
             lr = (base * schedule(epoch, epochs))[:, None]

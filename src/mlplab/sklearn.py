@@ -360,7 +360,7 @@ class _MLPBase(BaseEstimator):
         watch = _EpochEnd(self, validation, n, stopping=self.solver != "lbfgs")
         net = self.network_
         self.n_iter_ = 0
-        with blas_threads(net.sizes, batch):
+        with blas_threads():
             stopped = self._run_epochs(X, y, loss, optimizer, epochs, batch, seed, watch)
         if watch.best is not None:
             net.params[...] = watch.best

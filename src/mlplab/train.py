@@ -253,7 +253,7 @@ def fit(
     with (
         EpochProgress(epochs, enabled=progress) as bar,
         np.errstate(over="ignore", invalid="ignore"),
-        blas_threads(net.sizes, n if isinstance(optimizer, LBFGS) else batch_size),
+        blas_threads(),
     ):
 
         def end_epoch(
