@@ -76,18 +76,28 @@ def loads_json(text: str, source: str, error: Callable[[str], Exception]) -> obj
         raise error(f"{source} is not valid JSON ({kind})") from None
 
 
-def read_json(path: str | Path, error: Callable[[str], Exception] = ModelFileError) -> object:
-    """Read the JSON file ``path`` (at most :data:`MAX_META_BYTES`), with mlplab's errors."""
+def read_text(
+    path: str | Path, limit: int, error: Callable[[str], Exception], what: str = "file"
+) -> str:
+    """The UTF-8 text of ``path``, refused with ``error(message)`` when it cannot be read, holds
+    more than ``limit`` bytes (never more is read) or is not UTF-8 (a byte-order mark is
+    skipped); ``what`` names the file in the messages."""
     path = Path(path)
     try:
         with open(path, "rb") as fh:
-            data = fh.read(MAX_META_BYTES + 1)
+            data = fh.read(limit + 1)
     except OSError as exc:
-        raise error(f"cannot read {path}: {exc.strerror or exc}") from None
-    if len(data) > MAX_META_BYTES:
-        raise error(f"{path} is larger than {MAX_META_BYTES} bytes; mlplab's JSON files are small")
+        raise error(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise error(f"{path} is larger than {limit} bytes; a {what} is small")
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise error(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    return loads_json(text, str(path), error)
+        raise error(
+            f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8"
+        ) from None
+
+
+def read_json(path: str | Path, error: Callable[[str], Exception] = ModelFileError) -> object:
+    """Read the JSON file ``path`` (at most :data:`MAX_META_BYTES`), with mlplab's errors."""
+    return loads_json(read_text(path, MAX_META_BYTES, error, "JSON file"), str(path), error)

@@ -128,21 +128,10 @@ def load_spec(
         (the message gives line and column, or says it is nested too deeply), or describes runs
         that cannot be built.
     """
+    from mlplab.files import read_text
+
     path = Path(path)
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_SPEC_BYTES + 1)
-    except OSError as exc:
-        raise SpecError(f"cannot read sweep spec {path}: {exc.strerror or exc}") from None
-    if len(data) > MAX_SPEC_BYTES:
-        raise SpecError(f"{path} is larger than {MAX_SPEC_BYTES} bytes; a sweep spec is a short "
-                        f"TOML file")  # fmt: skip
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SpecError(
-            f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8"
-        ) from None
+    text = read_text(path, MAX_SPEC_BYTES, SpecError, "sweep spec")
     try:
         table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
