@@ -191,7 +191,7 @@ class CompiledLoop:
 
     def __init__(self, net, X, T, Xv, Tv, loss, optimizer, batch_size, last_finite) -> None:
         dt = net.params.dtype
-        self.net, self.optimizer, self.bs = net, optimizer, int(batch_size)
+        self.optimizer, self.bs = optimizer, int(batch_size)
         self.params, self.last_finite = net.params, last_finite
         self.grad = np.zeros_like(net.params)
         self.state = optimizer.state(net.params)
