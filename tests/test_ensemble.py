@@ -30,15 +30,16 @@ def alone(seed, lr, x, y, opt_cls=Adam, **kw) -> tuple[MLP, mlplab.History]:
     return net, h
 
 
+@pytest.mark.parametrize("batch", [16, None])
 @pytest.mark.parametrize("sampling", ["shuffle", "replacement"])
-def test_w4_members_equal_training_alone(sampling):
+def test_w4_members_equal_training_alone(sampling, batch):
     x, y = runge()
     seeds, lrs = [3, 7, 11, 19], [1e-3, 3e-3, 1e-2, 2e-3]
     ens = Ensemble([1, 16, 16, 1], seeds, activation="tanh")
-    hs = fit_ensemble(ens, x, y, optimizer=Adam(), epochs=20, batch_size=16, lrs=lrs,
+    hs = fit_ensemble(ens, x, y, optimizer=Adam(), epochs=20, batch_size=batch, lrs=lrs,
                       sampling=sampling, validation=runge(20), progress=False)  # fmt: skip
     for i, (seed, lr) in enumerate(zip(seeds, lrs, strict=True)):
-        net, h = alone(seed, lr, x, y, epochs=20, batch_size=16, sampling=sampling,
+        net, h = alone(seed, lr, x, y, epochs=20, batch_size=batch, sampling=sampling,
                        validation=runge(20))  # fmt: skip
         assert rel_err(net.params, ens.member(i).params) <= 1e-12
         np.testing.assert_allclose(hs[i].train_loss, h.train_loss, rtol=1e-10)
@@ -46,17 +47,19 @@ def test_w4_members_equal_training_alone(sampling):
         assert hs[i].lr == h.lr and hs[i].steps == h.steps and hs[i].status == h.status
 
 
-def test_members_stop_on_their_own_divergence_and_early_stopping():
+@pytest.mark.parametrize("batch", [8, None])
+def test_members_stop_on_their_own_divergence_and_early_stopping(batch):
     x, y = runge()
-    seeds, lrs = [0, 1, 2], [0.05, 1e3, 0.5]
+    # full batch, tanh saturates at 1e3 and stops early: a far larger rate diverges at once
+    seeds, lrs = [0, 1, 2], [0.05, 1e3 if batch else 1e200, 0.5]
     nets = [MLP([1, 16, 16, 1], "tanh", seed=s) for s in seeds]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", mlplab.DivergenceWarning)
-        hs = fit_ensemble(nets, x, y, optimizer=SGD(0.1), epochs=80, batch_size=8, lrs=lrs,
+        hs = fit_ensemble(nets, x, y, optimizer=SGD(0.1), epochs=80, batch_size=batch, lrs=lrs,
                           early_stopping=4, progress=False)  # fmt: skip
     statuses = set()
     for i, seed in enumerate(seeds):
-        net, h = alone(seed, lrs[i], x, y, opt_cls=SGD, epochs=80, batch_size=8,
+        net, h = alone(seed, lrs[i], x, y, opt_cls=SGD, epochs=80, batch_size=batch,
                        early_stopping=4)  # fmt: skip
         statuses.add(h.status)
         assert hs[i].status == h.status and hs[i].epochs == h.epochs

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mlplab.engine import blas_threads, explain
+from mlplab.engine import explain, training_context
 from mlplab.engine.stepper import Stepper
 from mlplab.losses import Loss, get_loss
 from mlplab.network import MLP
@@ -204,22 +204,17 @@ def fit_ensemble(
     with (
         EpochProgress(epochs, enabled=progress) as bar,
         np.errstate(over="ignore", invalid="ignore"),
-        blas_threads(),
+        training_context(),
     ):
         for epoch in range(epochs):
             lr = (base * schedule(epoch, epochs))[:, None]
             # every member draws its epoch, as fit would; the stopped ones' draws go unused
             idx = np.concatenate([d.take(1) for d in draws])
             frozen = ens.params[~active].copy()
-            for s in range(0, idx.shape[1], batch_size):
-                batch = idx[:, s : s + batch_size]
-                buf = stepper.buffers(batch.shape[1])
-                np.take(X, batch, axis=0, out=buf.a[0])
-                stepper.gradient(buf, T[batch])
-                stepper.update(lr)
+            stepper.epoch(X, T, idx, batch_size, lr, draws[0].shuffle)
+            ens.params[~active] = frozen
             train = stepper.cost(X, T)
             val = None if Xv is None else stepper.cost(Xv, Tv)
-            ens.params[~active] = frozen
             for i in np.flatnonzero(active):
                 h = histories[i]
                 h.train_loss.append(float(train[i]))

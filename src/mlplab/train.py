@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mlplab.engine import Trainer, blas_threads, explain
+from mlplab.engine import Trainer, explain, training_context
 from mlplab.errors import MlplabError
 from mlplab.losses import Loss, get_loss
 from mlplab.network import MLP
@@ -253,7 +253,7 @@ def fit(
     with (
         EpochProgress(epochs, enabled=progress) as bar,
         np.errstate(over="ignore", invalid="ignore"),
-        blas_threads(),
+        training_context(),
     ):
 
         def end_epoch(
@@ -276,7 +276,7 @@ def fit(
                 if plan.path == "compiled" and progress:
                     bar.note("compiling the training loop (once per configuration and process)")
                 trainer = Trainer(plan, net, X, T, Xv, Tv, loss, optimizer, batch_size,
-                                  watch.last_finite)  # fmt: skip
+                                  watch.last_finite, draws.shuffle)  # fmt: skip
                 per_epoch = bool(callbacks) or early_stopping is not None
                 _fit_fast(trainer, draws, epochs, base_lr, schedule, history, end_epoch, per_epoch)
             elif isinstance(optimizer, LBFGS):

@@ -320,3 +320,48 @@ def test_steps_counted_as_the_reference_counts_them():
     X = np.linspace(-1, 1, 10).reshape(-1, 1)
     h = fit(MLP([1, 2, 1], seed=0), X, X, epochs=3, batch_size=4, progress=False, engine="numpy")
     assert h.steps == 3 * math.ceil(10 / 4)
+
+
+# --- full-batch epochs: one forward pass each, never a stale one ------------------------------
+
+
+def test_a_full_batch_epoch_makes_one_forward_pass(monkeypatch):
+    from mlplab.engine.stepper import Stepper
+
+    passes = []
+    forward = Stepper.forward
+    counted = lambda self, buf: passes.append(1) or forward(self, buf)  # noqa: E731
+    monkeypatch.setattr(Stepper, "forward", counted)
+    X = np.linspace(-1, 1, 40).reshape(-1, 1)
+    fit(MLP([1, 8, 1], "tanh", seed=0), X, np.sin(3 * X), epochs=10, batch_size=None,
+        progress=False, engine="numpy")  # fmt: skip
+    assert len(passes) == 10 + 1  # the cost after each epoch, and the first epoch's own pass
+    passes.clear()
+    fit(MLP([1, 8, 1], "tanh", seed=0), X, np.sin(3 * X), epochs=10, batch_size=None,
+        sampling="replacement", progress=False, engine="numpy")  # fmt: skip
+    assert len(passes) == 2 * 10  # drawn with replacement: the batch is not the set
+
+
+@pytest.mark.parametrize("sampling", ["shuffle", "replacement"])
+def test_a_callback_that_changes_the_parameters_is_seen_by_the_next_full_batch(sampling):
+    X = np.linspace(-1, 1, 25).reshape(-1, 1)
+
+    def shrink(epoch, history, net):
+        net.params *= 0.9
+        return False
+
+    out = twins(["reference", "numpy"], lambda: MLP([1, 8, 8, 1], "tanh", seed=2), X,
+                np.cos(2 * X), lambda: Adam(0.01), epochs=15, batch_size=None, sampling=sampling,
+                callbacks=[shrink], seed=0)  # fmt: skip
+    assert_same(out)
+
+
+def test_freed_memory_is_kept_unless_the_user_set_the_thresholds(monkeypatch):
+    from mlplab.engine import keep_freed_memory
+
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "131072")
+    assert keep_freed_memory.__wrapped__() is False
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_")
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    glibc = sys.platform == "linux" and __import__("platform").libc_ver()[0] == "glibc"
+    assert keep_freed_memory.__wrapped__() is glibc

@@ -65,6 +65,11 @@ class Stepper:
         self.t = optimizer.t
         self._buffers: dict[int, Buffers] = {}
         self._outputs: dict[int, np.ndarray] = {}
+        # full-batch epochs: the buffers of all N rows, the set they hold, and the parameters
+        # their forward pass ran at (nan: none yet)
+        self._whole: Buffers | None = None
+        self._whole_X: np.ndarray | None = None
+        self._forward_params = np.full_like(params, np.nan)
 
     def buffers(self, rows: int) -> Buffers:
         """The (cached) buffers for a batch of ``rows`` points."""
@@ -95,7 +100,12 @@ class Stepper:
 
         ``t`` holds the batch's targets as ``loss.cost`` takes them, shape ``(*lead, rows, n_L)``.
         """
-        a_L = self.forward(buf)
+        self.forward(buf)
+        self.backward(buf, t)
+
+    def backward(self, buf: Buffers, t: np.ndarray) -> None:
+        """Backprop into ``self.grad`` from the forward pass held in ``buf``."""
+        a_L = buf.a[-1]
         last = len(self.weights) - 1
         delta = buf.delta[last]
         delta[...] = self._per_network(self.loss.dcost, a_L, t)
@@ -108,6 +118,54 @@ class Stepper:
                 below = buf.delta[i - 1]
                 np.matmul(delta, self.weights[i], out=below)
                 below *= self.activations[i - 1].derivative(buf.z[i - 1], buf.a[i])
+
+    def epoch(
+        self,
+        X: np.ndarray,
+        T: np.ndarray,
+        order: np.ndarray,
+        batch_size: int,
+        lr: float | np.ndarray,
+        shuffled: bool,
+    ) -> None:
+        """One epoch of optimiser steps on the training set ``X`` (N, n_1), ``T`` (N, n_L).
+
+        Parameters
+        ----------
+        order : ndarray of int, shape (*lead, M)
+            The epoch's point indices, drawn by :class:`mlplab.train.BatchDraws`; batch k is
+            ``order[..., k*B:(k+1)*B]``.
+        batch_size : int
+            B.
+        lr : float or ndarray
+            As for :meth:`update`.
+        shuffled : bool
+            Whether each row of ``order`` is a permutation of the N points.
+
+        Notes
+        -----
+        One batch that holds every point (``shuffled`` and B >= N) has the same gradient in any
+        row order, up to the rounding of its sums: the rows are then taken as ``X`` holds them,
+        and the forward pass is the one :meth:`cost` ran on ``X`` at the same parameters, so a
+        full-batch epoch makes one forward pass, not two.
+        """
+        n = X.shape[0]
+        if shuffled and batch_size >= n:
+            if self._whole is None or self._whole.a[0].shape[-2] != n:
+                self._whole = Buffers(self.sizes, self.lead, n, self.params.dtype)
+            self._whole_X = X
+            if not np.array_equal(self._forward_params, self.params):
+                self._whole.a[0][...] = X
+                self.forward(self._whole)
+            self.backward(self._whole, T)
+            self.update(lr)
+            return
+        for start in range(0, order.shape[-1], batch_size):
+            batch = order[..., start : start + batch_size]
+            buf = self.buffers(batch.shape[-1])
+            np.take(X, batch, axis=0, out=buf.a[0])
+            self.gradient(buf, T[batch])
+            self.update(lr)
 
     def update(self, lr: float | np.ndarray) -> None:
         """One optimiser step on ``params`` from ``grad`` (``lr`` a float, or ``(M, 1)`` rates
@@ -127,8 +185,15 @@ class Stepper:
         """The cost on the whole set ``X`` (N, n_1) with targets ``t``; shape ``lead``.
 
         The forward pass runs in blocks of :data:`COST_ROWS` rows (arrays that stay in cache);
-        the loss's ``cost`` then sees all N outputs at once, as in the reference.
+        the loss's ``cost`` then sees all N outputs at once, as in the reference. On the
+        training set of full-batch epochs (see :meth:`epoch`) it runs on all rows at once and
+        is kept for the next epoch's gradient.
         """
+        if X is self._whole_X:
+            self._whole.a[0][...] = X
+            out = self.forward(self._whole)
+            np.copyto(self._forward_params, self.params)
+            return self._per_network(self.loss.cost, out, t)
         n = X.shape[0]
         if n not in self._outputs:
             self._outputs[n] = np.empty((*self.lead, n, self.sizes[-1]), self.params.dtype)
