@@ -108,3 +108,12 @@ def test_slopes_from_the_value_equal_the_derivatives(name):
     np.testing.assert_allclose(d1, act.df(z), rtol=1e-15, atol=1e-300)
     np.testing.assert_allclose(d2, act.d2f(z), rtol=1e-15, atol=1e-300)
     np.testing.assert_allclose(d3, act.d3f(z), rtol=1e-15, atol=1e-300)
+
+
+@pytest.mark.parametrize("name", ["tanh", "sigmoid"])
+def test_slopes_skip_the_third_derivative_unless_asked(name):
+    act = get_activation(name)
+    a = act.f(np.linspace(-5, 5, 11))
+    d1, d2, d3 = act.slopes(a, False)
+    assert d3 is None
+    np.testing.assert_array_equal(np.stack([d1, d2]), np.stack(act.slopes(a, True)[:2]))

@@ -21,6 +21,8 @@ import numpy as np
 from mlplab._names import build, no_parameters, parse_spec, unknown
 
 ArrayFn = Callable[[np.ndarray], np.ndarray]
+#: (σ', σ'', σ''' or None) from an activation's value; see :attr:`Activation.slopes`.
+Slopes = tuple[np.ndarray, np.ndarray, np.ndarray | None]
 
 
 @dataclass(frozen=True)
@@ -36,8 +38,9 @@ class Activation:
     d3f : callable, optional
         σ'''(z), needed only for parameter gradients through second input derivatives.
     slopes : callable, optional
-        (σ', σ'', σ''') from the value a = σ(z), where they are polynomials in it (tanh,
-        sigmoid): saves evaluating σ again in the forward recursion of second derivatives.
+        ``slopes(a, third)``: (σ', σ'', σ''') from the value a = σ(z), where they are
+        polynomials in it (tanh, sigmoid), with None for σ''' unless ``third``: saves evaluating
+        σ again in the forward recursion of second derivatives.
     dfa : callable, optional
         σ' alone from the value a = σ(z), where it is a polynomial in it (σ' = a(1 − a) for the
         sigmoid, 1 − a² for tanh): backprop then takes σ'(z^[l]) from the a^[l] of the forward
@@ -49,7 +52,7 @@ class Activation:
     df: ArrayFn
     d2f: ArrayFn
     d3f: ArrayFn | None = None
-    slopes: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
+    slopes: Callable[[np.ndarray, bool], Slopes] | None = None
     dfa: ArrayFn | None = None
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
@@ -91,10 +94,10 @@ def _sigmoid_dfa(s: np.ndarray) -> np.ndarray:
     return s * (1.0 - s)
 
 
-def _sigmoid_slopes(s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """σ', σ'', σ''' of the sigmoid from its value s = σ(z)."""
+def _sigmoid_slopes(s: np.ndarray, third: bool = True) -> Slopes:
+    """σ', σ'' and (if ``third``) σ''' of the sigmoid from its value s = σ(z)."""
     d1 = _sigmoid_dfa(s)
-    return d1, d1 * (1.0 - 2.0 * s), d1 * (1.0 - 6.0 * d1)
+    return d1, d1 * (1.0 - 2.0 * s), d1 * (1.0 - 6.0 * d1) if third else None
 
 
 def _dsigmoid(z: np.ndarray) -> np.ndarray:
@@ -126,10 +129,10 @@ def _tanh_dfa(t: np.ndarray) -> np.ndarray:
     return 1.0 - t * t
 
 
-def _tanh_slopes(t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """σ', σ'', σ''' of tanh from its value t = tanh(z)."""
+def _tanh_slopes(t: np.ndarray, third: bool = True) -> Slopes:
+    """σ', σ'' and (if ``third``) σ''' of tanh from its value t = tanh(z)."""
     d1 = _tanh_dfa(t)
-    return d1, -2.0 * t * d1, -2.0 * d1 * (1.0 - 3.0 * t * t)
+    return d1, -2.0 * t * d1, -2.0 * d1 * (1.0 - 3.0 * t * t) if third else None
 
 
 def _dtanh(z: np.ndarray) -> np.ndarray:

@@ -23,7 +23,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mlplab.engine import explain, training_context
+from mlplab.compute import small_products
+from mlplab.engine import explain
 from mlplab.engine.stepper import Stepper
 from mlplab.losses import Loss, get_loss
 from mlplab.network import MLP
@@ -204,7 +205,7 @@ def fit_ensemble(
     with (
         EpochProgress(epochs, enabled=progress) as bar,
         np.errstate(over="ignore", invalid="ignore"),
-        training_context(),
+        small_products(),
     ):
         for epoch in range(epochs):
             lr = (base * schedule(epoch, epochs))[:, None]

@@ -37,18 +37,20 @@ Batches are processed in blocks of rows so that memory stays bounded.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mlplab.compute import small_products
+
 if TYPE_CHECKING:
     from mlplab.network import MLP
 
-#: Entries of one tangent-block array a block of rows aims at: 2^15 float64 values (256 KiB)
-#: keep a layer's arrays in cache, which measured fastest (2^14 to 2^15 against 2^12 to 2^18).
-BLOCK_ENTRIES = 1 << 15
+#: Entries of one tangent-block array a block of rows aims at: 2^17 (1 MiB of float64). With
+#: freed memory kept for reuse (:func:`mlplab.compute.small_products`), fewer and larger blocks
+#: win over blocks that fit a core's cache (``benchmarks/LOG.md``, W6).
+BLOCK_ENTRIES = 1 << 17
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,11 @@ class Operators:
         self.M = np.array([[m[i, j] for i, j in pairs] for m in mats]).reshape(self.K, len(pairs))
         eye = np.eye(n_in)
         self.GI, self.GJ = eye[self.I], eye[self.J]  # (pairs, n_1) one-hot rows
+        # Ż[I] and Ż[J] as views where the pairs run over every input in order (the diagonal
+        # of a Laplacian): no copy of the tangent rows
+        every = np.arange(n_in)
+        self.take_I = slice(None) if np.array_equal(self.I, every) else self.I
+        self.take_J = slice(None) if np.array_equal(self.J, every) else self.J
 
     @property
     def rows(self) -> int:
@@ -147,13 +154,6 @@ def as_operators(operators: Operators | Sequence[np.ndarray], n_in: int) -> Oper
             )
         return operators
     return Operators(operators, n_in)
-
-
-def one_blas_thread() -> AbstractContextManager:
-    """BLAS on one thread: a block's products are small, and threads only add waiting."""
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(1, user_api="blas")
 
 
 def block_rows(net: MLP, ops: Operators) -> int:
@@ -218,11 +218,11 @@ def sweep(
         z, Zdot, Sdot = Y[0], Y[1 : 1 + n_in], Y[1 + n_in :]
         T_next = np.empty_like(Y)
         T_next[0] = act.f(z)
-        if act.slopes is not None:  # σ', σ'', σ''' from a = σ(z), without evaluating σ again
-            d1, d2, d3 = act.slopes(T_next[0])
+        if act.slopes is not None:  # from a = σ(z), without evaluating σ again; σ''' if kept
+            d1, d2, d3 = act.slopes(T_next[0], keep)
         else:
             d1, d2, d3 = act.df(z), act.d2f(z), None
-        P = Zdot[ops.I] * Zdot[ops.J]  # (pairs, B, n)
+        P = Zdot[ops.take_I] * Zdot[ops.take_J]  # (pairs, B, n)
         Q = (M @ P.reshape(len(ops.I), B * n)).reshape(K, B, n)
         np.multiply(Zdot, d1, out=T_next[1 : 1 + n_in])
         np.multiply(Sdot, d1, out=T_next[1 + n_in :])
@@ -281,9 +281,9 @@ def reverse(
             Q_bar = lay.d2 * S_bar
             P_bar = (M.T @ Q_bar.reshape(K, B * n)).reshape(len(ops.I), B, n)
             # Q_k = Σ_t M[k,t] Ż_{I_t} ∘ Ż_{J_t}: each pair sends P̄_t ∘ Ż to both of its rows.
-            flat = (P_bar * Zdot[ops.J]).reshape(len(ops.I), B * n)
+            flat = (P_bar * Zdot[ops.take_J]).reshape(len(ops.I), B * n)
             Y_bar[1 : 1 + n_in] += (GI.T @ flat).reshape(n_in, B, n)
-            flat = (P_bar * Zdot[ops.I]).reshape(len(ops.I), B * n)
+            flat = (P_bar * Zdot[ops.take_I]).reshape(len(ops.I), B * n)
             Y_bar[1 : 1 + n_in] += (GJ.T @ flat).reshape(n_in, B, n)
         Y_bar[0] = z_bar
         if per_point:
@@ -341,7 +341,7 @@ def derivatives(
     N, n_out = X.shape[0], net.sizes[-1]
     T = np.empty((ops.rows, N, n_out), dtype=net.dtype)
     rows = block_rows(net, ops)
-    with one_blas_thread():
+    with small_products():
         for s in range(0, N, rows):
             T[:, s : s + rows] = sweep(net, X[s : s + rows], ops)[0]
     return to_derivatives(T, ops.n_in)
@@ -375,7 +375,7 @@ def vjp(
         )
     g = np.zeros(net.num_parameters, dtype=net.dtype)
     rows = block_rows(net, ops)
-    with one_blas_thread():
+    with small_products():
         for s in range(0, X.shape[0], rows):
             _, tape = sweep(net, X[s : s + rows], ops, keep=True)
             g += reverse(net, tape, ops, T_bar[:, s : s + rows])
@@ -391,7 +391,7 @@ Residual = Callable[[slice, np.ndarray, Derivatives], tuple[np.ndarray, Derivati
 def _residual_blocks(net: MLP, X: np.ndarray, ops: Operators, residual: Residual):
     """For each block: its rows, r (B,), ∂r/∂T^[L] (R, B, n_L) and the tape."""
     rows = block_rows(net, ops)
-    with one_blas_thread():
+    with small_products():
         for s in range(0, X.shape[0], rows):
             x = X[s : s + rows]
             T, tape = sweep(net, x, ops, keep=True)

@@ -42,7 +42,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from mlplab.activations import Activation, get_activation, sigmoid
-from mlplab.engine import training_context
+from mlplab.compute import small_products
 from mlplab.losses import Loss, get_loss, softmax
 from mlplab.network import MLP, resolve_dtype
 from mlplab.optim import LBFGS, SGD, Adam, Optimizer
@@ -360,7 +360,7 @@ class _MLPBase(BaseEstimator):
         watch = _EpochEnd(self, validation, n, stopping=self.solver != "lbfgs")
         net = self.network_
         self.n_iter_ = 0
-        with training_context():
+        with small_products():
             stopped = self._run_epochs(X, y, loss, optimizer, epochs, batch, seed, watch)
         if watch.best is not None:
             net.params[...] = watch.best

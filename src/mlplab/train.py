@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mlplab.engine import Trainer, explain, training_context
+from mlplab.compute import small_products
+from mlplab.engine import Trainer, explain
 from mlplab.errors import MlplabError
 from mlplab.losses import Loss, get_loss
 from mlplab.network import MLP
@@ -253,7 +254,7 @@ def fit(
     with (
         EpochProgress(epochs, enabled=progress) as bar,
         np.errstate(over="ignore", invalid="ignore"),
-        training_context(),
+        small_products(),
     ):
 
         def end_epoch(

@@ -354,14 +354,3 @@ def test_a_callback_that_changes_the_parameters_is_seen_by_the_next_full_batch(s
                 np.cos(2 * X), lambda: Adam(0.01), epochs=15, batch_size=None, sampling=sampling,
                 callbacks=[shrink], seed=0)  # fmt: skip
     assert_same(out)
-
-
-def test_freed_memory_is_kept_unless_the_user_set_the_thresholds(monkeypatch):
-    from mlplab.engine import keep_freed_memory
-
-    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "131072")
-    assert keep_freed_memory.__wrapped__() is False
-    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_")
-    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
-    glibc = sys.platform == "linux" and __import__("platform").libc_ver()[0] == "glibc"
-    assert keep_freed_memory.__wrapped__() is glibc

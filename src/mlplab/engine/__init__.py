@@ -13,22 +13,16 @@ overhead, on one of two paths:
     BLAS products and the definitions' NumPy functions on preallocated buffers: wide layers,
     short runs, and every definition Numba cannot compile.
 
-Both run on one thread, with BLAS held to one thread (:func:`training_context`): on a busy machine
-a thread that waits for another is the slowest thing there is. L-BFGS runs full-batch on the
-reference gradient (scipy's L-BFGS-B), under the same BLAS limit. :func:`explain` says before
-training which path a configuration takes and why; ``History.engine`` and
-``History.engine_reason`` say it after.
+Both run on one thread, with BLAS held to one thread and freed memory kept for reuse
+(:func:`mlplab.compute.small_products`): on a busy machine a thread that waits for another is
+the slowest thing there is. L-BFGS runs full-batch on the reference gradient (scipy's L-BFGS-B),
+under the same limit. :func:`explain` says before training which path a configuration takes
+and why; ``History.engine`` and ``History.engine_reason`` say it after.
 """
 
 from __future__ import annotations
 
-import ctypes
-import functools
 import math
-import os
-import platform
-import sys
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -66,53 +60,6 @@ class Plan:
 
     def __str__(self) -> str:
         return f"{self.path}: {self.reason}"
-
-
-def training_context() -> AbstractContextManager:
-    """A context for training a network: BLAS held to one thread, freed memory kept.
-
-    Threaded BLAS wins only on an idle machine: beside one busy process its threads wait for
-    each other, and the runge study (README's first command) went from 93 s idle to 243 s with
-    two BLAS threads, against 99 s and 98 s on one. Entering it also calls
-    :func:`keep_freed_memory` (once per process).
-    """
-    from threadpoolctl import threadpool_limits
-
-    keep_freed_memory()
-    return threadpool_limits(1, user_api="blas")
-
-
-#: glibc's ``mallopt`` parameters, and the values :func:`keep_freed_memory` sets.
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-MMAP_THRESHOLD = 32 << 20
-TRIM_THRESHOLD = 64 << 20
-
-
-@functools.cache
-def keep_freed_memory() -> bool:
-    """Let the C heap keep freed blocks for reuse (glibc on Linux; once per process).
-
-    A training step allocates arrays of the batch's size (σ(z), σ'(z), the update's
-    temporaries) and frees them. glibc hands blocks over 128 KiB back to the system at once
-    (``mmap``), or whenever 2 × the largest such block lies free at the top of the heap, so each
-    step faults the same pages in again. This raises the block size served from the heap to
-    :data:`MMAP_THRESHOLD` and the free memory kept at its top to :data:`TRIM_THRESHOLD`. A
-    process that sets ``MALLOC_MMAP_THRESHOLD_`` or ``MALLOC_TRIM_THRESHOLD_`` keeps its own
-    values.
-
-    Returns
-    -------
-    bool
-        Whether the thresholds were set.
-    """
-    if sys.platform != "linux" or platform.libc_ver()[0] != "glibc":
-        return False
-    if {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"} & os.environ.keys():
-        return False
-    libc = ctypes.CDLL(None)
-    return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
-        libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
-    )
 
 
 def _not_compilable(net: MLP, loss: Loss, optimizer: Optimizer) -> str | None:
