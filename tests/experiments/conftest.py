@@ -1,4 +1,5 @@
-"""Run a study in its quick form once per test session and share the result."""
+"""Run a study in its quick form once per test session and share the result; run one with
+changed parameters from the command line."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from mlplab.cli import main
 from mlplab.experiments.execute import run_study
 from mlplab.experiments.report import StudyResult
 
@@ -59,3 +61,36 @@ def assert_report_files(run: QuickRun) -> None:
         assert data.startswith(PNG_MAGIC) and len(data) > 10_000, name
         assert f"]({name})" in report
     assert not [p for p in run.out.iterdir() if p.name.startswith(".")]
+
+
+@dataclass
+class SetRun:
+    """A quick one-seed run from ``mlplab experiment run NAME --set ...``: its files."""
+
+    report: str
+    config: dict
+    metrics: dict
+
+
+def run_with_settings(out: Path, name: str, *settings: str) -> SetRun:
+    """Run ``mlplab experiment run NAME --quick --seeds 1 --set SETTINGS`` into ``out``.
+
+    The exit status is 0 or 1 (a check may fail at tiny sizes); the run's files are returned.
+    """
+    args = ["experiment", "run", name, "--quick", "--quiet", "--seeds", "1", "--out", str(out)]
+    assert main([*args, "--set", *settings]) in (0, 1)
+    return SetRun(
+        (out / "report.md").read_text(),
+        json.loads((out / "config.json").read_text()),
+        json.loads((out / "metrics.json").read_text()),
+    )
+
+
+def assert_one_line_error(capsys, out: Path, name: str, *settings: str, message: str) -> None:
+    """``--set SETTINGS`` is refused before any training with exit 2 and one line naming
+    ``message``; no report is written."""
+    args = ["experiment", "run", name, "--quick", "--quiet", "--out", str(out)]
+    assert main([*args, "--set", *settings]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err, err
+    assert not (out / "report.md").exists()

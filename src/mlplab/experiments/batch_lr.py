@@ -4,34 +4,82 @@ For each batch size B and each learning rate η on a log grid, the ``cos4`` netw
 for a fixed number of epochs (so larger batches take fewer steps); the best η is the one with
 the lowest median final validation MSE over the seeds. A least-squares line through
 log η*(B) against log B gives the slope; the "linear scaling rule" says 1.
+``--set batches=8,32,128 epochs=K log_lr=-3,0 per_decade=4`` changes the grid and the budget.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 
 import numpy as np
 
 from mlplab import plots
 from mlplab.experiments import cos4
-from mlplab.experiments.common import fmt, progress_bar, seed_list, train_seeds
+from mlplab.experiments.common import fmt, over_seeds, progress_bar, seed_list, train_seeds
+from mlplab.experiments.params import Parameter
 from mlplab.experiments.report import Check, StudyResult, markdown_table
 
 TITLE = "the best SGD learning rate against the batch size (cos4 data)"
 DEFAULT_SEEDS = {False: 2, True: 1}
+DATA = cos4.Setup()  # the cos4 data: N = 512 points
+PARAMETERS = (
+    Parameter(
+        "batches",
+        (8, 16, 32, 64, 128, 256, 512),
+        f"batch sizes B (at least two, each at most N = {DATA.n})",
+        quick=(16, 64, 256),
+    ),
+    Parameter("epochs", 200, "epochs (passes over the data) for every run", quick=20),
+    Parameter(
+        "log_lr",
+        (-3.0, 0.0),
+        "log10 of the smallest and largest learning rate of the grid",
+        low=-8,
+        high=2,
+        quick=(-2.5, 0.0),
+    ),
+    Parameter("per_decade", 4, "learning rates per factor 10 of the grid", quick=2),
+)
 
 
-def grid(quick: bool) -> tuple[list[int], np.ndarray, int]:
-    """Batch sizes, learning rates and epochs."""
-    if quick:
-        return [16, 64, 256], 10.0 ** np.arange(-2.5, 0.01, 0.5), 20
-    return [8, 16, 32, 64, 128, 256, 512], 10.0 ** np.arange(-3.0, 0.01, 0.25), 200
+def learning_rates(log_lr: tuple[float, ...], per_decade: int) -> np.ndarray:
+    """The log grid 10^(lo + k/per_decade) from 10^lo up to 10^hi, ``log_lr = (lo, hi)``.
+
+    Raises
+    ------
+    ValueError
+        Unless ``log_lr`` is two numbers lo < hi that hold at least two rates.
+    """
+    if len(log_lr) != 2 or (log_lr[1] - log_lr[0]) * per_decade < 1:
+        raise ValueError(
+            "log_lr takes two numbers lo,hi with at least one grid step between them "
+            f"(hi − lo >= 1/per_decade = {1 / per_decade:g}), e.g. -3,0; got "
+            f"{','.join(f'{v:g}' for v in log_lr)}"
+        )
+    lo, hi = log_lr
+    return 10.0 ** np.arange(lo, hi + 0.01 / per_decade, 1 / per_decade)
 
 
-def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
-    batches, lrs, epochs = grid(quick)
-    x, y, x_val, y_val, _ = cos4.make_data()
+def run(
+    out: Path,
+    quick: bool,
+    seeds: int,
+    progress: bool,
+    batches: tuple[int, ...] = (8, 16, 32, 64, 128, 256, 512),
+    epochs: int = 200,
+    log_lr: tuple[float, ...] = (-3.0, 0.0),
+    per_decade: int = 4,
+) -> StudyResult:
+    batches = sorted(set(batches))
+    if len(batches) < 2 or batches[-1] > DATA.n:
+        raise ValueError(
+            f"batches needs at least two different sizes, each at most N = {DATA.n}, "
+            f"got {','.join(map(str, batches))}"
+        )
+    lrs = learning_rates(log_lr, per_decade)
+    x, y, x_val, y_val, _ = DATA.data()
     seeds_ = seed_list(seeds)
     val = np.full((len(batches), len(lrs), seeds), np.inf)
     diverged = np.zeros((len(batches), len(lrs)), dtype=bool)
@@ -62,7 +110,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
     ax.minorticks_off()
     ax.set_xlabel("batch size B")
     ax.set_ylabel("best learning rate η*")
-    ax.set_title(f"Best η after {epochs} epochs (median over {seeds} seed(s))")
+    ax.set_title(f"Best η after {epochs} epochs ({over_seeds(seeds)})")
     ax.legend()
     ax = axes[1]
     ceiling = 10.0 * float(np.var(y_val))
@@ -83,6 +131,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         ["batch size", "best η", "median validation MSE at best η", "largest η without divergence"],
         rows,
     )
+    fewer = math.ceil(DATA.n / batches[0]) / math.ceil(DATA.n / batches[-1])
     at_edge = [b for i, b in enumerate(batches) if best[i] in (lrs[0], lrs[-1])]
     checks = [
         Check(
@@ -101,7 +150,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         f"across the batch sizes ({'nearly' if max(stable) <= 3.2 * min(stable) else 'not'} "
         f"the same for every batch size), and the best rates lie at "
         f"{np.median(best / np.array(stable)):.2g} times it (median). With the same epochs, "
-        f"B = {batches[-1]} takes {batches[-1] // batches[0]}× fewer steps than B = "
+        f"B = {batches[-1]} takes {fewer:g}× fewer steps than B = "
         f"{batches[0]}; its best median validation MSE is {fmt(float(np.min(med[-1])))} "
         f"against {fmt(float(np.min(med[0])))}."
         + (
@@ -118,7 +167,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         setup=[
             (
                 "data and network",
-                "as cos4: 512 N(0,1) points of (x−2)cos(4x), 1-64-64-1 "
+                f"as cos4: {DATA.n} N(0,1) points of (x−2)cos(4x), {DATA.sizes} "
                 "sigmoid, N(0,1) weights, biases 0.03",
             ),
             ("batch sizes", ", ".join(map(str, batches))),
@@ -144,6 +193,10 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
             "median_val_mse": np.where(np.isfinite(med), med, None).tolist(),
         },
         checks=checks,
-        config={"batch_sizes": batches, "learning_rates": lrs.tolist(), "epochs": epochs},
+        config={
+            "batch_sizes": batches,
+            "learning_rates": lrs.tolist(),
+            "epochs": epochs,
+        },
         tables=[table],
     )
