@@ -1,5 +1,5 @@
-"""Run a study in its quick form once per test session and share the result; run one with
-changed parameters from the command line."""
+"""Run a study in its quick (or full) form once per test session and share the result; run
+one with changed parameters from the command line."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @dataclass
-class QuickRun:
-    """A study run with ``quick=True``: its folder, result and metrics.json."""
+class StudyRun:
+    """A study run (quick or full size, default seeds): its folder, result and metrics.json."""
 
     out: Path
     result: StudyResult
@@ -31,23 +31,34 @@ class QuickRun:
         return found[0]
 
 
-@pytest.fixture(scope="session")
-def quick_run(tmp_path_factory):
-    """``quick_run(name)`` runs the study ``name`` quickly (once per session)."""
-    cache: dict[str, QuickRun] = {}
+def _runs(tmp_path_factory: pytest.TempPathFactory, quick: bool):
+    """``get(name)`` runs the study ``name`` (``quick`` or full size) once per session."""
+    cache: dict[str, StudyRun] = {}
 
-    def get(name: str) -> QuickRun:
+    def get(name: str) -> StudyRun:
         if name not in cache:
             out = tmp_path_factory.mktemp(name)
-            result = run_study(name, out, quick=True, progress=False)
+            result = run_study(name, out, quick=quick, progress=False)
             metrics = json.loads((out / "metrics.json").read_text())
-            cache[name] = QuickRun(out, result, metrics)
+            cache[name] = StudyRun(out, result, metrics)
         return cache[name]
 
     return get
 
 
-def assert_report_files(run: QuickRun) -> None:
+@pytest.fixture(scope="session")
+def quick_run(tmp_path_factory):
+    """``quick_run(name)`` runs the study ``name`` quickly (once per session)."""
+    return _runs(tmp_path_factory, quick=True)
+
+
+@pytest.fixture(scope="session")
+def full_run(tmp_path_factory):
+    """``full_run(name)`` runs the study ``name`` at full size (once per session; minutes)."""
+    return _runs(tmp_path_factory, quick=False)
+
+
+def assert_report_files(run: StudyRun) -> None:
     """report.md, metrics.json, config.json and every figure exist; PNGs are real and non-empty."""
     report = (run.out / "report.md").read_text()
     for heading in ("**Question.**", "## Setup", "## Figures", "## Answer", "## Rerun"):

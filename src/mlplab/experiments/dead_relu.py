@@ -237,13 +237,30 @@ def run(
             "end": float(np.median(harm[:, -1])),
         },
     }
+    kept = sum(inc and o for inc, o in relu_same)
+    moved = sum(map(sum, leaky_moved))
+    relu_ends = ", ".join(f"{int(a[0])}->{int(a[-1])}" for a in relu_active)
     answer = (
-        f"In every one of the {plural(seeds, 'seed')} the {dead} dead ReLU units kept their "
-        f"incoming weights, "
-        f"biases and outgoing weights bitwise equal to the initial values through "
-        f"{steps} SGD steps, and the count of active units stayed at "
-        f"{int(np.median(relu_active[:, -1]))} of {width}. With leaky ReLU (α = {alpha:g}) every "
-        f"one of them moved (largest bias change per seed from {fmt(min(bias_shift))} to "
+        (
+            f"In every one of the {plural(seeds, 'seed')} the {dead} dead ReLU units kept"
+            if kept == seeds
+            else f"In only {kept} of the {plural(seeds, 'seed')} did the {dead} dead ReLU units "
+            "keep"
+        )
+        + " their incoming weights, biases and outgoing weights bitwise equal to the initial "
+        f"values through {steps} SGD steps, and the count of active units "
+        + (
+            f"stayed at {int(relu_active[0, 0])} of {width}"
+            if np.all(relu_active == relu_active[0, 0])
+            else f"went from start to end {relu_ends} of {width}"
+        )
+        + f". With leaky ReLU (α = {alpha:g}) "
+        + (
+            "every one of them moved"
+            if moved == dead * seeds
+            else f"{moved} of the {dead} × {seeds} units moved"
+        )
+        + f" (largest bias change per seed from {fmt(min(bias_shift))} to "
         f"{fmt(max(bias_shift))}); the count of active units rose in {sum(rose)} of {seeds} "
         f"seeds (start -> end: "
         f"{', '.join(f'{int(a[0])}->{int(a[-1])}' for a in leaky_active)}). A leaky unit that "

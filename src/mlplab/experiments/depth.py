@@ -15,6 +15,7 @@ from mlplab.config import TrainConfig
 from mlplab.data import get_target, sample
 from mlplab.diagnostics import gradient_norms
 from mlplab.experiments.common import (
+    TRAINS,
     fmt,
     over_seeds,
     progress_bar,
@@ -31,7 +32,6 @@ DEFAULT_SEEDS = {False: 3, True: 2}
 WIDTH = 32
 ACTIVATIONS = {"sigmoid": "xavier_normal", "tanh": "xavier_normal", "relu": "he_normal"}
 COLORS = {"sigmoid": "tab:blue", "tanh": "tab:orange", "relu": "tab:green"}
-TRAINS = 0.1  # "trains": final MSE below this fraction of Var(y) (the best constant's MSE)
 
 
 PARAMETERS = (
