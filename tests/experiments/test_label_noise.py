@@ -16,6 +16,7 @@ def test_label_noise_settings_reach_the_report(tmp_path):
     assert run.metrics["noise_std"] == 0.2 and len(run.metrics["final_mse_vs_noisy_labels"]) == 1
     assert run.config["run"]["hidden"] == [8, 8] and run.config["noise"] == 0.2
     for text in (
+        "# label-noise: does the cos4 network (p = 97, N = 64) fit noise on its labels?",
         "p = 97 parameters for N = 64 points",
         "N(0, 0.2²) noise",
         "1-8-8-1 sigmoid",

@@ -179,7 +179,8 @@ def run(
         )
     )
     return StudyResult(
-        title=TITLE,
+        title=f"does the cos4 network (p = {noisy[0].net.num_parameters}, N = {len(x)}) fit "
+        "noise on its labels?",
         question=f"The cos4 network has p = {noisy[0].net.num_parameters} parameters for "
         f"N = {len(x)} points. Given labels with N(0, {noise:g}²) noise, does it overfit "
         "(interpolate) the noise?",
