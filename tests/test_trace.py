@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
+from functools import partial
 from html.parser import HTMLParser
 
 import numpy as np
 import pytest
 
 from mlplab import MLP
+from mlplab.exercise import make_exercise
 
 
 def mazur_network() -> MLP:
@@ -169,7 +172,7 @@ def test_markdown_is_one_equation_per_quantity_with_its_numbers():
         assert line.count(r"\begin{pmatrix}") == line.count(r"\end{pmatrix}")
     assert r"C = \frac{1}{N}\sum \tfrac12 \lVert y - a^{[3]} \rVert_2^2 = 0.298371109 $$" in md
     assert (
-        r"\begin{pmatrix} 0.35891648 & 0.408666186 \\ 0.51130127 & 0.561370121 \end{pmatrix}" in md
+        r"\begin{pmatrix} 0.35891648 & 0.408666186 \cr 0.51130127 & 0.561370121 \end{pmatrix}" in md
     )
     assert r"\operatorname{diag}\left(0.241300709, 0.240613417\right)" in md
     assert [line for line in md.splitlines() if line.startswith("### ")] == [
@@ -178,6 +181,50 @@ def test_markdown_is_one_equation_per_quantity_with_its_numbers():
         "### Backward pass",
         "### Gradient step",
     ]
+
+
+#: A math span of Markdown: $$...$$ or $...$.
+MATH = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$", re.S)
+
+
+def math_spans(text: str) -> list[str]:
+    return [display or inline for display, inline in MATH.findall(text)]
+
+
+def loss_trace_markdown(loss: str) -> str:
+    """The Markdown of a 2-3-2 trace of two points under ``loss``."""
+    output, y = {
+        "mse": ("identity", [[1.0, 0.0], [0.0, 1.0]]),
+        "bce": ("sigmoid", [[1.0, 0.0], [0.0, 1.0]]),
+        "bce_logits": ("identity", [[1.0, 0.0], [0.0, 1.0]]),
+        "cross_entropy": ("identity", [0, 1]),
+    }[loss]
+    net = MLP([2, 3, 2], "tanh", output_activation=output, seed=1)
+    return net.trace([[0.1, -0.2], [0.3, 0.4]], y, loss=loss, lr=0.1).to_markdown()
+
+
+MARKDOWN = {
+    "2-2-2 half_sse": lambda: mazur_trace().to_markdown(),
+    **{
+        loss: partial(loss_trace_markdown, loss)
+        for loss in ("mse", "bce", "bce_logits", "cross_entropy")
+    },
+    "exercise": lambda: make_exercise([2, 3, 1], seed=5).questions(),
+    "solution": lambda: make_exercise([2, 3, 1], seed=5).solution(),
+}
+
+
+@pytest.mark.parametrize("markdown", list(MARKDOWN))
+def test_markdown_math_survives_markdowns_backslash_escapes(markdown):
+    """GitHub applies Markdown's backslash escapes inside $...$ and $$...$$ before MathJax sees
+    them (a ``\\\\`` between matrix rows becomes ``\\`` and the matrix one row; ``\\,``
+    becomes a comma). Rendered by CommonMark, every math span must come out unchanged."""
+    from markdown_it import MarkdownIt
+
+    text = MARKDOWN[markdown]()
+    rendered = html.unescape(MarkdownIt("commonmark").render(text))
+    assert math_spans(text)
+    assert math_spans(rendered) == math_spans(text)
 
 
 def test_tiny_numbers_are_written_as_powers_of_ten_in_latex():
@@ -222,6 +269,8 @@ def test_html_is_well_formed_and_holds_every_symbol_and_number():
         for plain in (entry.symbol, entry.formula):
             assert plain.replace("^", "").replace("_", "") in shown
     assert "<sup>[3]</sup>" in page and "W<sup>[3]</sup><sub>new</sub>" in page
+    assert "σ<sub>2</sub> = sigmoid" in page and "(n<sub>L</sub> = 1)" in page
+    assert "^[" not in shown and "n_L" not in shown  # indices in the header and notes too
     for number in ("0.298371109", "0.35891648", "0.408666186", "0.51130127", "0.561370121"):
         assert f"|{number}|" in text
     # one row per quantity, one per stage heading, one header row

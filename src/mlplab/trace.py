@@ -44,6 +44,11 @@ STAGES = {
     "step": "Gradient step",
 }
 
+# The LaTeX written here holds no backslash before a punctuation character (no \\ between
+# matrix rows, no \, for a thin space): GitHub applies Markdown's backslash escapes inside
+# $...$ and $$...$$, which turn \\ into \ and \, into a comma. Rows end with \cr and a thin
+# space is \thinspace, read alike by MathJax (GitHub, Jupyter) and KaTeX.
+
 # C and ∂C/∂a^[L] of the built-in losses (plain text, LaTeX); others are named only.
 _LOSS_FORMULAS = {
     "half_sse": (
@@ -68,11 +73,11 @@ _LOSS_FORMULAS = {
         "−(1/(N n_L)) Σ [y log a^[L] + (1 − y) log(1 − a^[L])]",
         r"-\frac{1}{N n_L}\sum \left[y \log a^{[L]} + (1-y)\log(1-a^{[L]})\right]",
         "(a^[L] − y) / (a^[L] (1 − a^[L]) N n_L)",
-        r"\frac{a^{[L]} - y}{a^{[L]}(1-a^{[L]})\, N n_L}",
+        r"\frac{a^{[L]} - y}{a^{[L]}(1-a^{[L]})\thinspace N n_L}",
     ),
     "bce_logits": (
         "(1/(N n_L)) Σ [log(1 + exp a^[L]) − y a^[L]]",
-        r"\frac{1}{N n_L}\sum \left[\log(1+e^{a^{[L]}}) - y\, a^{[L]}\right]",
+        r"\frac{1}{N n_L}\sum \left[\log(1+e^{a^{[L]}}) - y\thinspace a^{[L]}\right]",
         "(sigmoid(a^[L]) − y) / (N n_L)",
         r"\frac{1}{N n_L}\left(\operatorname{sigmoid}(a^{[L]}) - y\right)",
     ),
@@ -273,17 +278,17 @@ class Trace:
         """The trace as an HTML table; ``full=True`` gives a whole page with its styles."""
         rows = []
         for title, entries in self._stages():
-            rows.append(f'<tr class="stage"><th colspan="3">{html.escape(title)}</th></tr>')
+            rows.append(f'<tr class="stage"><th colspan="3">{_html_symbols(title)}</th></tr>')
             for entry in entries:
                 rows.append(
                     f"<tr><td class='symbol'>{_html_symbols(entry.symbol)}</td>"
                     f"<td class='formula'>{_html_symbols(entry.formula)}</td>"
                     f"<td>{_html_matrix(entry, digits)}</td></tr>"
                 )
-        notes = "".join(f"<p>Note: {html.escape(n)}</p>" for n in self.notes)
+        notes = "".join(f"<p>Note: {_html_symbols(n)}</p>" for n in self.notes)
         body = (
             f'<div class="mlplab-trace"><style>{_CSS}</style>'
-            f"<p><b>{html.escape(self.header())}</b></p>"
+            f"<p><b>{_html_symbols(self.header())}</b></p>"
             "<table><thead><tr><th>quantity</th><th>formula</th><th>value</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>{notes}</div>"
         )
@@ -377,16 +382,17 @@ def _tex_matrix(entry: Entry, digits: int) -> str:
         diagonal = ", ".join(_tex_number(float(v), digits) for v in m[:, 0])
         return rf"\operatorname{{diag}}\left({diagonal}\right)"
     rows = [" & ".join(_tex_number(float(v), digits) for v in row) for row in m]
-    matrix = r"\begin{pmatrix} " + r" \\ ".join(rows) + r" \end{pmatrix}"
+    matrix = r"\begin{pmatrix} " + r" \cr ".join(rows) + r" \end{pmatrix}"
     if entry.kind == "diagonal":
         return rf"\operatorname{{diag}}\text{{ of each column of }} {matrix}"
     return matrix
 
 
 def _html_symbols(text: str) -> str:
-    """Plain-text notation in HTML: ``^[l]`` and ``_new`` as super- and subscripts."""
+    """Plain-text notation in HTML: ``^[l]``, and ``_new``, ``_L``, ``_2`` (as in ``n_L``,
+    ``σ_2``) as super- and subscripts."""
     text = re.sub(r"\^\[(\w+)\]", r"<sup>[\1]</sup>", html.escape(text))
-    return re.sub(r"_(new|n_L|L)\b", r"<sub>\1</sub>", text)
+    return re.sub(r"_(new|n_L|L|\d+)\b", r"<sub>\1</sub>", text)
 
 
 def _html_matrix(entry: Entry, digits: int) -> str:
@@ -486,7 +492,7 @@ def trace(
         f"{loss.name}(a^[L], y)",
         rf"\text{{{loss.name}}}(a^{{[L]}}, y)",
         f"∂{loss.name}/∂a^[L]",
-        rf"\partial\,\text{{{loss.name}}} / \partial a^{{[L]}}",
+        rf"\partial\thinspace\text{{{loss.name}}} / \partial a^{{[L]}}",
     )
     c_text, c_tex, g_text, g_tex = (
         f.replace("[L]", f"[{L}]") for f in _LOSS_FORMULAS.get(loss.name, default)

@@ -11,7 +11,7 @@ def test_interrupted_run_leaves_no_report_and_keeps_the_previous_one(tmp_path, m
     before = (tmp_path / "report.md").read_bytes()
     files = sorted(p.name for p in tmp_path.iterdir())
 
-    def interrupted(out, quick, seeds, progress):
+    def interrupted(out, quick, seeds, progress, **params):
         (out / "properties.png").write_bytes(b"half a figure")
         raise KeyboardInterrupt
 
@@ -24,7 +24,7 @@ def test_interrupted_run_leaves_no_report_and_keeps_the_previous_one(tmp_path, m
 
 
 def test_interrupted_first_run_leaves_an_empty_folder(tmp_path, monkeypatch):
-    def interrupted(out, quick, seeds, progress):
+    def interrupted(out, quick, seeds, progress, **params):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(properties, "run", interrupted)

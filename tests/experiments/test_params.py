@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 
 from mlplab.cli import main
-from mlplab.experiments import get_study
+from mlplab.experiments import STUDIES, get_study
 from mlplab.experiments.execute import command_line, run_study
-from mlplab.experiments.params import Parameter, parse_settings
+from mlplab.experiments.params import Parameter, parameters, parse_settings, values
 
 
 def test_settings_are_parsed_and_checked():
@@ -32,9 +34,40 @@ def test_settings_are_parsed_and_checked():
         parse_settings("depth", depth, ["depths=2,x"])
     with pytest.raises(ValueError, match="KEY=VALUE"):
         parse_settings("depth", depth, ["width"])
-    with pytest.raises(ValueError, match="takes no parameters"):
-        parse_settings("runge", get_study("runge"), ["n=3"])
     assert Parameter("n", 3, "n").parse("1e1") == 10
+
+
+def test_float_lists_and_upper_bounds():
+    point = Parameter("point", (0.3, 0.7), "a point", low=0, high=1)
+    assert point.parse("0.25,1") == (0.25, 1.0)
+    assert point.shown() == "0.3,0.7"
+    with pytest.raises(ValueError, match="point takes numbers separated by commas, e.g. 0.3,0.7"):
+        point.parse("0.2;0.4")
+    with pytest.raises(ValueError, match="point must be between 0 and 1, got '0.5,1.5'"):
+        point.parse("0.5,1.5")
+    with pytest.raises(ValueError, match="must be between"):
+        point.parse("nan,0.5")
+    assert Parameter("steps", 1_000_000, "steps").shown() == "1000000"
+
+
+def test_quick_values_are_used_unless_set():
+    depth = get_study("depth")
+    assert values(depth, True, {}) == {"width": 32, "depths": (2, 4, 8)}
+    assert values(depth, False, {}) == {"width": 32, "depths": (2, 4, 8, 16, 32)}
+    assert values(depth, True, {"depths": (2, 16)}) == {"width": 32, "depths": (2, 16)}
+
+
+@pytest.mark.parametrize("name", list(STUDIES))
+def test_every_study_takes_its_parameters_with_their_defaults(name):
+    """``run`` accepts each parameter, with the parameter's default as its own default."""
+    study = get_study(name)
+    assert 1 <= len(parameters(study)) <= 6
+    signature = inspect.signature(study.run).parameters
+    for p in parameters(study):
+        assert signature[p.name].default == p.default, p.name
+        assert p.parse(p.shown()) == p.default
+        if p.quick is not None:
+            assert p.parse(p.shown()) != p.quick and type(p.quick) is type(p.default)
 
 
 def test_the_study_receives_its_parameters(tmp_path, monkeypatch):
@@ -62,8 +95,9 @@ def test_show_lists_the_parameters(capsys):
     assert main(["experiment", "show", "monomials"]) == 0
     out = capsys.readouterr().out
     assert "width" in out and "domain" in out and "9" in out and "10" in out
-    assert main(["experiment", "show", "runge"]) == 0
-    assert "takes no parameters" in capsys.readouterr().out
+    assert main(["experiment", "show", "depth"]) == 0
+    out = capsys.readouterr().out
+    assert "2,4,8,16,32" in out and "2,4,8 " in out and "used as given" in out
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""Reports say what their own numbers say: no sentence a study's metrics contradict."""
+"""Reports say what their own numbers say: no sentence a study's metrics contradict, in the
+quick reports and in the full-size ones (which take minutes: marked slow, run in CI)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import numpy as np
 import pytest
 
 from mlplab.experiments import STUDIES
-from mlplab.experiments.depth import TRAINS, best_depth_text
+from mlplab.experiments.common import TRAINS
+from mlplab.experiments.depth import best_depth_text
 from mlplab.experiments.label_noise import noise_verdict
+from mlplab.experiments.mse_vs_ce import ce_faster
 from mlplab.experiments.report import QUICK_NOTE
 
 
@@ -27,34 +30,213 @@ def test_a_depth_that_does_not_train_is_not_called_best():
     assert "none for sigmoid, where no depth trains" in text and "4 for relu" in text
 
 
-def contradictions(name: str, report: str, metrics: dict) -> list[str]:
-    """Statements of ``report`` that its ``metrics`` contradict (the known kinds)."""
+def said(report: str, text: str, true: bool, why: str) -> list[str]:
+    """``[why]`` when ``report`` says ``text`` and the numbers say otherwise (``true`` False),
+    or does not say it where they say so; else ``[]``."""
+    if (text in report) == true:
+        return []
+    return [f"{'says' if text in report else 'does not say'} {text!r}: {why}"]
+
+
+def _generic(report: str, metrics: dict, quick: bool) -> list[str]:
+    """What every report must get right: quick or not, the steps it names, each check's row."""
     found = []
-    if QUICK_NOTE not in report:
-        found.append("a quick report that does not say its numbers are not converged")
+    if quick != (QUICK_NOTE in report) or quick != report.splitlines()[0].endswith("(quick run)"):
+        found.append("a quick report must say its numbers are not converged; a full one must not")
     if re.search(r"10\^6|1,000,000|10⁶", report) and metrics.get("steps", 10**6) != 10**6:
         found.append(f"names 10^6 steps but took {metrics.get('steps')}")
-    if name == "label-noise":
-        final = float(np.median(metrics["final_mse_vs_noisy_labels"]))
-        noise = metrics["noise_mse_of_labels"]
-        if "near the noise level" in report and not 0.5 * noise <= final <= 2 * noise:
-            found.append(f"says 'near the noise level' at {final:.3g} against {noise:.3g}")
-        if "well below the noise level" in report and not final < 0.5 * noise:
-            found.append(f"says 'well below the noise level' at {final:.3g} against {noise:.3g}")
-    if name == "depth":
-        limit = TRAINS * metrics["var_y"]
-        for depth, act in re.findall(r"(\d+) for (\w+) \(median MSE", report):
-            mse = min(metrics["final_mse_median"][act])
-            if mse > limit:
-                found.append(f"names best depth {depth} ({act}) whose MSE {mse:.3g} > {limit:.3g}")
-        for act, first in metrics["first_depth_not_training"].items():
-            if first is None and f"{act}: every depth trains" not in report:
-                found.append(f"does not say every {act} depth trains")
-    if name == "monomials":
-        raw = max(list(metrics["relative_error_median"].values())[1])
-        if ("it does not work" in report) != (raw > 0.5):
-            found.append(f"says whether the raw wide domain works against error {raw:.3g}")
+    for check in metrics["checks"]:
+        row = f"| {check['name'].replace('|', chr(92) + '|')} | "
+        row += "pass |" if check["passed"] else "**FAIL** |"
+        if row not in report:
+            found.append(f"the checks table misreports {check['name']!r}")
     return found
+
+
+def _by_name(metrics: dict, start: str) -> bool:
+    """Whether the check whose name starts with ``start`` passed."""
+    (check,) = [c for c in metrics["checks"] if c["name"].startswith(start)]
+    return check["passed"]
+
+
+def _runge(report: str, metrics: dict) -> list[str]:
+    xavier = metrics["sweep_near_0_median"]["Xavier normal"]
+    reached = sum(v is not None for v in metrics["first_epoch_val_below_1e-4"])
+    seeds = len(metrics["first_epoch_val_below_1e-4"])
+    return [
+        *said(
+            report,
+            "more points lower it by more than a factor 2",
+            xavier[-1] < 0.5 * xavier[0],
+            f"Xavier error near 0 {xavier[0]:.3g} -> {xavier[-1]:.3g}",
+        ),
+        *said(report, f"{reached} of {seeds} seed", True, "seeds below 1e-4"),
+    ]
+
+
+def _label_noise(report: str, metrics: dict) -> list[str]:
+    final = float(np.median(metrics["final_mse_vs_noisy_labels"]))
+    noise = metrics["noise_mse_of_labels"]
+    rms = metrics["rms_error_on_grid_abs_x_le_1.5"]
+    overlap = min(rms["noisy"]) <= max(rms["clean"]) and min(rms["clean"]) <= max(rms["noisy"])
+    found = said(report, "the two ranges overlap", overlap, f"RMS ranges {rms}")
+    if "near the noise level" in report and not 0.5 * noise <= final <= 2 * noise:
+        found.append(f"says 'near the noise level' at {final:.3g} against {noise:.3g}")
+    if "well below the noise level" in report and not final < 0.5 * noise:
+        found.append(f"says 'well below the noise level' at {final:.3g} against {noise:.3g}")
+    return found
+
+
+def _dead_relu(report: str, metrics: dict) -> list[str]:
+    ends = metrics["leaky_active_start_end"]
+    rose = sum(end > start for start, end in ends)
+    kept = _by_name(metrics, "dead ReLU units: incoming") and _by_name(
+        metrics, "dead ReLU units: outgoing"
+    )
+    return [
+        *said(report, "In every one of the", kept, "the dead units' bitwise checks"),
+        *said(
+            report,
+            "every one of them moved",
+            _by_name(metrics, "leaky ReLU units"),
+            "the leaky units' check",
+        ),
+        *said(report, f"rose in {rose} of {len(ends)} seeds", True, f"leaky counts {ends}"),
+    ]
+
+
+def _depth(report: str, metrics: dict) -> list[str]:
+    found = []
+    limit = TRAINS * metrics["var_y"]
+    for depth, act in re.findall(r"(\d+) for (\w+) \(median MSE", report):
+        mse = min(metrics["final_mse_median"][act])
+        if mse > limit:
+            found.append(f"names best depth {depth} ({act}) whose MSE {mse:.3g} > {limit:.3g}")
+    for act, first in metrics["first_depth_not_training"].items():
+        text = f"{act}: every depth trains" if first is None else f"{act}: {first} layers do not"
+        found += said(report, text, True, f"first depth not training: {first}")
+    return found
+
+
+def _monomials(report: str, metrics: dict) -> list[str]:
+    narrow, raw, rescaled = (max(v) for v in metrics["relative_error_median"].values())
+    return [
+        *said(report, "it does not work", raw > 0.5, f"raw wide-domain error {raw:.3g}"),
+        *said(
+            report,
+            "rescaling the input lowers it",
+            rescaled < raw,
+            f"rescaled {rescaled:.3g} against raw {raw:.3g}",
+        ),
+        *said(
+            report,
+            "stays far above the [−1, 1] result",
+            rescaled < raw and rescaled > 10 * narrow,
+            f"rescaled {rescaled:.3g} against [−1, 1] {narrow:.3g}",
+        ),
+    ]
+
+
+def _mse_vs_ce(report: str, metrics: dict) -> list[str]:
+    faster = [ce_faster(s) for s in metrics["summary"].values()]
+    return said(
+        report,
+        "Cross-entropy converges faster on every data set",
+        all(faster),
+        f"epochs to the target: {metrics['summary']}",
+    )
+
+
+def _batch_lr(report: str, metrics: dict) -> list[str]:
+    lrs, best, slope = metrics["learning_rates"], metrics["best_lr"], metrics["slope"]
+    trained = [
+        min((v for v in row if v is not None), default=np.inf) < TRAINS * metrics["var_y"]
+        for row in metrics["median_val_mse"]
+    ]
+    stable = [v for v in metrics["largest_stable_lr"] if v is not None]
+    edge = any(t and b in (lrs[0], lrs[-1]) for b, t in zip(best, trained, strict=True))
+    found = [
+        *said(
+            report,
+            "(nearly the same for every batch size)",
+            bool(stable) and max(stable) <= 3.2 * min(stable),
+            f"largest stable rates {stable}",
+        ),
+        *said(report, "lies at the edge of the grid", edge, f"best rates {best} on {lrs}"),
+        *said(report, "no slope is fitted", sum(trained) < 2, f"trained batch sizes {trained}"),
+    ]
+    if trained != metrics["trained"]:
+        found.append(f"calls {metrics['trained']} trained, its MSEs say {trained}")
+    if slope is not None:
+        rule = min(
+            {1.0: 'the "η ∝ B" rule', 0.5: "the square-root rule", 0.0: "a constant η"}.items(),
+            key=lambda r: abs(slope - r[0]),
+        )[1]
+        found += said(report, f"trained is {slope:.2f}, nearest to {rule}", True, "the slope")
+    return found
+
+
+def _higham(report: str, metrics: dict) -> list[str]:
+    c10, c11 = metrics["classified"]["10"], metrics["classified"]["11"]
+    return [
+        *said(report, f"classified by {c10.count(10)} of", True, f"classified {c10}"),
+        *said(report, f"all 11 by {c11.count(11)} of", True, f"classified {c11}"),
+    ]
+
+
+def _properties(report: str, metrics: dict) -> list[str]:
+    ok = sum(c["passed"] for c in metrics["checks"])
+    return said(report, f"{ok} of {len(metrics['checks'])} facts hold", True, "checks passed")
+
+
+def _cos4(report: str, metrics: dict) -> list[str]:
+    ratio = metrics["parameters"] / metrics["n_train"]
+    return said(report, f"(p/N = {ratio:.1f})", True, "p and N")
+
+
+#: Each study's own kinds of statement: a function (report, metrics) -> contradictions.
+STATEMENTS = {
+    "runge": _runge,
+    "cos4": _cos4,
+    "label-noise": _label_noise,
+    "dead-relu": _dead_relu,
+    "depth": _depth,
+    "monomials": _monomials,
+    "mse-vs-ce": _mse_vs_ce,
+    "batch-lr": _batch_lr,
+    "higham": _higham,
+    "properties": _properties,
+}
+
+
+def contradictions(name: str, report: str, metrics: dict, quick: bool = True) -> list[str]:
+    """Statements of ``report`` that its ``metrics`` contradict: every sentence with a verdict
+    is checked against the numbers it is derived from."""
+    return _generic(report, metrics, quick) + STATEMENTS[name](report, metrics)
+
+
+def test_every_study_has_its_statements_checked():
+    assert set(STATEMENTS) == set(STUDIES)
+
+
+def test_a_contradicted_statement_is_found():
+    metrics = {
+        "checks": [{"name": "sup|σ'| is 1/4", "passed": True, "measured": ""}],
+        "relative_error_median": {"a": [1e-3], "b": [0.9], "c": [0.95]},
+    }
+    report = f"# monomials: x (quick run)\n\n{QUICK_NOTE}\n\n| sup\\|σ'\\| is 1/4 | pass | |\n"
+    assert contradictions("monomials", report, metrics) == [
+        "does not say 'it does not work': raw wide-domain error 0.9"
+    ]
+    report += "On the wide domain it does not work; rescaling the input lowers it."
+    assert contradictions("monomials", report, metrics) == [
+        "says 'rescaling the input lowers it': rescaled 0.95 against raw 0.9"
+    ]
+    metrics["checks"][0]["passed"] = False
+    assert contradictions("monomials", report, metrics, quick=False)[:2] == [
+        "a quick report must say its numbers are not converged; a full one must not",
+        'the checks table misreports "sup|σ\'| is 1/4"',
+    ]
 
 
 @pytest.mark.slow
@@ -62,5 +244,15 @@ def contradictions(name: str, report: str, metrics: dict) -> list[str]:
 def test_quick_reports_contradict_none_of_their_numbers(quick_run, name):
     run = quick_run(name)
     report = (run.out / "report.md").read_text()
-    assert report.splitlines()[0].endswith("(quick run)")
-    assert contradictions(name, report, run.metrics) == []
+    assert contradictions(name, report, run.metrics, quick=True) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(STUDIES))
+def test_full_reports_contradict_none_of_their_numbers(full_run, name):
+    """The full-size study (default sizes and seeds, as ``mlplab experiment run all``): its
+    checks pass and its report says what its numbers say."""
+    run = full_run(name)
+    report = (run.out / "report.md").read_text()
+    assert run.metrics["passed"], [c for c in run.metrics["checks"] if not c["passed"]]
+    assert contradictions(name, report, run.metrics, quick=False) == []

@@ -1,4 +1,6 @@
-from tests.experiments.conftest import assert_report_files
+import pytest
+
+from tests.experiments.conftest import assert_one_line_error, assert_report_files, run_with_settings
 
 
 def test_runge_quick_reaches_1e_4_and_lbfgs_improves(quick_run):
@@ -8,3 +10,34 @@ def test_runge_quick_reaches_1e_4_and_lbfgs_improves(quick_run):
     assert max(run.metrics["final_val_mse_adam"]) < 1e-4
     assert all(e is not None for e in run.metrics["first_epoch_val_below_1e-4"])
     assert run.check("L-BFGS from the Adam solution").passed
+
+
+def test_runge_settings_reach_the_report(tmp_path):
+    run = run_with_settings(
+        tmp_path, "runge", "hidden=8", "n=32", "epochs=4", "lr=0.01", "ns=16,48"
+    )
+    assert run.config["parameters"] == {
+        "hidden": [8],
+        "n": 32,
+        "epochs": 4,
+        "lr": 0.01,
+        "ns": [16, 48],
+    }
+    assert run.config["adam"]["hidden"] == [8] and run.config["adam"]["epochs"] == 4
+    assert run.metrics["sweep_n"] == [16, 48] and len(run.metrics["final_val_mse_adam"]) == 1
+    assert run.report.splitlines()[0].startswith("# runge: a 1-8-1 tanh network")
+    for text in ("| network | 1-8-1,", "32 training", "lr 0.01, batch 32, 4 epochs", "N = 16, 48"):
+        assert text in run.report
+    assert "1-64" not in run.report and "-64-1" not in run.report
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (["ns=32"], "ns needs at least two different numbers of points"),
+        (["lr=0"], "lr must be >= 1e-08"),
+        (["hidden=64,x"], "hidden takes whole numbers separated by commas, e.g. 64,64"),
+    ],
+)
+def test_runge_bad_settings_are_one_line_errors(capsys, tmp_path, settings, message):
+    assert_one_line_error(capsys, tmp_path, "runge", *settings, message=message)

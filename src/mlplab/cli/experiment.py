@@ -80,19 +80,21 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    from mlplab.experiments.params import parameters
+    from mlplab.experiments.params import parameters, written
 
     study = get_study(args.name)
     console.print(f"{args.name}: {escape(study.TITLE)}", highlight=False)
-    table = Table(title="parameters (--set KEY=VALUE)")
-    for column in ("parameter", "default", "what it sets"):
+    table = Table(
+        title="parameters (--set KEY=VALUE)",
+        caption="--quick uses the quick column's value where there is one; "
+        "a value given with --set is used as given, with or without --quick",
+    )
+    for column in ("parameter", "default", "quick", "what it sets"):
         table.add_column(column)
     for p in parameters(study):
-        table.add_row(p.name, p.shown(), escape(p.help))
-    if parameters(study):
-        console.print(table)
-    else:
-        console.print("This study takes no parameters.")
+        quick = "" if p.quick is None else written(p.quick)
+        table.add_row(p.name, p.shown(), quick, escape(p.help))
+    console.print(table)
     return 0
 
 

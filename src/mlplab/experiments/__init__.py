@@ -1,8 +1,10 @@
 """The classic studies, one module each, with a report that answers the question.
 
-Each study module defines ``TITLE`` (one line), ``DEFAULT_SEEDS`` and
-``run(out, quick, seeds, progress) -> StudyResult``; :func:`mlplab.experiments.execute.run_study`
-runs one and writes its folder (figures, ``metrics.json``, ``config.json``, ``report.md``).
+Each study module defines ``TITLE`` (one line), ``DEFAULT_SEEDS``, ``PARAMETERS`` (what
+``--set`` may change, :mod:`mlplab.experiments.params`) and
+``run(out, quick, seeds, progress, **parameters) -> StudyResult``;
+:func:`mlplab.experiments.execute.run_study` runs one and writes its folder (figures,
+``metrics.json``, ``config.json``, ``report.md``).
 ``mlplab experiment list`` shows :data:`STUDIES`; ``mlplab experiment run NAME`` runs one.
 """
 

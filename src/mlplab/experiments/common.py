@@ -195,6 +195,11 @@ def stack(runs: list[SeedRun], attr: str) -> np.ndarray:
     return np.array([list(r) + [r[-1]] * (n - len(r)) for r in rows], dtype=float)
 
 
+#: A network "trains" when its MSE falls below this fraction of Var(y), the MSE of the best
+#: constant; above it, it has not learnt the function within the budget.
+TRAINS = 0.1
+
+
 def fmt(x: float, digits: int = 3) -> str:
     """A number in short scientific notation, e.g. ``3.14e-05``."""
     return f"{x:.{digits - 1}e}"

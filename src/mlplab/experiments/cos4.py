@@ -5,12 +5,15 @@ sigmoid network with weights from N(0, 1) and biases 0.03; MSE; SGD with η = 0.
 of 128; K = 1000 epochs, each made of N/B = 4 passes over a fresh permutation of the data in
 minibatches (4 steps per pass, 16 per epoch, 16,000 steps in all). :func:`mlplab.fit` counts
 passes as its epochs, so the study trains 4000 of them and reports every fourth as an epoch.
+``--set n=N width=W epochs=K lr=η batch=B`` changes them (an epoch stays ⌊N/B⌋ passes of
+⌈N/B⌉ steps).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from pathlib import Path
 
 import numpy as np
@@ -28,14 +31,13 @@ from mlplab.experiments.common import (
     stack,
     train_seeds,
 )
+from mlplab.experiments.params import Parameter
 from mlplab.experiments.report import Check, StudyResult
 
 TITLE = "the seed configuration, (x−2)cos(4x) with a 1-64-64-1 sigmoid network and SGD"
 DEFAULT_SEEDS = {False: 3, True: 2}
 
-N_TRAIN = 512
-BATCH = 128
-#: The 1-64-64-1 sigmoid network and SGD, η = 0.1, batch 128 (the epochs: :func:`training`).
+#: The 1-64-64-1 sigmoid network and SGD, η = 0.1, batch 128 (the epochs: :meth:`Setup.training`).
 CONFIG = TrainConfig(
     hidden=[64, 64],
     activation="sigmoid",
@@ -45,52 +47,101 @@ CONFIG = TrainConfig(
     loss="mse",
     optimizer="sgd",
     lr=0.1,
-    batch_size=BATCH,
+    batch_size=128,
 )
-PASSES = N_TRAIN // BATCH  # passes over the data per epoch K
 DATA_SEED = 1234
 GRID = np.linspace(-2.0, 2.0, 801).reshape(-1, 1)
+PARAMETERS = (
+    Parameter("n", 512, "training points N (and N/5 validation points)", low=2),
+    Parameter("width", 64, "width of both hidden layers"),
+    Parameter("epochs", 1000, "epochs K, each ⌊N/B⌋ passes over the data", quick=50),
+    Parameter("lr", 0.1, "SGD learning rate η", low=1e-6),
+    Parameter("batch", 128, "batch size B (at most N)"),
+)
 
 
-def epochs(quick: bool) -> int:
-    """K: 1000 epochs (50 with ``quick``)."""
-    return 50 if quick else 1000
+@dataclasses.dataclass(frozen=True)
+class Setup:
+    """The configuration the study varies: N, the hidden width, K, η and B.
 
-
-def training(quick: bool) -> TrainConfig:
-    """:data:`CONFIG` for K epochs of N/B passes (``fit`` epochs are passes)."""
-    return dataclasses.replace(CONFIG, epochs=PASSES * epochs(quick))
-
-
-def per_epoch(runs: list[SeedRun], attr: str) -> np.ndarray:
-    """``history.<attr>`` at the end of every epoch K (every N/B-th pass), shape (runs, K)."""
-    return stack(runs, attr)[:, PASSES - 1 :: PASSES]
-
-
-def make_data(noise: float = 0.0) -> tuple[np.ndarray, ...]:
-    """``x, y, x_val, y_val, y_clean``: N(0, 1) inputs, labels with N(0, noise²) noise.
-
-    The validation labels are always clean; ``y_clean`` is f at the training inputs.
+    Raises
+    ------
+    ValueError
+        If the batch is larger than N.
     """
-    rng = np.random.default_rng(DATA_SEED)
-    f = get_target("cos4")
-    x = sample(N_TRAIN, (-1.0, 1.0), "normal", rng)
-    x_val = sample(N_TRAIN // 5, (-1.0, 1.0), "normal", rng)
-    noise_draw = rng.standard_normal(x.shape)
-    return x, f(x) + noise * noise_draw, x_val, f(x_val), f(x)
+
+    n: int = 512
+    width: int = 64
+    epochs: int = 1000
+    lr: float = 0.1
+    batch: int = 128
+
+    def __post_init__(self) -> None:
+        if self.batch > self.n:
+            raise ValueError(
+                f"batch must be at most n = {self.n} (the training points), got {self.batch}"
+            )
+
+    @property
+    def passes(self) -> int:
+        """Passes over the data per epoch K: ⌊N/B⌋."""
+        return self.n // self.batch
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """SGD steps per epoch K: ⌊N/B⌋ passes of ⌈N/B⌉ steps."""
+        return self.passes * math.ceil(self.n / self.batch)
+
+    @property
+    def sizes(self) -> str:
+        """The network as ``1-64-64-1``."""
+        return f"1-{self.width}-{self.width}-1"
+
+    def parameter_count(self) -> int:
+        """p = (1 + 1)w + (w + 1)w + (w + 1) = w² + 4w + 1, counted from the layer shapes."""
+        w = self.width
+        return 2 * w + (w + 1) * w + (w + 1)
+
+    def training(self) -> TrainConfig:
+        """:data:`CONFIG` with this width, η and B, for K epochs of ⌊N/B⌋ passes (``fit``
+        epochs are passes)."""
+        return dataclasses.replace(
+            CONFIG,
+            hidden=[self.width, self.width],
+            lr=self.lr,
+            batch_size=self.batch,
+            epochs=self.passes * self.epochs,
+        )
+
+    def data(self, noise: float = 0.0) -> tuple[np.ndarray, ...]:
+        """``x, y, x_val, y_val, y_clean``: N(0, 1) inputs, labels with N(0, noise²) noise.
+
+        The validation labels are always clean; ``y_clean`` is f at the training inputs.
+        """
+        rng = np.random.default_rng(DATA_SEED)
+        f = get_target("cos4")
+        x = sample(self.n, (-1.0, 1.0), "normal", rng)
+        x_val = sample(self.n // 5, (-1.0, 1.0), "normal", rng)
+        noise_draw = rng.standard_normal(x.shape)
+        return x, f(x) + noise * noise_draw, x_val, f(x_val), f(x)
+
+
+def per_epoch(runs: list[SeedRun], attr: str, setup: Setup) -> np.ndarray:
+    """``history.<attr>`` at the end of every epoch K (every ⌊N/B⌋-th pass), shape (runs, K)."""
+    return stack(runs, attr)[:, setup.passes - 1 :: setup.passes]
 
 
 @functools.lru_cache(maxsize=2)
-def train(quick: bool, seeds: int, progress: bool) -> tuple[SeedRun, ...]:
-    """Train the seed configuration over ``seeds`` seeds (kept for ``label-noise``, which
-    compares against the same runs).
+def train(setup: Setup, seeds: int, progress: bool) -> tuple[SeedRun, ...]:
+    """Train ``setup`` over ``seeds`` seeds (kept for ``label-noise``, which compares against
+    the same runs).
 
     The validation set of each run is the clean validation data.
     """
-    x, y, x_val, y_val, _ = make_data()
+    x, y, x_val, y_val, _ = setup.data()
     with progress_bar("cos4 seeds", seeds, progress) as advance:
         return tuple(
-            train_seeds(training(quick), x, y, seed_list(seeds), (x_val, y_val), advance=advance)
+            train_seeds(setup.training(), x, y, seed_list(seeds), (x_val, y_val), advance=advance)
         )
 
 
@@ -100,14 +151,24 @@ def plot_fit_band(ax, runs: list[SeedRun], label: str, color: str) -> None:
     plots.band(ax, GRID.ravel(), outputs, label=label, color=color)
 
 
-def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
-    x, y, x_val, _, _ = make_data()
-    runs = list(train(quick, seeds, progress))
-    tr = training(quick)
-    K = epochs(quick)
+def run(
+    out: Path,
+    quick: bool,
+    seeds: int,
+    progress: bool,
+    n: int = 512,
+    width: int = 64,
+    epochs: int = 1000,
+    lr: float = 0.1,
+    batch: int = 128,
+) -> StudyResult:
+    setup = Setup(n, width, epochs, lr, batch)
+    x, y, x_val, _, _ = setup.data()
+    runs = list(train(setup, seeds, progress))
+    tr = setup.training()
     p = runs[0].net.num_parameters
-    val = per_epoch(runs, "val_loss")
-    train_loss = per_epoch(runs, "train_loss")
+    val = per_epoch(runs, "val_loss", setup)
+    train_loss = per_epoch(runs, "train_loss", setup)
     final_val = val[:, -1]
     truth = get_target("cos4")(GRID)
     abs_err = np.array([np.abs(run.net(GRID) - truth).ravel() for run in runs])
@@ -132,7 +193,10 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
     plots.band(ax, ks, train_loss, label="training MSE", color="tab:blue")
     plots.band(ax, ks, val, label="validation MSE", color="tab:red")
     ax.set_yscale("log")
-    ax.set_xlabel(f"epoch ({PASSES} passes of {PASSES} SGD steps with 128 points)")
+    ax.set_xlabel(
+        f"epoch ({setup.passes} passes of {setup.steps_per_epoch // setup.passes} SGD steps "
+        f"with {batch} points)"
+    )
     ax.set_ylabel("MSE")
     ax.set_title(f"cos4: loss per epoch, {over_seeds(seeds, band=True)}")
     ax.legend()
@@ -150,11 +214,16 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         "x_of_max_error": where.tolist(),
         "seconds_per_seed": [run.history.seconds for run in runs],
     }
+    expected_p = setup.parameter_count()
     checks = [
-        Check("p = 4353 parameters", p == 4353, f"p = {p}, N = {len(x)}"),
         Check(
-            f"{K} epochs of {PASSES * PASSES} steps were taken",
-            all(run.history.steps == K * PASSES * PASSES for run in runs),
+            f"p = w² + 4w + 1 = {expected_p} parameters",
+            p == expected_p,
+            f"p = {p}, N = {len(x)}",
+        ),
+        Check(
+            f"{epochs} epochs of {setup.steps_per_epoch} steps were taken",
+            all(run.history.steps == epochs * setup.steps_per_epoch for run in runs),
             f"steps = {[run.history.steps for run in runs]}",
         ),
         Check(
@@ -165,7 +234,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
     ]
     answer = (
         f"The network has p = {p} parameters for N = {len(x)} training points (p/N = "
-        f"{p / len(x):.1f}). After {K} epochs ({runs[0].history.steps} SGD steps) the "
+        f"{p / len(x):.1f}). After {epochs} epochs ({runs[0].history.steps} SGD steps) the "
         f"final validation MSE ({over_seeds(seeds, 'median over')}) is {fmt(med)} (min "
         f"{fmt(final_val.min())}, max {fmt(final_val.max())}); the training MSE is "
         f"{fmt(metrics['final_train_mse_median'])}. The largest error on [−2, 2] is "
@@ -174,18 +243,25 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         f"{len(x)} N(0, 1) training inputs lie beyond |x| = 1.5."
     )
     return StudyResult(
-        title=TITLE,
-        question="How well does the seed configuration (SGD on a p ≫ N sigmoid network) learn "
-        "f(x) = (x−2)cos(4x) from 512 normal samples?",
+        title=f"the seed configuration, (x−2)cos(4x) with a {setup.sizes} sigmoid network and SGD",
+        question=f"How well does the seed configuration (SGD on a sigmoid network with p = {p} "
+        f"parameters) learn f(x) = (x−2)cos(4x) from N = {len(x)} normal samples?",
         setup=[
             ("target", "f(x) = (x−2)cos(4x)"),
             ("data", f"N = {len(x)} training, {len(x_val)} validation, x ~ N(0, 1)"),
-            ("network", "1-64-64-1, sigmoid hidden, identity output"),
+            ("network", f"{setup.sizes}, sigmoid hidden, identity output"),
             ("initialisation", "weights N(0, 1), biases 0.03"),
             ("parameters p", str(p)),
             ("loss", "MSE"),
-            ("optimiser", f"SGD, η = 0.1, batch 128, K = {K} epochs of {PASSES} passes"),
-            ("steps", f"{K * PASSES * PASSES} (N/B = {PASSES} per pass)"),
+            (
+                "optimiser",
+                f"SGD, η = {lr:g}, batch {batch}, K = {epochs} epochs of {setup.passes} passes",
+            ),
+            (
+                "steps",
+                f"{epochs * setup.steps_per_epoch} (⌈N/B⌉ = "
+                f"{setup.steps_per_epoch // setup.passes} per pass)",
+            ),
             ("seeds", f"{seeds} (initial weights and batch order)"),
         ],
         figures=[

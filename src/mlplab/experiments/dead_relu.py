@@ -8,6 +8,9 @@ parameters stay bitwise equal to their initial values. The same network with lea
 
 Part 2 follows the fraction of dead units (off on every training point) during training of a
 deeper ReLU network with He initialisation and with a harmful one (biases −1).
+
+``--set width=20 dead=6 alpha=0.01 deep=32,32,32 bias=-1`` changes the part 1 width, the number
+of units killed, the leaky slope, the hidden widths of part 2 and its harmful bias.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from mlplab.experiments.common import (
     stack,
     train_seeds,
 )
+from mlplab.experiments.params import Parameter
 from mlplab.experiments.report import Check, StudyResult
 from mlplab.network import MLP
 
@@ -38,11 +42,25 @@ TITLE = "dead ReLU units never change under SGD; leaky ReLU units do"
 DEFAULT_SEEDS = {False: 5, True: 2}
 
 WIDTH = 20
-DEAD = np.arange(6)  # the hidden units made dead
+DEAD = 6  # units 0..DEAD−1 are made dead
+ALPHA = 0.01
 MARGIN = 1e-3  # b_j = −(|w_j| max|x| + MARGIN)
-DEEP = (1, 32, 32, 32, 1)
+DEEP = (32, 32, 32)  # the hidden widths of part 2
 HARMFUL_BIAS = -1.0
-HARMFUL_TEXT = f"{HARMFUL_BIAS:g}".replace("-", "−")
+PARAMETERS = (
+    Parameter("width", WIDTH, "hidden width of the part 1 network 1-W-1"),
+    Parameter("dead", DEAD, "units made dead in part 1 (at most the width)"),
+    Parameter("alpha", ALPHA, "slope α of the leaky ReLU for z < 0", low=1e-6, high=1),
+    Parameter("deep", DEEP, "hidden widths of the part 2 ReLU network"),
+    Parameter(
+        "bias", HARMFUL_BIAS, "the bias of every unit in part 2's harmful start", low=-10, high=10
+    ),
+)
+
+
+def minus(value: float) -> str:
+    """``value`` with a typographic minus sign, as the reports write numbers."""
+    return f"{value:g}".replace("-", "−")
 
 
 def make_data() -> tuple[np.ndarray, np.ndarray]:
@@ -51,10 +69,10 @@ def make_data() -> tuple[np.ndarray, np.ndarray]:
     return x, get_target("sin")(x)
 
 
-def kill_units(net: MLP, x: np.ndarray) -> None:
-    """Set the bias of each unit in :data:`DEAD` so that z_j < 0 on every row of ``x``."""
+def kill_units(net: MLP, x: np.ndarray, dead: int) -> None:
+    """Set the bias of the first hidden units 0..dead−1 so that z_j < 0 on every row of ``x``."""
     W, b = net.weights[0], net.biases[0]
-    b[DEAD] = -(np.abs(W[DEAD, 0]) * np.max(np.abs(x)) + MARGIN)
+    b[:dead] = -(np.abs(W[:dead, 0]) * np.max(np.abs(x)) + MARGIN)
 
 
 def active_units(net: MLP, x: np.ndarray) -> int:
@@ -69,11 +87,28 @@ def active_units(net: MLP, x: np.ndarray) -> int:
     return sum(int(np.count_nonzero(~d)) for d in dead)
 
 
-def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
+def run(
+    out: Path,
+    quick: bool,
+    seeds: int,
+    progress: bool,
+    width: int = WIDTH,
+    dead: int = DEAD,
+    alpha: float = ALPHA,
+    deep: tuple[int, ...] = DEEP,
+    bias: float = HARMFUL_BIAS,
+) -> StudyResult:
+    if dead > width:
+        raise ValueError(f"dead must be at most width = {width} (the units there are), got {dead}")
+    if bias == 0:
+        raise ValueError("bias must not be 0: part 2 compares it with the He start, biases 0")
     x, y = make_data()
     seeds_ = seed_list(seeds)
+    killed = np.arange(dead)
+    leaky_name = f"leaky_relu:{alpha:g}"
+    deep_sizes = "-".join(map(str, [1, *deep, 1]))
     tr = TrainConfig(
-        hidden=[WIDTH],
+        hidden=[width],
         init="he_normal",
         loss="mse",
         optimizer="sgd",
@@ -83,12 +118,13 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
     )
     parts: dict[str, list] = {}
     start: dict[str, list[MLP]] = {}
+    harmful = f"He init, biases {minus(bias)}"
     with progress_bar("dead-relu runs", 4 * seeds, progress) as advance:
-        for act in ("relu", "leaky_relu:0.01"):
+        for act in ("relu", leaky_name):
             cfg = dataclasses.replace(tr, activation=act)
             nets = [cfg.build_network(1, 1, seed=s) for s in seeds_]
             for net in nets:
-                kill_units(net, x)
+                kill_units(net, x, dead)
             start[act] = [net.copy() for net in nets]
             parts[act] = train_seeds(
                 cfg,
@@ -99,39 +135,37 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
                 start=nets,
                 advance=advance,
             )
-        deep_tr = dataclasses.replace(tr, hidden=list(DEEP[1:-1]), activation="relu", lr=0.05)
-        for label, bias in (
-            ("He init, biases 0", 0.0),
-            (f"He init, biases {HARMFUL_TEXT}", HARMFUL_BIAS),
-        ):
-            cfg = dataclasses.replace(deep_tr, bias_init=str(bias))
+        deep_tr = dataclasses.replace(tr, hidden=list(deep), activation="relu", lr=0.05)
+        for label, b in (("He init, biases 0", 0.0), (harmful, bias)):
+            cfg = dataclasses.replace(deep_tr, bias_init=str(b))
             parts[label] = train_seeds(
                 cfg, x, y, seeds_, monitor=lambda n: active_units(n, x), advance=advance
             )
+    steps = parts["relu"][0].history.steps
 
     # Part 1: bitwise comparison of the dead units' parameters.
     def unchanged(before: MLP, after: MLP) -> tuple[bool, bool]:
-        inc = np.array_equal(before.weights[0][DEAD], after.weights[0][DEAD]) and np.array_equal(
-            before.biases[0][DEAD], after.biases[0][DEAD]
-        )
-        outgoing = np.array_equal(before.weights[1][:, DEAD], after.weights[1][:, DEAD])
+        inc = np.array_equal(
+            before.weights[0][killed], after.weights[0][killed]
+        ) and np.array_equal(before.biases[0][killed], after.biases[0][killed])
+        outgoing = np.array_equal(before.weights[1][:, killed], after.weights[1][:, killed])
         return inc, outgoing
 
     relu_same = [unchanged(b, r.net) for b, r in zip(start["relu"], parts["relu"], strict=True)]
-    leaky = parts["leaky_relu:0.01"]
+    leaky = parts[leaky_name]
     leaky_moved = [
         [
             not (
                 np.array_equal(b.weights[0][j], r.net.weights[0][j])
                 or np.array_equal(b.biases[0][j], r.net.biases[0][j])
             )
-            for j in DEAD
+            for j in killed
         ]
-        for b, r in zip(start["leaky_relu:0.01"], leaky, strict=True)
+        for b, r in zip(start[leaky_name], leaky, strict=True)
     ]
     bias_shift = [
-        float(np.max(np.abs(r.net.biases[0][DEAD] - b.biases[0][DEAD])))
-        for b, r in zip(start["leaky_relu:0.01"], leaky, strict=True)
+        float(np.max(np.abs(r.net.biases[0][killed] - b.biases[0][killed])))
+        for b, r in zip(start[leaky_name], leaky, strict=True)
     ]
     relu_active = stack(parts["relu"], "monitor")
     leaky_active = stack(leaky, "monitor")
@@ -139,24 +173,25 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
 
     fig, axes = plots.new_figure(ncols=2, width=6.0)
     ep = np.arange(relu_active.shape[1])
-    plots.band(axes[0], ep, leaky_active, "leaky ReLU (α = 0.01)", "tab:red")
+    plots.band(axes[0], ep, leaky_active, f"leaky ReLU (α = {alpha:g})", "tab:red")
     plots.band(axes[0], ep, relu_active, "ReLU (drawn on top)", "tab:blue")
-    axes[0].axhline(WIDTH, color="gray", ls=":", label=f"all {WIDTH} units")
+    axes[0].axhline(width, color="gray", ls=":", label=f"all {width} units")
     axes[0].set_xlabel("epoch")
     axes[0].set_ylabel("units active on ≥ 1 training point")
-    axes[0].set_title(f"1-{WIDTH}-1 network, {len(DEAD)} units dead at the start")
+    axes[0].set_title(f"1-{width}-1 network, {dead} units dead at the start")
     axes[0].legend(loc="center right")
-    total = sum(DEEP[1:-1])
-    colors = ("tab:green", "tab:purple")
+    total = sum(deep)
     dead_frac = {}
-    for color, label in zip(colors, [k for k in parts if k.startswith("He")], strict=True):
+    for color, label in zip(
+        ("tab:green", "tab:purple"), ("He init, biases 0", harmful), strict=True
+    ):
         frac = 1.0 - stack(parts[label], "monitor") / total
         dead_frac[label] = frac
         plots.band(axes[1], np.arange(frac.shape[1]), frac, label, color)
     axes[1].set_xlabel("epoch")
     axes[1].set_ylabel("fraction of dead hidden units")
     axes[1].set_ylim(-0.02, 1.02)
-    axes[1].set_title(f"ReLU {'-'.join(map(str, DEEP))}: dead units during training")
+    axes[1].set_title(f"ReLU {deep_sizes}: dead units during training")
     axes[1].legend(loc="upper right")
     fig.suptitle(f"{over_seeds(seeds, 'Median of', band=True)}; SGD on sin(πx), 128 points")
     plots.save_figure(fig, out / "active_units.png")
@@ -166,8 +201,8 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         Check(
             "dead ReLU units: incoming weights and biases bitwise equal after training",
             all(inc for inc, _ in relu_same),
-            f"{sum(inc for inc, _ in relu_same)}/{plural(seeds, 'seed')}, {len(DEAD)} units each, "
-            f"{tr.epochs * 8} SGD steps",
+            f"{sum(inc for inc, _ in relu_same)}/{plural(seeds, 'seed')}, {dead} units each, "
+            f"{steps} SGD steps",
         ),
         Check(
             "dead ReLU units: outgoing weights bitwise equal after training",
@@ -177,7 +212,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         Check(
             "leaky ReLU units in the same place moved",
             all(all(m) for m in leaky_moved),
-            f"moved units per seed: {[sum(m) for m in leaky_moved]} of {len(DEAD)}; largest "
+            f"moved units per seed: {[sum(m) for m in leaky_moved]} of {dead}; largest "
             f"bias change per seed {', '.join(fmt(s) for s in bias_shift)}",
         ),
         Check(
@@ -189,7 +224,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         ),
     ]
     metrics = {
-        "dead_units": len(DEAD),
+        "dead_units": dead,
         "relu_active_start_end": [[int(a[0]), int(a[-1])] for a in relu_active],
         "leaky_active_start_end": [[int(a[0]), int(a[-1])] for a in leaky_active],
         "leaky_max_bias_change": bias_shift,
@@ -202,22 +237,39 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
             "end": float(np.median(harm[:, -1])),
         },
     }
+    kept = sum(inc and o for inc, o in relu_same)
+    moved = sum(map(sum, leaky_moved))
+    relu_ends = ", ".join(f"{int(a[0])}->{int(a[-1])}" for a in relu_active)
     answer = (
-        f"In every one of the {plural(seeds, 'seed')} the {len(DEAD)} dead ReLU units kept their "
-        f"incoming weights, "
-        f"biases and outgoing weights bitwise equal to the initial values through "
-        f"{tr.epochs * 8} SGD steps, and the count of active units stayed at "
-        f"{int(np.median(relu_active[:, -1]))} of {WIDTH}. With leaky ReLU (α = 0.01) every one "
-        f"of them moved (largest bias change per seed from {fmt(min(bias_shift))} to "
+        (
+            f"In every one of the {plural(seeds, 'seed')} the {dead} dead ReLU units kept"
+            if kept == seeds
+            else f"In only {kept} of the {plural(seeds, 'seed')} did the {dead} dead ReLU units "
+            "keep"
+        )
+        + " their incoming weights, biases and outgoing weights bitwise equal to the initial "
+        f"values through {steps} SGD steps, and the count of active units "
+        + (
+            f"stayed at {int(relu_active[0, 0])} of {width}"
+            if np.all(relu_active == relu_active[0, 0])
+            else f"went from start to end {relu_ends} of {width}"
+        )
+        + f". With leaky ReLU (α = {alpha:g}) "
+        + (
+            "every one of them moved"
+            if moved == dead * seeds
+            else f"{moved} of the {dead} × {seeds} units moved"
+        )
+        + f" (largest bias change per seed from {fmt(min(bias_shift))} to "
         f"{fmt(max(bias_shift))}); the count of active units rose in {sum(rose)} of {seeds} "
         f"seeds (start -> end: "
         f"{', '.join(f'{int(a[0])}->{int(a[-1])}' for a in leaky_active)}). A leaky unit that "
-        f"is off everywhere acts as the linear map α(w_j x + b_j); its gradient is α = 0.01 "
-        f"times that of a live unit and can push b_j either way, so it revives only when the "
-        f"cost pulls z_j upwards. In the {'-'.join(map(str, DEEP))} ReLU network, He "
+        f"is off everywhere acts as the linear map α(w_j x + b_j); its gradient is α = "
+        f"{alpha:g} times that of a live unit and can push b_j either way, so it revives only "
+        f"when the cost pulls z_j upwards. In the {deep_sizes} ReLU network, He "
         f"initialisation starts "
         f"with {metrics['dead_fraction_he']['start']:.0%} dead hidden units and ends with "
-        f"{metrics['dead_fraction_he']['end']:.0%}; biases of {HARMFUL_TEXT} start with "
+        f"{metrics['dead_fraction_he']['end']:.0%}; biases of {minus(bias)} start with "
         f"{metrics['dead_fraction_harmful']['start']:.0%} and end with "
         f"{metrics['dead_fraction_harmful']['end']:.0%} (medians over seeds)."
     )
@@ -228,12 +280,9 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         "place recover? How many units die with a good and a harmful initialisation?",
         setup=[
             ("data", "128 points x uniform on [−1, 1], y = sin(πx)"),
-            ("part 1 network", f"1-{WIDTH}-1, ReLU or leaky ReLU (α = 0.01), He init"),
-            ("dead units", f"units {DEAD[0]}..{DEAD[-1]}: b_j = −(|w_j| max|x| + {MARGIN})"),
-            (
-                "part 2 network",
-                f"{'-'.join(map(str, DEEP))} ReLU, He init, biases 0 or {HARMFUL_TEXT}",
-            ),
+            ("part 1 network", f"1-{width}-1, ReLU or leaky ReLU (α = {alpha:g}), He init"),
+            ("dead units", f"units 0..{dead - 1}: b_j = −(|w_j| max|x| + {MARGIN})"),
+            ("part 2 network", f"{deep_sizes} ReLU, He init, biases 0 or {minus(bias)}"),
             (
                 "training",
                 f"MSE, SGD batch 16, η = {tr.lr} (part 1) / {deep_tr.lr} (part 2), "
@@ -246,7 +295,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
             (
                 "active_units.png",
                 "Left: active units per epoch, ReLU vs leaky ReLU. Right: "
-                "fraction of dead units per epoch, He init vs biases −1.",
+                f"fraction of dead units per epoch, He init vs biases {minus(bias)}.",
             )
         ],
         answer=answer,
@@ -255,7 +304,10 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         config={
             "training": settings(tr, "training"),
             "deep_training": settings(deep_tr, "training"),
-            "dead_units": DEAD.tolist(),
+            "dead_units": killed.tolist(),
+            "alpha": alpha,
+            "deep_hidden": list(deep),
+            "harmful_bias": bias,
             "margin": MARGIN,
         },
     )

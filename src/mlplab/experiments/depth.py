@@ -15,6 +15,7 @@ from mlplab.config import TrainConfig
 from mlplab.data import get_target, sample
 from mlplab.diagnostics import gradient_norms
 from mlplab.experiments.common import (
+    TRAINS,
     fmt,
     over_seeds,
     progress_bar,
@@ -31,17 +32,12 @@ DEFAULT_SEEDS = {False: 3, True: 2}
 WIDTH = 32
 ACTIVATIONS = {"sigmoid": "xavier_normal", "tanh": "xavier_normal", "relu": "he_normal"}
 COLORS = {"sigmoid": "tab:blue", "tanh": "tab:orange", "relu": "tab:green"}
-TRAINS = 0.1  # "trains": final MSE below this fraction of Var(y) (the best constant's MSE)
 
 
 PARAMETERS = (
     Parameter("width", WIDTH, "width of every hidden layer"),
-    Parameter("depths", (2, 4, 8, 16, 32), "numbers of hidden layers (quick: 2,4,8)"),
+    Parameter("depths", (2, 4, 8, 16, 32), "numbers of hidden layers", quick=(2, 4, 8)),
 )
-
-
-def depth_list(quick: bool) -> list[int]:
-    return [2, 4, 8] if quick else [2, 4, 8, 16, 32]
 
 
 def config(activation: str, depth: int, quick: bool, width: int = WIDTH) -> TrainConfig:
@@ -85,13 +81,13 @@ def run(
     seeds: int,
     progress: bool,
     width: int = WIDTH,
-    depths: tuple[int, ...] | None = None,
+    depths: tuple[int, ...] = (2, 4, 8, 16, 32),
 ) -> StudyResult:
     rng = np.random.default_rng(5)
     x = sample(256, (-1.0, 1.0), "uniform", rng)
     y = get_target("runge")(x)
     var_y = float(np.var(y))
-    ds = sorted(set(depths)) if depths else depth_list(quick)
+    ds = sorted(set(depths))
     if len(ds) < 2:
         raise ValueError(f"depths needs at least two different depths, got {list(ds)}")
     seeds_ = seed_list(seeds)

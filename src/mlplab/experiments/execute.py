@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mlplab.experiments import STUDIES, get_study
-from mlplab.experiments.params import parameters
+from mlplab.experiments.params import parameters, values, written
 from mlplab.experiments.report import QUICK_NOTE, StudyResult, markdown_table, render_report
 from mlplab.io import write_json, write_text
 from mlplab.runfolder import staged
@@ -32,13 +32,9 @@ def command_line(
     if seeds is not None:
         args += ["--seeds", str(seeds)]
     if params:
-        args += ["--set", *(f"{k}={_written(v)}" for k, v in params.items())]
+        args += ["--set", *(f"{k}={written(v)}" for k, v in params.items())]
     args += ["--out", str(out)]
     return shlex.join(args)
-
-
-def _written(value) -> str:
-    return ",".join(map(str, value)) if isinstance(value, tuple) else f"{value:g}"
 
 
 def check_seeds(seeds: int | None) -> None:
@@ -71,7 +67,8 @@ def run_study(
         Show progress bars.
     params : dict, optional
         Values of the study's parameters (:mod:`mlplab.experiments.params`), checked values
-        from :func:`~mlplab.experiments.params.parse_settings`.
+        from :func:`~mlplab.experiments.params.parse_settings`; the study gets every parameter,
+        the ones not given at their (quick) default, and ``config.json`` records them all.
 
     Returns
     -------
@@ -88,13 +85,14 @@ def run_study(
     out.mkdir(parents=True, exist_ok=True)  # the folder to find, even before the first run
     with staged(out) as stage:
         start = time.perf_counter()
-        result = study.run(stage.path, quick=quick, seeds=n_seeds, progress=progress, **params)
+        used = values(study, quick, params)
+        result = study.run(stage.path, quick=quick, seeds=n_seeds, progress=progress, **used)
         seconds = time.perf_counter() - start
         config = {
             "study": name,
             "quick": quick,
             "seeds": n_seeds,
-            "parameters": {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()},
+            "parameters": {k: list(v) if isinstance(v, tuple) else v for k, v in used.items()},
             **result.config,
         }
         metrics = {

@@ -1,5 +1,6 @@
 """``label-noise``: the ``cos4`` configuration with noisy training labels y = f(x) + N(0, 0.5²)
-(``--set noise=S`` sets the standard deviation).
+(``--set noise=S`` sets the standard deviation; ``n``, ``width``, ``epochs``, ``lr`` and
+``batch`` change the configuration as for ``cos4``).
 
 The same seeds (initial weights and batch order) and the same inputs as ``cos4``; only the
 training labels differ. During training, the "validation" loss of each noisy run is the MSE
@@ -30,7 +31,10 @@ from mlplab.experiments.report import Check, StudyResult
 TITLE = "does the p ≫ N network fit noise on the cos4 labels?"
 DEFAULT_SEEDS = cos4.DEFAULT_SEEDS
 NOISE = 0.5
-PARAMETERS = (Parameter("noise", NOISE, "standard deviation of the label noise", low=0.01),)
+PARAMETERS = (
+    Parameter("noise", NOISE, "standard deviation of the label noise", low=0.01),
+    *cos4.PARAMETERS,
+)
 
 
 def noise_verdict(final_mse: float, noise_mse: float) -> str:
@@ -57,10 +61,22 @@ def noise_verdict(final_mse: float, noise_mse: float) -> str:
     )
 
 
-def run(out: Path, quick: bool, seeds: int, progress: bool, noise: float = NOISE) -> StudyResult:
-    tr = cos4.training(quick)
-    x, y_noisy, _, _, y_clean = cos4.make_data(noise)
-    clean = list(cos4.train(quick, seeds, progress))
+def run(
+    out: Path,
+    quick: bool,
+    seeds: int,
+    progress: bool,
+    noise: float = NOISE,
+    n: int = 512,
+    width: int = 64,
+    epochs: int = 1000,
+    lr: float = 0.1,
+    batch: int = 128,
+) -> StudyResult:
+    setup = cos4.Setup(n, width, epochs, lr, batch)
+    tr = setup.training()
+    x, y_noisy, _, _, y_clean = setup.data(noise)
+    clean = list(cos4.train(setup, seeds, progress))
     with progress_bar("label-noise seeds", seeds, progress) as advance:
         noisy = train_seeds(tr, x, y_noisy, seed_list(seeds), (x, y_clean), advance=advance)
     f = get_target("cos4")
@@ -92,14 +108,18 @@ def run(out: Path, quick: bool, seeds: int, progress: bool, noise: float = NOISE
     ax.legend()
     plots.save_figure(fig, out / "error.png")
 
-    vs_noisy = cos4.per_epoch(noisy, "train_loss")
-    vs_clean = cos4.per_epoch(noisy, "val_loss")
-    epochs = np.arange(1, vs_noisy.shape[1] + 1)
+    vs_noisy = cos4.per_epoch(noisy, "train_loss", setup)
+    vs_clean = cos4.per_epoch(noisy, "val_loss", setup)
+    ks = np.arange(1, vs_noisy.shape[1] + 1)
     fig, (ax,) = plots.new_figure()
-    plots.band(ax, epochs, vs_noisy, "MSE against the noisy labels it is trained on", "tab:red")
-    plots.band(ax, epochs, vs_clean, "MSE against the clean labels f(x_i)", "tab:green")
+    plots.band(ax, ks, vs_noisy, "MSE against the noisy labels it is trained on", "tab:red")
+    plots.band(ax, ks, vs_clean, "MSE against the clean labels f(x_i)", "tab:green")
     plots.band(
-        ax, epochs, cos4.per_epoch(clean, "train_loss"), "clean run: its training MSE", "tab:blue"
+        ax,
+        ks,
+        cos4.per_epoch(clean, "train_loss", setup),
+        "clean run: its training MSE",
+        "tab:blue",
     )
     ax.axhline(noise**2, color="gray", ls=":", label=f"noise variance {noise**2:g}")
     ax.set_yscale("log")
@@ -127,7 +147,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool, noise: float = NOISE
         "noise_mse_of_labels": noise_mse,
         "final_mse_vs_noisy_labels": vs_noisy[:, -1].tolist(),
         "final_mse_vs_clean_labels": vs_clean[:, -1].tolist(),
-        "final_train_mse_clean_run": cos4.per_epoch(clean, "train_loss")[:, -1].tolist(),
+        "final_train_mse_clean_run": cos4.per_epoch(clean, "train_loss", setup)[:, -1].tolist(),
         "rms_error_on_grid_abs_x_le_1.5": {
             "clean": rms_clean_all.tolist(),
             "noisy": rms_noisy_all.tolist(),
@@ -144,7 +164,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool, noise: float = NOISE
     verdict = noise_verdict(final_noisy, noise_mse)
     answer = (
         f"With p = {noisy[0].net.num_parameters} parameters and N = {len(x)} points, after "
-        f"{cos4.epochs(quick)} epochs ({tr.epochs * cos4.PASSES} steps) {verdict} (medians "
+        f"{epochs} epochs ({epochs * setup.steps_per_epoch} steps) {verdict} (medians "
         f"over seeds). Against the clean labels at the same inputs the final MSE is "
         f"{fmt(final_clean)}. On [−1.5, 1.5] the "
         f"RMS error against the clean function is {fmt(rms_noisy)} when trained on noisy "
@@ -159,13 +179,19 @@ def run(out: Path, quick: bool, seeds: int, progress: bool, noise: float = NOISE
         )
     )
     return StudyResult(
-        title=TITLE,
-        question="The cos4 network has p = 4353 parameters for N = 512 points. Given labels "
-        f"with N(0, {noise}²) noise, does it overfit (interpolate) the noise?",
+        title=f"does the cos4 network (p = {noisy[0].net.num_parameters}, N = {len(x)}) fit "
+        "noise on its labels?",
+        question=f"The cos4 network has p = {noisy[0].net.num_parameters} parameters for "
+        f"N = {len(x)} points. Given labels with N(0, {noise:g}²) noise, does it overfit "
+        "(interpolate) the noise?",
         setup=[
-            ("as cos4", "1-64-64-1 sigmoid, N(0,1) weights, biases 0.03, SGD η = 0.1, batch 128"),
-            ("epochs", f"K = {cos4.epochs(quick)} ({tr.epochs * cos4.PASSES} steps)"),
-            ("training labels", f"y = f(x) + N(0, {noise}²) noise (fixed draw)"),
+            (
+                "as cos4",
+                f"{setup.sizes} sigmoid, N(0,1) weights, biases 0.03, SGD η = {lr:g}, "
+                f"batch {batch}, N = {len(x)}",
+            ),
+            ("epochs", f"K = {epochs} ({epochs * setup.steps_per_epoch} steps)"),
+            ("training labels", f"y = f(x) + N(0, {noise:g}²) noise (fixed draw)"),
             ("comparison", "the same inputs and seeds with clean labels"),
             ("seeds", str(seeds)),
         ],

@@ -117,6 +117,7 @@ def run(
             (line,) = ax.plot(x, t[:, p] / norm, lw=1, label=f"p = {p}")
             ax.plot(x, a[:, p] / norm, "--", lw=1.5, color=line.get_color())
         ax.set_xlabel("x")
+        ax.locator_params(axis="x", nbins=5)  # room for the tick labels of [−1, 1]
         ax.set_title(case)
     axes[0].set_ylabel("x^p / max|x^p| (solid), network (dashed)")
     axes[0].legend(fontsize=7)

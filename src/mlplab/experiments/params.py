@@ -1,8 +1,8 @@
 """Study parameters: what ``mlplab experiment run NAME --set KEY=VALUE`` may change.
 
-A study module that takes parameters lists them in ``PARAMETERS`` (a tuple of
-:class:`Parameter`) and accepts them as keyword arguments of its ``run``; ``mlplab experiment
-show NAME`` lists them with their defaults.
+Every study module lists its parameters in ``PARAMETERS`` (a tuple of :class:`Parameter`) and
+accepts each as a keyword argument of its ``run``, with the parameter's default as the default;
+``mlplab experiment show NAME`` lists them with their defaults and quick values.
 """
 
 from __future__ import annotations
@@ -20,19 +20,26 @@ class Parameter:
     Attributes
     ----------
     name : str
-    default : int, float or tuple of int
+    default : int, float, or tuple of int or of float
+        The value without ``--set``; its type is the kind of value the parameter takes (a
+        tuple: a list written with commas, ``2,4,8`` or ``0.3,0.7``).
     help : str
         What it sets, in a few words.
-    low : float
-        The smallest value accepted (every entry, for a list).
+    low, high : float
+        The smallest and largest values accepted (every entry, for a list).
+    quick : same type as default, optional
+        The value a ``--quick`` run uses when the parameter is not set (None: the default). A
+        value given with ``--set`` is used as given, with or without ``--quick``.
     """
 
     name: str
-    default: int | float | tuple[int, ...]
+    default: int | float | tuple[int, ...] | tuple[float, ...]
     help: str
     low: float = 1
+    high: float = math.inf
+    quick: int | float | tuple[int, ...] | tuple[float, ...] | None = None
 
-    def parse(self, text: str) -> int | float | tuple[int, ...]:
+    def parse(self, text: str) -> int | float | tuple[int, ...] | tuple[float, ...]:
         """The value written ``text`` (``11``, ``0.5``, ``2,4,8``), checked; ValueError if bad."""
         listed = isinstance(self.default, tuple)
         kind = type(self.default[0] if listed else self.default)
@@ -43,29 +50,51 @@ class Parameter:
         if numbers is None or (
             kind is int and any(v != int(v) for v in numbers if math.isfinite(v))
         ):
+            numbers_ = "whole numbers" if kind is int else "numbers"
             what = (
-                "whole numbers separated by commas, e.g. 2,4,8"
+                f"{numbers_} separated by commas, e.g. {self.shown()}"
                 if listed
                 else "a whole number"
                 if kind is int
                 else "a number"
             )
             raise ValueError(f"{self.name} takes {what}, got {text!r}")
-        if any(not math.isfinite(v) or v < self.low for v in numbers):
-            raise ValueError(f"{self.name} must be >= {self.low:g}, got {text!r}")
+        if any(not math.isfinite(v) or not self.low <= v <= self.high for v in numbers):
+            bounds = (
+                f">= {self.low:g}"
+                if math.isinf(self.high)
+                else f"between {self.low:g} and {self.high:g}"
+            )
+            raise ValueError(f"{self.name} must be {bounds}, got {text!r}")
         values = [kind(v) for v in numbers]
         return tuple(values) if listed else values[0]
 
     def shown(self) -> str:
         """The default as ``--set`` writes it."""
-        if isinstance(self.default, tuple):
-            return ",".join(map(str, self.default))
-        return f"{self.default:g}"
+        return written(self.default)
+
+    def value(self, quick: bool) -> int | float | tuple[int, ...] | tuple[float, ...]:
+        """The value used when the parameter is not set: :attr:`quick` in a quick run (where
+        there is one), else :attr:`default`."""
+        return self.quick if quick and self.quick is not None else self.default
+
+
+def written(value: int | float | tuple) -> str:
+    """A parameter's value as ``--set`` writes it: ``11``, ``0.05``, ``2,4,8``, ``0.3,0.7``."""
+    if isinstance(value, tuple):
+        return ",".join(map(written, value))
+    return str(value) if isinstance(value, int) else f"{value:g}"
 
 
 def parameters(study: ModuleType) -> tuple[Parameter, ...]:
-    """The parameters a study module takes (none if it lists none)."""
-    return tuple(getattr(study, "PARAMETERS", ()))
+    """The parameters a study module takes."""
+    return tuple(study.PARAMETERS)
+
+
+def values(study: ModuleType, quick: bool, given: dict) -> dict:
+    """Every parameter of ``study`` with the value its run uses: the ``given`` one, else
+    :meth:`Parameter.value`."""
+    return {p.name: given.get(p.name, p.value(quick)) for p in parameters(study)}
 
 
 def parse_settings(name: str, study: ModuleType, settings: Sequence[str]) -> dict:
@@ -85,9 +114,9 @@ def parse_settings(name: str, study: ModuleType, settings: Sequence[str]) -> dic
         if not sep or not key:
             raise ValueError(f"a setting is KEY=VALUE, e.g. width=11; got {setting!r}")
         if key not in known:
-            takes = f"it takes {', '.join(known)}" if known else "it takes no parameters"
             raise ValueError(
-                f"study {name!r} has no parameter {key!r}; {takes} (mlplab experiment show {name})"
+                f"study {name!r} has no parameter {key!r}; it takes {', '.join(known)} "
+                f"(mlplab experiment show {name})"
             )
         values[key] = known[key].parse(text.strip())
     return values

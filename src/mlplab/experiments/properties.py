@@ -4,6 +4,8 @@ Cross-entropy bounds and its limit at scaled one-hot logits; naive against stabl
 ReLU∘ReLU = ReLU; Lipschitz constants sup|σ'| of sigmoid, tanh and ReLU, and that ReLU' is
 not Lipschitz; the exact tanh twin of a sigmoid network; two stacked linear layers collapse
 into one; the derivative of max{f_1, ..., f_k} is f_I' where the maximiser I is unique.
+``--set classes=K twin=16,16 outputs=k`` changes the number of classes of the cross-entropy
+facts, the hidden widths of the tanh-twin networks and the k outputs of the max network.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 from mlplab import plots
 from mlplab.activations import get_activation
 from mlplab.experiments.common import fmt
+from mlplab.experiments.params import Parameter
 from mlplab.experiments.report import Check, StudyResult, markdown_table
 from mlplab.gradcheck import relative_error
 from mlplab.losses import cross_entropy, softmax
@@ -27,27 +30,34 @@ DEFAULT_SEEDS = {False: 5, True: 2}
 CLASSES = 10
 LAMBDAS = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 35.0, 36.0, 37.0, 38.0, 40.0, 50.0, 100.0, 1e3)
 STEPS_H = 10.0 ** -np.arange(1, 13)
+PARAMETERS = (
+    Parameter("classes", CLASSES, "classes K of the cross-entropy facts", low=2),
+    Parameter("twin", (16, 16), "hidden widths of the sigmoid networks given tanh twins"),
+    Parameter("outputs", 5, "outputs k of the network whose max is differentiated", low=2),
+)
 
 
-def ce_scaled_onehot(lam: float) -> float:
-    """CE(λ e_y, y) for K = :data:`CLASSES` classes, with mlplab's cross-entropy."""
-    z = np.zeros((1, CLASSES))
-    z[0, 3] = lam
-    return cross_entropy.value(z, np.array([3]))
+def ce_scaled_onehot(lam: float, classes: int = CLASSES) -> float:
+    """CE(λ e_y, y) for K = ``classes`` classes (y the first), with mlplab's cross-entropy."""
+    z = np.zeros((1, classes))
+    z[0, 0] = lam
+    return cross_entropy.value(z, np.array([0]))
 
 
-def ce_zero_point() -> float:
+def ce_zero_point(classes: int = CLASSES) -> float:
     """The smallest λ (to 1e-12 relative) at which CE(λ e_y, y) is exactly 0 in float64."""
     lo, hi = 1.0, 1e3
     while hi - lo > 1e-12 * hi:
         mid = 0.5 * (lo + hi)
-        lo, hi = (lo, mid) if ce_scaled_onehot(mid) == 0.0 else (mid, hi)
+        lo, hi = (lo, mid) if ce_scaled_onehot(mid, classes) == 0.0 else (mid, hi)
     return hi
 
 
-def check_ce(rng: np.random.Generator, checks: list[Check], tables: list[str]) -> dict:
-    z = rng.normal(0.0, 5.0, size=(500, CLASSES))
-    labels = rng.integers(0, CLASSES, size=500)
+def check_ce(
+    rng: np.random.Generator, checks: list[Check], tables: list[str], classes: int
+) -> dict:
+    z = rng.normal(0.0, 5.0, size=(500, classes))
+    labels = rng.integers(0, classes, size=500)
     per_point = np.array([cross_entropy.value(z[i : i + 1], labels[i : i + 1]) for i in range(500)])
     checks.append(
         Check(
@@ -56,20 +66,20 @@ def check_ce(rng: np.random.Generator, checks: list[Check], tables: list[str]) -
             f"500 points: min {fmt(per_point.min())}, max {fmt(per_point.max())}",
         )
     )
-    values = [ce_scaled_onehot(lam) for lam in LAMBDAS]
-    exact = [float(np.log1p((CLASSES - 1) * np.exp(-lam))) for lam in LAMBDAS]
-    lam0 = ce_zero_point()
+    values = [ce_scaled_onehot(lam, classes) for lam in LAMBDAS]
+    exact = [float(np.log1p((classes - 1) * np.exp(-lam))) for lam in LAMBDAS]
+    lam0 = ce_zero_point(classes)
     checks.append(
         Check(
             "CE(λ e_y, y) decreases to 0 as λ grows (and is exactly 0 beyond a float64 point)",
             all(b <= a for a, b in itertools.pairwise(values))
             and values[-1] == 0.0
-            and ce_scaled_onehot(0.999 * lam0) > 0.0,
+            and ce_scaled_onehot(0.999 * lam0, classes) > 0.0,
             f"CE = {fmt(values[0])} at λ = 1, {fmt(values[4])} at λ = 20; 0 from λ = {lam0:.4f}",
         )
     )
     tables.append(
-        f"## Cross-entropy at λ e_y ({CLASSES} classes)\n\nExact value log(1 + (K−1)e^(−λ)) "
+        f"## Cross-entropy at λ e_y ({classes} classes)\n\nExact value log(1 + (K−1)e^(−λ)) "
         f"next to mlplab's float64 value; it becomes exactly 0 from λ = {lam0:.4f}.\n\n"
         + markdown_table(
             ["λ", "mlplab CE", "exact"],
@@ -153,11 +163,13 @@ def check_lipschitz(checks: list[Check], tables: list[str]) -> dict:
     return {"sup_derivative": sup, "relu_prime_quotient": quotient.tolist()}
 
 
-def check_twin(seeds: int, rng: np.random.Generator, checks: list[Check]) -> dict:
+def check_twin(
+    seeds: int, rng: np.random.Generator, checks: list[Check], widths: tuple[int, ...]
+) -> dict:
     X = rng.normal(0, 3, size=(1000, 2))
     diffs = []
     for s in range(seeds):
-        net = MLP([2, 16, 16, 1], "sigmoid", init="normal:0,2", bias_init="normal:0,1", seed=s)
+        net = MLP([2, *widths, 1], "sigmoid", init="normal:0,2", bias_init="normal:0,1", seed=s)
         twin = sigmoid_to_tanh(net)
         hidden = {a.name for a in twin.activations[:-1]}
         diffs.append(float(np.max(np.abs(twin(X) - net(X)))) if hidden == {"tanh"} else np.inf)
@@ -189,8 +201,8 @@ def check_linear(rng: np.random.Generator, checks: list[Check]) -> dict:
     return {"linear_collapse_difference": diff}
 
 
-def check_max_derivative(rng: np.random.Generator, checks: list[Check]) -> dict:
-    net = MLP([1, 8, 5], "tanh", init="normal:0,2", bias_init="normal:0,1", seed=3)
+def check_max_derivative(rng: np.random.Generator, checks: list[Check], outputs: int) -> dict:
+    net = MLP([1, 8, outputs], "tanh", init="normal:0,2", bias_init="normal:0,1", seed=3)
     x = rng.uniform(-2, 2, size=(400, 1))
     f = net(x)
     top2 = np.sort(f, axis=1)[:, -2:]
@@ -211,26 +223,34 @@ def check_max_derivative(rng: np.random.Generator, checks: list[Check]) -> dict:
     return {"max_derivative_points": len(x), "max_derivative_relative_error": err}
 
 
-def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
+def run(
+    out: Path,
+    quick: bool,
+    seeds: int,
+    progress: bool,
+    classes: int = CLASSES,
+    twin: tuple[int, ...] = (16, 16),
+    outputs: int = 5,
+) -> StudyResult:
     rng = np.random.default_rng(2019)
     checks: list[Check] = []
     tables: list[str] = []
     metrics: dict = {}
-    metrics |= check_ce(rng, checks, tables)
+    metrics |= check_ce(rng, checks, tables, classes)
     metrics |= check_softmax(checks)
     metrics |= check_relu(rng, checks)
     metrics |= check_lipschitz(checks, tables)
-    metrics |= check_twin(seeds, rng, checks)
+    metrics |= check_twin(seeds, rng, checks, twin)
     metrics |= check_linear(rng, checks)
-    metrics |= check_max_derivative(rng, checks)
+    metrics |= check_max_derivative(rng, checks, outputs)
 
     fig, axes = plots.new_figure(ncols=2, width=5.6)
     lam = np.linspace(0.5, 45, 400)
-    ce = np.array([ce_scaled_onehot(v) for v in lam])
+    ce = np.array([ce_scaled_onehot(v, classes) for v in lam])
     axes[0].semilogy(lam, np.where(ce > 0, ce, np.nan), label="mlplab cross_entropy")
     axes[0].semilogy(
         lam,
-        np.log1p((CLASSES - 1) * np.exp(-lam)),
+        np.log1p((classes - 1) * np.exp(-lam)),
         ":",
         color="black",
         label="exact log(1 + (K−1)e^(−λ))",
@@ -243,7 +263,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
     )
     axes[0].set_xlabel("λ")
     axes[0].set_ylabel("CE(λ e_y, y)")
-    axes[0].set_title(f"Cross-entropy at scaled one-hot logits (K = {CLASSES})")
+    axes[0].set_title(f"Cross-entropy at scaled one-hot logits (K = {classes})")
     axes[0].legend(fontsize=8)
     axes[1].loglog(STEPS_H, metrics["relu_prime_quotient"], "o-", label="ReLU': 1/h")
     for name in ("sigmoid", "tanh"):
@@ -267,7 +287,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         f"{ok} of {len(checks)} facts hold numerically. Cross-entropy is strictly between 0 and "
         f"∞ at random logits, and CE(λ e_y, y) = log(1 + (K−1)e^(−λ)) falls to 0 as λ grows; in "
         f"float64 it becomes exactly 0 from λ = {metrics['ce_zero_from_lambda']:.4f} "
-        f"(K = {CLASSES}). The naive softmax returns NaN at logits of size 1000 while mlplab's "
+        f"(K = {classes}). The naive softmax returns NaN at logits of size 1000 while mlplab's "
         f"shifted softmax returns (1, 0, 0). ReLU∘ReLU equals ReLU bitwise. sup|σ'| is "
         f"{metrics['sup_derivative']['sigmoid']:g} for sigmoid, "
         f"{metrics['sup_derivative']['tanh']:g} for tanh and "
@@ -287,14 +307,20 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         setup=[
             (
                 "cross-entropy",
-                f"mlplab.losses.cross_entropy, K = {CLASSES} classes, 500 "
+                f"mlplab.losses.cross_entropy, K = {classes} classes, 500 "
                 "random N(0, 5²) logit rows",
             ),
             ("softmax", "mlplab.losses.softmax against exp(z)/Σexp(z), logits ±1000 and 710"),
             ("Lipschitz", "sup|σ'| on 10^6 evenly spaced points of [−50, 50] (0 included)"),
-            ("tanh twin", f"{seeds} random 2-16-16-1 sigmoid networks, 1000 points"),
+            (
+                "tanh twin",
+                f"{seeds} random {'-'.join(map(str, [2, *twin, 1]))} sigmoid networks, 1000 points",
+            ),
             ("linear layers", "3-7-2 identity network against one 3-2 layer"),
-            ("max derivative", "5 outputs of a random 1-8-5 tanh network, h = 1e-6"),
+            (
+                "max derivative",
+                f"{outputs} outputs of a random 1-8-{outputs} tanh network, h = 1e-6",
+            ),
         ],
         figures=[
             (
@@ -305,6 +331,6 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         answer=answer,
         metrics=metrics,
         checks=checks,
-        config={"classes": CLASSES, "lambdas": list(LAMBDAS), "seed": 2019},
+        config={"classes": classes, "lambdas": list(LAMBDAS), "seed": 2019},
         tables=tables,
     )

@@ -73,10 +73,15 @@ class StudyResult:
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
-    """A Markdown table from a header and rows of already formatted cells."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
+    """A Markdown table from a header and rows of already formatted cells.
+
+    A ``|`` inside a cell (``|x| ≤ 0.1``) is written ``\\|``, so that it does not end the cell.
+    """
+
+    def line(cells: list) -> str:
+        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+    return "\n".join([line(header), "|" + "---|" * len(header), *map(line, rows)])
 
 
 #: What a quick report says first: its numbers are not the study's answer.

@@ -4,6 +4,8 @@ Part 1: 1-64-64-1 tanh, Xavier normal weights, zero biases, Adam; train and vali
 Then L-BFGS (float64) continues from the Adam solution. Part 2: the error near x = 0 against
 the number of training points N = 32..1024, with Xavier and with He initialisation, for the
 same number of full-batch Adam steps (so the runs differ only in the data).
+``--set hidden=64,64 n=256 epochs=3000 lr=1e-3 ns=32,128,512`` changes the hidden widths, the
+training points of part 1, the Adam epochs and learning rate, and the N of part 2.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from mlplab.experiments.common import (
     stack,
     train_seeds,
 )
+from mlplab.experiments.params import Parameter
 from mlplab.experiments.report import Check, StudyResult, markdown_table
 
 TITLE = "a 1-64-64-1 tanh network fits 1/(1+25x²), then L-BFGS; the error near x = 0"
@@ -39,6 +42,19 @@ GRID = np.linspace(-1.0, 1.0, 2001).reshape(-1, 1)
 NEAR_ZERO = 0.1  # "near 0" means |x| <= NEAR_ZERO
 THRESHOLD = 1e-4
 INITS = {"Xavier normal": "xavier_normal", "He normal": "he_normal"}
+PARAMETERS = (
+    Parameter("hidden", (64, 64), "hidden layer widths"),
+    Parameter("n", 256, "training points N of part 1", low=2),
+    Parameter("epochs", 3000, "Adam epochs of part 1 (batch 32)", quick=300),
+    Parameter("lr", 1e-3, "Adam learning rate (both parts)", low=1e-8),
+    Parameter(
+        "ns",
+        (32, 64, 128, 256, 512, 1024),
+        "training points N of the near-0 sweep (at least two)",
+        low=2,
+        quick=(32, 128, 512),
+    ),
+)
 
 
 def make_data(n: int, seed: int = 7) -> tuple[np.ndarray, ...]:
@@ -58,14 +74,26 @@ def errors(net) -> tuple[float, float, float]:
     return float(err.max()), float(near), float(GRID.ravel()[err.argmax()])
 
 
-def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
+def run(
+    out: Path,
+    quick: bool,
+    seeds: int,
+    progress: bool,
+    hidden: tuple[int, ...] = (64, 64),
+    n: int = 256,
+    epochs: int = 3000,
+    lr: float = 1e-3,
+    ns: tuple[int, ...] = (32, 64, 128, 256, 512, 1024),
+) -> StudyResult:
+    ns = sorted(set(ns))
+    if len(ns) < 2:
+        raise ValueError(f"ns needs at least two different numbers of points, got {ns}")
     seeds_ = seed_list(seeds)
-    x, y, x_val, y_val = make_data(256)
-    adam = dataclasses.replace(
-        NETWORK, optimizer="adam", lr=1e-3, epochs=300 if quick else 3000, batch_size=32
-    )
-    lbfgs = dataclasses.replace(NETWORK, optimizer="lbfgs", epochs=200 if quick else 2000)
-    ns = [32, 128, 512] if quick else [32, 64, 128, 256, 512, 1024]
+    x, y, x_val, y_val = make_data(n)
+    network = dataclasses.replace(NETWORK, hidden=list(hidden))
+    sizes = "-".join(map(str, [1, *hidden, 1]))
+    adam = dataclasses.replace(network, optimizer="adam", lr=lr, epochs=epochs, batch_size=32)
+    lbfgs = dataclasses.replace(network, optimizer="lbfgs", epochs=200 if quick else 2000)
     budget = 1000 if quick else 3000  # full-batch Adam steps per run in part 2
     f = get_target("runge")
     with progress_bar("runge runs", 2 * seeds + len(ns) * len(INITS), progress) as advance:
@@ -118,7 +146,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
     axes[1].set_ylabel("|network(x) − f(x)|")
     axes[1].set_title("Pointwise error")
     axes[1].legend(fontsize=8)
-    fig.suptitle(f"Runge, 1-64-64-1 tanh; {over_seeds(seeds, band=True)}")
+    fig.suptitle(f"Runge, {sizes} tanh; {over_seeds(seeds, band=True)}")
     plots.save_figure(fig, out / "fit.png")
 
     fig, (ax,) = plots.new_figure()
@@ -193,7 +221,7 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
     ]
     more_points = xav[-1] < 0.5 * xav[0]  # a factor 2 from the fewest to the most points
     answer = (
-        f"With Adam (lr 1e-3, batch 32) the validation MSE first drops below {THRESHOLD:g} at "
+        f"With Adam (lr {lr:g}, batch 32) the validation MSE first drops below {THRESHOLD:g} at "
         f"epoch {', '.join(str(v) for v in first)} (seeds {', '.join(map(str, seeds_))}; "
         f"{len(med_first)} of {plural(seeds, 'seed')} reach it). After {adam.epochs} epochs the "
         f"median validation MSE is {fmt(med_val)} and the max error on [−1, 1] is "
@@ -214,15 +242,15 @@ def run(out: Path, quick: bool, seeds: int, progress: bool) -> StudyResult:
         f"Xavier error near 0."
     )
     return StudyResult(
-        title=TITLE,
+        title=f"a {sizes} tanh network fits 1/(1+25x²), then L-BFGS; the error near x = 0",
         question="How well does a tanh network fit Runge's function, how much further does "
         "L-BFGS go, and what closes the error near x = 0: more points or another init?",
         setup=[
             ("target", "f(x) = 1/(1+25x²) on [−1, 1]"),
             ("data", f"{len(x)} training, {len(x_val)} validation points, uniform"),
-            ("network", "1-64-64-1, tanh hidden, identity output"),
+            ("network", f"{sizes}, tanh hidden, identity output"),
             ("initialisation", "Xavier normal weights, zero biases"),
-            ("Adam", f"lr 1e-3, batch 32, {adam.epochs} epochs"),
+            ("Adam", f"lr {lr:g}, batch 32, {adam.epochs} epochs"),
             ("L-BFGS", f"full batch, float64, up to {lbfgs.epochs} iterations"),
             (
                 "near-0 sweep",
