@@ -22,6 +22,7 @@ def test_an_mlp_shows_its_layers():
         ["2", "5", "relu", "5 × 2", "5", "15"],
         ["3", "3", "identity", "3 × 5", "3", "18"],
     ]
+    assert "<th>n<sub>l</sub></th><th>σ</th><th>W<sup>[l]</sup></th>" in page
 
 
 def test_a_history_shows_its_numbers_and_its_loss_curve():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -26,9 +27,17 @@ _CSS = (
 )
 
 
+def symbols_html(text: str) -> str:
+    """Plain-text notation in HTML, escaped: ``^[l]`` as a superscript, and ``_new``, ``_L``,
+    ``_l``, ``_2`` (as in ``n_L``, ``n_l``, ``σ_2``) as subscripts."""
+    text = re.sub(r"\^\[(\w+)\]", r"<sup>[\1]</sup>", html.escape(text))
+    return re.sub(r"_(new|n_L|L|l|\d+)\b", r"<sub>\1</sub>", text)
+
+
 def html_table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A small HTML table with a bold title line above it (every cell escaped)."""
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    """A small HTML table with a bold title line above it (every cell escaped; the header's
+    notation shown by :func:`symbols_html`)."""
+    head = "".join(f"<th>{symbols_html(h)}</th>" for h in header)
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
     )

@@ -22,13 +22,13 @@ Vectors of N points are shown as the paper writes them, one column per point (n_
 
 from __future__ import annotations
 
-import html
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mlplab.display import symbols_html
 from mlplab.losses import Loss, get_loss
 from mlplab.optim import SGD
 
@@ -278,17 +278,17 @@ class Trace:
         """The trace as an HTML table; ``full=True`` gives a whole page with its styles."""
         rows = []
         for title, entries in self._stages():
-            rows.append(f'<tr class="stage"><th colspan="3">{_html_symbols(title)}</th></tr>')
+            rows.append(f'<tr class="stage"><th colspan="3">{symbols_html(title)}</th></tr>')
             for entry in entries:
                 rows.append(
-                    f"<tr><td class='symbol'>{_html_symbols(entry.symbol)}</td>"
-                    f"<td class='formula'>{_html_symbols(entry.formula)}</td>"
+                    f"<tr><td class='symbol'>{symbols_html(entry.symbol)}</td>"
+                    f"<td class='formula'>{symbols_html(entry.formula)}</td>"
                     f"<td>{_html_matrix(entry, digits)}</td></tr>"
                 )
-        notes = "".join(f"<p>Note: {_html_symbols(n)}</p>" for n in self.notes)
+        notes = "".join(f"<p>Note: {symbols_html(n)}</p>" for n in self.notes)
         body = (
             f'<div class="mlplab-trace"><style>{_CSS}</style>'
-            f"<p><b>{_html_symbols(self.header())}</b></p>"
+            f"<p><b>{symbols_html(self.header())}</b></p>"
             "<table><thead><tr><th>quantity</th><th>formula</th><th>value</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>{notes}</div>"
         )
@@ -386,13 +386,6 @@ def _tex_matrix(entry: Entry, digits: int) -> str:
     if entry.kind == "diagonal":
         return rf"\operatorname{{diag}}\text{{ of each column of }} {matrix}"
     return matrix
-
-
-def _html_symbols(text: str) -> str:
-    """Plain-text notation in HTML: ``^[l]``, and ``_new``, ``_L``, ``_2`` (as in ``n_L``,
-    ``σ_2``) as super- and subscripts."""
-    text = re.sub(r"\^\[(\w+)\]", r"<sup>[\1]</sup>", html.escape(text))
-    return re.sub(r"_(new|n_L|L|\d+)\b", r"<sub>\1</sub>", text)
 
 
 def _html_matrix(entry: Entry, digits: int) -> str:
