@@ -12,13 +12,15 @@ W7  one gradient of the poisson2d residual loss, (1/N) Σ (−Δu − f)² with
 
 Every system computes the same numbers (checked here to 1e-9 relative); the time is the best of
 ``--repeat`` warm runs in this process, the systems taking turns; ratios are mlplab / peer.
-A missing peer is skipped. Usage: ``python benchmarks/pde.py [--quick] [--repeat R]``
-(``--quick`` takes a tenth of the points).
+A missing peer is skipped. Usage: ``python benchmarks/pde.py [--quick] [--repeat R]
+[--contention]`` (``--quick`` takes a tenth of the points; ``--contention`` runs everything again
+with one busy process beside).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import time
 
@@ -27,6 +29,7 @@ import numpy as np
 import mlplab
 from mlplab import pde
 from mlplab.pde.problems import get_builtin
+from run import busy_process
 
 PI = np.pi
 
@@ -199,12 +202,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a tenth of the points")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--contention", action="store_true",
+                        help="run again with one busy process beside")  # fmt: skip
     args = parser.parse_args()
     peers = load_peers()
     scale = 10 if args.quick else 1
-    for d in (2, 10):
-        report(f"W6 d={d}", w6(d, 100_000 // scale, args.repeat, peers))
-    report("W7 poisson2d", w7(10_000 // scale, args.repeat, peers))
+    conditions = [("idle", contextlib.nullcontext)]
+    if args.contention:
+        conditions.append(("with one busy process beside", busy_process))
+    for condition, context in conditions:
+        with context():
+            print(f"{condition} (load average {os.getloadavg()[0]:.1f}):", flush=True)
+            for d in (2, 10):
+                report(f"W6 d={d}", w6(d, 100_000 // scale, args.repeat, peers))
+            report("W7 poisson2d", w7(10_000 // scale, args.repeat, peers))
 
 
 if __name__ == "__main__":
