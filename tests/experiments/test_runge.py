@@ -14,7 +14,15 @@ def test_runge_quick_reaches_1e_4_and_lbfgs_improves(quick_run):
 
 def test_runge_settings_reach_the_report(tmp_path):
     run = run_with_settings(
-        tmp_path, "runge", "hidden=8", "n=32", "epochs=4", "lr=0.01", "ns=16,48"
+        tmp_path,
+        "runge",
+        "hidden=8",
+        "n=32",
+        "epochs=4",
+        "lr=0.01",
+        "ns=16,48",
+        "steps=5",
+        "lbfgs=3",
     )
     assert run.config["parameters"] == {
         "hidden": [8],
@@ -22,12 +30,16 @@ def test_runge_settings_reach_the_report(tmp_path):
         "epochs": 4,
         "lr": 0.01,
         "ns": [16, 48],
+        "steps": 5,
+        "lbfgs": 3,
     }
     assert run.config["adam"]["hidden"] == [8] and run.config["adam"]["epochs"] == 4
     assert run.metrics["sweep_n"] == [16, 48] and len(run.metrics["final_val_mse_adam"]) == 1
     assert run.report.splitlines()[0].startswith("# runge: a 1-8-1 tanh network")
-    for text in ("| network | 1-8-1,", "32 training", "lr 0.01, batch 32, 4 epochs", "N = 16, 48"):
+    for text in ("| network | 1-8-1,", "32 training", "lr 0.01, batch 32, 4 epochs", "N = 16, 48",
+                 "5 full-batch Adam steps each", "up to 3 iterations"):  # fmt: skip
         assert text in run.report
+    assert run.config["lbfgs"]["epochs"] == 3 and run.config["sweep_steps"] == 5
     assert "1-64" not in run.report and "-64-1" not in run.report
 
 

@@ -4,8 +4,9 @@ Part 1: 1-64-64-1 tanh, Xavier normal weights, zero biases, Adam; train and vali
 Then L-BFGS (float64) continues from the Adam solution. Part 2: the error near x = 0 against
 the number of training points N = 32..1024, with Xavier and with He initialisation, for the
 same number of full-batch Adam steps (so the runs differ only in the data).
-``--set hidden=64,64 n=256 epochs=3000 lr=1e-3 ns=32,128,512`` changes the hidden widths, the
-training points of part 1, the Adam epochs and learning rate, and the N of part 2.
+``--set hidden=64,64 n=256 epochs=3000 lr=1e-3 ns=32,128,512 steps=3000 lbfgs=2000`` changes
+the hidden widths, the training points of part 1, the Adam epochs and learning rate, the N of
+part 2 and its Adam steps, and the L-BFGS iterations.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ PARAMETERS = (
         low=2,
         quick=(32, 128, 512),
     ),
+    Parameter("steps", 3000, "full-batch Adam steps of each near-0 sweep run", quick=1000),
+    Parameter("lbfgs", 2000, "L-BFGS iterations at most, after Adam", quick=200),
 )
 
 
@@ -84,6 +87,8 @@ def run(
     epochs: int = 3000,
     lr: float = 1e-3,
     ns: tuple[int, ...] = (32, 64, 128, 256, 512, 1024),
+    steps: int = 3000,
+    lbfgs: int = 2000,
 ) -> StudyResult:
     ns = sorted(set(ns))
     if len(ns) < 2:
@@ -93,21 +98,20 @@ def run(
     network = dataclasses.replace(NETWORK, hidden=list(hidden))
     sizes = "-".join(map(str, [1, *hidden, 1]))
     adam = dataclasses.replace(network, optimizer="adam", lr=lr, epochs=epochs, batch_size=32)
-    lbfgs = dataclasses.replace(network, optimizer="lbfgs", epochs=200 if quick else 2000)
-    budget = 1000 if quick else 3000  # full-batch Adam steps per run in part 2
+    polish = dataclasses.replace(network, optimizer="lbfgs", epochs=lbfgs)
     f = get_target("runge")
     with progress_bar("runge runs", 2 * seeds + len(ns) * len(INITS), progress) as advance:
         runs = train_seeds(adam, x, y, seeds_, (x_val, y_val), advance=advance)
         after_adam = [r.net.copy() for r in runs]
         polished = train_seeds(
-            lbfgs, x, y, seeds_, (x_val, y_val), start=[r.net for r in runs], advance=advance
+            polish, x, y, seeds_, (x_val, y_val), start=[r.net for r in runs], advance=advance
         )
         sweep: dict[str, np.ndarray] = {}
         for label, init in INITS.items():
             rows = []
-            for n in ns:
-                xs, ys, _, _ = make_data(n)
-                tr = dataclasses.replace(adam, init=init, epochs=budget, batch_size=None)
+            for size in ns:
+                xs, ys, _, _ = make_data(size)
+                tr = dataclasses.replace(adam, init=init, epochs=steps, batch_size=None)
                 rows.append([errors(r.net) for r in train_seeds(tr, xs, ys, seeds_)])
                 advance()
             sweep[label] = np.array(rows)  # (len(ns), seeds, 2)
@@ -187,7 +191,7 @@ def run(
     ax.set_xticks(ns, [str(n) for n in ns])
     ax.set_xlabel("training points N")
     ax.set_ylabel("max |network − f|")
-    ax.set_title(f"Error near 0 against N ({budget} full-batch Adam steps each)")
+    ax.set_title(f"Error near 0 against N ({steps} full-batch Adam steps each)")
     ax.legend(fontsize=8)
     plots.save_figure(fig, out / "near_zero.png")
 
@@ -227,13 +231,13 @@ def run(
         f"median validation MSE is {fmt(med_val)} and the max error on [−1, 1] is "
         f"{fmt(float(np.median(err_adam[:, 0])))} (near 0: "
         f"{fmt(float(np.median(err_adam[:, 1])))}). L-BFGS in float64 from that solution "
-        f"({lbfgs.epochs} iterations at most) pushes the validation MSE to "
+        f"({polish.epochs} iterations at most) pushes the validation MSE to "
         f"{fmt(float(np.median(val_lbfgs)))} and the max error to "
         f"{fmt(float(np.median(err_lbfgs[:, 0])))} (near 0: "
         f"{fmt(float(np.median(err_lbfgs[:, 1])))}); the largest error sits at x = "
         f"{', '.join(f'{v:+.3f}' for v in err_adam[:, 2])} after Adam and x = "
         f"{', '.join(f'{v:+.3f}' for v in err_lbfgs[:, 2])} after L-BFGS. Near x = 0, with "
-        f"{budget} full-batch Adam steps, the "
+        f"{steps} full-batch Adam steps, the "
         f"max error for |x| ≤ {NEAR_ZERO} goes from {fmt(xav[0])} at N = {ns[0]} to "
         f"{fmt(xav[-1])} at N = {ns[-1]} with Xavier init, and from {fmt(he[0])} to "
         f"{fmt(he[-1])} with He init: more points "
@@ -251,11 +255,11 @@ def run(
             ("network", f"{sizes}, tanh hidden, identity output"),
             ("initialisation", "Xavier normal weights, zero biases"),
             ("Adam", f"lr {lr:g}, batch 32, {adam.epochs} epochs"),
-            ("L-BFGS", f"full batch, float64, up to {lbfgs.epochs} iterations"),
+            ("L-BFGS", f"full batch, float64, up to {polish.epochs} iterations"),
             (
                 "near-0 sweep",
                 f"N = {', '.join(map(str, ns))}; Xavier vs He normal; "
-                f"{budget} full-batch Adam steps each",
+                f"{steps} full-batch Adam steps each",
             ),
             ("seeds", str(seeds)),
         ],
@@ -285,8 +289,8 @@ def run(
         checks=checks,
         config={
             "adam": settings(adam),
-            "lbfgs": settings(lbfgs),
-            "sweep_steps": budget,
+            "lbfgs": settings(polish),
+            "sweep_steps": steps,
             "sweep_n": ns,
         },
         tables=[table],
