@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 _DTYPES = {"float64": np.float64, "float32": np.float32}
 
 #: Rows per block of the input-derivative recursions (bounded memory, cache-sized arrays).
-BLOCK_ROWS = 2048
+BLOCK_ROWS = 1024
 
 
 @dataclass
