@@ -206,24 +206,31 @@ def sweep(
     tape : list of _Layer
         Empty unless ``keep``.
     """
-    n_in, K = ops.n_in, ops.K
+    n_in, K, R = ops.n_in, ops.K, ops.rows
     M, _, _ = ops.typed(X.dtype)
-    T = _first_block(X, ops)
-    R, B = T.shape[:2]
+    B = X.shape[0]
+    T = _first_block(X, ops) if keep else None
     tape = []
     for W, b, act in zip(net.weights, net.biases, net.activations, strict=True):
         n = W.shape[0]
-        Y = (T.reshape(R * B, -1) @ W.T).reshape(R, B, n)
-        Y[0] += b
-        z, Zdot, Sdot = Y[0], Y[1 : 1 + n_in], Y[1 + n_in :]
-        T_next = np.empty_like(Y)
+        if T is None:
+            # layer 2 without a tape: J^[1] = I and S^[1] = 0 make Ż^[2] = W^[2] and Ṡ^[2] = 0
+            # at every point, each kept as one row that broadcasts over the block
+            z = X @ W.T + b
+            Zdot, Sdot = W.T[:, None, :], np.zeros((K, 1, n), X.dtype)
+        else:
+            Y = (T.reshape(R * B, -1) @ W.T).reshape(R, B, n)
+            Y[0] += b
+            z, Zdot, Sdot = Y[0], Y[1 : 1 + n_in], Y[1 + n_in :]
+        T_next = np.empty((R, B, n), X.dtype)
         T_next[0] = act.f(z)
         if act.slopes is not None:  # from a = σ(z), without evaluating σ again; σ''' if kept
             d1, d2, d3 = act.slopes(T_next[0], keep)
         else:
             d1, d2, d3 = act.df(z), act.d2f(z), None
-        P = Zdot[ops.take_I] * Zdot[ops.take_J]  # (pairs, B, n)
-        Q = (M @ P.reshape(len(ops.I), B * n)).reshape(K, B, n)
+        P = Zdot[ops.take_I] * Zdot[ops.take_J]  # (pairs, B or 1, n)
+        rows = P.shape[1]
+        Q = (M @ P.reshape(len(ops.I), rows * n)).reshape(K, rows, n)
         np.multiply(Zdot, d1, out=T_next[1 : 1 + n_in])
         np.multiply(Sdot, d1, out=T_next[1 + n_in :])
         T_next[1 + n_in :] += d2 * Q
