@@ -3,7 +3,11 @@
 import platform
 import sys
 
-from mlplab.compute import keep_freed_memory, small_products
+import numpy as np
+import pytest
+
+import mlplab
+from mlplab.compute import each_block, keep_freed_memory, small_products
 
 
 def test_freed_memory_is_kept_unless_the_user_set_the_thresholds(monkeypatch):
@@ -21,3 +25,49 @@ def test_small_products_hold_blas_to_one_thread():
     with small_products():
         blas = [p for p in threadpool_info() if p["user_api"] == "blas"]
     assert blas and all(p["num_threads"] == 1 for p in blas)
+
+
+def test_threads_follow_omp_num_threads_where_set(monkeypatch):
+    from mlplab.compute import threads
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert threads() == 3
+    for unusable in ("0", "two", ""):
+        monkeypatch.setenv("OMP_NUM_THREADS", unusable)
+        assert threads() >= 1
+
+
+@pytest.mark.parametrize("workers", ["1", "2", "3"])
+def test_each_block_covers_every_row_once(monkeypatch, workers):
+    monkeypatch.setenv("OMP_NUM_THREADS", workers)
+    seen = np.zeros(1000, int)
+
+    def work(block):
+        seen[block] += 1
+
+    each_block(1000, 64, work)
+    assert np.all(seen == 1)
+
+
+def test_each_block_raises_a_blocks_error_and_cancels_the_rest(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    started = []
+
+    def work(block):
+        started.append(block.start)
+        if block.start == 0:
+            raise ValueError("block 0 failed")
+
+    with pytest.raises(ValueError, match="block 0 failed"):
+        each_block(10**6, 1, work)
+    assert len(started) < 10**6
+
+
+@pytest.mark.parametrize("method", ["laplacian", "input_hessian", "input_gradient"])
+def test_threaded_blocks_give_the_one_thread_numbers(monkeypatch, method):
+    net = mlplab.MLP([3, 16, 16, 1], "tanh", seed=4)
+    X = np.random.default_rng(0).uniform(-1, 1, (5000, 3))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    alone = getattr(net, method)(X)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert np.array_equal(getattr(net, method)(X), alone)

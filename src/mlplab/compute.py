@@ -1,9 +1,13 @@
-"""How mlplab runs its many small array products: BLAS on one thread, freed memory kept.
+"""How mlplab runs its many small array products: BLAS on one thread, freed memory kept, and
+independent blocks of points spread over the cores.
 
 Training a small network and the forward recursion of second derivatives are long chains of
 products of a few thousand entries. Two things decide their speed beyond the arithmetic:
 threads that wait for each other, and memory handed back to the system only to be faulted in
-again at the next step. :func:`small_products` removes both.
+again at the next step. :func:`small_products` removes both. Where the work falls into blocks
+of points that do not depend on each other (derivatives at many points), :func:`each_block`
+hands the blocks to one thread per core, each taking the next block when it is done: no thread
+waits for another, so a core that is busy with other work slows only the blocks it takes.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import functools
 import os
 import platform
 import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 
 #: glibc's ``mallopt`` parameters, and the values :func:`keep_freed_memory` sets.
@@ -59,3 +65,38 @@ def keep_freed_memory() -> bool:
     return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
         libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
     )
+
+
+def threads() -> int:
+    """Threads for :func:`each_block`: ``OMP_NUM_THREADS`` where it is set to a whole number
+    (a Dask worker or a batch scheduler sets it to the process's share), else the cores this
+    process may run on."""
+    given = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if given.isdigit() and int(given) >= 1:
+        return int(given)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def each_block(n: int, rows: int, work: Callable[[slice], object]) -> None:
+    """``work(block)`` for each slice of ``rows`` consecutive indices of ``range(n)``, on up to
+    :func:`threads` threads.
+
+    The blocks must be independent, each writing its own part of the output: the results are
+    then those of running them in order. Each thread takes the next block when it finishes one.
+    An exception in a block is raised here; blocks not yet started are cancelled.
+    """
+    starts = range(0, n, rows)
+    workers = min(threads(), len(starts))
+    if workers <= 1:
+        for start in starts:
+            work(slice(start, start + rows))
+        return
+    pool = ThreadPoolExecutor(workers)
+    try:
+        for _ in pool.map(lambda start: work(slice(start, start + rows)), starts):
+            pass
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

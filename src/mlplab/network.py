@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mlplab.activations import Activation, get_activation
-from mlplab.compute import small_products
+from mlplab.compute import each_block, small_products
 from mlplab.errors import MlplabError
 from mlplab.init import Initializer, get_initializer
 from mlplab.limits import check_bytes
@@ -369,7 +369,7 @@ class MLP:
         Runs the paper's recursion on a block of rows at once: Δ^[L] = 1,
         Δ^[l-1] = (W^[l])ᵀ (σ'(z^[l]) ∘ Δ^[l]), ∇a^[L](x) = Δ^[1]; blocks of
         :data:`BLOCK_ROWS` rows keep the intermediate arrays in cache and the extra memory bounded,
-        on one BLAS thread (:func:`mlplab.compute.small_products`).
+        and spread over the cores (:func:`mlplab.compute.each_block`).
 
         Parameters
         ----------
@@ -386,10 +386,12 @@ class MLP:
             )
         X = self.check_input(X)
         out = np.empty_like(X)
+
+        def one(block: slice) -> None:
+            out[block] = self.input_gradient_recursion(self.forward(X[block]))[0]
+
         with small_products():
-            for start in range(0, X.shape[0], BLOCK_ROWS):
-                block = slice(start, start + BLOCK_ROWS)
-                out[block] = self.input_gradient_recursion(self.forward(X[block]))[0]
+            each_block(X.shape[0], BLOCK_ROWS, one)
         return out
 
     def input_gradient_recursion(self, cache: Cache) -> list[np.ndarray]:

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mlplab.compute import small_products
+from mlplab.compute import each_block, small_products
 
 if TYPE_CHECKING:
     from mlplab.network import MLP
@@ -347,10 +347,12 @@ def derivatives(
     ops = as_operators(operators, net.sizes[0])
     N, n_out = X.shape[0], net.sizes[-1]
     T = np.empty((ops.rows, N, n_out), dtype=net.dtype)
-    rows = block_rows(net, ops)
+
+    def one(block: slice) -> None:
+        T[:, block] = sweep(net, X[block], ops)[0]
+
     with small_products():
-        for s in range(0, N, rows):
-            T[:, s : s + rows] = sweep(net, X[s : s + rows], ops)[0]
+        each_block(N, block_rows(net, ops), one)
     return to_derivatives(T, ops.n_in)
 
 
