@@ -141,6 +141,8 @@ def run(
         ax.loglog(bb, best[trained][0] * bb / bb[0], ":", color="gray", label="η ∝ B (linear rule)")
     ax.set_xticks(batches, [str(b) for b in batches])
     ax.minorticks_off()
+    rates = np.unique(best)  # the grid rates that are someone's best: each one labelled
+    ax.set_yticks(rates, [f"{v:.3g}" for v in rates])
     ax.set_xlabel("batch size B")
     ax.set_ylabel("best learning rate η*")
     ax.set_title(f"Best η after {epochs} epochs ({over_seeds(seeds)})")
