@@ -268,3 +268,21 @@ def test_a_residual_of_the_wrong_shape_is_explained():
 
     with pytest.raises(ValueError, match="one value per point"):
         second_order.residual_loss(net, np.zeros((4, 1)), [], residual)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("operators", [[], [np.eye(3)], [np.eye(3), np.arange(9.0).reshape(3, 3)]])
+def test_the_sweep_without_a_tape_equals_the_sweep_with_one(dtype, operators):
+    # without a tape the recursion starts at layer 2 from W^[2] as one broadcast row
+    net = MLP([3, 7, 5, 2], "tanh", dtype=dtype, seed=1)
+    X = np.random.default_rng(2).uniform(-1, 1, (9, 3)).astype(dtype)
+    ops = second_order.as_operators(operators, 3)
+    T, tape = second_order.sweep(net, X, ops)
+    kept, _ = second_order.sweep(net, X, ops, keep=True)
+    assert tape == [] and T.dtype == np.dtype(dtype)
+    np.testing.assert_allclose(T, kept, rtol=1e-5 if dtype == "float32" else 1e-14, atol=1e-6)
+
+
+def test_an_activation_whose_slopes_take_one_argument_is_refused():
+    with pytest.raises(TypeError, match=r"slopes must take \(a, third\)"):
+        Activation("cube", np.tanh, np.tanh, np.tanh, slopes=lambda a: (a, a, a))

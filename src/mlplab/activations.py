@@ -12,6 +12,7 @@ a parameterised constructor (:func:`LeakyReLU`), or a user-defined :class:`Activ
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,20 @@ import numpy as np
 from mlplab._names import build, no_parameters, parse_spec, unknown
 
 ArrayFn = Callable[[np.ndarray], np.ndarray]
+
+
+def _accepts(fn: Callable, count: int) -> bool:
+    """Whether ``fn`` can be called with ``count`` positional arguments (True where Python
+    cannot tell, as for some compiled functions)."""
+    try:
+        inspect.signature(fn).bind(*range(count))
+    except TypeError:
+        return False
+    except ValueError:  # no signature to read
+        return True
+    return True
+
+
 #: (σ', σ'', σ''' or None) from an activation's value; see :attr:`Activation.slopes`.
 Slopes = tuple[np.ndarray, np.ndarray, np.ndarray | None]
 
@@ -54,6 +69,13 @@ class Activation:
     d3f: ArrayFn | None = None
     slopes: Callable[[np.ndarray, bool], Slopes] | None = None
     dfa: ArrayFn | None = None
+
+    def __post_init__(self) -> None:
+        if self.slopes is not None and not _accepts(self.slopes, 2):
+            raise TypeError(
+                f"activation {self.name!r}: slopes must take (a, third), the value a = σ(z) and "
+                f"whether σ''' is wanted, and return (σ', σ'', σ''' or None)"
+            )
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
         return self.f(z)

@@ -17,14 +17,21 @@ import functools
 import os
 import platform
 import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
+
+import numpy as np
 
 #: glibc's ``mallopt`` parameters, and the values :func:`keep_freed_memory` sets.
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 MMAP_THRESHOLD = 32 << 20
 TRIM_THRESHOLD = 64 << 20
+
+#: Most threads :func:`each_block` starts: each keeps a C heap of its own, and a container's CPU
+#: quota does not show in the affinity mask that :func:`threads` reads.
+MAX_THREADS = 8
 
 
 def small_products() -> AbstractContextManager:
@@ -32,7 +39,8 @@ def small_products() -> AbstractContextManager:
     held to one thread, and freed memory kept for reuse (:func:`keep_freed_memory`).
 
     Threaded BLAS wins only on an idle machine: beside one busy process its threads wait for
-    each other (``benchmarks/LOG.md`` has the runge study both ways).
+    each other (``benchmarks/LOG.md`` has the runge study both ways). The limit is the
+    process's, set on entering and undone on leaving, by the thread that entered.
     """
     from threadpoolctl import threadpool_limits
 
@@ -70,33 +78,60 @@ def keep_freed_memory() -> bool:
 def threads() -> int:
     """Threads for :func:`each_block`: ``OMP_NUM_THREADS`` where it is set to a whole number
     (a Dask worker or a batch scheduler sets it to the process's share), else the cores this
-    process may run on."""
+    process may run on; at most :data:`MAX_THREADS`."""
     given = os.environ.get("OMP_NUM_THREADS", "").strip()
     if given.isdigit() and int(given) >= 1:
-        return int(given)
+        return min(int(given), MAX_THREADS)
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    return min(cores, MAX_THREADS)
 
 
 def each_block(n: int, rows: int, work: Callable[[slice], object]) -> None:
-    """``work(block)`` for each slice of ``rows`` consecutive indices of ``range(n)``, on up to
-    :func:`threads` threads.
+    """``work(block)`` for each slice of ``rows`` consecutive indices of ``range(n)``.
 
-    The blocks must be independent, each writing its own part of the output: the results are
-    then those of running them in order. Each thread takes the next block when it finishes one.
-    An exception in a block is raised here; blocks not yet started are cancelled.
+    With more than one block they run under :func:`small_products` on up to :func:`threads`
+    threads, each taking the next block when it finishes one, under the caller's NumPy error
+    settings (``np.errstate``). The blocks must be independent, each writing its own part of
+    the output: the results are then those of running them in order. An exception in a block
+    (or an interrupt) stops the blocks not yet started and is raised here.
     """
     starts = range(0, n, rows)
-    workers = min(threads(), len(starts))
-    if workers <= 1:
+    if len(starts) <= 1:
         for start in starts:
             work(slice(start, start + rows))
         return
-    pool = ThreadPoolExecutor(workers)
-    try:
-        for _ in pool.map(lambda start: work(slice(start, start + rows)), starts):
-            pass
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    errors = np.geterr()
+    left = iter(starts)
+    take = threading.Lock()
+    stop = threading.Event()
+
+    def run_blocks() -> None:
+        with np.errstate(**errors):
+            while not stop.is_set():
+                with take:
+                    start = next(left, None)
+                if start is None:
+                    return
+                try:
+                    work(slice(start, start + rows))
+                except BaseException:
+                    stop.set()
+                    raise
+
+    with small_products():
+        workers = min(threads(), len(starts))
+        if workers == 1:
+            run_blocks()
+            return
+        pool = ThreadPoolExecutor(workers)
+        try:
+            for future in [pool.submit(run_blocks) for _ in range(workers)]:
+                future.result()
+        except BaseException:
+            stop.set()
+            raise
+        finally:
+            pool.shutdown(wait=True)

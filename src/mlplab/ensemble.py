@@ -252,7 +252,8 @@ def prefer_ensemble(
     epochs: int = 100,
 ) -> bool:
     """Whether :func:`fit_ensemble` trains ``members`` networks like ``net`` faster than
-    :func:`mlplab.fit` one by one (with the same results either way).
+    :func:`mlplab.fit` one by one (with the same results either way, up to the rounding of sums
+    taken in another order).
 
     Stacking pays where a single network runs on the NumPy stepper: each product then serves
     every member. Networks that the compiled loop trains (small ones on long runs, such as the

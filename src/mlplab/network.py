@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mlplab.activations import Activation, get_activation
-from mlplab.compute import each_block, small_products
+from mlplab.compute import each_block
 from mlplab.errors import MlplabError
 from mlplab.init import Initializer, get_initializer
 from mlplab.limits import check_bytes
@@ -369,7 +369,7 @@ class MLP:
         Runs the paper's recursion on a block of rows at once: Δ^[L] = 1,
         Δ^[l-1] = (W^[l])ᵀ (σ'(z^[l]) ∘ Δ^[l]), ∇a^[L](x) = Δ^[1]; blocks of
         :data:`BLOCK_ROWS` rows keep the intermediate arrays in cache and the extra memory bounded,
-        and spread over the cores (:func:`mlplab.compute.each_block`).
+        and spread over the cores on one BLAS thread each (:func:`mlplab.compute.each_block`).
 
         Parameters
         ----------
@@ -390,8 +390,7 @@ class MLP:
         def one(block: slice) -> None:
             out[block] = self.input_gradient_recursion(self.forward(X[block]))[0]
 
-        with small_products():
-            each_block(X.shape[0], BLOCK_ROWS, one)
+        each_block(X.shape[0], BLOCK_ROWS, one)
         return out
 
     def input_gradient_recursion(self, cache: Cache) -> list[np.ndarray]:

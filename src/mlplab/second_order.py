@@ -351,8 +351,7 @@ def derivatives(
     def one(block: slice) -> None:
         T[:, block] = sweep(net, X[block], ops)[0]
 
-    with small_products():
-        each_block(N, block_rows(net, ops), one)
+    each_block(N, block_rows(net, ops), one)
     return to_derivatives(T, ops.n_in)
 
 

@@ -354,3 +354,24 @@ def test_a_callback_that_changes_the_parameters_is_seen_by_the_next_full_batch(s
                 np.cos(2 * X), lambda: Adam(0.01), epochs=15, batch_size=None, sampling=sampling,
                 callbacks=[shrink], seed=0)  # fmt: skip
     assert_same(out)
+
+
+def test_training_data_changed_in_place_by_a_callback_is_seen_by_the_next_full_batch():
+    X = np.linspace(-1, 1, 30).reshape(-1, 1)
+    rng = {}
+
+    def resample(epoch, history, net):
+        generator = rng.setdefault(id(net), np.random.default_rng(0))
+        X[...] = generator.uniform(-1, 1, X.shape)  # the array fit trains on
+        return False
+
+    out = {}
+    for engine in ("reference", "numpy"):
+        X[...] = np.linspace(-1, 1, 30).reshape(-1, 1)
+        net = MLP([1, 8, 1], "tanh", seed=0)
+        y = np.linspace(0, 1, 30).reshape(-1, 1)
+        fit(net, X, y, optimizer=Adam(0.01), epochs=8, batch_size=None, callbacks=[resample],
+            progress=False, engine=engine, seed=0)  # fmt: skip
+        out[engine] = net
+    np.testing.assert_allclose(out["numpy"].params, out["reference"].params, rtol=1e-12,
+                               atol=1e-13)  # fmt: skip

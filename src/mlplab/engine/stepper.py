@@ -65,11 +65,11 @@ class Stepper:
         self.t = optimizer.t
         self._buffers: dict[int, Buffers] = {}
         self._outputs: dict[int, np.ndarray] = {}
-        # full-batch epochs: the buffers of all N rows, the set they hold, and the parameters
-        # their forward pass ran at (nan: none yet)
+        # full-batch epochs: the buffers of all N rows, the training set, and the parameters
+        # the forward pass in the buffers ran at (None: no pass to reuse)
         self._whole: Buffers | None = None
         self._whole_X: np.ndarray | None = None
-        self._forward_params = np.full_like(params, np.nan)
+        self._forward_params: np.ndarray | None = None
 
     def buffers(self, rows: int) -> Buffers:
         """The (cached) buffers for a batch of ``rows`` points."""
@@ -153,10 +153,11 @@ class Stepper:
         if shuffled and batch_size >= n:
             if self._whole is None or self._whole.a[0].shape[-2] != n:
                 self._whole = Buffers(self.sizes, self.lead, n, self.params.dtype)
-            self._whole_X = X
-            if not np.array_equal(self._forward_params, self.params):
+                self._forward_params = None
+            if not self._holds_forward_of(X):
                 self._whole.a[0][...] = X
                 self.forward(self._whole)
+            self._whole_X = X
             self.backward(self._whole, T)
             self.update(lr)
             return
@@ -166,6 +167,16 @@ class Stepper:
             np.take(X, batch, axis=0, out=buf.a[0])
             self.gradient(buf, T[batch])
             self.update(lr)
+
+    def _holds_forward_of(self, X: np.ndarray) -> bool:
+        """Whether the full-batch buffers hold the forward pass of ``X`` at the parameters as
+        they are now (the same array, with the same values, at the same parameters)."""
+        return (
+            self._forward_params is not None
+            and X is self._whole_X
+            and np.array_equal(self._whole.a[0][(0,) * len(self.lead)], X)
+            and np.array_equal(self._forward_params, self.params, equal_nan=True)
+        )
 
     def update(self, lr: float | np.ndarray) -> None:
         """One optimiser step on ``params`` from ``grad`` (``lr`` a float, or ``(M, 1)`` rates
@@ -192,7 +203,7 @@ class Stepper:
         if X is self._whole_X:
             self._whole.a[0][...] = X
             out = self.forward(self._whole)
-            np.copyto(self._forward_params, self.params)
+            self._forward_params = self.params.copy()
             return self._per_network(self.loss.cost, out, t)
         n = X.shape[0]
         if n not in self._outputs:
