@@ -32,7 +32,7 @@ def _accepts(fn: Callable, count: int) -> bool:
     except TypeError:
         return False
     except ValueError:  # no signature to read
-        return True
+        pass
     return True
 
 
