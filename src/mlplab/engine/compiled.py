@@ -3,20 +3,24 @@
 Small networks are overhead-bound: a NumPy call costs about a microsecond before any arithmetic,
 so a step of the paper's 2-2-3-2 network costs far more in calls than in flops. This path runs
 the paper's forward pass, backprop and the optimiser step as plain loops, compiled once per
-configuration. The loop is generated from the configuration — one block per layer — and calls
-the compiled *definitions* of the layer's activation (``act.f``, ``act.df``), of the loss
-(``loss.cost``, ``loss.dcost``) and of the optimiser (``update``): nothing here restates a
-formula, and a definition Numba cannot compile makes the configuration run on the NumPy stepper
-instead (:func:`mlplab.engine.explain` says which and why).
+configuration. The loop is generated from the configuration — one block per layer, with the
+layer widths and parameter offsets written in as numbers, so that the compiler unrolls and
+vectorises the short loops of a small network — and calls the compiled *definitions* of the
+layer's activation (``act.f``, ``act.df``), of the loss (``loss.cost``, ``loss.dcost``) and of
+the optimiser (``update``): nothing here restates a formula, and a definition Numba cannot
+compile makes the configuration run on the NumPy stepper instead (:func:`mlplab.engine.explain`
+says which and why).
 
 Arrays the loop indexes are made and checked in :class:`CompiledLoop` before the call: the
-parameters, gradient and optimiser state have length p, the data and targets have the widths of
-the network, and every drawn index lies in ``0..N-1``.
+parameters, gradient and optimiser state have the length p of the network the loop was
+generated for, the data and targets have the widths of the network, and every drawn index lies
+in ``0..N-1``.
 """
 
 from __future__ import annotations
 
 from functools import cache
+from itertools import pairwise
 
 import numpy as np
 
@@ -26,22 +30,32 @@ from mlplab.losses import Loss
 # --- the generated source --------------------------------------------------------------------
 
 
-def _forward_source(layers: int) -> str:
-    """``forward(params, sizes, a0, rows, z0, a1, z1, a2, ...)``: z^[l] and a^[l] for ``rows``
-    rows of ``a0``, layer by layer (``f{i}`` is layer i's activation)."""
-    zs = ", ".join(f"z{i}, a{i + 1}" for i in range(layers))
-    out = [f"def forward(params, sizes, a0, rows, {zs}):", "    o = 0"]
-    for i in range(layers):
+def _layers(sizes: tuple[int, ...]) -> list[tuple[int, int, int, int]]:
+    """(offset of W^[l], offset of b^[l], n_{l-1}, n_l) in the flat parameter vector, for each
+    layer in order (W^[l] is stored row by row, then b^[l]: :meth:`MLP.unflatten`)."""
+    out, o = [], 0
+    for n_in, n_out in pairwise(sizes):
+        out.append((o, o + n_out * n_in, n_in, n_out))
+        o += n_out * (n_in + 1)
+    return out
+
+
+def _forward_source(sizes: tuple[int, ...]) -> str:
+    """``forward(params, a0, rows, z0, a1, z1, a2, ...)``: z^[l] and a^[l] for ``rows`` rows
+    of ``a0``, layer by layer (``f{i}`` is layer i's activation).
+
+    The layer widths and the offsets of W^[l] and b^[l] in ``params`` are written into the
+    source as numbers: the compiler then knows every loop's length and that no index is
+    negative, and unrolls or vectorises the short loops of a small network."""
+    zs = ", ".join(f"z{i}, a{i + 1}" for i in range(len(sizes) - 1))
+    out = [f"def forward(params, a0, rows, {zs}):"]
+    for i, (w, b, n_in, n_out) in enumerate(_layers(sizes)):
         out += [
-            f"    n_in, n_out = sizes[{i}], sizes[{i + 1}]",
-            "    W = params[o:o + n_out * n_in].reshape((n_out, n_in))",
-            "    b = params[o + n_out * n_in:o + n_out * (n_in + 1)]",
-            "    o += n_out * (n_in + 1)",
             "    for r in range(rows):",
-            "        for j in range(n_out):",
-            "            s = b[j]",
-            "            for k in range(n_in):",
-            f"                s += a{i}[r, k] * W[j, k]",
+            f"        for j in range({n_out}):",
+            f"            s = params[{b} + j]",
+            f"            for k in range({n_in}):",
+            f"                s += a{i}[r, k] * params[{w} + j * {n_in} + k]",
             f"            z{i}[r, j] = s",
             f"            a{i + 1}[r, j] = f{i}(s)",
         ]
@@ -54,43 +68,38 @@ def _slope(i: int, from_value: bool, index: str) -> str:
     return f"df{i}(a{i + 1}[{index}])" if from_value else f"df{i}(z{i}[{index}])"
 
 
-def _backward_source(from_value: tuple[bool, ...]) -> str:
-    """``backward(params, grad, sizes, rows, g, z0, a0, d0, z1, a1, d1, ..., aL)``: δ^[L] from
+def _backward_source(sizes: tuple[int, ...], from_value: tuple[bool, ...]) -> str:
+    """``backward(params, grad, rows, g, z0, a0, d0, z1, a1, d1, ..., aL)``: δ^[L] from
     ``g`` = ∂C/∂a^[L], then ∂C/∂W^[l], ∂C/∂b^[l] into ``grad`` and δ^[l-1], layer by layer
-    from the output (``df{i}`` gives σ' of layer i, see :func:`_slope`)."""
+    from the output (``df{i}`` gives σ' of layer i, see :func:`_slope`); numbers written in
+    as in :func:`_forward_source`."""
     layers = len(from_value)
     args = ", ".join(f"z{i}, a{i}, d{i}" for i in range(layers))
     last = layers - 1
     out = [
-        f"def backward(params, grad, sizes, rows, g, {args}, a{layers}):",
+        f"def backward(params, grad, rows, g, {args}, a{layers}):",
         "    for r in range(rows):",
-        f"        for j in range(sizes[{layers}]):",
+        f"        for j in range({sizes[-1]}):",
         f"            d{last}[r, j] = {_slope(last, from_value[last], 'r, j')} * g[r, j]",
-        "    o = params.shape[0]",
     ]
-    for i in range(last, -1, -1):
+    for i, (w, b, n_in, n_out) in reversed(list(enumerate(_layers(sizes)))):
         out += [
-            f"    n_in, n_out = sizes[{i}], sizes[{i + 1}]",
-            "    o -= n_out * (n_in + 1)",
-            "    W = params[o:o + n_out * n_in].reshape((n_out, n_in))",
-            "    gW = grad[o:o + n_out * n_in].reshape((n_out, n_in))",
-            "    gb = grad[o + n_out * n_in:o + n_out * (n_in + 1)]",
-            "    gW[:] = 0.0",
-            "    gb[:] = 0.0",
+            f"    for q in range({w}, {b + n_out}):",
+            "        grad[q] = 0.0",
             "    for r in range(rows):",
-            "        for j in range(n_out):",
+            f"        for j in range({n_out}):",
             f"            dj = d{i}[r, j]",
-            "            gb[j] += dj",
-            "            for k in range(n_in):",
-            f"                gW[j, k] += dj * a{i}[r, k]",
+            f"            grad[{b} + j] += dj",
+            f"            for k in range({n_in}):",
+            f"                grad[{w} + j * {n_in} + k] += dj * a{i}[r, k]",
         ]
         if i > 0:
             out += [
                 "    for r in range(rows):",
-                "        for k in range(n_in):",
+                f"        for k in range({n_in}):",
                 "            s = 0.0",
-                "            for j in range(n_out):",
-                f"                s += d{i}[r, j] * W[j, k]",
+                f"            for j in range({n_out}):",
+                f"                s += d{i}[r, j] * params[{w} + j * {n_in} + k]",
                 f"            d{i - 1}[r, k] = {_slope(i - 1, from_value[i - 1], 'r, k')} * s",
             ]
     return "\n".join(out)
@@ -108,7 +117,7 @@ def _train_source(layers: int, n_state: int, n_hyper: int) -> str:
     vfwd = ", ".join(f"vz[{i}], va[{i + 1}]" for i in range(layers))
     bwd = ", ".join(f"z[{i}], a[{i}], d[{i}]" for i in range(layers)) + f", a[{layers}]"
     return f"""
-def train(params, grad, sizes, X, T, Xv, Tv, order, bs, lrs, t, tl, vl, last_finite,
+def train(params, grad, X, T, Xv, Tv, order, bs, lrs, t, tl, vl, last_finite,
           a, z, d, tb, ca, cz, va, vz{state}{hyper}):
     n_draws = order.shape[1]
     steps = (n_draws + bs - 1) // bs
@@ -125,18 +134,18 @@ def train(params, grad, sizes, X, T, Xv, Tv, order, bs, lrs, t, tl, vl, last_fin
                     a[0][r, k] = X[i, k]
                 for k in range(nL):
                     tb[r, k] = T[i, k]
-            forward(params, sizes, a[0], rows, {fwd})
+            forward(params, a[0], rows, {fwd})
             g = dcost(a[{layers}][:rows], tb[:rows])
-            backward(params, grad, sizes, rows, g, {bwd})
+            backward(params, grad, rows, g, {bwd})
             t += 1
             for q in range(params.shape[0]):
                 new = update(params[q], grad[q], lr, t{state_q}{hyper})
                 params[q] = new[0]{store}
-        forward(params, sizes, X, X.shape[0], {cfwd})
+        forward(params, X, X.shape[0], {cfwd})
         tl[e] = cost(ca[{layers}], T)
         finite = np.isfinite(tl[e])
         if Xv.shape[0] > 0:
-            forward(params, sizes, Xv, Xv.shape[0], {vfwd})
+            forward(params, Xv, Xv.shape[0], {vfwd})
             vl[e] = cost(va[{layers}], Tv)
             finite = finite and np.isfinite(vl[e])
         done = e + 1
@@ -147,24 +156,30 @@ def train(params, grad, sizes, X, T, Xv, Tv, order, bs, lrs, t, tl, vl, last_fin
 """
 
 
-def _loop(acts: tuple, loss: Loss, update, n_state: int, n_hyper: int):
-    """The compiled ``train`` for one configuration (compiled lazily at its first call)."""
+def _loop(sizes: tuple[int, ...], acts: tuple, loss: Loss, update, n_state: int, n_hyper: int):
+    """The compiled ``train`` for one configuration — the layer widths, each layer's
+    activation, the loss and the optimiser — compiled lazily at its first call."""
     layers = tuple(
         (compile_definition(act.f), compile_definition(act.dfa or act.df), act.dfa is not None)
         for act in acts
     )
     formulas = tuple(compile_definition(fn) for fn in (loss.cost, loss.dcost, update))
-    return _generated(layers, formulas, n_state, n_hyper)
+    return _generated(sizes, layers, formulas, n_state, n_hyper)
 
 
 @cache
-def _generated(layers: tuple, formulas: tuple, n_state: int, n_hyper: int):
+def _generated(sizes: tuple[int, ...], layers: tuple, formulas: tuple, n_state: int,
+               n_hyper: int):  # fmt: skip
     names = {"np": np, **dict(zip(("cost", "dcost", "update"), formulas, strict=True))}
     for i, (f, df, _) in enumerate(layers):
         names[f"f{i}"], names[f"df{i}"] = f, df
     n = len(layers)
     from_value = tuple(value for _, _, value in layers)
-    parts = [_forward_source(n), _backward_source(from_value), _train_source(n, n_state, n_hyper)]
+    parts = [
+        _forward_source(sizes),
+        _backward_source(sizes, from_value),
+        _train_source(n, n_state, n_hyper),
+    ]
     source = "\n\n".join(parts)
     return njit_source(source, ("forward", "backward", "train"), names)
 
@@ -196,7 +211,6 @@ class CompiledLoop:
         self.grad = np.zeros_like(net.params)
         self.state = optimizer.state(net.params)
         self.hyper = tuple(float(h) for h in optimizer.hyper())
-        self.sizes = np.array(net.sizes, np.int64)
         n_in, n_out = net.sizes[0], net.sizes[-1]
         self.X, self.T = (np.ascontiguousarray(x, dt) for x in (X, T))
         empty = (np.zeros((0, n_in), dt), np.zeros((0, n_out), dt))
@@ -226,8 +240,8 @@ class CompiledLoop:
         self.tb = np.zeros((self.bs, n_out), dt)
         self.ca, self.cz = layer_buffers(self.X.shape[0])
         self.va, self.vz = layer_buffers(self.Xv.shape[0])
-        self.train = _loop(tuple(net.activations), loss, optimizer.update, len(self.state),
-                           len(self.hyper))  # fmt: skip
+        self.train = _loop(tuple(net.sizes), tuple(net.activations), loss, optimizer.update,
+                           len(self.state), len(self.hyper))  # fmt: skip
 
     def run(self, order: np.ndarray, lrs: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         """One epoch per row of ``order`` (the drawn point indices) and entry of ``lrs``.
@@ -244,7 +258,7 @@ class CompiledLoop:
             raise ValueError(f"point indices must lie in 0..{n - 1}")
         tl, vl = np.full(len(lrs), np.nan), np.full(len(lrs), np.nan)
         done, t = self.train(
-            self.params, self.grad, self.sizes, self.X, self.T, self.Xv, self.Tv, order, self.bs,
+            self.params, self.grad, self.X, self.T, self.Xv, self.Tv, order, self.bs,
             lrs, self.optimizer.t, tl, vl, self.last_finite, self.a, self.z, self.d, self.tb,
             self.ca, self.cz, self.va, self.vz, *self.state, *self.hyper,
         )  # fmt: skip
