@@ -1,13 +1,17 @@
-"""Small products: one BLAS thread and the C heap keeping freed blocks."""
+"""Small products: one BLAS thread and the C heap keeping freed blocks; independent tasks on
+the cores."""
 
+import os
 import platform
+import signal
 import sys
+import threading
 
 import numpy as np
 import pytest
 
 import mlplab
-from mlplab.compute import each_block, keep_freed_memory, small_products
+from mlplab.compute import each_block, each_task, keep_freed_memory, small_products
 
 
 def test_freed_memory_is_kept_unless_the_user_set_the_thresholds(monkeypatch):
@@ -88,3 +92,28 @@ def test_threaded_blocks_give_the_one_thread_numbers(monkeypatch, method):
     alone = getattr(net, method)(X)
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     assert np.array_equal(getattr(net, method)(X), alone)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_an_interrupt_returns_at_once_and_the_running_task_starts_no_other(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    release, running, done = threading.Event(), threading.Event(), []
+
+    def work(k):
+        if k == 0:
+            running.set()
+            release.wait(60)
+        elif k == 1:
+            running.wait(60)
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, raised in the main thread
+            release.wait(60)
+        done.append(k)
+
+    with pytest.raises(KeyboardInterrupt):
+        each_task(10, work)
+    assert done == []  # the main thread did not wait for the running tasks
+    release.set()
+    for thread in threading.enumerate():
+        if thread.name.startswith("mlplab-task-"):
+            thread.join(60)
+    assert sorted(done) == [0, 1]  # they ended without starting tasks 2..9

@@ -8,6 +8,8 @@ again at the next step. :func:`small_products` removes both. Where the work fall
 of points that do not depend on each other (derivatives at many points), :func:`each_block`
 hands the blocks to one thread per core, each taking the next block when it is done: no thread
 waits for another, so a core that is busy with other work slows only the blocks it takes.
+:func:`each_task` does the same for any independent tasks, such as the training runs of a
+study.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import platform
 import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 
 import numpy as np
@@ -76,8 +77,8 @@ def keep_freed_memory() -> bool:
 
 
 def threads() -> int:
-    """Threads for :func:`each_block`: ``OMP_NUM_THREADS`` where it is set to a whole number
-    (a Dask worker or a batch scheduler sets it to the process's share), else the cores this
+    """Threads for :func:`each_task`: ``OMP_NUM_THREADS`` where it is set to a whole number (a
+    Dask worker or a batch scheduler sets it to the process's share), else the cores this
     process may run on; at most :data:`MAX_THREADS`."""
     given = os.environ.get("OMP_NUM_THREADS", "").strip()
     if given.isdigit() and int(given) >= 1:
@@ -90,48 +91,68 @@ def threads() -> int:
 
 
 def each_block(n: int, rows: int, work: Callable[[slice], object]) -> None:
-    """``work(block)`` for each slice of ``rows`` consecutive indices of ``range(n)``.
+    """``work(block)`` for each slice of ``rows`` consecutive indices of ``range(n)``, as the
+    tasks of :func:`each_task`: the blocks must be independent, each writing its own part of
+    the output, and the results are then those of running them in order."""
+    each_task(-(-n // rows), lambda k: work(slice(k * rows, (k + 1) * rows)))
 
-    With more than one block they run under :func:`small_products` on up to :func:`threads`
-    threads, each taking the next block when it finishes one, under the caller's NumPy error
-    settings (``np.errstate``). The blocks must be independent, each writing its own part of
-    the output: the results are then those of running them in order. An exception in a block
-    (or an interrupt) stops the blocks not yet started and is raised here.
+
+def each_task(n: int, work: Callable[[int], object]) -> None:
+    """``work(k)`` for each ``k`` in ``range(n)``: independent tasks on up to :func:`threads`
+    threads, each taking the next task when it finishes one.
+
+    With more than one task they run under :func:`small_products` and under the caller's NumPy
+    error settings (``np.errstate``); one task runs on the calling thread alone. Tasks start in
+    order of ``k``, so put the longest first. An exception in a task stops the tasks not yet
+    started and is raised here once the running ones end; an interrupt (Ctrl-C) is raised at
+    once, and the running tasks end in the background without starting others.
     """
-    starts = range(0, n, rows)
-    if len(starts) <= 1:
-        for start in starts:
-            work(slice(start, start + rows))
+    if n <= 1:
+        for k in range(n):
+            work(k)
         return
     errors = np.geterr()
-    left = iter(starts)
+    left = iter(range(n))
     take = threading.Lock()
     stop = threading.Event()
 
-    def run_blocks() -> None:
+    def run_tasks() -> None:
         with np.errstate(**errors):
             while not stop.is_set():
                 with take:
-                    start = next(left, None)
-                if start is None:
+                    k = next(left, None)
+                if k is None:
                     return
                 try:
-                    work(slice(start, start + rows))
+                    work(k)
                 except BaseException:
                     stop.set()
                     raise
 
     with small_products():
-        workers = min(threads(), len(starts))
+        workers = min(threads(), n)
         if workers == 1:
-            run_blocks()
+            run_tasks()
             return
-        pool = ThreadPoolExecutor(workers)
+        failed: list[BaseException] = []
+
+        def worker() -> None:
+            try:
+                run_tasks()
+            except BaseException as error:
+                failed.append(error)
+
+        # daemon threads: an interrupt returns at once; a task running then ends in the
+        # background (or with the process) and starts no other
+        pool = [threading.Thread(target=worker, name=f"mlplab-task-{i}", daemon=True)
+                for i in range(workers)]  # fmt: skip
         try:
-            for future in [pool.submit(run_blocks) for _ in range(workers)]:
-                future.result()
+            for thread in pool:
+                thread.start()
+            for thread in pool:
+                thread.join()
         except BaseException:
             stop.set()
             raise
-        finally:
-            pool.shutdown(wait=True)
+        if failed:
+            raise failed[0]

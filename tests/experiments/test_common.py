@@ -1,4 +1,6 @@
 import dataclasses
+import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -6,7 +8,8 @@ import pytest
 from mlplab import fit
 from mlplab.config import TrainConfig
 from mlplab.data import cos4
-from mlplab.experiments.common import settings, train_seeds
+from mlplab.experiments.common import each_run, settings, train_seeds
+from mlplab.train import DivergenceWarning
 
 X = np.random.default_rng(0).standard_normal((64, 1))
 Y = cos4(X)
@@ -92,3 +95,37 @@ def test_one_seed_is_not_a_median():
     assert over_seeds(3, band=True) == "median of 3 seeds (band: min–max)"
     assert over_seeds(2, "median over") == "median over 2 seeds"
     assert (plural(1, "seed"), plural(4, "seed")) == ("1 seed", "4 seeds")
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_each_run_gives_each_runs_result_in_order_costliest_started_first(monkeypatch, workers):
+    monkeypatch.setenv("OMP_NUM_THREADS", workers)
+    training = dataclasses.replace(BASE, optimizer="adam", lr=0.05, epochs=20, batch_size=None)
+    started, lock = [], threading.Lock()
+
+    def run(seed):
+        with lock:
+            started.append(seed)
+        return train_seeds(training, X, Y, [seed])[0].net.params
+
+    alone = [run(seed) for seed in range(4)]
+    started.clear()
+    together = each_run([lambda s=seed: run(s) for seed in range(4)], cost=[1, 3, 2, 0])
+    for a, b in zip(alone, together, strict=True):
+        np.testing.assert_array_equal(a, b)
+    if workers == "1":
+        assert started == [1, 2, 0, 3]
+    assert sorted(started) == [0, 1, 2, 3]
+
+
+def test_each_run_silences_divergence_warnings_and_restores_the_filters():
+    def diverging():
+        warnings.warn("the cost became inf", DivergenceWarning, stacklevel=1)
+        return 1
+
+    before = list(warnings.filters)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert each_run([diverging, diverging]) == [1, 1]
+    assert not caught
+    assert warnings.filters == before

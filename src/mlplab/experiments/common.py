@@ -5,7 +5,8 @@ A study describes each of its runs as a :class:`mlplab.config.TrainConfig` (the 
 training fields; it makes its own data), the configuration of ``mlplab train``. Every "run this
 configuration over K seeds" goes through :func:`train_seeds`, which trains with
 :func:`mlplab.fit` or, where :func:`mlplab.ensemble.prefer_ensemble` says it is faster, all
-seeds at once with :func:`mlplab.fit_ensemble`.
+seeds at once with :func:`mlplab.fit_ensemble`. Runs that do not depend on each other (a
+study's sweep) go through :func:`each_run`, which spreads them over the cores.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import dataclasses
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 
+from mlplab.compute import each_task
 from mlplab.config import TrainConfig
 from mlplab.ensemble import Ensemble, fit_ensemble, prefer_ensemble
 from mlplab.network import MLP
@@ -36,6 +38,30 @@ def settings(cfg: TrainConfig, *groups: str) -> dict:
         for f in dataclasses.fields(cfg)
         if f.metadata["group"] in groups and f.name != "seed"
     }
+
+
+R = TypeVar("R")
+
+
+def each_run(runs: list[Callable[[], R]], cost: list[float] | None = None) -> list[R]:
+    """The results of ``runs``, independent training runs, in order; run on the cores by
+    :func:`mlplab.compute.each_task`, the costliest first where ``cost`` estimates each.
+
+    Every run's numbers are those of running it alone (BLAS on one thread either way). The runs
+    report divergence through their :class:`~mlplab.History` status, so DivergenceWarning is
+    ignored here for all of them at once (the warnings filters are the process's, not a
+    thread's).
+    """
+    order = sorted(range(len(runs)), key=lambda k: -cost[k] if cost else 0)
+    results: list = [None] * len(runs)
+
+    def one(k: int) -> None:
+        results[order[k]] = runs[order[k]]()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DivergenceWarning)
+        each_task(len(runs), one)
+    return results
 
 
 class SeedRun(NamedTuple):

@@ -12,6 +12,8 @@ part 2 and its Adam steps, and the L-BFGS iterations.
 from __future__ import annotations
 
 import dataclasses
+import functools
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,7 @@ from mlplab import plots
 from mlplab.config import TrainConfig
 from mlplab.data import get_target, sample
 from mlplab.experiments.common import (
+    each_run,
     fmt,
     over_seeds,
     plural,
@@ -77,6 +80,23 @@ def errors(net) -> tuple[float, float, float]:
     return float(err.max()), float(near), float(GRID.ravel()[err.argmax()])
 
 
+def near_zero_errors(
+    adam: TrainConfig,
+    init: str,
+    size: int,
+    steps: int,
+    seeds: list[int],
+    advance: Callable[[], object],
+) -> list[tuple[float, float, float]]:
+    """:func:`errors` of the networks of ``adam`` with initialisation ``init`` after ``steps``
+    full-batch steps on ``size`` points, one per seed."""
+    xs, ys, _, _ = make_data(size)
+    trained = dataclasses.replace(adam, init=init, epochs=steps, batch_size=None)
+    found = [errors(r.net) for r in train_seeds(trained, xs, ys, seeds)]
+    advance()
+    return found
+
+
 def run(
     out: Path,
     quick: bool,
@@ -106,15 +126,17 @@ def run(
         polished = train_seeds(
             polish, x, y, seeds_, (x_val, y_val), start=[r.net for r in runs], advance=advance
         )
-        sweep: dict[str, np.ndarray] = {}
-        for label, init in INITS.items():
-            rows = []
-            for size in ns:
-                xs, ys, _, _ = make_data(size)
-                tr = dataclasses.replace(adam, init=init, epochs=steps, batch_size=None)
-                rows.append([errors(r.net) for r in train_seeds(tr, xs, ys, seeds_)])
-                advance()
-            sweep[label] = np.array(rows)  # (len(ns), seeds, 2)
+        sweep_runs = [
+            functools.partial(near_zero_errors, adam, init, size, steps, seeds_, advance)
+            for init in INITS.values()
+            for size in ns
+        ]
+        # a full-batch step costs about N
+        found = each_run(sweep_runs, cost=[size for _ in INITS for size in ns])
+        sweep = {
+            label: np.array(found[k * len(ns) : (k + 1) * len(ns)])  # (len(ns), seeds, 3)
+            for k, label in enumerate(INITS)
+        }
 
     val = stack(runs, "val_loss")
     first = [int(np.argmax(v < THRESHOLD)) + 1 if np.any(v < THRESHOLD) else None for v in val]
