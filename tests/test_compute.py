@@ -117,3 +117,22 @@ def test_an_interrupt_returns_at_once_and_the_running_task_starts_no_other(monke
         if thread.name.startswith("mlplab-task-"):
             thread.join(60)
     assert sorted(done) == [0, 1]  # they ended without starting tasks 2..9
+
+
+def test_tasks_started_inside_a_task_run_on_its_thread(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    threads_of = {}
+
+    def inner(k):
+        threads_of.setdefault(k, set()).add(threading.get_ident())
+
+    def outer(k):
+        here = threading.get_ident()
+        each_task(4, lambda j: inner((k, j)))
+        assert all(threads_of[(k, j)] == {here} for j in range(4))
+
+    each_task(2, outer)
+    assert len(threads_of) == 8
+    # the calling thread is not left marked as inside a task: these run on the worker threads
+    each_task(2, inner)
+    assert threading.get_ident() not in threads_of[0] | threads_of[1]

@@ -30,7 +30,10 @@ M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 MMAP_THRESHOLD = 32 << 20
 TRIM_THRESHOLD = 64 << 20
 
-#: Most threads :func:`each_block` starts: each keeps a C heap of its own, and a container's CPU
+#: Whether this thread runs a task of :func:`each_task` (whose own tasks then run inline).
+_inside = threading.local()
+
+#: Most threads :func:`each_task` starts: each keeps a C heap of its own, and a container's CPU
 #: quota does not show in the affinity mask that :func:`threads` reads.
 MAX_THREADS = 8
 
@@ -102,12 +105,13 @@ def each_task(n: int, work: Callable[[int], object]) -> None:
     threads, each taking the next task when it finishes one.
 
     With more than one task they run under :func:`small_products` and under the caller's NumPy
-    error settings (``np.errstate``); one task runs on the calling thread alone. Tasks start in
+    error settings (``np.errstate``); one task, or tasks started from inside a task (a
+    derivative in a training run of a study), run on the calling thread. Tasks start in
     order of ``k``, so put the longest first. An exception in a task stops the tasks not yet
     started and is raised here once the running ones end; an interrupt (Ctrl-C) is raised at
     once, and the running tasks end in the background without starting others.
     """
-    if n <= 1:
+    if n <= 1 or getattr(_inside, "task", False):
         for k in range(n):
             work(k)
         return
@@ -117,17 +121,21 @@ def each_task(n: int, work: Callable[[int], object]) -> None:
     stop = threading.Event()
 
     def run_tasks() -> None:
-        with np.errstate(**errors):
-            while not stop.is_set():
-                with take:
-                    k = next(left, None)
-                if k is None:
-                    return
-                try:
-                    work(k)
-                except BaseException:
-                    stop.set()
-                    raise
+        _inside.task = True
+        try:
+            with np.errstate(**errors):
+                while not stop.is_set():
+                    with take:
+                        k = next(left, None)
+                    if k is None:
+                        return
+                    try:
+                        work(k)
+                    except BaseException:
+                        stop.set()
+                        raise
+        finally:
+            _inside.task = False
 
     with small_products():
         workers = min(threads(), n)
