@@ -47,6 +47,10 @@ def each_run(runs: list[Callable[[], R]], cost: list[float] | None = None) -> li
     """The results of ``runs``, independent training runs, in order; run on the cores by
     :func:`mlplab.compute.each_task`, the costliest first where ``cost`` estimates each.
 
+    Use it for runs made of long array operations (full-batch steps on many points), during
+    which NumPy lets the other thread run; runs of many small steps hold Python's interpreter
+    lock and run slower side by side than one after the other (``benchmarks/LOG.md``).
+
     Every run's numbers are those of running it alone (BLAS on one thread either way). The runs
     report divergence through their :class:`~mlplab.History` status, so DivergenceWarning is
     ignored here for all of them at once (the warnings filters are the process's, not a
