@@ -37,11 +37,12 @@ ENGINES = ("auto", "fast", "compiled", "numpy", "reference")
 
 #: Largest multiply-adds of one step (batch rows × Σ n_{l-1} n_l) for which the compiled loops
 #: beat BLAS calls on buffers (see docs/speed.md for the measurement).
-COMPILED_WORK = 1 << 16
+COMPILED_WORK = 1 << 14
 
-#: Fewest optimiser steps of a run for which compiling a loop (a few seconds, once per
-#: configuration and process) pays.
-COMPILED_STEPS = 20_000
+#: Fewest optimiser steps of a run for which compiling a loop (several seconds, once per
+#: configuration and process) pays: about what a step saves, tens of microseconds, into the
+#: seconds of compiling (see docs/speed.md).
+COMPILED_STEPS = 200_000
 
 
 @dataclass(frozen=True)
