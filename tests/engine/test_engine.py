@@ -281,6 +281,12 @@ def test_the_compiled_loop_checks_every_index_and_shape_before_entering():
                      net.params.copy())  # fmt: skip
     with pytest.raises(ValueError, match="state array"):
         CompiledLoop(net, X, X, None, None, mlplab.losses.mse, SGD(0.1), 4, np.zeros(3))
+    # the loop indexes p(sizes) parameters: params replaced by a shorter vector are refused
+    shrunk = MLP([2, 8, 8, 1], seed=0)
+    shrunk.params = np.zeros(10)
+    with pytest.raises(ValueError, match="replace its params"):
+        fit(shrunk, np.zeros((8, 2)), np.zeros((8, 1)), optimizer=SGD(0.1), epochs=1,
+            progress=False, engine="compiled")  # fmt: skip
 
 
 @pytest.mark.parametrize("bad", [2.5, 0, -3, True, "8"])

@@ -206,12 +206,20 @@ class CompiledLoop:
 
     def __init__(self, net, X, T, Xv, Tv, loss, optimizer, batch_size, last_finite) -> None:
         dt = net.params.dtype
+        sizes = tuple(int(n) for n in net.sizes)  # the loop is generated for these widths
+        p = sum(n_out * (n_in + 1) for n_in, n_out in pairwise(sizes))
+        if net.params.shape != (p,) or len(net.activations) != len(sizes) - 1:
+            raise ValueError(
+                f"the network's parameters have shape {net.params.shape} and it has "
+                f"{len(net.activations)} activations; layer widths {list(sizes)} need ({p},) "
+                f"and {len(sizes) - 1}: build the network again rather than replace its params"
+            )
         self.optimizer, self.bs = optimizer, int(batch_size)
         self.params, self.last_finite = net.params, last_finite
         self.grad = np.zeros_like(net.params)
         self.state = optimizer.state(net.params)
         self.hyper = tuple(float(h) for h in optimizer.hyper())
-        n_in, n_out = net.sizes[0], net.sizes[-1]
+        n_in, n_out = sizes[0], sizes[-1]
         self.X, self.T = (np.ascontiguousarray(x, dt) for x in (X, T))
         empty = (np.zeros((0, n_in), dt), np.zeros((0, n_out), dt))
         self.Xv, self.Tv = empty if Xv is None else (np.ascontiguousarray(x, dt) for x in (Xv, Tv))
@@ -232,15 +240,15 @@ class CompiledLoop:
                 )
 
         def layer_buffers(rows: int) -> tuple[tuple, tuple]:
-            a = tuple(np.zeros((rows, n), dt) for n in net.sizes)
-            return a, tuple(np.zeros((rows, n), dt) for n in net.sizes[1:])
+            a = tuple(np.zeros((rows, n), dt) for n in sizes)
+            return a, tuple(np.zeros((rows, n), dt) for n in sizes[1:])
 
         self.a, self.z = layer_buffers(self.bs)
         self.d = tuple(np.zeros_like(x) for x in self.z)
         self.tb = np.zeros((self.bs, n_out), dt)
         self.ca, self.cz = layer_buffers(self.X.shape[0])
         self.va, self.vz = layer_buffers(self.Xv.shape[0])
-        self.train = _loop(tuple(net.sizes), tuple(net.activations), loss, optimizer.update,
+        self.train = _loop(sizes, tuple(net.activations), loss, optimizer.update,
                            len(self.state), len(self.hyper))  # fmt: skip
 
     def run(self, order: np.ndarray, lrs: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
