@@ -136,3 +136,27 @@ def test_tasks_started_inside_a_task_run_on_its_thread(monkeypatch):
     # the calling thread is not left marked as inside a task: these run on the worker threads
     each_task(2, inner)
     assert threading.get_ident() not in threads_of[0] | threads_of[1]
+
+
+def test_blas_threads_are_restored_whatever_order_threads_close_their_contexts_in():
+    from threadpoolctl import threadpool_info
+
+    def blas():
+        return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+
+    before = blas()
+    inside, leave = threading.Event(), threading.Event()
+
+    def second():
+        with small_products():
+            inside.set()
+            leave.wait(60)
+
+    with small_products():
+        worker = threading.Thread(target=second)
+        worker.start()
+        inside.wait(60)
+    assert blas() == before  # the first context closed first and restored the threads
+    leave.set()
+    worker.join(60)
+    assert blas() == before  # the second one, closing last, changed nothing

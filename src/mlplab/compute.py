@@ -20,8 +20,8 @@ import os
 import platform
 import sys
 import threading
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -29,6 +29,10 @@ import numpy as np
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 MMAP_THRESHOLD = 32 << 20
 TRIM_THRESHOLD = 64 << 20
+
+#: Contexts of :func:`small_products` open in this process, and the lock that counts them.
+_open = 0
+_limit_lock = threading.Lock()
 
 #: Whether this thread runs a task of :func:`each_task` (whose own tasks then run inline).
 _inside = threading.local()
@@ -38,18 +42,34 @@ _inside = threading.local()
 MAX_THREADS = 8
 
 
-def small_products() -> AbstractContextManager:
+@contextmanager
+def small_products() -> Iterator[None]:
     """A context for work made of many small products (training, the derivative sweeps): BLAS
     held to one thread, and freed memory kept for reuse (:func:`keep_freed_memory`).
 
     Threaded BLAS wins only on an idle machine: beside one busy process its threads wait for
     each other (``benchmarks/LOG.md`` has the runge study both ways). The limit is the
-    process's, set on entering and undone on leaving, by the thread that entered.
+    process's: the first context to open sets it, and undoes it when it closes; contexts
+    opened while it is in force (by the tasks of :func:`each_task`, or a second training
+    thread) leave it alone. So the BLAS threads are back as they were when the outermost
+    context closes, whatever order threads close theirs in.
     """
-    from threadpoolctl import threadpool_limits
-
+    global _open
     keep_freed_memory()
-    return threadpool_limits(1, user_api="blas")
+    with _limit_lock:
+        first = _open == 0
+        _open += 1
+        if first:
+            from threadpoolctl import threadpool_limits
+
+            limiter = threadpool_limits(1, user_api="blas")
+    try:
+        yield
+    finally:
+        with _limit_lock:
+            _open -= 1
+            if first:
+                limiter.restore_original_limits()
 
 
 @functools.cache

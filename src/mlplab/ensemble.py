@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -33,11 +32,11 @@ from mlplab.progress import EpochProgress
 from mlplab.train import (
     BatchDraws,
     Callback,
-    DivergenceWarning,
     History,
     _Watch,
     check_points,
     check_schedule,
+    warn_divergence,
 )
 
 
@@ -235,7 +234,7 @@ def fit_ensemble(
         h.seconds = seconds
         w.finish()
         if h.status == "diverged":
-            warnings.warn(f"member {i}: {h.message}", DivergenceWarning, stacklevel=2)
+            warn_divergence(f"member {i}: {h.message}")
     if nets is not None:
         for net, row in zip(nets, ens.params, strict=True):
             net.params[...] = row

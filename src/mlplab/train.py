@@ -17,9 +17,11 @@ import csv
 import io
 import math
 import numbers
+import threading
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
@@ -41,6 +43,31 @@ Callback = Callable[[int, "History", MLP], "bool | None"]
 
 class DivergenceWarning(RuntimeWarning):
     """Training produced a non-finite cost and was stopped."""
+
+
+#: Whether a diverged run on this thread leaves its warning out (see :func:`quiet_divergence`).
+_quiet = threading.local()
+
+
+@contextmanager
+def quiet_divergence() -> Iterator[None]:
+    """Within the block, on this thread, a diverged run says so in its ``History.status`` and
+    ``History.message`` only, without a :class:`DivergenceWarning`: for callers that read the
+    status (a study, a sweep). Unlike ``warnings.catch_warnings`` it changes nothing that other
+    threads share, so it is safe in runs on several threads."""
+    before = getattr(_quiet, "on", False)
+    _quiet.on = True
+    try:
+        yield
+    finally:
+        _quiet.on = before
+
+
+def warn_divergence(message: str) -> None:
+    """Warn with :class:`DivergenceWarning`, pointing at the caller of the training function
+    that calls this, unless :func:`quiet_divergence` is in force on this thread."""
+    if not getattr(_quiet, "on", False):
+        warnings.warn(message, DivergenceWarning, stacklevel=3)
 
 
 @dataclass
@@ -302,7 +329,7 @@ def fit(
     history.seconds = time.perf_counter() - start
     watch.finish()
     if history.status == "diverged":
-        warnings.warn(history.message, DivergenceWarning, stacklevel=2)
+        warn_divergence(history.message)
     return history
 
 

@@ -10,7 +10,6 @@ reproduces the run.
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from mlplab.losses import get_loss
 from mlplab.network import MLP
 from mlplab.run_figures import GRID_POINTS, write_figures
 from mlplab.runfolder import holds_run, staged
-from mlplab.train import DivergenceWarning, History, fit, split_validation
+from mlplab.train import History, fit, quiet_divergence, split_validation
 
 #: A data set of at most this many points is not split for validation unless asked.
 SMALL_DATA = 20
@@ -159,8 +158,7 @@ def train_into(cfg: TrainConfig, folder: Path | None, progress: bool = True) -> 
     net = cfg.build_network(x.shape[1], n_out)
     optimizer = cfg.build_optimizer()
     start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DivergenceWarning)  # reported by metrics["status"]
+    with quiet_divergence():  # reported by metrics["status"]
         history = fit(
             net,
             x,

@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import pytest
 
-from mlplab import fit
+from mlplab import MLP, SGD, fit
 from mlplab.config import TrainConfig
 from mlplab.data import cos4
 from mlplab.experiments.common import each_run, settings, train_seeds
@@ -118,14 +118,16 @@ def test_each_run_gives_each_runs_result_in_order_costliest_started_first(monkey
     assert sorted(started) == [0, 1, 2, 3]
 
 
-def test_each_run_silences_divergence_warnings_and_restores_the_filters():
+def test_each_run_leaves_divergence_to_the_status_and_the_warnings_filters_alone():
     def diverging():
-        warnings.warn("the cost became inf", DivergenceWarning, stacklevel=1)
-        return 1
+        net = MLP([1, 4, 1], seed=0)
+        return fit(net, X, Y * 1e200, optimizer=SGD(1e3), epochs=5, progress=False).status
 
     before = list(warnings.filters)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        assert each_run([diverging, diverging]) == [1, 1]
-    assert not caught
+        assert each_run([diverging, diverging]) == ["diverged", "diverged"]
+        assert not caught
+        diverging()  # outside each_run the warning is given
+        assert [w.category for w in caught] == [DivergenceWarning]
     assert warnings.filters == before

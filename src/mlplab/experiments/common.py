@@ -12,7 +12,6 @@ study's sweep) go through :func:`each_run`, which spreads them over the cores.
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import NamedTuple, TypeVar
@@ -24,7 +23,7 @@ from mlplab.config import TrainConfig
 from mlplab.ensemble import Ensemble, fit_ensemble, prefer_ensemble
 from mlplab.network import MLP
 from mlplab.progress import task_progress
-from mlplab.train import DivergenceWarning, History, fit
+from mlplab.train import History, fit, quiet_divergence
 
 
 def settings(cfg: TrainConfig, *groups: str) -> dict:
@@ -52,19 +51,19 @@ def each_run(runs: list[Callable[[], R]], cost: list[float] | None = None) -> li
     lock and run slower side by side than one after the other (``benchmarks/LOG.md``).
 
     Every run's numbers are those of running it alone (BLAS on one thread either way). The runs
-    report divergence through their :class:`~mlplab.History` status, so DivergenceWarning is
-    ignored here for all of them at once (the warnings filters are the process's, not a
-    thread's).
+    report divergence through their :class:`~mlplab.History` status, without a
+    DivergenceWarning (:func:`mlplab.train.quiet_divergence`).
     """
-    order = sorted(range(len(runs)), key=lambda k: -cost[k] if cost else 0)
+    if cost is not None and len(cost) != len(runs):
+        raise ValueError(f"{len(runs)} runs need {len(runs)} costs, got {len(cost)}")
+    order = sorted(range(len(runs)), key=lambda k: 0 if cost is None else -cost[k])
     results: list = [None] * len(runs)
 
     def one(k: int) -> None:
-        results[order[k]] = runs[order[k]]()
+        with quiet_divergence():
+            results[order[k]] = runs[order[k]]()
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DivergenceWarning)
-        each_task(len(runs), one)
+    each_task(len(runs), one)
     return results
 
 
@@ -127,8 +126,7 @@ def train_seeds(
         nets = list(start)
     values: list[list] = [[monitor(net)] if monitor is not None else [] for net in nets]
     arguments = {**cfg.fit_arguments(), "validation": validation, "progress": False}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DivergenceWarning)
+    with quiet_divergence():
         together = prefer_ensemble(nets[0], len(nets), cfg.loss, cfg.build_optimizer(),
                                    cfg.batch_size, len(X), cfg.epochs)  # fmt: skip
         if together:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -26,7 +25,7 @@ from mlplab import second_order
 from mlplab.network import MLP
 from mlplab.optim import LBFGS, Adam
 from mlplab.pde.problem import Term
-from mlplab.train import DivergenceWarning, History, _Watch
+from mlplab.train import History, _Watch, warn_divergence
 
 
 def loss(net: MLP, terms: Sequence[Term]) -> tuple[float, np.ndarray]:
@@ -143,7 +142,7 @@ def solve(
             f"completed after {history.steps} steps, loss {history.train_loss[-1]:.3e}"
         )
     if history.status == "diverged":
-        warnings.warn(history.message, DivergenceWarning, stacklevel=2)
+        warn_divergence(history.message)
     watch.finish()
     return history
 
