@@ -117,6 +117,8 @@ def each_block(n: int, rows: int, work: Callable[[slice], object]) -> None:
     """``work(block)`` for each slice of ``rows`` consecutive indices of ``range(n)``, as the
     tasks of :func:`each_task`: the blocks must be independent, each writing its own part of
     the output, and the results are then those of running them in order."""
+    if rows < 1:
+        raise ValueError(f"blocks need at least one row, got rows={rows}")
     each_task(-(-n // rows), lambda k: work(slice(k * rows, (k + 1) * rows)))
 
 
