@@ -96,9 +96,8 @@ class Activation:
 
 
 def _step(z: np.ndarray) -> np.ndarray:
-    """1 where z > 0, else 0, in z's dtype: (sign z + |sign z|) / 2."""
-    s = np.sign(z)
-    return 0.5 * (s + np.abs(s))
+    """1 where z > 0, else 0 (nan at nan), in z's dtype: sign(max(z, 0))."""
+    return np.sign(np.maximum(z, 0.0))
 
 
 # --- sigmoid family -------------------------------------------------------------------------
@@ -184,14 +183,20 @@ def _identity(z: np.ndarray) -> np.ndarray:
     return z
 
 
+def _relu(z: np.ndarray) -> np.ndarray:
+    return np.maximum(z, 0.0)
+
+
 def LeakyReLU(alpha: float = 0.01) -> Activation:
-    """Leaky ReLU: σ(z) = z for z > 0, αz otherwise (α = 0 gives ReLU).
+    """Leaky ReLU: σ(z) = z for z > 0, αz otherwise (α = 0 gives ReLU, one pass over z).
 
     σ'(z) = 1 for z > 0, α otherwise (the value at the kink z = 0 is taken as α); σ'' = 0.
     """
     alpha = float(alpha)
     if not math.isfinite(alpha) or alpha < 0:
         raise ValueError(f"leaky_relu needs a finite alpha >= 0, got {alpha}")
+    if alpha == 0.0:
+        return Activation("relu", _relu, _step, _zero, _zero)
 
     def f(z: np.ndarray) -> np.ndarray:
         return np.maximum(z, 0.0) + alpha * np.minimum(z, 0.0)
@@ -199,8 +204,7 @@ def LeakyReLU(alpha: float = 0.01) -> Activation:
     def df(z: np.ndarray) -> np.ndarray:
         return alpha + (1.0 - alpha) * _step(z)
 
-    name = "relu" if alpha == 0.0 else f"leaky_relu:{alpha:g}"
-    return Activation(name, f, df, _zero, _zero)
+    return Activation(f"leaky_relu:{alpha:g}", f, df, _zero, _zero)
 
 
 def ELU(alpha: float = 1.0) -> Activation:
