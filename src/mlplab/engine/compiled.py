@@ -207,7 +207,7 @@ class CompiledLoop:
     def __init__(self, net, X, T, Xv, Tv, loss, optimizer, batch_size, last_finite) -> None:
         dt = net.params.dtype
         sizes = tuple(int(n) for n in net.sizes)  # the loop is generated for these widths
-        p = sum(n_out * (n_in + 1) for n_in, n_out in pairwise(sizes))
+        p = net.num_parameters  # of these widths
         if net.params.shape != (p,) or len(net.activations) != len(sizes) - 1:
             raise ValueError(
                 f"the network's parameters have shape {net.params.shape} and it has "
