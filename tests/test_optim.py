@@ -5,7 +5,7 @@ import pytest
 
 from mlplab import MLP
 from mlplab._names import UnknownNameError
-from mlplab.optim import LBFGS, SGD, Adam, get_optimizer, get_schedule
+from mlplab.optim import LBFGS, SGD, UPDATE_BLOCK, Adam, apply_update, get_optimizer, get_schedule
 from tests.conftest import requires_torch, torch
 
 
@@ -49,6 +49,22 @@ def test_updates_match_torch(ours, theirs):
 def test_plain_sgd_is_the_paper_step():
     params = _run(SGD(lr=0.05), [np.array([1.0, 2.0, 3.0])])
     np.testing.assert_allclose(params, [1.0 - 0.05, -2.0 - 0.1, 0.5 - 0.15])
+
+
+@pytest.mark.parametrize("lead", [(), (3,)])
+@pytest.mark.parametrize(
+    "optimizer", [Adam(0.01), SGD(0.1, momentum=0.9)], ids=["adam", "momentum"]
+)
+def test_update_in_blocks_equals_the_formula_on_whole_arrays(optimizer, lead):
+    rng = np.random.default_rng(0)
+    shape = (*lead, 2 * UPDATE_BLOCK + 5)  # two whole blocks and a short one
+    params, grad = rng.standard_normal(shape), rng.standard_normal(shape)
+    state = tuple(rng.uniform(0.0, 1.0, shape) for _ in optimizer.state_names)  # v ≥ 0
+    lr = np.full((*lead, 1), 0.01) if lead else 0.01
+    expected = optimizer.update(params, grad, lr, 2, *state, *optimizer.hyper())
+    apply_update(optimizer.update, params, grad, lr, 2, state, optimizer.hyper())
+    for got, want in zip((params, *state), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
 
 
 def test_reset_forgets_state():

@@ -97,9 +97,7 @@ class Optimizer:
         """Update ``params`` (p,) in place from ``grad`` (p,)."""
         state = self.state(params)
         self.t += 1
-        new = self.update(params, grad, self.lr, self.t, *state, *self.hyper())
-        for array, value in zip((params, *state), new, strict=True):
-            array[...] = value
+        apply_update(self.update, params, grad, self.lr, self.t, state, self.hyper())
 
     def reset(self) -> None:
         """Forget the internal state (step count, moments)."""
@@ -110,6 +108,36 @@ class Optimizer:
     def config(self) -> dict:
         """JSON-ready description (name and hyper-parameters)."""
         return {"name": type(self).__name__.lower(), "lr": self.lr}
+
+
+#: Entries per block of :func:`apply_update`: a block's arrays and the formula's temporaries
+#: stay in a core's cache.
+UPDATE_BLOCK = 1 << 16
+
+
+def apply_update(
+    update: Callable[..., tuple],
+    params: np.ndarray,
+    grad: np.ndarray,
+    lr: float | np.ndarray,
+    t: int,
+    state: tuple[np.ndarray, ...],
+    hyper: tuple[float, ...],
+) -> None:
+    """Step ``t`` of an elementwise ``update`` formula (:meth:`Optimizer.update`), in place.
+
+    ``params``, ``grad`` and every state array have one shape ``(*lead, p)``; ``lr`` is a
+    number or broadcasts against them (``(M, 1)`` rates for a stack of M networks). The formula
+    runs on blocks of :data:`UPDATE_BLOCK` entries along the last axis, so that its temporaries
+    stay in cache on large networks; the formula being elementwise, the result is the same as
+    on the whole arrays.
+    """
+    arrays = (params, *state)
+    for start in range(0, params.shape[-1], UPDATE_BLOCK):
+        part = (..., slice(start, start + UPDATE_BLOCK))
+        new = update(params[part], grad[part], lr, t, *(x[part] for x in state), *hyper)
+        for array, value in zip(arrays, new, strict=True):
+            array[part] = value
 
 
 def _sgd(p: np.ndarray, g: np.ndarray, lr: float, t: int) -> tuple:

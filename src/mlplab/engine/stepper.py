@@ -17,7 +17,7 @@ import numpy as np
 
 from mlplab.losses import Loss
 from mlplab.network import MLP
-from mlplab.optim import Optimizer
+from mlplab.optim import Optimizer, apply_update
 
 #: Rows per block of the forward pass that computes a cost on a whole set.
 COST_ROWS = 256
@@ -186,11 +186,8 @@ class Stepper:
             self.t = self.optimizer.t
             return
         self.t += 1
-        new = self.optimizer.update(
-            self.params, self.grad, lr, self.t, *self.state, *self.optimizer.hyper()
-        )
-        for array, value in zip((self.params, *self.state), new, strict=True):
-            array[...] = value
+        apply_update(self.optimizer.update, self.params, self.grad, lr, self.t, self.state,
+                     self.optimizer.hyper())  # fmt: skip
 
     def cost(self, X: np.ndarray, t: np.ndarray) -> np.ndarray:
         """The cost on the whole set ``X`` (N, n_1) with targets ``t``; shape ``lead``.
