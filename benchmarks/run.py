@@ -69,9 +69,18 @@ def _available(system: str) -> bool:
     return peer == "mlplab" or importlib.util.find_spec(peer) is not None
 
 
+_torch_default_threads: list[int] = []  # PyTorch's own thread count, read before any change
+
+
 def _setup_torch(workload: str) -> None:
-    if "torch" in sys.modules and TORCH_THREADS[workload] is not None:
-        sys.modules["torch"].set_num_threads(TORCH_THREADS[workload])
+    """PyTorch's threads for ``workload``: :data:`TORCH_THREADS`, or its default where None
+    (restored after a workload that set one thread)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return
+    if not _torch_default_threads:
+        _torch_default_threads.append(torch.get_num_threads())
+    torch.set_num_threads(TORCH_THREADS[workload] or _torch_default_threads[0])
 
 
 def cold_run(spec: str, quick: bool, memory: bool = False) -> None:
