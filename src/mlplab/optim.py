@@ -35,11 +35,13 @@ class Optimizer:
     """Base class of the first-order optimisers: one formula, its state and hyper-parameters.
 
     A subclass defines its update once, as the static method :meth:`update`: an elementwise
-    formula written with NumPy ufuncs and arithmetic, so that the same function updates whole
-    arrays in :meth:`step` and one entry at a time in the compiled engine
-    (:mod:`mlplab.engine.jit` compiles that very function); the names of the arrays it keeps
+    formula written with NumPy ufuncs and arithmetic, so that the same function updates blocks
+    of entries in :meth:`step` (:func:`apply_update`) and one entry at a time in the compiled
+    engine (:mod:`mlplab.engine.jit` compiles that very function); the names of the arrays it keeps
     between steps (``state_names``, each of shape ``(p,)``, zero at the start); and its
-    hyper-parameters in the order :meth:`update` takes them (:meth:`hyper`).
+    hyper-parameters in the order :meth:`update` takes them (:meth:`hyper`). A rule that needs
+    the whole gradient at once (its norm, say) overrides :meth:`step` instead, and trains on the
+    NumPy stepper.
 
     Parameters
     ----------
