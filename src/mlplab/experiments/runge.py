@@ -126,13 +126,12 @@ def run(
         polished = train_seeds(
             polish, x, y, seeds_, (x_val, y_val), start=[r.net for r in runs], advance=advance
         )
-        sweep_runs = [
-            functools.partial(near_zero_errors, adam, init, size, steps, seeds_, advance)
-            for init in INITS.values()
-            for size in ns
-        ]
-        # a full-batch step costs about N
-        found = each_run(sweep_runs, cost=[size for _ in INITS for size in ns])
+        cases = [(init, size) for init in INITS.values() for size in ns]
+        found = each_run(
+            [functools.partial(near_zero_errors, adam, init, size, steps, seeds_, advance)
+             for init, size in cases],
+            cost=[size for _, size in cases],  # a full-batch step costs about N
+        )  # fmt: skip
         sweep = {
             label: np.array(found[k * len(ns) : (k + 1) * len(ns)])  # (len(ns), seeds, 3)
             for k, label in enumerate(INITS)
