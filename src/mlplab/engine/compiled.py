@@ -40,26 +40,27 @@ def _layers(sizes: tuple[int, ...]) -> list[tuple[int, int, int, int]]:
     return out
 
 
-def _forward_source(sizes: tuple[int, ...]) -> str:
-    """``forward(params, a0, rows, z0, a1, z1, a2, ...)``: z^[l] and a^[l] for ``rows`` rows
-    of ``a0``, layer by layer (``f{i}`` is layer i's activation).
+def _forward_block(sizes: tuple[int, ...], x: str, rows: str, pre: str, pad: str) -> list[str]:
+    """Lines computing z^[l] and a^[l] for the first ``rows`` rows of ``x``, layer by layer,
+    into the arrays ``{pre}z0, {pre}a1, {pre}z1, {pre}a2, ...`` (``f{i}`` is layer i's
+    activation); each line starts with ``pad``.
 
     The layer widths and the offsets of W^[l] and b^[l] in ``params`` are written into the
     source as numbers: the compiler then knows every loop's length and that no index is
     negative, and unrolls or vectorises the short loops of a small network."""
-    zs = ", ".join(f"z{i}, a{i + 1}" for i in range(len(sizes) - 1))
-    out = [f"def forward(params, a0, rows, {zs}):"]
+    out = []
     for i, (w, b, n_in, n_out) in enumerate(_layers(sizes)):
+        inp = x if i == 0 else f"{pre}a{i}"
         out += [
-            "    for r in range(rows):",
-            f"        for j in range({n_out}):",
-            f"            s = params[{b} + j]",
-            f"            for k in range({n_in}):",
-            f"                s += a{i}[r, k] * params[{w} + j * {n_in} + k]",
-            f"            z{i}[r, j] = s",
-            f"            a{i + 1}[r, j] = f{i}(s)",
+            f"for r in range({rows}):",
+            f"    for j in range({n_out}):",
+            f"        s = params[{b} + j]",
+            f"        for k in range({n_in}):",
+            f"            s += {inp}[r, k] * params[{w} + j * {n_in} + k]",
+            f"        {pre}z{i}[r, j] = s",
+            f"        {pre}a{i + 1}[r, j] = f{i}(s)",
         ]
-    return "\n".join(out)
+    return [pad + line for line in out]
 
 
 def _slope(i: int, from_value: bool, index: str) -> str:
@@ -68,85 +69,98 @@ def _slope(i: int, from_value: bool, index: str) -> str:
     return f"df{i}(a{i + 1}[{index}])" if from_value else f"df{i}(z{i}[{index}])"
 
 
-def _backward_source(sizes: tuple[int, ...], from_value: tuple[bool, ...]) -> str:
-    """``backward(params, grad, rows, g, z0, a0, d0, z1, a1, d1, ..., aL)``: δ^[L] from
-    ``g`` = ∂C/∂a^[L], then ∂C/∂W^[l], ∂C/∂b^[l] into ``grad`` and δ^[l-1], layer by layer
-    from the output (``df{i}`` gives σ' of layer i, see :func:`_slope`); numbers written in
-    as in :func:`_forward_source`."""
-    layers = len(from_value)
-    args = ", ".join(f"z{i}, a{i}, d{i}" for i in range(layers))
-    last = layers - 1
+def _backward_block(sizes: tuple[int, ...], from_value: tuple[bool, ...], pad: str) -> list[str]:
+    """Lines computing δ^[L] from ``g`` = ∂C/∂a^[L], then ∂C/∂W^[l], ∂C/∂b^[l] into ``grad``
+    and δ^[l-1] into ``d{l-1}``, layer by layer from the output, for the first ``rows`` rows
+    of ``z0, a0, d0, z1, a1, d1, ...`` (``df{i}`` gives σ' of layer i, see :func:`_slope`);
+    numbers written in as in :func:`_forward_block`."""
+    last = len(from_value) - 1
     out = [
-        f"def backward(params, grad, rows, g, {args}, a{layers}):",
-        "    for r in range(rows):",
-        f"        for j in range({sizes[-1]}):",
-        f"            d{last}[r, j] = {_slope(last, from_value[last], 'r, j')} * g[r, j]",
+        "for r in range(rows):",
+        f"    for j in range({sizes[-1]}):",
+        f"        d{last}[r, j] = {_slope(last, from_value[last], 'r, j')} * g[r, j]",
     ]
     for i, (w, b, n_in, n_out) in reversed(list(enumerate(_layers(sizes)))):
         out += [
-            f"    for q in range({w}, {b + n_out}):",
-            "        grad[q] = 0.0",
-            "    for r in range(rows):",
-            f"        for j in range({n_out}):",
-            f"            dj = d{i}[r, j]",
-            f"            grad[{b} + j] += dj",
-            f"            for k in range({n_in}):",
-            f"                grad[{w} + j * {n_in} + k] += dj * a{i}[r, k]",
+            f"for q in range({w}, {b + n_out}):",
+            "    grad[q] = 0.0",
+            "for r in range(rows):",
+            f"    for j in range({n_out}):",
+            f"        dj = d{i}[r, j]",
+            f"        grad[{b} + j] += dj",
+            f"        for k in range({n_in}):",
+            f"            grad[{w} + j * {n_in} + k] += dj * a{i}[r, k]",
         ]
         if i > 0:
             out += [
-                "    for r in range(rows):",
-                f"        for k in range({n_in}):",
-                "            s = 0.0",
-                f"            for j in range({n_out}):",
-                f"                s += d{i}[r, j] * params[{w} + j * {n_in} + k]",
-                f"            d{i - 1}[r, k] = {_slope(i - 1, from_value[i - 1], 'r, k')} * s",
+                "for r in range(rows):",
+                f"    for k in range({n_in}):",
+                "        s = 0.0",
+                f"        for j in range({n_out}):",
+                f"            s += d{i}[r, j] * params[{w} + j * {n_in} + k]",
+                f"        d{i - 1}[r, k] = {_slope(i - 1, from_value[i - 1], 'r, k')} * s",
             ]
-    return "\n".join(out)
+    return [pad + line for line in out]
 
 
-def _train_source(layers: int, n_state: int, n_hyper: int) -> str:
+def _train_source(sizes: tuple[int, ...], from_value: tuple[bool, ...], n_state: int,
+                  n_hyper: int) -> str:  # fmt: skip
     """``train(...)``: epochs of steps over the drawn ``order``, each epoch's costs after it;
-    stops after the first epoch with a non-finite cost. Returns (epochs done, step count)."""
+    stops after the first epoch with a non-finite cost. Returns (epochs done, step count).
+
+    One function whose loops are written out in full (:func:`_forward_block`,
+    :func:`_backward_block`) rather than calls: the compiler sees the whole step, and no array
+    changes hands inside the loop (each hand-over costs an atomic reference count)."""
+    layers = len(sizes) - 1
     state = "".join(f", s{k}" for k in range(n_state))
     state_q = "".join(f", s{k}[q]" for k in range(n_state))
     store = "".join(f"; s{k}[q] = new[{k + 1}]" for k in range(n_state))
     hyper = "".join(f", h{k}" for k in range(n_hyper))
-    fwd = ", ".join(f"z[{i}], a[{i + 1}]" for i in range(layers))
-    cfwd = ", ".join(f"cz[{i}], ca[{i + 1}]" for i in range(layers))
-    vfwd = ", ".join(f"vz[{i}], va[{i + 1}]" for i in range(layers))
-    bwd = ", ".join(f"z[{i}], a[{i}], d[{i}]" for i in range(layers)) + f", a[{layers}]"
+    unpack = "\n".join(
+        f"    {', '.join(f'{pre}{name}{i}' for i in range(n))}, = {pre}{name}"
+        for pre in ("", "c", "v")
+        for name, n in (("a", layers + 1), ("z", layers), ("d", layers))
+        if (pre, name) not in (("c", "d"), ("v", "d"))
+    )
+    step = "\n".join(_forward_block(sizes, "a0", "rows", "", " " * 12))
+    back = "\n".join(_backward_block(sizes, from_value, " " * 12))
+    costs = "\n".join(_forward_block(sizes, "X", "X.shape[0]", "c", " " * 8))
+    val = "\n".join(_forward_block(sizes, "Xv", "Xv.shape[0]", "v", " " * 12))
     return f"""
 def train(params, grad, X, T, Xv, Tv, order, bs, lrs, t, tl, vl, last_finite,
           a, z, d, tb, ca, cz, va, vz{state}{hyper}):
     n_draws = order.shape[1]
     steps = (n_draws + bs - 1) // bs
     n0, nL = X.shape[1], T.shape[1]
+{unpack}
     done = 0
     for e in range(lrs.shape[0]):
         lr = lrs[e]
-        for s in range(steps):
-            start = s * bs
+        for step in range(steps):
+            start = step * bs
             rows = min(bs, n_draws - start)
             for r in range(rows):
                 i = order[e, start + r]
                 for k in range(n0):
-                    a[0][r, k] = X[i, k]
+                    a0[r, k] = X[i, k]
                 for k in range(nL):
                     tb[r, k] = T[i, k]
-            forward(params, a[0], rows, {fwd})
-            g = dcost(a[{layers}][:rows], tb[:rows])
-            backward(params, grad, rows, g, {bwd})
+{step}
+            if rows == bs:  # most steps: the whole buffers, as slicing costs a reference count
+                g = dcost(a{layers}, tb)
+            else:
+                g = dcost(a{layers}[:rows], tb[:rows])
+{back}
             t += 1
             for q in range(params.shape[0]):
                 new = update(params[q], grad[q], lr, t{state_q}{hyper})
                 params[q] = new[0]{store}
-        forward(params, X, X.shape[0], {cfwd})
-        tl[e] = cost(ca[{layers}], T)
+{costs}
+        tl[e] = cost(ca{layers}, T)
         finite = np.isfinite(tl[e])
         if Xv.shape[0] > 0:
-            forward(params, Xv, Xv.shape[0], {vfwd})
-            vl[e] = cost(va[{layers}], Tv)
+{val}
+            vl[e] = cost(va{layers}, Tv)
             finite = finite and np.isfinite(vl[e])
         done = e + 1
         if not finite:
@@ -173,15 +187,8 @@ def _generated(sizes: tuple[int, ...], layers: tuple, formulas: tuple, n_state: 
     names = {"np": np, **dict(zip(("cost", "dcost", "update"), formulas, strict=True))}
     for i, (f, df, _) in enumerate(layers):
         names[f"f{i}"], names[f"df{i}"] = f, df
-    n = len(layers)
     from_value = tuple(value for _, _, value in layers)
-    parts = [
-        _forward_source(sizes),
-        _backward_source(sizes, from_value),
-        _train_source(n, n_state, n_hyper),
-    ]
-    source = "\n\n".join(parts)
-    return njit_source(source, ("forward", "backward", "train"), names)
+    return njit_source(_train_source(sizes, from_value, n_state, n_hyper), "train", names)
 
 
 # --- the Python side ------------------------------------------------------------------------

@@ -70,17 +70,12 @@ def compile_definition(fn: Callable) -> Callable:
     return _compiled[key]
 
 
-def njit_source(source: str, names: tuple[str, ...], namespace: dict[str, Any]) -> Callable:
-    """The functions ``names`` defined by the generated ``source`` (with ``namespace`` as their
-    globals), each compiled with ``numba.njit`` in order, so that a later one may call an
-    earlier one; returns the last. The others are inlined where they are called (Numba's
-    ``inline="always"``): one body, in which the compiler sees the whole step."""
+def njit_source(source: str, name: str, namespace: dict[str, Any]) -> Callable:
+    """The function ``name`` defined by the generated ``source`` (with ``namespace`` as its
+    globals), compiled with ``numba.njit``."""
     scope = dict(namespace)
-    exec(compile(source, f"<mlplab generated {names[-1]}>", "exec"), scope)
-    for name in names:
-        inline = "never" if name == names[-1] else "always"
-        scope[name] = numba().njit(scope[name], inline=inline)
-    return scope[names[-1]]
+    exec(compile(source, f"<mlplab generated {name}>", "exec"), scope)
+    return numba().njit(scope[name])
 
 
 def typing_error(error: BaseException) -> bool:
