@@ -31,6 +31,24 @@ def test_small_products_hold_blas_to_one_thread():
     assert blas and all(p["num_threads"] == 1 for p in blas)
 
 
+def test_blas_libraries_are_found_again_after_an_import(monkeypatch):
+    # finding the loaded BLAS libraries takes longer than a short training run, so it is done
+    # once, and again only when a module imported since may have loaded another one
+    import types
+
+    from mlplab import compute
+
+    with small_products():
+        first = compute._blas()
+    with small_products():
+        assert compute._blas() is first
+    monkeypatch.setitem(sys.modules, "mlplab_test_new_module", types.ModuleType("m"))
+    with small_products():
+        again = compute._blas()
+    assert again is not first
+    assert [p["user_api"] for p in again.info()] == [p["user_api"] for p in first.info()]
+
+
 def test_threads_follow_omp_num_threads_where_set(monkeypatch):
     from mlplab.compute import MAX_THREADS, threads
 

@@ -22,6 +22,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 
@@ -33,6 +34,10 @@ TRIM_THRESHOLD = 64 << 20
 #: Contexts of :func:`small_products` open in this process, and the lock that counts them.
 _open = 0
 _limit_lock = threading.Lock()
+
+#: The BLAS libraries threadpoolctl found, with the number of imported modules they were
+#: found at (see :func:`_blas`).
+_found: tuple[int, Any] | None = None
 
 #: Whether this thread runs a task of :func:`each_task` (whose own tasks then run inline).
 _inside = threading.local()
@@ -60,9 +65,7 @@ def small_products() -> Iterator[None]:
         first = _open == 0
         _open += 1
         if first:
-            from threadpoolctl import threadpool_limits
-
-            limiter = threadpool_limits(1, user_api="blas")
+            limiter = _blas().limit(limits=1, user_api="blas")
     try:
         yield
     finally:
@@ -70,6 +73,19 @@ def small_products() -> Iterator[None]:
             _open -= 1
             if first:
                 limiter.restore_original_limits()
+
+
+def _blas() -> Any:
+    """threadpoolctl's controller of the thread pools loaded in this process, found again only
+    after a module has been imported since the last time (finding them reads the list of
+    loaded libraries, about 0.4 ms: a third of a short training run); call with
+    ``_limit_lock`` held."""
+    global _found
+    if _found is None or _found[0] != len(sys.modules):
+        from threadpoolctl import ThreadpoolController
+
+        _found = (len(sys.modules), ThreadpoolController())
+    return _found[1]
 
 
 @functools.cache
