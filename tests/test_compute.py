@@ -23,6 +23,23 @@ def test_freed_memory_is_kept_unless_the_user_set_the_thresholds(monkeypatch):
     assert keep_freed_memory.__wrapped__() is glibc
 
 
+@pytest.mark.parametrize(
+    ("a_shape", "b_shape"),
+    [((7, 1), (1, 5)), ((3, 7, 1), (3, 1, 5)), ((7, 1), (3, 1, 5)), ((7, 4), (4, 5)),
+     ((3, 7, 4), (4, 5)), ((1, 4), (4, 1))],
+)  # fmt: skip
+def test_matmul_gives_numpys_numbers(a_shape, b_shape):
+    from mlplab.compute import matmul
+
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(a_shape), rng.standard_normal(b_shape)
+    expected = np.matmul(a, b)
+    np.testing.assert_array_equal(matmul(a, b), expected)
+    out = np.empty_like(expected)
+    assert matmul(a, b, out=out) is out
+    np.testing.assert_array_equal(out, expected)
+
+
 def test_small_products_hold_blas_to_one_thread():
     from threadpoolctl import threadpool_info
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mlplab.activations import Activation, get_activation
-from mlplab.compute import each_block
+from mlplab.compute import each_block, matmul
 from mlplab.errors import MlplabError
 from mlplab.init import Initializer, get_initializer
 from mlplab.limits import check_bytes
@@ -275,7 +275,7 @@ class MLP:
         a = [self.check_input(X)]
         z = []
         for W, b, act in zip(self.weights, self.biases, self.activations, strict=False):
-            z.append(a[-1] @ W.T + b)
+            z.append(matmul(a[-1], W.T) + b)
             a.append(act.f(z[-1]))
         return Cache(a, z)
 
@@ -283,7 +283,7 @@ class MLP:
         """The output a^[L] for each row of ``X``, shape ``(N, n_L)``."""
         a = self.check_input(X)
         for W, b, act in zip(self.weights, self.biases, self.activations, strict=False):
-            a = act.f(a @ W.T + b)
+            a = act.f(matmul(a, W.T) + b)
         return a
 
     # --- backward ----------------------------------------------------------------------------
@@ -321,11 +321,11 @@ class MLP:
         delta = self.activations[-1].derivative(cache.z[-1], cache.a[-1]) * dC_da
         for i in range(len(self.weights) - 1, -1, -1):
             deltas[i] = delta
-            np.matmul(delta.T, cache.a[i], out=gW[i])
+            matmul(delta.T, cache.a[i], out=gW[i])
             np.sum(delta, axis=0, out=gb[i])
             if i > 0:
                 slope = self.activations[i - 1].derivative(cache.z[i - 1], cache.a[i])
-                delta = slope * (delta @ self.weights[i])
+                delta = slope * matmul(delta, self.weights[i])
         cache.delta = deltas
         return gW, gb
 
@@ -417,7 +417,7 @@ class MLP:
         Delta = [np.ones_like(cache.output)]
         for i in range(len(self.weights) - 1, -1, -1):
             slope = self.activations[i].derivative(cache.z[i], cache.a[i + 1])
-            Delta.insert(0, (slope * Delta[0]) @ self.weights[i])
+            Delta.insert(0, matmul(slope * Delta[0], self.weights[i]))
         return Delta
 
     def input_jacobian(self, X: np.ndarray) -> np.ndarray:
@@ -440,7 +440,7 @@ class MLP:
         J = np.broadcast_to(np.eye(n_out, dtype=self.dtype), (cache.a[0].shape[0], n_out, n_out))
         for i in range(len(self.weights) - 1, -1, -1):
             slope = self.activations[i].derivative(cache.z[i], cache.a[i + 1])
-            J = (J * slope[:, None, :]) @ self.weights[i]
+            J = matmul(J * slope[:, None, :], self.weights[i])
         return J
 
     def trace(self, x: np.ndarray, y: np.ndarray, loss: str | Loss = "half_sse", lr: float = 0.05):

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mlplab.compute import each_block, small_products
+from mlplab.compute import each_block, matmul, small_products
 
 if TYPE_CHECKING:
     from mlplab.network import MLP
@@ -216,10 +216,10 @@ def sweep(
         if T is None:
             # layer 2 without a tape: J^[1] = I and S^[1] = 0 make Ż^[2] = W^[2] and Ṡ^[2] = 0
             # at every point, each kept as one row that broadcasts over the block
-            z = X @ W.T + b
+            z = matmul(X, W.T) + b
             Zdot, Sdot = W.T[:, None, :], np.zeros((K, 1, n), X.dtype)
         else:
-            Y = (T.reshape(R * B, -1) @ W.T).reshape(R, B, n)
+            Y = matmul(T.reshape(R * B, -1), W.T).reshape(R, B, n)
             Y[0] += b
             z, Zdot, Sdot = Y[0], Y[1 : 1 + n_in], Y[1 + n_in :]
         T_next = np.empty((R, B, n), X.dtype)
@@ -297,10 +297,10 @@ def reverse(
             np.einsum("rbn,rbm->bnm", Y_bar, lay.T_prev, out=gW[i])
             gb[i][...] = z_bar
         else:
-            np.matmul(Y_bar.reshape(R * B, n).T, lay.T_prev.reshape(R * B, -1), out=gW[i])
+            matmul(Y_bar.reshape(R * B, n).T, lay.T_prev.reshape(R * B, -1), out=gW[i])
             np.sum(z_bar, axis=0, out=gb[i])
         if i > 0:
-            T_bar = (Y_bar.reshape(R * B, n) @ W).reshape(R, B, W.shape[1])
+            T_bar = matmul(Y_bar.reshape(R * B, n), W).reshape(R, B, W.shape[1])
     return g
 
 

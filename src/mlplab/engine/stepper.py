@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mlplab.compute import matmul
 from mlplab.losses import Loss
 from mlplab.network import MLP
 from mlplab.optim import Optimizer, apply_update
@@ -83,7 +84,7 @@ class Stepper:
             zip(self.weights, self.biases, self.activations, strict=True)
         ):
             z = buf.z[i]
-            np.matmul(buf.a[i], W.swapaxes(-1, -2), out=z)
+            matmul(buf.a[i], W.swapaxes(-1, -2), out=z)
             z += b[..., None, :]
             buf.a[i + 1] = act.f(z)
         return buf.a[-1]
@@ -112,11 +113,11 @@ class Stepper:
         delta *= self.activations[last].derivative(buf.z[last], buf.a[last + 1])
         for i in range(last, -1, -1):
             delta = buf.delta[i]
-            np.matmul(delta.swapaxes(-1, -2), buf.a[i], out=self.gW[i])
+            matmul(delta.swapaxes(-1, -2), buf.a[i], out=self.gW[i])
             np.sum(delta, axis=-2, out=self.gb[i])
             if i > 0:
                 below = buf.delta[i - 1]
-                np.matmul(delta, self.weights[i], out=below)
+                matmul(delta, self.weights[i], out=below)
                 below *= self.activations[i - 1].derivative(buf.z[i - 1], buf.a[i])
 
     def epoch(
