@@ -80,7 +80,10 @@ def small_products() -> Iterator[None]:
     process's: the first context to open sets it, and undoes it when it closes; contexts
     opened while it is in force (by the tasks of :func:`each_task`, or a second training
     thread) leave it alone. So the BLAS threads are back as they were when the outermost
-    context closes, whatever order threads close theirs in.
+    context closes, whatever order threads close theirs in. The thread that set the limit
+    must be the one to undo it: OpenBLAS (0.3.31) keeps a limit set on one thread when
+    another sets the old number back. A training that outlives the one that opened first, on
+    a thread of its own, has BLAS's threads back for the rest of its run.
     """
     global _open
     keep_freed_memory()

@@ -106,6 +106,18 @@ def test_compiled_path_equals_reference(sizes, acts, loss, opt):
     np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)
 
 
+@pytest.mark.slow
+def test_a_deep_network_compiles_and_equals_reference():
+    # ten layers: the generated loop once took more arguments than Numba passes to a call
+    sizes = [1] + [3] * 9 + [1]
+    rng = np.random.default_rng(6)
+    X = rng.uniform(-1, 1, (12, 1))
+    out = twins(["reference", "compiled"], lambda: MLP(sizes, "tanh", seed=4), X, np.sin(3 * X),
+                OPTIMIZERS["adam"], loss="mse", epochs=4, batch_size=5, seed=2)  # fmt: skip
+    assert out["compiled"][1].engine == "compiled"
+    assert_same(out)
+
+
 def test_paper_example_on_the_compiled_path_with_divergence_and_schedule():
     X, Y = mlplab.data.paper_example()
     make = lambda: MLP([2, 2, 3, 2], "sigmoid", "sigmoid", seed=1)  # noqa: E731

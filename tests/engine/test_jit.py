@@ -24,6 +24,20 @@ def test_activation_formulas_compile_to_the_same_numbers(name, part):
     np.testing.assert_allclose(got32, fn(Z[3:-3].astype(np.float32)), rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_compiled_sigmoid_at_its_edges(dtype):
+    # NaN stays NaN, ±∞ give exactly 0 and 1, and the cut at z = -80 falls where NumPy's does
+    edge = np.nextafter(dtype(-80.0), dtype(0.0))
+    z = np.array([np.nan, -np.inf, np.inf, -80.0, edge, np.finfo(dtype).max], dtype)
+    compiled = compile_definition(activations.sigmoid.f)
+    got = np.array([compiled(v) for v in z])
+    expected = activations.sigmoid.f(z)
+    np.testing.assert_array_equal(got[:4], [np.nan, 0.0, 1.0, 0.0])
+    np.testing.assert_array_equal(expected[:4], [np.nan, 0.0, 1.0, 0.0])
+    np.testing.assert_allclose(got[4:], expected[4:], rtol=1e-6 if dtype == np.float32 else 4e-16)
+    assert 1.8e-35 < got[4] < 1.82e-35
+
+
 def test_gelu_needs_scipy_and_the_error_says_where():
     with pytest.raises(Exception) as error:
         compile_definition(activations.gelu.f)(0.5)

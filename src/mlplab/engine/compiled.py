@@ -54,11 +54,11 @@ def _forward_block(sizes: tuple[int, ...], x: str, rows: str, pre: str, pad: str
         out += [
             f"for r in range({rows}):",
             f"    for j in range({n_out}):",
-            f"        s = params[{b} + j]",
+            f"        zj = params[{b} + j]",
             f"        for k in range({n_in}):",
-            f"            s += {inp}[r, k] * params[{w} + j * {n_in} + k]",
-            f"        {pre}z{i}[r, j] = s",
-            f"        {pre}a{i + 1}[r, j] = f{i}(s)",
+            f"            zj += {inp}[r, k] * params[{w} + j * {n_in} + k]",
+            f"        {pre}z{i}[r, j] = zj",
+            f"        {pre}a{i + 1}[r, j] = f{i}(zj)",
         ]
     return [pad + line for line in out]
 
@@ -95,10 +95,10 @@ def _backward_block(sizes: tuple[int, ...], from_value: tuple[bool, ...], pad: s
             out += [
                 "for r in range(rows):",
                 f"    for k in range({n_in}):",
-                "        s = 0.0",
+                "        wd = 0.0",
                 f"        for j in range({n_out}):",
-                f"            s += d{i}[r, j] * params[{w} + j * {n_in} + k]",
-                f"        d{i - 1}[r, k] = {_slope(i - 1, from_value[i - 1], 'r, k')} * s",
+                f"            wd += d{i}[r, j] * params[{w} + j * {n_in} + k]",
+                f"        d{i - 1}[r, k] = {_slope(i - 1, from_value[i - 1], 'r, k')} * wd",
             ]
     return [pad + line for line in out]
 
@@ -110,7 +110,9 @@ def _train_source(sizes: tuple[int, ...], from_value: tuple[bool, ...], n_state:
 
     One function whose loops are written out in full (:func:`_forward_block`,
     :func:`_backward_block`) rather than calls: the compiler sees the whole step, and no array
-    changes hands inside the loop (each hand-over costs an atomic reference count)."""
+    changes hands inside the loop (each hand-over costs an atomic reference count). The blocks
+    assign only their loop indices ``r, j, k, q`` and the scalars ``zj``, ``dj``, ``wd``, which
+    carry nothing from one block to the next."""
     layers = len(sizes) - 1
     state = "".join(f", s{k}" for k in range(n_state))
     state_q = "".join(f", s{k}[q]" for k in range(n_state))
