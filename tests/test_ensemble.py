@@ -121,3 +121,27 @@ def test_the_ensemble_is_preferred_where_it_pays():
     assert prefer_ensemble(small, 2, "mse", sgd, 1, 10, 10)  # a short run: NumPy stepper
     assert not prefer_ensemble(wide_tanh, 1, "mse", sgd)
     assert not prefer_ensemble(wide_tanh, 2, "mse", LBFGS())
+
+
+@pytest.mark.parametrize("train", ["fit", "fit_ensemble"])
+def test_every_forward_pass_of_a_training_runs_on_one_blas_thread(monkeypatch, train):
+    # a product on two BLAS threads wakes OpenBLAS's second thread, which then spins beside
+    # the training for a while: the targets' forward passes run under the same limit
+    from threadpoolctl import threadpool_info
+
+    seen = []
+    forward = MLP.__call__
+
+    def watched(self, X):
+        seen.append({p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"})
+        return forward(self, X)
+
+    monkeypatch.setattr(MLP, "__call__", watched)
+    x, y = runge(32)
+    valid = (x[:8], y[:8])
+    if train == "fit":
+        fit(MLP([1, 8, 1], "tanh", seed=0), x, y, epochs=2, validation=valid, progress=False)
+    else:
+        fit_ensemble(Ensemble([1, 8, 1], seeds=[0, 1], activation="tanh"), x, y, epochs=2,
+                     validation=valid, progress=False)  # fmt: skip
+    assert seen and all(threads == {1} for threads in seen)

@@ -178,11 +178,13 @@ def fit_ensemble(
     if not np.all(np.isfinite(base) & (base > 0)):
         raise ValueError(f"learning rates must be finite numbers > 0, got {base.tolist()}")
     X = proto.check_input(X)
-    T = loss.prepare(proto(X), proto.check_target(y, loss, X.shape[0]))
     Xv = Tv = None
-    if validation is not None:
-        Xv = proto.check_input(validation[0], "X_val")
-        Tv = loss.prepare(proto(Xv), proto.check_target(validation[1], loss, Xv.shape[0], "y_val"))
+    with small_products():  # BLAS woken on two threads would spin beside the training
+        T = loss.prepare(proto(X), proto.check_target(y, loss, X.shape[0]))
+        if validation is not None:
+            Xv = proto.check_input(validation[0], "X_val")
+            yv = proto.check_target(validation[1], loss, Xv.shape[0], "y_val")
+            Tv = loss.prepare(proto(Xv), yv)
     check_points(proto, X, Xv)
     n = X.shape[0]
     batch_size = n if batch_size is None or batch_size >= n else batch_size
