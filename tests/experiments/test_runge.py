@@ -41,6 +41,9 @@ def test_runge_settings_reach_the_report(tmp_path):
         assert text in run.report
     assert run.config["lbfgs"]["epochs"] == 3 and run.config["sweep_steps"] == 5
     assert "1-64" not in run.report and "-64-1" not in run.report
+    # four epochs do not reach the threshold: the answer says so in words
+    assert "at epoch never (seeds 0; 0 of 1 seed reach it)" in run.report
+    assert "None" not in run.report
 
 
 @pytest.mark.parametrize(

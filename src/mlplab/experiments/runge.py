@@ -247,7 +247,8 @@ def run(
     more_points = xav[-1] < 0.5 * xav[0]  # a factor 2 from the fewest to the most points
     answer = (
         f"With Adam (lr {lr:g}, batch 32) the validation MSE first drops below {THRESHOLD:g} at "
-        f"epoch {', '.join(str(v) for v in first)} (seeds {', '.join(map(str, seeds_))}; "
+        f"epoch {', '.join('never' if v is None else str(v) for v in first)} "
+        f"(seeds {', '.join(map(str, seeds_))}; "
         f"{len(med_first)} of {plural(seeds, 'seed')} reach it). After {adam.epochs} epochs the "
         f"median validation MSE is {fmt(med_val)} and the max error on [−1, 1] is "
         f"{fmt(float(np.median(err_adam[:, 0])))} (near 0: "
