@@ -227,3 +227,11 @@ def test_a_refused_train_does_not_announce_a_replacement(earlier, capsys):
         assert main(["train", *QUICK, "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "is being written by" in err and "earlier run" not in err
+
+
+def test_an_option_that_states_its_default_in_words_is_not_given_a_second_one(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: 0.2, none for 20 points or fewer; 0: none)" in text
+    assert "0: none) (default: None)" not in text

@@ -6,12 +6,23 @@ Command modules import from here, never from :mod:`mlplab.cli` itself.
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from rich.console import Console
 
 console = Console()
 err_console = Console(stderr=True)
+
+
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Adds "(default: …)" to an option's help, unless the help says its default in words (a
+    default of None that means "chosen from the data", say)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if "(default:" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
 
 
 class UsageError(Exception):

@@ -8,7 +8,7 @@ import numpy as np
 from rich.markup import escape
 from rich.table import Table
 
-from mlplab.cli.common import UsageError, console
+from mlplab.cli.common import DefaultsHelpFormatter, UsageError, console
 from mlplab.losses import NAMES as LOSS_NAMES
 
 #: Where ``diagnose --target`` puts its points unless told otherwise.
@@ -27,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "units (σ' = 0 at every point), the fraction of saturated (point, unit) pairs "
         "(|σ'| <= threshold * largest |σ'|) and, with targets, the gradient norms "
         "||dC/dW^[l]||_F and ||dC/db^[l]||_2 of the cost over all the points.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     p.add_argument("model", help="a model.npz written by mlplab")
     src = p.add_mutually_exclusive_group(required=True)

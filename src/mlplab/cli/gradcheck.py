@@ -9,7 +9,7 @@ import argparse
 import numpy as np
 from rich.table import Table
 
-from mlplab.cli.common import UsageError, console
+from mlplab.cli.common import DefaultsHelpFormatter, UsageError, console
 from mlplab.losses import NAMES as LOSS_NAMES
 
 
@@ -21,7 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Compare backprop gradients, the input gradient and the input Jacobian of a "
         "random network with centred finite differences (float64). Exits 1 when "
         "any relative error exceeds --tol.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     p.add_argument(
         "--sizes",

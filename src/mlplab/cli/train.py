@@ -10,7 +10,13 @@ import argparse
 
 from rich.table import Table
 
-from mlplab.cli.common import UsageError, console, err_console, writable_parent
+from mlplab.cli.common import (
+    DefaultsHelpFormatter,
+    UsageError,
+    console,
+    err_console,
+    writable_parent,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="train a network on a target function or data file",
         description="Train an MLP and write config.json, model.npz, history.csv, metrics.json, "
         "fit.png and loss.png into --out.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     add_options(p)
     p.add_argument("--out", default="runs/train", help="run folder to write")
