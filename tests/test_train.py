@@ -3,7 +3,7 @@ import warnings
 import numpy as np
 import pytest
 
-from mlplab import MLP, SGD, Adam, DivergenceWarning, fit
+from mlplab import MLP, SGD, Adam, DivergenceWarning, MlplabError, fit
 from mlplab.data import cos4, runge
 
 X = np.linspace(-1, 1, 40).reshape(-1, 1)
@@ -248,3 +248,32 @@ def test_lbfgs_on_a_non_finite_cost_is_not_completed():
         hist = fit(net, X, Y, optimizer=LBFGS(), epochs=10, progress=False)
     assert hist.status == "diverged"
     np.testing.assert_array_equal(net.params, before)  # never the non-finite iterate
+
+
+def test_the_optimizer_can_be_named_and_a_wrong_name_lists_the_valid_ones():
+    x = np.linspace(-1, 1, 20)[:, None]
+    named = fit(MLP([1, 4, 1], "tanh", seed=0), x, x**2, optimizer="sgd", epochs=3, seed=1,
+                progress=False)  # fmt: skip
+    given = fit(MLP([1, 4, 1], "tanh", seed=0), x, x**2, optimizer=SGD(), epochs=3, seed=1,
+                progress=False)  # fmt: skip
+    assert named.train_loss == given.train_loss
+    with pytest.raises(MlplabError, match="unknown optimizer 'adma'; valid names are: adam"):
+        fit(MLP([1, 4, 1], "tanh", seed=0), x, x**2, optimizer="adma", progress=False)
+
+
+@pytest.mark.parametrize(
+    "misuse",
+    [
+        lambda x: Adam(lr=-1e-3),
+        lambda x: SGD(0.1, momentum=1.5),
+        lambda x: MLP([3]),
+        lambda x: fit(MLP([1, 4, 1], seed=0), x, x[:-1], progress=False),
+        lambda x: fit(MLP([2, 4, 1], seed=0), x, x, progress=False),
+        lambda x: fit(MLP([1, 4, 1], seed=0), x, x, epochs=0, progress=False),
+        lambda x: fit(MLP([1, 4, 1], seed=0), x, x, validation=1.5, progress=False),
+    ],
+)
+def test_bad_input_to_the_python_api_raises_mlplab_error(misuse):
+    # README: bad input raises mlplab.MlplabError (a ValueError) naming the input and the fix
+    with pytest.raises(MlplabError):
+        misuse(np.linspace(-1, 1, 10)[:, None])

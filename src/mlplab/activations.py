@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mlplab._names import build, no_parameters, parse_spec, unknown
+from mlplab.errors import MlplabError
 
 ArrayFn = Callable[[np.ndarray], np.ndarray]
 
@@ -197,7 +198,7 @@ def LeakyReLU(alpha: float = 0.01) -> Activation:
     """
     alpha = float(alpha)
     if not math.isfinite(alpha) or alpha < 0:
-        raise ValueError(f"leaky_relu needs a finite alpha >= 0, got {alpha}")
+        raise MlplabError(f"leaky_relu needs a finite alpha >= 0, got {alpha}")
     if alpha == 0.0:
         return Activation("relu", _relu, _step, _zero, _zero)
 
@@ -214,7 +215,7 @@ def ELU(alpha: float = 1.0) -> Activation:
     """ELU: σ(z) = z for z > 0, α(e^z − 1) otherwise; σ' = α e^z and σ'' = α e^z for z ≤ 0."""
     alpha = float(alpha)
     if not math.isfinite(alpha) or alpha <= 0:
-        raise ValueError(f"elu needs a finite alpha > 0, got {alpha}")
+        raise MlplabError(f"elu needs a finite alpha > 0, got {alpha}")
 
     def f(z: np.ndarray) -> np.ndarray:
         return np.maximum(z, 0.0) + alpha * np.expm1(np.minimum(z, 0.0))
@@ -330,7 +331,7 @@ def register(activation: Activation) -> Activation:
         raise TypeError(f"register takes an mlplab.Activation, got {activation!r}")
     name = activation.name
     if name in _PARAMETERISED or name in _ALIASES or (name in _FIXED and name in NAMES):
-        raise ValueError(f"{name!r} names a built-in activation; choose another name")
+        raise MlplabError(f"{name!r} names a built-in activation; choose another name")
     _FIXED[name] = activation
     return activation
 

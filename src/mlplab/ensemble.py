@@ -25,9 +25,10 @@ import numpy as np
 from mlplab.compute import small_products
 from mlplab.engine import explain
 from mlplab.engine.stepper import Stepper
+from mlplab.errors import MlplabError
 from mlplab.losses import Loss, get_loss
 from mlplab.network import MLP
-from mlplab.optim import Adam, Optimizer, Schedule, get_schedule
+from mlplab.optim import Adam, Optimizer, Schedule, get_optimizer, get_schedule
 from mlplab.progress import EpochProgress
 from mlplab.train import (
     BatchDraws,
@@ -78,18 +79,18 @@ class Ensemble:
         """Stack copies of existing networks (one architecture, activations and dtype)."""
         nets = list(nets)
         if not nets:
-            raise ValueError("an ensemble needs at least one network")
+            raise MlplabError("an ensemble needs at least one network")
         first = nets[0]
         for k, net in enumerate(nets):
             if net.config() != first.config():
-                raise ValueError(
+                raise MlplabError(
                     f"every network of an ensemble needs one architecture; network {k} is "
                     f"{net.config()} but network 0 is {first.config()}"
                 )
         ens = cls.__new__(cls)
         ens.seeds = [net.seed for net in nets] if seeds is None else [int(s) for s in seeds]
         if len(ens.seeds) != len(nets):
-            raise ValueError(f"got {len(ens.seeds)} seeds for {len(nets)} networks")
+            raise MlplabError(f"got {len(ens.seeds)} seeds for {len(nets)} networks")
         ens._adopt(nets)
         return ens
 
@@ -120,7 +121,7 @@ def fit_ensemble(
     X: np.ndarray,
     y: np.ndarray,
     loss: str | Loss = "mse",
-    optimizer: Optimizer | None = None,
+    optimizer: Optimizer | str | None = None,
     epochs: int = 100,
     batch_size: int | None = 32,
     sampling: str = "shuffle",
@@ -140,8 +141,9 @@ def fit_ensemble(
         Trained in place (a list's networks get their trained parameters back).
     X, y, loss, epochs, batch_size, sampling, schedule, early_stopping, progress
         As for :func:`mlplab.fit`.
-    optimizer : Optimizer, optional
-        The hyper-parameters every member uses (default ``Adam(lr=1e-3)``); each member gets a
+    optimizer : Optimizer or str, optional
+        The hyper-parameters every member uses (default ``Adam(lr=1e-3)``; a name means that
+        optimiser with its default settings, as in :func:`mlplab.fit`); each member gets a
         fresh copy of its state.
     validation : (X_val, y_val), optional
         A validation set shared by the members.
@@ -162,11 +164,11 @@ def fit_ensemble(
     nets = None if isinstance(ensemble, Ensemble) else list(ensemble)
     ens = ensemble if nets is None else Ensemble.from_nets(nets)
     loss = get_loss(loss)
-    optimizer = Adam() if optimizer is None else optimizer
+    optimizer = Adam() if optimizer is None else get_optimizer(optimizer)
     schedule = get_schedule(schedule)
     proto, M = ens.prototype, len(ens)
     if not isinstance(optimizer, Optimizer) or optimizer.update is Optimizer.update:
-        raise ValueError(
+        raise MlplabError(
             "fit_ensemble needs a first-order optimiser with an update() formula (SGD, Adam, or "
             "one of your own); train L-BFGS runs one by one with mlplab.fit"
         )
@@ -174,9 +176,9 @@ def fit_ensemble(
     seeds = ens.seeds if seeds is None else [int(s) for s in seeds]
     base = np.full(M, optimizer.lr) if lrs is None else np.array(lrs, dtype=np.float64)
     if len(seeds) != M or base.shape != (M,):
-        raise ValueError(f"an ensemble of {M} needs {M} seeds and {M} learning rates")
+        raise MlplabError(f"an ensemble of {M} needs {M} seeds and {M} learning rates")
     if not np.all(np.isfinite(base) & (base > 0)):
-        raise ValueError(f"learning rates must be finite numbers > 0, got {base.tolist()}")
+        raise MlplabError(f"learning rates must be finite numbers > 0, got {base.tolist()}")
     X = proto.check_input(X)
     Xv = Tv = None
     with small_products():  # BLAS woken on two threads would spin beside the training
@@ -189,7 +191,7 @@ def fit_ensemble(
     n = X.shape[0]
     batch_size = n if batch_size is None or batch_size >= n else batch_size
     if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        raise MlplabError(f"batch_size must be >= 1, got {batch_size}")
     draws = [BatchDraws(n, batch_size, sampling, np.random.default_rng(s)) for s in seeds]
     steps = math.ceil(draws[0].width / batch_size)
 

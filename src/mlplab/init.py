@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mlplab._names import build, no_parameters, parse_spec, unknown
+from mlplab.errors import MlplabError
 
 DrawFn = Callable[[np.random.Generator, tuple[int, ...], int, int], np.ndarray]
 
@@ -46,7 +47,7 @@ class Initializer:
 def normal(mean: float = 0.0, std: float = 1.0) -> Initializer:
     """Entries from N(mean, std²)."""
     if not (math.isfinite(mean) and math.isfinite(std)) or std < 0:
-        raise ValueError(f"normal init needs finite mean and std >= 0, got ({mean}, {std})")
+        raise MlplabError(f"normal init needs finite mean and std >= 0, got ({mean}, {std})")
     name = "normal" if (mean, std) == (0.0, 1.0) else f"normal:{mean:g},{std:g}"
     return Initializer(name, lambda rng, shape, fi, fo: rng.normal(mean, std, size=shape))
 
@@ -54,7 +55,7 @@ def normal(mean: float = 0.0, std: float = 1.0) -> Initializer:
 def uniform(low: float = -1.0, high: float = 1.0) -> Initializer:
     """Entries from U(low, high)."""
     if not (math.isfinite(low) and math.isfinite(high)) or high < low:
-        raise ValueError(f"uniform init needs finite low <= high, got ({low}, {high})")
+        raise MlplabError(f"uniform init needs finite low <= high, got ({low}, {high})")
     name = "uniform" if (low, high) == (-1.0, 1.0) else f"uniform:{low:g},{high:g}"
     return Initializer(name, lambda rng, shape, fi, fo: rng.uniform(low, high, size=shape))
 
@@ -63,7 +64,7 @@ def constant(value: float = 0.0) -> Initializer:
     """Every entry equal to ``value`` (draws nothing from the generator)."""
     value = float(value)
     if not math.isfinite(value):
-        raise ValueError(f"constant init needs a finite value, got {value}")
+        raise MlplabError(f"constant init needs a finite value, got {value}")
     name = "zeros" if value == 0.0 else f"constant:{value:g}"
     return Initializer(name, lambda rng, shape, fi, fo: np.full(shape, value))
 
@@ -144,6 +145,6 @@ def get_initializer(spec: str | float | Initializer) -> Initializer:
         return _FIXED[name]
     if name in _PARAMETERISED:
         if name == "zeros" and params:
-            raise ValueError(f"'zeros' takes no parameter; use 'constant:{params[0]:g}'")
+            raise MlplabError(f"'zeros' takes no parameter; use 'constant:{params[0]:g}'")
         return build("initialiser", spec, _PARAMETERISED[name], params)
     raise unknown("initialiser", spec, NAMES)

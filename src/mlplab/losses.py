@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mlplab._names import no_parameters, parse_spec, unknown
+from mlplab.errors import MlplabError
 
 CostFn = Callable[[np.ndarray, np.ndarray], float]
 GradFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -102,7 +103,7 @@ def _half_sse_grad(a: np.ndarray, t: np.ndarray) -> np.ndarray:
 def _as_probabilities(a: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Targets as rows of class probabilities: integer labels become one-hot rows."""
     if a.shape[1] < 2:
-        raise ValueError(
+        raise MlplabError(
             "cross_entropy needs one output (logit) per class, at least 2; a network with one "
             "output gives softmax = 1 and learns nothing: use n_L = number of classes, or "
             "'bce_logits' for two classes with one output"
@@ -112,7 +113,7 @@ def _as_probabilities(a: np.ndarray, y: np.ndarray) -> np.ndarray:
         if labels.size and (
             not np.all(labels == np.round(labels)) or labels.min() < 0 or labels.max() >= a.shape[1]
         ):
-            raise ValueError(
+            raise MlplabError(
                 f"cross_entropy labels must be integers in 0..{a.shape[1] - 1} (one per class "
                 f"output), got values from {labels.min()} to {labels.max()}"
             )
@@ -164,7 +165,7 @@ _BCE_EPS = 1e-12
 def _check_probabilities(a: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Refuse outputs outside [0, 1] (bce takes probabilities); the targets as they are."""
     if a.size and (np.min(a) < 0.0 or np.max(a) > 1.0):
-        raise ValueError(
+        raise MlplabError(
             f"bce takes probabilities in [0, 1] but the outputs range from {np.min(a):.3g} to "
             f"{np.max(a):.3g}: use output_activation='sigmoid', or the loss 'bce_logits' on "
             f"raw outputs"
@@ -223,7 +224,7 @@ def register(loss: Loss) -> Loss:
     if not isinstance(loss, Loss):
         raise TypeError(f"register takes an mlplab.Loss, got {loss!r}")
     if loss.name in NAMES or loss.name in _ALIASES:
-        raise ValueError(f"{loss.name!r} names a built-in loss; choose another name")
+        raise MlplabError(f"{loss.name!r} names a built-in loss; choose another name")
     _LOSSES[loss.name] = loss
     return loss
 

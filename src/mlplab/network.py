@@ -68,19 +68,19 @@ def resolve_dtype(dtype: str | type | np.dtype) -> np.dtype:
     """Return ``float64`` or ``float32`` as a NumPy dtype, or raise with the valid names."""
     key = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
     if key not in _DTYPES:
-        raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
+        raise MlplabError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
     return np.dtype(_DTYPES[key])
 
 
 def _check_sizes(sizes: Sequence[int]) -> list[int]:
     sizes = list(sizes)
     if len(sizes) < 2:
-        raise ValueError(
+        raise MlplabError(
             f"sizes must list at least an input and an output width, e.g. [1, 64, 1]; got {sizes}"
         )
     for n in sizes:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"every layer width must be a whole number >= 1; got sizes={sizes}")
+            raise MlplabError(f"every layer width must be a whole number >= 1; got sizes={sizes}")
     return [int(n) for n in sizes]
 
 
@@ -100,7 +100,7 @@ def _layer_activations(
     if len(acts) == n_layers - 1:
         out = get_activation("identity" if output_activation is None else output_activation)
         return [*acts, out]
-    raise ValueError(
+    raise MlplabError(
         f"a list of activations needs one per hidden layer ({n_layers - 1}), plus "
         f"output_activation, or one per layer ({n_layers}) with output_activation=None; "
         f"got {len(acts)}"
@@ -214,13 +214,13 @@ class MLP:
             X = X.reshape(-1, 1)
         if X.ndim != 2 or X.shape[1] != n_in:
             hint = " (use X.reshape(1, -1) for a single point)" if X.ndim == 1 else ""
-            raise ValueError(
+            raise MlplabError(
                 f"{name} has shape {X.shape} but this network takes inputs of shape (N, {n_in}): "
                 f"one row per point, {n_in} column(s){hint}"
             )
         if not np.all(np.isfinite(X)):
             bad = int(np.count_nonzero(~np.isfinite(X)))
-            raise ValueError(f"{name} contains {bad} NaN or inf value(s); remove or impute them")
+            raise MlplabError(f"{name} contains {bad} NaN or inf value(s); remove or impute them")
         return X
 
     def check_batch(self, n_points: int, what: str = "the training set") -> None:
@@ -247,15 +247,15 @@ class MLP:
             y = np.asarray(y, dtype=self.dtype)
             target = y.reshape(-1, 1) if (y.ndim == 1 and n_out == 1) else y
             if target.ndim != 2 or target.shape[1] != n_out:
-                raise ValueError(
+                raise MlplabError(
                     f"{name} has shape {y.shape} but the network has {n_out} output(s): expected "
                     f"({n_points}, {n_out})"
                     + (" or integer labels of shape (N,)" if loss.integer_targets else "")
                 )
         if target.shape[0] != n_points:
-            raise ValueError(f"{name} has {target.shape[0]} rows but X has {n_points}")
+            raise MlplabError(f"{name} has {target.shape[0]} rows but X has {n_points}")
         if not np.all(np.isfinite(target)):
-            raise ValueError(f"{name} contains NaN or inf values; remove or impute them")
+            raise MlplabError(f"{name} contains NaN or inf values; remove or impute them")
         return target
 
     # --- forward -----------------------------------------------------------------------------
@@ -380,7 +380,7 @@ class MLP:
         ndarray, shape (N, n_1)
         """
         if self.sizes[-1] != 1:
-            raise ValueError(
+            raise MlplabError(
                 f"input_gradient needs a scalar output (n_L = 1) but this network has "
                 f"{self.sizes[-1]} outputs; use input_jacobian(X) for the (N, n_L, n_1) Jacobian"
             )
@@ -410,7 +410,7 @@ class MLP:
             ``Delta[i]`` is Δ^[i+1], shape ``(N, n_{i+1})`` (indexed as ``cache.a``).
         """
         if self.sizes[-1] != 1:
-            raise ValueError(
+            raise MlplabError(
                 f"the input-gradient recursion needs a scalar output (n_L = 1) but this network "
                 f"has {self.sizes[-1]} outputs"
             )
@@ -556,7 +556,7 @@ class MLP:
         """Copy a flat vector of length p into the parameters (in place)."""
         flat = np.asarray(flat)
         if flat.shape != self.params.shape:
-            raise ValueError(f"expected {self.params.shape[0]} parameters, got shape {flat.shape}")
+            raise MlplabError(f"expected {self.params.shape[0]} parameters, got shape {flat.shape}")
         self.params[...] = flat
 
     def config(self) -> dict:

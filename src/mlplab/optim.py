@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mlplab._names import build, no_parameters, parse_spec, unknown
+from mlplab.errors import MlplabError
 
 if TYPE_CHECKING:
     import scipy.optimize
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 def _check_lr(lr: float) -> float:
     lr = float(lr)
     if not math.isfinite(lr) or lr <= 0:
-        raise ValueError(f"learning rate must be a finite number > 0, got {lr}")
+        raise MlplabError(f"learning rate must be a finite number > 0, got {lr}")
     return lr
 
 
@@ -88,7 +89,7 @@ class Optimizer:
         for name, x in zip(self.state_names, arrays, strict=True):
             if not isinstance(x, np.ndarray) or x.shape != params.shape or x.dtype != params.dtype:
                 shape = getattr(x, "shape", None)
-                raise ValueError(
+                raise MlplabError(
                     f"this {type(self).__name__} holds its {name!r} for {shape} parameters of "
                     f"{getattr(x, 'dtype', '?')} but the network has {params.shape} of "
                     f"{params.dtype}: pass a new optimiser, or call optimizer.reset() first"
@@ -171,9 +172,9 @@ class SGD(Optimizer):
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False) -> None:
         if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+            raise MlplabError(f"momentum must be in [0, 1), got {momentum}")
         if nesterov and momentum == 0.0:
-            raise ValueError("nesterov=True needs a momentum > 0")
+            raise MlplabError("nesterov=True needs a momentum > 0")
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
         # the plain step keeps nothing; with momentum the velocity v
@@ -228,9 +229,9 @@ class Adam(Optimizer):
         super().__init__(lr)
         for name, beta in (("beta1", beta1), ("beta2", beta2)):
             if not 0.0 <= beta < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {beta}")
+                raise MlplabError(f"{name} must be in [0, 1), got {beta}")
         if eps <= 0:
-            raise ValueError(f"eps must be > 0, got {eps}")
+            raise MlplabError(f"eps must be > 0, got {eps}")
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
 
     def hyper(self) -> tuple[float, ...]:
@@ -256,9 +257,9 @@ class LBFGS:
 
     def __init__(self, memory: int = 20, tol: float = 1e-12) -> None:
         if memory < 1:
-            raise ValueError(f"memory must be >= 1, got {memory}")
+            raise MlplabError(f"memory must be >= 1, got {memory}")
         if tol <= 0:
-            raise ValueError(f"tol must be > 0, got {tol}")
+            raise MlplabError(f"tol must be > 0, got {tol}")
         self.memory, self.tol = int(memory), float(tol)
         self.lr = math.nan  # no learning rate: L-BFGS picks its step by line search
 
@@ -324,7 +325,7 @@ def register(name: str, cls: type[Optimizer]) -> type[Optimizer]:
     if not (isinstance(cls, type) and issubclass(cls, Optimizer)):
         raise TypeError(f"register takes a subclass of mlplab.optim.Optimizer, got {cls!r}")
     if name in NAMES:
-        raise ValueError(f"{name!r} names a built-in optimizer; choose another name")
+        raise MlplabError(f"{name!r} names a built-in optimizer; choose another name")
     _OPTIMIZERS[name] = cls
     return cls
 
@@ -382,7 +383,7 @@ def constant() -> Schedule:
 def step(every: int = 100, gamma: float = 0.5) -> Schedule:
     """Multiply the rate by ``gamma`` every ``every`` epochs."""
     if every < 1 or not 0 < gamma <= 1:
-        raise ValueError(
+        raise MlplabError(
             f"step schedule needs every >= 1 and 0 < gamma <= 1, got ({every}, {gamma})"
         )
     return Schedule(
@@ -393,14 +394,14 @@ def step(every: int = 100, gamma: float = 0.5) -> Schedule:
 def exponential(gamma: float = 0.99) -> Schedule:
     """Multiply the rate by ``gamma`` every epoch."""
     if not 0 < gamma <= 1:
-        raise ValueError(f"exponential schedule needs 0 < gamma <= 1, got {gamma}")
+        raise MlplabError(f"exponential schedule needs 0 < gamma <= 1, got {gamma}")
     return Schedule(f"exponential:{gamma:g}", lambda epoch, epochs: gamma**epoch)
 
 
 def cosine(floor: float = 0.0) -> Schedule:
     """Cosine decay from the base rate to ``floor`` × base rate over the run."""
     if not 0 <= floor <= 1:
-        raise ValueError(f"cosine schedule needs 0 <= floor <= 1, got {floor}")
+        raise MlplabError(f"cosine schedule needs 0 <= floor <= 1, got {floor}")
 
     def factor(epoch: int, epochs: int) -> float:
         return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * epoch / max(epochs, 1)))

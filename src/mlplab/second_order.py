@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mlplab.compute import each_block, matmul, small_products
+from mlplab.errors import MlplabError
 
 if TYPE_CHECKING:
     from mlplab.network import MLP
@@ -94,12 +95,12 @@ class Operators:
         for k, c in enumerate(coefficients):
             c = np.asarray(c, dtype=np.float64)
             if c.shape != (n_in, n_in):
-                raise ValueError(
+                raise MlplabError(
                     f"operator {k} has coefficients of shape {c.shape}; a second-order operator "
                     f"on {n_in} input(s) needs an ({n_in}, {n_in}) matrix of c_ij"
                 )
             if not np.all(np.isfinite(c)):
-                raise ValueError(f"operator {k} has NaN or inf coefficients")
+                raise MlplabError(f"operator {k} has NaN or inf coefficients")
             mats.append(np.triu(c + c.T) - np.diag(np.diag(c)))
         self.n_in, self.K = n_in, len(mats)
         #: The coefficient matrices as given, (K, n_1, n_1).
@@ -138,7 +139,7 @@ def partial_coefficients(i: int, j: int, n_in: int) -> np.ndarray:
     """Coefficients of ∂²/∂x_i∂x_j (0-based i, j) as a symmetric matrix."""
     for k in (i, j):
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k < n_in:
-            raise ValueError(f"input index {k!r} is out of range: the network has {n_in} input(s)")
+            raise MlplabError(f"input index {k!r} is out of range: the network has {n_in} input(s)")
     c = np.zeros((n_in, n_in))
     c[i, j] += 0.5
     c[j, i] += 0.5
@@ -149,7 +150,7 @@ def as_operators(operators: Operators | Sequence[np.ndarray], n_in: int) -> Oper
     """``operators`` as an :class:`Operators` for inputs of dimension ``n_in``."""
     if isinstance(operators, Operators):
         if operators.n_in != n_in:
-            raise ValueError(
+            raise MlplabError(
                 f"the operators act on {operators.n_in} inputs but the network has {n_in}"
             )
         return operators
@@ -270,7 +271,7 @@ def reverse(
     for i in range(len(net.weights) - 1, -1, -1):
         lay, act, W = tape[i], net.activations[i], net.weights[i]
         if K and act.d3f is None and lay.d3 is None:
-            raise ValueError(
+            raise MlplabError(
                 f"activation {act.name!r} has no third derivative (d3f); parameter gradients "
                 f"through second input derivatives need σ''' — give the Activation a d3f"
             )
@@ -377,7 +378,7 @@ def vjp(
     ops = as_operators(operators, net.sizes[0])
     T_bar = to_block(adjoint, ops.n_in).astype(net.dtype, copy=False)
     if T_bar.shape != (ops.rows, X.shape[0], net.sizes[-1]):
-        raise ValueError(
+        raise MlplabError(
             f"the adjoint has shapes {adjoint.u.shape}, {adjoint.du.shape}, {adjoint.d2.shape}; "
             f"expected those of derivatives(net, X, operators)"
         )
@@ -407,7 +408,7 @@ def _residual_blocks(net: MLP, X: np.ndarray, ops: Operators, residual: Residual
             r, partial = residual(block, x, to_derivatives(T, ops.n_in))
             r = np.asarray(r, dtype=net.dtype)
             if r.shape != (x.shape[0],):
-                raise ValueError(
+                raise MlplabError(
                     f"a residual must return one value per point, shape ({x.shape[0]},)"
                 )
             yield block, r, to_block(partial, ops.n_in).astype(net.dtype), tape

@@ -33,7 +33,7 @@ from mlplab.engine import Trainer, explain
 from mlplab.errors import MlplabError
 from mlplab.losses import Loss, get_loss
 from mlplab.network import MLP
-from mlplab.optim import LBFGS, Adam, Optimizer, Schedule, get_schedule
+from mlplab.optim import LBFGS, Adam, Optimizer, Schedule, get_optimizer, get_schedule
 from mlplab.progress import EpochProgress
 
 SAMPLINGS = ("shuffle", "replacement")
@@ -145,11 +145,11 @@ def split_validation(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Hold out a random ``fraction`` of the rows: returns ``X_train, y_train, X_val, y_val``."""
     if not 0.0 < fraction < 1.0:
-        raise ValueError(f"a validation fraction must be between 0 and 1, got {fraction}")
+        raise MlplabError(f"a validation fraction must be between 0 and 1, got {fraction}")
     n = X.shape[0]
     n_val = round(fraction * n)
     if n_val < 1 or n_val >= n:
-        raise ValueError(f"validation fraction {fraction} of {n} points leaves an empty set")
+        raise MlplabError(f"validation fraction {fraction} of {n} points leaves an empty set")
     perm = rng.permutation(n)
     val, tr = perm[:n_val], perm[n_val:]
     return X[tr], y[tr], X[val], y[val]
@@ -199,7 +199,7 @@ def fit(
     X: np.ndarray,
     y: np.ndarray,
     loss: str | Loss = "mse",
-    optimizer: Optimizer | LBFGS | None = None,
+    optimizer: Optimizer | LBFGS | str | None = None,
     epochs: int = 100,
     batch_size: int | None = 32,
     sampling: str = "shuffle",
@@ -219,9 +219,10 @@ def fit(
     X : ndarray, shape (N, n_1)
     y : ndarray, shape (N, n_L), or (N,) integer labels for cross-entropy
     loss : str or Loss, default "mse"
-    optimizer : Optimizer or LBFGS, optional
-        Default ``Adam(lr=1e-3)``. :class:`~mlplab.optim.LBFGS` trains full-batch, one
-        iteration per epoch.
+    optimizer : Optimizer, LBFGS or str, optional
+        Default ``Adam(lr=1e-3)``; a name (``"adam"``, ``"sgd"``, ``"lbfgs"``, or one given to
+        :func:`mlplab.optim.register`) means that optimiser with its default settings.
+        :class:`~mlplab.optim.LBFGS` trains full-batch, one iteration per epoch.
     epochs : int, default 100
     batch_size : int or None, default 32
         Points per step; None (or a size >= N) means the full batch.
@@ -251,7 +252,7 @@ def fit(
     History
     """
     loss = get_loss(loss)
-    optimizer = Adam() if optimizer is None else optimizer
+    optimizer = Adam() if optimizer is None else get_optimizer(optimizer)
     schedule = get_schedule(schedule)
     check_schedule(epochs, sampling, early_stopping, batch_size)
     rng = np.random.default_rng(seed)
@@ -269,7 +270,7 @@ def fit(
     if batch_size is None or batch_size >= n:
         batch_size = n
     if batch_size < 1:
-        raise ValueError(f"batch_size must be a whole number >= 1 or None, got {batch_size}")
+        raise MlplabError(f"batch_size must be a whole number >= 1 or None, got {batch_size}")
     batch_size = int(batch_size)
     plan = explain(net, loss, optimizer, batch_size, n, epochs, engine)
 
@@ -344,11 +345,11 @@ def check_schedule(
     ):
         raise MlplabError(f"batch_size must be a whole number >= 1 or None, got {batch_size!r}")
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ValueError(f"epochs must be a whole number >= 1, got {epochs!r}")
+        raise MlplabError(f"epochs must be a whole number >= 1, got {epochs!r}")
     if sampling not in SAMPLINGS:
-        raise ValueError(f"unknown sampling {sampling!r}; valid names are: {', '.join(SAMPLINGS)}")
+        raise MlplabError(f"unknown sampling {sampling!r}; valid names are: {', '.join(SAMPLINGS)}")
     if early_stopping is not None and early_stopping < 1:
-        raise ValueError(f"early_stopping is a patience in epochs >= 1, got {early_stopping}")
+        raise MlplabError(f"early_stopping is a patience in epochs >= 1, got {early_stopping}")
 
 
 def check_points(net: MLP, X: np.ndarray, Xv: np.ndarray | None) -> None:
