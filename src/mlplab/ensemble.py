@@ -180,13 +180,11 @@ def fit_ensemble(
     if not np.all(np.isfinite(base) & (base > 0)):
         raise MlplabError(f"learning rates must be finite numbers > 0, got {base.tolist()}")
     X = proto.check_input(X)
-    Xv = Tv = None
-    with small_products():  # BLAS woken on two threads would spin beside the training
-        T = loss.prepare(proto(X), proto.check_target(y, loss, X.shape[0]))
-        if validation is not None:
-            Xv = proto.check_input(validation[0], "X_val")
-            yv = proto.check_target(validation[1], loss, Xv.shape[0], "y_val")
-            Tv = loss.prepare(proto(Xv), yv)
+    y = proto.check_target(y, loss, X.shape[0])
+    Xv = yv = Tv = None
+    if validation is not None:
+        Xv = proto.check_input(validation[0], "X_val")
+        yv = proto.check_target(validation[1], loss, Xv.shape[0], "y_val")
     check_points(proto, X, Xv)
     n = X.shape[0]
     batch_size = n if batch_size is None or batch_size >= n else batch_size
@@ -210,6 +208,10 @@ def fit_ensemble(
         np.errstate(over="ignore", invalid="ignore"),
         small_products(),
     ):
+        # the targets as the loss takes them, from forward passes under the same BLAS limit
+        T = loss.prepare(proto(X), y)
+        if Xv is not None:
+            Tv = loss.prepare(proto(Xv), yv)
         for epoch in range(epochs):
             lr = (base * schedule(epoch, epochs))[:, None]
             # every member draws its epoch, as fit would; the stopped ones' draws go unused

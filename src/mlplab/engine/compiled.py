@@ -118,11 +118,10 @@ def _train_source(sizes: tuple[int, ...], from_value: tuple[bool, ...], n_state:
     state_q = "".join(f", s{k}[q]" for k in range(n_state))
     store = "".join(f"; s{k}[q] = new[{k + 1}]" for k in range(n_state))
     hyper = "".join(f", h{k}" for k in range(n_hyper))
+    widths = {"a": layers + 1, "z": layers, "d": layers, "ca": layers + 1, "cz": layers,
+              "va": layers + 1, "vz": layers}  # fmt: skip
     unpack = "\n".join(
-        f"    {', '.join(f'{pre}{name}{i}' for i in range(n))}, = {pre}{name}"
-        for pre in ("", "c", "v")
-        for name, n in (("a", layers + 1), ("z", layers), ("d", layers))
-        if (pre, name) not in (("c", "d"), ("v", "d"))
+        f"    {', '.join(f'{name}{i}' for i in range(n))}, = {name}" for name, n in widths.items()
     )
     step = "\n".join(_forward_block(sizes, "a0", "rows", "", " " * 12))
     back = "\n".join(_backward_block(sizes, from_value, " " * 12))
