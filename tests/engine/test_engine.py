@@ -259,6 +259,38 @@ def test_explain_names_the_path_and_why():
         explain(gelu, engine="compiled")
 
 
+def test_explain_tries_the_slope_function_the_loop_compiles():
+    # σ' from the value (dfa) is what the compiled loop calls; one Numba cannot compile sends
+    # the configuration to the NumPy stepper, where it trains as the reference does
+    table = {"one": 1.0}
+
+    def dfa(t):
+        return table["one"] - t * t
+
+    tanh = mlplab.activations.tanh
+    act = mlplab.activations.Activation("tanh_dict", tanh.f, tanh.df, tanh.d2f, dfa=dfa)
+    net = MLP([1, 3, 1], [act, "identity"], seed=0)
+    plan = explain(net, "mse", SGD(0.1), 1, 100, epochs=10**5)
+    assert plan.path == "numpy" and "activation 'tanh_dict' cannot be compiled" in plan.reason
+    X = np.linspace(-1, 1, 8).reshape(-1, 1)
+    runs = [fit(net.copy(), X, X, optimizer=SGD(0.1), epochs=3, batch_size=2, seed=0,
+                progress=False, engine=engine) for engine in ("fast", "reference")]  # fmt: skip
+    np.testing.assert_allclose(runs[0].train_loss, runs[1].train_loss, rtol=1e-12)
+
+
+def test_bce_checks_the_outputs_on_the_numpy_path_as_the_reference_does():
+    # an identity output leaves [0, 1] while it trains: every path stops with bce's message
+    X = np.linspace(-1, 1, 8).reshape(-1, 1)
+    y = (X > 0).astype(float)
+    for engine in ("numpy", "reference"):
+        net = MLP([1, 1], "identity", seed=0)
+        net.biases[0][:] = 0.5
+        net.weights[0][:] = 0.0
+        with pytest.raises(ValueError, match="bce takes probabilities"):
+            fit(net, X, y, loss="bce", optimizer=SGD(5.0), epochs=50, progress=False,
+                engine=engine)  # fmt: skip
+
+
 def test_history_says_which_path_ran():
     X = np.linspace(-1, 1, 10).reshape(-1, 1)
     h = fit(MLP([1, 2, 1], seed=0), X, X, epochs=2, progress=False)

@@ -96,3 +96,25 @@ def test_same_code_and_closure_values_compile_once():
     f1, f2 = activations.LeakyReLU(0.3).f, activations.LeakyReLU(0.3).f
     assert compile_definition(f1) is compile_definition(f2)
     assert compile_definition(f1) is not compile_definition(activations.LeakyReLU(0.4).f)
+
+
+def test_redefining_a_helper_or_a_constant_compiles_again():
+    scope: dict = {"np": np}
+    source = (
+        "SCALE = 2.0\ndef helper(z):\n    return SCALE * z\ndef act(z):\n    return helper(z) + 1.0"
+    )
+    exec(source, scope)
+    assert compile_definition(scope["act"])(1.0) == 3.0
+    exec("def helper(z):\n    return 3.0 * z", scope)
+    assert compile_definition(scope["act"])(1.0) == scope["act"](1.0) == 4.0
+    exec("def helper(z):\n    return SCALE * z", scope)
+    scope["SCALE"] = 5.0
+    assert compile_definition(scope["act"])(1.0) == scope["act"](1.0) == 6.0
+
+
+def test_a_definition_that_reads_an_unhashable_global_compiles_afresh():
+    scope: dict = {"np": np, "W": np.array([2.0])}
+    exec("def act(z):\n    return W[0] * z", scope)
+    assert compile_definition(scope["act"])(1.0) == 2.0
+    scope["W"] = np.array([7.0])
+    assert compile_definition(scope["act"])(1.0) == 7.0

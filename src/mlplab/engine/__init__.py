@@ -28,6 +28,7 @@ from itertools import pairwise
 
 import numpy as np
 
+from mlplab.errors import MlplabError
 from mlplab.losses import Loss, get_loss
 from mlplab.network import MLP
 from mlplab.optim import LBFGS, Adam, Optimizer
@@ -39,9 +40,8 @@ ENGINES = ("auto", "fast", "compiled", "numpy", "reference")
 #: beat BLAS calls on buffers (see docs/speed.md for the measurement).
 COMPILED_WORK = 1 << 14
 
-#: Fewest optimiser steps of a run for which compiling a loop (several seconds, once per
-#: configuration and process) pays: about what a step saves, tens of microseconds, into the
-#: seconds of compiling (see docs/speed.md).
+#: Fewest optimiser steps of a run for which compiling a loop (once per configuration and
+#: process) pays: the compile time over what a step saves (both measured in docs/speed.md).
 COMPILED_STEPS = 200_000
 
 
@@ -77,8 +77,8 @@ def _not_compilable(net: MLP, loss: Loss, optimizer: Optimizer) -> str | None:
         return f"{type(optimizer).__name__} defines step() but no update() formula"
     a = np.full((2, net.sizes[-1]), 0.25, dt)
     x = dt.type(0.5)
-    trials = [(f"activation {act.name!r}", fn, (x,))
-              for act in net.activations for fn in (act.f, act.df)]  # fmt: skip
+    trials = [(f"activation {act.name!r}", fn, (x,))  # the functions the loop compiles
+              for act in net.activations for fn in (act.f, act.dfa or act.df)]  # fmt: skip
     trials += [(f"loss {loss.name!r}", fn, (a, a)) for fn in (loss.cost, loss.dcost)]
     state = (x,) * len(optimizer.state_names)
     trials.append((f"optimizer {type(optimizer).__name__}", optimizer.update,
@@ -116,18 +116,18 @@ def explain(
 
     Raises
     ------
-    ValueError
+    MlplabError
         For an unknown engine, or an engine this configuration cannot run on.
     """
     if engine not in ENGINES:
-        raise ValueError(f"unknown engine {engine!r}; valid names are: {', '.join(ENGINES)}")
+        raise MlplabError(f"unknown engine {engine!r}; valid names are: {', '.join(ENGINES)}")
     loss = get_loss(loss)
     optimizer = Adam() if optimizer is None else optimizer
     if engine == "reference":
         return Plan("reference", "engine='reference' was asked for")
     if isinstance(optimizer, LBFGS):
         if engine != "auto":
-            raise ValueError(
+            raise MlplabError(
                 "L-BFGS runs full-batch on the reference gradient only; use engine='auto'"
             )
         return Plan("reference", "L-BFGS runs full-batch on the reference gradient (scipy)")
@@ -146,7 +146,7 @@ def explain(
         return Plan("compiled", f"a small network ({work:,} multiply-adds a step) on "
                                 f"{steps:,} steps: whole epochs in one compiled call")  # fmt: skip
     if engine == "compiled":
-        raise ValueError(f"{why_not}; use engine='auto' or engine='numpy'")
+        raise MlplabError(f"{why_not}; use engine='auto' or engine='numpy'")
     return Plan("numpy", why_not)
 
 

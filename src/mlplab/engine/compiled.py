@@ -25,6 +25,7 @@ from itertools import pairwise
 import numpy as np
 
 from mlplab.engine.jit import compile_definition, njit_source
+from mlplab.errors import MlplabError
 from mlplab.losses import Loss
 
 # --- the generated source --------------------------------------------------------------------
@@ -217,7 +218,7 @@ class CompiledLoop:
         sizes = tuple(int(n) for n in net.sizes)  # the loop is generated for these widths
         p = net.num_parameters  # of these widths
         if net.params.shape != (p,) or len(net.activations) != len(sizes) - 1:
-            raise ValueError(
+            raise MlplabError(
                 f"the network's parameters have shape {net.params.shape} and it has "
                 f"{len(net.activations)} activations; layer widths {list(sizes)} need ({p},) "
                 f"and {len(sizes) - 1}: build the network again rather than replace its params"
@@ -238,12 +239,14 @@ class CompiledLoop:
             ("validation targets", self.Tv, n_out),
         ):
             if arr.ndim != 2 or arr.shape[1] != width:
-                raise ValueError(f"{name} has shape {arr.shape}; the network needs {width} columns")
+                raise MlplabError(
+                    f"{name} has shape {arr.shape}; the network needs {width} columns"
+                )
         if self.T.shape[0] != self.X.shape[0] or self.Tv.shape[0] != self.Xv.shape[0]:
-            raise ValueError("inputs and targets must have one row per point")
+            raise MlplabError("inputs and targets must have one row per point")
         for arr in (self.grad, last_finite, *self.state):
             if arr.shape != net.params.shape or arr.dtype != dt:
-                raise ValueError(
+                raise MlplabError(
                     f"a state array has shape {arr.shape}, expected {net.params.shape}"
                 )
 
@@ -269,9 +272,9 @@ class CompiledLoop:
         lrs = np.ascontiguousarray(lrs, np.float64)
         n = self.X.shape[0]
         if order.ndim != 2 or order.shape[0] != lrs.shape[0] or order.shape[1] < 1:
-            raise ValueError(f"order has shape {order.shape} for {lrs.shape[0]} epochs")
+            raise MlplabError(f"order has shape {order.shape} for {lrs.shape[0]} epochs")
         if order.min() < 0 or order.max() >= n:
-            raise ValueError(f"point indices must lie in 0..{n - 1}")
+            raise MlplabError(f"point indices must lie in 0..{n - 1}")
         tl, vl = np.full(len(lrs), np.nan), np.full(len(lrs), np.nan)
         done, t = self.train(
             self.params, self.grad, self.X, self.T, self.Xv, self.Tv, order, self.bs,

@@ -6,9 +6,9 @@ run on NumPy arrays (the reference path) and compile with Numba (the compiled pa
 :func:`compile_definition` compiles such a function together with every plain Python function it
 calls (module-level helpers and closure variables), so a definition may call helpers freely.
 
-Only Numba's public API is used (``numba.njit``, ``Dispatcher.compile``, ``numba.core.errors``
-for the typing errors it raises). Nothing is cached on disk: a compiled loop lives as long as its
-process, so it can never be older than the sources it was compiled from.
+Only Numba's public API is used (``numba.njit``). Nothing is cached on disk: a compiled loop
+lives as long as its process, so it can never be older than the sources it was compiled from,
+and a definition is compiled again when a helper or a constant it reads changes (:func:`_key`).
 """
 
 from __future__ import annotations
@@ -28,16 +28,38 @@ def numba() -> types.ModuleType:
 
 
 def _key(fn: types.FunctionType) -> Any:
-    """A key equal for two functions with the same code and the same closure values."""
-    cells = []
-    for cell in fn.__closure__ or ():
-        value = cell.cell_contents
-        cells.append(_key(value) if isinstance(value, types.FunctionType) else value)
+    """A key equal for two functions that compile to the same code: the same code, the same
+    closure values and the same values of the globals it names (a function by its own key), so
+    that redefining a helper, or a constant a definition reads, compiles it again. None where a
+    value cannot be hashed (an array, a dict): such a function is compiled afresh each time.
+    """
     try:
-        key = (fn.__code__, tuple(cells))
-        hash(key)
+        return _hashable_key(fn, ())
     except TypeError:
-        key = (fn.__code__, id(fn))
+        return None
+
+
+def _hashable_key(fn: types.FunctionType, calling: tuple) -> Any:
+    """:func:`_key`, raising TypeError for a value that cannot be hashed."""
+    if fn in calling:  # recursion: the code names a function being keyed
+        return fn.__code__
+    calling = (*calling, fn)
+
+    def value_key(value: Any) -> Any:
+        if isinstance(value, types.FunctionType):
+            return _hashable_key(value, calling)
+        if isinstance(value, types.ModuleType):
+            return value.__name__
+        return value
+
+    cells = tuple(value_key(cell.cell_contents) for cell in fn.__closure__ or ())
+    names = tuple(
+        (name, value_key(fn.__globals__[name]))
+        for name in fn.__code__.co_names
+        if name in fn.__globals__
+    )
+    key = (fn.__code__, cells, names)
+    hash(key)
     return key
 
 
@@ -45,12 +67,13 @@ def compile_definition(fn: Callable) -> Callable:
     """``fn`` compiled with ``numba.njit`` (lazily: types are fixed at the first call), with each
     plain Python function it names — a global or a closure variable — compiled the same way.
 
-    Compiling twice the same code with the same closure values returns the same dispatcher.
+    Compiling twice the same code with the same closure and global values returns the same
+    dispatcher (see :func:`_key`).
     """
     if not isinstance(fn, types.FunctionType):
         raise TypeError(f"{fn!r} is not a Python function")
     key = _key(fn)
-    if key in _compiled:
+    if key is not None and key in _compiled:
         return _compiled[key]
     names = dict(fn.__globals__)
     for name in fn.__code__.co_names:
@@ -66,8 +89,10 @@ def compile_definition(fn: Callable) -> Callable:
             for c in fn.__closure__
         )
     twin = types.FunctionType(fn.__code__, names, fn.__name__, fn.__defaults__, closure)
-    _compiled[key] = numba().njit(twin)
-    return _compiled[key]
+    compiled = numba().njit(twin)
+    if key is not None:
+        _compiled[key] = compiled
+    return compiled
 
 
 def njit_source(source: str, name: str, namespace: dict[str, Any]) -> Callable:
@@ -76,13 +101,6 @@ def njit_source(source: str, name: str, namespace: dict[str, Any]) -> Callable:
     scope = dict(namespace)
     exec(compile(source, f"<mlplab generated {name}>", "exec"), scope)
     return numba().njit(scope[name])
-
-
-def typing_error(error: BaseException) -> bool:
-    """Whether ``error`` is Numba's word that a function cannot be compiled for these types."""
-    from numba.core import errors
-
-    return isinstance(error, (errors.TypingError, errors.UnsupportedError, errors.LoweringError))
 
 
 def first_line(error: BaseException) -> str:

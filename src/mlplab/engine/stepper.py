@@ -2,7 +2,8 @@
 buffers, for one network or a stack of M networks of one architecture (an ensemble).
 
 It computes every formula by calling its one definition — ``act.f``, ``act.df`` of
-:mod:`mlplab.activations`, ``loss.cost``, ``loss.dcost`` of :mod:`mlplab.losses` and the
+:mod:`mlplab.activations`, ``loss.value``, ``loss.grad`` of :mod:`mlplab.losses` (with the
+loss's checks of the outputs, as the reference runs them at every step) and the
 optimiser's ``update`` (or ``step``) of :mod:`mlplab.optim` — so it runs any activation, loss or
 optimiser, user-defined ones included. What it saves over the reference path is the per-step
 allocation of the products: z^[l], δ^[l] and the gradient are written into buffers.
@@ -46,7 +47,8 @@ class Stepper:
     loss : Loss
     optimizer : Optimizer
         Its ``update`` formula and hyper-parameters; the state arrays are kept here, one row
-        per network (for a single network, the optimiser's own arrays).
+        per network, from zero and step 0 (for a single network, the optimiser's own arrays
+        and step count).
     """
 
     def __init__(self, net: MLP, params: np.ndarray, loss: Loss, optimizer: Optimizer) -> None:
@@ -59,11 +61,12 @@ class Stepper:
         self.weights, self.biases = net.unflatten(params)
         self.grad = np.zeros_like(params)
         self.gW, self.gb = net.unflatten(self.grad)
-        if self.lead:
+        if self.lead:  # a stack starts afresh: zero state, step count 0
             self.state = tuple(np.zeros_like(params) for _ in optimizer.state_names)
+            self.t = 0
         else:
             self.state = optimizer.state(params)
-        self.t = optimizer.t
+            self.t = optimizer.t
         self._buffers: dict[int, Buffers] = {}
         self._outputs: dict[int, np.ndarray] = {}
         # full-batch epochs: the buffers of all N rows, the training set, and the parameters
@@ -109,7 +112,7 @@ class Stepper:
         a_L = buf.a[-1]
         last = len(self.weights) - 1
         delta = buf.delta[last]
-        delta[...] = self._per_network(self.loss.dcost, a_L, t)
+        delta[...] = self._per_network(self.loss.grad, a_L, t)
         delta *= self.activations[last].derivative(buf.z[last], buf.a[last + 1])
         for i in range(last, -1, -1):
             delta = buf.delta[i]
@@ -202,7 +205,7 @@ class Stepper:
             self._whole.a[0][...] = X
             out = self.forward(self._whole)
             self._forward_params = self.params.copy()
-            return self._per_network(self.loss.cost, out, t)
+            return self._per_network(self.loss.value, out, t)
         n = X.shape[0]
         if n not in self._outputs:
             self._outputs[n] = np.empty((*self.lead, n, self.sizes[-1]), self.params.dtype)
@@ -212,4 +215,4 @@ class Stepper:
             buf = self.buffers(rows)
             buf.a[0][...] = X[start : start + rows]
             out[..., start : start + rows, :] = self.forward(buf)
-        return self._per_network(self.loss.cost, out, t)
+        return self._per_network(self.loss.value, out, t)
