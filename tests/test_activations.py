@@ -74,6 +74,29 @@ def test_leaky_relu_parameter_and_name():
     assert activations.LeakyReLU(0.0).name == "relu"
 
 
+@pytest.mark.parametrize("spec", ["leaky_relu:0.123456789", "elu:0.3333333333333333"])
+def test_a_parameterised_name_reads_back_as_the_same_activation(spec):
+    act = get_activation(spec)
+    assert act.name == spec
+    z = np.linspace(-3, 3, 13)
+    np.testing.assert_array_equal(get_activation(act.name).f(z), act.f(z))
+
+
+def test_gelu_keeps_its_relative_accuracy_in_the_lower_tail():
+    gelu = get_activation("gelu")
+    # z Φ(z) and Φ(z) + z φ(z) at z = −10, −8 (mpmath, 30 digits)
+    np.testing.assert_allclose(
+        gelu.f(np.array([-10.0, -8.0])),
+        [-7.619853024160526e-23, -4.976768459417427e-15],
+        rtol=1e-13,
+    )
+    np.testing.assert_allclose(
+        gelu.df(np.array([-10.0, -8.0])),
+        [-7.618400096464814e-22, -3.979607261086796e-14],
+        rtol=1e-12,
+    )
+
+
 def test_unknown_activation_lists_valid_names():
     with pytest.raises(UnknownNameError) as err:
         get_activation("swish")

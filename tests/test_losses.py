@@ -50,15 +50,26 @@ def test_cross_entropy_is_stable_at_huge_logits():
     assert np.all(np.isfinite(grad))
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("name", ["bce", "bce_logits"])
-def test_bce_is_finite_at_saturated_outputs(name):
+def test_bce_is_finite_at_saturated_outputs(name, dtype):
     loss = get_loss(name)
     a = np.array([[0.0], [1.0]]) if name == "bce" else np.array([[-1e4], [1e4]])
-    y = np.array([[1.0], [0.0]])
+    a, y = a.astype(dtype), np.array([[1.0], [0.0]], dtype)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert np.isfinite(loss(a, y)) and loss(a, y) > 10
         assert np.all(np.isfinite(loss.grad(a, y)))
+
+
+def test_bce_of_a_saturated_float32_sigmoid_is_the_float64_value():
+    # σ(20) rounds to 1 in float32: the cost is that of the clipped log, not nan
+    y = np.array([[0.0], [1.0]])
+    a64 = np.array([[1.0], [1.0]])
+    cost64 = get_loss("bce")(a64, y)
+    cost32 = get_loss("bce")(a64.astype(np.float32), y.astype(np.float32))
+    assert cost64 == pytest.approx(-np.log(1e-12) / 2)
+    assert cost32 == pytest.approx(cost64, rel=1e-6)
 
 
 def test_cross_entropy_rejects_bad_labels():

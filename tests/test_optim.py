@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from mlplab import MLP
+from mlplab import MLP, optim
 from mlplab._names import UnknownNameError
 from mlplab.optim import LBFGS, SGD, UPDATE_BLOCK, Adam, apply_update, get_optimizer, get_schedule
 from tests.conftest import requires_torch, torch
@@ -88,6 +88,24 @@ def test_bad_hyper_parameters_are_rejected():
         SGD(nesterov=True)
     with pytest.raises(ValueError, match="beta1"):
         Adam(beta1=1.0)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), 0.0, -1e-8])
+def test_adam_eps_and_lbfgs_tol_must_be_finite_and_positive(bad):
+    with pytest.raises(ValueError, match="eps must be a finite number > 0"):
+        Adam(eps=bad)
+    with pytest.raises(ValueError, match="tol must be a finite number > 0"):
+        LBFGS(tol=bad)
+
+
+@pytest.mark.parametrize("make", [lambda: optim.step(3, 0.123456789),
+                                  lambda: optim.exponential(0.987654321),
+                                  lambda: optim.cosine(0.1111111111)])  # fmt: skip
+def test_a_schedule_name_reads_back_as_the_same_schedule(make):
+    schedule = make()
+    again = get_schedule(schedule.name)
+    assert again.name == schedule.name
+    assert [again(e, 50) for e in range(50)] == [schedule(e, 50) for e in range(50)]
 
 
 def test_get_optimizer_by_name_and_unknown_names():

@@ -16,7 +16,15 @@ from typing import TypeVar
 
 from mlplab.errors import ParameterError, UnknownNameError
 
-__all__ = ["ParameterError", "UnknownNameError", "build", "no_parameters", "parse_spec", "unknown"]
+__all__ = [
+    "ParameterError",
+    "UnknownNameError",
+    "build",
+    "no_parameters",
+    "parse_spec",
+    "spec_number",
+    "unknown",
+]
 
 T = TypeVar("T")
 
@@ -68,6 +76,13 @@ def parse_spec(spec: str) -> tuple[str, tuple[float, ...]]:
                 )
             params.append(value)
     return name, tuple(params)
+
+
+def spec_number(value: float) -> str:
+    """``value`` as a parameter of a ``name:p1,p2`` string that :func:`parse_spec` reads back
+    exactly: short where that is exact (``0.1``, ``100``), every digit otherwise."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(float(value))
 
 
 def build(kind: str, spec: str, factory: Callable[..., T], params: tuple[float, ...]) -> T:

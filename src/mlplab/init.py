@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlplab._names import build, no_parameters, parse_spec, unknown
+from mlplab._names import build, no_parameters, parse_spec, spec_number, unknown
 from mlplab.errors import MlplabError
 
 DrawFn = Callable[[np.random.Generator, tuple[int, ...], int, int], np.ndarray]
@@ -48,7 +48,9 @@ def normal(mean: float = 0.0, std: float = 1.0) -> Initializer:
     """Entries from N(mean, std²)."""
     if not (math.isfinite(mean) and math.isfinite(std)) or std < 0:
         raise MlplabError(f"normal init needs finite mean and std >= 0, got ({mean}, {std})")
-    name = "normal" if (mean, std) == (0.0, 1.0) else f"normal:{mean:g},{std:g}"
+    name = (
+        "normal" if (mean, std) == (0.0, 1.0) else f"normal:{spec_number(mean)},{spec_number(std)}"
+    )
     return Initializer(name, lambda rng, shape, fi, fo: rng.normal(mean, std, size=shape))
 
 
@@ -56,7 +58,11 @@ def uniform(low: float = -1.0, high: float = 1.0) -> Initializer:
     """Entries from U(low, high)."""
     if not (math.isfinite(low) and math.isfinite(high)) or high < low:
         raise MlplabError(f"uniform init needs finite low <= high, got ({low}, {high})")
-    name = "uniform" if (low, high) == (-1.0, 1.0) else f"uniform:{low:g},{high:g}"
+    name = (
+        "uniform"
+        if (low, high) == (-1.0, 1.0)
+        else f"uniform:{spec_number(low)},{spec_number(high)}"
+    )
     return Initializer(name, lambda rng, shape, fi, fo: rng.uniform(low, high, size=shape))
 
 
@@ -65,7 +71,7 @@ def constant(value: float = 0.0) -> Initializer:
     value = float(value)
     if not math.isfinite(value):
         raise MlplabError(f"constant init needs a finite value, got {value}")
-    name = "zeros" if value == 0.0 else f"constant:{value:g}"
+    name = "zeros" if value == 0.0 else f"constant:{spec_number(value)}"
     return Initializer(name, lambda rng, shape, fi, fo: np.full(shape, value))
 
 

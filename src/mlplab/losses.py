@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mlplab._names import no_parameters, parse_spec, unknown
+from mlplab.activations import _sigmoid, _softplus
 from mlplab.errors import MlplabError
 
 CostFn = Callable[[np.ndarray, np.ndarray], float]
@@ -159,6 +160,8 @@ def _cross_entropy_grad(a: np.ndarray, p: np.ndarray) -> np.ndarray:
     return (softmax(a) * np.sum(p, axis=1).reshape(-1, 1) - p) / a.shape[0]
 
 
+#: Smallest value bce takes the log of: a saturated output gives a large finite loss, and the
+#: bound is a normal number in float32 as in float64.
 _BCE_EPS = 1e-12
 
 
@@ -174,29 +177,26 @@ def _check_probabilities(a: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def _bce(a: np.ndarray, t: np.ndarray) -> float:
-    # logs clipped away from 0, so a saturated output gives a large finite loss
-    p = np.minimum(np.maximum(a, _BCE_EPS), 1.0 - _BCE_EPS)
-    return -np.sum(t * np.log(p) + (1.0 - t) * np.log1p(-p)) / a.size
+    # −[t log a + (1−t) log(1−a)], each log's argument held to at least _BCE_EPS (1 − a is
+    # formed first, as the clip 1 − _BCE_EPS would round to 1 in float32)
+    lo, hi = np.maximum(a, _BCE_EPS), np.maximum(1.0 - a, _BCE_EPS)
+    return -np.sum(t * np.log(lo) + (1.0 - t) * np.log(hi)) / a.size
 
 
 def _bce_grad(a: np.ndarray, t: np.ndarray) -> np.ndarray:
-    # Where the clip is active the value is flat, so the derivative there is 0.
-    p = np.minimum(np.maximum(a, _BCE_EPS), 1.0 - _BCE_EPS)
-    inside = (a > _BCE_EPS) * (a < 1.0 - _BCE_EPS)
-    return inside * ((p - t) / (p * (1.0 - p))) / a.size
+    # (a − t) / (a (1 − a)); where a clip is active the value is flat, so the derivative is 0
+    lo, hi = np.maximum(a, _BCE_EPS), np.maximum(1.0 - a, _BCE_EPS)
+    inside = (a > _BCE_EPS) * (1.0 - a > _BCE_EPS)
+    return inside * ((a - t) / (lo * hi)) / a.size
 
 
 def _bce_logits(a: np.ndarray, t: np.ndarray) -> float:
-    # −[t log σ(a) + (1−t) log σ(−a)] = softplus(a) − t a, softplus(a) = max(a, 0) + log1p(e^−|a|)
-    softplus = np.maximum(a, 0.0) + np.log1p(np.exp(-np.abs(a)))
-    return np.sum(softplus - t * a) / a.size
+    # −[t log σ(a) + (1−t) log σ(−a)] = softplus(a) − t a, with the stable softplus
+    return np.sum(_softplus(a) - t * a) / a.size
 
 
 def _bce_logits_grad(a: np.ndarray, t: np.ndarray) -> np.ndarray:
-    # σ(a) − t, with σ(a) = e/(1+e) or 1/(1+e) for e = exp(−|a|) (no overflow)
-    e = np.exp(-np.abs(a))
-    w = 0.5 + 0.5 * np.sign(a)
-    return ((w + (1.0 - w) * e) / (1.0 + e) - t) / a.size
+    return (_sigmoid(a) - t) / a.size
 
 
 mse = Loss("mse", _mse, _mse_grad)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mlplab._names import build, no_parameters, parse_spec, unknown
+from mlplab._names import build, no_parameters, parse_spec, spec_number, unknown
 from mlplab.errors import MlplabError
 
 if TYPE_CHECKING:
@@ -230,8 +230,8 @@ class Adam(Optimizer):
         for name, beta in (("beta1", beta1), ("beta2", beta2)):
             if not 0.0 <= beta < 1.0:
                 raise MlplabError(f"{name} must be in [0, 1), got {beta}")
-        if eps <= 0:
-            raise MlplabError(f"eps must be > 0, got {eps}")
+        if not (math.isfinite(eps) and eps > 0):
+            raise MlplabError(f"eps must be a finite number > 0, got {eps}")
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
 
     def hyper(self) -> tuple[float, ...]:
@@ -258,8 +258,8 @@ class LBFGS:
     def __init__(self, memory: int = 20, tol: float = 1e-12) -> None:
         if memory < 1:
             raise MlplabError(f"memory must be >= 1, got {memory}")
-        if tol <= 0:
-            raise MlplabError(f"tol must be > 0, got {tol}")
+        if not (math.isfinite(tol) and tol > 0):
+            raise MlplabError(f"tol must be a finite number > 0, got {tol}")
         self.memory, self.tol = int(memory), float(tol)
         self.lr = math.nan  # no learning rate: L-BFGS picks its step by line search
 
@@ -387,7 +387,8 @@ def step(every: int = 100, gamma: float = 0.5) -> Schedule:
             f"step schedule needs every >= 1 and 0 < gamma <= 1, got ({every}, {gamma})"
         )
     return Schedule(
-        f"step:{every:g},{gamma:g}", lambda epoch, epochs: gamma ** (epoch // int(every))
+        f"step:{spec_number(every)},{spec_number(gamma)}",
+        lambda epoch, epochs: gamma ** (epoch // int(every)),
     )
 
 
@@ -395,7 +396,7 @@ def exponential(gamma: float = 0.99) -> Schedule:
     """Multiply the rate by ``gamma`` every epoch."""
     if not 0 < gamma <= 1:
         raise MlplabError(f"exponential schedule needs 0 < gamma <= 1, got {gamma}")
-    return Schedule(f"exponential:{gamma:g}", lambda epoch, epochs: gamma**epoch)
+    return Schedule(f"exponential:{spec_number(gamma)}", lambda epoch, epochs: gamma**epoch)
 
 
 def cosine(floor: float = 0.0) -> Schedule:
@@ -406,7 +407,7 @@ def cosine(floor: float = 0.0) -> Schedule:
     def factor(epoch: int, epochs: int) -> float:
         return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * epoch / max(epochs, 1)))
 
-    return Schedule(f"cosine:{floor:g}", factor)
+    return Schedule(f"cosine:{spec_number(floor)}", factor)
 
 
 _SCHEDULES: dict[str, Callable[..., Schedule]] = {

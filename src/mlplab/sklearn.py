@@ -41,9 +41,9 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from mlplab.activations import Activation, get_activation, sigmoid
+from mlplab.activations import Activation, get_activation, sigmoid, softplus
 from mlplab.compute import small_products
-from mlplab.losses import Loss, get_loss, softmax
+from mlplab.losses import Loss, get_loss, log_softmax, softmax
 from mlplab.network import MLP, resolve_dtype
 from mlplab.optim import LBFGS, SGD, Adam, Optimizer
 from mlplab.train import fit
@@ -798,13 +798,11 @@ out_activation_
         X = self._checked(X)
         z = self.network_(X)
         if self.out_activation_ == "softmax":
-            from scipy.special import log_softmax
-
-            return log_softmax(z, axis=1)
-        log_p = -np.logaddexp(0.0, -z)  # log σ(z)
+            return log_softmax(z)
+        log_p = -softplus.f(-z)  # log σ(z) = −softplus(−z)
         if self._multilabel:
             return log_p
-        return np.hstack([-np.logaddexp(0.0, z), log_p])
+        return np.hstack([-softplus.f(z), log_p])
 
     def input_jacobian(self, X, output: str = "proba") -> np.ndarray:
         """∂p/∂x of the class probabilities (``output="proba"``, shape (N, n_classes,
@@ -822,7 +820,7 @@ out_activation_
         p = self._probabilities(self.network_(X))
         if self.out_activation_ == "softmax":
             return p[:, :, None] * (J - np.einsum("ki,kij->kj", p, J)[:, None, :])
-        Jp = (p * (1.0 - p))[:, :, None] * J
+        Jp = sigmoid.dfa(p)[:, :, None] * J
         return Jp if self._multilabel else np.concatenate([-Jp, Jp], axis=1)
 
     def input_gradient(self, X, output: str = "proba") -> np.ndarray:

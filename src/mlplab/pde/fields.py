@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import numpy as np
 
-# φ, φ', φ'' of the functions both classes take through NumPy.
+from mlplab.activations import sin, tanh
+from mlplab.errors import MlplabError
+
+# φ, φ', φ'' of the functions both classes take through NumPy (the activations' own).
 _UNARY = {
-    np.sin: (np.sin, np.cos, lambda v: -np.sin(v)),
-    np.cos: (np.cos, lambda v: -np.sin(v), lambda v: -np.cos(v)),
+    np.sin: (sin.f, sin.df, sin.d2f),
+    np.cos: (sin.df, sin.d2f, sin.d3f),
     np.exp: (np.exp, np.exp, np.exp),
-    np.tanh: (
-        np.tanh,
-        lambda v: 1 - np.tanh(v) ** 2,
-        lambda v: -2 * np.tanh(v) * (1 - np.tanh(v) ** 2),
-    ),
+    np.tanh: (tanh.f, tanh.df, tanh.d2f),
 }
 
 
@@ -64,7 +63,7 @@ class _Arithmetic:
 
     def __pow__(self, k):
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
-            raise ValueError(f"only whole powers >= 0 are supported, got {k!r}")
+            raise MlplabError(f"only whole powers >= 0 are supported, got {k!r}")
         out = self._lift(1.0)
         for _ in range(int(k)):
             out = out * self
