@@ -98,6 +98,18 @@ def test_every_loss_trains_in_an_ensemble_as_alone():
         np.testing.assert_allclose(hs[i].train_loss, h.train_loss, rtol=1e-12)
 
 
+def test_a_used_optimizer_gives_the_ensemble_a_fresh_start():
+    # Adam's bias correction counts from step 1 for every member, whatever the object did before
+    x = np.linspace(-1, 1, 16).reshape(-1, 1)
+    used = Adam(1e-2)
+    fit(MLP([1, 4, 1], seed=9), x, x, optimizer=used, epochs=5, progress=False)
+    assert used.t > 0
+    trained = [Ensemble([1, 4, 1], [0, 1], activation="tanh") for _ in range(2)]
+    for ens, opt in zip(trained, (used, Adam(1e-2)), strict=True):
+        fit_ensemble(ens, x, x, optimizer=opt, epochs=2, batch_size=4, progress=False)
+    np.testing.assert_array_equal(trained[0].params, trained[1].params)
+
+
 def test_bad_batch_size_and_empty_validation_are_refused():
     from mlplab.errors import MlplabError
 

@@ -19,6 +19,8 @@ Two checks, because the two kinds of import fail differently:
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import mlplab
@@ -155,3 +157,13 @@ def test_no_module_imports_the_command_line_package():
     graph = import_graph()
     importers = sorted(m for m, targets in graph.items() if "mlplab.cli" in targets)
     assert importers == ["mlplab.__main__"]
+
+
+def test_import_mlplab_loads_numpy_and_the_core_alone():
+    optional = ("numba", "rich", "scipy", "matplotlib", "dask", "sklearn", "torch", "onnx")
+    code = (
+        "import sys, mlplab; "
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {optional!r}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -293,3 +293,12 @@ def test_read_json_bounds_depth_and_encoding(tmp_path):
         read_json(path)
     path.write_text('{"a": [1, 2]}')
     assert read_json(path) == {"a": [1, 2]}
+
+
+def test_a_deeply_nested_weights_file_is_refused_in_one_line(tmp_path):
+    from mlplab.io import read_parameters
+
+    path = tmp_path / "w.json"
+    path.write_text('{"W2": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(ValueError, match="not valid JSON \\(nested too deeply\\)"):
+        read_parameters(path, MLP([2, 1]))

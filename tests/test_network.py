@@ -65,6 +65,16 @@ def test_float32_mode_computes_in_float32(rng):
     assert g.dtype == np.float32
 
 
+def test_backward_takes_dC_da_in_the_networks_dtype_and_shape(rng):
+    net = MLP([2, 5, 1], dtype="float32", seed=0)
+    cache = net.forward(rng.standard_normal((3, 2)))
+    net.backward(cache, np.ones((3, 1)))  # float64 ∂C/∂a: every δ stays float32
+    assert {d.dtype for d in cache.delta} == {np.dtype(np.float32)}
+    for bad in (np.ones(1), np.ones((1, 1)), np.ones((3, 2))):  # no silent broadcast
+        with pytest.raises(ValueError, match=r"dC_da has shape .* outputs a\^\[L\] have shape"):
+            net.backward(cache, bad)
+
+
 def test_per_layer_activations():
     net = MLP([2, 3, 3, 1], activation=["relu", "tanh"], output_activation="sigmoid")
     assert [a.name for a in net.activations] == ["relu", "tanh", "sigmoid"]

@@ -270,6 +270,14 @@ def test_a_residual_of_the_wrong_shape_is_explained():
         second_order.residual_loss(net, np.zeros((4, 1)), [], residual)
 
 
+def test_an_adjoint_of_the_wrong_shape_is_explained_not_broadcast():
+    d = Derivatives(np.zeros((4, 1)), np.zeros((4, 1, 1)), np.zeros((4, 1, 0)))
+    assert second_order.to_block(d, 1).shape == (2, 4, 1)
+    wide = Derivatives(np.zeros((4, 1)), np.zeros((4, 1, 1)), np.zeros((4, 1, 0)))
+    with pytest.raises(ValueError, match=r"need \(4, 1, 2\)"):
+        second_order.to_block(wide, 2)
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("operators", [[], [np.eye(3)], [np.eye(3), np.arange(9.0).reshape(3, 3)]])
 def test_the_sweep_without_a_tape_equals_the_sweep_with_one(dtype, operators):

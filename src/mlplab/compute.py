@@ -53,7 +53,7 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
 
     Where the inner dimension is 1 — the first layer of a network with one input, the last of
     one with one output — the product is the broadcast ``a * b``, the same numbers: NumPy's
-    matmul then leaves BLAS for a loop of its own that takes about twice as long.
+    matmul then leaves BLAS for a slower loop of its own.
 
     Parameters
     ----------
@@ -104,8 +104,7 @@ def small_products() -> Iterator[None]:
 def _blas() -> Any:
     """threadpoolctl's controller of the thread pools loaded in this process, found again only
     after a module has been imported since the last time (finding them reads the list of
-    loaded libraries, about 0.4 ms: a third of a short training run); call with
-    ``_limit_lock`` held."""
+    loaded libraries, a large part of a short training run); call with ``_limit_lock`` held."""
     global _found
     if _found is None or _found[0] != len(sys.modules):
         from threadpoolctl import ThreadpoolController

@@ -41,15 +41,6 @@ from mlplab.train import (
 )
 
 
-def _view(net: MLP, params: np.ndarray) -> MLP:
-    """``net`` with its parameters living in ``params`` (a row of a stack)."""
-    twin = MLP.__new__(MLP)
-    twin.__dict__.update(net.__dict__)
-    twin.params = params
-    twin.weights, twin.biases = twin.unflatten(params)
-    return twin
-
-
 class Ensemble:
     """M networks of one architecture whose parameters form one ``(M, p)`` array.
 
@@ -96,7 +87,7 @@ class Ensemble:
 
     def _adopt(self, nets: list[MLP]) -> None:
         self.params = np.stack([net.params for net in nets])
-        self._members = [_view(net, row) for net, row in zip(nets, self.params, strict=True)]
+        self._members = [net.with_params(row) for net, row in zip(nets, self.params, strict=True)]
 
     def __len__(self) -> int:
         return len(self._members)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,10 +18,20 @@ from typing import IO
 
 from mlplab.errors import ModelFileError
 
-_UMASK = os.umask(0o022)  # reading the umask means setting it: once, at import, then restored
-os.umask(_UMASK)
 #: Largest metadata string or JSON file read (1 MiB; a model's metadata is a few hundred bytes).
 MAX_META_BYTES = 2**20
+
+
+def _create_beside(path: Path) -> tuple[int, str]:
+    """A new file with a fresh hidden name in ``path``'s folder, opened for writing with the
+    usual mode (0666 less the process's umask, as ``open`` gives); its descriptor and name."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = str(path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:  # another writer drew the same name: draw again
+            continue
 
 
 @contextmanager
@@ -33,8 +43,7 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual file mode
+    fd, tmp = _create_beside(path)
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
             yield fh

@@ -211,9 +211,10 @@ def read_parameters(path: str | Path, net: MLP) -> MLP:
         expected[f"W{i + 2}"], expected[f"b{i + 2}"] = W, b
     if path.suffix.lower() == ".json":
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ValueError(f"cannot read {path} as JSON: {exc}") from None
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DataFileError(f"cannot read {path} as JSON: {exc}") from None
+        data = loads_json(text, str(path), DataFileError)
         if not isinstance(data, dict):
             raise ValueError(f"{path} must hold a JSON object with keys {', '.join(expected)}")
     elif path.suffix.lower() == ".npz":

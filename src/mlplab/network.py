@@ -310,11 +310,23 @@ class MLP:
         gW, gb : lists of ndarray
             Shaped like ``weights`` and ``biases``; views into one flat gradient vector.
 
+        Raises
+        ------
+        MlplabError
+            If ``dC_da`` does not have the shape of ``cache.output`` (it is taken in the
+            network's dtype).
+
         Notes
         -----
         Every δ^[l] is kept in ``cache.delta`` (``cache.delta[i]`` is δ^[i+2], shape
         ``(N, n_{i+2})``, indexed as ``cache.z``); a second call replaces them.
         """
+        dC_da = np.asarray(dC_da, dtype=self.dtype)
+        if dC_da.shape != cache.output.shape:
+            raise MlplabError(
+                f"dC_da has shape {dC_da.shape} but the outputs a^[L] have shape "
+                f"{cache.output.shape}: pass one row per point, e.g. loss.grad(cache.output, y)"
+            )
         g = np.empty_like(self.params) if out is None else out
         gW, gb = self.unflatten(g)
         deltas = [np.empty(0)] * len(self.weights)
@@ -518,6 +530,12 @@ class MLP:
         from mlplab.second_order import partial_coefficients
 
         n_in = self.sizes[0]
+        # each pair is an operator with an (n_1, n_1) matrix of coefficients, held three times
+        check_bytes(
+            f"{len(pairs)} second partials of a network with {n_in} inputs",
+            8.0 * len(pairs) * (3 * n_in * n_in + len(pairs)),
+            "ask for the partials you need (second_partials), or the Laplacian (laplacian)",
+        )
         d2 = self.input_derivatives(X, [partial_coefficients(i, j, n_in) for i, j in pairs]).d2
         return d2[:, 0] if self.sizes[-1] == 1 else d2
 
@@ -545,11 +563,21 @@ class MLP:
 
     def astype(self, dtype: str | np.dtype) -> MLP:
         """An independent copy whose parameters are stored (and computed) in ``dtype``."""
+        return self.with_params(self.params.astype(resolve_dtype(dtype)))
+
+    def with_params(self, params: np.ndarray) -> MLP:
+        """This architecture with ``params``, shape (p,), as its parameters: not copied, so
+        the weights and biases of the network returned are views into ``params`` (a row of an
+        ensemble's stack, for instance), computed in its dtype."""
+        if params.shape != self.params.shape or params.dtype.kind != "f":
+            raise MlplabError(
+                f"params has shape {params.shape} and dtype {params.dtype}; this network needs "
+                f"a float vector of shape {self.params.shape}"
+            )
         twin = MLP.__new__(MLP)
         twin.__dict__.update(self.__dict__)
-        twin.dtype = resolve_dtype(dtype)
-        twin.params = self.params.astype(twin.dtype)
-        twin.weights, twin.biases = twin.unflatten(twin.params)
+        twin.dtype, twin.params = params.dtype, params
+        twin.weights, twin.biases = twin.unflatten(params)
         return twin
 
     def set_params(self, flat: np.ndarray) -> None:

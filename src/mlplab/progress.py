@@ -1,21 +1,14 @@
-"""A progress bar for long work (rich), refreshed at most ten times a second."""
+"""A progress bar for long work (rich, imported with the first bar shown), refreshed at most ten
+times a second."""
 
 from __future__ import annotations
 
 import time
 from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from mlplab.train import History
 
 _INTERVAL = 0.1
@@ -23,6 +16,16 @@ _INTERVAL = 0.1
 
 def task_progress(description: str, total: int, enabled: bool = True) -> Progress:
     """A rich progress bar over ``total`` items, drawn on stderr; silent when not ``enabled``."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),

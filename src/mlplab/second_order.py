@@ -107,11 +107,10 @@ class Operators:
         self.C = np.array([np.asarray(c, dtype=np.float64) for c in coefficients]).reshape(
             self.K, n_in, n_in
         )
-        pairs = sorted({(i, j) for m in mats for i, j in zip(*np.nonzero(m), strict=True)})
-        self.I = np.array([i for i, _ in pairs], dtype=np.intp)
-        self.J = np.array([j for _, j in pairs], dtype=np.intp)
-        # M[k, t]: the coefficient of the pair t in operator k.
-        self.M = np.array([[m[i, j] for i, j in pairs] for m in mats]).reshape(self.K, len(pairs))
+        upper = np.array(mats).reshape(self.K, n_in, n_in)
+        self.I, self.J = (ix.astype(np.intp) for ix in np.nonzero(np.any(upper != 0, axis=0)))
+        # M[k, t]: the coefficient of the pair t = (I[t], J[t]) in operator k.
+        self.M = upper[:, self.I, self.J]
         eye = np.eye(n_in)
         self.GI, self.GJ = eye[self.I], eye[self.J]  # (pairs, n_1) one-hot rows
         # Ż[I] and Ż[J] as views where the pairs run over every input in order (the diagonal
@@ -314,13 +313,18 @@ def to_derivatives(T: np.ndarray, n_in: int) -> Derivatives:
 
 def to_block(d: Derivatives, n_in: int) -> np.ndarray:
     """The inverse of :func:`to_derivatives`: a tangent block (R, B, n_L)."""
-    u = np.asarray(d.u)
+    u, du, d2 = np.asarray(d.u), np.asarray(d.du), np.asarray(d.d2)
     B, n_out = u.shape
-    K = d.d2.shape[-1]
+    K = d2.shape[-1]
+    if du.shape != (B, n_out, n_in) or d2.shape != (B, n_out, K):
+        raise MlplabError(
+            f"the adjoint's du and d2 have shapes {du.shape} and {d2.shape}; with u of shape "
+            f"{u.shape} they need ({B}, {n_out}, {n_in}) and ({B}, {n_out}, K)"
+        )
     T = np.empty((1 + n_in + K, B, n_out), dtype=u.dtype)
     T[0] = u
-    T[1 : 1 + n_in] = np.asarray(d.du).transpose(2, 0, 1)
-    T[1 + n_in :] = np.asarray(d.d2).transpose(2, 0, 1)
+    T[1 : 1 + n_in] = du.transpose(2, 0, 1)
+    T[1 + n_in :] = d2.transpose(2, 0, 1)
     return T
 
 

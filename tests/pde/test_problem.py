@@ -49,6 +49,13 @@ def test_a_residual_computes_only_the_second_derivatives_it_reads():
     assert ops.K == 2 and rows["xy"] == rows["yx"]
 
 
+def test_operators_follow_each_residual_function_not_its_address():
+    problem = pde.Problem(pde.Box(t=(0, 1), x=(-1, 1)), lambda p, u: u.t - u.xx)
+    for _ in range(20):  # temporary residuals, freed as they go: their addresses are reused
+        assert "xx" in problem.operators_for(lambda p, u: u.xx)[1]
+        assert "tt" in problem.operators_for(lambda p, u: u.tt)[1]
+
+
 def test_output_transform_and_its_adjoint_are_consistent():
     """u = g + h v: the block of u from the block of v, and its transpose."""
     rng = np.random.default_rng(0)

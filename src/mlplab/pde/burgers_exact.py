@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from mlplab.errors import MlplabError
+
 NU = 0.01 / np.pi
 
 
@@ -38,7 +40,7 @@ def burgers_exact(t: np.ndarray, x: np.ndarray, nu: float = NU, nodes: int = 200
     """
     t, x = np.broadcast_arrays(np.asarray(t, dtype=np.float64), np.asarray(x, dtype=np.float64))
     if np.any(t < 0):
-        raise ValueError("the exact Burgers solution needs t >= 0")
+        raise MlplabError("the exact Burgers solution needs t >= 0")
     s, w = np.polynomial.hermite.hermgauss(nodes)
     out = np.array(-np.sin(np.pi * x))
     pos = t > 0

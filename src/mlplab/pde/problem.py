@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mlplab.errors import MlplabError
 from mlplab.pde.fields import Field, Jet
 from mlplab.second_order import Derivatives, Operators, to_block, to_derivatives
 
@@ -51,12 +52,12 @@ class Box:
 
     def __init__(self, **bounds: tuple[float, float]) -> None:
         if not bounds:
-            raise ValueError("a Box needs at least one variable, e.g. Box(x=(-1, 1))")
+            raise MlplabError("a Box needs at least one variable, e.g. Box(x=(-1, 1))")
         self.bounds: dict[str, tuple[float, float]] = {}
         for name, ab in bounds.items():
             lo, hi = (float(v) for v in ab)
             if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-                raise ValueError(f"variable {name}: need finite bounds lo < hi, got {ab}")
+                raise MlplabError(f"variable {name}: need finite bounds lo < hi, got {ab}")
             self.bounds[name] = (lo, hi)
 
     @property
@@ -75,7 +76,7 @@ class Box:
         name, _, value = on.partition("=")
         name = name.strip()
         if name not in self.bounds:
-            raise ValueError(
+            raise MlplabError(
                 f"condition on {on!r}: use 'boundary', a variable ({', '.join(self.names)}) "
                 f"or 'variable=bound' such as '{self.names[0]}={self.bounds[self.names[0]][0]:g}'"
             )
@@ -87,7 +88,7 @@ class Box:
         except ValueError:
             v = math.nan
         if v not in self.bounds[name]:
-            raise ValueError(f"condition on {on!r}: {name} must be one of its bounds")
+            raise MlplabError(f"condition on {on!r}: {name} must be one of its bounds")
         return [(i, v)]
 
     def sample(self, n: int, method: str = "lhs", seed: int | None = 0) -> np.ndarray:
@@ -120,7 +121,7 @@ class Box:
 def _unit(n: int, d: int, method: str, seed: int | None) -> np.ndarray:
     """n points in [0, 1]^d by a grid, uniform draws or Latin hypercube sampling."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"the number of points must be a whole number >= 1, got {n!r}")
+        raise MlplabError(f"the number of points must be a whole number >= 1, got {n!r}")
     if d == 0:
         return np.zeros((1, 0))
     if method == "grid":
@@ -133,7 +134,7 @@ def _unit(n: int, d: int, method: str, seed: int | None) -> np.ndarray:
     if method == "lhs":  # one point in each of n strata per variable, strata paired at random
         strata = np.stack([rng.permutation(n) for _ in range(d)], axis=1)
         return (strata + rng.uniform(size=(n, d))) / n
-    raise ValueError(f"sampling must be one of {', '.join(SAMPLINGS)}, got {method!r}")
+    raise MlplabError(f"sampling must be one of {', '.join(SAMPLINGS)}, got {method!r}")
 
 
 def _scale(unit: np.ndarray, bounds: list[tuple[float, float]]) -> np.ndarray:
@@ -226,10 +227,9 @@ class Problem:
     def operators_for(self, fn: ResidualFn) -> tuple[Operators, dict[str, int]]:
         """The second-order operators ``fn`` reads (found on a probe), and the rows of the
         output block by derivative name."""
-        key = id(fn)
-        if key not in self._ops:
-            self._ops[key] = self._probe(fn)
-        return self._ops[key]
+        if fn not in self._ops:  # keyed by the function itself, which the dict keeps alive
+            self._ops[fn] = self._probe(fn)
+        return self._ops[fn]
 
     def _probe(self, fn: ResidualFn) -> tuple[Operators, dict[str, int]]:
         names, d = self.domain.names, self.domain.dim
@@ -306,7 +306,7 @@ class Term:
         p = Points({name: col[rows] for name, col in self.points._columns.items()})
         r = self.fn(p, Field.output(T, self.rows))
         if not isinstance(r, Field):
-            raise ValueError("a residual must be written with u (it returned no derivative of u)")
+            raise MlplabError("a residual must be written with u (it returned no derivative of u)")
         partial = r.partial
         if jets is not None:
             partial = _transform_adjoint(partial, *jets)

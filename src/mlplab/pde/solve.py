@@ -22,6 +22,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from mlplab import second_order
+from mlplab.errors import MlplabError
 from mlplab.network import MLP
 from mlplab.optim import LBFGS, Adam
 from mlplab.pde.problem import Term
@@ -107,7 +108,7 @@ def solve(
         ``train_loss`` holds C after each step; ``status`` says how the run ended.
     """
     if net.sizes[-1] != 1:
-        raise ValueError(
+        raise MlplabError(
             f"a problem's solution u is one number per point, but the network has "
             f"{net.sizes[-1]} outputs; build it with sizes [..., 1]"
         )
