@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -129,6 +130,29 @@ def test_a_folder_of_other_files_is_never_replaced(tmp_path, monkeypatch):
         with staged(tmp_path / "file"):
             pass
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "mine"]
+
+def test_a_config_json_beside_other_files_does_not_make_a_run(tmp_path):
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "config.json").write_text('{"name": "x"}')
+    (project / "thesis.tex").write_text("years of work")
+    (project / "src" / "main.py").write_text("code")
+    with pytest.raises(RunFolderError, match="holds src, which no mlplab run writes"):
+        with staged(project):
+            pass
+    shutil.rmtree(project / "src")
+    with pytest.raises(RunFolderError, match="holds thesis.tex, which no mlplab run writes"):
+        with staged(project):
+            pass
+    assert (project / "thesis.tex").read_text() == "years of work"
+    # an index of studies: runs inside a run are runs too
+    (project / "thesis.tex").unlink()
+    (project / "runge").mkdir()
+    (project / "runge" / "config.json").write_text("{}")
+    (project / "runge" / "fit.png").write_bytes(b"")
+    with staged(project) as stage:
+        (stage.path / "config.json").write_text("{}")
+    assert sorted(p.name for p in project.iterdir()) == ["config.json"]
 
 
 def test_an_interrupt_between_the_two_renames_puts_the_earlier_run_back(earlier, monkeypatch):

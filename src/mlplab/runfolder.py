@@ -20,8 +20,9 @@ through :func:`staged`::
   killed process leaves its staging folder; the next writer of the same folder removes it (the
   lock file names it).
 
-Only an empty folder or an earlier run (a folder holding ``config.json``) is replaced; a folder
-holding anything else is refused, so that a mistyped ``--out`` never deletes a user's files.
+Only an empty folder or an earlier run (a folder holding ``config.json`` and only files of the
+kinds a run writes, or runs of its own) is replaced; a folder holding anything else is refused,
+so that a mistyped ``--out`` never deletes a user's files.
 """
 
 from __future__ import annotations
@@ -56,9 +57,29 @@ class RunFolderBusyError(RunFolderError):
     """Another process is writing the same run folder."""
 
 
+#: Suffixes of the files a run writes (its config, metrics, model, history, report, figures).
+RUN_SUFFIXES = frozenset({".json", ".npz", ".csv", ".md", ".png", ".txt"})
+
+
 def holds_run(folder: str | Path) -> bool:
-    """True when ``folder`` holds an earlier run (it has a ``config.json``)."""
-    return (Path(folder) / RUN_MARK).is_file()
+    """True when ``folder`` holds an earlier run: a ``config.json``, and nothing a run does
+    not write (see :func:`foreign_entry`)."""
+    folder = Path(folder)
+    return (folder / RUN_MARK).is_file() and foreign_entry(folder) is None
+
+
+def foreign_entry(folder: Path, depth: int = 3) -> Path | None:
+    """The first entry of ``folder`` that no run writes — a link, a file of another kind, or
+    a folder holding one (a run's folders hold figures, or runs: an index of studies) — or
+    None."""
+    for entry in sorted(folder.iterdir()):
+        if entry.is_symlink() or not (entry.is_file() or entry.is_dir()):
+            return entry
+        if entry.is_file() and entry.suffix.lower() not in RUN_SUFFIXES:
+            return entry
+        if entry.is_dir() and (depth == 0 or foreign_entry(entry, depth - 1) is not None):
+            return entry
+    return None
 
 
 def check_target(folder: str | Path) -> Path:
@@ -79,11 +100,18 @@ def check_target(folder: str | Path) -> Path:
             f"{folder} is the current folder or holds it, and a run replaces its folder "
             f"whole; choose a new folder for --out"
         )
-    if final.is_dir() and not holds_run(final) and any(final.iterdir()):
-        raise RunFolderError(
-            f"{folder} holds files but no earlier run ({RUN_MARK} is missing), and a run "
-            f"replaces its folder whole; choose an empty or new folder for --out"
-        )
+    if final.is_dir() and any(final.iterdir()):
+        if not (final / RUN_MARK).is_file():
+            raise RunFolderError(
+                f"{folder} holds files but no earlier run ({RUN_MARK} is missing), and a run "
+                f"replaces its folder whole; choose an empty or new folder for --out"
+            )
+        foreign = foreign_entry(final)
+        if foreign is not None:
+            raise RunFolderError(
+                f"{folder} holds {foreign.name}, which no mlplab run writes, and a run replaces "
+                f"its folder whole; choose an empty or new folder for --out"
+            )
     return final
 
 
