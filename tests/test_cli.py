@@ -435,3 +435,10 @@ def test_gradcheck_activation_has_help(capsys):
         main(["gradcheck", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
     assert "--activation ACTIVATION σ of the hidden layers" in help_text
+
+
+def test_negative_numbers_in_scientific_notation_are_values():
+    args = build_parser().parse_args(["train", "--domain", "-1e-3", "1", "--lr", "1e-3"])
+    assert tuple(args.domain) == (-1e-3, 1.0)
+    args = build_parser().parse_args(["predict", "m.npz", "--x", "1e308", "-1e308", "-.5", "-2"])
+    assert [float(v) for v in args.x] == [1e308, -1e308, -0.5, -2.0]

@@ -367,3 +367,22 @@ def test_registered_targets_have_their_closed_form_derivatives():
 def test_a_derivative_of_a_bad_formula_is_refused():
     with pytest.raises(ExpressionError, match="not an allowed function"):
         target_derivative("__import__('os')")
+
+
+@pytest.mark.parametrize(
+    ("header", "match"),
+    [
+        (b"{'descr': '<f8", "is damaged"),  # cut short: NumPy's parser fails to tokenize it
+        (b"{'descr': '<f8', 'fortran_order': False, 'shape': (" + b"9" * 400 + b",), }",
+         r"declared shape \(too long to print\) would allocate more memory than any machine"),
+    ],
+)  # fmt: skip
+def test_a_damaged_npy_header_is_one_line(tmp_path, header, match):
+    p = tmp_path / "bad.npz"
+    header += b" " * (-(10 + len(header) + 1) % 64) + b"\n"
+    entry = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header
+    with zipfile.ZipFile(p, "w") as z:
+        z.writestr("x.npy", entry)
+        z.writestr("y.npy", entry)
+    with pytest.raises((DataFileError, SizeError), match=match):
+        load_xy(p)

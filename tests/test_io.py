@@ -302,3 +302,9 @@ def test_a_deeply_nested_weights_file_is_refused_in_one_line(tmp_path):
     path.write_text('{"W2": ' + "[" * 100_000 + "]" * 100_000 + "}")
     with pytest.raises(ValueError, match="not valid JSON \\(nested too deeply\\)"):
         read_parameters(path, MLP([2, 1]))
+
+
+def test_saving_onto_a_folder_asks_for_a_file_name(tmp_path):
+    with pytest.raises(ModelFileError, match="is a folder; give the model a file name"):
+        MLP([1, 1]).save(tmp_path)
+    assert list(tmp_path.parent.glob(tmp_path.name + ".npz")) == []

@@ -126,3 +126,12 @@ def test_a_perfect_cross_entropy_prints_without_a_minus_sign():
 
     value = cross_entropy.value(np.array([[800.0, 0.0]]), np.array([0]))
     assert f"{value:e}" == "0.000000e+00"
+
+
+@pytest.mark.parametrize("name", ["bce", "bce_logits"])
+@pytest.mark.parametrize("bad", [2.0, -1.0, np.nan])
+def test_binary_cross_entropy_refuses_targets_outside_0_1(name, bad):
+    a = np.full((3, 1), 0.5)
+    y = np.array([[0.0], [1.0], [bad]])
+    with pytest.raises(ValueError, match=r"takes targets in \[0, 1\]"):
+        get_loss(name).value(a, y)

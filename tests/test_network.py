@@ -308,3 +308,25 @@ def test_backward_keeps_delta_equal_to_autograd_dC_dz(sizes, activation, output,
         np.testing.assert_allclose(delta, z.grad.numpy(), rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(gW[i], delta.T @ cache.a[i], rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(gb[i], delta.sum(axis=0), rtol=1e-12, atol=1e-15)
+
+
+def test_forward_and_input_jacobian_are_priced_before_allocating(monkeypatch):
+    from mlplab.errors import SizeError
+
+    monkeypatch.setenv("MLPLAB_MAX_BYTES", str(2**20))
+    net = MLP([50, 50, 50], seed=0)
+    X = np.zeros((400, 50))
+    assert net.input_jacobian(X[:10]).shape == (10, 50, 50)
+    with pytest.raises(SizeError, match="input Jacobians at 400 points"):
+        net.input_jacobian(X)
+    with pytest.raises(SizeError, match="forward pass over X"):
+        net.forward(np.zeros((2000, 50)))
+
+
+def test_gradient_check_refuses_bad_steps_and_huge_networks():
+    X, y = np.zeros((2, 1)), np.zeros((2, 1))
+    for h in (0.0, float("nan"), -1e-5):
+        with pytest.raises(ValueError, match="h and tol must be finite numbers > 0"):
+            check_gradients(MLP([1, 1]), X, y, h=h)
+    with pytest.raises(ValueError, match="two forward passes for each"):
+        check_gradients(MLP([1, 200, 200, 1]), X, y)

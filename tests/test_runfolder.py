@@ -131,6 +131,7 @@ def test_a_folder_of_other_files_is_never_replaced(tmp_path, monkeypatch):
             pass
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "mine"]
 
+
 def test_a_config_json_beside_other_files_does_not_make_a_run(tmp_path):
     project = tmp_path / "project"
     (project / "src").mkdir(parents=True)

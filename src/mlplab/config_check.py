@@ -90,8 +90,12 @@ def check_config(cfg: TrainConfig) -> None:
         len(domain) != 2
         or not all(isinstance(v, int | float | np.number) and math.isfinite(v) for v in domain)
         or not domain[0] < domain[1]
+        or not math.isfinite(domain[1] - domain[0])
     ):
-        raise MlplabError(f"--domain must be two finite numbers LOW < HIGH, got {domain!r}")
+        raise MlplabError(
+            f"--domain must be two finite numbers LOW < HIGH with a finite width HIGH - LOW, "
+            f"got {domain!r}"
+        )
     if not isinstance(cfg.hidden, list) or not all(
         isinstance(n, int | np.integer) and not isinstance(n, bool) for n in cfg.hidden
     ):

@@ -425,8 +425,13 @@ def sample(
         raise MlplabError(f"the number of points must be a whole number >= 1, got {n!r}")
     check_bytes(f"{n} points (--n-train, --n-val or --n-points)", 16.0 * n)
     low, high = float(domain[0]), float(domain[1])
-    if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
-        raise ValueError(f"domain must be two finite numbers low < high, got {domain}")
+    if (
+        not (math.isfinite(low) and math.isfinite(high) and math.isfinite(high - low))
+        or high <= low
+    ):
+        raise MlplabError(
+            f"domain must be two finite numbers low < high, with a finite width, got {domain}"
+        )
     if isinstance(rng, (int, np.integer)) and rng < 0:
         raise MlplabError(f"the seed must be a whole number >= 0, got {rng}")
     rng = np.random.default_rng(rng)

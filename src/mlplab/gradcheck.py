@@ -8,11 +8,13 @@ of order h² + ε/h ≈ 1e-10 for smooth activations, so 1e-7 is a tight yet saf
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from mlplab.errors import MlplabError
 from mlplab.losses import Loss, get_loss
 from mlplab.network import MLP
 
@@ -71,6 +73,10 @@ class GradCheck:
         return self.max_error <= self.tol
 
 
+#: Most parameters :func:`check_gradients` perturbs one by one (two forward passes each).
+MAX_PARAMETERS = 20_000
+
+
 def check_gradients(
     net: MLP,
     X: np.ndarray,
@@ -96,7 +102,21 @@ def check_gradients(
     -------
     GradCheck
         Errors for every W^[l] and b^[l], the input Jacobian, and the input gradient when n_L = 1.
+
+    Raises
+    ------
+    MlplabError
+        For h or tol not finite and > 0, or a network of more than :data:`MAX_PARAMETERS`
+        parameters.
     """
+    if not (math.isfinite(h) and h > 0 and math.isfinite(tol) and tol > 0):
+        raise MlplabError(f"h and tol must be finite numbers > 0, got h = {h}, tol = {tol}")
+    if net.num_parameters > MAX_PARAMETERS:
+        raise MlplabError(
+            f"the network has {net.num_parameters:,} parameters and the check makes two forward "
+            f"passes for each (at most {MAX_PARAMETERS:,}): check a narrower network of the "
+            f"same depth and activations, whose derivatives are the same formulas"
+        )
     loss = get_loss(loss)
     net = net.astype("float64")
     X = net.check_input(X)

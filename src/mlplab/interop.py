@@ -20,13 +20,14 @@ import numpy as np
 
 from mlplab._names import parse_spec
 from mlplab.activations import Activation, get_activation
+from mlplab.errors import MlplabError
 from mlplab.io import atomic_write
 from mlplab.network import MLP
 
 __all__ = ["InteropError", "from_sklearn", "from_torch", "to_onnx", "to_torch"]
 
 
-class InteropError(ValueError):
+class InteropError(MlplabError):
     """A network, layer or activation that the target format cannot hold."""
 
 

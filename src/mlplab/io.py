@@ -50,6 +50,10 @@ def save_model(net: MLP, path: str | Path) -> Path:
         The path written (``.npz`` is appended when missing).
     """
     path = Path(path)
+    if path.is_dir():
+        raise ModelFileError(
+            f"{path} is a folder; give the model a file name, such as {path / 'model.npz'}"
+        )
     if path.suffix != ".npz":
         path = path.with_name(path.name + ".npz")
     meta = {

@@ -65,6 +65,11 @@ def check_bytes(what: str, nbytes: int | float, hint: str = "") -> None:
     """
     limit = max_bytes()
     if not nbytes <= limit:  # also catches nan
+        if not math.isfinite(nbytes) or nbytes >= 2**80:
+            raise SizeError(
+                f"{what} would allocate more memory than any machine holds; "
+                f"{hint or 'give a smaller value'}"
+            )
         fix = hint or f"give a smaller value, or set MLPLAB_MAX_BYTES above {nbytes:.0f}"
         raise SizeError(
             f"{what} would allocate {format_bytes(nbytes)} ({nbytes:.0f} bytes), more than "

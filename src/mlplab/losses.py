@@ -165,15 +165,26 @@ def _cross_entropy_grad(a: np.ndarray, p: np.ndarray) -> np.ndarray:
 _BCE_EPS = 1e-12
 
 
+def _check_targets_are_probabilities(a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Refuse targets outside [0, 1] (bce and bce_logits); the targets as they are."""
+    if y.size and not (np.min(y) >= 0.0 and np.max(y) <= 1.0):
+        raise MlplabError(
+            f"binary cross-entropy takes targets in [0, 1] (a label 0 or 1, or a probability) "
+            f"but they range from {np.min(y):.3g} to {np.max(y):.3g}: rescale them, or use "
+            f"'mse' for values outside [0, 1]"
+        )
+    return y
+
+
 def _check_probabilities(a: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Refuse outputs outside [0, 1] (bce takes probabilities); the targets as they are."""
+    """Refuse outputs and targets outside [0, 1] (bce takes probabilities)."""
     if a.size and (np.min(a) < 0.0 or np.max(a) > 1.0):
         raise MlplabError(
             f"bce takes probabilities in [0, 1] but the outputs range from {np.min(a):.3g} to "
             f"{np.max(a):.3g}: use output_activation='sigmoid', or the loss 'bce_logits' on "
             f"raw outputs"
         )
-    return y
+    return _check_targets_are_probabilities(a, y)
 
 
 def _bce(a: np.ndarray, t: np.ndarray) -> float:
@@ -205,7 +216,7 @@ cross_entropy = Loss(
     "cross_entropy", _cross_entropy, _cross_entropy_grad, _as_probabilities, integer_targets=True
 )
 bce = Loss("bce", _bce, _bce_grad, _check_probabilities)
-bce_logits = Loss("bce_logits", _bce_logits, _bce_logits_grad)
+bce_logits = Loss("bce_logits", _bce_logits, _bce_logits_grad, _check_targets_are_probabilities)
 
 _LOSSES: dict[str, Loss] = {f.name: f for f in (mse, half_sse, cross_entropy, bce, bce_logits)}
 _ALIASES = {"ce": "cross_entropy", "bce_with_logits": "bce_logits", "l2": "mse"}

@@ -273,6 +273,7 @@ class MLP:
             ``cache.a[i]`` = a^[i+1] (N, n_{i+1}) and ``cache.z[i]`` = z^[i+2] (N, n_{i+2}).
         """
         a = [self.check_input(X)]
+        self.check_batch(a[0].shape[0], "X")
         z = []
         for W, b, act in zip(self.weights, self.biases, self.activations, strict=False):
             z.append(matmul(a[-1], W.T) + b)
@@ -447,8 +448,15 @@ class MLP:
         ndarray, shape (N, n_L, n_1)
             ``J[k, i, j]`` = ∂a^[L]_i / ∂x_j at point k.
         """
-        cache = self.forward(X)
+        X = self.check_input(X)
         n_out = self.sizes[-1]
+        check_bytes(
+            f"the input Jacobians at {X.shape[0]} points (each {n_out} × up to "
+            f"{max(self.sizes)}, beside the forward pass)",
+            2.0 * X.shape[0] * (n_out * max(self.sizes) + sum(self.sizes)) * self.dtype.itemsize,
+            "pass fewer points at a time",
+        )
+        cache = self.forward(X)
         J = np.broadcast_to(np.eye(n_out, dtype=self.dtype), (cache.a[0].shape[0], n_out, n_out))
         for i in range(len(self.weights) - 1, -1, -1):
             slope = self.activations[i].derivative(cache.z[i], cache.a[i + 1])

@@ -11,7 +11,9 @@ never decompressed.
 
 from __future__ import annotations
 
+import math
 import struct
+import tokenize
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -26,9 +28,11 @@ from mlplab.limits import check_bytes
 #: Largest ``.npy`` header read (NumPy's own default bound).
 MAX_HEADER = 10_000
 # what a damaged archive or entry raises: bad zip structures or data, bad compression, an
-# encrypted entry, a zip feature or version Python does not read
+# encrypted entry, a zip feature or version Python does not read, a header NumPy cannot parse
+# as a Python literal (cut short, nested too deeply, a number too large for its type)
 _READ_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, struct.error,
-                RuntimeError, NotImplementedError)  # fmt: skip
+                RuntimeError, NotImplementedError, SyntaxError, tokenize.TokenError,
+                RecursionError, OverflowError, TypeError)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -41,8 +45,9 @@ class Header:
 
     @property
     def nbytes(self) -> float:
-        """Bytes the array would take (a float, so that a huge declared shape cannot overflow)."""
-        return float(np.prod([float(n) for n in self.shape])) * self.dtype.itemsize
+        """Bytes the array would take (a float, inf for a declared shape too large for one)."""
+        n = math.prod(self.shape) * self.dtype.itemsize  # a Python int: exact at any size
+        return float(n) if n < 2**1000 else math.inf
 
 
 class Archive:
@@ -114,7 +119,13 @@ class Archive:
         ``expected`` is the header already checked by the caller; the entry must still match it.
         """
         head = self.header(name) if expected is None else expected
-        check_bytes(f"{self.path}: array {name!r} of declared shape {head.shape}", head.nbytes)
+        shape = str(head.shape) if len(str(head.shape)) <= 60 else "(too long to print)"
+        check_bytes(
+            f"{self.path}: array {name!r} of declared shape {shape}",
+            head.nbytes,
+            "the file is damaged or holds larger arrays than mlplab reads; check the file, or "
+            "set MLPLAB_MAX_BYTES higher for an array this large",
+        )
         try:
             with self.zip.open(self.names[name]) as fh:
                 array = np.lib.format.read_array(fh, allow_pickle=False, max_header_size=MAX_HEADER)

@@ -22,7 +22,7 @@ def test_unknown_study_lists_the_valid_ones(capsys, tmp_path):
 @pytest.mark.parametrize("seeds", ["0", "-2"])
 def test_seeds_must_be_positive(capsys, tmp_path, seeds):
     assert main(["experiment", "run", "properties", "--seeds", seeds, "--out", str(tmp_path)]) == 2
-    assert "--seeds must be a whole number >= 1" in capsys.readouterr().err
+    assert "--seeds must be a whole number from 1 to 1000" in capsys.readouterr().err
     assert not (tmp_path / "report.md").exists()
 
 

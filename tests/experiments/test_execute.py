@@ -23,16 +23,6 @@ def test_interrupted_run_leaves_no_report_and_keeps_the_previous_one(tmp_path, m
     assert (tmp_path / "properties.png").read_bytes().startswith(b"\x89PNG")
 
 
-def test_interrupted_first_run_leaves_an_empty_folder(tmp_path, monkeypatch):
-    def interrupted(out, quick, seeds, progress, **params):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(properties, "run", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        run_study("properties", tmp_path / "new", quick=True, progress=False)
-    assert list((tmp_path / "new").iterdir()) == []
-
-
 def test_seeds_reach_the_study_and_the_config(tmp_path):
     run_study("properties", tmp_path, quick=True, seeds=3, progress=False)
     config = json.loads((tmp_path / "config.json").read_text())
@@ -82,3 +72,20 @@ def test_unreachable_scheduler_is_a_one_line_error(tmp_path, capsys):
     )
     assert code == 2
     assert "cannot reach the Dask scheduler" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("seeds", [0, 1001, 10**8])
+def test_a_seed_count_out_of_range_is_refused_and_nothing_is_written(tmp_path, seeds):
+    with pytest.raises(ValueError, match="--seeds must be a whole number from 1 to 1000"):
+        run_study("properties", tmp_path / "out", quick=True, seeds=seeds)
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_interrupted_study_leaves_no_folder(tmp_path, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(properties, "run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_study("properties", tmp_path / "new" / "out", quick=True)
+    assert list((tmp_path / "new").iterdir()) == []

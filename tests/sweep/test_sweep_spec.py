@@ -194,3 +194,16 @@ def test_spec_reader_on_hostile_bytes(tmp_path, data):
     if not isinstance(result, MlplabError):
         assert 1 <= len(result.runs) <= 50
         assert all(r.config.epochs >= 1 for r in result.runs)
+
+
+@pytest.mark.parametrize("seeds", [10**9, 10**18, 10**30])
+def test_a_huge_seed_count_is_refused_before_any_seed_is_listed(seeds):
+    with pytest.raises(SpecError, match="give a number of seeds from 1 to 1000000"):
+        parse_spec({"seeds": seeds, "base": {"epochs": 1}}, max_runs=None)
+    spec = parse_spec({"seeds": 20_000, "base": {"epochs": 1}}, max_runs=None)  # with --yes
+    assert len(spec.runs) == 20_000
+
+
+def test_workers_are_bounded_by_the_machine(tmp_path):
+    status, _, err = run_cli("sweep", str(tmp_path / "s.toml"), "--workers", "100000")
+    assert status == 2 and "--workers must be from 1 to" in err and "--scheduler" in err

@@ -23,9 +23,11 @@ SIGTERM stop a command, in :mod:`mlplab.cli.interrupts`.
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from rich.markup import escape
 
@@ -38,8 +40,18 @@ from mlplab.cli.interrupts import Terminated, interrupts
 COMMANDS = [train, gradcheck, predict, diagnose, trace, sweep, experiment, pde]
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, reading every negative number as a value, not an option:
+    ``--x -1e-3`` and ``--domain -1e-3 1`` as well as ``--x -1`` (its subcommands' parsers are
+    of this class too)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="mlplab",
         description="See, check and run fully connected neural networks "
         "(the MLP of Higham & Higham, hand-written backprop).",

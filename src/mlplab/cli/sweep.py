@@ -55,8 +55,12 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from mlplab.sweep import ClusterError, load_spec, run_sweep
     from mlplab.sweep.spec import MAX_RUNS
 
-    if args.workers is not None and args.workers < 1:
-        raise UsageError(f"--workers must be >= 1, got {args.workers}")
+    most = 4 * (os.cpu_count() or 1)  # each worker is a process with its own memory
+    if args.workers is not None and not 1 <= args.workers <= most:
+        raise UsageError(
+            f"--workers must be from 1 to {most} (4 per core of this machine), got "
+            f"{args.workers}; for more, start a Dask cluster and give --scheduler"
+        )
     if args.workers is not None and args.scheduler:
         raise UsageError(
             "--workers sets the size of the local cluster; with --scheduler the cluster's own "

@@ -37,10 +37,17 @@ def command_line(
     return shlex.join(args)
 
 
+#: Most seeds a study runs (each seed is a whole set of trainings).
+MAX_SEEDS = 1000
+
+
 def check_seeds(seeds: int | None) -> None:
-    """Raise ValueError unless ``seeds`` is None (the study's default) or a whole number >= 1."""
-    if seeds is not None and (isinstance(seeds, bool) or int(seeds) != seeds or seeds < 1):
-        raise ValueError(f"--seeds must be a whole number >= 1, got {seeds}")
+    """Raise ValueError unless ``seeds`` is None (the study's default) or a whole number in
+    1..:data:`MAX_SEEDS`."""
+    if seeds is not None and (
+        isinstance(seeds, bool) or int(seeds) != seeds or not 1 <= seeds <= MAX_SEEDS
+    ):
+        raise ValueError(f"--seeds must be a whole number from 1 to {MAX_SEEDS}, got {seeds}")
 
 
 def run_study(
@@ -82,7 +89,6 @@ def run_study(
         raise ValueError(f"study {name!r} has no parameter {', '.join(unknown)}")
     n_seeds = seeds if seeds is not None else study.DEFAULT_SEEDS[quick]
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)  # the folder to find, even before the first run
     with staged(out) as stage:
         start = time.perf_counter()
         used = values(study, quick, params)

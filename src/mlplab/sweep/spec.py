@@ -35,7 +35,7 @@ import math
 import re
 import sys
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +52,8 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _FIELD_TYPES = typing.get_type_hints(TrainConfig)
 #: Most runs a spec may expand to unless the caller allows more (``mlplab sweep --yes``).
 MAX_RUNS = 10_000
+#: Most runs a spec may expand to, allowed or not (each run is a folder of its own).
+MAX_RUNS_EVER = 1_000_000
 #: Largest spec file read (a spec is a few lines of TOML).
 MAX_SPEC_BYTES = 2**20
 
@@ -194,15 +196,16 @@ def parse_spec(
     count = len(runs) * math.prod(len(v) for v in grid.values()) * len(seeds or [None])
     if on_count:
         on_count(count)
-    if max_runs is not None and count > max_runs:
+    limit = MAX_RUNS_EVER if max_runs is None else min(max_runs, MAX_RUNS_EVER)
+    if count > limit:
         sizes = " × ".join(
             [f"{len(runs)} [[runs]]"] * ("runs" in table)
             + [f"{len(v)} {k}" for k, v in grid.items()]
             + [f"{len(seeds or [])} seeds"] * (seeds is not None)
         )
         raise SpecError(
-            f"the sweep has {count} runs ({sizes}), more than {max_runs}; shorten the lists "
-            f"in [grid], or confirm with --yes"
+            f"the sweep has {count} runs ({sizes}), more than {limit}; shorten the lists "
+            f"in [grid]" + (", or confirm with --yes" if limit < MAX_RUNS_EVER else "")
         )
     runs_axis, run_values = _runs_axis(runs if "runs" in table else [])
     axes = tuple(k for k in grid if k != "seed") + ((runs_axis,) if runs_axis else ())
@@ -293,11 +296,14 @@ def _runs(runs: object) -> list[dict]:
     return [_overrides(r, f"[[runs]] entry {i + 1}") for i, r in enumerate(runs)]
 
 
-def _seeds(seeds: object) -> list[int]:
+def _seeds(seeds: object) -> Sequence[int]:
     if isinstance(seeds, int) and not isinstance(seeds, bool):
-        if seeds < 1:
-            raise SpecError(f"seeds = {seeds}: give a number of seeds >= 1 or a list of seeds")
-        return list(range(seeds))
+        if not 1 <= seeds <= MAX_RUNS_EVER:
+            raise SpecError(
+                f"seeds = {seeds}: give a number of seeds from 1 to {MAX_RUNS_EVER} or a list "
+                f"of seeds"
+            )
+        return range(seeds)  # counted before any seed is listed
     if (
         isinstance(seeds, list)
         and seeds
