@@ -330,3 +330,15 @@ def test_gradient_check_refuses_bad_steps_and_huge_networks():
             check_gradients(MLP([1, 1]), X, y, h=h)
     with pytest.raises(ValueError, match="two forward passes for each"):
         check_gradients(MLP([1, 200, 200, 1]), X, y)
+
+
+def test_params_are_changed_in_place_never_replaced():
+    net = MLP([2, 3, 1], seed=0)
+    with pytest.raises(AttributeError, match=r"net.params\[:\] = values"):
+        net.params = net.params * 0
+    net.params *= 2.0  # in place: the weights see it
+    np.testing.assert_array_equal(net.weights[0], 2.0 * MLP([2, 3, 1], seed=0).weights[0])
+    net.params[:] = 0.0
+    assert np.all(net(np.ones((1, 2))) == 0.0)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        net.set_params(np.full(net.num_parameters, np.nan))

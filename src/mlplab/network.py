@@ -158,8 +158,8 @@ class MLP:
                                  or seed < 0):  # fmt: skip
             raise MlplabError(f"seed must be a whole number >= 0 or None, got {seed!r}")
         self.seed = seed
-        self.params = np.zeros(self.num_parameters, dtype=self.dtype)
-        self.weights, self.biases = self.unflatten(self.params)
+        self._params = np.zeros(self.num_parameters, dtype=self.dtype)
+        self.weights, self.biases = self.unflatten(self._params)
         rng = np.random.default_rng(seed)
         for W, b in zip(self.weights, self.biases, strict=False):
             n_out, n_in = W.shape
@@ -167,6 +167,22 @@ class MLP:
             b[...] = self.bias_init(rng, b.shape, n_in, n_out)
 
     # --- shapes and parameter layout ---------------------------------------------------------
+
+    @property
+    def params(self) -> np.ndarray:
+        """The flat vector of all weights and biases, shape (p,): W^[2] row by row, b^[2],
+        W^[3], ... ``weights`` and ``biases`` are views into it, so it is changed in place
+        (``net.params[:] = v``, or :meth:`set_params`), never replaced."""
+        return self._params
+
+    @params.setter
+    def params(self, value: np.ndarray) -> None:
+        if value is self._params:  # net.params *= 0.9 and the like: changed in place already
+            return
+        raise AttributeError(
+            "net.params cannot be replaced: the weights and biases are views into it. Change "
+            "it in place with net.params[:] = values or net.set_params(values)"
+        )
 
     @property
     def L(self) -> int:
@@ -584,7 +600,7 @@ class MLP:
             )
         twin = MLP.__new__(MLP)
         twin.__dict__.update(self.__dict__)
-        twin.dtype, twin.params = params.dtype, params
+        twin.dtype, twin._params = params.dtype, params
         twin.weights, twin.biases = twin.unflatten(params)
         return twin
 
@@ -593,6 +609,8 @@ class MLP:
         flat = np.asarray(flat)
         if flat.shape != self.params.shape:
             raise MlplabError(f"expected {self.params.shape[0]} parameters, got shape {flat.shape}")
+        if not np.all(np.isfinite(flat)):
+            raise MlplabError("the parameters hold NaN or inf values; give finite numbers")
         self.params[...] = flat
 
     def config(self) -> dict:

@@ -325,9 +325,12 @@ def test_the_compiled_loop_checks_every_index_and_shape_before_entering():
                      net.params.copy())  # fmt: skip
     with pytest.raises(ValueError, match="state array"):
         CompiledLoop(net, X, X, None, None, mlplab.losses.mse, SGD(0.1), 4, np.zeros(3))
-    # the loop indexes p(sizes) parameters: params replaced by a shorter vector are refused
+    # the loop indexes p(sizes) parameters: params cannot be replaced, and a shorter vector
+    # put past that guard is still refused before the loop runs
     shrunk = MLP([2, 8, 8, 1], seed=0)
-    shrunk.params = np.zeros(10)
+    with pytest.raises(AttributeError, match="net.params cannot be replaced"):
+        shrunk.params = np.zeros(10)
+    shrunk._params = np.zeros(10)
     with pytest.raises(ValueError, match="replace its params"):
         fit(shrunk, np.zeros((8, 2)), np.zeros((8, 1)), optimizer=SGD(0.1), epochs=1,
             progress=False, engine="compiled")  # fmt: skip
