@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 import json
 import socket
+import subprocess
+import sys
 import threading
 import zipfile
 from pathlib import Path
@@ -292,3 +294,13 @@ def test_probe_refuses_a_silent_server():
         server.close()
     with pytest.raises(ClusterError, match="give an address tcp://HOST:PORT"):
         probe_scheduler("tcp://127.0.0.1:port", 0.5)
+
+
+def test_an_overflowing_initialisation_is_reported_in_one_line_without_warnings(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlplab", "train", "--init", "normal:0,1e300", "--epochs", "2",
+         "--hidden", "3", "--quiet", "--out", str(tmp_path / "run")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert "Warning" not in proc.stderr and "Traceback" not in proc.stderr
+    assert "training diverged" in proc.stdout + proc.stderr

@@ -342,3 +342,15 @@ def test_params_are_changed_in_place_never_replaced():
     assert np.all(net(np.ones((1, 2))) == 0.0)
     with pytest.raises(ValueError, match="NaN or inf"):
         net.set_params(np.full(net.num_parameters, np.nan))
+
+
+def test_inputs_beyond_float32_or_not_real_are_named_without_a_warning():
+    import warnings
+
+    net = MLP([1, 2, 1], dtype="float32", seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="beyond the range of float32"):
+            net(np.array([[1e39]]))
+        with pytest.raises(ValueError, match="complex128 values; give real numbers"):
+            net(np.array([[1 + 2j]]))

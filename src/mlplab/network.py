@@ -224,7 +224,13 @@ class MLP:
         ValueError
             If the width is not n_1 or ``X`` holds NaN or inf; the message says how to fix it.
         """
-        X = np.asarray(X, dtype=self.dtype)
+        raw = np.asarray(X)
+        if raw.dtype.kind not in "biuf":
+            raise MlplabError(
+                f"{name} holds {raw.dtype} values; give real numbers (an array of floats)"
+            )
+        with np.errstate(over="ignore", invalid="ignore"):  # values beyond float32: see below
+            X = raw.astype(self.dtype, copy=False)
         n_in = self.sizes[0]
         if X.ndim == 1 and n_in == 1:
             X = X.reshape(-1, 1)
@@ -236,6 +242,12 @@ class MLP:
             )
         if not np.all(np.isfinite(X)):
             bad = int(np.count_nonzero(~np.isfinite(X)))
+            if raw.dtype.kind == "f" and np.all(np.isfinite(raw)):
+                raise MlplabError(
+                    f"{name} holds {bad} value(s) beyond the range of {self.dtype} (about "
+                    f"±{np.finfo(self.dtype).max:.2g}): rescale the inputs, or use "
+                    f"dtype='float64'"
+                )
             raise MlplabError(f"{name} contains {bad} NaN or inf value(s); remove or impute them")
         return X
 

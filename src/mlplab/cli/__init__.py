@@ -29,6 +29,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from rich.markup import escape
 
 from mlplab._version import __version__
@@ -71,7 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        with interrupts():
+        # a value that overflows becomes inf, which the commands' own checks report in one
+        # line (a training that diverges, inputs or targets that are not finite)
+        with interrupts(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             return args.func(args)
     except (UsageError, ValueError, OSError, MemoryError) as exc:  # expected: one line, exit 2
         err_console.print(
