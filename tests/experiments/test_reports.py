@@ -11,6 +11,7 @@ import pytest
 from mlplab.experiments import STUDIES
 from mlplab.experiments.common import TRAINS
 from mlplab.experiments.depth import best_depth_text
+from mlplab.experiments.higham import classified_text
 from mlplab.experiments.label_noise import noise_verdict
 from mlplab.experiments.mse_vs_ce import ce_faster
 from mlplab.experiments.report import QUICK_NOTE
@@ -177,10 +178,20 @@ def _batch_lr(report: str, metrics: dict) -> list[str]:
 
 
 def _higham(report: str, metrics: dict) -> list[str]:
-    c10, c11 = metrics["classified"]["10"], metrics["classified"]["11"]
+    c10, c11, seeds = metrics["classified"]["10"], metrics["classified"]["11"], metrics["seeds"]
+    where, share = metrics["added_point_region"], metrics["region_b_share"]
     return [
-        *said(report, f"classified by {c10.count(10)} of", True, f"classified {c10}"),
-        *said(report, f"all 11 by {c11.count(11)} of", True, f"classified {c11}"),
+        *said(report, classified_text(10, c10, seeds), True, f"classified {c10}"),
+        *said(report, classified_text(11, c11, seeds), True, f"classified {c11}"),
+        *said(report, f"in region {where['10']}, and training", True, f"regions {where}"),
+        *said(report, f"it to region {where['11']}", where["10"] != where["11"], str(where)),
+        *said(report, f"B covers {share['10']:.0%} of [0, 1]² before and", True, str(share)),
+        *said(
+            report,
+            "The 11-point network misclassifies",
+            bool(metrics["misclassified"]["11"]),
+            f"misclassified {metrics['misclassified']['11']}",
+        ),
     ]
 
 
