@@ -197,7 +197,17 @@ def _higham(report: str, metrics: dict) -> list[str]:
 
 def _properties(report: str, metrics: dict) -> list[str]:
     ok = sum(c["passed"] for c in metrics["checks"])
-    return said(report, f"{ok} of {len(metrics['checks'])} facts hold", True, "checks passed")
+    early = metrics["ce_zero_from_lambda"] < 0.9 * metrics["ce_underflow_from_lambda"]
+    return [
+        *said(report, f"{ok} of {len(metrics['checks'])} facts hold", True, "checks passed"),
+        *said(
+            report,
+            "cancellation in the formula as written",
+            early,
+            f"mlplab's CE is 0 from λ = {metrics['ce_zero_from_lambda']:.4g}, the exact value "
+            f"underflows from λ = {metrics['ce_underflow_from_lambda']:.4g}",
+        ),
+    ]
 
 
 def _cos4(report: str, metrics: dict) -> list[str]:
