@@ -140,12 +140,25 @@ def _monomials(report: str, metrics: dict) -> list[str]:
 
 def _mse_vs_ce(report: str, metrics: dict) -> list[str]:
     faster = [ce_faster(s) for s in metrics["summary"].values()]
-    return said(
+    reach = [r["epochs_to_target"] for s in metrics["summary"].values() for r in s.values()]
+    hits = [sum(v is not None for v in r) for r in reach]
+    partly = sum(0 < h < len(r) for h, r in zip(hits, reach, strict=True))
+    answer = report.split("## Answer")[1].split("## Checks")[0]
+    found = said(
         report,
         "Cross-entropy converges faster on every data set",
         all(faster),
         f"epochs to the target: {metrics['summary']}",
     )
+    found += said(
+        answer,
+        f"Every one of the {len(reach[0])} seeds reaches",
+        all(h == len(r) for h, r in zip(hits, reach, strict=True)) and len(reach[0]) > 1,
+        f"seeds reaching the target: {hits}",
+    )
+    if answer.count("seeds reach it)") != partly:  # the count only where some seeds fall short
+        found.append(f"the answer counts the seeds that reach the target {partly} times: {hits}")
+    return found
 
 
 def _batch_lr(report: str, metrics: dict) -> list[str]:
