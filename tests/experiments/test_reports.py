@@ -121,7 +121,15 @@ def _depth(report: str, metrics: dict) -> list[str]:
 
 def _monomials(report: str, metrics: dict) -> list[str]:
     narrow, raw, rescaled = (max(v) for v in metrics["relative_error_median"].values())
+    k_narrow, k_raw, k_rescaled = (
+        int(np.argmax(v)) for v in metrics["relative_error_median"].values()
+    )
+    worst = (
+        f"largest relative error is that of x^{k_raw} with the raw input and of x^{k_rescaled} "
+        f"with the rescaled input; on [−1, 1] it is that of x^{k_narrow}."
+    )
     return [
+        *said(report, worst, True, f"relative errors {metrics['relative_error_median']}"),
         *said(report, "it does not work", raw > 0.5, f"raw wide-domain error {raw:.3g}"),
         *said(
             report,
@@ -259,6 +267,10 @@ def test_a_contradicted_statement_is_found():
         "relative_error_median": {"a": [1e-3], "b": [0.9], "c": [0.95]},
     }
     report = f"# monomials: x (quick run)\n\n{QUICK_NOTE}\n\n| sup\\|σ'\\| is 1/4 | pass | |\n"
+    report += (
+        "The largest relative error is that of x^0 with the raw input and of x^0 with the "
+        "rescaled input; on [−1, 1] it is that of x^0.\n"
+    )
     assert contradictions("monomials", report, metrics) == [
         "does not say 'it does not work': raw wide-domain error 0.9"
     ]
