@@ -107,13 +107,16 @@ def test_entries_come_in_the_papers_order():
         *["y", "C", "∂C/∂a^[3]"],
         *["δ^[3]", "δ^[2]", "∂C/∂W^[3]", "∂C/∂b^[3]", "∂C/∂W^[2]", "∂C/∂b^[2]"],
         *["Δ^[3]", "Δ^[2]", "Δ^[1]"],
-        *["W^[3]_new", "b^[3]_new", "W^[2]_new", "b^[2]_new"],
+        *["η ∂C/∂W^[3]", "W^[3]_new", "η ∂C/∂b^[3]", "b^[3]_new"],
+        *["η ∂C/∂W^[2]", "W^[2]_new", "η ∂C/∂b^[2]", "b^[2]_new"],
     ]
     formulas = {e.symbol: e.formula for e in t.entries}
     assert formulas["z^[3]"] == "W^[3] a^[2] + b^[3]"
     assert formulas["δ^[2]"] == "D^[2] (W^[3])ᵀ δ^[3]"
     assert formulas["Δ^[1]"] == "(W^[2])ᵀ D^[2] Δ^[2] = ∇a^[3](x)"
-    assert formulas["D^[2]"] == "diag(σ'(z^[2])), σ' = a^[2] ∘ (1 − a^[2])"
+    assert formulas["D^[2]"] == "diag(σ'(z^[2])) = diag(a^[2] ∘ (1 − a^[2]))"
+    assert formulas["a^[2]"] == "σ(z^[2])" and t.entry("a^[2]").where == "σ = sigmoid"
+    assert formulas["η ∂C/∂W^[3]"] == "0.05 ∂C/∂W^[3]"
 
 
 def test_several_points_and_class_labels(rng):
@@ -154,7 +157,8 @@ def test_text_table_lists_every_quantity_formula_and_value():
         if len(cells) == 3 and cells[0]:
             rows[cells[0]] = cells
     for entry in t.entries:
-        assert rows[entry.symbol][1] == entry.formula
+        assert rows[entry.symbol][1] == entry.formula_text()
+    assert rows["a^[2]"][1] == "σ(z^[2]), where σ = sigmoid"
     assert rows["C"][2] == "0.298371109"
     assert rows["W^[3]_new"][2] == "⎡  0.35891648  0.408666186 ⎤"
     assert "Note: the input-gradient recursion Δ^[l] needs a scalar output" in text
@@ -167,7 +171,10 @@ def test_markdown_is_one_equation_per_quantity_with_its_numbers():
     equations = [line for line in md.splitlines() if line.startswith("$$")]
     assert len(equations) == len(t.entries)
     for line, entry in zip(equations, t.entries, strict=True):
-        assert line.startswith(f"$$ {entry.tex} = {entry.formula_tex} = ")
+        if entry.formula == "given":  # symbol = value (given)
+            assert line.startswith(f"$$ {entry.tex} = ") and line.endswith(r"\text{(given)} $$")
+        else:
+            assert line.startswith(f"$$ {entry.tex} = {entry.formula_tex} = ")
         assert line.count("{") == line.count("}")
         assert line.count(r"\begin{pmatrix}") == line.count(r"\end{pmatrix}")
     assert r"C = \frac{1}{N}\sum \tfrac12 \lVert y - a^{[3]} \rVert_2^2 = 0.298371109 $$" in md
@@ -231,7 +238,32 @@ def test_tiny_numbers_are_written_as_powers_of_ten_in_latex():
     net = MLP([1, 1], activation="identity")
     net.weights[0][...] = 1e-7
     md = net.trace([1.0], [0.0], lr=0.1).to_markdown(digits=3)
-    assert r"W^{[2]} = \text{given} = \begin{pmatrix} 1 \times 10^{-7} \end{pmatrix}" in md
+    given = r"W^{[2]} = \begin{pmatrix} 1 \times 10^{-7} \end{pmatrix} \quad \text{(given)}"
+    assert given in md
+
+
+def test_what_sigma_stands_for_follows_the_value():
+    """'a^[2] = σ(z^[2]) = (values), where σ = sigmoid': 'sigmoid' is not set equal to the
+    values, and a given matrix is not set equal to the word 'given'."""
+    md = mazur_trace().to_markdown()
+    a2 = next(line for line in md.splitlines() if line.startswith("$$ a^{[2]} ="))
+    assert a2.startswith(r"$$ a^{[2]} = \sigma(z^{[2]}) = \begin{pmatrix}")
+    assert a2.endswith(r"\end{pmatrix}, \quad \text{where } \sigma = \text{sigmoid} $$")
+    assert r"\text{sigmoid} =" not in md and r"\text{given} =" not in md
+
+
+def test_the_step_shows_its_update_where_the_new_weights_print_as_the_old():
+    net = mazur_network()
+    t = net.trace([0.05, 0.10], [0.01, 0.99], loss="half_sse", lr=1e-9)
+    gW, gb = net.backward(net.forward([[0.05, 0.10]]), t["∂C/∂a^[3]"])
+    for k, (W, b) in zip((2, 3), zip(gW, gb, strict=True), strict=True):
+        np.testing.assert_array_equal(t[f"η ∂C/∂W^[{k}]"], 1e-9 * W)
+        np.testing.assert_array_equal(t[f"η ∂C/∂b^[{k}]"], 1e-9 * b)
+    text = t.to_text()
+    note = "the step changes W^[3], b^[3], W^[2] and b^[2] by at most 1.4e-10, below the 6"
+    assert note in " ".join(text.split()) and note in t.to_markdown()
+    assert "below the" not in t.to_text(digits=17)  # every digit shown: the change is visible
+    assert "below the" not in mazur_trace().to_text()  # η = 0.5 changes the printed digits
 
 
 class _Cells(HTMLParser):

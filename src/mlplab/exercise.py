@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from mlplab.losses import get_loss
 from mlplab.network import MLP
-from mlplab.trace import Trace, trace
+from mlplab.trace import LOSS_NAMES, Trace, trace
 
 #: The largest exercise worked by hand: widths and number of layers L.
 MAX_WIDTH, MAX_LAYERS = 6, 5
@@ -52,7 +53,15 @@ class Exercise:
         )
 
     def questions(self, weights_file: str = "network.json") -> str:
-        """The exercise sheet (Markdown with LaTeX)."""
+        """The exercise sheet (Markdown with LaTeX).
+
+        Parameters
+        ----------
+        weights_file : str
+            Where the sheet's ``mlplab trace`` command finds the network: ``network.json``
+            written as the path from the folder the exercise was made in (e.g.
+            ``exercise-5/network.json``), as the sheet says.
+        """
         t, L = self.trace, self.net.L
         sizes = "-".join(map(str, self.net.sizes))
         hidden = ", ".join(sorted(set(t.activations[:-1]))) or "none"
@@ -62,6 +71,15 @@ class Exercise:
             for name in ("W", "b")
         ]
         cost = t.entry("C").formula_tex
+        loss = LOSS_NAMES.get(t.loss, f"the loss {t.loss}")
+        folder = Path(weights_file).parent
+        where = (
+            " in the exercise's folder"
+            if folder == Path(".")
+            else ""
+            if folder.is_absolute()
+            else f" from the folder that holds `{folder}`"
+        )
         lines = [
             f"# Backpropagation by hand (exercise {self.seed})",
             "",
@@ -71,14 +89,15 @@ class Exercise:
             "Its weights and biases are",
             "",
             *given,
-            f"The point is {self._point_tex()}, the cost (loss {t.loss}) is "
-            f"$C = {cost}$ with N = 1, and the learning rate is $\\eta = {t.lr:g}$.",
+            f"The point is {self._point_tex()}; the cost is {loss}, $C = {cost}$ with N = 1; "
+            f"and the learning rate is $\\eta = {t.lr:g}$.",
             "",
             "## Questions",
             "",
             *self._question_list(),
             "",
-            f"Check your answers against `solution.md`, or print them with `{self.command()}`.",
+            f"Check your answers against `solution.md`, or print them{where} with "
+            f"`{self.command(weights_file)}`.",
         ]
         return "\n".join(lines) + "\n"
 

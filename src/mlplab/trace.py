@@ -8,7 +8,7 @@ order of Higham & Higham (SIAM Review, 2019, sections 4 and 5)::
     δ^[L] = D^[L] ∂C/∂a^[L],  δ^[l] = D^[l] (W^[l+1])ᵀ δ^[l+1]
     ∂C/∂W^[l] = δ^[l] (a^[l-1])ᵀ,  ∂C/∂b^[l] = δ^[l]
     Δ^[L] = 1,  Δ^[l-1] = (W^[l])ᵀ D^[l] Δ^[l],  ∇a^[L](x) = Δ^[1]
-    W^[l] ← W^[l] − η ∂C/∂W^[l],  b^[l] ← b^[l] − η ∂C/∂b^[l]
+    η ∂C/∂W^[l], η ∂C/∂b^[l];  W^[l] ← W^[l] − η ∂C/∂W^[l],  b^[l] ← b^[l] − η ∂C/∂b^[l]
 
 The numbers are those of the reference code itself (:meth:`MLP.forward`, :meth:`MLP.backward`,
 :meth:`MLP.input_gradient_recursion`, :class:`mlplab.SGD`); this module only collects and
@@ -49,6 +49,9 @@ STAGES = {
 # $...$ and $$...$$, which turn \\ into \ and \, into a comma. Rows end with \cr and a thin
 # space is \thinspace, read alike by MathJax (GitHub, Jupyter) and KaTeX.
 
+#: The formula of a quantity that is given, not computed (W^[l], b^[l], y).
+GIVEN = "given"
+
 # C and ∂C/∂a^[L] of the built-in losses (plain text, LaTeX); others are named only.
 _LOSS_FORMULAS = {
     "half_sse": (
@@ -83,6 +86,15 @@ _LOSS_FORMULAS = {
     ),
 }
 
+#: The built-in losses in words, for text a student reads (others go by their name).
+LOSS_NAMES = {
+    "half_sse": "half the squared error, as in the paper",
+    "mse": "the mean squared error",
+    "cross_entropy": "the cross-entropy of the softmax of the outputs",
+    "bce": "the binary cross-entropy of the outputs",
+    "bce_logits": "the binary cross-entropy of the sigmoid of the outputs",
+}
+
 # σ' of the activations whose derivative reads well in a, σ(z) (plain text, LaTeX).
 _DERIVATIVES = {
     "sigmoid": ("a^[l] ∘ (1 − a^[l])", r"a^{[l]} \circ (1 - a^{[l]})"),
@@ -109,6 +121,10 @@ class Entry:
         for W^[l] and ∂C/∂W^[l], ``(n_l,)`` for b^[l] and ∂C/∂b^[l], ``()`` for C.
     kind : {"points", "matrix", "vector", "diagonal", "scalar"}
         How it is laid out: ``"points"`` and ``"diagonal"`` are one column (one diagonal) per point.
+    where, where_tex : str
+        What a symbol of the formula stands for (``"σ = sigmoid"``), in plain text and LaTeX;
+        written after the value, so that it is not read as part of the chain of equalities.
+        Empty where the formula needs none.
     """
 
     stage: str
@@ -118,6 +134,12 @@ class Entry:
     formula_tex: str
     value: np.ndarray
     kind: str
+    where: str = ""
+    where_tex: str = ""
+
+    def formula_text(self) -> str:
+        """The formula with what its symbols stand for: ``"σ(z^[2]), where σ = sigmoid"``."""
+        return f"{self.formula}, where {self.where}" if self.where else self.formula
 
     def columns(self) -> np.ndarray:
         """The value as the paper writes it: a 2-D array (rows × columns)."""
@@ -129,6 +151,11 @@ class Entry:
         if self.kind == "scalar":
             return v.reshape(1, 1)
         return v
+
+
+def _listing(names: list[str]) -> str:
+    """``"W^[2]"``, ``"W^[2] and b^[2]"``, ``"W^[3], b^[3] and W^[2]"``."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _number(v: float, digits: int) -> str:
@@ -237,11 +264,13 @@ class Trace:
             table.add_row(Text(title, style="bold"), "", "")
             for entry in entries:
                 table.add_row(
-                    Text(entry.symbol), Text(entry.formula), Text(_text_matrix(entry, digits))
+                    Text(entry.symbol),
+                    Text(entry.formula_text()),
+                    Text(_text_matrix(entry, digits)),
                 )
         console = Console(width=width, record=True, file=_Discard(), color_system=None)
         console.print(table)
-        for note in self.notes:
+        for note in self.shown_notes(digits):
             console.print(Text(f"Note: {note}"))
         return "\n".join(line.rstrip() for line in console.export_text().splitlines()) + "\n"
 
@@ -260,14 +289,43 @@ class Trace:
             lines += [f"### {title}", ""]
             for entry in entries:
                 lines += [f"$$ {self.latex(entry.symbol, digits)} $$", ""]
-        lines += [f"> Note: {note}" for note in self.notes]
+        for note in self.shown_notes(digits):  # one quote each: lines in a row would merge
+            lines += [f"> Note: {note}", ""]
         return "\n".join(lines).rstrip() + "\n"
 
     def latex(self, symbol: str, digits: int = 6, formula: bool = True) -> str:
-        """One quantity as a LaTeX equation: symbol = formula = value (or symbol = value)."""
+        """One quantity as a LaTeX equation: symbol = formula = value, then what the formula's
+        symbols stand for (``, where σ = sigmoid``); a given quantity is symbol = value (given).
+        With ``formula=False``: symbol = value."""
         entry = self.entry(symbol)
-        middle = f"{entry.formula_tex} = " if formula else ""
-        return f"{entry.tex} = {middle}{_tex_matrix(entry, digits)}"
+        value = _tex_matrix(entry, digits)
+        if not formula:
+            return f"{entry.tex} = {value}"
+        if entry.formula == GIVEN:
+            return rf"{entry.tex} = {value} \quad \text{{(given)}}"
+        where = rf", \quad \text{{where }} {entry.where_tex}" if entry.where_tex else ""
+        return f"{entry.tex} = {entry.formula_tex} = {value}{where}"
+
+    def shown_notes(self, digits: int) -> list[str]:
+        """:attr:`notes`, and one more where the step changes some W^[l] or b^[l] below
+        ``digits`` significant digits, so that its new value prints as the old one."""
+        hidden, largest = [], 0.0
+        for entry in self.entries:
+            if entry.symbol.endswith("_new"):
+                old = self.entry(entry.symbol.removesuffix("_new"))
+                step = self.entry(f"η ∂C/∂{old.symbol}").value
+                if np.any(step) and _text_matrix(entry, digits) == _text_matrix(old, digits):
+                    hidden.append(old.symbol)
+                    largest = max(largest, float(np.max(np.abs(step))))
+        if not hidden:
+            return list(self.notes)
+        return [
+            *self.notes,
+            f"the step changes {_listing(hidden)} by at most {largest:.1e}, below the {digits} "
+            f"significant digits shown, so the new value{'s' if len(hidden) > 1 else ''} print"
+            f"{'' if len(hidden) > 1 else 's'} as the old: the rows η ∂C/∂W^[l] and η ∂C/∂b^[l] "
+            "show the change",
+        ]
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
@@ -282,10 +340,10 @@ class Trace:
             for entry in entries:
                 rows.append(
                     f"<tr><td class='symbol'>{symbols_html(entry.symbol)}</td>"
-                    f"<td class='formula'>{symbols_html(entry.formula)}</td>"
+                    f"<td class='formula'>{symbols_html(entry.formula_text())}</td>"
                     f"<td>{_html_matrix(entry, digits)}</td></tr>"
                 )
-        notes = "".join(f"<p>Note: {symbols_html(n)}</p>" for n in self.notes)
+        notes = "".join(f"<p>Note: {symbols_html(n)}</p>" for n in self.shown_notes(digits))
         body = (
             f'<div class="mlplab-trace"><style>{_CSS}</style>'
             f"<p><b>{symbols_html(self.header())}</b></p>"
@@ -320,6 +378,7 @@ class Trace:
                     "tex": e.tex,
                     "formula": e.formula,
                     "formula_tex": e.formula_tex,
+                    "where": e.where,
                     "kind": e.kind,
                     "shape": list(np.shape(e.value)),
                     "value": np.asarray(e.value, dtype=float).tolist(),
@@ -402,6 +461,8 @@ def _html_matrix(entry: Entry, digits: int) -> str:
 
 def _symbol_tex(symbol: str) -> str:
     """A trace symbol in LaTeX: ``z^[2]`` → ``z^{[2]}``, ``∂C/∂W^[3]`` → a fraction, ``_new``."""
+    if symbol.startswith("η "):
+        return rf"\eta {_symbol_tex(symbol[2:])}"
     tex = re.sub(r"\^\[(\w+)\]", r"^{[\1]}", symbol)
     tex = tex.replace("δ", r"\delta").replace("Δ", r"\Delta")
     if tex.startswith("∂C/∂"):
@@ -461,25 +522,27 @@ def trace(
     sums_tex = r"\sum_{k=1}^{N} " if N > 1 else ""
     entries: list[Entry] = []
 
-    def add(stage: str, symbol: str, formula: str, tex: str, value, kind: str) -> None:
-        entries.append(Entry(stage, symbol, _symbol_tex(symbol), formula, tex, value, kind))
+    def add(
+        stage: str, symbol: str, formula: str, tex: str, value, kind: str, where=("", "")
+    ) -> None:
+        entries.append(Entry(stage, symbol, _symbol_tex(symbol), formula, tex, value, kind, *where))
 
     add("forward", "a^[1]", "x", "x", cache.a[0], "points")
     for i, act in enumerate(net.activations):
         k, j = i + 2, i + 1  # layer l = k and the one before it
-        add("forward", f"W^[{k}]", "given", r"\text{given}", net.weights[i].copy(), "matrix")
-        add("forward", f"b^[{k}]", "given", r"\text{given}", net.biases[i].copy(), "vector")
+        add("forward", f"W^[{k}]", GIVEN, r"\text{given}", net.weights[i].copy(), "matrix")
+        add("forward", f"b^[{k}]", GIVEN, r"\text{given}", net.biases[i].copy(), "vector")
         z_text, z_tex = f"W^[{k}] a^[{j}] + b^[{k}]", f"W^{{[{k}]}} a^{{[{j}]}} + b^{{[{k}]}}"
         add("forward", f"z^[{k}]", z_text, z_tex, cache.z[i], "points")
-        a_text = f"σ(z^[{k}]), σ = {act.name}"
-        a_tex = rf"\sigma(z^{{[{k}]}}),\ \sigma = \text{{{act.name}}}"
-        add("forward", f"a^[{k}]", a_text, a_tex, cache.a[i + 1], "points")
+        sigma = (f"σ = {act.name}", rf"\sigma = \text{{{act.name}}}")
+        a_text, a_tex = f"σ(z^[{k}])", rf"\sigma(z^{{[{k}]}})"
+        add("forward", f"a^[{k}]", a_text, a_tex, cache.a[i + 1], "points", sigma)
         text, tex = f"diag(σ'(z^[{k}]))", rf"\operatorname{{diag}}(\sigma'(z^{{[{k}]}}))"
-        if act.name in _DERIVATIVES:
+        if act.name in _DERIVATIVES:  # σ'(z^[l]) written in a^[l] or z^[l]
             d_text, d_tex = _DERIVATIVES[act.name]
-            text += f", σ' = {d_text.replace('[l]', f'[{k}]')}"
-            tex += rf",\ \sigma' = {d_tex.replace('{[l]}', f'{{[{k}]}}')}"
-        add("forward", f"D^[{k}]", text, tex, act.df(cache.z[i]), "diagonal")
+            text += f" = diag({d_text.replace('[l]', f'[{k}]')})"
+            tex += rf" = \operatorname{{diag}}({d_tex.replace('{[l]}', f'{{[{k}]}}')})"
+        add("forward", f"D^[{k}]", text, tex, act.df(cache.z[i]), "diagonal", sigma)
 
     default = (
         f"{loss.name}(a^[L], y)",
@@ -490,7 +553,7 @@ def trace(
     c_text, c_tex, g_text, g_tex = (
         f.replace("[L]", f"[{L}]") for f in _LOSS_FORMULAS.get(loss.name, default)
     )
-    add("cost", "y", "given", r"\text{given}", Y, "points" if Y.ndim == 2 else "vector")
+    add("cost", "y", GIVEN, r"\text{given}", Y, "points" if Y.ndim == 2 else "vector")
     add("cost", "C", c_text, c_tex, np.asarray(cost), "scalar")
     add("cost", f"∂C/∂a^[{L}]", g_text, g_tex, dC_da, "points")
 
@@ -535,9 +598,15 @@ def trace(
     new_W, new_b = net.unflatten(params)
     for i in range(len(net.weights) - 1, -1, -1):
         k = i + 2
-        for name, value, kind in (("W", new_W[i], "matrix"), ("b", new_b[i], "vector")):
-            text = f"{name}^[{k}] − η ∂C/∂{name}^[{k}]"
-            tex = rf"{name}^{{[{k}]}} - \eta {_symbol_tex(f'∂C/∂{name}^[{k}]')}"
+        for name, value, gradient, kind in (
+            ("W", new_W[i], gW[i], "matrix"),
+            ("b", new_b[i], gb[i], "vector"),
+        ):
+            partial = f"∂C/∂{name}^[{k}]"
+            add("step", f"η {partial}", f"{lr:g} {partial}",
+                rf"{lr:g} {_symbol_tex(partial)}", lr * gradient, kind)  # fmt: skip
+            text = f"{name}^[{k}] − η {partial}"
+            tex = rf"{name}^{{[{k}]}} - \eta {_symbol_tex(partial)}"
             add("step", f"{name}^[{k}]_new", text, tex, value, kind)
     return Trace(
         entries, list(net.sizes), [a.name for a in net.activations], loss.name, float(lr), notes

@@ -106,7 +106,10 @@ def test_an_exercise_is_reproducible_from_its_seed(tmp_path, capsys):
             main(["trace", "--random", "--sizes", "2", "3", "1", "--seed", seed, "--out", str(out)])
             == 0
         )
-        return {f: (out / f).read_text() for f in ("exercise.md", "solution.md", "network.json")}
+        files = {f: (out / f).read_text() for f in ("exercise.md", "solution.md", "network.json")}
+        # the sheet names where its network file is: the one thing that depends on --out
+        files["exercise.md"] = files["exercise.md"].replace(str(out), "OUT")
+        return files
 
     first, again, other = make("5", "a"), make("5", "b"), make("6", "c")
     assert first == again
@@ -122,11 +125,27 @@ def test_an_exercise_is_reproducible_from_its_seed(tmp_path, capsys):
         assert value * 10 == round(value * 10)  # tenths, to work by hand
     # the command the sheet prints reproduces the solution
     command = sheet.split("print them with `mlplab ")[1].split("`")[0].split()
+    assert command[command.index("--weights") + 1] == "OUT/network.json"
     command[command.index("--weights") + 1] = str(tmp_path / "a" / "network.json")
     capsys.readouterr()
     assert main(command) == 0
     solution = first["solution.md"]
     assert solution.startswith("# Solution of exercise 5")
+    assert solution.endswith(capsys.readouterr().out)
+    assert "(loss half_sse)" not in sheet and "the cost is half the squared error" in sheet
+
+
+def test_an_exercise_sheet_command_works_from_where_it_was_made(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["trace", "--random", "--sizes", "2", "3", "1", "--seed", "5"]) == 0
+    sheet = (tmp_path / "exercise-5" / "exercise.md").read_text()
+    assert "print them from the folder that holds `exercise-5` with" in sheet
+    command = sheet.split("print them from the folder that holds `exercise-5` with `mlplab ")
+    command = command[1].split("`")[0].split()
+    assert command[command.index("--weights") + 1] == "exercise-5/network.json"
+    capsys.readouterr()
+    assert main(command) == 0  # as printed, from the folder the exercise was made in
+    solution = (tmp_path / "exercise-5" / "solution.md").read_text()
     assert solution.endswith(capsys.readouterr().out)
 
 

@@ -1,7 +1,7 @@
 import pytest
 
 from mlplab.cli import main
-from mlplab.experiments import STUDIES
+from mlplab.experiments import STUDIES, get_study
 
 
 def test_list_names_every_study(capsys):
@@ -9,6 +9,16 @@ def test_list_names_every_study(capsys):
     out = capsys.readouterr().out
     for name in STUDIES:
         assert name in out
+    assert "title" in out and "question" not in out  # the column holds titles
+
+
+@pytest.mark.parametrize("name", list(STUDIES))
+def test_a_study_has_one_title(quick_run, name):
+    """experiment list shows the title its report has (at the default parameters, which the
+    quick runs of these studies keep)."""
+    run = quick_run(name)
+    report = (run.out / "report.md").read_text()
+    assert report.splitlines()[0] == f"# {name}: {get_study(name).TITLE} (quick run)"
 
 
 def test_unknown_study_lists_the_valid_ones(capsys, tmp_path):

@@ -2,7 +2,15 @@ import numpy as np
 import pytest
 
 from mlplab import MLP
-from mlplab.experiments.dead_relu import DEAD, DEEP, WIDTH, active_units, kill_units, make_data
+from mlplab.experiments.dead_relu import (
+    DEAD,
+    DEEP,
+    WIDTH,
+    active_units,
+    kill_units,
+    make_data,
+    unit_numbers,
+)
 from tests.experiments.conftest import assert_one_line_error, assert_report_files, run_with_settings
 
 
@@ -52,9 +60,12 @@ def test_dead_relu_settings_reach_the_report(tmp_path):
         "bias": -0.5,
     }
     assert run.config["dead_units"] == [0, 1, 2] and run.metrics["dead_units"] == 3
-    for text in ("1-8-1, ReLU or leaky ReLU (α = 0.1)", "units 0..2", "1-8-8-1 ReLU"):
+    # units numbered from j = 1 as in the paper; both part 2 starts use He weights
+    for text in ("1-8-1, ReLU or leaky ReLU (α = 0.1)", "| units j = 1, 2, 3: b_j", "1-8-8-1 ReLU"):
         assert text in run.report
     assert "biases −0.5" in run.report and "the 3 dead ReLU units" in run.report
+    assert "biases 0 vs biases −0.5 (both He init)" in run.report
+    assert "He init vs" not in run.report and "units 0.." not in run.report
     assert all(end <= 8 for _, end in run.metrics["leaky_active_start_end"])
 
 
@@ -69,3 +80,9 @@ def test_dead_relu_settings_reach_the_report(tmp_path):
 )
 def test_dead_relu_bad_settings_are_one_line_errors(capsys, tmp_path, settings, message):
     assert_one_line_error(capsys, tmp_path, "dead-relu", *settings, message=message)
+
+
+def test_units_are_numbered_from_one():
+    assert unit_numbers(1) == "unit j = 1"
+    assert unit_numbers(3) == "units j = 1, 2, 3"
+    assert unit_numbers(6) == "units j = 1, …, 6"

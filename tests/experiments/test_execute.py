@@ -37,6 +37,10 @@ def test_run_all_writes_an_index_linking_every_report(tmp_path, monkeypatch):
     index = (tmp_path / "report.md").read_text()
     assert "[properties](properties/report.md)" in index
     assert "9/9" in index
+    assert "| study | title | checks passed |" in index
+    # the index of a quick run speaks of every study, not of one
+    assert "These are the small versions of the studies" in index
+    assert "This is the small version of the study" not in index
     assert results["properties"].passed
 
 

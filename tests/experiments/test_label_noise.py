@@ -6,6 +6,14 @@ def test_label_noise_quick_measures_both_label_sets(quick_run):
     assert_report_files(run)
     assert run.result.passed, [c for c in run.result.checks if not c.passed]
     assert abs(run.metrics["noise_mse_of_labels"] - 0.25) < 0.025
+    report = (run.out / "report.md").read_text()
+    # the realised noise level and the nominal σ², each named as what it is
+    level = f"{run.metrics['noise_mse_of_labels']:.3f}"
+    assert f"mean squared noise (the noise level) is {level} against the nominal σ² = 0.25" in (
+        report
+    )
+    assert f"the noise level {level} (the labels' mean squared noise)" in report
+    assert "RMS errors of the answer are taken on the shaded [−1.5, 1.5]" in report
     assert len(run.metrics["final_mse_vs_noisy_labels"]) == 2
 
 
@@ -20,7 +28,7 @@ def test_label_noise_settings_reach_the_report(tmp_path):
         "p = 97 parameters for N = 64 points",
         "N(0, 0.2²) noise",
         "1-8-8-1 sigmoid",
-        "K = 3 (48 steps)",
+        "3 passes over the N points (12 steps of ⌈N/B⌉ = 4 per epoch)",
     ):
         assert text in run.report
     assert "4353" not in run.report

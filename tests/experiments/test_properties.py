@@ -2,6 +2,7 @@ import math
 
 import pytest
 
+from mlplab.experiments.properties import LAMBDAS, ce_exact, ce_zero_text, scientific
 from tests.experiments.conftest import assert_one_line_error, assert_report_files, run_with_settings
 
 
@@ -13,6 +14,31 @@ def test_every_property_holds(quick_run):
     assert len(run.result.checks) == 9
     assert 30 < run.metrics["ce_zero_from_lambda"] < 45
     assert max(run.metrics["tanh_twin_max_difference"]) <= 1e-12
+    # the exact column is exact where float64 underflows, and the cause of mlplab's 0 is named
+    report = (run.out / "report.md").read_text()
+    assert "| 1000 | 0.000000e+00 | 4.568363e-434 | below float64's range |" in report
+    assert "cancellation in the formula as written, not float64's range" in report
+    assert "4.57e-434 at λ = 1000" in report
+
+
+def test_the_exact_cross_entropy_is_exact_beyond_float64():
+    for lam in (1.0, 20.0, 38.0, 100.0):
+        assert float(ce_exact(lam, 10)) == pytest.approx(math.log1p(9 * math.exp(-lam)), rel=1e-15)
+    assert scientific(ce_exact(1000.0, 10)) == "4.568363e-434"  # 9e^(−1000), below 4.9e-324
+    assert scientific(ce_exact(2.0, 3)) == f"{math.log1p(2 * math.exp(-2.0)):.6e}"
+
+
+def test_an_accurate_cross_entropy_is_not_blamed_on_cancellation():
+    metrics = {
+        "ce_zero_from_lambda": 745.1,
+        "ce_underflow_from_lambda": 746.6,
+        "ce_exact_text": [scientific(ce_exact(lam, 10)) for lam in LAMBDAS],
+        "ce_relative_error": [2e-16] * (len(LAMBDAS) - 1) + [None],
+        "ce_absolute_error": 1e-17,
+    }
+    text = ce_zero_text(metrics, 10)
+    assert "cancellation" not in text
+    assert "relative error of 2.0e-16 and returns 0 only from λ = 745.1" in text
 
 
 def test_properties_settings_reach_the_report(tmp_path):

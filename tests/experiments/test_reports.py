@@ -11,6 +11,7 @@ import pytest
 from mlplab.experiments import STUDIES
 from mlplab.experiments.common import TRAINS
 from mlplab.experiments.depth import best_depth_text
+from mlplab.experiments.higham import classified_text
 from mlplab.experiments.label_noise import noise_verdict
 from mlplab.experiments.mse_vs_ce import ce_faster
 from mlplab.experiments.report import QUICK_NOTE
@@ -120,7 +121,15 @@ def _depth(report: str, metrics: dict) -> list[str]:
 
 def _monomials(report: str, metrics: dict) -> list[str]:
     narrow, raw, rescaled = (max(v) for v in metrics["relative_error_median"].values())
+    k_narrow, k_raw, k_rescaled = (
+        int(np.argmax(v)) for v in metrics["relative_error_median"].values()
+    )
+    worst = (
+        f"largest relative error is that of x^{k_raw} with the raw input and of x^{k_rescaled} "
+        f"with the rescaled input; on [−1, 1] it is that of x^{k_narrow}."
+    )
     return [
+        *said(report, worst, True, f"relative errors {metrics['relative_error_median']}"),
         *said(report, "it does not work", raw > 0.5, f"raw wide-domain error {raw:.3g}"),
         *said(
             report,
@@ -139,12 +148,25 @@ def _monomials(report: str, metrics: dict) -> list[str]:
 
 def _mse_vs_ce(report: str, metrics: dict) -> list[str]:
     faster = [ce_faster(s) for s in metrics["summary"].values()]
-    return said(
+    reach = [r["epochs_to_target"] for s in metrics["summary"].values() for r in s.values()]
+    hits = [sum(v is not None for v in r) for r in reach]
+    partly = sum(0 < h < len(r) for h, r in zip(hits, reach, strict=True))
+    answer = report.split("## Answer")[1].split("## Checks")[0]
+    found = said(
         report,
         "Cross-entropy converges faster on every data set",
         all(faster),
         f"epochs to the target: {metrics['summary']}",
     )
+    found += said(
+        answer,
+        f"Every one of the {len(reach[0])} seeds reaches",
+        all(h == len(r) for h, r in zip(hits, reach, strict=True)) and len(reach[0]) > 1,
+        f"seeds reaching the target: {hits}",
+    )
+    if answer.count("seeds reach it)") != partly:  # the count only where some seeds fall short
+        found.append(f"the answer counts the seeds that reach the target {partly} times: {hits}")
+    return found
 
 
 def _batch_lr(report: str, metrics: dict) -> list[str]:
@@ -177,16 +199,36 @@ def _batch_lr(report: str, metrics: dict) -> list[str]:
 
 
 def _higham(report: str, metrics: dict) -> list[str]:
-    c10, c11 = metrics["classified"]["10"], metrics["classified"]["11"]
+    c10, c11, seeds = metrics["classified"]["10"], metrics["classified"]["11"], metrics["seeds"]
+    where, share = metrics["added_point_region"], metrics["region_b_share"]
     return [
-        *said(report, f"classified by {c10.count(10)} of", True, f"classified {c10}"),
-        *said(report, f"all 11 by {c11.count(11)} of", True, f"classified {c11}"),
+        *said(report, classified_text(10, c10, seeds), True, f"classified {c10}"),
+        *said(report, classified_text(11, c11, seeds), True, f"classified {c11}"),
+        *said(report, f"in region {where['10']}, and training", True, f"regions {where}"),
+        *said(report, f"it to region {where['11']}", where["10"] != where["11"], str(where)),
+        *said(report, f"B covers {share['10']:.0%} of [0, 1]² before and", True, str(share)),
+        *said(
+            report,
+            "The 11-point network misclassifies",
+            bool(metrics["misclassified"]["11"]),
+            f"misclassified {metrics['misclassified']['11']}",
+        ),
     ]
 
 
 def _properties(report: str, metrics: dict) -> list[str]:
     ok = sum(c["passed"] for c in metrics["checks"])
-    return said(report, f"{ok} of {len(metrics['checks'])} facts hold", True, "checks passed")
+    early = metrics["ce_zero_from_lambda"] < 0.9 * metrics["ce_underflow_from_lambda"]
+    return [
+        *said(report, f"{ok} of {len(metrics['checks'])} facts hold", True, "checks passed"),
+        *said(
+            report,
+            "cancellation in the formula as written",
+            early,
+            f"mlplab's CE is 0 from λ = {metrics['ce_zero_from_lambda']:.4g}, the exact value "
+            f"underflows from λ = {metrics['ce_underflow_from_lambda']:.4g}",
+        ),
+    ]
 
 
 def _cos4(report: str, metrics: dict) -> list[str]:
@@ -225,6 +267,10 @@ def test_a_contradicted_statement_is_found():
         "relative_error_median": {"a": [1e-3], "b": [0.9], "c": [0.95]},
     }
     report = f"# monomials: x (quick run)\n\n{QUICK_NOTE}\n\n| sup\\|σ'\\| is 1/4 | pass | |\n"
+    report += (
+        "The largest relative error is that of x^0 with the raw input and of x^0 with the "
+        "rescaled input; on [−1, 1] it is that of x^0.\n"
+    )
     assert contradictions("monomials", report, metrics) == [
         "does not say 'it does not work': raw wide-domain error 0.9"
     ]

@@ -58,7 +58,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "(mlplab experiment show NAME lists them)",
     )
     r.set_defaults(func=_cmd_run)
-    s = cmds.add_parser("show", help="a study's question and the parameters --set may change")
+    s = cmds.add_parser("show", help="a study's title and the parameters --set may change")
     s.add_argument("name", metavar="NAME", help=f"one of: {', '.join(STUDIES)}")
     s.set_defaults(func=_cmd_show)
 
@@ -72,7 +72,7 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 def _cmd_list(args: argparse.Namespace) -> int:
     table = Table(title="mlplab experiments")
     table.add_column("name")
-    table.add_column("question")
+    table.add_column("title")
     for name in STUDIES:
         table.add_row(name, get_study(name).TITLE)
     console.print(table)

@@ -180,7 +180,8 @@ def _exercise(args: argparse.Namespace) -> int:
     )
     out = Path(args.out or f"exercise-{args.seed}")
     write_json(out / "network.json", exercise.weights())
-    write_text(out / "exercise.md", exercise.questions())
+    # the sheet's command finds the network from where this command ran
+    write_text(out / "exercise.md", exercise.questions(str(out / "network.json")))
     write_text(out / "solution.md", exercise.solution(args.digits))
     print(f"wrote {out / 'exercise.md'}, {out / 'solution.md'} and {out / 'network.json'}")
     return 0

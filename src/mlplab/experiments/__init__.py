@@ -1,7 +1,8 @@
 """The classic studies, one module each, with a report that answers the question.
 
-Each study module defines ``TITLE`` (one line), ``DEFAULT_SEEDS``, ``PARAMETERS`` (what
-``--set`` may change, :mod:`mlplab.experiments.params`) and
+Each study module defines ``TITLE`` (one line: the title of its report at the default
+parameters, from the module's ``title()`` where the title names them), ``DEFAULT_SEEDS``,
+``PARAMETERS`` (what ``--set`` may change, :mod:`mlplab.experiments.params`) and
 ``run(out, quick, seeds, progress, **parameters) -> StudyResult``;
 :func:`mlplab.experiments.execute.run_study` runs one and writes its folder (figures,
 ``metrics.json``, ``config.json``, ``report.md``).

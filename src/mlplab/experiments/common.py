@@ -208,6 +208,12 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
+def listing(items: list) -> str:
+    """``"0"``, ``"0 and 1"``, ``"0, 1 and 2"``: items as a sentence lists them."""
+    words = [str(item) for item in items]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
 def seed_list(seeds: int) -> list[int]:
     """The seeds 0, 1, ..., seeds − 1."""
     return list(range(seeds))

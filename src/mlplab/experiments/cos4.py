@@ -1,12 +1,10 @@
-"""``cos4``: the seed configuration exactly.
+"""``cos4``: the course's baseline setup, (x − 2)cos(4x) with a sigmoid network and SGD.
 
 f(x) = (x − 2) cos(4x); N = 512 training and N/5 validation points from N(0, 1); a 1-64-64-1
 sigmoid network with weights from N(0, 1) and biases 0.03; MSE; SGD with η = 0.1 and batches
-of 128; K = 1000 epochs, each made of N/B = 4 passes over a fresh permutation of the data in
-minibatches (4 steps per pass, 16 per epoch, 16,000 steps in all). :func:`mlplab.fit` counts
-passes as its epochs, so the study trains 4000 of them and reports every fourth as an epoch.
-``--set n=N width=W epochs=K lr=η batch=B`` changes them (an epoch stays ⌊N/B⌋ passes of
-⌈N/B⌉ steps).
+of B = 128; 4000 epochs, an epoch being one pass over a fresh permutation of the N points in
+⌈N/B⌉ = 4 minibatches (16,000 steps in all), as in :func:`mlplab.fit` and ``mlplab train``.
+``--set n=N width=W epochs=E lr=η batch=B`` changes them.
 """
 
 from __future__ import annotations
@@ -25,6 +23,7 @@ from mlplab.experiments.common import (
     SeedRun,
     fmt,
     over_seeds,
+    plural,
     progress_bar,
     seed_list,
     settings,
@@ -34,7 +33,6 @@ from mlplab.experiments.common import (
 from mlplab.experiments.params import Parameter
 from mlplab.experiments.report import Check, StudyResult
 
-TITLE = "the seed configuration, (x−2)cos(4x) with a 1-64-64-1 sigmoid network and SGD"
 DEFAULT_SEEDS = {False: 3, True: 2}
 
 #: The 1-64-64-1 sigmoid network and SGD, η = 0.1, batch 128 (the epochs: :meth:`Setup.training`).
@@ -54,7 +52,7 @@ GRID = np.linspace(-2.0, 2.0, 801).reshape(-1, 1)
 PARAMETERS = (
     Parameter("n", 512, "training points N (and N/5 validation points)", low=2),
     Parameter("width", 64, "width of both hidden layers"),
-    Parameter("epochs", 1000, "epochs K, each ⌊N/B⌋ passes over the data", quick=50),
+    Parameter("epochs", 4000, "epochs E (passes over the N points, ⌈N/B⌉ steps each)", quick=200),
     Parameter("lr", 0.1, "SGD learning rate η", low=1e-6),
     Parameter("batch", 128, "batch size B (at most N)"),
 )
@@ -62,7 +60,7 @@ PARAMETERS = (
 
 @dataclasses.dataclass(frozen=True)
 class Setup:
-    """The configuration the study varies: N, the hidden width, K, η and B.
+    """The configuration the study varies: N, the hidden width, the epochs E, η and B.
 
     Raises
     ------
@@ -72,7 +70,7 @@ class Setup:
 
     n: int = 512
     width: int = 64
-    epochs: int = 1000
+    epochs: int = 4000
     lr: float = 0.1
     batch: int = 128
 
@@ -83,14 +81,14 @@ class Setup:
             )
 
     @property
-    def passes(self) -> int:
-        """Passes over the data per epoch K: ⌊N/B⌋."""
-        return self.n // self.batch
+    def steps_per_epoch(self) -> int:
+        """SGD steps per epoch (one pass over the N points in minibatches of B): ⌈N/B⌉."""
+        return math.ceil(self.n / self.batch)
 
     @property
-    def steps_per_epoch(self) -> int:
-        """SGD steps per epoch K: ⌊N/B⌋ passes of ⌈N/B⌉ steps."""
-        return self.passes * math.ceil(self.n / self.batch)
+    def steps(self) -> int:
+        """SGD steps in all: E epochs of ⌈N/B⌉ steps."""
+        return self.epochs * self.steps_per_epoch
 
     @property
     def sizes(self) -> str:
@@ -103,14 +101,13 @@ class Setup:
         return 2 * w + (w + 1) * w + (w + 1)
 
     def training(self) -> TrainConfig:
-        """:data:`CONFIG` with this width, η and B, for K epochs of ⌊N/B⌋ passes (``fit``
-        epochs are passes)."""
+        """:data:`CONFIG` with this width, η, B and number of epochs."""
         return dataclasses.replace(
             CONFIG,
             hidden=[self.width, self.width],
             lr=self.lr,
             batch_size=self.batch,
-            epochs=self.passes * self.epochs,
+            epochs=self.epochs,
         )
 
     def data(self, noise: float = 0.0) -> tuple[np.ndarray, ...]:
@@ -126,9 +123,21 @@ class Setup:
         return x, f(x) + noise * noise_draw, x_val, f(x_val), f(x)
 
 
-def per_epoch(runs: list[SeedRun], attr: str, setup: Setup) -> np.ndarray:
-    """``history.<attr>`` at the end of every epoch K (every ⌊N/B⌋-th pass), shape (runs, K)."""
-    return stack(runs, attr)[:, setup.passes - 1 :: setup.passes]
+def title(sizes: str) -> str:
+    """The study's title for the network ``sizes`` (``1-64-64-1``)."""
+    return f"the course's baseline setup, (x−2)cos(4x) with a {sizes} sigmoid network and SGD"
+
+
+TITLE = title(Setup().sizes)
+
+
+def epoch_label(setup: Setup) -> str:
+    """The x-axis label of a curve recorded once per epoch."""
+    size = f"{setup.batch}" if setup.n % setup.batch == 0 else f"at most {setup.batch}"
+    return (
+        f"epoch (one pass over the N = {setup.n} points: "
+        f"{plural(setup.steps_per_epoch, 'SGD step')} on batches of {size})"
+    )
 
 
 @functools.lru_cache(maxsize=2)
@@ -158,7 +167,7 @@ def run(
     progress: bool,
     n: int = 512,
     width: int = 64,
-    epochs: int = 1000,
+    epochs: int = 4000,
     lr: float = 0.1,
     batch: int = 128,
 ) -> StudyResult:
@@ -167,8 +176,8 @@ def run(
     runs = list(train(setup, seeds, progress))
     tr = setup.training()
     p = runs[0].net.num_parameters
-    val = per_epoch(runs, "val_loss", setup)
-    train_loss = per_epoch(runs, "train_loss", setup)
+    val = stack(runs, "val_loss")
+    train_loss = stack(runs, "train_loss")
     final_val = val[:, -1]
     truth = get_target("cos4")(GRID)
     abs_err = np.array([np.abs(run.net(GRID) - truth).ravel() for run in runs])
@@ -193,10 +202,7 @@ def run(
     plots.band(ax, ks, train_loss, label="training MSE", color="tab:blue")
     plots.band(ax, ks, val, label="validation MSE", color="tab:red")
     ax.set_yscale("log")
-    ax.set_xlabel(
-        f"epoch ({setup.passes} passes of {setup.steps_per_epoch // setup.passes} SGD steps "
-        f"with {batch} points)"
-    )
+    ax.set_xlabel(epoch_label(setup))
     ax.set_ylabel("MSE")
     ax.set_title(f"cos4: loss per epoch, {over_seeds(seeds, band=True)}")
     ax.legend()
@@ -223,7 +229,7 @@ def run(
         ),
         Check(
             f"{epochs} epochs of {setup.steps_per_epoch} steps were taken",
-            all(run.history.steps == epochs * setup.steps_per_epoch for run in runs),
+            all(run.history.steps == setup.steps for run in runs),
             f"steps = {[run.history.steps for run in runs]}",
         ),
         Check(
@@ -234,18 +240,19 @@ def run(
     ]
     answer = (
         f"The network has p = {p} parameters for N = {len(x)} training points (p/N = "
-        f"{p / len(x):.1f}). After {epochs} epochs ({runs[0].history.steps} SGD steps) the "
+        f"{p / len(x):.1f}). After {epochs} epochs ({runs[0].history.steps:,} SGD steps) the "
         f"final validation MSE ({over_seeds(seeds, 'median over')}) is {fmt(med)} (min "
         f"{fmt(final_val.min())}, max {fmt(final_val.max())}); the training MSE is "
         f"{fmt(metrics['final_train_mse_median'])}. The largest error on [−2, 2] is "
         f"{fmt(float(np.median(errors)))} (median over seeds), found at x = "
-        f"{', '.join(f'{v:+.2f}' for v in where)}; {int(np.sum(np.abs(x) > 1.5))} of the "
-        f"{len(x)} N(0, 1) training inputs lie beyond |x| = 1.5."
+        f"{', '.join(f'{v:+.2f}'.replace('-', '−') for v in where)}; "
+        f"{int(np.sum(np.abs(x) > 1.5))} of the {len(x)} N(0, 1) training inputs lie beyond "
+        "|x| = 1.5."
     )
     return StudyResult(
-        title=f"the seed configuration, (x−2)cos(4x) with a {setup.sizes} sigmoid network and SGD",
-        question=f"How well does the seed configuration (SGD on a sigmoid network with p = {p} "
-        f"parameters) learn f(x) = (x−2)cos(4x) from N = {len(x)} normal samples?",
+        title=title(setup.sizes),
+        question=f"How well does the course's baseline setup (SGD on a sigmoid network with "
+        f"p = {p} parameters) learn f(x) = (x−2)cos(4x) from N = {len(x)} normal samples?",
         setup=[
             ("target", "f(x) = (x−2)cos(4x)"),
             ("data", f"N = {len(x)} training, {len(x_val)} validation, x ~ N(0, 1)"),
@@ -253,15 +260,9 @@ def run(
             ("initialisation", "weights N(0, 1), biases 0.03"),
             ("parameters p", str(p)),
             ("loss", "MSE"),
-            (
-                "optimiser",
-                f"SGD, η = {lr:g}, batch {batch}, K = {epochs} epochs of {setup.passes} passes",
-            ),
-            (
-                "steps",
-                f"{epochs * setup.steps_per_epoch} (⌈N/B⌉ = "
-                f"{setup.steps_per_epoch // setup.passes} per pass)",
-            ),
+            ("optimiser", f"SGD, η = {lr:g}, batch B = {batch}, {epochs} epochs"),
+            ("epoch", "one pass over a fresh permutation of the N training points"),
+            ("steps", f"{setup.steps:,} (⌈N/B⌉ = {setup.steps_per_epoch} per epoch)"),
             ("seeds", f"{seeds} (initial weights and batch order)"),
         ],
         figures=[

@@ -7,7 +7,7 @@ parameters stay bitwise equal to their initial values. The same network with lea
 (α = 0.01) gets gradients α times as large, and the units move.
 
 Part 2 follows the fraction of dead units (off on every training point) during training of a
-deeper ReLU network with He initialisation and with a harmful one (biases −1).
+deeper ReLU network with He weights and biases 0, and with a harmful start (biases −1).
 
 ``--set width=20 dead=6 alpha=0.01 deep=32,32,32 bias=-1`` changes the part 1 width, the number
 of units killed, the leaky slope, the hidden widths of part 2 and its harmful bias.
@@ -75,6 +75,15 @@ def kill_units(net: MLP, x: np.ndarray, dead: int) -> None:
     b[:dead] = -(np.abs(W[:dead, 0]) * np.max(np.abs(x)) + MARGIN)
 
 
+def unit_numbers(dead: int) -> str:
+    """The killed units as the paper numbers the units of a layer, from j = 1:
+    ``"units j = 1, …, 6"`` (the code's rows 0 .. dead − 1)."""
+    if dead == 1:
+        return "unit j = 1"
+    numbers = ", ".join(map(str, range(1, dead + 1))) if dead <= 3 else f"1, …, {dead}"
+    return f"units j = {numbers}"
+
+
 def active_units(net: MLP, x: np.ndarray) -> int:
     """Hidden units with z > 0 on at least one row of ``x`` (all hidden layers).
 
@@ -118,7 +127,7 @@ def run(
     )
     parts: dict[str, list] = {}
     start: dict[str, list[MLP]] = {}
-    harmful = f"He init, biases {minus(bias)}"
+    good, harmful = "biases 0", f"biases {minus(bias)}"  # both with He weights
     with progress_bar("dead-relu runs", 4 * seeds, progress) as advance:
         for act in ("relu", leaky_name):
             cfg = dataclasses.replace(tr, activation=act)
@@ -136,7 +145,7 @@ def run(
                 advance=advance,
             )
         deep_tr = dataclasses.replace(tr, hidden=list(deep), activation="relu", lr=0.05)
-        for label, b in (("He init, biases 0", 0.0), (harmful, bias)):
+        for label, b in ((good, 0.0), (harmful, bias)):
             cfg = dataclasses.replace(deep_tr, bias_init=str(b))
             parts[label] = train_seeds(
                 cfg, x, y, seeds_, monitor=lambda n: active_units(n, x), advance=advance
@@ -182,16 +191,14 @@ def run(
     axes[0].legend(loc="center right")
     total = sum(deep)
     dead_frac = {}
-    for color, label in zip(
-        ("tab:green", "tab:purple"), ("He init, biases 0", harmful), strict=True
-    ):
+    for color, label in zip(("tab:green", "tab:purple"), (good, harmful), strict=True):
         frac = 1.0 - stack(parts[label], "monitor") / total
         dead_frac[label] = frac
         plots.band(axes[1], np.arange(frac.shape[1]), frac, label, color)
     axes[1].set_xlabel("epoch")
     axes[1].set_ylabel("fraction of dead hidden units")
     axes[1].set_ylim(-0.02, 1.02)
-    axes[1].set_title(f"ReLU {deep_sizes}: dead units during training")
+    axes[1].set_title(f"ReLU {deep_sizes}, He weights: dead units during training")
     axes[1].legend(loc="upper right")
     fig.suptitle(f"{over_seeds(seeds, 'Median of', band=True)}; SGD on sin(πx), 128 points")
     plots.save_figure(fig, out / "active_units.png")
@@ -266,12 +273,11 @@ def run(
         f"{', '.join(f'{int(a[0])}->{int(a[-1])}' for a in leaky_active)}). A leaky unit that "
         f"is off everywhere acts as the linear map α(w_j x + b_j); its gradient is α = "
         f"{alpha:g} times that of a live unit and can push b_j either way, so it revives only "
-        f"when the cost pulls z_j upwards. In the {deep_sizes} ReLU network, He "
-        f"initialisation starts "
-        f"with {metrics['dead_fraction_he']['start']:.0%} dead hidden units and ends with "
-        f"{metrics['dead_fraction_he']['end']:.0%}; biases of {minus(bias)} start with "
-        f"{metrics['dead_fraction_harmful']['start']:.0%} and end with "
-        f"{metrics['dead_fraction_harmful']['end']:.0%} (medians over seeds)."
+        f"when the cost pulls z_j upwards. In the {deep_sizes} ReLU network with He weights "
+        f"and biases 0, {metrics['dead_fraction_he']['start']:.0%} of the hidden units are "
+        f"dead at the start and {metrics['dead_fraction_he']['end']:.0%} at the end; with "
+        f"biases {minus(bias)}, {metrics['dead_fraction_harmful']['start']:.0%} at the start "
+        f"and {metrics['dead_fraction_harmful']['end']:.0%} at the end (medians over seeds)."
     )
     return StudyResult(
         title=TITLE,
@@ -281,7 +287,7 @@ def run(
         setup=[
             ("data", "128 points x uniform on [−1, 1], y = sin(πx)"),
             ("part 1 network", f"1-{width}-1, ReLU or leaky ReLU (α = {alpha:g}), He init"),
-            ("dead units", f"units 0..{dead - 1}: b_j = −(|w_j| max|x| + {MARGIN})"),
+            ("dead units", f"{unit_numbers(dead)}: b_j = −(|w_j| max|x| + {MARGIN})"),
             ("part 2 network", f"{deep_sizes} ReLU, He init, biases 0 or {minus(bias)}"),
             (
                 "training",
@@ -295,7 +301,8 @@ def run(
             (
                 "active_units.png",
                 "Left: active units per epoch, ReLU vs leaky ReLU. Right: "
-                f"fraction of dead units per epoch, He init vs biases {minus(bias)}.",
+                f"fraction of dead units per epoch, biases 0 vs biases {minus(bias)} (both He "
+                "init).",
             )
         ],
         answer=answer,

@@ -15,7 +15,12 @@ from pathlib import Path
 
 from mlplab.experiments import STUDIES, get_study
 from mlplab.experiments.params import parameters, values, written
-from mlplab.experiments.report import QUICK_NOTE, StudyResult, markdown_table, render_report
+from mlplab.experiments.report import (
+    QUICK_INDEX_NOTE,
+    StudyResult,
+    markdown_table,
+    render_report,
+)
 from mlplab.io import write_json, write_text
 from mlplab.runfolder import staged
 
@@ -154,8 +159,8 @@ def run_all(
         [
             f"# mlplab experiments{mode}",
             "Each study answers one question with numbers; open its report for the figures."
-            + (f"\n\n{QUICK_NOTE}" if quick else ""),
-            markdown_table(["study", "question", "checks passed"], rows),
+            + (f"\n\n{QUICK_INDEX_NOTE}" if quick else ""),
+            markdown_table(["study", "title", "checks passed"], rows),
             f"All studies took {seconds:.0f} s. Rerun with:",
             f"```\n{command_line('all', out, quick, seeds)}\n```",
         ]

@@ -21,19 +21,22 @@ from mlplab.data import paper_example
 from mlplab.experiments.common import (
     SeedRun,
     fmt,
-    plural,
+    listing,
     progress_bar,
     settings,
     train_seeds,
 )
 from mlplab.experiments.params import Parameter
 from mlplab.experiments.report import Check, StudyResult, markdown_table
+from mlplab.network import MLP
 
-TITLE = "the paper's 2-2-3-2 sigmoid example, 10 and 11 points, single-point SGD"
 DEFAULT_SEEDS = {False: 2, True: 1}
 
 X10, _ONE_HOT = paper_example()
 LABELS10 = _ONE_HOT.argmax(axis=1)  # 0 = category A, 1 = category B
+CATEGORIES = ("A", "B")
+#: Points of [0, 1]² (a 201 × 201 grid) on which the shares of the decision regions are measured.
+SQUARE = np.stack(np.meshgrid(np.linspace(0, 1, 201), np.linspace(0, 1, 201)), -1).reshape(-1, 2)
 EXTRA_POINT = (0.3, 0.7)
 ETA = 0.05
 STEPS = 1_000_000
@@ -64,6 +67,14 @@ CONFIG = TrainConfig(
     batch_size=1,
     batch_sampling="replacement",
 )
+
+
+def title(sizes: str) -> str:
+    """The study's title for the network ``sizes`` (``2-2-3-2``)."""
+    return f"the paper's {sizes} sigmoid example, 10 and 11 points, single-point SGD"
+
+
+TITLE = title("2-2-3-2")
 
 
 def points(variant: int, extra: tuple[float, ...] = EXTRA_POINT) -> tuple[np.ndarray, np.ndarray]:
@@ -106,12 +117,123 @@ def plot_regions(
     plots.plot_regions(ax, lambda P: run.net(P).argmax(axis=1), X, labels, 2, names=names)
     if variant == 11:
         ax.plot(*extra, "s", ms=14, mfc="none", color="black", label="added point")
-    ok = int(np.sum(run.net(X).argmax(axis=1) == labels))
+    else:
+        ax.plot(
+            *extra,
+            "s",
+            ms=14,
+            mfc="none",
+            color="gray",
+            label="point added in the 11-point problem",
+        )
+    wrong = run.net(X).argmax(axis=1) != labels
+    if wrong.any():
+        ax.plot(
+            *X[wrong].T,
+            "o",
+            ms=20,
+            mfc="none",
+            mew=2,
+            color="crimson",
+            label=f"misclassified ({int(wrong.sum())})",
+        )
+    ok = int(np.sum(~wrong))
     ax.set_title(
         f"{variant} points, seed {seed}: {ok}/{len(labels)} classified\n"
         "(blue region: A, orange region: B)"
     )
-    ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
+    # below the square, where it hides no point
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=8, markerscale=0.7)
+
+
+def seeds_named(seeds: list[int]) -> str:
+    """``"seed 1"``, ``"seeds 0 and 1"``."""
+    return f"seed{'s' if len(seeds) > 1 else ''} {listing(seeds)}"
+
+
+def classified_text(n: int, classified: list[int], seeds: list[int]) -> str:
+    """How many of the ``n`` points each seed classifies, as a clause: seeds with the same
+    count together, the best first (``"seeds 0 and 1 classify all 10 points"``, ``"seed 0
+    classifies all 11 points and seed 1 classifies 10 of the 11 points"``)."""
+    groups: dict[int, list[int]] = {}
+    for count, seed in zip(classified, seeds, strict=True):
+        groups.setdefault(count, []).append(seed)
+    clauses = []
+    for count in sorted(groups, reverse=True):
+        what = (
+            f"all {n} points"
+            if count == n
+            else "none of them"
+            if count == 0
+            else f"{count} of the {n} points"
+        )
+        verb = "classify" if len(groups[count]) > 1 else "classifies"
+        clauses.append(f"{seeds_named(groups[count])} {verb} {what}")
+    return listing(clauses)
+
+
+def costs_text(costs: list[float], seeds: list[int]) -> str:
+    """``"5.06e-05 (seed 0) and 5.26e-05 (seed 1)"``."""
+    return listing([f"{fmt(c)} (seed {s})" for c, s in zip(costs, seeds, strict=True)])
+
+
+def category(net: MLP, point: tuple[float, ...]) -> str:
+    """The category, A or B, of the region ``net`` puts ``point`` in."""
+    return CATEGORIES[int(net(np.array([point])).argmax(axis=1)[0])]
+
+
+def misclassified(net: MLP, variant: int, extra: tuple[float, ...]) -> list[str]:
+    """The points of ``variant`` that ``net`` puts in the other region, as
+    ``"(0.6, 0.9) of category A"``."""
+    X, labels = points(variant, extra)
+    wrong = net(X).argmax(axis=1) != labels
+    return [
+        f"({x:g}, {y:g}) of category {CATEGORIES[k]}"
+        for (x, y), k in zip(X[wrong], labels[wrong], strict=True)
+    ]
+
+
+def region_change(net10: MLP, net11: MLP, extra: tuple[float, ...]) -> dict:
+    """What adding ``extra`` to B changes between the networks of the two regions figures:
+    the region each puts the added point in, the share of [0, 1]² in region B for each, the
+    share of the square whose region changes, and the points each misclassifies."""
+    b10, b11 = (net(SQUARE).argmax(axis=1) == 1 for net in (net10, net11))
+    return {
+        "added_point_region": {"10": category(net10, extra), "11": category(net11, extra)},
+        "region_b_share": {"10": float(b10.mean()), "11": float(b11.mean())},
+        "changed_share": float(np.mean(b10 != b11)),
+        "misclassified": {
+            "10": misclassified(net10, 10, extra),
+            "11": misclassified(net11, 11, extra),
+        },
+    }
+
+
+def change_text(change: dict, seeds: dict[int, int], added: str) -> str:
+    """The change from ``regions_10.png`` to ``regions_11.png`` in words, from
+    :func:`region_change` and the seed each figure shows."""
+    where, share = change["added_point_region"], change["region_b_share"]
+    wrong = {v: change["misclassified"][str(v)] for v in (10, 11)}
+    shown = (
+        f"seed {seeds[10]} for both"
+        if seeds[10] == seeds[11]
+        else f"seed {seeds[10]} for 10 points, seed {seeds[11]} for 11"
+    )
+    after = (
+        f"leaves it in region {where['11']}"
+        if where["11"] == where["10"]
+        else f"moves it to region {where['11']}"
+    )
+    errors = " ".join(
+        f"The {v}-point network misclassifies {listing(wrong[v])}." for v in (10, 11) if wrong[v]
+    )
+    return (
+        f"In the figures (the lowest-cost seed of each problem: {shown}), the 10-point network "
+        f"puts {added} in region {where['10']}, and training with it in category B {after}. "
+        f"Region B covers {share['10']:.0%} of [0, 1]² before and {share['11']:.0%} after; "
+        f"{change['changed_share']:.0%} of the square changes region. "
+        + (errors or "Both networks classify all their points.")
+    )
 
 
 def run(
@@ -159,13 +281,16 @@ def run(
 
     classified: dict[int, list[int]] = {}
     final_cost: dict[int, list[float]] = {}
+    shown: dict[int, SeedRun] = {}  # the run each regions figure shows, and its seed
+    shown_seed: dict[int, int] = {}
     for variant in (10, 11):
         X, labels = points(variant, point)
         classified[variant] = [int(np.sum(r.net(X).argmax(1) == labels)) for r in results[variant]]
         final_cost[variant] = [r.history.train_loss[-1] for r in results[variant]]
         best = int(np.argmin(final_cost[variant]))
-        fig, (ax,) = plots.new_figure(width=5.2, height=5.2)
-        plot_regions(ax, results[variant][best], variant, seed_ids[best], point)
+        shown[variant], shown_seed[variant] = results[variant][best], seed_ids[best]
+        fig, (ax,) = plots.new_figure(width=5.2, height=6.0)
+        plot_regions(ax, shown[variant], variant, shown_seed[variant], point)
         plots.save_figure(fig, out / f"regions_{variant}.png")
 
     rows = [
@@ -174,7 +299,6 @@ def run(
         for k, s in enumerate(seed_ids)
     ]
     all10 = [c == 10 for c in classified[10]]
-    all11 = [c == 11 for c in classified[11]]
     n_steps, n_steps11 = steps_taken(10, steps), steps_taken(11, steps)
     layers = len(hidden) + 2
     checks = [
@@ -191,19 +315,17 @@ def run(
             f"steps: {[r.history.steps for r in results[10]]}",
         ),
     ]
+    change = region_change(shown[10].net, shown[11].net, point)
     answer = (
         f"After {n_steps:,} steps of SGD with η = {eta:g} on single points, the 10-point "
-        f"problem ends with cost {', '.join(fmt(c) for c in final_cost[10])} and "
-        f"{', '.join(map(str, classified[10]))} of 10 points classified (seeds "
-        f"{', '.join(map(str, seed_ids))}); every point is classified by {sum(all10)} of "
-        f"{plural(len(all10), 'seed')}. With {added} added to category B, after "
-        f"{n_steps11:,} steps the cost ends at "
-        f"{', '.join(fmt(c) for c in final_cost[11])} with "
-        f"{', '.join(map(str, classified[11]))} of 11 classified (all 11 by {sum(all11)} of "
-        f"{plural(len(all11), 'seed')})."
+        f"problem ends with cost {costs_text(final_cost[10], seed_ids)}, and "
+        f"{classified_text(10, classified[10], seed_ids)}. With {added} added to category B, "
+        f"after {n_steps11:,} steps the cost ends at {costs_text(final_cost[11], seed_ids)}, "
+        f"and {classified_text(11, classified[11], seed_ids)}. "
+        + change_text(change, shown_seed, added)
     )
     return StudyResult(
-        title=f"the paper's {sizes} sigmoid example, 10 and 11 points, single-point SGD",
+        title=title(sizes),
         question="Does the paper's small sigmoid network, trained by single-point SGD, separate "
         "the two categories, and what happens when a point is added that makes the boundary "
         "bend?",
@@ -222,8 +344,16 @@ def run(
         ],
         figures=[
             ("cost.png", "Cost against iteration (log-log)."),
-            ("regions_10.png", "Decision regions of the 10-point problem (lowest-cost seed)."),
-            ("regions_11.png", "Decision regions with the added point (lowest-cost seed)."),
+            (
+                "regions_10.png",
+                "Decision regions of the 10-point problem (lowest-cost seed); a red ring marks "
+                "a misclassified point.",
+            ),
+            (
+                "regions_11.png",
+                "Decision regions with the added point (lowest-cost seed); a red ring marks a "
+                "misclassified point.",
+            ),
         ],
         answer=answer,
         metrics={
@@ -231,6 +361,8 @@ def run(
             "seeds": seed_ids,
             "final_cost": final_cost,
             "classified": classified,
+            "figure_seeds": shown_seed,
+            **change,
         },
         checks=checks,
         config={

@@ -23,41 +23,53 @@ from mlplab.experiments.common import (
     progress_bar,
     seed_list,
     settings,
+    stack,
     train_seeds,
 )
 from mlplab.experiments.params import Parameter
 from mlplab.experiments.report import Check, StudyResult
 
-TITLE = "does the p ≫ N network fit noise on the cos4 labels?"
 DEFAULT_SEEDS = cos4.DEFAULT_SEEDS
 NOISE = 0.5
+#: The RMS errors of the answer are taken on [−INNER, INNER], inside the data's bulk.
+INNER = 1.5
 PARAMETERS = (
     Parameter("noise", NOISE, "standard deviation of the label noise", low=0.01),
     *cos4.PARAMETERS,
 )
 
 
+def title(p: int, n: int) -> str:
+    """The study's title for a network of ``p`` parameters on ``n`` points."""
+    return f"does the cos4 network (p = {p}, N = {n}) fit noise on its labels?"
+
+
+TITLE = title(cos4.Setup().parameter_count(), cos4.Setup().n)
+
+
 def noise_verdict(final_mse: float, noise_mse: float) -> str:
     """What the final training MSE against the noisy labels says, from the numbers alone.
 
-    Below half the labels' mean squared noise the network interpolates the noise; within a
+    ``noise_mse`` is the noise level: the mean squared noise (y_i − f(x_i))² of the labels
+    drawn, near the nominal σ². Below half of it the network interpolates the noise; within a
     factor 2 of it, it fits f and leaves the noise; above twice the noise level it has not even
     fitted f within the budget (still underfitting).
     """
+    level = f"the noise level {noise_mse:.3f} (the labels' mean squared noise)"
     if final_mse < 0.5 * noise_mse:
         return (
             f"it fits the noise: the training MSE against the noisy labels, {fmt(final_mse)}, "
-            f"falls well below the noise level {noise_mse:.3f}"
+            f"falls well below {level}"
         )
     if final_mse <= 2.0 * noise_mse:
         return (
             f"it does not interpolate the noise within this budget: the training MSE against "
-            f"the noisy labels, {fmt(final_mse)}, stays near the noise level {noise_mse:.3f}"
+            f"the noisy labels, {fmt(final_mse)}, stays near {level}"
         )
     return (
         f"it has not yet fitted even the clean function within this budget: the training MSE "
-        f"against the noisy labels, {fmt(final_mse)}, is {final_mse / noise_mse:.1f} times the "
-        f"noise level {noise_mse:.3f}, so the question of fitting the noise is not reached"
+        f"against the noisy labels, {fmt(final_mse)}, is {final_mse / noise_mse:.1f} times "
+        f"{level}, so the question of fitting the noise is not reached"
     )
 
 
@@ -69,7 +81,7 @@ def run(
     noise: float = NOISE,
     n: int = 512,
     width: int = 64,
-    epochs: int = 1000,
+    epochs: int = 4000,
     lr: float = 0.1,
     batch: int = 128,
 ) -> StudyResult:
@@ -104,35 +116,44 @@ def run(
     ax.set_xlim(-2, 2)
     ax.set_xlabel("x")
     ax.set_ylabel("|network(x) − f(x)|")
+    ax.axvspan(
+        -INNER,
+        INNER,
+        color="gray",
+        alpha=0.1,
+        lw=0,
+        label=f"[−{INNER:g}, {INNER:g}]: where the RMS errors are taken",
+    )
     ax.set_title("Error against the clean function on a grid of [−2, 2]")
-    ax.legend()
+    ax.legend(fontsize=8)
     plots.save_figure(fig, out / "error.png")
 
-    vs_noisy = cos4.per_epoch(noisy, "train_loss", setup)
-    vs_clean = cos4.per_epoch(noisy, "val_loss", setup)
+    noise_mse = float(np.mean((y_noisy - y_clean) ** 2))
+    vs_noisy = stack(noisy, "train_loss")
+    vs_clean = stack(noisy, "val_loss")
+    clean_train = stack(clean, "train_loss")
     ks = np.arange(1, vs_noisy.shape[1] + 1)
     fig, (ax,) = plots.new_figure()
     plots.band(ax, ks, vs_noisy, "MSE against the noisy labels it is trained on", "tab:red")
     plots.band(ax, ks, vs_clean, "MSE against the clean labels f(x_i)", "tab:green")
-    plots.band(
-        ax,
-        ks,
-        cos4.per_epoch(clean, "train_loss", setup),
-        "clean run: its training MSE",
-        "tab:blue",
+    plots.band(ax, ks, clean_train, "clean run: its training MSE", "tab:blue")
+    ax.axhline(
+        noise_mse,
+        color="gray",
+        ls=":",
+        label=f"noise level {noise_mse:.3f}: the labels' mean squared noise "
+        f"(nominal σ² = {noise**2:g})",
     )
-    ax.axhline(noise**2, color="gray", ls=":", label=f"noise variance {noise**2:g}")
     ax.set_yscale("log")
-    ax.set_xlabel("epoch")
+    ax.set_xlabel(cos4.epoch_label(setup))
     ax.set_ylabel("MSE on the training inputs")
     ax.set_title("Training loss of the noisy run against noisy and clean labels")
     ax.legend(fontsize=8)
     plots.save_figure(fig, out / "train_loss.png")
 
-    noise_mse = float(np.mean((y_noisy - y_clean) ** 2))
     final_noisy = float(np.median(vs_noisy[:, -1]))
     final_clean = float(np.median(vs_clean[:, -1]))
-    inner = np.abs(grid.ravel()) <= 1.5
+    inner = np.abs(grid.ravel()) <= INNER
     rms_clean_all = np.sqrt(np.mean(err_clean[:, inner] ** 2, axis=1))
     rms_noisy_all = np.sqrt(np.mean(err_noisy[:, inner] ** 2, axis=1))
     rms_clean, rms_noisy = float(np.median(rms_clean_all)), float(np.median(rms_noisy_all))
@@ -147,7 +168,7 @@ def run(
         "noise_mse_of_labels": noise_mse,
         "final_mse_vs_noisy_labels": vs_noisy[:, -1].tolist(),
         "final_mse_vs_clean_labels": vs_clean[:, -1].tolist(),
-        "final_train_mse_clean_run": cos4.per_epoch(clean, "train_loss", setup)[:, -1].tolist(),
+        "final_train_mse_clean_run": clean_train[:, -1].tolist(),
         "rms_error_on_grid_abs_x_le_1.5": {
             "clean": rms_clean_all.tolist(),
             "noisy": rms_noisy_all.tolist(),
@@ -164,9 +185,9 @@ def run(
     verdict = noise_verdict(final_noisy, noise_mse)
     answer = (
         f"With p = {noisy[0].net.num_parameters} parameters and N = {len(x)} points, after "
-        f"{epochs} epochs ({epochs * setup.steps_per_epoch} steps) {verdict} (medians "
-        f"over seeds). Against the clean labels at the same inputs the final MSE is "
-        f"{fmt(final_clean)}. On [−1.5, 1.5] the "
+        f"{epochs} epochs ({setup.steps:,} steps; {over_seeds(seeds, 'medians over')}) "
+        f"{verdict}. Against the clean labels at the same inputs the final MSE is "
+        f"{fmt(final_clean)}. On [−{INNER:g}, {INNER:g}] the "
         f"RMS error against the clean function is {fmt(rms_noisy)} when trained on noisy "
         f"labels (seeds range {fmt(rms_noisy_all.min())} to {fmt(rms_noisy_all.max())}) and "
         f"{fmt(rms_clean)} when trained on clean labels ({fmt(rms_clean_all.min())} to "
@@ -179,8 +200,7 @@ def run(
         )
     )
     return StudyResult(
-        title=f"does the cos4 network (p = {noisy[0].net.num_parameters}, N = {len(x)}) fit "
-        "noise on its labels?",
+        title=title(noisy[0].net.num_parameters, len(x)),
         question=f"The cos4 network has p = {noisy[0].net.num_parameters} parameters for "
         f"N = {len(x)} points. Given labels with N(0, {noise:g}²) noise, does it overfit "
         "(interpolate) the noise?",
@@ -190,14 +210,26 @@ def run(
                 f"{setup.sizes} sigmoid, N(0,1) weights, biases 0.03, SGD η = {lr:g}, "
                 f"batch {batch}, N = {len(x)}",
             ),
-            ("epochs", f"K = {epochs} ({epochs * setup.steps_per_epoch} steps)"),
-            ("training labels", f"y = f(x) + N(0, {noise:g}²) noise (fixed draw)"),
+            (
+                "epochs",
+                f"{epochs} passes over the N points ({setup.steps:,} steps of "
+                f"⌈N/B⌉ = {setup.steps_per_epoch} per epoch)",
+            ),
+            (
+                "training labels",
+                f"y = f(x) + N(0, {noise:g}²) noise, one fixed draw: its mean squared noise "
+                f"(the noise level) is {noise_mse:.3f} against the nominal σ² = {noise**2:g}",
+            ),
             ("comparison", "the same inputs and seeds with clean labels"),
             ("seeds", str(seeds)),
         ],
         figures=[
             ("curves.png", "Learned curves with clean and noisy labels, overlaid."),
-            ("error.png", "Pointwise error against the clean function (log scale)."),
+            (
+                "error.png",
+                "Pointwise error against the clean function (log scale); the RMS errors of the "
+                f"answer are taken on the shaded [−{INNER:g}, {INNER:g}].",
+            ),
             ("train_loss.png", "Training MSE against the noisy labels and the clean labels."),
         ],
         answer=answer,

@@ -3,13 +3,15 @@
 For s = 5 a 1-9-6 network (width 3(s+1)/2 = 9, tanh hidden, identity output) is trained on all
 six monomials together (MSE, Adam then L-BFGS in float64), on [−1, 1] and on [−10, 10] with
 the raw input and with the input rescaled to [−1, 1] (the network sees x/10; the targets stay
-x^p). The error of output p is max_x |a_p(x) − x^p| / max_x |x^p| on a fine grid.
+x^k). The error of output k is max_x |a_k(x) − x^k| / max_x |x^k| on a fine grid. The power is
+k, not p, which the other studies use for the number of parameters.
 ``--set width=W domain=D`` changes the width and the wide domain [−D, D].
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 
 import numpy as np
@@ -50,12 +52,12 @@ def cases(domain: float) -> dict[str, tuple[float, float]]:
 
 
 def targets(x: np.ndarray) -> np.ndarray:
-    """x^p for p = 0..S as columns, shape (N, S + 1)."""
+    """x^k for k = 0..S as columns, shape (N, S + 1)."""
     return np.power(x, POWERS)
 
 
 def relative_errors(net, half: float, scale: float) -> np.ndarray:
-    """max |a_p − x^p| / max |x^p| for each p on a grid of 2001 points."""
+    """max |a_k − x^k| / max |x^k| for each k on a grid of 2001 points."""
     x = np.linspace(-half, half, 2001).reshape(-1, 1)
     t = targets(x)
     return np.max(np.abs(net(x / scale) - t), axis=0) / np.max(np.abs(t), axis=0)
@@ -101,8 +103,8 @@ def run(
         ax.plot(POWERS + (k - 1) * 0.08, med[case], "o-", label=case)
     ax.set_yscale("log")
     ax.set_xticks(POWERS)
-    ax.set_xlabel("power p")
-    ax.set_ylabel("max |a_p(x) − x^p| / max |x^p|")
+    ax.set_xlabel("power k of the monomial x^k")
+    ax.set_ylabel("max |a_k(x) − x^k| / max |x^k|")
     ax.set_title(f"1-{width}-{S + 1} tanh network, {over_seeds(seeds)}")
     ax.legend()
     plots.save_figure(fig, out / "errors.png")
@@ -112,21 +114,21 @@ def run(
         x = np.linspace(-half, half, 801).reshape(-1, 1)
         a = best_nets[case](x / scale)
         t = targets(x)
-        for p in POWERS:
-            norm = np.max(np.abs(t[:, p]))
-            (line,) = ax.plot(x, t[:, p] / norm, lw=1, label=f"p = {p}")
-            ax.plot(x, a[:, p] / norm, "--", lw=1.5, color=line.get_color())
+        for k in POWERS:
+            norm = np.max(np.abs(t[:, k]))
+            (line,) = ax.plot(x, t[:, k] / norm, lw=1, label=f"k = {k}")
+            ax.plot(x, a[:, k] / norm, "--", lw=1.5, color=line.get_color())
         ax.set_xlabel("x")
         ax.locator_params(axis="x", nbins=5)  # room for the tick labels of [−1, 1]
         ax.set_title(case)
-    axes[0].set_ylabel("x^p / max|x^p| (solid), network (dashed)")
+    axes[0].set_ylabel("x^k / max|x^k| (solid), network (dashed)")
     axes[0].legend(fontsize=7)
     fig.suptitle("Monomials and the network's outputs (best seed), scaled to [−1, 1]")
     plots.save_figure(fig, out / "fits.png")
 
     rows = [[case, *[f"{v:.1e}" for v in med[case]]] for case in domains]
     table = "## Max relative error per power (median over seeds)\n\n" + markdown_table(
-        ["domain", *[f"p = {p}" for p in POWERS]], rows
+        ["domain", *[f"k = {k}" for k in POWERS]], rows
     )
     narrow, raw, resc = (float(med[c].max()) for c in domains)
     checks = [
@@ -142,25 +144,28 @@ def run(
     else:
         rescaling = "does not lower it"
     worst_narrow, worst_raw, worst_resc = (int(np.argmax(med[c])) for c in domains)
-    per_power = {c: ", ".join(f"{v:.0e}" for v in med[c]) for c in domains}
+    span = f"{domain:g}^{S}"
+    if not math.log10(domain).is_integer():  # 10^5 reads as it is; 7.5^5 needs its value
+        span += f" ≈ {domain**S:.3g}"
+    per_power = {c: ", ".join(f"{v:.1e}" for v in med[c]) for c in domains}
     answer = (
         f"On [−1, 1] the width-{width} tanh network fits all six monomials at once with a "
-        f"largest relative error of {narrow:.1e} ({over_seeds(seeds, 'median over')}; per power "
-        f"{per_power['[−1, 1]']}). On {wide} with the raw input "
+        f"largest relative error of {narrow:.1e} ({over_seeds(seeds, 'median over')}; per "
+        f"power k = 0, …, {S}: {per_power['[−1, 1]']}). On {wide} with the raw input "
         f"{'it does not work' if raw > 0.5 else 'it still works'}: the largest relative "
         f"error is {raw:.1e} (per power {per_power[f'{wide} raw']}). With the input rescaled "
         f"to [−1, 1] the largest relative error is {resc:.1e} "
         f"({per_power[f'{wide} rescaled']}): rescaling the input {rescaling}. The targets "
-        f"still span 1 to {domain:g}^{S} = {domain**S:.0e} in one MSE, so the cost is "
-        f"dominated by the high powers; the worst relative fit is p = {worst_raw} (raw) and "
-        f"p = {worst_resc} (rescaled), against p = {worst_narrow} on [−1, 1]. "
-        f"Rescaling each output by {domain:g}^p as well turns the problem into the [−1, 1] one "
+        f"still span 1 to {span} in one MSE, so the cost is dominated by the high powers. The "
+        f"largest relative error is that of x^{worst_raw} with the raw input and of "
+        f"x^{worst_resc} with the rescaled input; on [−1, 1] it is that of x^{worst_narrow}. "
+        f"Dividing each output x^k by {domain:g}^k as well turns the problem into the [−1, 1] one "
         f"exactly."
     )
     return StudyResult(
         title=TITLE,
-        question=f"Can a shallow tanh network of width {width} approximate all monomials x^p, "
-        f"p ≤ s = 5, at once, on [−1, 1] and on {wide}, and what does rescaling the input do?",
+        question=f"Can a shallow tanh network of width {width} approximate all monomials x^k, "
+        f"k ≤ s = 5, at once, on [−1, 1] and on {wide}, and what does rescaling the input do?",
         setup=[
             ("network", f"1-{width}-{S + 1}, tanh hidden, identity outputs (one per power)"),
             ("initialisation", "Xavier normal, biases 0"),
@@ -171,7 +176,7 @@ def run(
                 f"(float64) up to {lbfgs.epochs} iterations",
             ),
             ("rescaled", f"the network sees x/{domain:g} ∈ [−1, 1]; targets unchanged"),
-            ("error", "max |a_p(x) − x^p| / max |x^p| on 2001 grid points"),
+            ("error", "max |a_k(x) − x^k| / max |x^k| on 2001 grid points"),
             ("seeds", str(seeds)),
         ],
         figures=[

@@ -91,6 +91,13 @@ QUICK_NOTE = (
     "it without `--quick` for the answer."
 )
 
+#: What the index of ``run all --quick`` says first, of every study it lists.
+QUICK_INDEX_NOTE = (
+    "**Quick run.** These are the small versions of the studies (fewer steps, seeds and sizes, "
+    "as CI runs them): their numbers are not converged and may not show what the full studies "
+    "show. Run them without `--quick` for the answers."
+)
+
 
 def render_report(
     name: str, result: StudyResult, command: str, seconds: float, quick: bool = False
