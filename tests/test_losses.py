@@ -135,3 +135,14 @@ def test_binary_cross_entropy_refuses_targets_outside_0_1(name, bad):
     y = np.array([[0.0], [1.0], [bad]])
     with pytest.raises(ValueError, match=r"takes targets in \[0, 1\]"):
         get_loss(name).value(a, y)
+
+
+@pytest.mark.parametrize("lam", [30.0, 38.0, 38.5, 100.0, 700.0])
+def test_cross_entropy_keeps_its_accuracy_when_one_logit_dominates(lam):
+    # C = log(1 + 9 e^{−λ}) and ∂C/∂a_0 = −9 e^{−λ} / (1 + 9 e^{−λ}): tiny, never rounded to 0
+    z = np.zeros((1, 10))
+    z[0, 0] = lam
+    ce = get_loss("cross_entropy")
+    small = 9.0 * np.exp(-lam)
+    assert ce.value(z, np.array([0])) == pytest.approx(np.log1p(small), rel=1e-14)
+    assert ce.grad(z, np.array([0]))[0, 0] == pytest.approx(-small / (1.0 + small), rel=1e-14)

@@ -124,31 +124,54 @@ def _as_probabilities(a: np.ndarray, y: np.ndarray) -> np.ndarray:
     return y
 
 
-def _row_max(a: np.ndarray) -> np.ndarray:
-    """max_k a_k for every row of ``a`` (N, K) -> (N, 1)."""
+def _shifted(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The parts of a row-wise softmax of logits ``a`` (N, K), none of which overflows.
+
+    Returns
+    -------
+    s : ndarray, shape (N, K)
+        a_j − m with m = max_j a_j, so every s_j ≤ 0.
+    top : ndarray, shape (N, K)
+        1 at the first j with a_j = m (where e^{s_j} = 1 exactly), 0 elsewhere.
+    e : ndarray, shape (N, K)
+        e^{s_j} away from ``top``, 0 at it.
+    rest : ndarray, shape (N, 1)
+        Σ_j e_j, so that Σ_j e^{s_j} = 1 + rest: log1p(rest) keeps the small terms that
+        log(1 + rest) would round away when one logit dominates.
+    """
     m = a[:, 0].copy()
+    first = np.zeros(a.shape[0])
     for k in range(1, a.shape[1]):
-        m = np.maximum(m, a[:, k])
-    return m.reshape(-1, 1)
+        bigger = a[:, k] > m
+        m = np.where(bigger, a[:, k], m)
+        first = np.where(bigger, k, first)
+    s = a - m.reshape(-1, 1)
+    top = np.zeros_like(a)
+    for k in range(a.shape[1]):
+        top[:, k] = np.where(first == k, 1.0, 0.0)
+    e = np.exp(s) * (1.0 - top)
+    return s, top, e, np.sum(e, axis=1).reshape(-1, 1)
 
 
 def log_softmax(a: np.ndarray) -> np.ndarray:
     """Row-wise log softmax a_k − log Σ_j exp(a_j) of logits ``a`` (N, K) -> (N, K).
 
-    With m = max_j a_j every exponent a_j − m is ≤ 0, so nothing overflows (log-sum-exp).
+    Computed as s_k − log1p(Σ_{j ≠ j*} e^{s_j}) with s = a − max_j a_j and j* the largest
+    logit (:func:`_shifted`): nothing overflows, and the result keeps its relative accuracy
+    when one logit dominates the others.
     """
-    s = a - _row_max(a)
-    return s - np.log(np.sum(np.exp(s), axis=1)).reshape(-1, 1)
+    s, _, _, rest = _shifted(a)
+    return s - np.log1p(rest)
 
 
 def softmax(a: np.ndarray) -> np.ndarray:
     """Row-wise softmax exp(a_k) / Σ_j exp(a_j) of logits ``a`` (N, K) -> (N, K).
 
-    Computed as exp(a_k − m) / Σ_j exp(a_j − m) with m = max_j a_j, so no exponential
+    Computed as e^{s_k} / (1 + Σ_{j ≠ j*} e^{s_j}) (:func:`_shifted`), so no exponential
     overflows, whatever the size of the logits.
     """
-    e = np.exp(a - _row_max(a))
-    return e / np.sum(e, axis=1).reshape(-1, 1)
+    _, top, e, rest = _shifted(a)
+    return (e + top) / (1.0 + rest)
 
 
 def _cross_entropy(a: np.ndarray, p: np.ndarray) -> float:
@@ -156,8 +179,13 @@ def _cross_entropy(a: np.ndarray, p: np.ndarray) -> float:
 
 
 def _cross_entropy_grad(a: np.ndarray, p: np.ndarray) -> np.ndarray:
-    # d/da of −Σ_k p_k log softmax(a)_k is softmax(a) Σ_k p_k − p (= softmax(a) − p for one-hot).
-    return (softmax(a) * np.sum(p, axis=1).reshape(-1, 1) - p) / a.shape[0]
+    # d/da of −Σ_k p_k log softmax(a)_k is softmax(a) S − p with S = Σ_k p_k, written over the
+    # common denominator 1 + rest as ((e + top) S − p − p rest) / (1 + rest): at the largest
+    # logit S − p is exact (0 for a one-hot row), so the entry keeps its accuracy (−rest / (1 +
+    # rest)) where softmax(a) − 1 would round to 0.
+    _, top, e, rest = _shifted(a)
+    S = np.sum(p, axis=1).reshape(-1, 1)
+    return (((e + top) * S - p) - p * rest) / (1.0 + rest) / a.shape[0]
 
 
 #: Smallest value bce takes the log of: a saturated output gives a large finite loss, and the
