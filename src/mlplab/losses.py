@@ -124,54 +124,63 @@ def _as_probabilities(a: np.ndarray, y: np.ndarray) -> np.ndarray:
     return y
 
 
-def _shifted(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _row_sum(a: np.ndarray) -> np.ndarray:
+    """Σ_k a_k for every row of ``a`` (N, K) -> (N,), column by column."""
+    total = a[:, 0].copy()
+    for k in range(1, a.shape[1]):
+        total += a[:, k]
+    return total
+
+
+def _shifted(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The parts of a row-wise softmax of logits ``a`` (N, K), none of which overflows.
 
     Returns
     -------
     s : ndarray, shape (N, K)
-        a_j − m with m = max_j a_j, so every s_j ≤ 0.
-    top : ndarray, shape (N, K)
-        1 at the first j with a_j = m (where e^{s_j} = 1 exactly), 0 elsewhere.
+        a_j − m with m = max_j a_j, so every s_j ≤ 0 (and 0 at the largest logits).
     e : ndarray, shape (N, K)
-        e^{s_j} away from ``top``, 0 at it.
+        e^{s_j} (exactly 1 at the largest logits).
     rest : ndarray, shape (N, 1)
-        Σ_j e_j, so that Σ_j e^{s_j} = 1 + rest: log1p(rest) keeps the small terms that
-        log(1 + rest) would round away when one logit dominates.
+        Σ_j e^{s_j} − 1, summed without the 1: every term but that of the first largest
+        logit. log1p(rest) keeps the small terms that log(1 + rest) would round away when one
+        logit dominates.
+
+    The loops run over the K columns, each step a vectorised operation on the N rows.
     """
     m = a[:, 0].copy()
-    first = np.zeros(a.shape[0])
     for k in range(1, a.shape[1]):
-        bigger = a[:, k] > m
-        m = np.where(bigger, a[:, k], m)
-        first = np.where(bigger, k, first)
+        m = np.maximum(m, a[:, k])
     s = a - m.reshape(-1, 1)
-    top = np.zeros_like(a)
+    e = np.exp(s)
+    rest = np.zeros_like(m)
+    passed = np.zeros_like(m)  # 1 in the rows where the first largest logit has been passed
     for k in range(a.shape[1]):
-        top[:, k] = np.where(first == k, 1.0, 0.0)
-    e = np.exp(s) * (1.0 - top)
-    return s, top, e, np.sum(e, axis=1).reshape(-1, 1)
+        top = (s[:, k] == 0.0) * (1.0 - passed)  # the first largest logit, where e = 1
+        rest += e[:, k] - top
+        passed += top
+    return s, e, rest.reshape(-1, 1)
 
 
 def log_softmax(a: np.ndarray) -> np.ndarray:
     """Row-wise log softmax a_k − log Σ_j exp(a_j) of logits ``a`` (N, K) -> (N, K).
 
-    Computed as s_k − log1p(Σ_{j ≠ j*} e^{s_j}) with s = a − max_j a_j and j* the largest
-    logit (:func:`_shifted`): nothing overflows, and the result keeps its relative accuracy
+    Computed as s_k − log1p(Σ_j e^{s_j} − 1) with s = a − max_j a_j, the sum taken without
+    its term 1 (:func:`_shifted`): nothing overflows, and the result keeps its relative accuracy
     when one logit dominates the others.
     """
-    s, _, _, rest = _shifted(a)
+    s, _, rest = _shifted(a)
     return s - np.log1p(rest)
 
 
 def softmax(a: np.ndarray) -> np.ndarray:
     """Row-wise softmax exp(a_k) / Σ_j exp(a_j) of logits ``a`` (N, K) -> (N, K).
 
-    Computed as e^{s_k} / (1 + Σ_{j ≠ j*} e^{s_j}) (:func:`_shifted`), so no exponential
-    overflows, whatever the size of the logits.
+    Computed as e^{s_k} / Σ_j e^{s_j} with s = a − max_j a_j (:func:`_shifted`), so no
+    exponential overflows, whatever the size of the logits.
     """
-    _, top, e, rest = _shifted(a)
-    return (e + top) / (1.0 + rest)
+    _, e, rest = _shifted(a)
+    return e / (1.0 + rest)
 
 
 def _cross_entropy(a: np.ndarray, p: np.ndarray) -> float:
@@ -180,12 +189,12 @@ def _cross_entropy(a: np.ndarray, p: np.ndarray) -> float:
 
 def _cross_entropy_grad(a: np.ndarray, p: np.ndarray) -> np.ndarray:
     # d/da of −Σ_k p_k log softmax(a)_k is softmax(a) S − p with S = Σ_k p_k, written over the
-    # common denominator 1 + rest as ((e + top) S − p − p rest) / (1 + rest): at the largest
-    # logit S − p is exact (0 for a one-hot row), so the entry keeps its accuracy (−rest / (1 +
-    # rest)) where softmax(a) − 1 would round to 0.
-    _, top, e, rest = _shifted(a)
-    S = np.sum(p, axis=1).reshape(-1, 1)
-    return (((e + top) * S - p) - p * rest) / (1.0 + rest) / a.shape[0]
+    # common denominator 1 + rest as (e S − p − p rest) / (1 + rest): at the largest logit
+    # (e = 1) S − p is exact (0 for a one-hot row), so the entry keeps its accuracy
+    # (−rest / (1 + rest)) where softmax(a) − 1 would round to 0.
+    _, e, rest = _shifted(a)
+    S = _row_sum(p).reshape(-1, 1)
+    return ((e * S - p) - p * rest) / (1.0 + rest) / a.shape[0]
 
 
 #: Smallest value bce takes the log of: a saturated output gives a large finite loss, and the
