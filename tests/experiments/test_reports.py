@@ -10,7 +10,7 @@ import pytest
 
 from mlplab.experiments import STUDIES
 from mlplab.experiments.common import TRAINS
-from mlplab.experiments.depth import best_depth_text
+from mlplab.experiments.depth import best_depth_text, trains_text
 from mlplab.experiments.label_noise import noise_verdict
 from mlplab.experiments.mse_vs_ce import ce_faster
 from mlplab.experiments.report import QUICK_NOTE
@@ -27,7 +27,8 @@ def test_a_depth_that_does_not_train_is_not_called_best():
     text = best_depth_text(
         {"sigmoid": None, "relu": 4}, {"sigmoid": np.array([0.5, 0.4]), "relu": np.array([1, 0.01])}
     )
-    assert "none for sigmoid, where no depth trains" in text and "4 for relu" in text
+    assert "none for sigmoid, where no depth trains" in text
+    assert "4 hidden layers for relu" not in text and "4 hidden layers for ReLU" in text
 
 
 def said(report: str, text: str, true: bool, why: str) -> list[str]:
@@ -108,13 +109,16 @@ def _dead_relu(report: str, metrics: dict) -> list[str]:
 def _depth(report: str, metrics: dict) -> list[str]:
     found = []
     limit = TRAINS * metrics["var_y"]
-    for depth, act in re.findall(r"(\d+) for (\w+) \(median MSE", report):
+    names = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "ReLU"}
+    for depth, name in re.findall(r"(\d+) hidden layers for (\w+) \(median MSE", report):
+        (act,) = [a for a, n in names.items() if n == name]
         mse = min(metrics["final_mse_median"][act])
         if mse > limit:
             found.append(f"names best depth {depth} ({act}) whose MSE {mse:.3g} > {limit:.3g}")
-    for act, first in metrics["first_depth_not_training"].items():
-        text = f"{act}: every depth trains" if first is None else f"{act}: {first} layers do not"
-        found += said(report, text, True, f"first depth not training: {first}")
+    depths = metrics["depths"]
+    for act, values in metrics["final_mse_median"].items():
+        trains = [v < limit for v in values]
+        found += said(report, trains_text(act, depths, trains), True, f"MSEs {values}")
     return found
 
 
