@@ -3,6 +3,7 @@ quick reports and in the full-size ones (which take minutes: marked slow, run in
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import numpy as np
@@ -172,12 +173,40 @@ def _batch_lr(report: str, metrics: dict) -> list[str]:
     if trained != metrics["trained"]:
         found.append(f"calls {metrics['trained']} trained, its MSEs say {trained}")
     if slope is not None:
-        rule = min(
-            {1.0: 'the "η ∝ B" rule', 0.5: "the square-root rule", 0.0: "a constant η"}.items(),
-            key=lambda r: abs(slope - r[0]),
-        )[1]
-        found += said(report, f"trained is {slope:.2f}, nearest to {rule}", True, "the slope")
+        found += said(report, f"trained is {round(slope, 2) + 0.0:.2f}", True, "the slope")
+        low, high = _tied_slopes(metrics, trained)
+        rules = {1.0: 'the "η ∝ B" rule', 0.5: "the square-root rule", 0.0: "a constant η"}
+        nearest = {rules[min(rules, key=lambda r: abs(s - r))] for s in (low, high)}
+        for name in rules.values():
+            found += said(
+                report,
+                f"nearest to {name} over the whole range",
+                nearest == {name},
+                f"slopes {low:.3g} to {high:.3g} over the tied rates",
+            )
+        found += said(
+            report, "cannot tell these rules apart", len(nearest) > 1, f"slopes {low} to {high}"
+        )
     return found
+
+
+def _tied_slopes(metrics: dict, trained: list[bool]) -> tuple[float, float]:
+    """The least and the largest slope over every choice of tied best rates: a rate is tied
+    when its median is within the tie fraction of the best median or at most the best rate's
+    highest seed."""
+    lrs = np.array(metrics["learning_rates"])
+    choices = []
+    for seeds, t in zip(metrics["val_mse"], trained, strict=True):
+        if not t:
+            continue
+        val = np.array([[np.inf if v is None else v for v in row] for row in seeds])
+        med = np.median(val, axis=1)
+        j = int(np.argmin(med))
+        tie = (med <= (1 + metrics["tie_fraction"]) * med[j]) | (med <= val[j].max())
+        choices.append(lrs[tie])
+    b = np.log10([b for b, t in zip(metrics["batch_sizes"], trained, strict=True) if t])
+    slopes = [np.polyfit(b, np.log10(c), 1)[0] for c in itertools.product(*choices)]
+    return min(slopes), max(slopes)
 
 
 def _higham(report: str, metrics: dict) -> list[str]:
