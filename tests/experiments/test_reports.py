@@ -73,7 +73,31 @@ def _runge(report: str, metrics: dict) -> list[str]:
             f"Xavier error near 0 {xavier[0]:.3g} -> {xavier[-1]:.3g}",
         ),
         *said(report, f"{reached} of {seeds} seed", True, "seeds below 1e-4"),
+        *said(
+            report,
+            "the difference is mostly within the seed spread",
+            seeds > 1 and 2 * _overlaps(metrics) > len(metrics["sweep_n"]),
+            f"seed ranges of the two inits overlap at {_overlaps(metrics)} N",
+        ),
+        *said(
+            report,
+            "the error is largest near 0 in every run",
+            all(abs(x) <= 0.1 for x in _x_of_max(metrics)),
+            f"x of the largest error {_x_of_max(metrics)}",
+        ),
     ]
+
+
+def _overlaps(metrics: dict) -> int:
+    """At how many N the two inits' errors near 0, min to max over the seeds, overlap."""
+    xavier, he = (np.array(v) for v in metrics["sweep_near_0"].values())
+    return int(np.sum((xavier.min(1) <= he.max(1)) & (he.min(1) <= xavier.max(1))))
+
+
+def _x_of_max(metrics: dict) -> list[float]:
+    """The x of the largest error of every run: part 1 after Adam and L-BFGS, and the sweep."""
+    sweep = [x for rows in metrics["sweep_x_of_max_error"].values() for r in rows for x in r]
+    return metrics["x_of_max_error_adam"] + metrics["x_of_max_error_lbfgs"] + sweep
 
 
 def _label_noise(report: str, metrics: dict) -> list[str]:
