@@ -11,6 +11,7 @@ from mlplab.activations import get_activation
 from mlplab.diagnostics import (
     COLUMNS,
     Diagnostics,
+    delta_norms,
     derivative_max,
     diagnose,
     gradient_norms,
@@ -191,6 +192,32 @@ def test_gradient_norms_are_the_norms_of_backprop(loss, sizes, output):
     )
 
 
+@pytest.mark.parametrize("loss", ["mse", "half_sse", "cross_entropy"])
+def test_delta_norms_are_the_mean_over_points_of_each_points_own_delta(loss):
+    rng = np.random.default_rng(12)
+    net = MLP([2, 5, 4, 3], activation="tanh", bias_init="normal:0,0.5", seed=1)
+    X = rng.standard_normal((7, 2))
+    y = rng.integers(0, 3, size=7) if loss == "cross_entropy" else rng.standard_normal((7, 3))
+    per_point = []
+    for i in range(7):  # backprop on the cost of point i alone
+        cache = net.forward(X[i : i + 1])
+        target = net.check_target(y[i : i + 1], losses.get_loss(loss), 1)
+        net.backward(cache, losses.get_loss(loss).grad(cache.output, target))
+        per_point.append([np.linalg.norm(d) for d in cache.delta])
+    np.testing.assert_allclose(delta_norms(net, X, y, loss), np.mean(per_point, axis=0), rtol=1e-13)
+
+
+def test_delta_norms_do_not_cancel_where_the_weight_gradient_does():
+    # x symmetric about 0 and an even target: in a deep sigmoid network the terms of
+    # ∂C/∂W^[2] = (1/N) Σ δ^[2](x) x nearly cancel; the errors δ^[2](x) are far larger
+    net = MLP([1, 16, 16, 16, 16, 1], activation="sigmoid", seed=0)
+    x = np.linspace(-1, 1, 65)
+    w_norms, b_norms = gradient_norms(net, x, mlplab.data.runge(x))
+    deltas = delta_norms(net, x, mlplab.data.runge(x))
+    assert w_norms[0] < 0.01 * deltas[0]
+    assert np.all(deltas >= b_norms * (1 - 1e-12))  # ‖(1/N) Σ δ‖ <= the mean of ‖δ‖
+
+
 # --- the summary -------------------------------------------------------------------------------
 
 
@@ -300,11 +327,14 @@ def functions(net, X, y):
         "dead_units": lambda: dead_units_of(net, X),
         "saturation": lambda: saturation(net, X),
         "gradient_norms": lambda: gradient_norms(net, X, y),
+        "delta_norms": lambda: delta_norms(net, X, y),
         "diagnose": lambda: diagnose(net, X, y),
     }
 
 
-@pytest.mark.parametrize("name", ["dead_units", "saturation", "gradient_norms", "diagnose"])
+@pytest.mark.parametrize(
+    "name", ["dead_units", "saturation", "gradient_norms", "delta_norms", "diagnose"]
+)
 @pytest.mark.parametrize(
     ("X", "message"),
     [
@@ -321,7 +351,9 @@ def test_bad_points(name, X, message):
         functions(net, X, np.zeros(len(X)))[name]()
 
 
-@pytest.mark.parametrize("name", ["dead_units", "saturation", "gradient_norms", "diagnose"])
+@pytest.mark.parametrize(
+    "name", ["dead_units", "saturation", "gradient_norms", "delta_norms", "diagnose"]
+)
 def test_non_finite_parameters(name):
     net = MLP([2, 3, 1], seed=0)
     net.weights[1][0, 0] = np.nan
@@ -329,7 +361,7 @@ def test_non_finite_parameters(name):
         functions(net, np.ones((4, 2)), np.zeros(4))[name]()
 
 
-@pytest.mark.parametrize("name", ["gradient_norms", "diagnose"])
+@pytest.mark.parametrize("name", ["gradient_norms", "delta_norms", "diagnose"])
 @pytest.mark.parametrize(
     ("y", "message"),
     [

@@ -17,7 +17,11 @@ backpropagation, δ^[l] = σ'(z^[l]) ∘ (W^[l+1])ᵀ δ^[l+1]:
   z_j^[l] ≤ 0 on all of X: its incoming weights and bias get zero gradient and never learn from
   these points;
 - the **gradient norms** are ‖∂C/∂W^[l]‖_F and ‖∂C/∂b^[l]‖_2 of the cost C over all of X (one
-  full batch), from :meth:`MLP.backward <mlplab.network.MLP.backward>`.
+  full batch), from :meth:`MLP.backward <mlplab.network.MLP.backward>`;
+- the **error norms** (:func:`delta_norms`) are the mean over the points x of ‖δ^[l](x)‖_2, the
+  backpropagated error of each point's own cost. Unlike ∂C/∂W^[l] = (1/N) Σ_x δ^[l](x)
+  a^[l−1](x)ᵀ, a sum whose terms can cancel (for x spread symmetrically about 0 and an even target,
+  ∂C/∂W^[2] nearly does), this mean cannot cancel: it shrinks only where δ^[l] itself does.
 
 :func:`diagnose` gathers all three in one :class:`Diagnostics` table, one row per layer.
 """
@@ -208,6 +212,42 @@ def gradient_norms(
     loss = get_loss(loss)
     _, gW, gb = _gradients(net, _forward(net, X), y, loss)
     return _norms(gW), _norms(gb)
+
+
+def delta_norms(net: MLP, X: np.ndarray, y: np.ndarray, loss: str | Loss = "mse") -> np.ndarray:
+    """The mean over the points x of ``X`` of ‖δ^[l](x)‖_2, for l = 2..L.
+
+    δ^[l](x) = ∂C_x/∂z^[l] is the error backpropagation gives layer l for the cost C_x of the
+    point x alone. The cost C over all N points is the mean of the C_x (every built-in loss
+    averages over the points), so δ^[l](x) is N times row x of the full-batch δ^[l] of
+    :meth:`MLP.backward <mlplab.network.MLP.backward>`. A mean of norms cannot cancel, as the
+    sum ∂C/∂W^[l] = (1/N) Σ_x δ^[l](x) a^[l−1](x)ᵀ behind :func:`gradient_norms` can: it
+    shows whether the error itself vanishes on its way to the input.
+
+    Parameters
+    ----------
+    net : MLP
+    X : ndarray, shape (N, n_1)
+        The points, N >= 1 (a 1-D array of length N when n_1 = 1).
+    y : ndarray, shape (N, n_L), or (N,) integer labels for cross-entropy
+        The targets.
+    loss : str or Loss, default "mse"
+
+    Returns
+    -------
+    ndarray, shape (L − 1,)
+        Entry ``i`` belongs to layer l = i + 2 (the output layer last).
+
+    Raises
+    ------
+    ValueError
+        As :func:`gradient_norms`.
+    """
+    loss = get_loss(loss)
+    cache = _forward(net, X)
+    _gradients(net, cache, y, loss)  # fills cache.delta
+    n = cache.a[0].shape[0]
+    return np.array([n * float(np.mean(_norms(list(delta)))) for delta in cache.delta])
 
 
 # --- the summary ---------------------------------------------------------------------------

@@ -74,7 +74,7 @@ def test_settings_record_the_network_and_training_fields_only():
     recorded = settings(BASE)
     assert recorded["hidden"] == [32, 32] and recorded["lr"] == BASE.lr
     assert not {"seed", "target", "n_train", "data"} & set(recorded)
-    assert set(settings(BASE, "training")) == {
+    every = {
         "loss",
         "optimizer",
         "lr",
@@ -85,6 +85,21 @@ def test_settings_record_the_network_and_training_fields_only():
         "schedule",
         "early_stopping",
     }
+    sgd = dataclasses.replace(BASE, optimizer="sgd")
+    assert set(settings(sgd, "training")) == every
+
+
+def test_settings_leave_out_what_the_optimiser_does_not_use():
+    assert BASE.optimizer == "adam"
+    assert "momentum" not in settings(BASE, "training")  # SGD's alone
+    lbfgs = settings(dataclasses.replace(BASE, optimizer="lbfgs"))
+    assert set(settings(dataclasses.replace(BASE, optimizer="lbfgs"), "training")) == {
+        "loss",
+        "optimizer",
+        "epochs",
+        "early_stopping",
+    }
+    assert lbfgs["hidden"] == [32, 32] and lbfgs["dtype"] == "float64"
 
 
 def test_one_seed_is_not_a_median():

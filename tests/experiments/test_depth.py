@@ -1,12 +1,46 @@
 import itertools
 
+from mlplab.experiments.depth import trains_text
 from tests.experiments.conftest import assert_report_files
 
 
-def test_depth_sigmoid_gradient_norms_decrease_with_depth(quick_run):
+def test_depth_sigmoid_error_norms_decrease_with_depth(quick_run):
     run = quick_run("depth")
     assert_report_files(run)
-    assert run.check("sigmoid: first-layer gradient norm decreases with depth").passed
-    norms = run.metrics["first_layer_grad_norm"]["sigmoid"]
+    assert run.check("sigmoid: the error at the first hidden layer decreases with depth").passed
+    norms = run.metrics["first_layer_delta_norm"]["sigmoid"]
     assert all(b < a for a, b in itertools.pairwise(norms))
     assert run.metrics["decay_per_layer"]["sigmoid"] < 1
+
+
+def test_depth_report_has_two_tables_and_readable_names(quick_run):
+    run = quick_run("depth")
+    report = (run.out / "report.md").read_text()
+    assert "## Error at the first hidden layer at initialisation" in report
+    assert "## Training MSE after the budget" in report
+    assert "mean over the points of ‖δ^[l]‖" in report
+    assert "xavier_normal" not in report and "he_normal" not in report
+    # the per-layer factor is written the same way in the table's note, the answer and the checks
+    factor = f"{run.metrics['decay_per_layer']['sigmoid']:.3g}"
+    assert report.count(f"multiplied by {factor} per layer") == 2
+    assert f"sigmoid {factor}" in report
+    limit = 0.1 * run.metrics["var_y"]
+    for act, values in run.metrics["final_mse_median"].items():
+        assert run.metrics["trains"][act] == [bool(v < limit) for v in values]
+
+
+def test_which_depths_train_reads_the_same_for_every_pattern():
+    depths = [2, 4, 8, 16, 32]
+    assert trains_text("sigmoid", depths, [True, True, False, False, False]) == (
+        "sigmoid trains with 2 and 4 hidden layers and not with 8, 16 or 32"
+    )
+    assert trains_text("relu", depths, [True] * 5) == (
+        "ReLU trains at every depth (2, 4, 8, 16 and 32 hidden layers)"
+    )
+    assert trains_text("sigmoid", [2, 4, 8], [False] * 3) == (
+        "sigmoid trains at no depth (2, 4 and 8 hidden layers)"
+    )
+    # a depth that fails between two that train is named, not hidden behind "from 8 on"
+    assert trains_text("tanh", depths, [True, True, False, True, False]) == (
+        "tanh trains with 2, 4 and 16 hidden layers and not with 8 or 32"
+    )

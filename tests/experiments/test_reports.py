@@ -3,6 +3,7 @@ quick reports and in the full-size ones (which take minutes: marked slow, run in
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 
 from mlplab.experiments import STUDIES
 from mlplab.experiments.common import TRAINS
-from mlplab.experiments.depth import best_depth_text
+from mlplab.experiments.depth import best_depth_text, trains_text
 from mlplab.experiments.higham import classified_text
 from mlplab.experiments.label_noise import noise_verdict
 from mlplab.experiments.mse_vs_ce import ce_faster
@@ -28,7 +29,8 @@ def test_a_depth_that_does_not_train_is_not_called_best():
     text = best_depth_text(
         {"sigmoid": None, "relu": 4}, {"sigmoid": np.array([0.5, 0.4]), "relu": np.array([1, 0.01])}
     )
-    assert "none for sigmoid, where no depth trains" in text and "4 for relu" in text
+    assert "none for sigmoid, where no depth trains" in text
+    assert "4 hidden layers for relu" not in text and "4 hidden layers for ReLU" in text
 
 
 def said(report: str, text: str, true: bool, why: str) -> list[str]:
@@ -72,7 +74,31 @@ def _runge(report: str, metrics: dict) -> list[str]:
             f"Xavier error near 0 {xavier[0]:.3g} -> {xavier[-1]:.3g}",
         ),
         *said(report, f"{reached} of {seeds} seed", True, "seeds below 1e-4"),
+        *said(
+            report,
+            "the difference is mostly within the seed spread",
+            seeds > 1 and 2 * _overlaps(metrics) > len(metrics["sweep_n"]),
+            f"seed ranges of the two inits overlap at {_overlaps(metrics)} N",
+        ),
+        *said(
+            report,
+            "the error is largest near 0 in every run",
+            all(abs(x) <= 0.1 for x in _x_of_max(metrics)),
+            f"x of the largest error {_x_of_max(metrics)}",
+        ),
     ]
+
+
+def _overlaps(metrics: dict) -> int:
+    """At how many N the two inits' errors near 0, min to max over the seeds, overlap."""
+    xavier, he = (np.array(v) for v in metrics["sweep_near_0"].values())
+    return int(np.sum((xavier.min(1) <= he.max(1)) & (he.min(1) <= xavier.max(1))))
+
+
+def _x_of_max(metrics: dict) -> list[float]:
+    """The x of the largest error of every run: part 1 after Adam and L-BFGS, and the sweep."""
+    sweep = [x for rows in metrics["sweep_x_of_max_error"].values() for r in rows for x in r]
+    return metrics["x_of_max_error_adam"] + metrics["x_of_max_error_lbfgs"] + sweep
 
 
 def _label_noise(report: str, metrics: dict) -> list[str]:
@@ -109,13 +135,16 @@ def _dead_relu(report: str, metrics: dict) -> list[str]:
 def _depth(report: str, metrics: dict) -> list[str]:
     found = []
     limit = TRAINS * metrics["var_y"]
-    for depth, act in re.findall(r"(\d+) for (\w+) \(median MSE", report):
+    names = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "ReLU"}
+    for depth, name in re.findall(r"(\d+) hidden layers for (\w+) \(median MSE", report):
+        (act,) = [a for a, n in names.items() if n == name]
         mse = min(metrics["final_mse_median"][act])
         if mse > limit:
             found.append(f"names best depth {depth} ({act}) whose MSE {mse:.3g} > {limit:.3g}")
-    for act, first in metrics["first_depth_not_training"].items():
-        text = f"{act}: every depth trains" if first is None else f"{act}: {first} layers do not"
-        found += said(report, text, True, f"first depth not training: {first}")
+    depths = metrics["depths"]
+    for act, values in metrics["final_mse_median"].items():
+        trains = [v < limit for v in values]
+        found += said(report, trains_text(act, depths, trains), True, f"MSEs {values}")
     return found
 
 
@@ -190,12 +219,40 @@ def _batch_lr(report: str, metrics: dict) -> list[str]:
     if trained != metrics["trained"]:
         found.append(f"calls {metrics['trained']} trained, its MSEs say {trained}")
     if slope is not None:
-        rule = min(
-            {1.0: 'the "η ∝ B" rule', 0.5: "the square-root rule", 0.0: "a constant η"}.items(),
-            key=lambda r: abs(slope - r[0]),
-        )[1]
-        found += said(report, f"trained is {slope:.2f}, nearest to {rule}", True, "the slope")
+        found += said(report, f"trained is {round(slope, 2) + 0.0:.2f}", True, "the slope")
+        low, high = _tied_slopes(metrics, trained)
+        rules = {1.0: 'the "η ∝ B" rule', 0.5: "the square-root rule", 0.0: "a constant η"}
+        nearest = {rules[min(rules, key=lambda r: abs(s - r))] for s in (low, high)}
+        for name in rules.values():
+            found += said(
+                report,
+                f"nearest to {name} over the whole range",
+                nearest == {name},
+                f"slopes {low:.3g} to {high:.3g} over the tied rates",
+            )
+        found += said(
+            report, "cannot tell these rules apart", len(nearest) > 1, f"slopes {low} to {high}"
+        )
     return found
+
+
+def _tied_slopes(metrics: dict, trained: list[bool]) -> tuple[float, float]:
+    """The least and the largest slope over every choice of tied best rates: a rate is tied
+    when its median is within the tie fraction of the best median or at most the best rate's
+    highest seed."""
+    lrs = np.array(metrics["learning_rates"])
+    choices = []
+    for seeds, t in zip(metrics["val_mse"], trained, strict=True):
+        if not t:
+            continue
+        val = np.array([[np.inf if v is None else v for v in row] for row in seeds])
+        med = np.median(val, axis=1)
+        j = int(np.argmin(med))
+        tie = (med <= (1 + metrics["tie_fraction"]) * med[j]) | (med <= val[j].max())
+        choices.append(lrs[tie])
+    b = np.log10([b for b, t in zip(metrics["batch_sizes"], trained, strict=True) if t])
+    slopes = [np.polyfit(b, np.log10(c), 1)[0] for c in itertools.product(*choices)]
+    return min(slopes), max(slopes)
 
 
 def _higham(report: str, metrics: dict) -> list[str]:

@@ -1,3 +1,7 @@
+import json
+import re
+
+import numpy as np
 import pytest
 
 from tests.experiments.conftest import assert_one_line_error, assert_report_files, run_with_settings
@@ -10,6 +14,35 @@ def test_runge_quick_reaches_1e_4_and_lbfgs_improves(quick_run):
     assert max(run.metrics["final_val_mse_adam"]) < 1e-4
     assert all(e is not None for e in run.metrics["first_epoch_val_below_1e-4"])
     assert run.check("L-BFGS from the Adam solution").passed
+
+
+def test_runge_quick_report_gives_the_seed_spread_and_short_numbers(quick_run):
+    run = quick_run("runge")
+    report = (run.out / "report.md").read_text()
+    # the grid's x print as grid coordinates, not as 16-digit floats
+    for x in run.metrics["x_of_max_error_adam"] + run.metrics["x_of_max_error_lbfgs"]:
+        assert x == round(x, 3)
+    assert not re.search(r"\d\.\d{6,}", report)
+    # the He/Xavier ratio with three significant digits, and the seed ranges compared
+    near = run.metrics["sweep_near_0_median"]
+    he, xavier = np.array(near["He normal"]), np.array(near["Xavier normal"])
+    ratio = he / xavier
+    assert f"He init gives {ratio.min():.3g} to {ratio.max():.3g} times the Xavier error" in report
+    overlap = run.metrics["seed_ranges_overlap_at"]
+    assert f"overlap at {overlap} of the {len(ratio)} N" in report
+    factors = {
+        "more points": xavier[0] / xavier[-1],
+        "He init": np.median(xavier / he),
+        "L-BFGS": np.median(run.metrics["max_error_near_0_adam"])
+        / np.median(run.metrics["max_error_near_0_lbfgs"]),
+    }
+    most = max(factors, key=factors.get)
+    assert f"Of the three, {most} lowers it most ({factors[most]:.3g} times" in report
+    # L-BFGS is described as full batch, not as the float64 one (Adam is float64 too)
+    assert "L-BFGS in float64" not in report and "| precision | float64 throughout" in report
+    config = json.loads((run.out / "config.json").read_text())
+    assert not {"lr", "batch_size", "batch_sampling", "schedule", "momentum"} & set(config["lbfgs"])
+    assert config["adam"]["lr"] == 1e-3 and "momentum" not in config["adam"]
 
 
 def test_runge_settings_reach_the_report(tmp_path):

@@ -25,17 +25,26 @@ from mlplab.network import MLP
 from mlplab.progress import task_progress
 from mlplab.train import History, fit, quiet_divergence
 
+#: The training fields an optimiser does not use: momentum is SGD's alone, and full-batch
+#: L-BFGS picks its steps by line search (no learning rate, batches or schedule).
+UNUSED = {
+    "sgd": {"seed"},
+    "adam": {"seed", "momentum"},
+    "lbfgs": {"seed", "momentum", "lr", "batch_size", "batch_sampling", "schedule"},
+}
+
 
 def settings(cfg: TrainConfig, *groups: str) -> dict:
-    """The fields of ``cfg`` in ``groups`` (default ``"network"`` and ``"training"``), without
-    the seed: what a study's ``config.json`` records of a configuration (a study makes its own
-    data and names its seeds)."""
+    """The fields of ``cfg`` in ``groups`` (default ``"network"`` and ``"training"``) that its
+    optimiser uses, without the seed: what a study's ``config.json`` records of a configuration
+    (a study makes its own data and names its seeds)."""
     groups = groups or ("network", "training")
     values = cfg.to_dict()
+    unused = UNUSED.get(cfg.optimizer.lower(), {"seed"})
     return {
         f.name: values[f.name]
         for f in dataclasses.fields(cfg)
-        if f.metadata["group"] in groups and f.name != "seed"
+        if f.metadata["group"] in groups and f.name not in unused
     }
 
 

@@ -1,6 +1,11 @@
 """``depth``: vanishing gradients. For networks of 2 to 32 hidden layers of width 32 with
-sigmoid, tanh and ReLU (Xavier, Xavier and He initialisation), measure ‖∂C/∂W^[l]‖ per layer at
-initialisation and the training loss after a fixed budget, on Runge's function.
+sigmoid, tanh and ReLU (Xavier, Xavier and He initialisation), measure the backpropagated error
+per layer at initialisation, the mean over the points of ‖δ^[l]‖, and the training loss after a
+fixed budget, on Runge's function.
+
+The error is measured by ‖δ^[l]‖ rather than by ‖∂C/∂W^[l]‖: on x spread symmetrically over
+[−1, 1] with an even target, the terms of ∂C/∂W^[2] = (1/N) Σ_x δ^[2](x) xᵀ nearly cancel, so
+‖∂C/∂W^[2]‖ is small even where δ^[2] is not (:func:`mlplab.diagnostics.delta_norms`).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import numpy as np
 from mlplab import plots
 from mlplab.config import TrainConfig
 from mlplab.data import get_target, sample
-from mlplab.diagnostics import gradient_norms
+from mlplab.diagnostics import delta_norms
 from mlplab.experiments.common import (
     TRAINS,
     fmt,
@@ -31,7 +36,13 @@ DEFAULT_SEEDS = {False: 3, True: 2}
 
 WIDTH = 32
 ACTIVATIONS = {"sigmoid": "xavier_normal", "tanh": "xavier_normal", "relu": "he_normal"}
+#: How the report and the figures name each activation and initialiser.
+NAMES = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "ReLU"}
+INIT_NAMES = {"xavier_normal": "Xavier normal", "he_normal": "He normal"}
 COLORS = {"sigmoid": "tab:blue", "tanh": "tab:orange", "relu": "tab:green"}
+#: The measure, in words (report) and in mathtext (figures).
+MEASURE = "mean over the points of ‖δ^[l]‖"
+MEASURE_TEX = r"mean over the points of $\|\delta^{[l]}\|_2$"
 
 
 PARAMETERS = (
@@ -56,20 +67,39 @@ def config(activation: str, depth: int, quick: bool, width: int = WIDTH) -> Trai
 
 
 def decay_per_layer(norms: np.ndarray) -> float:
-    """The factor that multiplies ‖∂C/∂W^[l]‖ per layer going towards the input: 10^(−slope)
-    of a least-squares line through log10 of the hidden layers' norms against l (the output
-    layer left out). Below 1 the gradients vanish towards the input."""
+    """The factor that multiplies a per-layer norm going towards the input: 10^(−slope) of a
+    least-squares line through log10 of the hidden layers' norms against l (the output layer
+    left out). Below 1 the gradients vanish towards the input."""
     hidden = norms[:-1]
     slope = np.polyfit(np.arange(len(hidden)), np.log10(hidden), 1)[0]
     return float(10.0 ** (-slope))
 
 
+def listing(items: list, last: str = "and") -> str:
+    """``"2"``, ``"2 and 4"``, ``"2, 4 and 8"`` (``last`` joins the last two)."""
+    words = [str(v) for v in items]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} {last} {words[-1]}"
+
+
+def trains_text(act: str, depths: list[int], trains: list[bool]) -> str:
+    """Which depths train, in words that read the same whichever depths they are."""
+    yes = [d for d, t in zip(depths, trains, strict=True) if t]
+    no = [d for d, t in zip(depths, trains, strict=True) if not t]
+    name = NAMES[act]
+    if not no:
+        return f"{name} trains at every depth ({listing(depths)} hidden layers)"
+    if not yes:
+        return f"{name} trains at no depth ({listing(depths)} hidden layers)"
+    return f"{name} trains with {listing(yes)} hidden layers and not with {listing(no, 'or')}"
+
+
 def best_depth_text(best: dict, med_final: dict) -> str:
     """The best depth of each activation, named only where some depth trains."""
     parts = [
-        f"{best[a]} for {a} (median MSE {fmt(med_final[a].min())})"
+        f"{best[a]} hidden layers for {NAMES[a]} (median MSE {fmt(med_final[a].min())})"
         if best[a] is not None
-        else f"none for {a}, where no depth trains (lowest median MSE {fmt(med_final[a].min())})"
+        else f"none for {NAMES[a]}, where no depth trains (lowest median MSE "
+        f"{fmt(med_final[a].min())})"
         for a in best
     ]
     return "The best depth for this budget is " + "; ".join(parts) + "."
@@ -87,6 +117,7 @@ def run(
     x = sample(256, (-1.0, 1.0), "uniform", rng)
     y = get_target("runge")(x)
     var_y = float(np.var(y))
+    limit = TRAINS * var_y
     ds = sorted(set(depths))
     if len(ds) < 2:
         raise ValueError(f"depths needs at least two different depths, got {list(ds)}")
@@ -100,7 +131,7 @@ def run(
             for d in ds:
                 cfg = config(act, d, quick, width)
                 norms[act][d] = np.array(
-                    [gradient_norms(cfg.build_network(1, 1, seed=s), x, y)[0] for s in seeds_]
+                    [delta_norms(cfg.build_network(1, 1, seed=s), x, y) for s in seeds_]
                 )
                 runs = train_seeds(cfg, x, y, seeds_)
                 losses.append([r.history.train_loss[-1] for r in runs])
@@ -114,16 +145,20 @@ def run(
             plots.band(ax, layers, norms[act][d], f"{d} hidden layers")
         ax.set_yscale("log")
         ax.set_xlabel("layer l (2 = first hidden, L = output)")
-        ax.set_ylabel("‖∂C/∂W^[l]‖ at initialisation")
-        ax.set_title(f"{act}, {ACTIVATIONS[act]} init")
-        ax.legend(fontsize=7)
-    fig.suptitle(f"Gradient norm per layer, width {width}, {over_seeds(seeds, band=True)}")
+        ax.set_ylabel(MEASURE_TEX)
+        ax.set_title(f"{NAMES[act]}, {INIT_NAMES[ACTIVATIONS[act]]} init")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right center", fontsize=8)
+    fig.suptitle(
+        f"Backpropagated error per layer at initialisation, width {width}, "
+        f"{over_seeds(seeds, band=True)}"
+    )
     plots.save_figure(fig, out / "grad_norms.png")
 
-    fig, (ax,) = plots.new_figure()
+    fig, (ax,) = plots.new_figure(width=8.6)
     for act in ACTIVATIONS:
-        plots.band(ax, np.array(ds), final[act], act, COLORS[act])
+        plots.band(ax, np.array(ds), final[act], NAMES[act], COLORS[act])
     ax.axhline(var_y, color="gray", ls=":", label="Var(y): the best constant's MSE")
+    ax.axhline(limit, color="black", ls="--", lw=1, label=f"{TRAINS:g} Var(y): trains below")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xticks(ds, [str(d) for d in ds])
@@ -132,59 +167,72 @@ def run(
     ax.set_title(
         f"Runge, Adam lr {tr.lr:g}, {tr.epochs} epochs ({tr.epochs * 8} steps), {over_seeds(seeds)}"
     )
-    ax.legend()
+    fig.legend(loc="outside right center", fontsize=9)
     plots.save_figure(fig, out / "final_loss.png")
 
-    first_layer = {a: [float(np.median(norms[a][d][:, 0])) for d in ds] for a in ACTIVATIONS}
-    decay = {a: decay_per_layer(np.median(norms[a][ds[-1]], axis=0)) for a in ACTIVATIONS}
+    med_norms = {a: {d: np.median(norms[a][d], axis=0) for d in ds} for a in ACTIVATIONS}
+    first_layer = {a: [float(med_norms[a][d][0]) for d in ds] for a in ACTIVATIONS}
+    decay = {a: decay_per_layer(med_norms[a][ds[-1]]) for a in ACTIVATIONS}
     med_final = {a: np.median(final[a], axis=0) for a in ACTIVATIONS}
-    stops = {
-        a: next((d for d, v in zip(ds, med_final[a], strict=True) if v > TRAINS * var_y), None)
-        for a in ACTIVATIONS
-    }
+    trains = {a: [bool(v < limit) for v in med_final[a]] for a in ACTIVATIONS}
     best = {
-        a: ds[int(np.argmin(med_final[a]))] if med_final[a].min() <= TRAINS * var_y else None
+        a: ds[int(np.argmin(med_final[a]))] if med_final[a].min() < limit else None
         for a in ACTIVATIONS
     }
     sig = first_layer["sigmoid"]
-    rows = [
-        [a, *[fmt(v) for v in first_layer[a]], f"{decay[a]:.2f}", *[fmt(v) for v in med_final[a]]]
-        for a in ACTIVATIONS
-    ]
-    table = "## Numbers (medians over seeds)\n\n" + markdown_table(
-        [
-            "activation",
-            *[f"‖∂C/∂W^[2]‖, {d} layers" for d in ds],
-            f"factor per layer towards input ({ds[-1]} layers)",
-            *[f"final MSE, {d} layers" for d in ds],
-        ],
-        rows,
+    factors = ", ".join(f"{NAMES[a]} {decay[a]:.3g}" for a in ACTIVATIONS)
+    norm_table = (
+        f"## Error at the first hidden layer at initialisation (medians over seeds)\n\n"
+        f"The {MEASURE} for l = 2, the first hidden layer.\n\n"
+        + markdown_table(
+            ["hidden layers", *[NAMES[a] for a in ACTIVATIONS]],
+            [[str(d), *[fmt(first_layer[a][i]) for a in ACTIVATIONS]] for i, d in enumerate(ds)],
+        )
+        + f"\n\nFactor per layer towards the input in the {ds[-1]}-hidden-layer network "
+        f"(least-squares fit over its hidden layers): {factors}."
+    )
+    mse_table = (
+        "## Training MSE after the budget (medians over seeds)\n\n"
+        f"A network trains when its median MSE is below {TRAINS:g} × Var(y) = {fmt(limit)}.\n\n"
+        + markdown_table(
+            ["hidden layers", *[NAMES[a] for a in ACTIVATIONS]],
+            [
+                [
+                    str(d),
+                    *[
+                        fmt(med_final[a][i]) + ("" if trains[a][i] else " (does not train)")
+                        for a in ACTIVATIONS
+                    ],
+                ]
+                for i, d in enumerate(ds)
+            ],
+        )
     )
     checks = [
         Check(
-            "sigmoid: first-layer gradient norm decreases with depth",
+            "sigmoid: the error at the first hidden layer decreases with depth",
             all(b < a for a, b in itertools.pairwise(sig)),
-            "‖∂C/∂W^[2]‖ = " + ", ".join(f"{fmt(v)} ({d})" for v, d in zip(sig, ds, strict=True)),
+            "mean ‖δ^[2]‖ = "
+            + ", ".join(f"{fmt(v)} ({d} hidden layers)" for v, d in zip(sig, ds, strict=True)),
         ),
         Check(
-            f"sigmoid: norms shrink towards the input in the {ds[-1]}-layer network",
+            f"sigmoid: the error shrinks towards the input in the {ds[-1]}-hidden-layer network",
             decay["sigmoid"] < 1.0,
-            f"multiplied by {decay['sigmoid']:.3f} per layer towards the input",
+            f"multiplied by {decay['sigmoid']:.3g} per layer towards the input",
         ),
     ]
-    stop_text = "; ".join(
-        f"{a}: {'every depth trains' if stops[a] is None else f'{stops[a]} layers do not'}"
-        for a in ACTIVATIONS
-    )
     answer = (
-        f"At initialisation the sigmoid gradient norm is multiplied by "
-        f"{decay['sigmoid']:.2f} per layer going towards the input in the {ds[-1]}-layer "
-        f"network, so "
-        f"‖∂C/∂W^[2]‖ falls from {fmt(sig[0])} with {ds[0]} hidden layers to {fmt(sig[-1])} "
-        f"with {ds[-1]}; the factor is {decay['tanh']:.2f} for tanh and {decay['relu']:.2f} for "
-        f"ReLU with He init. After the budget ({tr.epochs * 8} Adam steps), a network "
-        f'"trains" if its MSE is below {TRAINS:g} × Var(y) = {fmt(TRAINS * var_y)}: '
-        f"{stop_text}. {best_depth_text(best, med_final)}"
+        f"At initialisation the {MEASURE}, the error backpropagation gives layer l, is "
+        f"multiplied by {decay['sigmoid']:.3g} per layer going towards the input in the "
+        f"{ds[-1]}-hidden-layer sigmoid network, and at the first hidden layer (l = 2) it is "
+        f"{fmt(sig[0])} with {ds[0]} hidden layers and {fmt(sig[-1])} with {ds[-1]}; the factor "
+        f"is {decay['tanh']:.3g} for tanh and {decay['relu']:.3g} for ReLU with He init. "
+        f"(‖∂C/∂W^[2]‖ is not the measure: it is the norm of a sum, (1/N) Σ_x δ^[2](x) xᵀ, "
+        f"whose terms can cancel on points spread over [−1, 1] about 0 with an even target, so "
+        f"it can be small where δ^[2] is not.) After the budget ({tr.epochs * 8} Adam steps), "
+        f'a network "trains" if its median MSE is below {TRAINS:g} × Var(y) = {fmt(limit)}: '
+        + "; ".join(trains_text(a, ds, trains[a]) for a in ACTIVATIONS)
+        + f". {best_depth_text(best, med_final)}"
     )
     return StudyResult(
         title=TITLE,
@@ -195,28 +243,39 @@ def run(
             ("networks", f"1-{width}-…-{width}-1 with {', '.join(map(str, ds))} hidden layers"),
             (
                 "activations",
-                "sigmoid (Xavier), tanh (Xavier), ReLU (He); identity output; biases 0",
+                ", ".join(f"{NAMES[a]} ({INIT_NAMES[i]})" for a, i in ACTIVATIONS.items())
+                + "; identity output; biases 0",
             ),
-            ("gradient norm", "‖∂C/∂W^[l]‖_F of the full-batch MSE at initialisation"),
+            (
+                "error per layer",
+                f"{MEASURE}_2 at initialisation, δ^[l] = ∂C_x/∂z^[l] for the MSE C_x of "
+                "each point x",
+            ),
             ("training budget", f"Adam, lr {tr.lr:g}, batch 32, {tr.epochs} epochs"),
             ("seeds", str(seeds)),
         ],
         figures=[
-            ("grad_norms.png", "Gradient norm per layer at initialisation (log scale)."),
-            ("final_loss.png", "Training MSE after the budget against depth."),
+            (
+                "grad_norms.png",
+                f"The {MEASURE} per layer at initialisation (log scale).",
+            ),
+            (
+                "final_loss.png",
+                f"Training MSE after the budget against depth, with Var(y) and the "
+                f"{TRAINS:g} Var(y) below which a network trains.",
+            ),
         ],
         answer=answer,
         metrics={
             "depths": ds,
-            "first_layer_grad_norm": first_layer,
+            "first_layer_delta_norm": first_layer,
             "decay_per_layer": decay,
             "final_mse_median": {a: med_final[a].tolist() for a in ACTIVATIONS},
             "var_y": var_y,
-            "first_depth_not_training": stops,
+            "trains": trains,
             "best_depth": best,
-            "grad_norms_median": {
-                a: {str(d): np.median(norms[a][d], axis=0).tolist() for d in ds}
-                for a in ACTIVATIONS
+            "delta_norms_median": {
+                a: {str(d): med_norms[a][d].tolist() for d in ds} for a in ACTIVATIONS
             },
         },
         checks=checks,
@@ -226,5 +285,5 @@ def run(
             "training": settings(tr, "training"),
             "inits": ACTIVATIONS,
         },
-        tables=[table],
+        tables=[norm_table, mse_table],
     )

@@ -1,9 +1,10 @@
 """``runge``: a tanh network fitted to Runge's function 1/(1 + 25x²) on [−1, 1].
 
 Part 1: 1-64-64-1 tanh, Xavier normal weights, zero biases, Adam; train and validation sets.
-Then L-BFGS (float64) continues from the Adam solution. Part 2: the error near x = 0 against
-the number of training points N = 32..1024, with Xavier and with He initialisation, for the
-same number of full-batch Adam steps (so the runs differ only in the data).
+Then full-batch L-BFGS continues from the Adam solution (both in float64). Part 2: the error
+near x = 0 against the number of training points N = 32..1024, with Xavier and with He
+initialisation, for the same number of full-batch Adam steps (so the runs differ only in the
+data).
 ``--set hidden=64,64 n=256 epochs=3000 lr=1e-3 ns=32,128,512 steps=3000 lbfgs=2000`` changes
 the hidden widths, the training points of part 1, the Adam epochs and learning rate, the N of
 part 2 and its Adam steps, and the L-BFGS iterations.
@@ -42,7 +43,8 @@ DEFAULT_SEEDS = {False: 3, True: 2}
 NETWORK = TrainConfig(
     hidden=[64, 64], activation="tanh", init="xavier_normal", bias_init="0", loss="mse"
 )
-GRID = np.linspace(-1.0, 1.0, 2001).reshape(-1, 1)
+#: x = −1, −0.999, ..., 1: each the nearest float to k/1000, so an x of the grid prints short.
+GRID = (np.arange(-1000, 1001) / 1000).reshape(-1, 1)
 NEAR_ZERO = 0.1  # "near 0" means |x| <= NEAR_ZERO
 THRESHOLD = 1e-4
 INITS = {"Xavier normal": "xavier_normal", "He normal": "he_normal"}
@@ -78,6 +80,18 @@ def errors(net) -> tuple[float, float, float]:
     err = np.abs(net(GRID) - get_target("runge")(GRID)).ravel()
     near = err[np.abs(GRID.ravel()) <= NEAR_ZERO].max()
     return float(err.max()), float(near), float(GRID.ravel()[err.argmax()])
+
+
+def seed_ranges_overlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per row (one N), whether the ranges [min, max] over the seeds (columns) of ``a`` and
+    ``b`` overlap."""
+    return (a.min(axis=1) <= b.max(axis=1)) & (b.min(axis=1) <= a.max(axis=1))
+
+
+def ratio_range(ratios: np.ndarray) -> str:
+    """``"0.31 to 0.97"`` (three significant digits), or the one value where all agree."""
+    low, high = f"{ratios.min():.3g}", f"{ratios.max():.3g}"
+    return low if low == high else f"{low} to {high}"
 
 
 def near_zero_errors(
@@ -197,7 +211,7 @@ def run(
     ax.legend(fontsize=8)
     plots.save_figure(fig, out / "loss.png")
 
-    fig, (ax,) = plots.new_figure()
+    fig, (ax,) = plots.new_figure(width=9.6)
     for (label, s), color in zip(sweep.items(), ("tab:blue", "tab:purple"), strict=True):
         plots.band(ax, np.array(ns), s[:, :, 1].T, f"{label}: max error, |x| ≤ {NEAR_ZERO}", color)
         ax.plot(
@@ -207,13 +221,25 @@ def run(
             color=color,
             label=f"{label}: max error on [−1, 1]",
         )
+    part1 = f"part 1 (Adam, batch 32, {adam.epochs} epochs, N = {len(x)})"
+    for errs, label, style in ((err_adam, part1, "--"), (err_lbfgs, "part 1, then L-BFGS", "-.")):
+        ax.axhline(
+            float(np.median(errs[:, 1])),
+            color="gray",
+            ls=style,
+            lw=1,
+            label=f"{label}: max error, |x| ≤ {NEAR_ZERO}",
+        )
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xticks(ns, [str(n) for n in ns])
     ax.set_xlabel("training points N")
     ax.set_ylabel("max |network − f|")
-    ax.set_title(f"Error near 0 against N ({steps} full-batch Adam steps each)")
-    ax.legend(fontsize=8)
+    ax.set_title(
+        f"Error near 0 against N ({steps} full-batch Adam steps each)\n"
+        f"{over_seeds(seeds, band=True)}"
+    )
+    fig.legend(loc="outside right center", fontsize=8)
     plots.save_figure(fig, out / "near_zero.png")
 
     near = {k: np.median(s[:, :, 1], axis=1) for k, s in sweep.items()}
@@ -245,27 +271,63 @@ def run(
         ),
     ]
     more_points = xav[-1] < 0.5 * xav[0]  # a factor 2 from the fewest to the most points
+    he_ratio = he / xav
+    overlap = int(np.sum(seed_ranges_overlap(sweep["Xavier normal"][:, :, 1],
+                                             sweep["He normal"][:, :, 1])))  # fmt: skip
+    near_adam = float(np.median(err_adam[:, 1]))
+    near_lbfgs = float(np.median(err_lbfgs[:, 1]))
+    worst_near = [int(np.sum(np.abs(e[:, 2]) <= NEAR_ZERO)) for e in (err_adam, err_lbfgs)]
+    swept = np.concatenate([s[:, :, 2].ravel() for s in sweep.values()])
+    swept_near = int(np.sum(np.abs(swept) <= NEAR_ZERO))
+    always_near = worst_near == [seeds, seeds] and swept_near == swept.size
+    factors = {
+        "more points": xav[0] / xav[-1],
+        "He init": float(np.median(1 / he_ratio)),
+        "L-BFGS": near_adam / near_lbfgs,
+    }
+    most = max(factors, key=factors.get)
+    init_text = (
+        f"He init gives {ratio_range(he_ratio)} times the Xavier error near 0 across N "
+        f"(medians); the two inits' seed ranges (min to max over "
+        f"{plural(seeds, 'seed')}) overlap at {overlap} of the {len(ns)} N, so "
+        + (
+            "the difference is mostly within the seed spread"
+            if 2 * overlap > len(ns)
+            else f"the difference exceeds the seed spread at {len(ns) - overlap} of them"
+        )
+        if seeds > 1
+        else f"He init gives {ratio_range(he_ratio)} times the Xavier error near 0 across N "
+        "(one seed, so no seed spread to compare with)"
+    )
     answer = (
         f"With Adam (lr {lr:g}, batch 32) the validation MSE first drops below {THRESHOLD:g} at "
         f"epoch {', '.join('never' if v is None else str(v) for v in first)} "
         f"(seeds {', '.join(map(str, seeds_))}; "
         f"{len(med_first)} of {plural(seeds, 'seed')} reach it). After {adam.epochs} epochs the "
         f"median validation MSE is {fmt(med_val)} and the max error on [−1, 1] is "
-        f"{fmt(float(np.median(err_adam[:, 0])))} (near 0: "
-        f"{fmt(float(np.median(err_adam[:, 1])))}). L-BFGS in float64 from that solution "
-        f"({polish.epochs} iterations at most) pushes the validation MSE to "
-        f"{fmt(float(np.median(val_lbfgs)))} and the max error to "
-        f"{fmt(float(np.median(err_lbfgs[:, 0])))} (near 0: "
-        f"{fmt(float(np.median(err_lbfgs[:, 1])))}); the largest error sits at x = "
-        f"{', '.join(f'{v:+.3f}' for v in err_adam[:, 2])} after Adam and x = "
-        f"{', '.join(f'{v:+.3f}' for v in err_lbfgs[:, 2])} after L-BFGS. Near x = 0, with "
-        f"{steps} full-batch Adam steps, the "
-        f"max error for |x| ≤ {NEAR_ZERO} goes from {fmt(xav[0])} at N = {ns[0]} to "
-        f"{fmt(xav[-1])} at N = {ns[-1]} with Xavier init, and from {fmt(he[0])} to "
-        f"{fmt(he[-1])} with He init: more points "
+        f"{fmt(float(np.median(err_adam[:, 0])))} (near 0: {fmt(near_adam)}). Full-batch "
+        f"L-BFGS from that solution ({polish.epochs} iterations at most) pushes the validation "
+        f"MSE to {fmt(float(np.median(val_lbfgs)))} and the max error to "
+        f"{fmt(float(np.median(err_lbfgs[:, 0])))} (near 0: {fmt(near_lbfgs)}). The largest "
+        f"error on [−1, 1] sits at x = {', '.join(f'{v:+.3f}' for v in err_adam[:, 2])} after "
+        f"Adam (within |x| ≤ {NEAR_ZERO} for {worst_near[0]} of {plural(seeds, 'seed')}) and "
+        f"x = {', '.join(f'{v:+.3f}' for v in err_lbfgs[:, 2])} after L-BFGS ({worst_near[1]} "
+        f"of {seeds}), and within |x| ≤ {NEAR_ZERO} in {swept_near} of the {swept.size} runs of "
+        f"the near-0 sweep below: "
+        + (
+            "the error is largest near 0 in every run. "
+            if always_near
+            else "the largest error is not always near 0. "
+        )
+        + f"Near x = 0, with {steps} full-batch Adam steps, the max error for |x| ≤ {NEAR_ZERO} "
+        f"goes from {fmt(xav[0])} at N = {ns[0]} to {fmt(xav[-1])} at N = {ns[-1]} with Xavier "
+        f"init, and from {fmt(he[0])} to {fmt(he[-1])} with He init. So, more points or "
+        f"another init? With Xavier init, more points "
         f"{'lower it by more than a factor 2' if more_points else 'do not lower it by a factor 2'}"
-        f" with Xavier init, and at N = {ns[-1]} He init leaves {he[-1] / xav[-1]:.2g} times the "
-        f"Xavier error near 0."
+        f"; {init_text}. L-BFGS from the Adam solution lowers it {factors['L-BFGS']:.3g} times "
+        f"(from {fmt(near_adam)} to {fmt(near_lbfgs)}, N = {len(x)}, medians). Of the three, "
+        f"{most} lowers it most ({factors[most]:.3g} times; more points "
+        f"{factors['more points']:.3g}, He init {factors['He init']:.3g} as the median over N)."
     )
     return StudyResult(
         title=f"a {sizes} tanh network fits 1/(1+25x²), then L-BFGS; the error near x = 0",
@@ -277,7 +339,8 @@ def run(
             ("network", f"{sizes}, tanh hidden, identity output"),
             ("initialisation", "Xavier normal weights, zero biases"),
             ("Adam", f"lr {lr:g}, batch 32, {adam.epochs} epochs"),
-            ("L-BFGS", f"full batch, float64, up to {polish.epochs} iterations"),
+            ("L-BFGS", f"full batch, up to {polish.epochs} iterations"),
+            ("precision", f"{network.dtype} throughout (Adam and L-BFGS)"),
             (
                 "near-0 sweep",
                 f"N = {', '.join(map(str, ns))}; Xavier vs He normal; "
@@ -292,7 +355,12 @@ def run(
                 "after L-BFGS (log scale).",
             ),
             ("loss.png", "Training and validation MSE per epoch, then L-BFGS iterations."),
-            ("near_zero.png", "Max error near 0 (and on all of [−1, 1]) against N."),
+            (
+                "near_zero.png",
+                "Max error near 0 (and on all of [−1, 1]) against N, "
+                f"{over_seeds(seeds, band=True)}; gray lines: the error near 0 of part 1 after "
+                "Adam and after L-BFGS.",
+            ),
         ],
         answer=answer,
         metrics={
@@ -307,6 +375,9 @@ def run(
             "x_of_max_error_lbfgs": err_lbfgs[:, 2].tolist(),
             "sweep_n": ns,
             "sweep_near_0_median": {k: v.tolist() for k, v in near.items()},
+            "sweep_near_0": {k: v[:, :, 1].tolist() for k, v in sweep.items()},
+            "sweep_x_of_max_error": {k: v[:, :, 2].tolist() for k, v in sweep.items()},
+            "seed_ranges_overlap_at": overlap,
         },
         checks=checks,
         config={
