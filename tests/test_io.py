@@ -308,3 +308,12 @@ def test_saving_onto_a_folder_asks_for_a_file_name(tmp_path):
     with pytest.raises(ModelFileError, match="is a folder; give the model a file name"):
         MLP([1, 1]).save(tmp_path)
     assert list(tmp_path.parent.glob(tmp_path.name + ".npz")) == []
+
+
+def test_json_files_hold_null_where_a_number_is_not_finite(tmp_path):
+    path = write_json(tmp_path / "m.json", {"a": float("inf"), "b": [1.0, float("nan")], "c": 2})
+    assert json.loads(path.read_text(), parse_constant=pytest.fail) == {
+        "a": None,
+        "b": [1.0, None],
+        "c": 2,
+    }

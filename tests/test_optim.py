@@ -168,3 +168,9 @@ def test_schedules(spec, epoch, factor):
 def test_unknown_schedule():
     with pytest.raises(UnknownNameError, match="cosine"):
         get_schedule("linear")
+
+
+@pytest.mark.parametrize("bad", ["0.1", True, None])
+def test_a_learning_rate_must_be_a_number(bad):
+    with pytest.raises(ValueError, match="learning rate must be a number"):
+        SGD(lr=bad)

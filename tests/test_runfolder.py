@@ -180,3 +180,10 @@ def test_a_link_to_a_run_folder_rewrites_the_folder_and_keeps_the_link(earlier):
         (stage.path / "config.json").write_text("new")
     assert link.is_symlink() and snapshot(link) == {"config.json": b"new"}
     assert sorted(p.name for p in earlier.parent.iterdir()) == ["latest", "run"]
+
+
+def test_a_run_folder_below_a_file_is_refused_in_words(tmp_path):
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(RunFolderError, match="afile is a file, so .* cannot be a folder"):
+        with staged(tmp_path / "afile" / "sub"):
+            pass

@@ -9,6 +9,7 @@ read with a size bound and mlplab's own errors (:func:`read_json`). Model files 
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -68,8 +69,20 @@ def write_text(path: str | Path, text: str) -> Path:
 
 
 def write_json(path: str | Path, obj: object) -> Path:
-    """Write ``obj`` as indented JSON to ``path`` atomically."""
-    return write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    """Write ``obj`` as indented JSON to ``path`` atomically; a float NaN or ±inf, which JSON
+    cannot hold, is written as null."""
+    return write_text(path, json.dumps(_finite(obj), indent=2, sort_keys=False) + "\n")
+
+
+def _finite(obj: object) -> object:
+    """``obj`` with every float NaN or ±inf in its lists, tuples and dicts replaced by None."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {key: _finite(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(value) for value in obj]
+    return obj
 
 
 def loads_json(text: str, source: str, error: Callable[[str], Exception]) -> object:

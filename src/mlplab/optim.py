@@ -12,6 +12,7 @@ learning rate (``constant``, ``step``, ``exponential``, ``cosine``).
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 
 
 def _check_lr(lr: float) -> float:
+    if isinstance(lr, bool) or not isinstance(lr, numbers.Real):
+        raise MlplabError(f"learning rate must be a number, such as 1e-3, got {lr!r}")
     lr = float(lr)
     if not math.isfinite(lr) or lr <= 0:
         raise MlplabError(f"learning rate must be a finite number > 0, got {lr}")

@@ -94,6 +94,11 @@ def check_target(folder: str | Path) -> Path:
     final = Path(os.path.realpath(folder))  # a link to a run folder: the folder itself
     if final.exists() and not final.is_dir():
         raise RunFolderError(f"{folder} is a file, not a run folder; choose another --out")
+    for above in final.parents:
+        if above.exists() and not above.is_dir():
+            raise RunFolderError(
+                f"{above} is a file, so {folder} cannot be a folder; choose another --out"
+            )
     cwd = Path.cwd()
     if final == cwd or final in cwd.parents:
         raise RunFolderError(

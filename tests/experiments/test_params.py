@@ -105,6 +105,7 @@ def test_show_lists_the_parameters(capsys):
     [
         (["monomials", "--set", "size=3"], "has no parameter 'size'"),
         (["all", "--set", "width=3"], "name the study, not 'all'"),
+        (["monomials", "--set", "width=3", "width=5"], "--set gives width twice"),
     ],
 )
 def test_bad_settings_are_one_line_errors(args, message, capsys, tmp_path):

@@ -118,5 +118,7 @@ def parse_settings(name: str, study: ModuleType, settings: Sequence[str]) -> dic
                 f"study {name!r} has no parameter {key!r}; it takes {', '.join(known)} "
                 f"(mlplab experiment show {name})"
             )
+        if key in values:
+            raise ValueError(f"--set gives {key} twice; give each parameter once")
         values[key] = known[key].parse(text.strip())
     return values
