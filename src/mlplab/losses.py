@@ -124,63 +124,42 @@ def _as_probabilities(a: np.ndarray, y: np.ndarray) -> np.ndarray:
     return y
 
 
-def _row_sum(a: np.ndarray) -> np.ndarray:
-    """Σ_k a_k for every row of ``a`` (N, K) -> (N,), column by column."""
-    total = a[:, 0].copy()
-    for k in range(1, a.shape[1]):
-        total += a[:, k]
-    return total
-
-
-def _shifted(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The parts of a row-wise softmax of logits ``a`` (N, K), none of which overflows.
-
-    Returns
-    -------
-    s : ndarray, shape (N, K)
-        a_j − m with m = max_j a_j, so every s_j ≤ 0 (and 0 at the largest logits).
-    e : ndarray, shape (N, K)
-        e^{s_j} (exactly 1 at the largest logits).
-    rest : ndarray, shape (N, 1)
-        Σ_j e^{s_j} − 1, summed without the 1: every term but that of the first largest
-        logit. log1p(rest) keeps the small terms that log(1 + rest) would round away when one
-        logit dominates.
-
-    The loops run over the K columns, each step a vectorised operation on the N rows.
-    """
+def _row_max(a: np.ndarray) -> np.ndarray:
+    """max_k a_k for every row of ``a`` (N, K) -> (N, 1), column by column."""
     m = a[:, 0].copy()
     for k in range(1, a.shape[1]):
         m = np.maximum(m, a[:, k])
-    s = a - m.reshape(-1, 1)
-    e = np.exp(s)
-    rest = np.zeros_like(m)
-    passed = np.zeros_like(m)  # 1 in the rows where the first largest logit has been passed
-    for k in range(a.shape[1]):
-        top = (s[:, k] == 0.0) * (1.0 - passed)  # the first largest logit, where e = 1
-        rest += e[:, k] - top
-        passed += top
-    return s, e, rest.reshape(-1, 1)
+    return m.reshape(-1, 1)
 
 
 def log_softmax(a: np.ndarray) -> np.ndarray:
     """Row-wise log softmax a_k − log Σ_j exp(a_j) of logits ``a`` (N, K) -> (N, K).
 
-    Computed as s_k − log1p(Σ_j e^{s_j} − 1) with s = a − max_j a_j, the sum taken without
-    its term 1 (:func:`_shifted`): nothing overflows, and the result keeps its relative accuracy
-    when one logit dominates the others.
+    With s = a − max_j a_j every exponent is ≤ 0, so nothing overflows, and one term of
+    Σ_j e^{s_j} is exactly 1: the result is s_k − log1p(rest), where rest sums the other terms
+    (those below the largest logit, and 1 for each further logit equal to it). log(1 + rest)
+    would round away a rest below about 1e-16, which is the whole cost when one logit
+    dominates; log1p keeps its relative accuracy until it leaves float64's range.
     """
-    s, _, rest = _shifted(a)
-    return s - np.log1p(rest)
+    s = a - _row_max(a)
+    e = np.exp(s)
+    rest = np.zeros(a.shape[0], a.dtype)
+    passed = np.zeros(a.shape[0], a.dtype)  # 1 in the rows whose first largest logit is passed
+    for k in range(a.shape[1]):
+        top = (s[:, k] == 0.0) * (1.0 - passed)  # the first largest logit, where e = 1
+        rest += e[:, k] - top
+        passed += top
+    return s - np.log1p(rest).reshape(-1, 1)
 
 
 def softmax(a: np.ndarray) -> np.ndarray:
     """Row-wise softmax exp(a_k) / Σ_j exp(a_j) of logits ``a`` (N, K) -> (N, K).
 
-    Computed as e^{s_k} / Σ_j e^{s_j} with s = a − max_j a_j (:func:`_shifted`), so no
-    exponential overflows, whatever the size of the logits.
+    Computed as exp(a_k − m) / Σ_j exp(a_j − m) with m = max_j a_j, so no exponential
+    overflows, whatever the size of the logits.
     """
-    _, e, rest = _shifted(a)
-    return e / (1.0 + rest)
+    e = np.exp(a - _row_max(a))
+    return e / np.sum(e, axis=1).reshape(-1, 1)
 
 
 def _cross_entropy(a: np.ndarray, p: np.ndarray) -> float:
@@ -188,13 +167,12 @@ def _cross_entropy(a: np.ndarray, p: np.ndarray) -> float:
 
 
 def _cross_entropy_grad(a: np.ndarray, p: np.ndarray) -> np.ndarray:
-    # d/da of −Σ_k p_k log softmax(a)_k is softmax(a) S − p with S = Σ_k p_k, written over the
-    # common denominator 1 + rest as (e S − p − p rest) / (1 + rest): at the largest logit
-    # (e = 1) S − p is exact (0 for a one-hot row), so the entry keeps its accuracy
-    # (−rest / (1 + rest)) where softmax(a) − 1 would round to 0.
-    _, e, rest = _shifted(a)
-    S = _row_sum(p).reshape(-1, 1)
-    return ((e * S - p) - p * rest) / (1.0 + rest) / a.shape[0]
+    # d/da of −Σ_k p_k log softmax(a)_k is softmax(a) Σ_k p_k − p (= softmax(a) − p for one-hot).
+    # At the largest logit this is a difference with 1, exact to an absolute 2.2e-16 (a unit in
+    # the last place of 1): below that it rounds to 0, as every softmax − p form does. Forming
+    # it over the common denominator 1 + rest instead keeps it accurate but made a step of the
+    # paper's example with cross_entropy 1.3 times slower (benchmarks/LOG.md).
+    return (softmax(a) * np.sum(p, axis=1).reshape(-1, 1) - p) / a.shape[0]
 
 
 #: Smallest value bce takes the log of: a saturated output gives a large finite loss, and the
