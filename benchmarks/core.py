@@ -41,7 +41,7 @@ def mlplab_paper(steps: int) -> float:
         optimizer=mlplab.SGD(lr=0.05),
         epochs=steps // 10,
         batch_size=1,
-        sampling="replacement",
+        batch_sampling="replacement",
         seed=0,
         progress=False,
     )

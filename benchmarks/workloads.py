@@ -57,7 +57,7 @@ def w1_mlplab(quick: bool, engine: str = "compiled", loss: str = "half_sse") -> 
     def run() -> float:
         net = w1_net("identity" if ce else "sigmoid")
         h = mlplab.fit(net, X, target, loss=loss, optimizer=mlplab.SGD(0.05),
-                       epochs=w1_epochs(quick), batch_size=1, sampling="replacement", seed=0,
+                       epochs=w1_epochs(quick), batch_size=1, batch_sampling="replacement", seed=0,
                        progress=False, engine=engine)  # fmt: skip
         return h.train_loss[-1]
 
@@ -163,7 +163,7 @@ def _torch_mlp(sizes: list[int], act: str, dtype):
 
 
 def _perms(n: int, epochs: int, seed: int = 0) -> np.ndarray:
-    """The per-epoch permutations fit draws with ``sampling="shuffle"``, shape (epochs, n)."""
+    """The per-epoch permutations fit draws with ``batch_sampling="shuffle"``, shape (epochs, n)."""
     rng = np.random.default_rng(seed)
     return np.stack([rng.permutation(n) for _ in range(epochs)])
 

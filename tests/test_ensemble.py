@@ -37,9 +37,9 @@ def test_w4_members_equal_training_alone(sampling, batch):
     seeds, lrs = [3, 7, 11, 19], [1e-3, 3e-3, 1e-2, 2e-3]
     ens = Ensemble([1, 16, 16, 1], seeds, activation="tanh")
     hs = fit_ensemble(ens, x, y, optimizer=Adam(), epochs=20, batch_size=batch, lrs=lrs,
-                      sampling=sampling, validation=runge(20), progress=False)  # fmt: skip
+                      batch_sampling=sampling, validation=runge(20), progress=False)  # fmt: skip
     for i, (seed, lr) in enumerate(zip(seeds, lrs, strict=True)):
-        net, h = alone(seed, lr, x, y, epochs=20, batch_size=batch, sampling=sampling,
+        net, h = alone(seed, lr, x, y, epochs=20, batch_size=batch, batch_sampling=sampling,
                        validation=runge(20))  # fmt: skip
         assert rel_err(net.params, ens.member(i).params) <= 1e-12
         np.testing.assert_allclose(hs[i].train_loss, h.train_loss, rtol=1e-10)

@@ -26,7 +26,7 @@ def paper_sgd(net, epochs):
         optimizer=SGD(lr=0.05),
         epochs=epochs,
         batch_size=1,
-        sampling="replacement",
+        batch_sampling="replacement",
         seed=0,
         progress=False,
     )
@@ -157,7 +157,7 @@ def test_replacement_sampling_draws_single_points():
     [
         ({"epochs": 0}, "epochs"),
         ({"batch_size": 0}, "batch_size"),
-        ({"sampling": "bootstrap"}, "shuffle, replacement"),
+        ({"batch_sampling": "bootstrap"}, "shuffle, replacement"),
         ({"early_stopping": 0}, "patience"),
         ({"loss": "hinge"}, "valid names"),
     ],
@@ -277,3 +277,17 @@ def test_bad_input_to_the_python_api_raises_mlplab_error(misuse):
     # README: bad input raises mlplab.MlplabError (a ValueError) naming the input and the fix
     with pytest.raises(MlplabError):
         misuse(np.linspace(-1, 1, 10)[:, None])
+
+
+def test_the_former_keyword_sampling_still_works_with_a_warning():
+    X = np.linspace(-1, 1, 8).reshape(-1, 1)
+    runs = []
+    for keyword in ("batch_sampling", "sampling"):
+        net = MLP([1, 3, 1], seed=0)
+        if keyword == "sampling":
+            with pytest.warns(FutureWarning, match="now 'batch_sampling'"):
+                fit(net, X, X, epochs=2, seed=1, progress=False, sampling="replacement")
+        else:
+            fit(net, X, X, epochs=2, seed=1, progress=False, batch_sampling="replacement")
+        runs.append(net.params.copy())
+    np.testing.assert_array_equal(*runs)

@@ -199,7 +199,7 @@ class TrainConfig:
             "loss": self.loss,
             "epochs": self.epochs,
             "batch_size": self.batch_size,
-            "sampling": self.batch_sampling,
+            "batch_sampling": self.batch_sampling,
             "schedule": self.schedule,
             "early_stopping": self.early_stopping,
         }

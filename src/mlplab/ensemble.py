@@ -37,6 +37,7 @@ from mlplab.train import (
     _Watch,
     check_points,
     check_schedule,
+    renamed_sampling,
     warn_divergence,
 )
 
@@ -115,7 +116,7 @@ def fit_ensemble(
     optimizer: Optimizer | str | None = None,
     epochs: int = 100,
     batch_size: int | None = 32,
-    sampling: str = "shuffle",
+    batch_sampling: str = "shuffle",
     validation: tuple[np.ndarray, np.ndarray] | None = None,
     seeds: Sequence[int] | None = None,
     lrs: Sequence[float] | None = None,
@@ -123,6 +124,7 @@ def fit_ensemble(
     callbacks: Sequence[Callback] = (),
     early_stopping: int | None = None,
     progress: bool = True,
+    sampling: str | None = None,
 ) -> list[History]:
     """Train every member as :func:`mlplab.fit` would, all together; returns one History each.
 
@@ -130,7 +132,7 @@ def fit_ensemble(
     ----------
     ensemble : Ensemble or list of MLP
         Trained in place (a list's networks get their trained parameters back).
-    X, y, loss, epochs, batch_size, sampling, schedule, early_stopping, progress
+    X, y, loss, epochs, batch_size, batch_sampling, schedule, early_stopping, progress, sampling
         As for :func:`mlplab.fit`.
     optimizer : Optimizer or str, optional
         The hyper-parameters every member uses (default ``Adam(lr=1e-3)``; a name means that
@@ -163,7 +165,8 @@ def fit_ensemble(
             "fit_ensemble needs a first-order optimiser with an update() formula (SGD, Adam, or "
             "one of your own); train L-BFGS runs one by one with mlplab.fit"
         )
-    check_schedule(epochs, sampling, early_stopping, batch_size)
+    batch_sampling = renamed_sampling(batch_sampling, sampling)
+    check_schedule(epochs, batch_sampling, early_stopping, batch_size)
     seeds = ens.seeds if seeds is None else [int(s) for s in seeds]
     base = np.full(M, optimizer.lr) if lrs is None else np.array(lrs, dtype=np.float64)
     if len(seeds) != M or base.shape != (M,):
@@ -181,7 +184,7 @@ def fit_ensemble(
     batch_size = n if batch_size is None or batch_size >= n else batch_size
     if batch_size < 1:
         raise MlplabError(f"batch_size must be >= 1, got {batch_size}")
-    draws = [BatchDraws(n, batch_size, sampling, np.random.default_rng(s)) for s in seeds]
+    draws = [BatchDraws(n, batch_size, batch_sampling, np.random.default_rng(s)) for s in seeds]
     steps = math.ceil(draws[0].width / batch_size)
 
     reason = f"fit_ensemble: {M} networks on one model axis, BLAS products on stacks"

@@ -3,7 +3,7 @@
 Each epoch makes ceil(N / batch_size) optimiser steps, then evaluates the cost on the whole
 training set (and on the validation set), so ``History.train_loss[k]`` is the paper's cost after
 epoch k + 1. Minibatches come from a fresh permutation of the points every epoch
-(``sampling="shuffle"``) or are drawn with replacement (``sampling="replacement"``; with
+(``batch_sampling="shuffle"``) or are drawn with replacement (``batch_sampling="replacement"``; with
 ``batch_size=1`` this is the paper's SGD step on one random point).
 
 A non-finite cost stops training: the parameters go back to the end of the last finite epoch,
@@ -202,7 +202,7 @@ def fit(
     optimizer: Optimizer | LBFGS | str | None = None,
     epochs: int = 100,
     batch_size: int | None = 32,
-    sampling: str = "shuffle",
+    batch_sampling: str = "shuffle",
     validation: tuple[np.ndarray, np.ndarray] | float | None = None,
     seed: int | None = None,
     schedule: str | Schedule | None = None,
@@ -210,6 +210,7 @@ def fit(
     early_stopping: int | None = None,
     progress: bool = True,
     engine: str = "auto",
+    sampling: str | None = None,
 ) -> History:
     """Train ``net`` in place.
 
@@ -226,7 +227,9 @@ def fit(
     epochs : int, default 100
     batch_size : int or None, default 32
         Points per step; None (or a size >= N) means the full batch.
-    sampling : {"shuffle", "replacement"}
+    batch_sampling : {"shuffle", "replacement"}, default "shuffle"
+        A fresh permutation of the points every epoch, or points drawn with replacement (as
+        ``mlplab train --batch-sampling``).
     validation : (X_val, y_val) or float, optional
         A validation set, or the fraction of ``X`` to hold out at random.
     seed : int, optional
@@ -246,6 +249,8 @@ def fit(
         same parameters to rounding) on a path of :mod:`mlplab.engine`; ``"auto"`` (or
         ``"fast"``) picks the path :func:`mlplab.engine.explain` names. ``History.engine``
         and ``History.engine_reason`` say which path ran and why.
+    sampling : {"shuffle", "replacement"}, optional
+        The former name of ``batch_sampling``: still read, with a FutureWarning.
 
     Returns
     -------
@@ -254,7 +259,8 @@ def fit(
     loss = get_loss(loss)
     optimizer = Adam() if optimizer is None else get_optimizer(optimizer)
     schedule = get_schedule(schedule)
-    check_schedule(epochs, sampling, early_stopping, batch_size)
+    batch_sampling = renamed_sampling(batch_sampling, sampling)
+    check_schedule(epochs, batch_sampling, early_stopping, batch_size)
     rng = np.random.default_rng(seed)
     X = net.check_input(X)
     y = net.check_target(y, loss, X.shape[0])
@@ -276,7 +282,7 @@ def fit(
 
     history = History(engine=plan.path, engine_reason=plan.reason)
     watch = _Watch(net, history, early_stopping, Xv is not None)
-    draws = BatchDraws(n, batch_size, sampling, rng)
+    draws = BatchDraws(n, batch_size, batch_sampling, rng)
     base_lr = optimizer.lr
     start = time.perf_counter()
     with (
@@ -334,8 +340,22 @@ def fit(
     return history
 
 
+def renamed_sampling(batch_sampling: str, sampling: str | None) -> str:
+    """``batch_sampling``, or the value given under its former name ``sampling`` (with a
+    FutureWarning that says the new name)."""
+    if sampling is None:
+        return batch_sampling
+    warnings.warn(
+        "the keyword 'sampling' of fit and fit_ensemble is now 'batch_sampling' (as "
+        "--batch-sampling of mlplab train); 'sampling' will be removed",
+        FutureWarning,
+        stacklevel=3,
+    )
+    return sampling
+
+
 def check_schedule(
-    epochs: int, sampling: str, early_stopping: int | None, batch_size: int | None = None
+    epochs: int, batch_sampling: str, early_stopping: int | None, batch_size: int | None = None
 ) -> None:
     """Refuse an epoch count, batch sampling, early-stopping patience or batch size that
     :func:`fit` (and :func:`mlplab.fit_ensemble`) cannot run, with a message naming the valid
@@ -346,8 +366,10 @@ def check_schedule(
         raise MlplabError(f"batch_size must be a whole number >= 1 or None, got {batch_size!r}")
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
         raise MlplabError(f"epochs must be a whole number >= 1, got {epochs!r}")
-    if sampling not in SAMPLINGS:
-        raise MlplabError(f"unknown sampling {sampling!r}; valid names are: {', '.join(SAMPLINGS)}")
+    if batch_sampling not in SAMPLINGS:
+        raise MlplabError(
+            f"unknown batch_sampling {batch_sampling!r}; valid names are: {', '.join(SAMPLINGS)}"
+        )
     if early_stopping is not None and early_stopping < 1:
         raise MlplabError(f"early_stopping is a patience in epochs >= 1, got {early_stopping}")
 

@@ -73,7 +73,7 @@ def test_numpy_path_equals_reference(sizes, act, loss, opt, batch, n, sampling, 
     y = targets_for(loss, n, sizes[-1], rng)
     out = twins(["reference", "numpy"],
                 lambda: MLP(sizes, act, output_for(loss), seed=dtype_seed), X, y,
-                OPTIMIZERS[opt], loss=loss, epochs=3, batch_size=batch, sampling=sampling,
+                OPTIMIZERS[opt], loss=loss, epochs=3, batch_size=batch, batch_sampling=sampling,
                 seed=1)  # fmt: skip
     assert_same(out)
 
@@ -122,7 +122,7 @@ def test_paper_example_on_the_compiled_path_with_divergence_and_schedule():
     X, Y = mlplab.data.paper_example()
     make = lambda: MLP([2, 2, 3, 2], "sigmoid", "sigmoid", seed=1)  # noqa: E731
     out = twins(["reference", "compiled"], make, X, Y, lambda: SGD(0.05), loss="half_sse",
-                epochs=300, batch_size=1, sampling="replacement", seed=0,
+                epochs=300, batch_size=1, batch_sampling="replacement", seed=0,
                 schedule="cosine:0.1")  # fmt: skip
     assert_same(out)
     big = twins(["reference", "numpy", "compiled"], make, X, Y * 1e200, lambda: SGD(1e3),
@@ -391,7 +391,7 @@ def test_a_full_batch_epoch_makes_one_forward_pass(monkeypatch):
     assert len(passes) == 10 + 1  # the cost after each epoch, and the first epoch's own pass
     passes.clear()
     fit(MLP([1, 8, 1], "tanh", seed=0), X, np.sin(3 * X), epochs=10, batch_size=None,
-        sampling="replacement", progress=False, engine="numpy")  # fmt: skip
+        batch_sampling="replacement", progress=False, engine="numpy")  # fmt: skip
     assert len(passes) == 2 * 10  # drawn with replacement: the batch is not the set
 
 
@@ -404,8 +404,8 @@ def test_a_callback_that_changes_the_parameters_is_seen_by_the_next_full_batch(s
         return False
 
     out = twins(["reference", "numpy"], lambda: MLP([1, 8, 8, 1], "tanh", seed=2), X,
-                np.cos(2 * X), lambda: Adam(0.01), epochs=15, batch_size=None, sampling=sampling,
-                callbacks=[shrink], seed=0)  # fmt: skip
+                np.cos(2 * X), lambda: Adam(0.01), epochs=15, batch_size=None,
+                batch_sampling=sampling, callbacks=[shrink], seed=0)  # fmt: skip
     assert_same(out)
 
 

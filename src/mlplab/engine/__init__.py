@@ -168,7 +168,7 @@ class Trainer:
     last_finite : ndarray, shape (p,)
         Receives the parameters after each epoch whose costs are finite.
     shuffled : bool
-        Whether every epoch is a permutation of the points (``sampling="shuffle"``).
+        Whether every epoch is a permutation of the points (``batch_sampling="shuffle"``).
     """
 
     def __init__(self, plan, net, X, T, Xv, Tv, loss, optimizer, batch_size, last_finite,
