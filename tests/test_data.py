@@ -140,6 +140,11 @@ def test_infinite_monomial_power():
         get_target("monomial:inf")
 
 
+def test_a_monomial_power_that_is_not_a_number_says_what_to_write():
+    with pytest.raises(ExpressionError, match="needs a whole power p >= 0 after the colon"):
+        get_target("monomial:abc")
+
+
 # --- hostile input: every reader returns a valid result or raises mlplab's own error ---------
 
 import io  # noqa: E402

@@ -23,3 +23,12 @@ def test_run_without_folder_writes_nothing(tmp_path, monkeypatch):
     result = train_run(TrainConfig(hidden=[4], epochs=2, n_train=10, n_val=4), progress=False)
     assert result.out is None and list(tmp_path.iterdir()) == []
     assert result.metrics["parameters"] == 4 * 2 + 5
+
+
+def test_noise_that_overflows_the_labels_is_named(tmp_path, capsys):
+    from mlplab.cli import main
+
+    args = ["train", "--noise", "1e308", "--epochs", "1", "--hidden", "2", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "run")]) == 2
+    assert "--noise 1e+308 makes the labels overflow" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

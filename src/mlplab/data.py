@@ -203,7 +203,7 @@ def _check_depth(tree: ast.AST, text: str) -> None:
         if depth > MAX_DEPTH:
             raise ExpressionError(
                 f"expression {text[:40]!r}... is nested more than {MAX_DEPTH} levels deep; "
-                f"write it with fewer brackets, calls or powers in a row"
+                f"write it with fewer brackets, calls, powers or terms in a row"
             )
         step = isinstance(node, ast.BinOp | ast.UnaryOp | ast.Call)
         stack.extend((child, depth + step) for child in ast.iter_child_nodes(node))
@@ -354,7 +354,14 @@ def get_target(spec: str) -> Target:
         return _TARGETS[key]
     if key.startswith("monomial:"):
         try:
-            return monomial(float(key.split(":", 1)[1]))
+            power = float(key.split(":", 1)[1])
+        except ValueError:
+            raise ExpressionError(
+                f"{spec!r}: monomial:p needs a whole power p >= 0 after the colon, such as "
+                f"monomial:3"
+            ) from None
+        try:
+            return monomial(power)
         except ValueError as exc:
             raise ExpressionError(f"{spec!r}: {exc}") from None
     try:

@@ -19,6 +19,7 @@ import numpy as np
 from mlplab.config import TrainConfig
 from mlplab.config_check import check_config
 from mlplab.data import get_target, load_data, sample, target_values
+from mlplab.errors import MlplabError
 from mlplab.io import write_json
 from mlplab.limits import check_bytes
 from mlplab.losses import get_loss
@@ -52,7 +53,13 @@ def make_data(cfg: TrainConfig) -> tuple[np.ndarray, ...]:
     f = get_target(cfg.target)
     x = sample(cfg.n_train, cfg.domain, cfg.sampling, rng)
     x_val = sample(cfg.n_val, cfg.domain, cfg.sampling, rng)
-    y = target_values(cfg.target, x, f) + cfg.noise * rng.standard_normal(x.shape)
+    clean = target_values(cfg.target, x, f)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is named just below
+        y = clean + cfg.noise * rng.standard_normal(x.shape)
+    if np.all(np.isfinite(clean)) and not np.all(np.isfinite(y)):
+        raise MlplabError(
+            f"--noise {cfg.noise:g} makes the labels overflow; give a smaller --noise"
+        )
     return x, y, x_val, target_values(cfg.target, x_val, f)
 
 
