@@ -147,3 +147,11 @@ def test_cross_entropy_keeps_its_accuracy_when_one_logit_dominates(lam):
     small = 9.0 * np.exp(-lam)
     assert ce.value(z, np.array([0])) == pytest.approx(np.log1p(small), rel=1e-14)
     assert abs(ce.grad(z, np.array([0]))[0, 0] + small / (1.0 + small)) <= 2.3e-16
+
+
+def test_integer_logits_are_read_as_numbers():
+    from mlplab.losses import log_softmax
+
+    np.testing.assert_allclose(log_softmax(np.array([[1, 2, 3]])),
+                               log_softmax(np.array([[1.0, 2.0, 3.0]])))  # fmt: skip
+    assert get_loss("cross_entropy")(np.array([[1, 2, 3]]), np.array([2])) > 0

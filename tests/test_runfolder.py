@@ -187,3 +187,10 @@ def test_a_run_folder_below_a_file_is_refused_in_words(tmp_path):
     with pytest.raises(RunFolderError, match="afile is a file, so .* cannot be a folder"):
         with staged(tmp_path / "afile" / "sub"):
             pass
+
+
+def test_a_file_browsers_litter_does_not_block_a_rerun(earlier):
+    (earlier / ".DS_Store").write_bytes(b"\0")
+    with staged(earlier) as stage:
+        (stage.path / "config.json").write_text("new")
+    assert snapshot(earlier) == {"config.json": b"new"}

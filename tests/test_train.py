@@ -291,3 +291,10 @@ def test_the_former_keyword_sampling_still_works_with_a_warning():
             fit(net, X, X, epochs=2, seed=1, progress=False, batch_sampling="replacement")
         runs.append(net.params.copy())
     np.testing.assert_array_equal(*runs)
+
+
+def test_the_former_and_the_new_keyword_must_agree():
+    X = np.linspace(-1, 1, 8).reshape(-1, 1)
+    with pytest.raises(ValueError, match="disagree; give batch_sampling alone"):
+        fit(MLP([1, 2, 1]), X, X, epochs=1, progress=False, batch_sampling="replacement",
+            sampling="shuffle")  # fmt: skip

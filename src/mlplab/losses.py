@@ -47,11 +47,13 @@ class Loss:
     dcost : callable
         ``dcost(a, t) -> ndarray`` of shape ``(N, n_L)``, the derivative of ``cost`` in ``a``.
     targets : callable, optional
-        ``targets(a, y) -> t``: checks the targets ``y`` the user gave (and the outputs, where
-        the loss needs them in a range) and returns them in the shape of ``a`` (integer labels
-        become one-hot rows). Default: ``y`` as it is.
+        ``targets(a, y) -> t``: checks the targets ``y`` the user gave and returns them in the
+        shape of ``a`` (integer labels become one-hot rows). Default: ``y`` as it is.
     integer_targets : bool
         Whether ``y`` may be integer class labels of shape ``(N,)`` (cross-entropy).
+    outputs : callable, optional
+        ``outputs(a)``: raises where the outputs ``a`` lie outside the loss's domain (bce takes
+        probabilities). Training runs it at every step, as :meth:`prepare` does.
     """
 
     name: str
@@ -59,6 +61,7 @@ class Loss:
     dcost: GradFn
     targets: CheckFn | None = None
     integer_targets: bool = False
+    outputs: Callable[[np.ndarray], None] | None = None
 
     def value(self, a: np.ndarray, y: np.ndarray) -> float:
         """C(a, y) for targets as the user gives them (labels included)."""
@@ -69,8 +72,15 @@ class Loss:
         return self.dcost(a, self.prepare(a, y))
 
     def prepare(self, a: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """The targets in the form :attr:`cost` takes (see ``targets``)."""
+        """The targets in the form :attr:`cost` takes (see ``targets``), after checking the
+        outputs (see ``outputs``)."""
+        self.check_outputs(a)
         return y if self.targets is None else self.targets(a, y)
+
+    def check_outputs(self, a: np.ndarray) -> None:
+        """Raise where the outputs ``a`` lie outside the loss's domain (see ``outputs``)."""
+        if self.outputs is not None:
+            self.outputs(a)
 
     def __call__(self, a: np.ndarray, y: np.ndarray) -> float:
         return self.value(a, y)
@@ -143,8 +153,8 @@ def log_softmax(a: np.ndarray) -> np.ndarray:
     """
     s = a - _row_max(a)
     e = np.exp(s)
-    rest = np.zeros(a.shape[0], a.dtype)
-    passed = np.zeros(a.shape[0], a.dtype)  # 1 in the rows whose first largest logit is passed
+    rest = np.zeros(a.shape[0], e.dtype)
+    passed = np.zeros(a.shape[0], e.dtype)  # 1 in the rows whose first largest logit is passed
     for k in range(a.shape[1]):
         top = (s[:, k] == 0.0) * (1.0 - passed)  # the first largest logit, where e = 1
         rest += e[:, k] - top
@@ -191,15 +201,14 @@ def _check_targets_are_probabilities(a: np.ndarray, y: np.ndarray) -> np.ndarray
     return y
 
 
-def _check_probabilities(a: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Refuse outputs and targets outside [0, 1] (bce takes probabilities)."""
-    if a.size and (np.min(a) < 0.0 or np.max(a) > 1.0):
+def _check_probabilities(a: np.ndarray) -> None:
+    """Refuse outputs outside [0, 1] (bce takes probabilities)."""
+    if a.size and (np.min(a) < 0.0 or np.max(a) > 1.0):  # NaN passes: training says diverged
         raise MlplabError(
             f"bce takes probabilities in [0, 1] but the outputs range from {np.min(a):.3g} to "
             f"{np.max(a):.3g}: use output_activation='sigmoid', or the loss 'bce_logits' on "
             f"raw outputs"
         )
-    return _check_targets_are_probabilities(a, y)
 
 
 def _bce(a: np.ndarray, t: np.ndarray) -> float:
@@ -230,7 +239,7 @@ half_sse = Loss("half_sse", _half_sse, _half_sse_grad)
 cross_entropy = Loss(
     "cross_entropy", _cross_entropy, _cross_entropy_grad, _as_probabilities, integer_targets=True
 )
-bce = Loss("bce", _bce, _bce_grad, _check_probabilities)
+bce = Loss("bce", _bce, _bce_grad, _check_targets_are_probabilities, outputs=_check_probabilities)
 bce_logits = Loss("bce_logits", _bce_logits, _bce_logits_grad, _check_targets_are_probabilities)
 
 _LOSSES: dict[str, Loss] = {f.name: f for f in (mse, half_sse, cross_entropy, bce, bce_logits)}

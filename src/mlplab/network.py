@@ -605,7 +605,7 @@ class MLP:
         """This architecture with ``params``, shape (p,), as its parameters: not copied, so
         the weights and biases of the network returned are views into ``params`` (a row of an
         ensemble's stack, for instance), computed in its dtype."""
-        if params.shape != self.params.shape or params.dtype.kind != "f":
+        if params.shape != self.params.shape or params.dtype not in (np.float32, np.float64):
             raise MlplabError(
                 f"params has shape {params.shape} and dtype {params.dtype}; this network needs "
                 f"a float vector of shape {self.params.shape}"

@@ -59,6 +59,8 @@ class RunFolderBusyError(RunFolderError):
 
 #: Suffixes of the files a run writes (its config, metrics, model, history, report, figures).
 RUN_SUFFIXES = frozenset({".json", ".npz", ".csv", ".md", ".png", ".txt"})
+#: Files a file browser leaves in any folder it shows (replaced with the run).
+BROWSER_FILES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 
 
 def holds_run(folder: str | Path) -> bool:
@@ -76,7 +78,8 @@ def foreign_entry(folder: Path, depth: int = 3) -> Path | None:
         if entry.is_symlink() or not (entry.is_file() or entry.is_dir()):
             return entry
         if entry.is_file() and entry.suffix.lower() not in RUN_SUFFIXES:
-            return entry
+            if entry.name not in BROWSER_FILES:
+                return entry
         if entry.is_dir() and (depth == 0 or foreign_entry(entry, depth - 1) is not None):
             return entry
     return None

@@ -345,6 +345,11 @@ def renamed_sampling(batch_sampling: str, sampling: str | None) -> str:
     FutureWarning that says the new name)."""
     if sampling is None:
         return batch_sampling
+    if batch_sampling not in ("shuffle", sampling):  # both given, and they differ
+        raise MlplabError(
+            f"batch_sampling={batch_sampling!r} and sampling={sampling!r} disagree; give "
+            f"batch_sampling alone (sampling is its former name)"
+        )
     warnings.warn(
         "the keyword 'sampling' of fit and fit_ensemble is now 'batch_sampling' (as "
         "--batch-sampling of mlplab train); 'sampling' will be removed",

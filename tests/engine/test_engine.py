@@ -428,3 +428,17 @@ def test_training_data_changed_in_place_by_a_callback_is_seen_by_the_next_full_b
         out[engine] = net
     np.testing.assert_allclose(out["numpy"].params, out["reference"].params, rtol=1e-12,
                                atol=1e-13)  # fmt: skip
+
+
+def test_a_loss_that_converts_its_targets_trains_alike_on_every_path():
+    # fit prepares the targets once; the stepper must not convert them a second time
+    tenths = mlplab.losses.Loss("tenths_mse", mlplab.losses.mse.cost, mlplab.losses.mse.dcost,
+                                lambda a, y: y / 10.0)  # fmt: skip
+    X = np.linspace(-1, 1, 64).reshape(-1, 1)
+    outs = []
+    for engine in ("reference", "numpy"):
+        net = MLP([1, 8, 1], seed=0)
+        fit(net, X, 10.0 * np.ones_like(X), loss=tenths, epochs=5, progress=False,
+            engine=engine, seed=0)  # fmt: skip
+        outs.append(net.params.copy())
+    np.testing.assert_allclose(outs[0], outs[1], rtol=1e-12, atol=1e-14)

@@ -71,8 +71,9 @@ def _not_compilable(net: MLP, loss: Loss, optimizer: Optimizer) -> str | None:
     from mlplab.engine.jit import compile_definition, first_line
 
     dt = net.params.dtype
-    if loss.targets is not None and loss.name == "bce" and net.activations[-1].name != "sigmoid":
-        return "bce checks at every step that the outputs are probabilities (no sigmoid output)"
+    sigmoid_bce = loss.name == "bce" and net.activations[-1].name == "sigmoid"  # in [0, 1]
+    if loss.outputs is not None and not sigmoid_bce:
+        return f"{loss.name} checks its outputs at every step (no sigmoid output)"
     if optimizer.update is Optimizer.update:
         return f"{type(optimizer).__name__} defines step() but no update() formula"
     a = np.full((2, net.sizes[-1]), 0.25, dt)

@@ -34,20 +34,23 @@ def _key(fn: types.FunctionType) -> Any:
     value cannot be hashed (an array, a dict): such a function is compiled afresh each time.
     """
     try:
-        return _hashable_key(fn, ())
+        return _hashable_key(fn, (), {})
     except TypeError:
         return None
 
 
-def _hashable_key(fn: types.FunctionType, calling: tuple) -> Any:
-    """:func:`_key`, raising TypeError for a value that cannot be hashed."""
+def _hashable_key(fn: types.FunctionType, calling: tuple, known: dict) -> Any:
+    """:func:`_key`, raising TypeError for a value that cannot be hashed; ``known`` holds the
+    keys found so far (by function id), so that a helper many functions call is keyed once."""
     if fn in calling:  # recursion: the code names a function being keyed
         return fn.__code__
+    if id(fn) in known:
+        return known[id(fn)]
     calling = (*calling, fn)
 
     def value_key(value: Any) -> Any:
         if isinstance(value, types.FunctionType):
-            return _hashable_key(value, calling)
+            return _hashable_key(value, calling, known)
         if isinstance(value, types.ModuleType):
             return value.__name__
         return value
@@ -60,6 +63,7 @@ def _hashable_key(fn: types.FunctionType, calling: tuple) -> Any:
     )
     key = (fn.__code__, cells, names)
     hash(key)
+    known[id(fn)] = key
     return key
 
 

@@ -2,8 +2,9 @@
 buffers, for one network or a stack of M networks of one architecture (an ensemble).
 
 It computes every formula by calling its one definition — ``act.f``, ``act.df`` of
-:mod:`mlplab.activations`, ``loss.value``, ``loss.grad`` of :mod:`mlplab.losses` (with the
-loss's checks of the outputs, as the reference runs them at every step) and the
+:mod:`mlplab.activations`, ``loss.cost``, ``loss.dcost`` of :mod:`mlplab.losses` (on targets
+``fit`` has prepared once, after the loss's check of the outputs, which the reference also
+runs at every step) and the
 optimiser's ``update`` (or ``step``) of :mod:`mlplab.optim` — so it runs any activation, loss or
 optimiser, user-defined ones included. What it saves over the reference path is the per-step
 allocation of the products: z^[l], δ^[l] and the gradient are written into buffers.
@@ -112,7 +113,8 @@ class Stepper:
         a_L = buf.a[-1]
         last = len(self.weights) - 1
         delta = buf.delta[last]
-        delta[...] = self._per_network(self.loss.grad, a_L, t)
+        self.loss.check_outputs(a_L)
+        delta[...] = self._per_network(self.loss.dcost, a_L, t)
         delta *= self.activations[last].derivative(buf.z[last], buf.a[last + 1])
         for i in range(last, -1, -1):
             delta = buf.delta[i]
@@ -205,7 +207,8 @@ class Stepper:
             self._whole.a[0][...] = X
             out = self.forward(self._whole)
             self._forward_params = self.params.copy()
-            return self._per_network(self.loss.value, out, t)
+            self.loss.check_outputs(out)
+            return self._per_network(self.loss.cost, out, t)
         n = X.shape[0]
         if n not in self._outputs:
             self._outputs[n] = np.empty((*self.lead, n, self.sizes[-1]), self.params.dtype)
@@ -215,4 +218,5 @@ class Stepper:
             buf = self.buffers(rows)
             buf.a[0][...] = X[start : start + rows]
             out[..., start : start + rows, :] = self.forward(buf)
-        return self._per_network(self.loss.value, out, t)
+        self.loss.check_outputs(out)
+        return self._per_network(self.loss.cost, out, t)
