@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 
 from mlplab.errors import SizeError
 
@@ -47,13 +48,14 @@ def format_bytes(n: float) -> str:
     raise AssertionError("unreachable")
 
 
-def check_bytes(what: str, nbytes: int | float, hint: str = "") -> None:
+def check_bytes(what: str | Callable[[], str], nbytes: int | float, hint: str = "") -> None:
     """Refuse an allocation of ``nbytes`` bytes for ``what`` above :func:`max_bytes`.
 
     Parameters
     ----------
-    what : str
-        The option or input that sets the size, with its value (``"--hidden 200000000"``).
+    what : str or callable
+        The option or input that sets the size, with its value (``"--hidden 200000000"``),
+        or a function that returns it, called only to refuse (a check on a hot path).
     nbytes : int or float
         Bytes the allocation would take (a float may be inf for a size that overflows).
     hint : str, optional
@@ -65,6 +67,7 @@ def check_bytes(what: str, nbytes: int | float, hint: str = "") -> None:
     """
     limit = max_bytes()
     if not nbytes <= limit:  # also catches nan
+        what = what() if callable(what) else what
         if not math.isfinite(nbytes) or nbytes >= 2**80:
             raise SizeError(
                 f"{what} would allocate more memory than any machine holds; "

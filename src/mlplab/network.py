@@ -229,8 +229,10 @@ class MLP:
             raise MlplabError(
                 f"{name} holds {raw.dtype} values; give real numbers (an array of floats)"
             )
-        with np.errstate(over="ignore", invalid="ignore"):  # values beyond float32: see below
-            X = raw.astype(self.dtype, copy=False)
+        X = raw
+        if raw.dtype != self.dtype:
+            with np.errstate(over="ignore", invalid="ignore"):  # beyond float32: named below
+                X = raw.astype(self.dtype)
         n_in = self.sizes[0]
         if X.ndim == 1 and n_in == 1:
             X = X.reshape(-1, 1)
@@ -260,8 +262,10 @@ class MLP:
         SizeError
         """
         check_bytes(
-            f"a forward pass over {what} ({n_points} points through layers of widths "
-            f"{self.sizes}, keeping z^[l] and a^[l])",
+            lambda: (
+                f"a forward pass over {what} ({n_points} points through layers of widths "
+                f"{self.sizes}, keeping z^[l] and a^[l])"
+            ),
             2.0 * n_points * sum(self.sizes) * self.dtype.itemsize,
         )
 
