@@ -442,3 +442,14 @@ def test_negative_numbers_in_scientific_notation_are_values():
     assert tuple(args.domain) == (-1e-3, 1.0)
     args = build_parser().parse_args(["predict", "m.npz", "--x", "1e308", "-1e308", "-.5", "-2"])
     assert [float(v) for v in args.x] == [1e308, -1e308, -0.5, -2.0]
+
+
+def test_a_word_that_starts_with_one_dash_is_a_value():
+    args = build_parser().parse_args(["train", "--target", "-x**2", "--domain", "-2", "-1"])
+    assert args.target == "-x**2" and tuple(args.domain) == (-2.0, -1.0)
+    assert build_parser().parse_args(["train", "--target", "-sin(x)"]).target == "-sin(x)"
+    # options start with "--", -h is still help, and an unknown word is still refused
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "-h"])
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "-q"])

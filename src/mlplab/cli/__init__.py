@@ -42,13 +42,16 @@ COMMANDS = [train, gradcheck, predict, diagnose, trace, sweep, experiment, pde]
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse's parser, reading every negative number as a value, not an option:
-    ``--x -1e-3`` and ``--domain -1e-3 1`` as well as ``--x -1`` (its subcommands' parsers are
-    of this class too)."""
+    """argparse's parser, reading every word that starts with one ``-`` as a value, not an
+    option: negative numbers (``--x -1e-3``, ``--domain -1e-3 1``) and expressions
+    (``--target -x**2``). The commands' options all start with ``--``; ``-h`` is still help.
+    Its subcommands' parsers are of this class too."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+        # argparse takes a word that this matches for a value where no option string looks
+        # like it (its test for negative numbers)
+        self._negative_number_matcher = re.compile(r"^-[^-]")
 
 
 def build_parser() -> argparse.ArgumentParser:
