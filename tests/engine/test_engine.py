@@ -3,6 +3,7 @@ would be unsafe, and stay small and light."""
 
 import ast
 import math
+import re
 import subprocess
 import sys
 import warnings
@@ -251,6 +252,9 @@ def test_explain_names_the_path_and_why():
     gelu = MLP([1, 3, 1], "gelu")
     plan = explain(gelu, "mse", SGD(0.1), 1, 100, epochs=10**5)
     assert plan.path == "numpy" and "activation 'gelu' cannot be compiled" in plan.reason
+    # in a user's words, with the source's file and line, not Numba's opcode and full path
+    assert re.search(r": it imports a module, which Numba does not compile "
+                     r"\(activations\.py, line \d+\)$", plan.reason)  # fmt: skip
     assert explain(tiny, "mse", mlplab.LBFGS()).path == "reference"
     assert explain(tiny, engine="reference").reason == "engine='reference' was asked for"
     with pytest.raises(ValueError, match="unknown engine"):

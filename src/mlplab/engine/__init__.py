@@ -88,7 +88,7 @@ def _not_compilable(net: MLP, loss: Loss, optimizer: Optimizer) -> str | None:
         try:
             compile_definition(fn)(*args)
         except Exception as error:  # a typing error, or a definition that fails on numbers
-            return f"the {what} cannot be compiled ({first_line(error)})"
+            return f"the {what} cannot be compiled: {first_line(error)}"
     return None
 
 

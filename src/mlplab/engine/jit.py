@@ -13,8 +13,10 @@ and a definition is compiled again when a helper or a constant it reads changes 
 
 from __future__ import annotations
 
+import re
 import types
 from collections.abc import Callable
+from pathlib import PurePath
 from typing import Any
 
 _compiled: dict[Any, Callable] = {}
@@ -107,8 +109,19 @@ def njit_source(source: str, name: str, namespace: dict[str, Any]) -> Callable:
     return numba().njit(scope[name])
 
 
+#: Numba's words for what it cannot compile, in a user's words.
+_PLAIN = {"Use of unsupported opcode (IMPORT_NAME) found": "it imports a module, which Numba "
+          "does not compile"}  # fmt: skip
+
+
 def first_line(error: BaseException) -> str:
-    """The first informative line of a (long, multi-line) Numba error."""
+    """The first informative line of a (long, multi-line) Numba error, with the source named
+    by its file name and line (``tanh.py, line 12``), not its full path."""
     lines = [ln.strip() for ln in str(error).splitlines() if ln.strip()]
     useful = [ln for ln in lines if not ln.startswith(("Failed in", "During:", "File"))]
-    return (useful or lines or [type(error).__name__])[0][:200]
+    line = (useful or lines or [type(error).__name__])[0]
+    for numba_words, plain in _PLAIN.items():
+        line = line.replace(numba_words, plain)
+    line = re.sub(r"\.? *Raised from (.+?) \((\d+)\)$",
+                  lambda m: f" ({PurePath(m[1]).name}, line {m[2]})", line)  # fmt: skip
+    return line[:200]
