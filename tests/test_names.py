@@ -25,6 +25,12 @@ from mlplab.optim import get_optimizer, get_schedule
         (get_schedule, "step:1,0.5,3", r"step:every,gamma; got 3"),
         (get_schedule, "step:1e400,0.5", "'1e400' in 'step:1e400,0.5' is not a finite number"),
         (get_schedule, "exponential:nan", "not a finite number"),
+        (
+            get_schedule,
+            "step:abc",
+            "^cannot read parameter 'abc' in 'step:abc': the parameters after the colon must "
+            "be numbers, separated by commas$",
+        ),
         (get_schedule, "constant:1", r"constant takes no parameters; got 1"),
         (get_loss, "mse:2", "loss 'mse' takes no parameters"),
         (get_optimizer, "adam:0.1", "optimizer 'adam' takes no parameters"),

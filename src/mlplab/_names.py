@@ -67,8 +67,8 @@ def parse_spec(spec: str) -> tuple[str, tuple[float, ...]]:
                 value = float(part)
             except ValueError:
                 raise ParameterError(
-                    f"cannot read parameter {part.strip()!r} in {spec!r}: parameters after "
-                    f"the colon must be numbers, e.g. 'leaky_relu:0.1' or 'normal:0,0.5'"
+                    f"cannot read parameter {part.strip()!r} in {spec!r}: the parameters "
+                    f"after the colon must be numbers, separated by commas"
                 ) from None
             if not math.isfinite(value):
                 raise ParameterError(

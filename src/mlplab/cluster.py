@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import urllib.request
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -86,11 +87,23 @@ def dask_setup(worker) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def dashboard_address(client) -> str | None:
-    """The scheduler's dashboard address, or None when it has no dashboard."""
+def dashboard_address(client, timeout: float = 2.0) -> str | None:
+    """The address of the scheduler's dashboard page, or None where there is none to open.
+
+    A scheduler lists its web server as the "dashboard" service even where it serves no
+    dashboard page (``dask scheduler --no-dashboard``), so the page is asked for once, within
+    ``timeout`` seconds, and named only if it answers. (Without bokeh, the page that answers
+    says how to install it.)
+    """
     if "dashboard" not in client.scheduler_info().get("services", {}):
         return None
-    return client.dashboard_link
+    link = client.dashboard_link
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with direct.open(link, timeout=timeout) as page:
+            return link if page.status == 200 else None
+    except (OSError, ValueError):  # not found (HTTPError), unreachable, or no valid address
+        return None
 
 
 def gather(

@@ -151,6 +151,7 @@ def test_killed_worker_every_run_once_same_results(cluster, spec_file, local_swe
         stop(sweep)
     assert sweep.returncode == 0, stderr
     assert f"8 to run on the Dask scheduler at {address}" in stdout
+    assert "Dask dashboard" not in stdout  # started with --no-dashboard: no page to name
     spec = load_spec(spec_file)
     rows = read_results(out / "results.csv")
     assert [r["run_id"] for r in rows] == [r.run_id for r in spec.runs]  # once each, in order
