@@ -19,9 +19,12 @@ Two checks, because the two kinds of import fail differently:
 from __future__ import annotations
 
 import ast
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 import mlplab
 
@@ -167,3 +170,17 @@ def test_import_mlplab_loads_numpy_and_the_core_alone():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_submodules_load_on_first_use_of_their_name():
+    for name in mlplab._LAZY:  # each names a module of the package
+        assert importlib.util.find_spec(f"mlplab.{name}") is not None, name
+    code = (
+        "import sys, mlplab; "
+        "print(mlplab.second_order.__name__, 'mlplab.second_order' in sys.modules, "
+        "'mlplab.pde' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["mlplab.second_order", "True", "False"]
+    with pytest.raises(AttributeError, match="module 'mlplab' has no attribute 'nope'"):
+        mlplab.nope  # noqa: B018

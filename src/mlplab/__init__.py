@@ -48,8 +48,9 @@ __all__ = [
     "optim",
 ]
 
-#: Submodules that load on first use (``mlplab.plots`` imports matplotlib).
-_LAZY = ("plots", "transforms", "exercise", "run")
+#: Submodules that load on first use of ``mlplab.NAME`` (matplotlib, scikit-learn, Dask and
+#: the PDE solvers stay unloaded until then); ``import mlplab.NAME`` works as well.
+_LAZY = ("plots", "transforms", "exercise", "interop", "sklearn", "second_order", "pde", "sweep")
 
 
 def __getattr__(name: str):
