@@ -550,6 +550,8 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         σ of the output layer (default identity).
     loss : str or Loss, default "mse"
         mlplab's loss: ``"mse"`` (mean over points and outputs), ``"half_sse"``, ...
+        scikit-learn's ``"squared_error"`` is half of ``"mse"`` and is refused, with that
+        said, so that a run copied from scikit-learn does not train with twice its steps.
     init : str, default "xavier_uniform"
         Weight initialiser (:mod:`mlplab.init`); biases start at 0.
     dtype : {"float64", "float32"}, default "float64"
@@ -643,6 +645,12 @@ class MLPRegressor(RegressorMixin, _MLPBase):
             "identity" if self.output_activation is None else self.output_activation
         )
         self.out_activation_ = act.name
+        if isinstance(self.loss, str) and self.loss.strip().lower() == "squared_error":
+            raise ValueError(
+                "loss 'squared_error' is scikit-learn's name; this estimator takes mlplab's "
+                "losses: 'mse' is twice it (the same steps with half the learning_rate_init), "
+                "'half_sse' equals it for one output"
+            )
         return act, get_loss(self.loss)
 
     def _score_on(self, X, y) -> float:
