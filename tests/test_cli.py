@@ -1,3 +1,4 @@
+import argparse
 import json
 import subprocess
 import sys
@@ -444,12 +445,34 @@ def test_negative_numbers_in_scientific_notation_are_values():
     assert [float(v) for v in args.x] == [1e308, -1e308, -0.5, -2.0]
 
 
-def test_a_word_that_starts_with_one_dash_is_a_value():
-    args = build_parser().parse_args(["train", "--target", "-x**2", "--domain", "-2", "-1"])
-    assert args.target == "-x**2" and tuple(args.domain) == (-2.0, -1.0)
+def test_an_expression_that_starts_with_a_minus_is_a_value(capsys):
+    args = build_parser().parse_args(["train", "--target", "-x**2", "--domain", "-2", "-.5"])
+    assert args.target == "-x**2" and tuple(args.domain) == (-2.0, -0.5)
     assert build_parser().parse_args(["train", "--target", "-sin(x)"]).target == "-sin(x)"
-    # options start with "--", -h is still help, and an unknown word is still refused
-    with pytest.raises(SystemExit):
+    # -h is still help, and a word of letters is still taken for a mistyped option
+    with pytest.raises(SystemExit) as exit_:
         build_parser().parse_args(["train", "-h"])
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["train", "-q"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.startswith("usage: mlplab train")
+    for argv, message in (
+        (["train", "-q"], "unrecognized arguments: -q"),
+        (["train", "--out", "-quiet"], "argument --out: expected one argument"),
+        (["train", "--target", "-x"], "value that starts with '-' goes after '=': --target=-x"),
+    ):
+        with pytest.raises(SystemExit) as exit_:
+            build_parser().parse_args(argv)
+        assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_every_option_starts_with_two_dashes():
+    # what lets the parser read a word with one dash as a value
+    def parsers(parser):
+        yield parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    yield from parsers(sub)
+
+    for parser in parsers(build_parser()):
+        for action in parser._actions:
+            short = [o for o in action.option_strings if not o.startswith("--")]
+            assert short in ([], ["-h"]), (parser.prog, action.option_strings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -29,7 +30,8 @@ class Client:
         return {"services": self.services}
 
 
-def test_the_dashboard_is_named_only_where_its_page_answers():
+def test_the_dashboard_is_named_only_where_its_page_answers(monkeypatch):
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")  # a proxy that is not there
     server = HTTPServer(("127.0.0.1", 0), Page)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -44,4 +46,27 @@ def test_the_dashboard_is_named_only_where_its_page_answers():
         server.server_close()
     # nothing listens there any more
     assert dashboard_address(Client(page, {"dashboard": port}), timeout=0.5) is None
-    assert dashboard_address(Client("not an address", {"dashboard": 1})) is None
+    assert dashboard_address(Client("http://[::1", {"dashboard": 1})) is None  # not valid
+    # a path that a notebook server proxies is named as it is
+    assert dashboard_address(Client("/user/me/proxy/8787/status", {"dashboard": 1})) == (
+        "/user/me/proxy/8787/status"
+    )
+
+
+def test_a_port_that_does_not_speak_http_is_no_dashboard():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+
+        def answer() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(1024)
+                conn.sendall(b"not http at all\r\n\r\n")
+
+        thread = threading.Thread(target=answer, daemon=True)
+        thread.start()
+        link = f"http://127.0.0.1:{port}/status"
+        assert dashboard_address(Client(link, {"dashboard": port}), timeout=5) is None
+        thread.join(timeout=5)

@@ -184,3 +184,18 @@ def test_submodules_load_on_first_use_of_their_name():
     assert out.stdout.split() == ["mlplab.second_order", "True", "False"]
     with pytest.raises(AttributeError, match="module 'mlplab' has no attribute 'nope'"):
         mlplab.nope  # noqa: B018
+
+
+def test_a_lazy_submodule_whose_extra_is_missing_is_an_attribute_error():
+    # scikit-learn made unimportable in a fresh interpreter: hasattr is False, and getattr
+    # names the extra to install
+    code = (
+        "import sys; sys.modules['sklearn'] = None; import mlplab; "
+        "print(hasattr(mlplab, 'sklearn'), 'sklearn' in dir(mlplab)); mlplab.sklearn"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.split() == ["False", "True"]
+    assert out.returncode == 1 and out.stderr.strip().splitlines()[-1] == (
+        "AttributeError: mlplab.sklearn needs sklearn, which is not installed: "
+        "pip install 'mlplab[sklearn]'"
+    )

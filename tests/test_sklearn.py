@@ -333,7 +333,7 @@ def test_float32_verbose_and_pickled_closure_activation(capsys):
         ({"learning_rate_init": 0}, "learning_rate_init"),
         ({"validation_fraction": 1.0}, "validation_fraction"),
         ({"batch_size": 0}, "batch_size"),
-        ({"loss": "squared_error"}, "scikit-learn's name; .* 'mse' is twice it"),
+        ({"loss": "squared_error"}, "scikit-learn's name; .* 'half_sse' has its gradient"),
     ],
 )
 def test_bad_parameters_are_named(params, message):

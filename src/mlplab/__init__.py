@@ -52,10 +52,24 @@ __all__ = [
 #: the PDE solvers stay unloaded until then); ``import mlplab.NAME`` works as well.
 _LAZY = ("plots", "transforms", "exercise", "interop", "sklearn", "second_order", "pde", "sweep")
 
+#: The extra that installs what a lazy submodule needs beyond mlplab's own dependencies.
+_EXTRAS = {"sklearn": "sklearn"}
+
 
 def __getattr__(name: str):
     if name in _LAZY:
         import importlib
 
-        return importlib.import_module(f"mlplab.{name}")
+        try:
+            return importlib.import_module(f"mlplab.{name}")
+        except ImportError as exc:  # hasattr(mlplab, name) is then False, not an error
+            package = (exc.name or "a package").split(".")[0]
+            extra = f"'mlplab[{_EXTRAS[name]}]'" if name in _EXTRAS else package
+            raise AttributeError(
+                f"mlplab.{name} needs {package}, which is not installed: pip install {extra}"
+            ) from exc
     raise AttributeError(f"module 'mlplab' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

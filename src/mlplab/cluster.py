@@ -9,9 +9,11 @@ half-written folder under the run's name. Dask is imported only here, and only w
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import threading
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
@@ -92,17 +94,23 @@ def dashboard_address(client, timeout: float = 2.0) -> str | None:
 
     A scheduler lists its web server as the "dashboard" service even where it serves no
     dashboard page (``dask scheduler --no-dashboard``), so the page is asked for once, within
-    ``timeout`` seconds, and named only if it answers. (Without bokeh, the page that answers
-    says how to install it.)
+    ``timeout`` seconds and past any proxy, and named only if it answers. (Without bokeh, the
+    page that answers says how to install it.) A link without a scheme (a path that a notebook
+    server proxies, from Dask's ``distributed.dashboard.link`` setting) is named as it is.
     """
     if "dashboard" not in client.scheduler_info().get("services", {}):
         return None
     link = client.dashboard_link
+    try:
+        if not urllib.parse.urlsplit(link).scheme:
+            return link
+    except ValueError:  # not an address at all
+        return None
     direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
         with direct.open(link, timeout=timeout) as page:
             return link if page.status == 200 else None
-    except (OSError, ValueError):  # not found (HTTPError), unreachable, or no valid address
+    except (OSError, ValueError, http.client.HTTPException):  # 404, unreachable, not HTTP
         return None
 
 

@@ -550,8 +550,9 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         σ of the output layer (default identity).
     loss : str or Loss, default "mse"
         mlplab's loss: ``"mse"`` (mean over points and outputs), ``"half_sse"``, ...
-        scikit-learn's ``"squared_error"`` is half of ``"mse"`` and is refused, with that
-        said, so that a run copied from scikit-learn does not train with twice its steps.
+        scikit-learn's ``"squared_error"`` is refused, with what to write: ``"half_sse"`` has
+        its gradient (a − y)/N for any number of outputs, ``"mse"`` twice its value (the same
+        Adam steps; twice the SGD steps for one output).
     init : str, default "xavier_uniform"
         Weight initialiser (:mod:`mlplab.init`); biases start at 0.
     dtype : {"float64", "float32"}, default "float64"
@@ -648,8 +649,8 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         if isinstance(self.loss, str) and self.loss.strip().lower() == "squared_error":
             raise ValueError(
                 "loss 'squared_error' is scikit-learn's name; this estimator takes mlplab's "
-                "losses: 'mse' is twice it (the same steps with half the learning_rate_init), "
-                "'half_sse' equals it for one output"
+                "losses: 'half_sse' has its gradient, (a - y)/N, and 'mse' (the default) "
+                "twice its value"
             )
         return act, get_loss(self.loss)
 

@@ -27,7 +27,7 @@ import re
 import signal
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 from rich.markup import escape
@@ -42,16 +42,23 @@ COMMANDS = [train, gradcheck, predict, diagnose, trace, sweep, experiment, pde]
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse's parser, reading every word that starts with one ``-`` as a value, not an
-    option: negative numbers (``--x -1e-3``, ``--domain -1e-3 1``) and expressions
-    (``--target -x**2``). The commands' options all start with ``--``; ``-h`` is still help.
-    Its subcommands' parsers are of this class too."""
+    """argparse's parser, reading as a value, not an option, a word that starts with one ``-``
+    and then a digit or a point (``--x -1e-3``, ``--domain -.5 1``), or that holds a character
+    no option name has (``--target -x**2``, ``--target "-sin(x)"``). A word of letters, such as
+    ``-q`` or ``--out -quiet``, is still taken for a mistyped option. Its subcommands' parsers
+    are of this class too."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # argparse takes a word that this matches for a value where no option string looks
         # like it (its test for negative numbers)
-        self._negative_number_matcher = re.compile(r"^-[^-]")
+        self._negative_number_matcher = re.compile(r"^-(\d|\.\d|.*[^A-Za-z0-9_-])")
+
+    def error(self, message: str) -> NoReturn:
+        if message.endswith("expected one argument"):  # perhaps a value such as -x
+            option = message.removeprefix("argument ").split(":")[0].split("/")[-1]
+            message += f" (a value that starts with '-' goes after '=': {option}=-x)"
+        super().error(message)
 
 
 def build_parser() -> argparse.ArgumentParser:
