@@ -115,8 +115,9 @@ _PLAIN = {"Use of unsupported opcode (IMPORT_NAME) found": "it imports a module,
 
 
 def first_line(error: BaseException) -> str:
-    """The first informative line of a (long, multi-line) Numba error, with the source named
-    by its file name and line (``tanh.py, line 12``), not its full path."""
+    """The first informative line of a (long, multi-line) Numba error, in a user's words where
+    :data:`_PLAIN` has them; where it ends in Numba's ``Raised from PATH (LINE)``, the source is
+    named by its file name and line (``tanh.py, line 12``) instead."""
     lines = [ln.strip() for ln in str(error).splitlines() if ln.strip()]
     useful = [ln for ln in lines if not ln.startswith(("Failed in", "During:", "File"))]
     line = (useful or lines or [type(error).__name__])[0]
