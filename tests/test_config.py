@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from mlplab.config import TrainConfig
+from mlplab.config_check import check_config
+from mlplab.errors import MlplabError
 
 BASE = TrainConfig(hidden=[4], optimizer="sgd", epochs=5)
 #: For each field of the network and training groups, a value other than BASE's.
@@ -60,3 +62,16 @@ def test_every_network_and_training_field_changes_what_is_built(name):
 def test_a_config_survives_its_dict():
     cfg = dataclasses.replace(BASE, **CHANGED)
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_a_run_on_data_writes_the_target_fields_as_null_and_reads_them_back():
+    from mlplab.config import TARGET_FIELDS
+
+    cfg = dataclasses.replace(BASE, data="points.csv")
+    values = cfg.to_dict()
+    assert all(values[k] is None for k in TARGET_FIELDS)
+    assert TrainConfig.from_dict(values) == cfg
+    # without data, the target fields are written as they are, and a null is refused
+    assert BASE.to_dict()["target"] == "runge"
+    with pytest.raises(MlplabError, match="--n-train"):
+        check_config(TrainConfig.from_dict({**BASE.to_dict(), "n_train": None}))

@@ -44,6 +44,10 @@ DATA_DEFAULTS = {
 #: The option groups of ``mlplab train --help``, in order.
 GROUPS = ("data", "network", "training")
 
+#: The fields that describe a target function: they do nothing in a run on ``--data``, whose
+#: ``config.json`` writes them as null.
+TARGET_FIELDS = ("target", "domain", "n_train", "n_val", "sampling", "noise")
+
 
 def _option(default, help: str, group: str, **argparse_extra) -> dataclasses.Field:
     """A config field with the help text, group and extra argparse settings of its option."""
@@ -127,7 +131,11 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
-        """Build a config from a dict, rejecting unknown keys by name."""
+        """Build a config from a dict, rejecting unknown keys by name.
+
+        With ``data`` set, a field of :data:`TARGET_FIELDS` given as None takes its default (as
+        :meth:`to_dict` writes them).
+        """
         names = {f.name for f in dataclasses.fields(cls)}
         extra = sorted(set(values) - names)
         if extra:
@@ -136,6 +144,8 @@ class TrainConfig:
                 f"{', '.join(sorted(names))}"
             )
         values = dict(values)
+        if values.get("data") is not None:
+            values = {k: v for k, v in values.items() if not (k in TARGET_FIELDS and v is None)}
         if "domain" in values:
             values["domain"] = tuple(float(v) for v in values["domain"])
         if "hidden" in values:
@@ -148,8 +158,11 @@ class TrainConfig:
         return cls.from_dict({f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})
 
     def to_dict(self) -> dict:
+        """The fields as JSON values; with ``data`` set, those of :data:`TARGET_FIELDS` are None."""
         d = dataclasses.asdict(self)
         d["domain"] = list(self.domain)
+        if self.data is not None:
+            d.update(dict.fromkeys(TARGET_FIELDS))
         return d
 
     def with_data_defaults(self) -> TrainConfig:

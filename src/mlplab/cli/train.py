@@ -81,12 +81,11 @@ def run(args: argparse.Namespace) -> int:
 
 def check_data_options(cfg) -> None:
     """Refuse options that would be silently ignored: target options with --data, and back."""
-    from mlplab.config import TrainConfig, option_name
+    from mlplab.config import TARGET_FIELDS, TrainConfig, option_name
 
     default = TrainConfig()
-    target_options = ("target", "domain", "n_train", "n_val", "sampling", "noise")
     if cfg.data:
-        given = [option_name(k) for k in target_options if getattr(cfg, k) != getattr(default, k)]
+        given = [option_name(k) for k in TARGET_FIELDS if getattr(cfg, k) != getattr(default, k)]
         if given:
             raise UsageError(
                 f"{', '.join(given)} describe a target function and do nothing "
