@@ -457,10 +457,17 @@ def test_an_expression_that_starts_with_a_minus_is_a_value(capsys):
         (["train", "-q"], "unrecognized arguments: -q"),
         (["train", "--out", "-quiet"], "argument --out: expected one argument"),
         (["train", "--target", "-x"], "value that starts with '-' goes after '=': --target=-x"),
+        (["train", "--targ", "-x"], "value that starts with '-' goes after '=': --target=-x"),
     ):
         with pytest.raises(SystemExit) as exit_:
             build_parser().parse_args(argv)
         assert exit_.value.code == 2 and message in capsys.readouterr().err
+    # an option given no value at all gets no hint about '-'
+    for argv in (["train", "--target"], ["train", "--out", "runs/a", "--target"]):
+        with pytest.raises(SystemExit) as exit_:
+            build_parser().parse_args(argv)
+        err = capsys.readouterr().err
+        assert "argument --target: expected one argument" in err and "goes after" not in err
 
 
 def test_every_option_starts_with_two_dashes():

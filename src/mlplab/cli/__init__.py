@@ -23,6 +23,7 @@ SIGTERM stop a command, in :mod:`mlplab.cli.interrupts`.
 from __future__ import annotations
 
 import argparse
+import itertools
 import re
 import signal
 import sys
@@ -54,11 +55,26 @@ class Parser(argparse.ArgumentParser):
         # like it (its test for negative numbers)
         self._negative_number_matcher = re.compile(r"^-(\d|\.\d|.*[^A-Za-z0-9_-])")
 
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        # the words this parser reads, for error()'s hint (a subcommand's parser gets its own)
+        self._words = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
+
     def error(self, message: str) -> NoReturn:
-        if message.endswith("expected one argument"):  # perhaps a value such as -x
+        if message.endswith("expected one argument"):
             option = message.removeprefix("argument ").split(":")[0].split("/")[-1]
-            message += f" (a value that starts with '-' goes after '=': {option}=-x)"
+            if self._followed_by_a_dash(option):  # perhaps a value such as -x
+                message += f" (a value that starts with '-' goes after '=': {option}=-x)"
         super().error(message)
+
+    def _followed_by_a_dash(self, option: str) -> bool:
+        """Whether a word that names ``option`` (or abbreviates it) is followed by one that
+        starts with ``-``."""
+        words = getattr(self, "_words", [])
+        return any(
+            len(w) > 2 and option.startswith(w) and nxt.startswith("-")
+            for w, nxt in itertools.pairwise(words)
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
