@@ -286,6 +286,64 @@ def test_unshuffled_batches_equal_the_reference_steps_in_order():
     np.testing.assert_allclose(est.network_.params, ref.params, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_invscaling_rates_equal_the_reference_steps(shuffle):
+    # rate of epoch e: learning_rate_init / (t + 1)^power_t, t the samples seen before it
+    X, y = _regression(50)
+    kw = dict(activation="tanh", solver="sgd", momentum=0.0, shuffle=shuffle, tol=0.0,
+              learning_rate="invscaling", learning_rate_init=0.2, power_t=0.3,
+              random_state=7)  # fmt: skip
+    batch = 50 if shuffle else 20  # a full batch is the same steps in any order
+    est = MLPRegressor((6,), batch_size=batch, max_iter=3, **kw).fit(X, y)
+    parts = MLPRegressor((6,), batch_size=batch, **kw)
+    for _ in range(3):
+        parts.partial_fit(X, y)
+    ref = _initial_network([3, 6, 1], "tanh", 7)
+    for epoch in range(3):
+        for s in range(0, 50, batch):
+            _, grad = ref.loss_gradient(X[s : s + batch], y[s : s + batch], "mse")
+            ref.params -= 0.2 / (50 * epoch + 1) ** 0.3 * grad
+    for fitted in (est, parts):
+        np.testing.assert_allclose(fitted.network_.params, ref.params, rtol=1e-12, atol=1e-15)
+    assert parts._optimizer.lr == est._optimizer.lr == 0.2  # the schedule scales each epoch
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_adaptive_rate_divides_by_5_and_stops_as_scikit_learns(shuffle, capsys):
+    # with tol huge every epoch after the first fails to improve: the rate is divided after
+    # every n_iter_no_change + 1 epochs, 1e-3 → 2e-4 → … → 3.2e-7, and then training stops
+    from sklearn.neural_network import MLPRegressor as ScikitLearns
+
+    X, y = _regression(60)
+    X = StandardScaler().fit_transform(X)
+    kw = dict(hidden_layer_sizes=(5,), solver="sgd", learning_rate="adaptive", tol=1e9,
+              n_iter_no_change=2, max_iter=100, verbose=True, shuffle=shuffle, alpha=0.0,
+              random_state=0)  # fmt: skip
+    said = {}
+    for name, cls in (("mlplab", MLPRegressor), ("scikit-learn", ScikitLearns)):
+        capsys.readouterr()
+        est = cls(**kw).fit(X, y)
+        said[name] = (est.n_iter_, [x for x in capsys.readouterr().out.splitlines() if "tol=" in x])
+    assert said["mlplab"] == said["scikit-learn"]
+    n_iter, lines = said["mlplab"]
+    assert n_iter == 1 + 6 * 3 and lines[0].endswith("Setting learning rate to 0.000200")
+    assert lines[-1].endswith("Learning rate too small. Stopping.")
+    # partial_fit keeps the divided rate for the next call
+    est = MLPRegressor(**{**kw, "verbose": False})
+    for _ in range(4):
+        est.partial_fit(X, y)
+    assert est._optimizer.lr == pytest.approx(2e-4)
+
+
+def test_max_fun_bounds_the_lbfgs_evaluations_with_a_convergence_warning():
+    X, y = _regression(60)
+    with pytest.warns(ConvergenceWarning, match="EVALUATIONS EXCEEDS LIMIT; raise max_fun"):
+        est = MLPRegressor((5,), solver="lbfgs", max_fun=4, max_iter=100).fit(X, y)
+    assert 1 <= est.n_iter_ <= 4  # an iteration takes one evaluation or more
+    with pytest.raises(mlplab.MlplabError, match="max_fun must be >= 1"):
+        mlplab.LBFGS(max_fun=0)
+
+
 def test_alpha_adds_the_l2_penalty_gradient():
     X, y = _regression(40)
     kw = dict(activation="tanh", solver="sgd", momentum=0.0, batch_size=40, max_iter=1,
@@ -331,6 +389,9 @@ def test_float32_verbose_and_pickled_closure_activation(capsys):
         ({"activation": "swish"}, "unknown activation 'swish'"),
         ({"dtype": "float16"}, "dtype"),
         ({"learning_rate_init": 0}, "learning_rate_init"),
+        ({"learning_rate": "optimal"}, "learning_rate must be one of constant, invscaling"),
+        ({"power_t": -1.0}, "power_t"),
+        ({"max_fun": 0}, "max_fun"),
         ({"validation_fraction": 1.0}, "validation_fraction"),
         ({"batch_size": 0}, "batch_size"),
         ({"loss": "squared_error"}, "scikit-learn's name; .* 'half_sse' has its gradient"),

@@ -254,16 +254,22 @@ class LBFGS:
     tol : float, default 1e-12
         Stop when the relative reduction of the cost falls below ``tol`` (scipy's ``ftol``)
         or the largest gradient entry below ``tol`` (``gtol``).
+    max_fun : int, optional
+        Most evaluations of the cost and gradient (scipy's ``maxfun``); default
+        ``2 * max_iter + 20``, which the line searches of ``max_iter`` steps rarely reach.
     """
 
     full_batch = True
 
-    def __init__(self, memory: int = 20, tol: float = 1e-12) -> None:
+    def __init__(self, memory: int = 20, tol: float = 1e-12, max_fun: int | None = None) -> None:
         if memory < 1:
             raise MlplabError(f"memory must be >= 1, got {memory}")
         if not (math.isfinite(tol) and tol > 0):
             raise MlplabError(f"tol must be a finite number > 0, got {tol}")
+        if max_fun is not None and max_fun < 1:
+            raise MlplabError(f"max_fun must be >= 1 or None, got {max_fun}")
         self.memory, self.tol = int(memory), float(tol)
+        self.max_fun = None if max_fun is None else int(max_fun)
         self.lr = math.nan  # no learning rate: L-BFGS picks its step by line search
 
     def minimize(
@@ -301,7 +307,7 @@ class LBFGS:
                 "maxcor": self.memory,
                 "ftol": self.tol,
                 "gtol": self.tol,
-                "maxfun": 2 * max_iter + 20,
+                "maxfun": 2 * max_iter + 20 if self.max_fun is None else self.max_fun,
             },
         )
 
@@ -309,7 +315,8 @@ class LBFGS:
         """L-BFGS keeps no state between calls."""
 
     def config(self) -> dict:
-        return {"name": "lbfgs", "memory": self.memory, "tol": self.tol}
+        config = {"name": "lbfgs", "memory": self.memory, "tol": self.tol}
+        return config if self.max_fun is None else {**config, "max_fun": self.max_fun}
 
 
 _OPTIMIZERS: dict[str, type] = {"sgd": SGD, "adam": Adam, "lbfgs": LBFGS}

@@ -45,7 +45,7 @@ from mlplab.activations import Activation, get_activation, sigmoid, softplus
 from mlplab.compute import small_products
 from mlplab.losses import Loss, get_loss, log_softmax, softmax
 from mlplab.network import MLP, resolve_dtype
-from mlplab.optim import LBFGS, SGD, Adam, Optimizer
+from mlplab.optim import LBFGS, SGD, Adam, Optimizer, Schedule
 from mlplab.train import fit
 
 __all__ = [
@@ -56,6 +56,10 @@ __all__ = [
 ]
 
 SOLVERS = ("adam", "sgd", "lbfgs")
+#: scikit-learn's rate schedules of the "sgd" solver.
+LEARNING_RATES = ("constant", "invscaling", "adaptive")
+#: The rate below which ``learning_rate="adaptive"`` stops instead of dividing it by 5.
+_SMALLEST_ADAPTIVE_RATE = 1e-6
 _SEED_MAX = 2**31 - 1
 
 
@@ -107,8 +111,8 @@ class _L2Step(Optimizer):
 class _L2LBFGS(LBFGS):
     """:class:`~mlplab.optim.LBFGS` on the cost plus (α / 2N) Σ_l ‖W^[l]‖²_F (full batch)."""
 
-    def __init__(self, mask: np.ndarray, scale: float, tol: float) -> None:
-        super().__init__(tol=tol)
+    def __init__(self, mask: np.ndarray, scale: float, tol: float, max_fun: int) -> None:
+        super().__init__(tol=tol, max_fun=max_fun)
         self.mask, self.scale = mask, float(scale)
 
     def minimize(self, fun, x0, max_iter, callback=None):
@@ -169,7 +173,9 @@ class _MLPBase(BaseEstimator):
         solver="adam",
         alpha=0.0,
         batch_size="auto",
+        learning_rate="constant",
         learning_rate_init=0.001,
+        power_t=0.5,
         max_iter=200,
         shuffle=True,
         random_state=None,
@@ -184,6 +190,7 @@ class _MLPBase(BaseEstimator):
         beta_2=0.999,
         epsilon=1e-8,
         n_iter_no_change=10,
+        max_fun=15000,
         init="xavier_uniform",
         dtype="float64",
     ):
@@ -192,7 +199,9 @@ class _MLPBase(BaseEstimator):
         self.solver = solver
         self.alpha = alpha
         self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
         self.max_iter = max_iter
         self.shuffle = shuffle
         self.random_state = random_state
@@ -207,6 +216,7 @@ class _MLPBase(BaseEstimator):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.init = init
         self.dtype = dtype
 
@@ -238,10 +248,17 @@ class _MLPBase(BaseEstimator):
         _check_number("alpha", self.alpha, 0.0, math.inf, False, True)
         if self.batch_size != "auto":
             _check_count("batch_size ('auto' or)", self.batch_size)
+        if self.learning_rate not in LEARNING_RATES:
+            raise ValueError(
+                f"learning_rate must be one of {', '.join(LEARNING_RATES)}; "
+                f"got {self.learning_rate!r}"
+            )
         _check_number("learning_rate_init", self.learning_rate_init, 0.0, math.inf, True, True)
+        _check_number("power_t", self.power_t, 0.0, math.inf, False, True)
         _check_count("max_iter", self.max_iter)
         _check_number("tol", self.tol, 0.0, math.inf, False, True)
         _check_count("n_iter_no_change", self.n_iter_no_change)
+        _check_count("max_fun", self.max_fun)
         _check_number("momentum", self.momentum, 0.0, 1.0, False, True)
         _check_number("validation_fraction", self.validation_fraction, 0.0, 1.0, True, True)
         _check_number("beta_1", self.beta_1, 0.0, 1.0, False, True)
@@ -295,7 +312,7 @@ class _MLPBase(BaseEstimator):
             self.network_ = MLP(sizes, activation=self.activation, output_activation=out_act,
                                 init=self.init, seed=int(rs.randint(_SEED_MAX)),
                                 dtype=self._np_dtype())  # fmt: skip
-            self._optimizer = None
+            self._optimizer = self._optimizer_config = None
             self.loss_curve_ = []
             self.t_ = 0
             self._no_improvement_count = 0
@@ -325,8 +342,9 @@ class _MLPBase(BaseEstimator):
         """A new optimiser for ``solver`` (with the penalty of ``alpha`` over ``batch`` points)."""
         if self.solver == "lbfgs":
             if self.alpha > 0:
-                return _L2LBFGS(_weight_mask(self.network_), self.alpha / batch, self.tol)
-            return LBFGS(tol=self.tol)
+                mask = _weight_mask(self.network_)
+                return _L2LBFGS(mask, self.alpha / batch, self.tol, self.max_fun)
+            return LBFGS(tol=self.tol, max_fun=self.max_fun)
         if self.solver == "adam":
             inner: Optimizer = Adam(self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
         else:
@@ -353,43 +371,81 @@ class _MLPBase(BaseEstimator):
             batch = min(self.batch_size, n)
         fresh = self._new_optimizer(batch)
         keep = self._optimizer is not None and (self.warm_start or incremental)
-        if not (keep and self._optimizer.config() == fresh.config()):
-            self._optimizer = fresh
+        # kept while the parameters ask for the same optimiser (its rate may have been divided
+        # by learning_rate="adaptive" since)
+        if not (keep and self._optimizer_config == fresh.config()):
+            self._optimizer, self._optimizer_config = fresh, fresh.config()
         optimizer = self._optimizer
         epochs = 1 if incremental else self.max_iter
-        watch = _EpochEnd(self, validation, n, stopping=self.solver != "lbfgs")
+        watch = _EpochEnd(self, validation, n, optimizer)
         net = self.network_
         self.n_iter_ = 0
         with small_products():
-            stopped = self._run_epochs(X, y, loss, optimizer, epochs, batch, seed, watch)
+            stopped, message = self._run_epochs(X, y, loss, optimizer, epochs, batch, seed, watch)
         if watch.best is not None:
             net.params[...] = watch.best
-        if not (stopped or incremental) and self.n_iter_ == self.max_iter:
-            what = "L-BFGS" if self.solver == "lbfgs" else "Stochastic optimizer"
-            warnings.warn(
+        if stopped or incremental:
+            return
+        what = "L-BFGS" if self.solver == "lbfgs" else "Stochastic optimizer"
+        if self.n_iter_ == self.max_iter:
+            message = (
                 f"{what}: maximum iterations ({self.max_iter}) reached and the optimization "
-                f"hasn't converged yet; raise max_iter or tol",
-                ConvergenceWarning,
-                stacklevel=4,
+                f"hasn't converged yet; raise max_iter or tol"
             )
+        elif message:  # L-BFGS stopped by max_fun
+            message = f"{message}; raise max_fun"
+        if message:
+            warnings.warn(message, ConvergenceWarning, stacklevel=4)
 
-    def _run_epochs(self, X, y, loss, optimizer, epochs, batch, seed, watch) -> bool:
-        """Train ``network_`` for up to ``epochs`` epochs; True when stopped before the end
-        (no improvement, or L-BFGS converged)."""
+    def _run_epochs(self, X, y, loss, optimizer, epochs, batch, seed, watch) -> tuple[bool, str]:
+        """Train ``network_`` for up to ``epochs`` epochs. Returns whether it stopped before the
+        end (no improvement, or L-BFGS converged), and :func:`mlplab.fit`'s message on why
+        L-BFGS stopped early otherwise (else "").
+
+        Where ``learning_rate="adaptive"`` divides the rate, :func:`mlplab.fit` stops and starts
+        again, with the same optimiser, on the epochs left (and the next seed)."""
         net = self.network_
         if self.solver == "lbfgs" or self.shuffle:
-            history = fit(net, X, y, loss=loss, optimizer=optimizer, epochs=epochs,
-                          batch_size=batch, seed=seed, progress=False,
-                          callbacks=[lambda epoch, h, net: watch(h.train_loss[-1])])  # fmt: skip
-            return history.status in ("stopped", "converged")
-        for _ in range(epochs):  # batches in their order: one full-batch epoch of fit on each
-            for start in range(0, X.shape[0], batch):
-                part = slice(start, start + batch)
-                fit(net, X[part], y[part], loss=loss, optimizer=optimizer, epochs=1,
-                    batch_size=None, progress=False)  # fmt: skip
-            if watch(net.loss(X, y, loss)):
-                return True
-        return False
+            left, schedule = epochs, self._schedule(X.shape[0])
+            end = [lambda epoch, h, net: watch(h.train_loss[-1])]
+            while left:
+                history = fit(net, X, y, loss=loss, optimizer=optimizer, epochs=left,
+                              batch_size=batch, seed=seed, progress=False, schedule=schedule,
+                              callbacks=end)  # fmt: skip
+                left -= len(history.train_loss)
+                if not watch.slower:
+                    stopped = history.status in ("stopped", "converged")
+                    early = history.status == "completed" and history.epochs < epochs
+                    return stopped, history.message if early else ""
+                watch.slower, optimizer.lr, seed = False, optimizer.lr / 5.0, seed + 1
+            return False, ""
+        schedule, base = self._schedule(X.shape[0]), optimizer.lr
+        try:
+            for epoch in range(epochs):  # batches in order: one full-batch epoch of fit on each
+                if schedule is not None:
+                    optimizer.lr = base * schedule(epoch, epochs)
+                for start in range(0, X.shape[0], batch):
+                    part = slice(start, start + batch)
+                    fit(net, X[part], y[part], loss=loss, optimizer=optimizer, epochs=1,
+                        batch_size=None, progress=False)  # fmt: skip
+                stop = watch(net.loss(X, y, loss))
+                if watch.slower:
+                    watch.slower, optimizer.lr = False, optimizer.lr / 5.0
+                    base = optimizer.lr
+                elif stop:
+                    return True, ""
+            return False, ""
+        finally:
+            optimizer.lr = base
+
+    def _schedule(self, n: int) -> Schedule | None:
+        """scikit-learn's ``"invscaling"`` for ``"sgd"``: the rate of epoch e is
+        learning_rate_init / (t + 1)^power_t, with t = ``t_`` + n e the samples seen before it
+        (None for the other rates and solvers)."""
+        if self.solver != "sgd" or self.learning_rate != "invscaling":
+            return None
+        t0, power = self.t_, self.power_t
+        return Schedule(f"invscaling:{power}", lambda epoch, epochs: (t0 + n * epoch + 1) ** -power)
 
     # --- fitted attributes ------------------------------------------------------------------
 
@@ -463,11 +519,18 @@ class _NetworkState:
 
 class _EpochEnd:
     """scikit-learn's end of an epoch: record the loss, score the validation set, count the
-    epochs without an improvement of ``tol``; True when training should stop."""
+    epochs without an improvement of ``tol``; True when training should stop.
 
-    def __init__(self, est: _MLPBase, validation, n: int, stopping: bool) -> None:
-        self.est, self.validation, self.n, self.stopping = est, validation, n, stopping
+    With ``learning_rate="adaptive"`` ("sgd"), too many epochs without an improvement at a rate
+    above 1e-6 stop the epochs with ``slower`` set instead: the caller divides the rate by 5
+    and goes on."""
+
+    def __init__(self, est: _MLPBase, validation, n: int, optimizer: Optimizer | LBFGS) -> None:
+        self.est, self.validation, self.n, self.optimizer = est, validation, n, optimizer
+        self.stopping = est.solver != "lbfgs"
+        self.adaptive = est.solver == "sgd" and est.learning_rate == "adaptive"
         self.best: np.ndarray | None = None
+        self.slower = False
 
     def __call__(self, train_loss: float) -> bool:
         est = self.est
@@ -491,12 +554,20 @@ class _EpochEnd:
             est.best_loss_ = min(est.best_loss_, float(train_loss))
         est._no_improvement_count = est._no_improvement_count + 1 if worse else 0
         if self.stopping and est._no_improvement_count > est.n_iter_no_change:
+            what = "Validation score" if self.validation is not None else "Training loss"
+            message = (
+                f"{what} did not improve more than tol={est.tol:f} for "
+                f"{est.n_iter_no_change} consecutive epochs."
+            )
+            if self.adaptive and self.optimizer.lr > _SMALLEST_ADAPTIVE_RATE:
+                est._no_improvement_count, self.slower = 0, True
+                message += f" Setting learning rate to {self.optimizer.lr / 5.0:f}"
+            elif self.adaptive:
+                message += " Learning rate too small. Stopping."
+            else:
+                message += " Stopping."
             if est.verbose:
-                what = "Validation score" if self.validation is not None else "Training loss"
-                print(
-                    f"{what} did not improve more than tol={est.tol:f} for "
-                    f"{est.n_iter_no_change} consecutive epochs. Stopping."
-                )
+                print(message)
             return True
         return False
 
@@ -521,7 +592,14 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         stepper (the penalty wraps the optimiser's step), never on the compiled loop.
     batch_size : int or "auto", default "auto"
         Points per step; "auto" is min(200, N).
+    learning_rate : {"constant", "invscaling", "adaptive"}, default "constant"
+        The rate of the ``"sgd"`` solver, as scikit-learn's: ``learning_rate_init``
+        throughout; learning_rate_init / (t + 1)^power_t in an epoch begun after t samples; or
+        ``learning_rate_init`` until more than ``n_iter_no_change`` epochs fail to improve by
+        ``tol``, which divide it by 5 (training stops when it is at most 1e-6).
     learning_rate_init : float, default 0.001
+    power_t : float, default 0.5
+        The exponent of ``"invscaling"``.
     max_iter : int, default 200
         Epochs (L-BFGS: iterations).
     shuffle : bool, default True
@@ -546,6 +624,8 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         (``"adam"`` and ``"sgd"``; not in ``partial_fit``).
     beta_1, beta_2, epsilon : float
         Adam's β₁, β₂, ε.
+    max_fun : int, default 15000
+        Most evaluations of the cost and gradient for ``"lbfgs"``.
     output_activation : str or Activation, optional
         σ of the output layer (default identity).
     loss : str or Loss, default "mse"
@@ -596,7 +676,9 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         solver="adam",
         alpha=0.0,
         batch_size="auto",
+        learning_rate="constant",
         learning_rate_init=0.001,
+        power_t=0.5,
         max_iter=200,
         shuffle=True,
         random_state=None,
@@ -611,6 +693,7 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         beta_2=0.999,
         epsilon=1e-8,
         n_iter_no_change=10,
+        max_fun=15000,
         output_activation=None,
         loss="mse",
         init="xavier_uniform",
@@ -618,12 +701,13 @@ class MLPRegressor(RegressorMixin, _MLPBase):
     ):
         super().__init__(
             hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
-            learning_rate_init=learning_rate_init, max_iter=max_iter, shuffle=shuffle,
-            random_state=random_state, tol=tol, verbose=verbose, warm_start=warm_start,
-            momentum=momentum, nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping, validation_fraction=validation_fraction,
-            beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change,
-            init=init, dtype=dtype,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
+            max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol,
+            verbose=verbose, warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun, init=init,
+            dtype=dtype,
         )  # fmt: skip
         self.output_activation = output_activation
         self.loss = loss
@@ -698,9 +782,10 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
 
     Parameters
     ----------
-    hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate_init, max_iter, \
-shuffle, random_state, tol, verbose, warm_start, momentum, nesterovs_momentum, \
-early_stopping, validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, init, dtype
+    hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate, \
+learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, warm_start, \
+momentum, nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2, epsilon, \
+n_iter_no_change, max_fun, init, dtype
         As :class:`MLPRegressor` (the validation score is the accuracy).
 
     Attributes
