@@ -172,3 +172,18 @@ def test_targets_of_another_shape_are_refused_not_broadcast(name):
             loss.value(a, bad)
         with pytest.raises(MlplabError, match=r"targets have shape .* but the outputs"):
             loss.grad(a, bad)
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_a_cost_over_no_points_is_refused_without_a_warning(name):
+    # the mean over zero points was 0/0: a RuntimeWarning and nan
+    from mlplab import MLP
+
+    n_out = 2 if name == "cross_entropy" else 1
+    net = MLP([1, 2, n_out], seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(MlplabError, match="no points"):
+            net.loss(np.zeros((0, 1)), np.zeros(0, dtype=int), name)
+        with pytest.raises(MlplabError, match="no points"):
+            get_loss(name).grad(np.zeros((0, n_out)), np.zeros((0, n_out)))

@@ -78,9 +78,12 @@ class Loss:
         Raises
         ------
         MlplabError
-            Where the targets do not have the shape of the outputs ``a`` (they would broadcast
+            Where there are no points (the mean over them is 0/0), or the targets do not have
+            the shape of the outputs ``a`` (they would broadcast
             to a wrong cost: ``a`` of shape (N, 1) and ``y`` of shape (N,) give (N, N)).
         """
+        if np.shape(a)[0] == 0:
+            raise MlplabError(f"{self.name} is a mean over points, but there are no points")
         self.check_outputs(a)
         t = y if self.targets is None else self.targets(a, y)
         if np.shape(t) != np.shape(a):
