@@ -146,6 +146,19 @@ def test_from_sklearn_refuses_an_unfitted_estimator_and_the_poisson_output(X):
         from_sklearn(est)
 
 
+def test_weights_that_are_not_finite_are_refused_not_copied(X):
+    # a NaN weight became a network whose every output is NaN, without a word
+    est = _fitted(sklearn_nn.MLPRegressor, "tanh", X, np.sin(X[:, 0]))
+    est.coefs_[1][0, 0] = np.nan
+    with pytest.raises(InteropError, match=r"W\^\[3\] or b\^\[3\] holds NaN or inf"):
+        from_sklearn(est)
+    layer = torch.nn.Linear(3, 2)
+    with torch.no_grad():
+        layer.bias[1] = float("inf")
+    with pytest.raises(InteropError, match=r"W\^\[2\] or b\^\[2\] holds NaN or inf"):
+        from_torch(torch.nn.Sequential(layer))
+
+
 # --- ONNX ---------------------------------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from mlplab._names import UnknownNameError
+from mlplab.errors import MlplabError
 from mlplab.gradcheck import central_difference
 from mlplab.losses import NAMES, get_loss
 from tests.conftest import LOSSES, requires_torch, targets_for, torch
@@ -155,3 +156,34 @@ def test_integer_logits_are_read_as_numbers():
     np.testing.assert_allclose(log_softmax(np.array([[1, 2, 3]])),
                                log_softmax(np.array([[1.0, 2.0, 3.0]])))  # fmt: skip
     assert get_loss("cross_entropy")(np.array([[1, 2, 3]]), np.array([2])) > 0
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_targets_of_another_shape_are_refused_not_broadcast(name):
+    # a (3, 1) and y (3,) broadcast to (3, 3): mse gave 4.0 for a perfect fit, silently
+    n_out = 2 if name == "cross_entropy" else 1
+    a = np.full((3, n_out), 0.5)
+    y = np.full((3, n_out), 0.5) if name != "cross_entropy" else np.array([0, 1, 1])
+    loss = get_loss(name)
+    for bad in (y.reshape(-1), y[:2], np.tile(y, 2)):
+        if name == "cross_entropy" and bad.ndim == 1 and bad.size == 3:
+            continue  # (N,) integer labels are cross-entropy's own form
+        with pytest.raises(MlplabError, match=r"targets have shape .* but the outputs"):
+            loss.value(a, bad)
+        with pytest.raises(MlplabError, match=r"targets have shape .* but the outputs"):
+            loss.grad(a, bad)
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_a_cost_over_no_points_is_refused_without_a_warning(name):
+    # the mean over zero points was 0/0: a RuntimeWarning and nan
+    from mlplab import MLP
+
+    n_out = 2 if name == "cross_entropy" else 1
+    net = MLP([1, 2, n_out], seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(MlplabError, match="no points"):
+            net.loss(np.zeros((0, 1)), np.zeros(0, dtype=int), name)
+        with pytest.raises(MlplabError, match="no points"):
+            get_loss(name).grad(np.zeros((0, n_out)), np.zeros((0, n_out)))

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlplab import MLP
+from mlplab import MLP, MlplabError
 from mlplab._names import UnknownNameError
 from mlplab.gradcheck import check_gradients
 from tests.conftest import LOSSES, SMOOTH, output_for, requires_torch, targets_for, torch
@@ -354,3 +354,22 @@ def test_inputs_beyond_float32_or_not_real_are_named_without_a_warning():
             net(np.array([[1e39]]))
         with pytest.raises(ValueError, match="complex128 values; give real numbers"):
             net(np.array([[1 + 2j]]))
+
+
+def test_targets_get_the_checks_of_inputs_without_a_warning():
+    import warnings
+
+    net, classes = MLP([1, 2, 1], seed=0), MLP([1, 2, 2], seed=0)
+    net32 = MLP([1, 2, 1], dtype="float32", seed=0)
+    X = np.zeros(2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # complex targets lost their imaginary part with a ComplexWarning; text was parsed
+        for y in (np.ones(2) + 1j, np.array(["1", "2"]), np.ones(2, dtype=object)):
+            with pytest.raises(MlplabError, match=r"y holds \S+ values; give real numbers"):
+                net.loss(X, y)
+        with pytest.raises(MlplabError, match="give real numbers"):
+            classes.loss(X, np.array([0, 1], dtype=object), "cross_entropy")
+        # an overflow warning, then "y contains NaN or inf", for finite targets beyond float32
+        with pytest.raises(MlplabError, match=r"y holds 1 value\(s\) beyond the range of float32"):
+            net32.loss(X, np.array([0.0, 1e39]))

@@ -440,3 +440,13 @@ def test_warm_start_refuses_another_architecture():
         est.set_params(hidden_layer_sizes=(5,)).fit(X, y)
     with pytest.raises(ValueError, match="float32"):
         est.set_params(hidden_layer_sizes=(4,), dtype="float32").fit(X, y)
+
+
+def test_float32_regressor_names_targets_beyond_its_range_without_a_warning():
+    X, y = _regression()
+    y = y.copy()
+    y[0] = 1e39
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="y holds 1 value.*beyond the range of float32"):
+            MLPRegressor((4,), max_iter=1, dtype="float32").fit(X, y)

@@ -159,8 +159,8 @@ def from_torch(module) -> MLP:
     Raises
     ------
     InteropError
-        For any other module, an activation before the first ``Linear`` or two in a row, or
-        widths that do not chain.
+        For any other module, an activation before the first ``Linear`` or two in a row,
+        widths that do not chain, or a NaN or inf weight or bias.
     """
     import torch.nn as nn
 
@@ -196,7 +196,19 @@ def from_torch(module) -> MLP:
 
 
 def _network(weights, biases, activations, dtype) -> MLP:
-    """An :class:`MLP` with the given W^[l], b^[l] and activation names."""
+    """An :class:`MLP` with the given W^[l], b^[l] and activation names.
+
+    Raises
+    ------
+    InteropError
+        For a NaN or inf weight or bias: the network would compute NaN everywhere.
+    """
+    for k, (W, b) in enumerate(zip(weights, biases, strict=True), start=2):
+        if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
+            raise InteropError(
+                f"W^[{k}] or b^[{k}] holds NaN or inf values, so the network would compute "
+                f"NaN: give a model with finite weights and biases"
+            )
     sizes = [weights[0].shape[1], *(W.shape[0] for W in weights)]
     net = MLP(sizes, activation=list(activations), output_activation=None,
               dtype=np.dtype(dtype).name)  # fmt: skip
@@ -242,7 +254,8 @@ def from_sklearn(estimator, logits: bool = False) -> MLP:
     Raises
     ------
     InteropError
-        For an unfitted estimator, or a softmax output without ``logits=True``.
+        For an unfitted estimator, a softmax output without ``logits=True``, or a NaN or inf
+        weight or bias.
     """
     coefs = getattr(estimator, "coefs_", None)
     if coefs is None:

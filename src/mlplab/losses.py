@@ -73,9 +73,26 @@ class Loss:
 
     def prepare(self, a: np.ndarray, y: np.ndarray) -> np.ndarray:
         """The targets in the form :attr:`cost` takes (see ``targets``), after checking the
-        outputs (see ``outputs``)."""
+        outputs (see ``outputs``).
+
+        Raises
+        ------
+        MlplabError
+            Where there are no points (the mean over them is 0/0), or the targets do not have
+            the shape of the outputs ``a`` (they would broadcast
+            to a wrong cost: ``a`` of shape (N, 1) and ``y`` of shape (N,) give (N, N)).
+        """
+        if np.shape(a)[0] == 0:
+            raise MlplabError(f"{self.name} is a mean over points, but there are no points")
         self.check_outputs(a)
-        return y if self.targets is None else self.targets(a, y)
+        t = y if self.targets is None else self.targets(a, y)
+        if np.shape(t) != np.shape(a):
+            raise MlplabError(
+                f"{self.name}: the targets have shape {np.shape(y)} but the outputs a have shape "
+                f"{np.shape(a)}; give one row of targets per point, of the outputs' shape "
+                f"(y.reshape(-1, 1) for one output)"
+            )
+        return t
 
     def check_outputs(self, a: np.ndarray) -> None:
         """Raise where the outputs ``a`` lie outside the loss's domain (see ``outputs``)."""
@@ -121,6 +138,8 @@ def _as_probabilities(a: np.ndarray, y: np.ndarray) -> np.ndarray:
         )
     if y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1 and a.shape[1] > 1):
         labels = y.reshape(-1)
+        if labels.shape[0] != a.shape[0]:
+            return y  # refused by Loss.prepare, which names both shapes
         if labels.size and (
             not np.all(labels == np.round(labels)) or labels.min() < 0 or labels.max() >= a.shape[1]
         ):

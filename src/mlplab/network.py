@@ -72,6 +72,43 @@ def resolve_dtype(dtype: str | type | np.dtype) -> np.dtype:
     return np.dtype(_DTYPES[key])
 
 
+def as_real(values: np.ndarray, dtype: np.dtype, name: str) -> np.ndarray:
+    """``values`` as an array of real numbers in ``dtype`` (NaN and inf are left for the caller).
+
+    Parameters
+    ----------
+    values : array_like
+        Numbers: booleans, integers or floats of any precision.
+    dtype : numpy dtype
+        ``float64`` or ``float32``.
+    name : str
+        What the values are, for the message (``"X"``, ``"y"``).
+
+    Raises
+    ------
+    MlplabError
+        For values that are not real numbers (complex, text, objects), and finite values beyond
+        the range of ``dtype`` (float64 data for a float32 network), without a warning.
+    """
+    raw = np.asarray(values)
+    if raw.dtype.kind not in "biuf":
+        raise MlplabError(
+            f"{name} holds {raw.dtype} values; give real numbers (an array of floats)"
+        )
+    if raw.dtype == dtype:
+        return raw
+    with np.errstate(over="ignore", invalid="ignore"):  # beyond float32: named below
+        out = raw.astype(dtype)
+    if raw.dtype.kind == "f" and raw.dtype.itemsize > out.dtype.itemsize:
+        beyond = int(np.count_nonzero(np.isfinite(raw) & ~np.isfinite(out)))
+        if beyond:
+            raise MlplabError(
+                f"{name} holds {beyond} value(s) beyond the range of {out.dtype} (about "
+                f"±{np.finfo(out.dtype).max:.2g}): rescale them, or use dtype='float64'"
+            )
+    return out
+
+
 def _check_sizes(sizes: Sequence[int]) -> list[int]:
     sizes = list(sizes)
     if len(sizes) < 2:
@@ -224,15 +261,7 @@ class MLP:
         ValueError
             If the width is not n_1 or ``X`` holds NaN or inf; the message says how to fix it.
         """
-        raw = np.asarray(X)
-        if raw.dtype.kind not in "biuf":
-            raise MlplabError(
-                f"{name} holds {raw.dtype} values; give real numbers (an array of floats)"
-            )
-        X = raw
-        if raw.dtype != self.dtype:
-            with np.errstate(over="ignore", invalid="ignore"):  # beyond float32: named below
-                X = raw.astype(self.dtype)
+        X = as_real(X, self.dtype, name)
         n_in = self.sizes[0]
         if X.ndim == 1 and n_in == 1:
             X = X.reshape(-1, 1)
@@ -244,12 +273,6 @@ class MLP:
             )
         if not np.all(np.isfinite(X)):
             bad = int(np.count_nonzero(~np.isfinite(X)))
-            if raw.dtype.kind == "f" and np.all(np.isfinite(raw)):
-                raise MlplabError(
-                    f"{name} holds {bad} value(s) beyond the range of {self.dtype} (about "
-                    f"±{np.finfo(self.dtype).max:.2g}): rescale the inputs, or use "
-                    f"dtype='float64'"
-                )
             raise MlplabError(f"{name} contains {bad} NaN or inf value(s); remove or impute them")
         return X
 
@@ -274,9 +297,9 @@ class MLP:
         y = np.asarray(y)
         n_out = self.sizes[-1]
         if loss.integer_targets and y.ndim == 1 and n_out > 1:
-            target = y
+            target = as_real(y, y.dtype, name)  # class labels, refused unless real numbers
         else:
-            y = np.asarray(y, dtype=self.dtype)
+            y = as_real(y, self.dtype, name)
             target = y.reshape(-1, 1) if (y.ndim == 1 and n_out == 1) else y
             if target.ndim != 2 or target.shape[1] != n_out:
                 raise MlplabError(

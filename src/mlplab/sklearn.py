@@ -44,7 +44,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from mlplab.activations import Activation, get_activation, sigmoid, softplus
 from mlplab.compute import small_products
 from mlplab.losses import Loss, get_loss, log_softmax, softmax
-from mlplab.network import MLP, resolve_dtype
+from mlplab.network import MLP, as_real, resolve_dtype
 from mlplab.optim import LBFGS, SGD, Adam, Optimizer, Schedule
 from mlplab.train import fit
 
@@ -722,7 +722,7 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         if reuse and n_out != self.n_outputs_:
             raise ValueError(f"y has {n_out} outputs but the fitted network has {self.n_outputs_}")
         self.n_outputs_ = n_out
-        y = y.astype(self._np_dtype())
+        y = as_real(y, self._np_dtype(), "y")
         return y, y
 
     def _output_spec(self):
