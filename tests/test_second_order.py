@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlplab import MLP, Activation, second_order
+from mlplab.errors import MlplabError
 from mlplab.second_order import Derivatives, partial_coefficients
 from tests.conftest import SMOOTH, requires_torch, torch
 
@@ -246,6 +247,26 @@ def test_bad_operators_are_explained():
         net.second_operator(X, np.full((2, 2), np.nan))
     with pytest.raises(ValueError, match="out of range.*2 input"):
         net.second_partials(X, [(0, 2)])
+
+
+def test_coefficients_and_pairs_that_are_not_numbers_are_explained_without_a_warning():
+    import warnings
+
+    net = MLP([2, 4, 1], seed=0)
+    X = np.zeros((3, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # complex coefficients lost their imaginary part with a ComplexWarning; text gave
+        # NumPy's "could not convert string to float"
+        for c in (np.eye(2) * (1 + 1j), [["1", "0"], ["0", "1"]]):
+            with pytest.raises(MlplabError, match=r"operator 0 holds \S+ values; give real"):
+                net.second_operator(X, c)
+        with pytest.raises(MlplabError, match=r"matrix of operator 1 holds complex128"):
+            second_order.derivatives(net, X, [np.eye(2), np.eye(2) * 1j])
+    # "not enough values to unpack", "too many values", "cannot unpack non-iterable int"
+    for pair in [(0,), (0, 1, 1), 0]:
+        with pytest.raises(MlplabError, match=r"each pair is two 0-based input indices \(i, j\)"):
+            net.second_partials(X, [(0, 0), pair])
 
 
 def test_parameter_gradients_need_a_third_derivative():

@@ -29,6 +29,7 @@ from mlplab.errors import MlplabError
 from mlplab.init import Initializer, get_initializer
 from mlplab.limits import check_bytes
 from mlplab.losses import Loss, get_loss
+from mlplab.values import as_real
 
 if TYPE_CHECKING:
     from mlplab.second_order import Derivatives
@@ -70,43 +71,6 @@ def resolve_dtype(dtype: str | type | np.dtype) -> np.dtype:
     if key not in _DTYPES:
         raise MlplabError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
     return np.dtype(_DTYPES[key])
-
-
-def as_real(values: np.ndarray, dtype: np.dtype, name: str) -> np.ndarray:
-    """``values`` as an array of real numbers in ``dtype`` (NaN and inf are left for the caller).
-
-    Parameters
-    ----------
-    values : array_like
-        Numbers: booleans, integers or floats of any precision.
-    dtype : numpy dtype
-        ``float64`` or ``float32``.
-    name : str
-        What the values are, for the message (``"X"``, ``"y"``).
-
-    Raises
-    ------
-    MlplabError
-        For values that are not real numbers (complex, text, objects), and finite values beyond
-        the range of ``dtype`` (float64 data for a float32 network), without a warning.
-    """
-    raw = np.asarray(values)
-    if raw.dtype.kind not in "biuf":
-        raise MlplabError(
-            f"{name} holds {raw.dtype} values; give real numbers (an array of floats)"
-        )
-    if raw.dtype == dtype:
-        return raw
-    with np.errstate(over="ignore", invalid="ignore"):  # beyond float32: named below
-        out = raw.astype(dtype)
-    if raw.dtype.kind == "f" and raw.dtype.itemsize > out.dtype.itemsize:
-        beyond = int(np.count_nonzero(np.isfinite(raw) & ~np.isfinite(out)))
-        if beyond:
-            raise MlplabError(
-                f"{name} holds {beyond} value(s) beyond the range of {out.dtype} (about "
-                f"±{np.finfo(out.dtype).max:.2g}): rescale them, or use dtype='float64'"
-            )
-    return out
 
 
 def _check_sizes(sizes: Sequence[int]) -> list[int]:
@@ -578,6 +542,11 @@ class MLP:
         Returns
         -------
         ndarray, shape (N,) for n_L = 1, else (N, n_L)
+
+        Raises
+        ------
+        MlplabError
+            For a ``c`` that is not an (n_1, n_1) matrix of finite real numbers.
         """
         d2 = self.input_derivatives(X, [coefficients]).d2[:, :, 0]
         return d2[:, 0] if self.sizes[-1] == 1 else d2
@@ -589,6 +558,11 @@ class MLP:
         Returns
         -------
         ndarray, shape (N, len(pairs)) for n_L = 1, else (N, n_L, len(pairs))
+
+        Raises
+        ------
+        MlplabError
+            For a pair that is not two input indices in range, or too many pairs for memory.
         """
         from mlplab.second_order import partial_coefficients
 
@@ -599,7 +573,17 @@ class MLP:
             8.0 * len(pairs) * (3 * n_in * n_in + len(pairs)),
             "ask for the partials you need (second_partials), or the Laplacian (laplacian)",
         )
-        d2 = self.input_derivatives(X, [partial_coefficients(i, j, n_in) for i, j in pairs]).d2
+        coefficients = []
+        for pair in pairs:
+            try:
+                i, j = pair
+            except (TypeError, ValueError):
+                raise MlplabError(
+                    f"pairs holds {pair!r}; each pair is two 0-based input indices (i, j), "
+                    f"e.g. [(0, 0), (0, 1)] for u_00 and u_01"
+                ) from None
+            coefficients.append(partial_coefficients(i, j, n_in))
+        d2 = self.input_derivatives(X, coefficients).d2
         return d2[:, 0] if self.sizes[-1] == 1 else d2
 
     def input_hessian(self, X: np.ndarray) -> np.ndarray:

@@ -44,6 +44,7 @@ import numpy as np
 
 from mlplab.compute import each_block, matmul, small_products
 from mlplab.errors import MlplabError
+from mlplab.values import as_real
 
 if TYPE_CHECKING:
     from mlplab.network import MLP
@@ -88,12 +89,18 @@ class Operators:
         The matrices c^k; an empty sequence asks for first derivatives only.
     n_in : int
         n_1, the input dimension.
+
+    Raises
+    ------
+    MlplabError
+        For a matrix that is not (n_1, n_1), holds values that are not real numbers (complex,
+        text) or holds NaN or inf.
     """
 
     def __init__(self, coefficients: Sequence[np.ndarray], n_in: int) -> None:
-        mats = []
+        given, mats = [], []
         for k, c in enumerate(coefficients):
-            c = np.asarray(c, dtype=np.float64)
+            c = as_real(c, np.dtype(np.float64), f"the coefficient matrix of operator {k}")
             if c.shape != (n_in, n_in):
                 raise MlplabError(
                     f"operator {k} has coefficients of shape {c.shape}; a second-order operator "
@@ -101,12 +108,11 @@ class Operators:
                 )
             if not np.all(np.isfinite(c)):
                 raise MlplabError(f"operator {k} has NaN or inf coefficients")
+            given.append(c)
             mats.append(np.triu(c + c.T) - np.diag(np.diag(c)))
         self.n_in, self.K = n_in, len(mats)
         #: The coefficient matrices as given, (K, n_1, n_1).
-        self.C = np.array([np.asarray(c, dtype=np.float64) for c in coefficients]).reshape(
-            self.K, n_in, n_in
-        )
+        self.C = np.array(given).reshape(self.K, n_in, n_in)
         upper = np.array(mats).reshape(self.K, n_in, n_in)
         self.I, self.J = (ix.astype(np.intp) for ix in np.nonzero(np.any(upper != 0, axis=0)))
         # M[k, t]: the coefficient of the pair t = (I[t], J[t]) in operator k.
@@ -347,6 +353,12 @@ def derivatives(
     -------
     Derivatives
         ``u`` (N, n_L), ``du`` (N, n_L, n_1), ``d2`` (N, n_L, K).
+
+    Raises
+    ------
+    MlplabError
+        For points ``X`` that do not fit the network, and coefficient matrices that are not
+        (n_1, n_1) matrices of finite real numbers (see :class:`Operators`).
     """
     X = net.check_input(X)
     ops = as_operators(operators, net.sizes[0])

@@ -44,9 +44,10 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from mlplab.activations import Activation, get_activation, sigmoid, softplus
 from mlplab.compute import small_products
 from mlplab.losses import Loss, get_loss, log_softmax, softmax
-from mlplab.network import MLP, as_real, resolve_dtype
+from mlplab.network import MLP, resolve_dtype
 from mlplab.optim import LBFGS, SGD, Adam, Optimizer, Schedule
 from mlplab.train import fit
+from mlplab.values import as_real
 
 __all__ = [
     "MLPClassifier",

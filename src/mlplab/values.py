@@ -1,0 +1,50 @@
+"""Checks of the values users hand to mlplab, shared by the modules that take them.
+
+Every array of numbers a user gives (inputs, targets, coefficients) goes through
+:func:`as_real`, so that complex, text or object values are refused by name rather than
+truncated with a warning or parsed. This module imports nothing of mlplab but its errors, so
+that any module can use it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mlplab.errors import MlplabError
+
+
+def as_real(values: np.ndarray, dtype: np.dtype, name: str) -> np.ndarray:
+    """``values`` as an array of real numbers in ``dtype`` (NaN and inf are left for the caller).
+
+    Parameters
+    ----------
+    values : array_like
+        Numbers: booleans, integers or floats of any precision.
+    dtype : numpy dtype
+        ``float64`` or ``float32``.
+    name : str
+        What the values are, for the message (``"X"``, ``"y"``).
+
+    Raises
+    ------
+    MlplabError
+        For values that are not real numbers (complex, text, objects), and finite values beyond
+        the range of ``dtype`` (float64 data for a float32 network), without a warning.
+    """
+    raw = np.asarray(values)
+    if raw.dtype.kind not in "biuf":
+        raise MlplabError(
+            f"{name} holds {raw.dtype} values; give real numbers (an array of floats)"
+        )
+    if raw.dtype == dtype:
+        return raw
+    with np.errstate(over="ignore", invalid="ignore"):  # beyond float32: named below
+        out = raw.astype(dtype)
+    if raw.dtype.kind == "f" and raw.dtype.itemsize > out.dtype.itemsize:
+        beyond = int(np.count_nonzero(np.isfinite(raw) & ~np.isfinite(out)))
+        if beyond:
+            raise MlplabError(
+                f"{name} holds {beyond} value(s) beyond the range of {out.dtype} (about "
+                f"±{np.finfo(out.dtype).max:.2g}): rescale them, or use dtype='float64'"
+            )
+    return out
