@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -119,6 +120,32 @@ def test_bad_batch_size_and_empty_validation_are_refused():
         fit_ensemble(nets, x, x, epochs=1, batch_size=2.5, progress=False)
     with pytest.raises(MlplabError, match="the validation set has no points"):
         fit_ensemble(nets, x, x, epochs=1, validation=(x[:0], x[:0]), progress=False)
+
+
+def test_bad_seeds_are_refused_with_the_rule_and_words_of_mlp():
+    from mlplab.errors import MlplabError
+
+    with pytest.raises(MlplabError, match="seed must be a whole number >= 0 or None, got 1.5"):
+        MLP([1, 1], seed=1.5)
+    x = np.linspace(-1, 1, 8).reshape(-1, 1)
+    # 1.5 was truncated to 1; "a" gave int()'s message, None int()'s TypeError
+    for seeds, bad in (([0, 1.5], "seeds[1]"), (["a"], "seeds[0]"), ([None, -1], "seeds[1]")):
+        got = repr(seeds[int(bad[-2])])
+        rule = f"{bad} must be a whole number >= 0 or None, got {got}"
+        with pytest.raises(MlplabError, match=re.escape(rule)):
+            Ensemble([1, 2, 1], seeds=seeds)
+    # NumPy's "need at least one array to stack", and "'int' object is not iterable"
+    for seeds in ([], 3):
+        with pytest.raises(MlplabError, match=r"seeds must list one seed per member, e.g. seeds="):
+            Ensemble([1, 2, 1], seeds=seeds)
+    ens = Ensemble([1, 2, 1], seeds=[0, 1])
+    # NumPy's "expected non-negative integer"; 1.5 was truncated to 1
+    for seeds in ([-1, 2], [0, 1.5]):
+        with pytest.raises(MlplabError, match=r"seeds\[\d\] must be a whole number >= 0 or None"):
+            fit_ensemble(ens, x, x, epochs=1, seeds=seeds, progress=False)
+    with pytest.raises(MlplabError, match=r"seeds\[0\] must be a whole number >= 0 or None"):
+        Ensemble.from_nets([MLP([1, 1])], seeds=[2.5])
+    assert Ensemble([1, 2, 1], seeds=np.arange(2)).seeds == [0, 1]
 
 
 def test_the_ensemble_is_preferred_where_it_pays():

@@ -160,6 +160,9 @@ def test_replacement_sampling_draws_single_points():
         ({"batch_sampling": "bootstrap"}, "shuffle, replacement"),
         ({"early_stopping": 0}, "patience"),
         ({"loss": "hinge"}, "valid names"),
+        # NumPy's "expected non-negative integer"; 1.5 reached default_rng as a float
+        ({"seed": -1}, r"seed must be a whole number >= 0 or None, got -1"),
+        ({"seed": 1.5}, r"seed must be a whole number >= 0 or None, got 1.5"),
     ],
 )
 def test_bad_arguments(kwargs, match):

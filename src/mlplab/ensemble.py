@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -40,6 +40,7 @@ from mlplab.train import (
     renamed_sampling,
     warn_divergence,
 )
+from mlplab.values import check_seed
 
 
 class Ensemble:
@@ -54,6 +55,11 @@ class Ensemble:
     **kwargs
         Any other :class:`~mlplab.MLP` argument (activation, init, dtype, ...).
 
+    Raises
+    ------
+    MlplabError
+        For no seeds, or a seed that :class:`~mlplab.MLP` refuses (not a whole number >= 0).
+
     Attributes
     ----------
     params : ndarray, shape (M, p)
@@ -62,7 +68,9 @@ class Ensemble:
     """
 
     def __init__(self, sizes: Sequence[int], seeds: Sequence[int], **kwargs) -> None:
-        self.seeds = [int(s) for s in seeds]
+        self.seeds = check_seeds(seeds)
+        if not self.seeds:
+            raise MlplabError("seeds must list one seed per member, e.g. seeds=range(8); got none")
         nets = [MLP(sizes, seed=s, **kwargs) for s in self.seeds]
         self._adopt(nets)
 
@@ -80,7 +88,7 @@ class Ensemble:
                     f"{net.config()} but network 0 is {first.config()}"
                 )
         ens = cls.__new__(cls)
-        ens.seeds = [net.seed for net in nets] if seeds is None else [int(s) for s in seeds]
+        ens.seeds = [net.seed for net in nets] if seeds is None else check_seeds(seeds)
         if len(ens.seeds) != len(nets):
             raise MlplabError(f"got {len(ens.seeds)} seeds for {len(nets)} networks")
         ens._adopt(nets)
@@ -106,6 +114,22 @@ class Ensemble:
     def __call__(self, X: np.ndarray) -> np.ndarray:
         """Every member's output, shape ``(M, N, n_L)``."""
         return np.stack([net(X) for net in self._members])
+
+
+def check_seeds(seeds: Iterable[int | None]) -> list[int | None]:
+    """``seeds`` as a list, each checked as :class:`~mlplab.MLP` checks its seed.
+
+    Raises
+    ------
+    MlplabError
+        For ``seeds`` that is not a collection of seeds, or a seed that is not a whole number
+        >= 0 or None.
+    """
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
+        raise MlplabError(
+            f"seeds must list one seed per member, e.g. seeds=range(8); got {seeds!r}"
+        )
+    return [check_seed(s, f"seeds[{i}]") for i, s in enumerate(seeds)]
 
 
 def fit_ensemble(
@@ -167,7 +191,7 @@ def fit_ensemble(
         )
     batch_sampling = renamed_sampling(batch_sampling, sampling)
     check_schedule(epochs, batch_sampling, early_stopping, batch_size)
-    seeds = ens.seeds if seeds is None else [int(s) for s in seeds]
+    seeds = ens.seeds if seeds is None else check_seeds(seeds)
     base = np.full(M, optimizer.lr) if lrs is None else np.array(lrs, dtype=np.float64)
     if len(seeds) != M or base.shape != (M,):
         raise MlplabError(f"an ensemble of {M} needs {M} seeds and {M} learning rates")

@@ -29,7 +29,7 @@ from mlplab.errors import MlplabError
 from mlplab.init import Initializer, get_initializer
 from mlplab.limits import check_bytes
 from mlplab.losses import Loss, get_loss
-from mlplab.values import as_real
+from mlplab.values import as_real, check_seed
 
 if TYPE_CHECKING:
     from mlplab.second_order import Derivatives
@@ -155,10 +155,7 @@ class MLP:
         )
         self.init = get_initializer(init)
         self.bias_init = get_initializer(bias_init)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
-                                 or seed < 0):  # fmt: skip
-            raise MlplabError(f"seed must be a whole number >= 0 or None, got {seed!r}")
-        self.seed = seed
+        self.seed = check_seed(seed)
         self._params = np.zeros(self.num_parameters, dtype=self.dtype)
         self.weights, self.biases = self.unflatten(self._params)
         rng = np.random.default_rng(seed)

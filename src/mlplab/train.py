@@ -35,6 +35,7 @@ from mlplab.losses import Loss, get_loss
 from mlplab.network import MLP
 from mlplab.optim import LBFGS, Adam, Optimizer, Schedule, get_optimizer, get_schedule
 from mlplab.progress import EpochProgress
+from mlplab.values import check_seed
 
 SAMPLINGS = ("shuffle", "replacement")
 
@@ -261,7 +262,7 @@ def fit(
     schedule = get_schedule(schedule)
     batch_sampling = renamed_sampling(batch_sampling, sampling)
     check_schedule(epochs, batch_sampling, early_stopping, batch_size)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     X = net.check_input(X)
     y = net.check_target(y, loss, X.shape[0])
     if isinstance(validation, numbers.Real):

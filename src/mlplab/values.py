@@ -2,8 +2,8 @@
 
 Every array of numbers a user gives (inputs, targets, coefficients) goes through
 :func:`as_real`, so that complex, text or object values are refused by name rather than
-truncated with a warning or parsed. This module imports nothing of mlplab but its errors, so
-that any module can use it.
+truncated with a warning or parsed; every seed goes through :func:`check_seed`. This module
+imports nothing of mlplab but its errors, so that any module can use it.
 """
 
 from __future__ import annotations
@@ -48,3 +48,19 @@ def as_real(values: np.ndarray, dtype: np.dtype, name: str) -> np.ndarray:
                 f"±{np.finfo(out.dtype).max:.2g}): rescale them, or use dtype='float64'"
             )
     return out
+
+
+def check_seed(seed: int | None, name: str = "seed") -> int | None:
+    """``seed`` (a whole number >= 0, or None for fresh entropy) as an int or None.
+
+    Raises
+    ------
+    MlplabError
+        For anything else (a float, a bool, a negative number, text), which
+        ``numpy.random.default_rng`` would refuse in its own words, or truncate.
+    """
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise MlplabError(f"{name} must be a whole number >= 0 or None, got {seed!r}")
+    return int(seed)
