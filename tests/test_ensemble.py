@@ -148,6 +148,17 @@ def test_bad_seeds_are_refused_with_the_rule_and_words_of_mlp():
     assert Ensemble([1, 2, 1], seeds=np.arange(2)).seeds == [0, 1]
 
 
+def test_learning_rates_that_are_not_real_numbers_are_refused_by_name():
+    from mlplab.errors import MlplabError
+
+    x = np.linspace(-1, 1, 8).reshape(-1, 1)
+    ens = Ensemble([1, 2, 1], seeds=[0, 1])
+    # int()'s "could not convert string to float", float()'s TypeError for complex
+    for lrs in (["a", "b"], [1e-3 + 1j, 1e-3], np.array([1e-3, 1e-3], dtype=object)):
+        with pytest.raises(MlplabError, match=r"lrs holds \S+ values; give real numbers"):
+            fit_ensemble(ens, x, x, epochs=1, lrs=lrs, progress=False)
+
+
 def test_the_ensemble_is_preferred_where_it_pays():
     from mlplab.ensemble import prefer_ensemble
     from mlplab.optim import LBFGS

@@ -40,7 +40,7 @@ from mlplab.train import (
     renamed_sampling,
     warn_divergence,
 )
-from mlplab.values import check_seed
+from mlplab.values import as_real, check_seed
 
 
 class Ensemble:
@@ -177,6 +177,12 @@ def fit_ensemble(
     -------
     list of History
         Member i's history, as :func:`mlplab.fit` would return it.
+
+    Raises
+    ------
+    MlplabError
+        For bad input, named with its fix: seeds as :class:`~mlplab.MLP` refuses them, learning
+        rates that are not M finite real numbers > 0, and what :func:`mlplab.fit` refuses.
     """
     nets = None if isinstance(ensemble, Ensemble) else list(ensemble)
     ens = ensemble if nets is None else Ensemble.from_nets(nets)
@@ -192,7 +198,7 @@ def fit_ensemble(
     batch_sampling = renamed_sampling(batch_sampling, sampling)
     check_schedule(epochs, batch_sampling, early_stopping, batch_size)
     seeds = ens.seeds if seeds is None else check_seeds(seeds)
-    base = np.full(M, optimizer.lr) if lrs is None else np.array(lrs, dtype=np.float64)
+    base = np.full(M, optimizer.lr) if lrs is None else as_real(lrs, np.dtype(np.float64), "lrs")
     if len(seeds) != M or base.shape != (M,):
         raise MlplabError(f"an ensemble of {M} needs {M} seeds and {M} learning rates")
     if not np.all(np.isfinite(base) & (base > 0)):
