@@ -159,6 +159,23 @@ def test_learning_rates_that_are_not_real_numbers_are_refused_by_name():
             fit_ensemble(ens, x, x, epochs=1, lrs=lrs, progress=False)
 
 
+def test_validation_must_be_a_pair_and_a_fraction_is_refused_by_name():
+    from mlplab.errors import MlplabError
+
+    x = np.linspace(-1, 1, 8).reshape(-1, 1)
+    ens = Ensemble([1, 2, 1], seeds=[0, 1])
+    # TypeError "'float' object is not subscriptable"
+    with pytest.raises(
+        MlplabError,
+        match=r"^fit_ensemble takes validation as an \(X_val, y_val\) pair, not a fraction "
+        r"\(0.2\): hold the points out first",
+    ):
+        fit_ensemble(ens, x, x, epochs=1, validation=0.2, progress=False)
+    # IndexError "tuple index out of range"
+    with pytest.raises(MlplabError, match=r"^validation takes an \(X_val, y_val\) pair; got a tup"):
+        fit_ensemble(ens, x, x, epochs=1, validation=(x,), progress=False)
+
+
 def test_the_ensemble_is_preferred_where_it_pays():
     from mlplab.ensemble import prefer_ensemble
     from mlplab.optim import LBFGS

@@ -240,6 +240,17 @@ def test_empty_validation_set_is_refused(engine):
         fit(MLP([1, 4, 1], seed=0), X[:0], Y[:0], epochs=1, progress=False, engine=engine)
 
 
+def test_validation_that_is_not_a_pair_or_a_fraction_is_explained():
+    net = MLP([1, 2, 1], seed=0)
+    takes = r"validation takes an \(X_val, y_val\) pair or a fraction of X to hold out"
+    # IndexError "tuple index out of range"; a third item was ignored
+    for validation, got in (((X,), "a tuple of 1 item"), ((X, Y, Y), "a tuple of 3 items")):
+        with pytest.raises(MlplabError, match=rf"^{takes} \(0 < f < 1\); got {got}$"):
+            fit(net, X, Y, epochs=1, validation=validation, progress=False)
+    with pytest.raises(MlplabError, match=rf"^{takes} .*; got a value of type 'str'$"):
+        fit(net, X, Y, epochs=1, validation="0.2", progress=False)
+
+
 def test_lbfgs_on_a_non_finite_cost_is_not_completed():
     from mlplab import LBFGS
 

@@ -37,6 +37,7 @@ from mlplab.train import (
     _Watch,
     check_points,
     check_schedule,
+    check_validation,
     renamed_sampling,
     warn_divergence,
 )
@@ -163,7 +164,8 @@ def fit_ensemble(
         optimiser with its default settings, as in :func:`mlplab.fit`); each member gets a
         fresh copy of its state.
     validation : (X_val, y_val), optional
-        A validation set shared by the members.
+        A validation set shared by the members (not a fraction, unlike :func:`mlplab.fit`:
+        hold the points out first with :func:`mlplab.train.split_validation`).
     seeds : sequence of int, optional
         Member i's batch-order seed (the ``seed`` of :func:`mlplab.fit`); default the
         ensemble's seeds (those of the initial parameters).
@@ -206,7 +208,7 @@ def fit_ensemble(
     X = proto.check_input(X)
     y = proto.check_target(y, loss, X.shape[0])
     Xv = yv = Tv = None
-    if validation is not None:
+    if check_validation(validation, "fit_ensemble", fraction=False) is not None:
         Xv = proto.check_input(validation[0], "X_val")
         yv = proto.check_target(validation[1], loss, Xv.shape[0], "y_val")
     check_points(proto, X, Xv)

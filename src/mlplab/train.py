@@ -256,6 +256,13 @@ def fit(
     Returns
     -------
     History
+
+    Raises
+    ------
+    MlplabError
+        For bad input, named with its fix: data that do not fit the network, a seed that is not
+        a whole number >= 0, ``validation`` that is neither an (X_val, y_val) pair nor a
+        fraction, and bad training options.
     """
     loss = get_loss(loss)
     optimizer = Adam() if optimizer is None else get_optimizer(optimizer)
@@ -265,6 +272,7 @@ def fit(
     rng = np.random.default_rng(check_seed(seed))
     X = net.check_input(X)
     y = net.check_target(y, loss, X.shape[0])
+    validation = check_validation(validation, "fit", fraction=True)
     if isinstance(validation, numbers.Real):
         X, y, Xv, yv = split_validation(X, y, validation, rng)
     elif validation is not None:
@@ -378,6 +386,35 @@ def check_schedule(
         )
     if early_stopping is not None and early_stopping < 1:
         raise MlplabError(f"early_stopping is a patience in epochs >= 1, got {early_stopping}")
+
+
+def check_validation(
+    validation: tuple[np.ndarray, np.ndarray] | float | None, caller: str, fraction: bool
+) -> tuple[np.ndarray, np.ndarray] | float | None:
+    """``validation`` as the function ``caller`` takes it: an (X_val, y_val) pair, None, or
+    where ``fraction`` (:func:`fit`) also a fraction of X to hold out.
+
+    Raises
+    ------
+    MlplabError
+        For anything else, naming what ``caller`` takes.
+    """
+    if validation is None or (isinstance(validation, (tuple, list)) and len(validation) == 2):
+        return validation
+    if isinstance(validation, numbers.Real):
+        if fraction:
+            return validation
+        raise MlplabError(
+            f"{caller} takes validation as an (X_val, y_val) pair, not a fraction "
+            f"({validation!r}): hold the points out first, e.g. X, y, X_val, y_val = "
+            f"mlplab.train.split_validation(X, y, {validation!r}, np.random.default_rng(0))"
+        )
+    got = f"a value of type {type(validation).__name__!r}"
+    if isinstance(validation, (tuple, list)):
+        n = len(validation)
+        got = f"a {type(validation).__name__} of {n} item{'' if n == 1 else 's'}"
+    takes = " or a fraction of X to hold out (0 < f < 1)" if fraction else ""
+    raise MlplabError(f"validation takes an (X_val, y_val) pair{takes}; got {got}")
 
 
 def check_points(net: MLP, X: np.ndarray, Xv: np.ndarray | None) -> None:
