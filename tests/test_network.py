@@ -373,3 +373,15 @@ def test_targets_get_the_checks_of_inputs_without_a_warning():
         # an overflow warning, then "y contains NaN or inf", for finite targets beyond float32
         with pytest.raises(MlplabError, match=r"y holds 1 value\(s\) beyond the range of float32"):
             net32.loss(X, np.array([0.0, 1e39]))
+
+
+def test_ragged_lists_are_named_without_numpy_s_message():
+    # NumPy's "setting an array element with a sequence ... inhomogeneous shape"
+    net, classes = MLP([2, 2, 1], seed=0), MLP([2, 2, 2], seed=0)
+    ragged = "has rows of different lengths; give an array whose rows all have one length"
+    with pytest.raises(MlplabError, match=f"^X {ragged}$"):
+        net([[1.0], [1.0, 2.0]])
+    with pytest.raises(MlplabError, match=f"^y {ragged}$"):
+        net.loss(np.zeros((2, 2)), [[1.0], [1.0, 2.0]])
+    with pytest.raises(MlplabError, match=f"^y {ragged}$"):
+        classes.loss(np.zeros((2, 2)), [0, [1]], "cross_entropy")

@@ -251,6 +251,14 @@ def test_validation_that_is_not_a_pair_or_a_fraction_is_explained():
         fit(net, X, Y, epochs=1, validation="0.2", progress=False)
 
 
+def test_ragged_lists_as_data_are_named():
+    net = MLP([1, 2, 1], seed=0)
+    ragged = [[1.0], [1.0, 2.0]]
+    for x, y, name in ((ragged, [1.0, 2.0], "X"), ([1.0, 2.0], ragged, "y")):
+        with pytest.raises(MlplabError, match=rf"^{name} has rows of different lengths"):
+            fit(net, x, y, epochs=1, progress=False)
+
+
 def test_lbfgs_on_a_non_finite_cost_is_not_completed():
     from mlplab import LBFGS
 

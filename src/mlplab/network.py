@@ -29,7 +29,7 @@ from mlplab.errors import MlplabError
 from mlplab.init import Initializer, get_initializer
 from mlplab.limits import check_bytes
 from mlplab.losses import Loss, get_loss
-from mlplab.values import as_real, check_seed
+from mlplab.values import as_array, as_real, check_seed
 
 if TYPE_CHECKING:
     from mlplab.second_order import Derivatives
@@ -219,8 +219,9 @@ class MLP:
 
         Raises
         ------
-        ValueError
-            If the width is not n_1 or ``X`` holds NaN or inf; the message says how to fix it.
+        MlplabError
+            If the width is not n_1, the rows differ in length, or ``X`` holds NaN, inf or
+            values that are not real numbers; the message says how to fix it.
         """
         X = as_real(X, self.dtype, name)
         n_in = self.sizes[0]
@@ -255,7 +256,7 @@ class MLP:
 
     def check_target(self, y: np.ndarray, loss: Loss, n_points: int, name: str = "y") -> np.ndarray:
         """Return ``y`` as a finite array matching the output layer (see :meth:`check_input`)."""
-        y = np.asarray(y)
+        y = as_array(y, name)
         n_out = self.sizes[-1]
         if loss.integer_targets and y.ndim == 1 and n_out > 1:
             target = as_real(y, y.dtype, name)  # class labels, refused unless real numbers

@@ -13,6 +13,22 @@ import numpy as np
 from mlplab.errors import MlplabError
 
 
+def as_array(values: object, name: str) -> np.ndarray:
+    """``values`` as a NumPy array, as ``np.asarray`` makes it.
+
+    Raises
+    ------
+    MlplabError
+        For nested lists with rows of different lengths, which NumPy cannot make an array of.
+    """
+    try:
+        return np.asarray(values)
+    except ValueError:  # NumPy's "setting an array element with a sequence ... inhomogeneous"
+        raise MlplabError(
+            f"{name} has rows of different lengths; give an array whose rows all have one length"
+        ) from None
+
+
 def as_real(values: np.ndarray, dtype: np.dtype, name: str) -> np.ndarray:
     """``values`` as an array of real numbers in ``dtype`` (NaN and inf are left for the caller).
 
@@ -28,10 +44,11 @@ def as_real(values: np.ndarray, dtype: np.dtype, name: str) -> np.ndarray:
     Raises
     ------
     MlplabError
-        For values that are not real numbers (complex, text, objects), and finite values beyond
-        the range of ``dtype`` (float64 data for a float32 network), without a warning.
+        For values that are not real numbers (complex, text, objects), rows of different
+        lengths, and finite values beyond the range of ``dtype`` (float64 data for a float32
+        network), without a warning.
     """
-    raw = np.asarray(values)
+    raw = as_array(values, name)
     if raw.dtype.kind not in "biuf":
         raise MlplabError(
             f"{name} holds {raw.dtype} values; give real numbers (an array of floats)"
