@@ -1,0 +1,56 @@
+"""mlplab.values: the shared checks of the numbers and seeds users hand to mlplab."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from mlplab.errors import MlplabError
+from mlplab.values import as_array, as_real, check_seed
+
+F64, F32 = np.dtype(np.float64), np.dtype(np.float32)
+
+
+def test_as_array_names_rows_of_different_lengths():
+    assert as_array([[1, 2], [3, 4]], "X").shape == (2, 2)
+    with pytest.raises(MlplabError, match="^X has rows of different lengths"):
+        as_array([[1], [1, 2]], "X")
+
+
+@pytest.mark.parametrize(
+    ("values", "kind"),
+    [(np.array([1 + 2j]), "complex128"), (np.array(["a"]), "<U1"), (np.array([{}]), "object")],
+)
+def test_as_real_refuses_what_is_not_a_real_number(values, kind):
+    with pytest.raises(MlplabError, match=f"^y holds {kind} values; give real numbers"):
+        as_real(values, F64, "y")
+
+
+def test_as_real_converts_without_copying_what_already_fits():
+    x = np.arange(3.0)
+    assert as_real(x, F64, "X") is x
+    got = as_real([True, 2, 3.5], F32, "X")
+    assert got.dtype == F32 and got.tolist() == [1.0, 2.0, 3.5]
+
+
+def test_as_real_names_values_beyond_float32_without_a_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(MlplabError, match=r"2 value\(s\) beyond the range of float32"):
+            as_real(np.array([1e39, -1e300, 1.0]), F32, "X")
+        # NaN and inf are the caller's to name
+        assert np.isnan(as_real(np.array([np.nan]), F32, "X")[0])
+
+
+@pytest.mark.parametrize("seed", [1.5, -1, True, "3", [1]])
+def test_check_seed_refuses_anything_but_a_whole_number_or_none(seed):
+    with pytest.raises(MlplabError, match="^seeds\\[2\\] must be a whole number >= 0 or None"):
+        check_seed(seed, "seeds[2]")
+
+
+def test_check_seed_returns_plain_ints():
+    assert check_seed(None) is None
+    got = check_seed(np.int64(7))
+    assert got == 7 and type(got) is int
