@@ -182,7 +182,7 @@ def run(
     axes[1].axvspan(-NEAR_ZERO, NEAR_ZERO, color="gray", alpha=0.15, label=f"|x| ≤ {NEAR_ZERO}")
     axes[1].set_yscale("log")
     axes[1].set_xlabel("x")
-    axes[1].set_ylabel("|network(x) − f(x)|")
+    axes[1].set_ylabel(r"$|a^{[L]}(x) - f(x)|$")
     axes[1].set_title("Pointwise error")
     axes[1].legend(fontsize=8)
     fig.suptitle(f"Runge, {sizes} tanh; {over_seeds(seeds, band=True)}")
@@ -234,7 +234,7 @@ def run(
     ax.set_yscale("log")
     ax.set_xticks(ns, [str(n) for n in ns])
     ax.set_xlabel("training points N")
-    ax.set_ylabel("max |network − f|")
+    ax.set_ylabel(r"max $|a^{[L]}(x) - f(x)|$")
     ax.set_title(
         f"Error near 0 against N ({steps} full-batch Adam steps each)\n"
         f"{over_seeds(seeds, band=True)}"
