@@ -28,6 +28,7 @@ from mlplab.experiments.common import (
     progress_bar,
     seed_list,
     settings,
+    signed,
     stack,
     train_seeds,
 )
@@ -246,7 +247,7 @@ def run(
         f"{fmt(final_val.min())}, max {fmt(final_val.max())}); the training MSE is "
         f"{fmt(metrics['final_train_mse_median'])}. The largest error on [−2, 2] is "
         f"{fmt(float(np.median(errors)))} ({over_seeds(seeds, 'median over')}), found at x = "
-        f"{', '.join(f'{v:+.2f}'.replace('-', '−') for v in where)}"
+        f"{signed(where, 2)}"
         f"{f' (seeds {listing(seed_list(seeds))})' if seeds > 1 else ''}; "
         f"{int(np.sum(np.abs(x) > 1.5))} of the {len(x)} N(0, 1) training inputs lie beyond "
         "|x| = 1.5."
