@@ -43,6 +43,17 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
     return Path(path)
 
 
+def legend_on_top(ax: Axes, share: float = 0.25) -> None:
+    """The legend of ``ax`` in a band of its own above the data, so that it covers none of it.
+
+    The y-axis is extended upwards until the data fill the lower ``1 − share`` of it; the
+    legend sits at the top centre, in the band left free.
+    """
+    low, high = ax.get_ylim()
+    ax.set_ylim(low, high + share / (1 - share) * (high - low))
+    ax.legend(loc="upper center", fontsize=8)
+
+
 def plot_fit(
     x_grid: np.ndarray,
     truth: np.ndarray | None,
@@ -82,7 +93,7 @@ def plot_fit(
     ax.set_xlabel("x")
     ax.set_ylabel("y")
     ax.set_title(title)
-    ax.legend(loc="best")
+    legend_on_top(ax)
     return ax
 
 
@@ -182,7 +193,7 @@ def plot_error(
     ax.set_xlabel("x")
     ax.set_ylabel("error")
     ax.set_title(title)
-    ax.legend(loc="best")
+    legend_on_top(ax)
     return ax
 
 

@@ -12,7 +12,7 @@ study's sweep) go through :func:`each_run`, which spreads them over the cores.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import NamedTuple, TypeVar
 
@@ -221,6 +221,11 @@ def listing(items: list) -> str:
     """``"0"``, ``"0 and 1"``, ``"0, 1 and 2"``: items as a sentence lists them."""
     words = [str(item) for item in items]
     return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def signed(values: Iterable[float], decimals: int) -> str:
+    """``"−0.13, +1.00"``: numbers with their sign, a minus sign (−) for negative ones."""
+    return ", ".join(f"{v:+.{decimals}f}".replace("-", "−") for v in values)
 
 
 def seed_list(seeds: int) -> list[int]:

@@ -22,11 +22,13 @@ from mlplab.data import get_target, sample
 from mlplab.experiments.common import (
     SeedRun,
     fmt,
+    listing,
     over_seeds,
     plural,
     progress_bar,
     seed_list,
     settings,
+    signed,
     stack,
     train_seeds,
 )
@@ -244,8 +246,9 @@ def run(
         f"final validation MSE ({over_seeds(seeds, 'median over')}) is {fmt(med)} (min "
         f"{fmt(final_val.min())}, max {fmt(final_val.max())}); the training MSE is "
         f"{fmt(metrics['final_train_mse_median'])}. The largest error on [−2, 2] is "
-        f"{fmt(float(np.median(errors)))} (median over seeds), found at x = "
-        f"{', '.join(f'{v:+.2f}'.replace('-', '−') for v in where)}; "
+        f"{fmt(float(np.median(errors)))} ({over_seeds(seeds, 'median over')}), found at x = "
+        f"{signed(where, 2)}"
+        f"{f' (seeds {listing(seed_list(seeds))})' if seeds > 1 else ''}; "
         f"{int(np.sum(np.abs(x) > 1.5))} of the {len(x)} N(0, 1) training inputs lie beyond "
         "|x| = 1.5."
     )

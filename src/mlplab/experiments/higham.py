@@ -274,7 +274,7 @@ def run(
     ax.set_yscale("log")
     ax.set_xscale("log")
     ax.set_xlabel("SGD iteration (one point per step)")
-    ax.set_ylabel("cost (1/N) Σ ½‖y − a‖²")
+    ax.set_ylabel(r"cost $(1/N) \sum \frac{1}{2} \| y - a^{[4]} \|_2^2$")
     ax.set_title("Cost against iteration (recorded every N iterations)")
     ax.legend(fontsize=8)
     plots.save_figure(fig, out / "cost.png")

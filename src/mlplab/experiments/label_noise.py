@@ -115,7 +115,7 @@ def run(
     ax.set_yscale("log")
     ax.set_xlim(-2, 2)
     ax.set_xlabel("x")
-    ax.set_ylabel("|network(x) − f(x)|")
+    ax.set_ylabel(r"$|a^{[L]}(x) - f(x)|$")
     ax.axvspan(
         -INNER,
         INNER,

@@ -123,7 +123,7 @@ def run(
         ax.set_title(case)
     axes[0].set_ylabel("x^k / max|x^k| (solid), network (dashed)")
     axes[0].legend(fontsize=7)
-    fig.suptitle("Monomials and the network's outputs (best seed), scaled to [−1, 1]")
+    fig.suptitle("Monomials and the network's outputs (best seed), each divided by max |x^k|")
     plots.save_figure(fig, out / "fits.png")
 
     rows = [[case, *[f"{v:.1e}" for v in med[case]]] for case in domains]

@@ -182,7 +182,7 @@ def run(
         ax_l.set_yscale("log")
         ax_l.set_xlabel("epoch")
         ax_l.set_ylabel("training loss (each model's own cost)")
-        ax_l.set_title(f"{name}: MSE and cross-entropy are different scales")
+        ax_l.set_title(f"{name}: MSE and cross-entropy are on different scales")
         ax_l.legend()
     fig.suptitle(f"SGD η = {tr.lr}, batch {tr.batch_size}; {over_seeds(seeds, band=True)}")
     fig_l.suptitle(f"Training loss per epoch, {over_seeds(seeds, band=True)}")

@@ -160,7 +160,8 @@ def ce_zero_text(metrics: dict, classes: int) -> str:
     worst = max(r for r in metrics["ce_relative_error"] if r is not None)
     return text + (
         f"mlplab's cross_entropy agrees with it to a relative error of {worst:.1e} and returns "
-        f"0 only from λ = {lam0:.1f}, where the exact value leaves float64's range."
+        f"0 only from λ = {lam0:.1f}, close to where the exact value leaves float64's range "
+        f"(λ = {lam_under:.1f})."
     )
 
 

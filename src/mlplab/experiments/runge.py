@@ -30,6 +30,7 @@ from mlplab.experiments.common import (
     progress_bar,
     seed_list,
     settings,
+    signed,
     stack,
     train_seeds,
 )
@@ -182,7 +183,7 @@ def run(
     axes[1].axvspan(-NEAR_ZERO, NEAR_ZERO, color="gray", alpha=0.15, label=f"|x| ≤ {NEAR_ZERO}")
     axes[1].set_yscale("log")
     axes[1].set_xlabel("x")
-    axes[1].set_ylabel("|network(x) − f(x)|")
+    axes[1].set_ylabel(r"$|a^{[L]}(x) - f(x)|$")
     axes[1].set_title("Pointwise error")
     axes[1].legend(fontsize=8)
     fig.suptitle(f"Runge, {sizes} tanh; {over_seeds(seeds, band=True)}")
@@ -234,7 +235,7 @@ def run(
     ax.set_yscale("log")
     ax.set_xticks(ns, [str(n) for n in ns])
     ax.set_xlabel("training points N")
-    ax.set_ylabel("max |network − f|")
+    ax.set_ylabel(r"max $|a^{[L]}(x) - f(x)|$")
     ax.set_title(
         f"Error near 0 against N ({steps} full-batch Adam steps each)\n"
         f"{over_seeds(seeds, band=True)}"
@@ -309,9 +310,9 @@ def run(
         f"L-BFGS from that solution ({polish.epochs} iterations at most) pushes the validation "
         f"MSE to {fmt(float(np.median(val_lbfgs)))} and the max error to "
         f"{fmt(float(np.median(err_lbfgs[:, 0])))} (near 0: {fmt(near_lbfgs)}). The largest "
-        f"error on [−1, 1] sits at x = {', '.join(f'{v:+.3f}' for v in err_adam[:, 2])} after "
+        f"error on [−1, 1] sits at x = {signed(err_adam[:, 2], 3)} after "
         f"Adam (within |x| ≤ {NEAR_ZERO} for {worst_near[0]} of {plural(seeds, 'seed')}) and "
-        f"x = {', '.join(f'{v:+.3f}' for v in err_lbfgs[:, 2])} after L-BFGS ({worst_near[1]} "
+        f"x = {signed(err_lbfgs[:, 2], 3)} after L-BFGS ({worst_near[1]} "
         f"of {seeds}), and within |x| ≤ {NEAR_ZERO} in {swept_near} of the {swept.size} runs of "
         f"the near-0 sweep below: "
         + (
