@@ -39,7 +39,7 @@ def test_fit_error_and_input_gradient_panels_cover_the_data(tmp_path, saved):
     net = result.net
     truth = get_target("cos4")(grid.reshape(-1, 1))
     np.testing.assert_allclose(error.lines[1].get_ydata(), np.ravel(net(grid) - truth))
-    assert legend(gradient) == ["f'(x), symbolic", r"network $\nabla a^{[L]}(x)$"]
+    assert legend(gradient) == ["f′(x), symbolic", r"network $\nabla a^{[L]}(x)$"]
     np.testing.assert_allclose(gradient.lines[0].get_ydata(), target_derivative("cos4")(grid))
     np.testing.assert_allclose(gradient.lines[1].get_ydata(), np.ravel(net.input_gradient(grid)))
     assert "loss.png" in saved
@@ -49,7 +49,7 @@ def test_a_target_without_a_derivative_says_so(tmp_path, saved):
     cfg = TrainConfig(target="step", hidden=[3], epochs=1, n_train=20, n_val=5)
     train_run(cfg, tmp_path, progress=False)
     gradient = saved["fit.png"].axes[2]
-    assert "f'(x): none (a jump)" in legend(gradient)
+    assert "f′(x): none (a jump)" in legend(gradient)
     assert len([line for line in gradient.lines if line.get_xdata().size]) == 1
 
 

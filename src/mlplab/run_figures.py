@@ -3,7 +3,7 @@
 For one input and one output, ``fit.png`` has three panels over a range that covers the
 training points and the target's domain: the fit (truth, points, network), the error
 a^[L](x) − f(x) with the residuals at the training points, and the network's input gradient
-∇a^[L](x) against the target's derivative f'(x) (symbolic, :func:`mlplab.data.target_derivative`).
+∇a^[L](x) against the target's derivative f′(x) (symbolic, :func:`mlplab.data.target_derivative`).
 For two inputs and a class per output (integer labels or one-hot targets), ``regions.png`` shows
 the decision regions (argmax of a^[L]) with the training points. ``loss.png`` shows the training
 and validation loss per epoch.
@@ -47,13 +47,12 @@ def write_figures(
     if x.shape[1] == 1 and y.ndim == 2 and y.shape[1] == 1:
         domain = None if cfg.data else cfg.domain
         grid = np.linspace(*plot_range(x, domain), GRID_POINTS).reshape(-1, 1)
-        truth = derivative = None
-        label = "f'(x)"
+        truth = derivative = label = None
         if not cfg.data:
             truth = get_target(cfg.target)(grid)
             df = target_derivative(cfg.target)
             derivative = None if df is None else df(grid)
-            label = "f'(x), symbolic" if df is not None else "f'(x): none (a jump)"
+            label = "f′(x), symbolic" if df is not None else "f′(x): none (a jump)"
         fig, axes = plots.new_figure(ncols=3, width=5.2)
         plots.plot_fit(
             grid,
@@ -73,9 +72,6 @@ def write_figures(
             title="Error of the network",
         )
         plots.plot_input_gradient(grid, net.input_gradient(grid), derivative, label, ax=axes[2])
-        if derivative is None and not cfg.data:
-            axes[2].plot([], [], " ", label=label)
-            axes[2].legend(loc="best")
         plots.save_figure(fig, out / "fit.png")
     if x.shape[1] == 2 and net.sizes[-1] >= 2 and (y.ndim == 1 or y.shape[1] == net.sizes[-1]):
         labels = y if y.ndim == 1 else y.argmax(axis=1)
