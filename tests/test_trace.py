@@ -165,6 +165,20 @@ def test_text_table_lists_every_quantity_formula_and_value():
     assert str(t) == t.to_text()
 
 
+def test_text_table_shows_a_wide_network_in_part_and_keeps_the_formulas():
+    net = MLP([1, 64, 64, 1], "tanh", seed=0)
+    t = net.trace([0.3], [0.5])
+    lines = t.to_text(width=120).splitlines()
+    table = [line for line in lines[1:] if not line.startswith("Note")]
+    assert all(len(line) <= 120 and line.endswith(("│", "┃", "┓", "┩", "┤", "┘")) for line in table)
+    rows = [line for line in table if line.startswith("│ W^[3] ")]
+    assert "│ given " in rows[0] and "…" in rows[0]  # 64 columns: the first and last two
+    assert any("│ z^[3]" in line and "W^[3] a^[2] + b^[3]" in line for line in table)
+    # W^[3], ∂C/∂W^[3], η ∂C/∂W^[3] and W^[3]_new
+    assert sum("(64 × 64, shown in part)" in line for line in table) == 4
+    assert "⋱" in "\n".join(table) and "shown in part" not in mazur_trace().to_text()
+
+
 def test_markdown_is_one_equation_per_quantity_with_its_numbers():
     t = mazur_trace()
     md = t.to_markdown(digits=9)

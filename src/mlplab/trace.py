@@ -256,8 +256,8 @@ class Trace:
         from rich.text import Text
 
         table = Table(title=self.header(), show_lines=False, title_justify="left")
-        table.add_column("quantity", no_wrap=True)
-        table.add_column("formula", overflow="fold")
+        table.add_column("quantity", max_width=14)  # symbols fit; a stage title wraps
+        table.add_column("formula", overflow="fold", min_width=24)
         table.add_column("value", no_wrap=True)
         for title, entries in self._stages():
             table.add_section()
@@ -314,7 +314,7 @@ class Trace:
             if entry.symbol.endswith("_new"):
                 old = self.entry(entry.symbol.removesuffix("_new"))
                 step = self.entry(f"η ∂C/∂{old.symbol}").value
-                if np.any(step) and _text_matrix(entry, digits) == _text_matrix(old, digits):
+                if np.any(step) and _printed(entry, digits) == _printed(old, digits):
                     hidden.append(old.symbol)
                     largest = max(largest, float(np.max(np.abs(step))))
         if not hidden:
@@ -412,25 +412,52 @@ _CSS = (
 )
 
 
+def _printed(entry: Entry, digits: int) -> list[str]:
+    """Every number of ``entry`` as the trace prints it."""
+    return [_number(float(v), digits) for v in np.ravel(entry.columns())]
+
+
+#: The text table shows a matrix of more than 2 e + 1 rows (columns) by its first and last e,
+#: with ⋮ (…) between them: e = 3 rows and 2 columns, so that a row of numbers leaves the
+#: formula column room in a terminal.
+TEXT_EDGE_ROWS, TEXT_EDGE_COLUMNS = 3, 2
+
+
+def _shown(n: int, edge: int) -> list[int | None]:
+    """The indices of n rows (columns) that the text table shows; None where it leaves some out."""
+    if n <= 2 * edge + 1:
+        return list(range(n))
+    return [*range(edge), None, *range(n - edge, n)]
+
+
+def _cell(m: np.ndarray, i: int | None, j: int | None, digits: int) -> str:
+    if i is None:
+        return "⋱" if j is None else "⋮"
+    return "…" if j is None else _number(float(m[i, j]), digits)
+
+
 def _text_matrix(entry: Entry, digits: int) -> str:
     m = entry.columns()
     if entry.kind == "scalar":
         return _number(float(m[0, 0]), digits)
-    cells = [[_number(float(v), digits) for v in row] for row in m]
+    rows, cols = _shown(m.shape[0], TEXT_EDGE_ROWS), _shown(m.shape[1], TEXT_EDGE_COLUMNS)
+    cells = [[_cell(m, i, j, digits) for j in cols] for i in rows]
     width = max(len(c) for row in cells for c in row)
     body = ["  ".join(c.rjust(width) for c in row) for row in cells]
     if entry.kind == "diagonal":
-        return "\n".join(
-            f"diag {line}" if i == 0 else f"     {line}" for i, line in enumerate(body)
-        )
-    if len(body) == 1:
-        return f"[ {body[0]} ]"
-    return "\n".join(
-        ("⎡ " if i == 0 else "⎣ " if i == len(body) - 1 else "⎢ ")
-        + line
-        + (" ⎤" if i == 0 else " ⎦" if i == len(body) - 1 else " ⎥")
-        for i, line in enumerate(body)
-    )
+        body = [f"diag {line}" if i == 0 else f"     {line}" for i, line in enumerate(body)]
+    elif len(body) == 1:
+        body = [f"[ {body[0]} ]"]
+    else:
+        body = [
+            ("⎡ " if i == 0 else "⎣ " if i == len(body) - 1 else "⎢ ")
+            + line
+            + (" ⎤" if i == 0 else " ⎦" if i == len(body) - 1 else " ⎥")
+            for i, line in enumerate(body)
+        ]
+    if None in rows or None in cols:
+        body.append(f"({m.shape[0]} × {m.shape[1]}, shown in part)")
+    return "\n".join(body)
 
 
 def _tex_matrix(entry: Entry, digits: int) -> str:
