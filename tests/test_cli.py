@@ -303,7 +303,7 @@ def test_options_that_would_be_ignored_are_refused(tmp_path, capsys):
     data = tmp_path / "d.csv"
     data.write_text("0,1\n1,2\n2,3\n3,4\n4,5\n")
     assert main(["train", "--data", str(data), "--n-train", "10", "--out", str(tmp_path)]) == 2
-    assert "--n-train describe a target function" in capsys.readouterr().err
+    assert "--n-train describes a target function" in capsys.readouterr().err
     assert main(["train", "--val-fraction", "0.5", "--out", str(tmp_path)]) == 2
     assert "applies to --data" in capsys.readouterr().err
 
@@ -463,7 +463,12 @@ def test_an_expression_that_starts_with_a_minus_is_a_value(capsys):
             build_parser().parse_args(argv)
         assert exit_.value.code == 2 and message in capsys.readouterr().err
     # an option given no value at all gets no hint about '-'
-    for argv in (["train", "--target"], ["train", "--out", "runs/a", "--target"]):
+    for argv in (
+        ["train", "--target"],
+        ["train", "--out", "runs/a", "--target"],
+        ["train", "--target", "--epochs", "5"],
+        ["train", "--target", "--epo=5"],
+    ):
         with pytest.raises(SystemExit) as exit_:
             build_parser().parse_args(argv)
         err = capsys.readouterr().err

@@ -28,6 +28,9 @@ from mlplab.errors import MlplabError, SizeError
         ({"early_stopping": 0}, "--early-stopping"),
         ({"data": "/no/such/file.csv"}, "no data file at /no/such/file.csv .--data."),
         ({"schedule": "step:1,0.5,3"}, "step:every,gamma"),
+        ({"data": "higham", "n_train": 500}, r"^--n-train describes a target function and does"),
+        ({"data": "higham", "noise": 0.1, "target": "sin"}, "^--target, --noise describe a"),
+        ({"val_fraction": 0.5}, "--val-fraction applies to --data; with a target use --n-val"),
     ],
 )
 def test_bad_values_are_named(change, match):

@@ -340,8 +340,21 @@ def test_max_fun_bounds_the_lbfgs_evaluations_with_a_convergence_warning():
     with pytest.warns(ConvergenceWarning, match="EVALUATIONS EXCEEDS LIMIT; raise max_fun"):
         est = MLPRegressor((5,), solver="lbfgs", max_fun=4, max_iter=100).fit(X, y)
     assert 1 <= est.n_iter_ <= 4  # an iteration takes one evaluation or more
-    with pytest.raises(mlplab.MlplabError, match="max_fun must be >= 1"):
-        mlplab.LBFGS(max_fun=0)
+    for bad in (0, 1.5, True, "5"):
+        with pytest.raises(mlplab.MlplabError, match="max_fun must be a whole number >= 1"):
+            mlplab.LBFGS(max_fun=bad)
+
+
+def test_a_warm_start_keeps_the_divided_rate_until_the_schedule_changes():
+    X, y = _regression(60)
+    X = StandardScaler().fit_transform(X)
+    est = MLPRegressor((5,), solver="sgd", learning_rate="adaptive", tol=1e9, n_iter_no_change=2,
+                       max_iter=5, warm_start=True, random_state=0).fit(X, y)  # fmt: skip
+    assert est._optimizer.lr == pytest.approx(2e-4)  # divided once, after epoch 4
+    est.fit(X, y)
+    assert est._optimizer.lr < 2e-4  # continued: divided again
+    est.set_params(learning_rate="constant").fit(X, y)
+    assert est._optimizer.lr == 1e-3  # a new schedule: a new optimiser at learning_rate_init
 
 
 def test_alpha_adds_the_l2_penalty_gradient():

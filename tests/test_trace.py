@@ -138,6 +138,13 @@ def test_bad_points_are_explained():
         net.trace([1.0, 2.0], [1.0, 2.0])
     with pytest.raises(ValueError, match="learning rate"):
         net.trace([1.0, 2.0], [1.0], lr=-1)
+    # checked as every input is: no part of a complex number dropped, no text parsed
+    with pytest.raises(ValueError, match="^x holds complex128 values; give real numbers"):
+        net.trace(np.array([1.0 + 1j, 2.0]), [1.0])
+    with pytest.raises(ValueError, match="^x holds <U1 values"):
+        net.trace(np.array(["1", "2"]), [1.0])
+    with pytest.raises(ValueError, match="^y has rows of different lengths"):
+        net.trace([[1.0, 2.0], [3.0, 4.0]], [[1.0], [1.0, 2.0]])
 
 
 # --- renderings ---------------------------------------------------------------------------------

@@ -47,6 +47,24 @@ def _number(cfg: TrainConfig, name: str, low: float, high: float = math.inf) -> 
     return float(value)
 
 
+def _check_data_or_target(cfg: TrainConfig) -> None:
+    """Refuse options that would be ignored: target-function options with ``data``, and
+    ``val_fraction`` without (so that a run's ``config.json`` says all that it used)."""
+    from mlplab.config import TARGET_FIELDS, TrainConfig
+
+    default = TrainConfig()
+    if cfg.data:
+        given = [_option(k) for k in TARGET_FIELDS if getattr(cfg, k) != getattr(default, k)]
+        if given:
+            raise MlplabError(
+                f"{', '.join(given)} {'describes' if len(given) == 1 else 'describe'} a target "
+                f"function and {'does' if len(given) == 1 else 'do'} nothing with --data; drop "
+                f"{'it' if len(given) == 1 else 'them'} (--val-fraction sets the validation share)"
+            )
+    elif cfg.val_fraction is not None:
+        raise MlplabError("--val-fraction applies to --data; with a target use --n-val")
+
+
 def check_config(cfg: TrainConfig) -> None:
     """Check every field of ``cfg`` that can be checked without reading data or training.
 
@@ -78,6 +96,7 @@ def check_config(cfg: TrainConfig) -> None:
     _number(cfg, "momentum", 0.0, 1.0)
     if cfg.val_fraction is not None:  # None: the default split (see mlplab.train_run.make_data)
         _number(cfg, "val_fraction", 0.0, 1.0)
+    _check_data_or_target(cfg)
     if cfg.sampling not in SAMPLINGS:
         raise MlplabError(f"--sampling must be one of {', '.join(SAMPLINGS)}, got {cfg.sampling!r}")
     if cfg.batch_sampling not in BATCH_SAMPLINGS:

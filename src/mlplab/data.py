@@ -22,6 +22,7 @@ import numpy as np
 from mlplab.errors import DataFileError, MlplabError
 from mlplab.limits import check_bytes
 from mlplab.npz import Archive
+from mlplab.values import check_seed
 
 Target = Callable[[np.ndarray], np.ndarray]
 
@@ -439,9 +440,8 @@ def sample(
         raise MlplabError(
             f"domain must be two finite numbers low < high, with a finite width, got {domain}"
         )
-    if isinstance(rng, (int, np.integer)) and rng < 0:
-        raise MlplabError(f"the seed must be a whole number >= 0, got {rng}")
-    rng = np.random.default_rng(rng)
+    if not isinstance(rng, np.random.Generator):
+        rng = np.random.default_rng(check_seed(rng, "the seed"))
     if method == "grid":
         x = np.linspace(low, high, n)
     elif method == "uniform":

@@ -70,8 +70,6 @@ class Ensemble:
 
     def __init__(self, sizes: Sequence[int], seeds: Sequence[int], **kwargs) -> None:
         self.seeds = check_seeds(seeds)
-        if not self.seeds:
-            raise MlplabError("seeds must list one seed per member, e.g. seeds=range(8); got none")
         nets = [MLP(sizes, seed=s, **kwargs) for s in self.seeds]
         self._adopt(nets)
 
@@ -123,14 +121,15 @@ def check_seeds(seeds: Iterable[int | None]) -> list[int | None]:
     Raises
     ------
     MlplabError
-        For ``seeds`` that is not a collection of seeds, or a seed that is not a whole number
-        >= 0 or None.
+        For ``seeds`` that is not a collection of seeds or is empty, or a seed that is not a
+        whole number >= 0 or None.
     """
-    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
-        raise MlplabError(
-            f"seeds must list one seed per member, e.g. seeds=range(8); got {seeds!r}"
-        )
-    return [check_seed(s, f"seeds[{i}]") for i, s in enumerate(seeds)]
+    listed = not isinstance(seeds, (str, bytes)) and isinstance(seeds, Iterable)
+    checked = [check_seed(s, f"seeds[{i}]") for i, s in enumerate(seeds)] if listed else []
+    if not checked:
+        got = "none" if listed else repr(seeds)
+        raise MlplabError(f"seeds must list one seed per member, e.g. seeds=range(8); got {got}")
+    return checked
 
 
 def fit_ensemble(

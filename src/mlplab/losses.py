@@ -87,10 +87,16 @@ class Loss:
         self.check_outputs(a)
         t = y if self.targets is None else self.targets(a, y)
         if np.shape(t) != np.shape(a):
+            labels = self.integer_targets and np.ndim(y) == 1
+            fix = (
+                "one class label per point, shape (N,)"
+                if labels
+                else "one row of targets per point, of the outputs' shape (y.reshape(-1, 1) for "
+                "one output)"
+            )
             raise MlplabError(
                 f"{self.name}: the targets have shape {np.shape(y)} but the outputs a have shape "
-                f"{np.shape(a)}; give one row of targets per point, of the outputs' shape "
-                f"(y.reshape(-1, 1) for one output)"
+                f"{np.shape(a)}; give {fix}"
             )
         return t
 

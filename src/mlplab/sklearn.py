@@ -372,10 +372,11 @@ class _MLPBase(BaseEstimator):
             batch = min(self.batch_size, n)
         fresh = self._new_optimizer(batch)
         keep = self._optimizer is not None and (self.warm_start or incremental)
-        # kept while the parameters ask for the same optimiser (its rate may have been divided
-        # by learning_rate="adaptive" since)
-        if not (keep and self._optimizer_config == fresh.config()):
-            self._optimizer, self._optimizer_config = fresh, fresh.config()
+        # kept while the parameters ask for the same optimiser and rate schedule (its rate may
+        # have been divided by learning_rate="adaptive" since)
+        wanted = (fresh.config(), self.learning_rate, self.power_t)
+        if not (keep and self._optimizer_config == wanted):
+            self._optimizer, self._optimizer_config = fresh, wanted
         optimizer = self._optimizer
         epochs = 1 if incremental else self.max_iter
         watch = _EpochEnd(self, validation, n, optimizer)
@@ -393,8 +394,9 @@ class _MLPBase(BaseEstimator):
                 f"{what}: maximum iterations ({self.max_iter}) reached and the optimization "
                 f"hasn't converged yet; raise max_iter or tol"
             )
-        elif message:  # L-BFGS stopped by max_fun
-            message = f"{message}; raise max_fun"
+        elif message:  # L-BFGS stopped before max_iter without converging
+            limit = "EVALUATIONS EXCEEDS LIMIT" in message  # scipy's words for max_fun
+            message += "; raise max_fun" if limit else "; scale the data, or raise tol"
         if message:
             warnings.warn(message, ConvergenceWarning, stacklevel=4)
 
@@ -617,7 +619,9 @@ class MLPRegressor(RegressorMixin, _MLPBase):
     verbose : bool, default False
         Print the loss after each epoch.
     warm_start : bool, default False
-        Continue from the fitted network (and its optimiser state) on the next ``fit``.
+        Continue from the fitted network and its optimiser's state (the moments, and a rate
+        divided by ``learning_rate="adaptive"``) on the next ``fit``, while the solver's
+        parameters stay the same; scikit-learn's starts a new optimiser.
     momentum, nesterovs_momentum : float, bool, default 0.9, True
         SGD momentum, Nesterov's variant.
     early_stopping, validation_fraction : bool, float, default False, 0.1

@@ -31,6 +31,7 @@ import numpy as np
 from mlplab.display import symbols_html
 from mlplab.losses import Loss, get_loss
 from mlplab.optim import SGD
+from mlplab.values import as_array, as_real
 
 if TYPE_CHECKING:
     from mlplab.network import MLP
@@ -499,11 +500,11 @@ def _symbol_tex(symbol: str) -> str:
 
 def _points(net: MLP, x: np.ndarray, y: np.ndarray, loss: Loss) -> tuple[np.ndarray, np.ndarray]:
     """``x`` and ``y`` as arrays of N rows; a 1-D ``x`` of length n_1 is one point."""
-    x = np.asarray(x, dtype=net.dtype)
+    x = as_real(x, net.dtype, "x")
     if x.ndim == 1 and x.shape[0] == net.sizes[0]:
         x = x.reshape(1, -1)
     X = net.check_input(x, "x")
-    y = np.asarray(y)
+    y = as_array(y, "y")
     if y.ndim == 1 and X.shape[0] == 1 and not (loss.integer_targets and y.shape[0] == 1):
         y = y.reshape(1, -1)
     elif y.ndim == 0:

@@ -50,8 +50,9 @@ def as_real(values: np.ndarray, dtype: np.dtype, name: str) -> np.ndarray:
     """
     raw = as_array(values, name)
     if raw.dtype.kind not in "biuf":
+        how = f", e.g. np.asarray({name}, dtype=float)" if raw.dtype.kind == "O" else ""
         raise MlplabError(
-            f"{name} holds {raw.dtype} values; give real numbers (an array of floats)"
+            f"{name} holds {raw.dtype} values; give real numbers (an array of floats{how})"
         )
     if raw.dtype == dtype:
         return raw

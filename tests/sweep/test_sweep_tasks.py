@@ -67,7 +67,9 @@ def test_failed_run_is_recorded_and_the_sweep_goes_on(tmp_path):
     bad = tmp_path / "bad.csv"  # passes the spec check (it exists); its reading fails in the run
     bad.write_text("x,y\n1,2\n3,four\n")
     spec.write_text(
-        SPEC.replace("seeds = 2", "seeds = 1").replace(
+        SPEC.replace("seeds = 2", "seeds = 1")
+        .replace("n_train = 64\nn_val = 32\n", "")  # a data run takes no target options
+        .replace(
             "[grid]\nhidden = [[8], [16]]\nlr = [0.003, 0.03]\n",
             f'[[runs]]\nlr = 0.01\n\n[[runs]]\ndata = "{bad}"\n',
         )

@@ -69,10 +69,16 @@ class Parser(argparse.ArgumentParser):
 
     def _followed_by_a_dash(self, option: str) -> bool:
         """Whether a word that names ``option`` (or abbreviates it) is followed by one that
-        starts with ``-``."""
+        starts with ``-`` and is not an option of this parser."""
         words = getattr(self, "_words", [])
+        options = [o for o in self._option_string_actions if o.startswith("--")]
+
+        def an_option(word: str) -> bool:
+            name = word.split("=")[0]
+            return len(name) > 2 and any(o.startswith(name) for o in options)
+
         return any(
-            len(w) > 2 and option.startswith(w) and nxt.startswith("-")
+            len(w) > 2 and option.startswith(w) and nxt.startswith("-") and not an_option(nxt)
             for w, nxt in itertools.pairwise(words)
         )
 

@@ -12,7 +12,6 @@ from rich.table import Table
 
 from mlplab.cli.common import (
     DefaultsHelpFormatter,
-    UsageError,
     console,
     err_console,
     writable_parent,
@@ -42,7 +41,6 @@ def run(args: argparse.Namespace) -> int:
     from mlplab.train_run import train_run
 
     cfg = TrainConfig.from_args(args).with_data_defaults()
-    check_data_options(cfg)
     out = writable_parent(args.out)
 
     def say_replacing() -> None:
@@ -77,19 +75,3 @@ def run(args: argparse.Namespace) -> int:
         err_console.print(result.history.message, style="red", soft_wrap=True)
         return 1
     return 0
-
-
-def check_data_options(cfg) -> None:
-    """Refuse options that would be silently ignored: target options with --data, and back."""
-    from mlplab.config import TARGET_FIELDS, TrainConfig, option_name
-
-    default = TrainConfig()
-    if cfg.data:
-        given = [option_name(k) for k in TARGET_FIELDS if getattr(cfg, k) != getattr(default, k)]
-        if given:
-            raise UsageError(
-                f"{', '.join(given)} describe a target function and do nothing "
-                f"with --data; drop them (--val-fraction sets the validation share)"
-            )
-    elif cfg.val_fraction != default.val_fraction:
-        raise UsageError("--val-fraction applies to --data; with a target use --n-val")
