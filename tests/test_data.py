@@ -175,8 +175,20 @@ def test_expression_parser_on_hostile_text(text):
             assert values.shape == points.shape and np.all(np.isfinite(values))
 
 
+def _called_from_deep(frames: int, f):
+    """``f()`` called ``frames`` Python frames deep (a notebook's or a worker's stack)."""
+    return f() if frames == 0 else _called_from_deep(frames - 1, f)
+
+
 def test_expression_depth_and_literals_are_bounded():
     assert parse_expression("sin(" * MAX_DEPTH + "x" + ")" * MAX_DEPTH)(np.zeros(1)) == 0
+    # a polynomial of 100 terms, and the deepest derivatives, evaluate under 500 frames
+    x = np.full(3, 0.5)
+    polynomial = "+".join(f"x**{k}" for k in range(100))  # 1 + x + ... + x^99
+    for text in (polynomial, "x/" * (MAX_DEPTH - 1) + "x", "x**" * (MAX_DEPTH - 1) + "x"):
+        f, df = parse_expression(text), target_derivative(text)
+        assert np.all(np.isfinite(_called_from_deep(500, lambda f=f, df=df: f(x) + df(x))))
+    assert target_derivative(polynomial)(np.ones(1))[0] == sum(range(100))
     for text in ("sin(" * 400 + "x" + ")" * 400, "-" * 999 + "x", "2**" * 300 + "x", "9" * 400):
         with pytest.raises(ExpressionError):
             parse_expression(text)
