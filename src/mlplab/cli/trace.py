@@ -145,7 +145,13 @@ def run(args: argparse.Namespace) -> int:
     net = _network(args)
     X, y = _points(args, net)
     lr = 0.05 if args.lr is None else args.lr
-    text = _render(net.trace(X, y, loss=args.loss, lr=lr), args.format, args.digits)
+    trace = net.trace(X, y, loss=args.loss, lr=lr)
+    if args.model is None and args.weights is None:  # the table says "given": say by whom
+        trace.notes.append(
+            f"W^[l] are drawn with --seed {args.seed} (Xavier normal) and b^[l] = 0; give "
+            f"--weights or a model file for others"
+        )
+    text = _render(trace, args.format, args.digits)
     if args.out is None:
         print(text, end="")
     elif args.format == "json":
