@@ -51,8 +51,9 @@ class Ensemble:
     ----------
     sizes : sequence of int
         Widths ``[n_1, ..., n_L]``, as for :class:`~mlplab.MLP`.
-    seeds : sequence of int
-        One seed per member: member i is ``MLP(sizes, seed=seeds[i], **kwargs)``.
+    seeds : sequence of int or None
+        One seed per member: member i is ``MLP(sizes, seed=seeds[i], **kwargs)`` (None draws
+        fresh entropy, as for :class:`~mlplab.MLP`).
     **kwargs
         Any other :class:`~mlplab.MLP` argument (activation, init, dtype, ...).
 
@@ -68,7 +69,7 @@ class Ensemble:
     seeds : list of int
     """
 
-    def __init__(self, sizes: Sequence[int], seeds: Sequence[int], **kwargs) -> None:
+    def __init__(self, sizes: Sequence[int], seeds: Sequence[int | None], **kwargs) -> None:
         self.seeds = check_seeds(seeds)
         nets = [MLP(sizes, seed=s, **kwargs) for s in self.seeds]
         self._adopt(nets)
