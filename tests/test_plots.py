@@ -44,3 +44,18 @@ def test_plots_and_transforms_load_on_first_use():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "True"]
+
+
+def test_input_gradient_legend_names_only_what_is_drawn():
+    x = np.linspace(-1.0, 1.0, 5)
+
+    def legend(ax):
+        return [t.get_text() for t in ax.get_legend().get_texts()]
+
+    network = r"network $\nabla a^{[L]}(x)$"
+    assert legend(plots.plot_input_gradient(x, 2 * x)) == [network]
+    assert legend(plots.plot_input_gradient(x, 2 * x, 2 * x)) == ["f′(x)", network]
+    note = plots.plot_input_gradient(x, 2 * x, derivative_label="f′(x): none (a jump)")
+    assert legend(note) == ["f′(x): none (a jump)", network]
+    low, high = note.get_ylim()
+    assert high - 2.0 >= 0.25 * (high - low) - 1e-12  # the legend's band above the data

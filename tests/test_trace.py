@@ -186,6 +186,23 @@ def test_text_table_shows_a_wide_network_in_part_and_keeps_the_formulas():
     assert "⋱" in "\n".join(table) and "shown in part" not in mazur_trace().to_text()
 
 
+@pytest.mark.parametrize("sizes", [[1, 5, 1], [2, 3, 2], [1, 100, 1], [1, 64, 64, 1]])
+@pytest.mark.parametrize(("digits", "width"), [(6, 100), (10, 100), (17, 120)])
+def test_text_table_never_cuts_a_value_or_a_column(sizes, digits, width):
+    from mlplab.trace import _text_matrix
+
+    t = MLP(sizes, "tanh", seed=0).trace(np.full(sizes[0], 0.3), np.ones(sizes[-1]))
+    lines = t.to_text(digits=digits, width=width).splitlines()
+    assert lines[2].split() == ["┃", "quantity", "┃", "formula", "┃", "value", "┃"]
+    table = lines[1 : next(i for i, line in enumerate(lines) if line.startswith("└")) + 1]
+    assert all(line.endswith(("│", "┃", "┓", "┩", "┤", "┘")) for line in table)
+    text = "\n".join(table)
+    for entry in t.entries:
+        assert f"│ {entry.symbol} " in text or entry.symbol.startswith("η ")
+        for value_line in _text_matrix(entry, digits).splitlines():
+            assert value_line in text
+
+
 def test_markdown_is_one_equation_per_quantity_with_its_numbers():
     t = mazur_trace()
     md = t.to_markdown(digits=9)

@@ -58,7 +58,8 @@ def _check_data_or_target(cfg: TrainConfig) -> None:
         if given:
             raise MlplabError(
                 f"{', '.join(given)} {'describes' if len(given) == 1 else 'describe'} a target "
-                f"function and {'does' if len(given) == 1 else 'do'} nothing with --data; drop "
+                f"function and {'does' if len(given) == 1 else 'do'} nothing with --data "
+                f"{cfg.data}; drop "
                 f"{'it' if len(given) == 1 else 'them'} (--val-fraction sets the validation share)"
             )
     elif cfg.val_fraction is not None:

@@ -201,7 +201,7 @@ def plot_input_gradient(
     x_grid: np.ndarray,
     gradient: np.ndarray,
     derivative: np.ndarray | None = None,
-    derivative_label: str | None = "f′(x)",
+    derivative_label: str | None = None,
     title: str = r"Input gradient $\nabla a^{[L]}(x)$",
     ax: Axes | None = None,
 ) -> Axes:
@@ -213,15 +213,17 @@ def plot_input_gradient(
     gradient : ndarray, shape (M,) or (M, 1)
         ∇a^[L](x) on the grid.
     derivative : ndarray, shape (M,) or (M, 1), optional
-        f′(x) on the grid, labelled ``derivative_label`` (which says how it was computed).
+        f′(x) on the grid, labelled ``derivative_label`` (default "f′(x)").
     derivative_label : str, optional
-        Without ``derivative``, a note in the legend (why there is none), unless None.
+        How the derivative was computed; without ``derivative``, a note in the legend (why
+        there is none).
     """
     if ax is None:
         _, (ax,) = new_figure()
     xg = np.ravel(x_grid)
     if derivative is not None:
-        ax.plot(xg, np.ravel(derivative), color=COLORS["truth"], lw=1.5, label=derivative_label)
+        label = derivative_label or "f′(x)"
+        ax.plot(xg, np.ravel(derivative), color=COLORS["truth"], lw=1.5, label=label)
     elif derivative_label:
         ax.plot([], [], " ", label=derivative_label)
     ax.plot(

@@ -256,19 +256,22 @@ class Trace:
         from rich.table import Table
         from rich.text import Text
 
+        quantity, formula = 14, 24  # widths: every symbol fits; a stage title wraps
         table = Table(title=self.header(), show_lines=False, title_justify="left")
-        table.add_column("quantity", max_width=14)  # symbols fit; a stage title wraps
-        table.add_column("formula", overflow="fold", min_width=24)
+        table.add_column("quantity", max_width=quantity)
+        table.add_column("formula", overflow="fold", min_width=formula)
         table.add_column("value", no_wrap=True)
+        widest = 0
         for title, entries in self._stages():
             table.add_section()
             table.add_row(Text(title, style="bold"), "", "")
             for entry in entries:
-                table.add_row(
-                    Text(entry.symbol),
-                    Text(entry.formula_text()),
-                    Text(_text_matrix(entry, digits)),
-                )
+                value = _text_matrix(entry, digits)
+                widest = max(widest, *(len(line) for line in value.splitlines()))
+                table.add_row(Text(entry.symbol), Text(entry.formula_text()), Text(value))
+        # wider than ``width`` where a value needs it: a terminal wraps the line, and no digit
+        # or column is cut off (borders and padding take 10 characters)
+        width = max(width, quantity + formula + widest + 10)
         console = Console(width=width, record=True, file=_Discard(), color_system=None)
         console.print(table)
         for note in self.shown_notes(digits):
@@ -457,7 +460,12 @@ def _text_matrix(entry: Entry, digits: int) -> str:
             for i, line in enumerate(body)
         ]
     if None in rows or None in cols:
-        body.append(f"({m.shape[0]} × {m.shape[1]}, shown in part)")
+        n, points = m.shape
+        if entry.kind == "diagonal":
+            size = f"{n} entries" + (f", {points} points" if points > 1 else "")
+        else:
+            size = f"{n} × {points}"
+        body.append(f"({size}, shown in part)")
     return "\n".join(body)
 
 
