@@ -56,11 +56,12 @@ def _check_data_or_target(cfg: TrainConfig) -> None:
     if cfg.data:
         given = [_option(k) for k in TARGET_FIELDS if getattr(cfg, k) != getattr(default, k)]
         if given:
+            describe, do, them = (
+                ("describes", "does", "it") if len(given) == 1 else ("describe", "do", "them")
+            )
             raise MlplabError(
-                f"{', '.join(given)} {'describes' if len(given) == 1 else 'describe'} a target "
-                f"function and {'does' if len(given) == 1 else 'do'} nothing with --data "
-                f"{cfg.data}; drop "
-                f"{'it' if len(given) == 1 else 'them'} (--val-fraction sets the validation share)"
+                f"{', '.join(given)} {describe} a target function and {do} nothing with --data "
+                f"{cfg.data}; drop {them} (--val-fraction sets the validation share)"
             )
     elif cfg.val_fraction is not None:
         raise MlplabError("--val-fraction applies to --data; with a target use --n-val")

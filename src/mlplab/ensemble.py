@@ -70,7 +70,7 @@ class Ensemble:
     """
 
     def __init__(self, sizes: Sequence[int], seeds: Sequence[int | None], **kwargs) -> None:
-        self.seeds = check_seeds(seeds)
+        self.seeds = _member_seeds(seeds)
         nets = [MLP(sizes, seed=s, **kwargs) for s in self.seeds]
         self._adopt(nets)
 
@@ -88,7 +88,7 @@ class Ensemble:
                     f"{net.config()} but network 0 is {first.config()}"
                 )
         ens = cls.__new__(cls)
-        ens.seeds = [net.seed for net in nets] if seeds is None else check_seeds(seeds)
+        ens.seeds = [net.seed for net in nets] if seeds is None else _member_seeds(seeds)
         if len(ens.seeds) != len(nets):
             raise MlplabError(f"got {len(ens.seeds)} seeds for {len(nets)} networks")
         ens._adopt(nets)
@@ -116,7 +116,7 @@ class Ensemble:
         return np.stack([net(X) for net in self._members])
 
 
-def check_seeds(seeds: Iterable[int | None]) -> list[int | None]:
+def _member_seeds(seeds: Iterable[int | None]) -> list[int | None]:
     """``seeds`` as a list, each checked as :class:`~mlplab.MLP` checks its seed.
 
     Raises
@@ -199,7 +199,7 @@ def fit_ensemble(
         )
     batch_sampling = renamed_sampling(batch_sampling, sampling)
     check_schedule(epochs, batch_sampling, early_stopping, batch_size)
-    seeds = ens.seeds if seeds is None else check_seeds(seeds)
+    seeds = ens.seeds if seeds is None else _member_seeds(seeds)
     base = np.full(M, optimizer.lr) if lrs is None else as_real(lrs, np.dtype(np.float64), "lrs")
     if len(seeds) != M or base.shape != (M,):
         raise MlplabError(f"an ensemble of {M} needs {M} seeds and {M} learning rates")

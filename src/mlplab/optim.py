@@ -21,6 +21,7 @@ import numpy as np
 
 from mlplab._names import build, no_parameters, parse_spec, spec_number, unknown
 from mlplab.errors import MlplabError
+from mlplab.values import check_whole
 
 if TYPE_CHECKING:
     import scipy.optimize
@@ -266,12 +267,8 @@ class LBFGS:
             raise MlplabError(f"memory must be >= 1, got {memory}")
         if not (math.isfinite(tol) and tol > 0):
             raise MlplabError(f"tol must be a finite number > 0, got {tol}")
-        if max_fun is not None and (
-            isinstance(max_fun, bool) or not isinstance(max_fun, (int, np.integer)) or max_fun < 1
-        ):
-            raise MlplabError(f"max_fun must be a whole number >= 1 or None, got {max_fun!r}")
         self.memory, self.tol = int(memory), float(tol)
-        self.max_fun = None if max_fun is None else int(max_fun)
+        self.max_fun = check_whole(max_fun, "max_fun", 1, optional=True)
         self.lr = math.nan  # no learning rate: L-BFGS picks its step by line search
 
     def minimize(

@@ -98,7 +98,7 @@ class Operators:
     """
 
     def __init__(self, coefficients: Sequence[np.ndarray], n_in: int) -> None:
-        given, mats = [], []
+        given = []
         for k, c in enumerate(coefficients):
             c = as_real(c, np.dtype(np.float64), f"the coefficient matrix of operator {k}")
             if c.shape != (n_in, n_in):
@@ -109,11 +109,11 @@ class Operators:
             if not np.all(np.isfinite(c)):
                 raise MlplabError(f"operator {k} has NaN or inf coefficients")
             given.append(c)
-            mats.append(np.triu(c + c.T) - np.diag(np.diag(c)))
-        self.n_in, self.K = n_in, len(mats)
+        self.n_in, self.K = n_in, len(given)
         #: The coefficient matrices as given, (K, n_1, n_1).
-        self.C = np.array(given).reshape(self.K, n_in, n_in)
-        upper = np.array(mats).reshape(self.K, n_in, n_in)
+        self.C = C = np.array(given).reshape(self.K, n_in, n_in)
+        # c_ij + c_ji above the diagonal, c_ii on it: each pair (i <= j) once
+        upper = np.triu(C + C.transpose(0, 2, 1)) - C * np.eye(n_in)
         self.I, self.J = (ix.astype(np.intp) for ix in np.nonzero(np.any(upper != 0, axis=0)))
         # M[k, t]: the coefficient of the pair t = (I[t], J[t]) in operator k.
         self.M = upper[:, self.I, self.J]

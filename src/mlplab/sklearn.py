@@ -47,7 +47,7 @@ from mlplab.losses import Loss, get_loss, log_softmax, softmax
 from mlplab.network import MLP, resolve_dtype
 from mlplab.optim import LBFGS, SGD, Adam, Optimizer, Schedule
 from mlplab.train import fit
-from mlplab.values import as_real
+from mlplab.values import as_real, check_whole
 
 __all__ = [
     "MLPClassifier",
@@ -59,8 +59,9 @@ __all__ = [
 SOLVERS = ("adam", "sgd", "lbfgs")
 #: scikit-learn's rate schedules of the "sgd" solver.
 LEARNING_RATES = ("constant", "invscaling", "adaptive")
-#: The rate below which ``learning_rate="adaptive"`` stops instead of dividing it by 5.
-_SMALLEST_ADAPTIVE_RATE = 1e-6
+#: The rate below which ``learning_rate="adaptive"`` stops instead of dividing it by
+#: :data:`_ADAPTIVE_DIVISOR`.
+_SMALLEST_ADAPTIVE_RATE, _ADAPTIVE_DIVISOR = 1e-6, 5.0
 _SEED_MAX = 2**31 - 1
 
 
@@ -155,11 +156,6 @@ def _check_number(name: str, value, low: float, high: float, low_open: bool, hig
         raise ValueError(f"{name} must be a number in {lo}{low:g}, {high:g}{hi}, got {value!r}")
 
 
-def _check_count(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
-
-
 class _MLPBase(BaseEstimator):
     """What :class:`MLPRegressor` and :class:`MLPClassifier` share: parameters, training, the
     fitted attributes and input derivatives. Subclasses define the targets and the output."""
@@ -248,7 +244,7 @@ class _MLPBase(BaseEstimator):
             raise ValueError(f"solver must be one of {', '.join(SOLVERS)}; got {self.solver!r}")
         _check_number("alpha", self.alpha, 0.0, math.inf, False, True)
         if self.batch_size != "auto":
-            _check_count("batch_size ('auto' or)", self.batch_size)
+            check_whole(self.batch_size, "batch_size ('auto' or)", 1)
         if self.learning_rate not in LEARNING_RATES:
             raise ValueError(
                 f"learning_rate must be one of {', '.join(LEARNING_RATES)}; "
@@ -256,10 +252,10 @@ class _MLPBase(BaseEstimator):
             )
         _check_number("learning_rate_init", self.learning_rate_init, 0.0, math.inf, True, True)
         _check_number("power_t", self.power_t, 0.0, math.inf, False, True)
-        _check_count("max_iter", self.max_iter)
+        check_whole(self.max_iter, "max_iter", 1)
         _check_number("tol", self.tol, 0.0, math.inf, False, True)
-        _check_count("n_iter_no_change", self.n_iter_no_change)
-        _check_count("max_fun", self.max_fun)
+        check_whole(self.n_iter_no_change, "n_iter_no_change", 1)
+        check_whole(self.max_fun, "max_fun", 1)
         _check_number("momentum", self.momentum, 0.0, 1.0, False, True)
         _check_number("validation_fraction", self.validation_fraction, 0.0, 1.0, True, True)
         _check_number("beta_1", self.beta_1, 0.0, 1.0, False, True)
@@ -420,7 +416,8 @@ class _MLPBase(BaseEstimator):
                     stopped = history.status in ("stopped", "converged")
                     early = history.status == "completed" and history.epochs < epochs
                     return stopped, history.message if early else ""
-                watch.slower, optimizer.lr, seed = False, optimizer.lr / 5.0, seed + 1
+                watch.slow_down()
+                seed += 1
             return False, ""
         schedule, base = self._schedule(X.shape[0]), optimizer.lr
         try:
@@ -433,8 +430,7 @@ class _MLPBase(BaseEstimator):
                         batch_size=None, progress=False)  # fmt: skip
                 stop = watch(net.loss(X, y, loss))
                 if watch.slower:
-                    watch.slower, optimizer.lr = False, optimizer.lr / 5.0
-                    base = optimizer.lr
+                    base = watch.slow_down()
                 elif stop:
                     return True, ""
             return False, ""
@@ -564,7 +560,7 @@ class _EpochEnd:
             )
             if self.adaptive and self.optimizer.lr > _SMALLEST_ADAPTIVE_RATE:
                 est._no_improvement_count, self.slower = 0, True
-                message += f" Setting learning rate to {self.optimizer.lr / 5.0:f}"
+                message += f" Setting learning rate to {self.optimizer.lr / _ADAPTIVE_DIVISOR:f}"
             elif self.adaptive:
                 message += " Learning rate too small. Stopping."
             else:
@@ -573,6 +569,14 @@ class _EpochEnd:
                 print(message)
             return True
         return False
+
+    def slow_down(self) -> float:
+        """After a call that set ``slower``: the optimiser's rate divided by 5, which it keeps
+        (:func:`mlplab.fit` puts back the rate it started with, so the caller calls this
+        between fits); returns the new rate."""
+        self.slower = False
+        self.optimizer.lr /= _ADAPTIVE_DIVISOR
+        return self.optimizer.lr
 
 
 class MLPRegressor(RegressorMixin, _MLPBase):

@@ -8,6 +8,8 @@ imports nothing of mlplab but its errors, so that any module can use it.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from mlplab.errors import MlplabError
@@ -68,6 +70,22 @@ def as_real(values: np.ndarray, dtype: np.dtype, name: str) -> np.ndarray:
     return out
 
 
+def check_whole(value: object, name: str, low: int, optional: bool = False) -> int | None:
+    """``value``, a whole number >= ``low`` (or None where ``optional``), as an int or None.
+
+    Raises
+    ------
+    MlplabError
+        For anything else: a float (which would be truncated), a bool, text, a smaller number.
+    """
+    if optional and value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        none = " or None" if optional else ""
+        raise MlplabError(f"{name} must be a whole number >= {low}{none}, got {value!r}")
+    return int(value)
+
+
 def check_seed(seed: int | None, name: str = "seed") -> int | None:
     """``seed`` (a whole number >= 0, or None for fresh entropy) as an int or None.
 
@@ -77,8 +95,4 @@ def check_seed(seed: int | None, name: str = "seed") -> int | None:
         For anything else (a float, a bool, a negative number, text), which
         ``numpy.random.default_rng`` would refuse in its own words, or truncate.
     """
-    if seed is None:
-        return None
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise MlplabError(f"{name} must be a whole number >= 0 or None, got {seed!r}")
-    return int(seed)
+    return check_whole(seed, name, 0, optional=True)
