@@ -159,6 +159,9 @@ def test_replacement_sampling_draws_single_points():
         ({"batch_size": 0}, "batch_size"),
         ({"batch_sampling": "bootstrap"}, "shuffle, replacement"),
         ({"early_stopping": 0}, "patience"),
+        # 1.5 ran as a patience of 2 epochs, text reached a comparison's TypeError
+        ({"early_stopping": 1.5}, r"early_stopping \(a patience in epochs\) must be a whole"),
+        ({"early_stopping": "5"}, r"early_stopping \(a patience in epochs\) must be a whole"),
         ({"loss": "hinge"}, "valid names"),
         # NumPy's "expected non-negative integer"; 1.5 reached default_rng as a float
         ({"seed": -1}, r"seed must be a whole number >= 0 or None, got -1"),

@@ -213,9 +213,7 @@ def fit_ensemble(
         yv = proto.check_target(validation[1], loss, Xv.shape[0], "y_val")
     check_points(proto, X, Xv)
     n = X.shape[0]
-    batch_size = n if batch_size is None or batch_size >= n else batch_size
-    if batch_size < 1:
-        raise MlplabError(f"batch_size must be >= 1, got {batch_size}")
+    batch_size = n if batch_size is None else min(int(batch_size), n)
     draws = [BatchDraws(n, batch_size, batch_sampling, np.random.default_rng(s)) for s in seeds]
     steps = math.ceil(draws[0].width / batch_size)
 

@@ -35,7 +35,7 @@ from mlplab.losses import Loss, get_loss
 from mlplab.network import MLP
 from mlplab.optim import LBFGS, Adam, Optimizer, Schedule, get_optimizer, get_schedule
 from mlplab.progress import EpochProgress
-from mlplab.values import check_seed
+from mlplab.values import check_seed, check_whole
 
 SAMPLINGS = ("shuffle", "replacement")
 
@@ -282,11 +282,7 @@ def fit(
         Xv = yv = None
     check_points(net, X, Xv)
     n = X.shape[0]
-    if batch_size is None or batch_size >= n:
-        batch_size = n
-    if batch_size < 1:
-        raise MlplabError(f"batch_size must be a whole number >= 1 or None, got {batch_size}")
-    batch_size = int(batch_size)
+    batch_size = n if batch_size is None else min(int(batch_size), n)
     plan = explain(net, loss, optimizer, batch_size, n, epochs, engine)
 
     history = History(engine=plan.path, engine_reason=plan.reason)
@@ -374,18 +370,13 @@ def check_schedule(
     """Refuse an epoch count, batch sampling, early-stopping patience or batch size that
     :func:`fit` (and :func:`mlplab.fit_ensemble`) cannot run, with a message naming the valid
     values."""
-    if batch_size is not None and (
-        isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
-    ):
-        raise MlplabError(f"batch_size must be a whole number >= 1 or None, got {batch_size!r}")
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise MlplabError(f"epochs must be a whole number >= 1, got {epochs!r}")
+    check_whole(batch_size, "batch_size", 1, optional=True)
+    check_whole(epochs, "epochs", 1)
     if batch_sampling not in SAMPLINGS:
         raise MlplabError(
             f"unknown batch_sampling {batch_sampling!r}; valid names are: {', '.join(SAMPLINGS)}"
         )
-    if early_stopping is not None and early_stopping < 1:
-        raise MlplabError(f"early_stopping is a patience in epochs >= 1, got {early_stopping}")
+    check_whole(early_stopping, "early_stopping (a patience in epochs)", 1, optional=True)
 
 
 def check_validation(
