@@ -108,6 +108,27 @@ def test_a_schedule_name_reads_back_as_the_same_schedule(make):
     assert [again(e, 50) for e in range(50)] == [schedule(e, 50) for e in range(50)]
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -1e-8])
+def test_lbfgs_gtol_must_be_finite_and_not_negative(bad):
+    with pytest.raises(ValueError, match="gtol must be a finite number >= 0 or None"):
+        LBFGS(gtol=bad)
+
+
+def test_lbfgs_gtol_is_the_bound_on_the_gradient():
+    """With ``gtol`` apart from ``tol``, a loose gradient bound stops L-BFGS early and a
+    zero one leaves the stopping to ``tol``; ``config`` records it."""
+    A = np.diag([1.0, 10.0, 100.0])
+
+    def fun(x):
+        return 0.5 * x @ A @ x, A @ x
+
+    loose = LBFGS(tol=1e-300, gtol=1e-1).minimize(fun, np.ones(3), max_iter=100)
+    assert 1e-8 < np.abs(A @ loose.x).max() < 1e-1
+    tight = LBFGS(tol=1e-300, gtol=0.0).minimize(fun, np.ones(3), max_iter=100)
+    assert np.abs(tight.x).max() < 1e-8
+    assert LBFGS(gtol=1e-3).config()["gtol"] == 1e-3 and "gtol" not in LBFGS().config()
+
+
 def test_get_optimizer_by_name_and_unknown_names():
     assert isinstance(get_optimizer("adam", lr=0.01), Adam)
     assert get_optimizer("SGD", lr=0.5).lr == 0.5

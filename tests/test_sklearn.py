@@ -3,6 +3,7 @@ attributes, input derivatives, optimiser state and reproducibility."""
 
 from __future__ import annotations
 
+import inspect
 import pickle
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import mlplab
 from mlplab.sklearn import (
+    SCIPY_FTOL,
     MLPClassifier,
     MLPRegressor,
     pipeline_input_gradient,
@@ -80,8 +82,14 @@ def test_import_mlplab_does_not_import_sklearn():
 
 def test_regressor_fits_the_runge_function():
     x = np.linspace(-1, 1, 201).reshape(-1, 1)
-    est = MLPRegressor((64, 64), activation="tanh", learning_rate_init=1e-2, batch_size=32,
-                       max_iter=300, random_state=0)  # fmt: skip
+    est = MLPRegressor(
+        hidden_layer_sizes=(64, 64),
+        activation="tanh",
+        learning_rate_init=1e-2,
+        batch_size=32,
+        max_iter=300,
+        random_state=0,
+    )
     est.fit(x, 1 / (1 + 25 * x[:, 0] ** 2))
     xt = np.random.default_rng(1).uniform(-1, 1, (1000, 1))
     assert est.score(xt, 1 / (1 + 25 * xt[:, 0] ** 2)) >= 0.99
@@ -103,7 +111,11 @@ def test_grid_search_and_cross_validation_on_pipelines():
     pipe = make_pipeline(
         StandardScaler(),
         MLPRegressor(
-            (16,), activation="tanh", max_iter=150, learning_rate_init=1e-2, random_state=0
+            hidden_layer_sizes=(16,),
+            activation="tanh",
+            max_iter=150,
+            learning_rate_init=1e-2,
+            random_state=0,
         ),
     )
     grid = {"mlpregressor__activation": ["tanh", "gelu"], "mlpregressor__alpha": [0.0, 1e-3]}
@@ -124,7 +136,9 @@ def test_grid_search_and_cross_validation_on_pipelines():
 
 def test_coefs_are_the_transposed_weights_and_predict_with_them():
     X, y = _regression()
-    est = MLPRegressor((5, 4), activation="tanh", max_iter=5, random_state=0).fit(X, y)
+    est = MLPRegressor(
+        hidden_layer_sizes=(5, 4), activation="tanh", max_iter=5, random_state=0
+    ).fit(X, y)
     assert [c.shape for c in est.coefs_] == [(3, 5), (5, 4), (4, 1)]
     assert [b.shape for b in est.intercepts_] == [(5,), (4,), (1,)]
     for c, W in zip(est.coefs_, est.network_.weights, strict=True):
@@ -144,14 +158,21 @@ def test_feature_names_in_from_a_dataframe():
     pd = pytest.importorskip("pandas")
     X, y = _regression()
     df = pd.DataFrame(X, columns=["a", "b", "c"])
-    est = MLPRegressor((4,), max_iter=3, random_state=0).fit(df, y)
+    est = MLPRegressor(hidden_layer_sizes=(4,), max_iter=3, random_state=0).fit(df, y)
     assert list(est.feature_names_in_) == ["a", "b", "c"]
 
 
 def test_early_stopping_scores_the_held_out_set_and_keeps_the_best():
     X, y = _regression(300)
-    est = MLPRegressor((16,), activation="tanh", early_stopping=True, n_iter_no_change=3,
-                       learning_rate_init=0.05, max_iter=300, random_state=0).fit(X, y)  # fmt: skip
+    est = MLPRegressor(
+        hidden_layer_sizes=(16,),
+        activation="tanh",
+        early_stopping=True,
+        n_iter_no_change=3,
+        learning_rate_init=0.05,
+        max_iter=300,
+        random_state=0,
+    ).fit(X, y)
     scores = est.validation_scores_
     assert len(scores) == est.n_iter_ < 300 and est.best_loss_ is None
     assert est.best_validation_score_ == max(scores)
@@ -176,12 +197,16 @@ def test_multilabel_and_string_classes():
 
 def test_regressor_input_gradient_and_jacobian_equal_central_differences():
     X, y = _regression()
-    est = MLPRegressor((8, 8), activation="tanh", max_iter=20, random_state=0).fit(X, y)
+    est = MLPRegressor(
+        hidden_layer_sizes=(8, 8), activation="tanh", max_iter=20, random_state=0
+    ).fit(X, y)
     g = est.input_gradient(X)
     assert g.shape == X.shape
     assert _rel(g, _central_differences(est.predict, X)) < 1e-7
     Y = np.column_stack([y, X[:, 0] ** 2])
-    two = MLPRegressor((8,), activation="tanh", max_iter=20, random_state=0).fit(X, Y)
+    two = MLPRegressor(hidden_layer_sizes=(8,), activation="tanh", max_iter=20, random_state=0).fit(
+        X, Y
+    )
     J = two.input_jacobian(X)
     assert J.shape == (len(X), 2, 3)
     assert _rel(J, _central_differences(two.predict, X)) < 1e-7
@@ -210,12 +235,16 @@ def test_classifier_probability_derivatives_equal_central_differences():
 @pytest.mark.parametrize("scaler", [StandardScaler, MinMaxScaler])
 def test_pipeline_input_derivatives_are_in_the_original_units(scaler):
     X, y = _regression()
-    pipe = make_pipeline(scaler(), MLPRegressor((8,), activation="tanh", max_iter=30,
-                                                random_state=0)).fit(X, y)  # fmt: skip
+    pipe = make_pipeline(
+        scaler(),
+        MLPRegressor(hidden_layer_sizes=(8,), activation="tanh", max_iter=30, random_state=0),
+    ).fit(X, y)
     g = pipeline_input_gradient(pipe, X)
     assert _rel(g, _central_differences(pipe.predict, X)) < 1e-6
     np.testing.assert_allclose(pipeline_input_jacobian(pipe, X)[:, 0, :], g)
-    bad = make_pipeline(PCA(2), MLPRegressor((4,), max_iter=2, random_state=0)).fit(X, y)
+    bad = make_pipeline(
+        PCA(2), MLPRegressor(hidden_layer_sizes=(4,), max_iter=2, random_state=0)
+    ).fit(X, y)
     with pytest.raises(ValueError, match="PCA"):
         pipeline_input_gradient(bad, X)
 
@@ -225,7 +254,7 @@ def test_pipeline_input_derivatives_are_in_the_original_units(scaler):
 
 def test_reproducible_from_random_state():
     X, y = _regression()
-    est = MLPRegressor((8,), batch_size=16, max_iter=10, random_state=3)
+    est = MLPRegressor(hidden_layer_sizes=(8,), batch_size=16, max_iter=10, random_state=3)
     a = clone(est).fit(X, y).network_.params
     np.testing.assert_array_equal(a, clone(est).fit(X, y).network_.params)
     assert not np.array_equal(a, clone(est).set_params(random_state=4).fit(X, y).network_.params)
@@ -233,7 +262,7 @@ def test_reproducible_from_random_state():
 
 def test_every_fit_takes_a_new_optimiser_and_warm_start_keeps_it():
     X, y = _regression()
-    est = MLPRegressor((8,), max_iter=5, random_state=0).fit(X, y)
+    est = MLPRegressor(hidden_layer_sizes=(8,), max_iter=5, random_state=0).fit(X, y)
     first = est._optimizer
     est.fit(X, y)
     assert est._optimizer is not first and est._optimizer.t == first.t == 5
@@ -246,8 +275,8 @@ def test_every_fit_takes_a_new_optimiser_and_warm_start_keeps_it():
 def test_partial_fit_continues_one_optimiser_as_one_fit():
     X, y = _regression()
     kw = dict(activation="tanh", batch_size=len(X), random_state=0)
-    whole = MLPRegressor((8,), max_iter=6, tol=0.0, **kw).fit(X, y)
-    parts = MLPRegressor((8,), **kw)
+    whole = MLPRegressor(hidden_layer_sizes=(8,), max_iter=6, tol=0.0, **kw).fit(X, y)
+    parts = MLPRegressor(hidden_layer_sizes=(8,), **kw)
     for _ in range(6):
         parts.partial_fit(X, y)
     assert parts.n_iter_ == 1 and parts.t_ == 6 * len(X) and parts._optimizer.t == 6
@@ -274,9 +303,18 @@ def _weight_mask(net: mlplab.MLP) -> np.ndarray:
 
 def test_unshuffled_batches_equal_the_reference_steps_in_order():
     X, y = _regression(50)
-    est = MLPRegressor((6,), activation="tanh", solver="sgd", momentum=0.5, batch_size=20,
-                       shuffle=False, learning_rate_init=0.05, max_iter=3, random_state=7,
-                       tol=0.0).fit(X, y)  # fmt: skip
+    est = MLPRegressor(
+        hidden_layer_sizes=(6,),
+        activation="tanh",
+        solver="sgd",
+        momentum=0.5,
+        batch_size=20,
+        shuffle=False,
+        learning_rate_init=0.05,
+        max_iter=3,
+        random_state=7,
+        tol=0.0,
+    ).fit(X, y)
     ref = _initial_network([3, 6, 1], "tanh", 7)
     opt = mlplab.SGD(0.05, momentum=0.5, nesterov=True)
     for _ in range(3):
@@ -294,8 +332,8 @@ def test_invscaling_rates_equal_the_reference_steps(shuffle):
               learning_rate="invscaling", learning_rate_init=0.2, power_t=0.3,
               random_state=7)  # fmt: skip
     batch = 50 if shuffle else 20  # a full batch is the same steps in any order
-    est = MLPRegressor((6,), batch_size=batch, max_iter=3, **kw).fit(X, y)
-    parts = MLPRegressor((6,), batch_size=batch, **kw)
+    est = MLPRegressor(hidden_layer_sizes=(6,), batch_size=batch, max_iter=3, **kw).fit(X, y)
+    parts = MLPRegressor(hidden_layer_sizes=(6,), batch_size=batch, **kw)
     for _ in range(3):
         parts.partial_fit(X, y)
     ref = _initial_network([3, 6, 1], "tanh", 7)
@@ -338,7 +376,9 @@ def test_adaptive_rate_divides_by_5_and_stops_as_scikit_learns(shuffle, capsys):
 def test_max_fun_bounds_the_lbfgs_evaluations_with_a_convergence_warning():
     X, y = _regression(60)
     with pytest.warns(ConvergenceWarning, match="EVALUATIONS EXCEEDS LIMIT; raise max_fun"):
-        est = MLPRegressor((5,), solver="lbfgs", max_fun=4, max_iter=100).fit(X, y)
+        est = MLPRegressor(hidden_layer_sizes=(5,), solver="lbfgs", max_fun=4, max_iter=100).fit(
+            X, y
+        )
     assert 1 <= est.n_iter_ <= 4  # an iteration takes one evaluation or more
     for bad in (0, 1.5, True, "5"):
         with pytest.raises(mlplab.MlplabError, match="max_fun must be a whole number >= 1"):
@@ -348,8 +388,16 @@ def test_max_fun_bounds_the_lbfgs_evaluations_with_a_convergence_warning():
 def test_a_warm_start_keeps_the_divided_rate_until_the_schedule_changes():
     X, y = _regression(60)
     X = StandardScaler().fit_transform(X)
-    est = MLPRegressor((5,), solver="sgd", learning_rate="adaptive", tol=1e9, n_iter_no_change=2,
-                       max_iter=5, warm_start=True, random_state=0).fit(X, y)  # fmt: skip
+    est = MLPRegressor(
+        hidden_layer_sizes=(5,),
+        solver="sgd",
+        learning_rate="adaptive",
+        tol=1e9,
+        n_iter_no_change=2,
+        max_iter=5,
+        warm_start=True,
+        random_state=0,
+    ).fit(X, y)
     assert est._optimizer.lr == pytest.approx(2e-4)  # divided once, after epoch 4
     est.fit(X, y)
     assert est._optimizer.lr < 2e-4  # continued: divided again
@@ -363,9 +411,9 @@ def test_alpha_adds_the_l2_penalty_gradient():
               learning_rate_init=0.1, random_state=0)  # fmt: skip
     start = _initial_network([3, 5, 1], "tanh", 0)
     _, grad = start.loss_gradient(X, y, "mse")
-    plain = MLPRegressor((5,), **kw).fit(X, y)
+    plain = MLPRegressor(hidden_layer_sizes=(5,), **kw).fit(X, y)
     np.testing.assert_allclose(plain.network_.params, start.params - 0.1 * grad, rtol=1e-12)
-    penalised = MLPRegressor((5,), alpha=0.3, **kw).fit(X, y)
+    penalised = MLPRegressor(hidden_layer_sizes=(5,), alpha=0.3, **kw).fit(X, y)
     expected = start.params - 0.1 * (grad + 0.3 / 40 * _weight_mask(start) * start.params)
     np.testing.assert_allclose(penalised.network_.params, expected, rtol=1e-12)
     assert not np.allclose(plain.network_.params, expected)
@@ -374,19 +422,35 @@ def test_alpha_adds_the_l2_penalty_gradient():
 def test_lbfgs_with_alpha_reaches_a_stationary_point_of_the_penalised_cost():
     X, y = _regression(60)
     Xs = StandardScaler().fit_transform(X)
-    est = MLPRegressor((6,), activation="tanh", solver="lbfgs", alpha=5.0, tol=1e-12,
-                       max_iter=2000, random_state=0).fit(Xs, y)  # fmt: skip
+    est = MLPRegressor(
+        hidden_layer_sizes=(6,),
+        activation="tanh",
+        solver="lbfgs",
+        alpha=5.0,
+        tol=1e-12,
+        max_iter=2000,
+        random_state=0,
+    ).fit(Xs, y)
     net = est.network_
     _, grad = net.loss_gradient(Xs, y, "mse")
     total = grad + 5.0 / 60 * _weight_mask(net) * net.params
-    assert np.linalg.norm(total) < 1e-4 * np.linalg.norm(grad)
+    # L-BFGS stops at scipy's ftol (2.2e-9), as scikit-learn's, so the penalised gradient is
+    # about 1e-3 of its parts; a penalty left out, or with a wrong factor c, leaves at least
+    # |1 - c| / c of them (0.5 for twice the penalty)
+    assert np.linalg.norm(total) < 1e-2 * np.linalg.norm(grad)
     assert est.n_iter_ == len(est.loss_curve_) >= 1
 
 
 def test_float32_verbose_and_pickled_closure_activation(capsys):
     X, y = _regression()
-    est = MLPRegressor((6,), activation="leaky_relu:0.2", dtype="float32", max_iter=2,
-                       verbose=True, random_state=0).fit(X, y)  # fmt: skip
+    est = MLPRegressor(
+        hidden_layer_sizes=(6,),
+        activation="leaky_relu:0.2",
+        dtype="float32",
+        max_iter=2,
+        verbose=True,
+        random_state=0,
+    ).fit(X, y)
     assert "Iteration 2, loss = " in capsys.readouterr().out
     assert est.predict(X).dtype == np.float32 and est.coefs_[0].dtype == np.float32
     back = pickle.loads(pickle.dumps(est))
@@ -406,14 +470,52 @@ def test_float32_verbose_and_pickled_closure_activation(capsys):
         ({"power_t": -1.0}, "power_t"),
         ({"max_fun": 0}, "max_fun"),
         ({"validation_fraction": 1.0}, "validation_fraction"),
-        ({"batch_size": 0}, "batch_size"),
+        ({"batch_size": 0}, r"batch_size must be 'auto' or a whole number >= 1, got 0"),
+        ({"batch_size": 2.5}, r"batch_size must be 'auto' or a whole number >= 1, got 2.5"),
         ({"loss": "squared_error"}, "scikit-learn's name; .* 'half_sse' has its gradient"),
+        # hidden sizes given first, where scikit-learn's regressor, and this one, take loss
+        ({"loss": (64, 64)}, r"write hidden_layer_sizes=\(64, 64\)"),
     ],
 )
 def test_bad_parameters_are_named(params, message):
     X, y = _regression(20)
     with pytest.raises(ValueError, match=message):
         MLPRegressor(**params).fit(X, y)
+
+
+def test_regressor_takes_its_first_arguments_in_scikit_learns_order():
+    from sklearn.neural_network import MLPRegressor as SkRegressor
+
+    def positional(cls):
+        return [
+            p.name
+            for p in inspect.signature(cls).parameters.values()
+            if p.kind is p.POSITIONAL_OR_KEYWORD
+        ]
+
+    assert positional(MLPRegressor) == positional(SkRegressor) == [
+        "loss", "hidden_layer_sizes", "activation"
+    ]  # fmt: skip
+    assert positional(MLPClassifier) == ["hidden_layer_sizes", "activation"]
+
+
+def test_lbfgs_stops_on_the_gradient_as_scikit_learns():
+    """``tol`` bounds the gradient (scipy's gtol) and the cost's relative reduction is held to
+    scipy's ftol, as scikit-learn's: with ftol = tol = 1e-4 the first plateau of a Runge fit
+    stopped L-BFGS after 4 iterations at R² = 0.02."""
+    from sklearn.neural_network import MLPRegressor as SkRegressor
+
+    x = np.linspace(-1, 1, 300).reshape(-1, 1)
+    y = 1 / (1 + 25 * x[:, 0] ** 2)
+    kw = dict(hidden_layer_sizes=(32,), activation="tanh", solver="lbfgs", max_iter=300,
+              random_state=0)  # fmt: skip
+    est = MLPRegressor(**kw).fit(x, y)
+    theirs = SkRegressor(**kw).fit(x, y)
+    assert est.score(x, y) > 0.99 and theirs.score(x, y) > 0.99
+    assert est.n_iter_ > 30
+    assert est._optimizer.gtol == theirs.tol and est._optimizer.tol == SCIPY_FTOL
+    # tol=0, which scikit-learn takes, runs to max_iter (or the line search's end)
+    assert MLPRegressor(**{**kw, "max_iter": 40, "tol": 0.0}).fit(x, y).n_iter_ == 40
 
 
 def test_one_class_and_early_stopping_in_partial_fit_are_refused():
@@ -448,7 +550,9 @@ def test_probability_jacobian_equals_torch_autograd():
 
 def test_warm_start_refuses_another_architecture():
     X, y = _regression()
-    est = MLPRegressor((4,), max_iter=2, warm_start=True, random_state=0).fit(X, y)
+    est = MLPRegressor(hidden_layer_sizes=(4,), max_iter=2, warm_start=True, random_state=0).fit(
+        X, y
+    )
     with pytest.raises(ValueError, match="warm_start=False"):
         est.set_params(hidden_layer_sizes=(5,)).fit(X, y)
     with pytest.raises(ValueError, match="float32"):
@@ -462,4 +566,4 @@ def test_float32_regressor_names_targets_beyond_its_range_without_a_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(ValueError, match="y holds 1 value.*beyond the range of float32"):
-            MLPRegressor((4,), max_iter=1, dtype="float32").fit(X, y)
+            MLPRegressor(hidden_layer_sizes=(4,), max_iter=1, dtype="float32").fit(X, y)

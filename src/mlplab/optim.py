@@ -254,7 +254,10 @@ class LBFGS:
         Number of correction pairs kept (scipy's ``maxcor``).
     tol : float, default 1e-12
         Stop when the relative reduction of the cost falls below ``tol`` (scipy's ``ftol``)
-        or the largest gradient entry below ``tol`` (``gtol``).
+        or the largest gradient entry below ``gtol``.
+    gtol : float, optional
+        The bound on the largest gradient entry (scipy's ``gtol``), where it should differ from
+        ``tol``; 0 stops on ``tol`` and ``max_fun`` alone.
     max_fun : int, optional
         Most evaluations of the cost and gradient (scipy's ``maxfun``); default
         ``2 * max_iter + 20``, which the line searches of ``max_iter`` steps rarely reach.
@@ -262,12 +265,21 @@ class LBFGS:
 
     full_batch = True
 
-    def __init__(self, memory: int = 20, tol: float = 1e-12, max_fun: int | None = None) -> None:
+    def __init__(
+        self,
+        memory: int = 20,
+        tol: float = 1e-12,
+        max_fun: int | None = None,
+        gtol: float | None = None,
+    ) -> None:
         if memory < 1:
             raise MlplabError(f"memory must be >= 1, got {memory}")
         if not (math.isfinite(tol) and tol > 0):
             raise MlplabError(f"tol must be a finite number > 0, got {tol}")
+        if gtol is not None and not (math.isfinite(gtol) and gtol >= 0):
+            raise MlplabError(f"gtol must be a finite number >= 0 or None, got {gtol}")
         self.memory, self.tol = int(memory), float(tol)
+        self.gtol = None if gtol is None else float(gtol)
         self.max_fun = check_whole(max_fun, "max_fun", 1, optional=True)
         self.lr = math.nan  # no learning rate: L-BFGS picks its step by line search
 
@@ -305,7 +317,7 @@ class LBFGS:
                 "maxiter": max_iter,
                 "maxcor": self.memory,
                 "ftol": self.tol,
-                "gtol": self.tol,
+                "gtol": self.tol if self.gtol is None else self.gtol,
                 "maxfun": 2 * max_iter + 20 if self.max_fun is None else self.max_fun,
             },
         )
@@ -315,7 +327,10 @@ class LBFGS:
 
     def config(self) -> dict:
         config = {"name": "lbfgs", "memory": self.memory, "tol": self.tol}
-        return config if self.max_fun is None else {**config, "max_fun": self.max_fun}
+        for name in ("max_fun", "gtol"):
+            if getattr(self, name) is not None:
+                config[name] = getattr(self, name)
+        return config
 
 
 _OPTIMIZERS: dict[str, type] = {"sgd": SGD, "adam": Adam, "lbfgs": LBFGS}

@@ -63,6 +63,9 @@ LEARNING_RATES = ("constant", "invscaling", "adaptive")
 #: :data:`_ADAPTIVE_DIVISOR`.
 _SMALLEST_ADAPTIVE_RATE, _ADAPTIVE_DIVISOR = 1e-6, 5.0
 _SEED_MAX = 2**31 - 1
+#: The relative reduction of the cost at which the "lbfgs" solver stops: scipy's default
+#: ``ftol`` of L-BFGS-B, which scikit-learn leaves as it is (its ``tol`` is ``gtol``).
+SCIPY_FTOL = 2.220446049250313e-09
 
 
 # --- the L2 penalty of scikit-learn's ``alpha`` ------------------------------------------------
@@ -113,8 +116,8 @@ class _L2Step(Optimizer):
 class _L2LBFGS(LBFGS):
     """:class:`~mlplab.optim.LBFGS` on the cost plus (α / 2N) Σ_l ‖W^[l]‖²_F (full batch)."""
 
-    def __init__(self, mask: np.ndarray, scale: float, tol: float, max_fun: int) -> None:
-        super().__init__(tol=tol, max_fun=max_fun)
+    def __init__(self, mask: np.ndarray, scale: float, gtol: float, max_fun: int) -> None:
+        super().__init__(tol=SCIPY_FTOL, gtol=gtol, max_fun=max_fun)
         self.mask, self.scale = mask, float(scale)
 
     def minimize(self, fun, x0, max_iter, callback=None):
@@ -244,7 +247,12 @@ class _MLPBase(BaseEstimator):
             raise ValueError(f"solver must be one of {', '.join(SOLVERS)}; got {self.solver!r}")
         _check_number("alpha", self.alpha, 0.0, math.inf, False, True)
         if self.batch_size != "auto":
-            check_whole(self.batch_size, "batch_size ('auto' or)", 1)
+            try:
+                check_whole(self.batch_size, "batch_size", 1)
+            except ValueError:
+                raise ValueError(
+                    f"batch_size must be 'auto' or a whole number >= 1, got {self.batch_size!r}"
+                ) from None
         if self.learning_rate not in LEARNING_RATES:
             raise ValueError(
                 f"learning_rate must be one of {', '.join(LEARNING_RATES)}; "
@@ -341,7 +349,7 @@ class _MLPBase(BaseEstimator):
             if self.alpha > 0:
                 mask = _weight_mask(self.network_)
                 return _L2LBFGS(mask, self.alpha / batch, self.tol, self.max_fun)
-            return LBFGS(tol=self.tol, max_fun=self.max_fun)
+            return LBFGS(tol=SCIPY_FTOL, gtol=self.tol, max_fun=self.max_fun)
         if self.solver == "adam":
             inner: Optimizer = Adam(self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
         else:
@@ -582,8 +590,16 @@ class _EpochEnd:
 class MLPRegressor(RegressorMixin, _MLPBase):
     """Multilayer perceptron regressor trained by :func:`mlplab.fit`.
 
+    The first three parameters may be given in order, as scikit-learn's: ``loss``,
+    ``hidden_layer_sizes``, ``activation``; the others by name.
+
     Parameters
     ----------
+    loss : str or Loss, default "mse"
+        mlplab's loss: ``"mse"`` (mean over points and outputs), ``"half_sse"``, ...
+        scikit-learn's ``"squared_error"`` is refused, with what to write: ``"half_sse"`` has
+        its gradient (a − y)/N for any number of outputs, ``"mse"`` twice its value (the same
+        Adam steps; twice the SGD steps for one output).
     hidden_layer_sizes : int or sequence of int, default (100,)
         Widths of the hidden layers n_2, ..., n_{L-1}.
     activation : str, Activation or list of them, default "relu"
@@ -617,9 +633,10 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         order of :func:`mlplab.fit`.
     tol, n_iter_no_change : float, int, default 1e-4, 10
         Stop when the training loss (the validation score with ``early_stopping``) has not
-        improved by ``tol`` for more than ``n_iter_no_change`` epochs. L-BFGS stops as
-        :class:`mlplab.LBFGS` with this ``tol``: when the relative reduction of the cost or the
-        largest gradient entry falls below it.
+        improved by ``tol`` for more than ``n_iter_no_change`` epochs. L-BFGS stops, as
+        scikit-learn's, when the largest gradient entry falls below ``tol`` (scipy's ``gtol``)
+        or the relative reduction of the cost below scipy's default ``ftol``
+        (:data:`SCIPY_FTOL`).
     verbose : bool, default False
         Print the loss after each epoch.
     warm_start : bool, default False
@@ -637,11 +654,6 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         Most evaluations of the cost and gradient for ``"lbfgs"``.
     output_activation : str or Activation, optional
         σ of the output layer (default identity).
-    loss : str or Loss, default "mse"
-        mlplab's loss: ``"mse"`` (mean over points and outputs), ``"half_sse"``, ...
-        scikit-learn's ``"squared_error"`` is refused, with what to write: ``"half_sse"`` has
-        its gradient (a − y)/N for any number of outputs, ``"mse"`` twice its value (the same
-        Adam steps; twice the SGD steps for one output).
     init : str, default "xavier_uniform"
         Weight initialiser (:mod:`mlplab.init`); biases start at 0.
     dtype : {"float64", "float32"}, default "float64"
@@ -674,11 +686,14 @@ class MLPRegressor(RegressorMixin, _MLPBase):
     --------
     >>> from sklearn.pipeline import make_pipeline
     >>> from sklearn.preprocessing import StandardScaler
-    >>> model = make_pipeline(StandardScaler(), MLPRegressor((64, 64), activation="tanh"))
+    >>> model = make_pipeline(
+    ...     StandardScaler(), MLPRegressor(hidden_layer_sizes=(64, 64), activation="tanh")
+    ... )
     """
 
     def __init__(
         self,
+        loss="mse",
         hidden_layer_sizes=(100,),
         activation="relu",
         *,
@@ -704,7 +719,6 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         n_iter_no_change=10,
         max_fun=15000,
         output_activation=None,
-        loss="mse",
         init="xavier_uniform",
         dtype="float64",
     ):
@@ -739,6 +753,12 @@ class MLPRegressor(RegressorMixin, _MLPBase):
             "identity" if self.output_activation is None else self.output_activation
         )
         self.out_activation_ = act.name
+        if not isinstance(self.loss, (str, Loss)):
+            raise ValueError(
+                f"loss={self.loss!r} is not a loss: MLPRegressor takes loss, "
+                f"hidden_layer_sizes and activation in that order, as scikit-learn's; "
+                f"write hidden_layer_sizes={self.loss!r}"
+            )
         if isinstance(self.loss, str) and self.loss.strip().lower() == "squared_error":
             raise ValueError(
                 "loss 'squared_error' is scikit-learn's name; this estimator takes mlplab's "
