@@ -245,6 +245,9 @@ def test_diagnose_agrees_with_the_separate_functions():
     w_norms, b_norms = gradient_norms(net, X, y, "half_sse")
     np.testing.assert_array_equal([layer.weight_grad_norm for layer in report.layers], w_norms)
     np.testing.assert_array_equal([layer.bias_grad_norm for layer in report.layers], b_norms)
+    np.testing.assert_array_equal(
+        [layer.delta_norm for layer in report.layers], delta_norms(net, X, y, "half_sse")
+    )
     assert report.cost == net.loss(X, y, "half_sse")
     assert (report.n_points, report.threshold, report.loss) == (64, 0.2, "half_sse")
 
@@ -256,12 +259,13 @@ def test_diagnose_without_targets_and_its_table():
     assert report.loss is None and report.cost is None
     for layer in report.layers:
         assert layer.weight_grad_norm is None and layer.bias_grad_norm is None
+        assert layer.delta_norm is None
     text = str(report)
     assert text == report.table()
     lines = text.splitlines()
     assert lines[0] == report.summary()
     assert "40 points, no targets" in lines[0] and "0.01" in lines[0]
-    assert lines[1].split() == [name for name, _ in COLUMNS]
+    assert lines[1].split() == " ".join(name for name, _ in COLUMNS).split()
     assert len(lines) == 2 + 3
     first = report.layers[0]
     assert lines[2].split() == [
@@ -270,6 +274,7 @@ def test_diagnose_without_targets_and_its_table():
         "relu",
         "3",
         f"{first.saturated:.1%}",
+        "n/a",
         "n/a",
         "n/a",
     ]
@@ -285,7 +290,11 @@ def test_diagnose_with_targets_prints_the_cost_and_the_norms():
     assert f"loss cross_entropy, C = {net.loss(X, y, 'cross_entropy'):.3e}" in report.summary()
     last = report.table().splitlines()[-1].split()
     out = report.layers[-1]
-    assert last[-2:] == [f"{out.weight_grad_norm:.3e}", f"{out.bias_grad_norm:.3e}"]
+    assert last[-3:] == [
+        f"{out.weight_grad_norm:.3e}",
+        f"{out.bias_grad_norm:.3e}",
+        f"{out.delta_norm:.3e}",
+    ]
 
 
 def test_gradient_norms_do_not_overflow():

@@ -323,3 +323,12 @@ def test_the_former_and_the_new_keyword_must_agree():
     with pytest.raises(ValueError, match="disagree; give batch_sampling alone"):
         fit(MLP([1, 2, 1]), X, X, epochs=1, progress=False, batch_sampling="replacement",
             sampling="shuffle")  # fmt: skip
+
+
+def test_history_repr_is_one_line_with_the_last_costs():
+    hist = fit(MLP([1, 4, 1], seed=0), X, Y, epochs=300, validation=0.25, seed=0, progress=False)
+    text = repr(hist)
+    assert "\n" not in text and len(text) < 160  # not the 300-entry lists
+    assert text.startswith(f"History(300 epochs, {hist.steps} steps, ")
+    assert f"train_loss {hist.train_loss[-1]:.4g}, val_loss {hist.val_loss[-1]:.4g}" in text
+    assert "status 'completed'" in text and f"engine {hist.engine!r}" in text

@@ -23,7 +23,7 @@ backpropagation, δ^[l] = σ'(z^[l]) ∘ (W^[l+1])ᵀ δ^[l+1]:
   a^[l−1](x)ᵀ, a sum whose terms can cancel (for x spread symmetrically about 0 and an even target,
   ∂C/∂W^[2] nearly does), this mean cannot cancel: it shrinks only where δ^[l] itself does.
 
-:func:`diagnose` gathers all three in one :class:`Diagnostics` table, one row per layer.
+:func:`diagnose` gathers them all in one :class:`Diagnostics` table, one row per layer.
 """
 
 from __future__ import annotations
@@ -246,6 +246,11 @@ def delta_norms(net: MLP, X: np.ndarray, y: np.ndarray, loss: str | Loss = "mse"
     loss = get_loss(loss)
     cache = _forward(net, X)
     _gradients(net, cache, y, loss)  # fills cache.delta
+    return _delta_norms(cache)
+
+
+def _delta_norms(cache: Cache) -> np.ndarray:
+    """:func:`delta_norms` from a cache that backprop has filled."""
     n = cache.a[0].shape[0]
     return np.array([n * float(np.mean(_norms(list(delta)))) for delta in cache.delta])
 
@@ -271,6 +276,8 @@ class LayerDiagnostics:
         The fraction of saturated (point, unit) pairs (:func:`saturation`).
     weight_grad_norm, bias_grad_norm : float or None
         ‖∂C/∂W^[l]‖_F and ‖∂C/∂b^[l]‖_2 (:func:`gradient_norms`); None without targets.
+    delta_norm : float or None
+        The mean over the points of ‖δ^[l](x)‖_2 (:func:`delta_norms`); None without targets.
     """
 
     l: int  # noqa: E741 (the paper's name for the layer index)
@@ -280,6 +287,7 @@ class LayerDiagnostics:
     saturated: float
     weight_grad_norm: float | None
     bias_grad_norm: float | None
+    delta_norm: float | None
 
     @property
     def n_dead(self) -> int:
@@ -296,6 +304,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("saturated", "right"),
     ("‖∂C/∂W^[l]‖_F", "right"),
     ("‖∂C/∂b^[l]‖_2", "right"),
+    ("mean ‖δ^[l]‖_2", "right"),
 )
 
 
@@ -353,6 +362,7 @@ class Diagnostics:
                 f"{layer.saturated:.1%}",
                 _sci(layer.weight_grad_norm),
                 _sci(layer.bias_grad_norm),
+                _sci(layer.delta_norm),
             ]
             for layer in self.layers
         ]
@@ -386,10 +396,10 @@ def diagnose(
     loss: str | Loss = "mse",
     threshold: float = THRESHOLD,
 ) -> Diagnostics:
-    """Dead units, saturation and (with targets) gradient norms of every layer l = 2..L.
+    """Dead units, saturation and (with targets) gradient and error norms of every layer.
 
     One forward pass over ``X`` serves every quantity; see :func:`dead_units`,
-    :func:`saturation` and :func:`gradient_norms` for the definitions.
+    :func:`saturation`, :func:`gradient_norms` and :func:`delta_norms` for the definitions.
 
     Parameters
     ----------
@@ -397,7 +407,7 @@ def diagnose(
     X : ndarray, shape (N, n_1)
         The points, N >= 1 (a 1-D array of length N when n_1 = 1).
     y : ndarray, shape (N, n_L), or (N,) integer labels for cross-entropy, optional
-        Targets; without them the gradient norms and the cost are None.
+        Targets; without them the gradient and error norms and the cost are None.
     loss : str or Loss, default "mse"
     threshold : float, default 0.01
         τ of the saturated fractions, in [0, 1).
@@ -429,10 +439,12 @@ def diagnose(
         cost = None
         grad_W: list[float | None] = [None] * n_layers
         grad_b: list[float | None] = [None] * n_layers
+        errors: list[float | None] = [None] * n_layers
     else:
         cost, gW, gb = _gradients(net, cache, y, loss)
         grad_W = [float(v) for v in _norms(gW)]
         grad_b = [float(v) for v in _norms(gb)]
+        errors = [float(v) for v in _delta_norms(cache)]
     layers = tuple(
         LayerDiagnostics(
             l=i + 2,
@@ -442,6 +454,7 @@ def diagnose(
             saturated=float(np.mean(saturated[i])),
             weight_grad_norm=grad_W[i],
             bias_grad_norm=grad_b[i],
+            delta_norm=errors[i],
         )
         for i in range(n_layers)
     )

@@ -129,6 +129,16 @@ class History:
             w.writerow([k + 1, repr(tl), repr(vl) if vl != "" else "", repr(self.lr[k])])
         return buf.getvalue()
 
+    def __repr__(self) -> str:
+        """One line: epochs, steps, the last costs, how the run ended and the path that ran
+        (the per-epoch lists are the attributes)."""
+        parts = [f"{self.epochs} epochs", f"{self.steps} steps"]
+        for name, losses in (("train_loss", self.train_loss), ("val_loss", self.val_loss)):
+            if losses:
+                parts.append(f"{name} {losses[-1]:.4g}")
+        parts += [f"status {self.status!r}", f"engine {self.engine!r}", f"{self.seconds:.3g} s"]
+        return f"History({', '.join(parts)})"
+
     def _repr_html_(self) -> str:
         from mlplab.display import history_html
 

@@ -1,4 +1,5 @@
-"""``mlplab diagnose``: dead units, saturation and gradient norms of a saved model, per layer."""
+"""``mlplab diagnose``: dead units, saturation, gradient and error norms of a saved model, per
+layer."""
 
 from __future__ import annotations
 
@@ -22,18 +23,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "diagnose",
-        help="dead units, saturation and gradient norms of a saved model",
+        help="dead units, saturation, gradient and error norms of a saved model",
         description="For every layer l = 2..L of a saved model, on the given points: the dead "
         "units (σ' = 0 at every point), the fraction of saturated (point, unit) pairs "
         "(|σ'| <= threshold * largest |σ'|) and, with targets, the gradient norms "
-        "||dC/dW^[l]||_F and ||dC/db^[l]||_2 of the cost over all the points.",
+        "||dC/dW^[l]||_F and ||dC/db^[l]||_2 of the cost over all the points, and the mean "
+        "over the points of the error norm ||δ^[l](x)||_2.",
         formatter_class=DefaultsHelpFormatter,
     )
     p.add_argument("model", help="a model.npz written by mlplab")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--data", help="CSV (x columns then y) or NPZ (x, y) of points and targets")
     src.add_argument(
-        "--input", help="CSV or NPZ ('x') of points without targets: no gradient norms"
+        "--input", help="CSV or NPZ ('x') of points without targets: no gradient or error norms"
     )
     src.add_argument(
         "--target",
