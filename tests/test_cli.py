@@ -166,9 +166,11 @@ def test_predict(tmp_path, capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0] == "x1,x2,y1" and len(lines) == 3
     net = MLP.load(path)
-    assert float(lines[1].split(",")[2]) == pytest.approx(
-        net(np.array([[0.1, 0.2]]))[0, 0], rel=1e-14
-    )
+    printed = [float(line.split(",")[2]) for line in lines[1:]]
+    assert printed == list(net(np.array([[0.1, 0.2], [0.3, 0.4]]))[:, 0])  # read back exactly
+    # each number in its shortest round-tripping form: the inputs as they were typed
+    assert lines[1].startswith("0.1,0.2,") and lines[2].startswith("0.3,0.4,")
+    assert all(v == repr(float(v)) for line in lines[1:] for v in line.split(","))
     inputs = tmp_path / "in.csv"
     inputs.write_text("0.1,0.2\n0.3,0.4\n")
     assert main(["predict", str(path), "--input", str(inputs)]) == 0
