@@ -134,6 +134,8 @@ def test_gradcheck_passes_and_fails(capsys):
     )
     out = capsys.readouterr().out
     assert "input_gradient" in out and "passed" in out
+    assert main(["gradcheck", "--sizes", "3,5", "4,1", "--activation", "tanh"]) == 0
+    assert capsys.readouterr().out == out  # the same network, its widths written with commas
     # an impossible tolerance must fail with exit status 1
     assert main(["gradcheck", "--sizes", "3", "5", "1", "--tol", "1e-30"]) == 1
     assert "FAILED" in capsys.readouterr().out
@@ -185,11 +187,13 @@ def test_predict(tmp_path, capsys):
         (["train", "--optimizer", "rmsprop", "--epochs", "1"], "adam, lbfgs, sgd"),
         (["train", "--lr", "0", "--epochs", "1"], "learning rate must be"),
         (["train", "--lr", "-1", "--epochs", "1"], "learning rate must be"),
-        (["train", "--hidden", "0", "--epochs", "1"], "width must be"),
+        (["train", "--hidden", "0", "--epochs", "1"], "'0' is not a layer width"),
+        (["train", "--hidden", "8,,8", "--epochs", "1"], "'8,,8' has an empty entry"),
         (["train", "--target", "__import__('os')", "--epochs", "1"], "not an allowed function"),
         (["train", "--n-train", "0", "--epochs", "1"], "number of points"),
         (["train", "--data", "missing.csv", "--epochs", "1"], "no data file"),
-        (["gradcheck", "--sizes", "3", "0", "1"], "width must be"),
+        (["gradcheck", "--sizes", "3", "0", "1"], "'0' is not a layer width"),
+        (["gradcheck", "--sizes", "3,x,1"], "'x' is not a layer width"),
         (["predict", "missing.npz", "--x", "1"], "no model file"),
         (["diagnose", "missing.npz", "--target", "runge"], "no model file"),
     ],

@@ -73,6 +73,14 @@ def test_an_inline_network_with_a_weights_file(mazur_model, capsys, tmp_path, su
     assert inline == trace_json(capsys, mazur_model, *MAZUR_STEP)
 
 
+def test_sizes_take_spaces_or_commas(capsys):
+    step = ["--x", "0.5", "-1", "--y", "1", "0", "--seed", "3"]
+    spaced = trace_json(capsys, "--sizes", "2", "2", "3", "2", *step)
+    assert trace_json(capsys, "--sizes", "2,2,3,2", *step) == spaced
+    assert trace_json(capsys, "--sizes", "2,2", "3", "2", *step) == spaced
+    assert spaced["sizes"] == [2, 2, 3, 2]
+
+
 def test_a_few_points_and_class_labels(capsys):
     d = trace_json(
         capsys,

@@ -20,6 +20,7 @@ import mlplab
 from mlplab.cli import build_parser, main
 from mlplab.config import TrainConfig, option_name
 from mlplab.runfolder import lock
+from mlplab.values import WidthsAction
 
 SOURCE = str(Path(mlplab.__file__).resolve().parents[1])
 #: A run of a few seconds at most: the earlier run of every rerun test.
@@ -51,7 +52,9 @@ def test_every_config_field_is_an_option_with_its_type_default_and_help():
         kind = hints[f.name]
         if kind in (int, float):
             assert action.type is kind
-        elif typing.get_origin(kind) in (list, tuple):
+        elif typing.get_origin(kind) is list:  # layer widths: 64 64 or 64,64
+            assert isinstance(action, WidthsAction) and action.nargs == "*"
+        elif typing.get_origin(kind) is tuple:
             assert action.type is typing.get_args(kind)[0] and action.nargs is not None
 
 

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from mlplab.cli.common import DefaultsHelpFormatter, UsageError, console
 from mlplab.losses import NAMES as LOSS_NAMES
+from mlplab.values import WIDTHS_FORMAT, WidthsAction
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -26,10 +27,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--sizes",
         nargs="+",
-        type=int,
+        action=WidthsAction,
         default=[3, 5, 4, 1],
         metavar="N",
-        help="layer widths n_1 ... n_L",
+        help=f"layer widths n_1 ... n_L, {WIDTHS_FORMAT}",
     )
     p.add_argument(
         "--activation",

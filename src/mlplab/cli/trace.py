@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from mlplab.losses import NAMES as LOSS_NAMES
+from mlplab.values import WIDTHS_FORMAT, WidthsAction
 
 FORMATS = ("text", "md", "html", "json")
 
@@ -33,7 +34,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("model", nargs="?", default=None, help="a model.npz written by mlplab")
     g = p.add_argument_group("a network given inline")
-    g.add_argument("--sizes", nargs="+", type=int, metavar="N", help="layer widths n_1 ... n_L")
+    g.add_argument(
+        "--sizes",
+        nargs="+",
+        action=WidthsAction,
+        metavar="N",
+        help=f"layer widths n_1 ... n_L, {WIDTHS_FORMAT}",
+    )
     g.add_argument(
         "--activation", default="sigmoid", help="σ of the hidden layers (default: sigmoid)"
     )
