@@ -1,5 +1,5 @@
 """What every command of the ``mlplab`` command line shares: the error for bad input, the
-consoles, and the check that an output folder can be written.
+consoles, ``--quiet``, and the check that an output folder can be written.
 
 Command modules import from here, never from :mod:`mlplab.cli` itself.
 """
@@ -23,6 +23,12 @@ class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         if "(default:" in (action.help or ""):
             return action.help
         return super()._get_help_string(action)
+
+
+def add_quiet(parser: argparse.ArgumentParser) -> None:
+    """Add ``--quiet`` to a command that shows its progress: with it, the command prints only
+    its results (the caller passes ``progress=not args.quiet``)."""
+    parser.add_argument("--quiet", action="store_true", help="no progress bar: only the results")
 
 
 class UsageError(Exception):

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from mlplab.cli.common import (
     DefaultsHelpFormatter,
+    add_quiet,
     console,
     err_console,
     writable_parent,
@@ -31,7 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     add_options(p)
     p.add_argument("--out", default="runs/train", help="run folder to write")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet(p)
     p.set_defaults(func=run)
 
 

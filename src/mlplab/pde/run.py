@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mlplab.experiments.common import progress_bar
 from mlplab.experiments.report import markdown_table
 from mlplab.io import write_json, write_text
 from mlplab.network import MLP
@@ -29,8 +30,19 @@ def relative_l2(u: np.ndarray, exact: np.ndarray) -> float:
     return float(np.linalg.norm(u - exact) / np.linalg.norm(exact))
 
 
-def run_problem(name: str, out: str | Path, quick: bool = False) -> dict:
+def run_problem(name: str, out: str | Path, quick: bool = False, progress: bool = True) -> dict:
     """Solve the built-in problem ``name`` and write its folder ``out``.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`mlplab.pde.problems.BUILTINS`.
+    out : str or Path
+        The run folder, written whole (an earlier run there is replaced).
+    quick : bool
+        The small setup (seconds), as CI runs it.
+    progress : bool
+        Show a progress bar over the solver's steps, with the loss.
 
     Returns
     -------
@@ -41,17 +53,25 @@ def run_problem(name: str, out: str | Path, quick: bool = False) -> dict:
     builtin = get_builtin(name)
     setup = builtin.quick if quick else builtin.full
     with staged(out) as stage:  # written aside, moved into place whole (mlplab.runfolder)
-        return _solve_into(builtin, setup, stage.path, quick)
+        return _solve_into(builtin, setup, stage.path, quick, progress)
 
 
-def _solve_into(builtin: Builtin, setup: Setup, folder: Path, quick: bool) -> dict:
+def _solve_into(builtin: Builtin, setup: Setup, folder: Path, quick: bool, progress: bool) -> dict:
     problem = builtin.problem
     dim = problem.domain.dim
     net = MLP([dim, *setup.hidden, 1], activation=setup.activation, seed=setup.seed)
     terms = problem.terms(setup.n_interior, setup.n_boundary, setup.sampling, setup.seed)
     phases: list[tuple[str, int]] = []
+    s = setup.schedule
     start = time.perf_counter()
-    history = solve(net, terms, setup.schedule, phases=phases)
+    with progress_bar(builtin.name, s.adam + s.lbfgs + s.lm, progress) as advance:
+        history = solve(
+            net,
+            terms,
+            s,
+            callback=lambda _step, h, _net: advance(info=f"loss {h.train_loss[-1]:.3e}"),
+            phases=phases,
+        )
     seconds = time.perf_counter() - start
 
     X, axes = problem.domain.grid(setup.n_grid)
