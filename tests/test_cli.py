@@ -134,6 +134,9 @@ def test_gradcheck_passes_and_fails(capsys):
     )
     out = capsys.readouterr().out
     assert "input_gradient" in out and "passed" in out
+    # the title on one line, the step in the verdict line
+    assert out.splitlines()[0].strip() == "gradcheck 3-5-4-1 tanh, loss mse"
+    assert "(step h = 1e-05, tolerance 1e-07): passed" in out
     assert main(["gradcheck", "--sizes", "3,5", "4,1", "--activation", "tanh"]) == 0
     assert capsys.readouterr().out == out  # the same network, its widths written with commas
     # an impossible tolerance must fail with exit status 1
@@ -141,7 +144,7 @@ def test_gradcheck_passes_and_fails(capsys):
     assert "FAILED" in capsys.readouterr().out
 
 
-def test_gradcheck_multi_output_cross_entropy():
+def test_gradcheck_multi_output_cross_entropy(capsys):
     assert (
         main(
             [
@@ -160,6 +163,8 @@ def test_gradcheck_multi_output_cross_entropy():
         )
         == 0
     )
+    title = capsys.readouterr().out.splitlines()[0]
+    assert title.strip() == "gradcheck 2-6-6-4-3 gelu, loss cross_entropy"  # never wrapped
 
 
 def test_predict(tmp_path, capsys):
