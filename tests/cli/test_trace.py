@@ -105,7 +105,10 @@ def test_a_few_points_and_class_labels(capsys):
     )
     net = MLP([1, 3, 2], activation="tanh", output_activation="identity", seed=4)
     expected = net.trace(np.array([0.5, -1.0]), np.array([1, 0]), "cross_entropy", 0.05).to_dict()
-    assert d["notes"][-1].startswith("W^[l] are drawn with --seed 4 (Xavier normal) and b^[l] = 0")
+    assert d["notes"][-1] == (
+        "W^[l] are drawn with --seed 4 (Xavier normal) and b^[l] = 0; give --weights or a model "
+        "file for other weights."
+    )
     assert {**d, "notes": d["notes"][:-1]} == expected
 
 

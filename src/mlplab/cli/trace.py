@@ -156,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
     if args.model is None and args.weights is None:  # the table says "given": say by whom
         trace.notes.append(
             f"W^[l] are drawn with --seed {args.seed} (Xavier normal) and b^[l] = 0; give "
-            f"--weights or a model file for others"
+            f"--weights or a model file for other weights."
         )
     text = _render(trace, args.format, args.digits)
     if args.out is None:
