@@ -215,7 +215,7 @@ def test_a_second_train_into_the_same_folder_is_refused(earlier, start_training,
 def test_a_rerun_says_that_it_replaces_the_earlier_run(earlier, capsys):
     out, before = earlier
     assert main(["train", *QUICK, "--seed", "1", "--out", str(out)]) == 0
-    assert "holds an earlier run: it is replaced when this run finishes" in capsys.readouterr().err
+    assert "holds an earlier run: it is replaced when this one finishes" in capsys.readouterr().err
     assert set(snapshot(out)) == FILES and snapshot(out) != before
     assert main(["train", *QUICK, "--out", str(out.with_name("fresh"))]) == 0
     assert "earlier run" not in capsys.readouterr().err

@@ -15,6 +15,7 @@ from mlplab.cli.common import (
     add_quiet,
     console,
     err_console,
+    say_replacing,
     writable_parent,
 )
 
@@ -43,16 +44,9 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = TrainConfig.from_args(args).with_data_defaults()
     out = writable_parent(args.out)
-
-    def say_replacing() -> None:
-        err_console.print(
-            f"{out} holds an earlier run: it is replaced when this run finishes "
-            f"(an interrupted or failed run keeps it)",
-            highlight=False,
-            soft_wrap=True,
-        )
-
-    result = train_run(cfg, out, progress=not args.quiet, on_replace=say_replacing)
+    result = train_run(
+        cfg, out, progress=not args.quiet, on_replace=lambda: say_replacing(out, "run")
+    )
     table = Table(title=f"mlplab train: {cfg.target if not cfg.data else cfg.data}")
     table.add_column("quantity")
     table.add_column("value", justify="right")
