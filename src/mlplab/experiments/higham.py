@@ -339,7 +339,7 @@ def run(
                 f"SGD on one random point per step, η = {eta:g}, {n_steps:,} steps "
                 f"({n_steps11:,} for 11 points: whole passes over the N points)",
             ),
-            ("seeds", ", ".join(map(str, seed_ids))),
+            ("seeds", f"{len(seed_ids)} ({seeds_named(seed_ids)})"),  # count, then which
             ("classified", "argmax of the two outputs equals the category"),
         ],
         figures=[
