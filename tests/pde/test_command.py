@@ -27,6 +27,10 @@ def test_quick_run_writes_its_folder(name, tmp_path):
     assert files == expect
     report = (out / "report.md").read_text()
     assert f"{metrics['rel_l2_error']:.3e}" in report
+    assert "| largest absolute error on the grid |" in report
+    for png in sorted(f for f in files if f.endswith(".png")):  # captioned as the studies are
+        caption = report.split(f"]({png})\n\n*")[1].split("*\n")[0]
+        assert f"![{caption}]({png})" in report and caption.endswith("."), png
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".partial")]
     # a second run replaces the first whole
     assert main(["pde", "run", name, "--quick", "--out", str(out)]) == 0
