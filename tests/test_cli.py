@@ -134,12 +134,17 @@ def test_gradcheck_passes_and_fails(capsys):
     )
     out = capsys.readouterr().out
     assert "input_gradient" in out and "passed" in out
+    # the title on one line, the step in the verdict line
+    assert out.splitlines()[0].strip() == "gradcheck 3-5-4-1 tanh, loss mse"
+    assert "(step h = 1e-05, tolerance 1e-07): passed" in out
+    assert main(["gradcheck", "--sizes", "3,5", "4,1", "--activation", "tanh"]) == 0
+    assert capsys.readouterr().out == out  # the same network, its widths written with commas
     # an impossible tolerance must fail with exit status 1
     assert main(["gradcheck", "--sizes", "3", "5", "1", "--tol", "1e-30"]) == 1
     assert "FAILED" in capsys.readouterr().out
 
 
-def test_gradcheck_multi_output_cross_entropy():
+def test_gradcheck_multi_output_cross_entropy(capsys):
     assert (
         main(
             [
@@ -158,6 +163,8 @@ def test_gradcheck_multi_output_cross_entropy():
         )
         == 0
     )
+    title = capsys.readouterr().out.splitlines()[0]
+    assert title.strip() == "gradcheck 2-6-6-4-3 gelu, loss cross_entropy"  # never wrapped
 
 
 def test_predict(tmp_path, capsys):
@@ -166,9 +173,11 @@ def test_predict(tmp_path, capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0] == "x1,x2,y1" and len(lines) == 3
     net = MLP.load(path)
-    assert float(lines[1].split(",")[2]) == pytest.approx(
-        net(np.array([[0.1, 0.2]]))[0, 0], rel=1e-14
-    )
+    printed = [float(line.split(",")[2]) for line in lines[1:]]
+    assert printed == list(net(np.array([[0.1, 0.2], [0.3, 0.4]]))[:, 0])  # read back exactly
+    # each number in its shortest round-tripping form: the inputs as they were typed
+    assert lines[1].startswith("0.1,0.2,") and lines[2].startswith("0.3,0.4,")
+    assert all(v == repr(float(v)) for line in lines[1:] for v in line.split(","))
     inputs = tmp_path / "in.csv"
     inputs.write_text("0.1,0.2\n0.3,0.4\n")
     assert main(["predict", str(path), "--input", str(inputs)]) == 0
@@ -183,11 +192,13 @@ def test_predict(tmp_path, capsys):
         (["train", "--optimizer", "rmsprop", "--epochs", "1"], "adam, lbfgs, sgd"),
         (["train", "--lr", "0", "--epochs", "1"], "learning rate must be"),
         (["train", "--lr", "-1", "--epochs", "1"], "learning rate must be"),
-        (["train", "--hidden", "0", "--epochs", "1"], "width must be"),
+        (["train", "--hidden", "0", "--epochs", "1"], "'0' is not a layer width"),
+        (["train", "--hidden", "8,,8", "--epochs", "1"], "'8,,8' has an empty entry"),
         (["train", "--target", "__import__('os')", "--epochs", "1"], "not an allowed function"),
         (["train", "--n-train", "0", "--epochs", "1"], "number of points"),
         (["train", "--data", "missing.csv", "--epochs", "1"], "no data file"),
-        (["gradcheck", "--sizes", "3", "0", "1"], "width must be"),
+        (["gradcheck", "--sizes", "3", "0", "1"], "'0' is not a layer width"),
+        (["gradcheck", "--sizes", "3,x,1"], "'x' is not a layer width"),
         (["predict", "missing.npz", "--x", "1"], "no model file"),
         (["diagnose", "missing.npz", "--target", "runge"], "no model file"),
     ],

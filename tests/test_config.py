@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 
 import numpy as np
 import pytest
 
-from mlplab.config import TrainConfig
+from mlplab.config import TrainConfig, add_options
 from mlplab.config_check import check_config
 from mlplab.errors import MlplabError
 
@@ -75,3 +76,13 @@ def test_a_run_on_data_writes_the_target_fields_as_null_and_reads_them_back():
     assert BASE.to_dict()["target"] == "runge"
     with pytest.raises(MlplabError, match="--n-train"):
         check_config(TrainConfig.from_dict({**BASE.to_dict(), "n_train": None}))
+
+
+@pytest.mark.parametrize(
+    ("words", "hidden"),
+    [(["32", "32"], [32, 32]), (["32,32"], [32, 32]), (["8,4", "2"], [8, 4, 2]), ([], [])],
+)
+def test_hidden_widths_take_spaces_or_commas(words, hidden):
+    parser = argparse.ArgumentParser()
+    add_options(parser)
+    assert TrainConfig.from_args(parser.parse_args(["--hidden", *words])).hidden == hidden

@@ -90,7 +90,7 @@ def test_two_dimensional_classes_get_regions_and_accuracy(tmp_path, saved):
     assert result.metrics["train_accuracy"] == accuracy
     (ax,) = saved["regions.png"].axes
     assert legend(ax) == ["class 0 (5 points)", "class 1 (5 points)"]
-    assert f"{round(accuracy * 10)}/10 points" in ax.get_title()
+    assert ax.get_title().endswith(f"{round(accuracy * 10)}/10 points in their class's region")
     assert ax.get_xlim() == (0.0, 1.0) and "fit.png" not in saved
 
 

@@ -112,6 +112,19 @@ def test_an_earlier_run_moved_aside_by_a_killed_writer_is_put_back(earlier):
     assert [p.name for p in earlier.parent.iterdir()] == ["run"]
 
 
+def test_a_writer_may_name_the_file_that_marks_its_earlier_runs(tmp_path):
+    out = tmp_path / "exercise"
+    out.mkdir()
+    (out / "network.json").write_text("{}")
+    assert runfolder.holds_run(out, mark="network.json") and not runfolder.holds_run(out)
+    with pytest.raises(RunFolderError, match=r"no earlier run \(config.json is missing\)"):
+        with staged(out):
+            pass
+    with staged(out, mark="network.json") as stage:
+        (stage.path / "network.json").write_text("[]")
+    assert snapshot(out) == {"network.json": b"[]"}
+
+
 def test_a_folder_of_other_files_is_never_replaced(tmp_path, monkeypatch):
     mine = tmp_path / "mine"
     mine.mkdir()

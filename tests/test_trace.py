@@ -186,6 +186,21 @@ def test_text_table_shows_a_wide_network_in_part_and_keeps_the_formulas():
     assert "⋱" in "\n".join(table) and "shown in part" not in mazur_trace().to_text()
 
 
+@pytest.mark.parametrize("n_points", [1, 4])
+def test_a_matrix_shown_in_part_has_as_many_rows_above_the_dots_as_below(n_points):
+    """Every 64-row value of a 1-64-64-1 trace (W^[2], z^[2], a^[2], D^[2], ...) shows its first
+    and last TEXT_EDGE_ROWS rows, whatever its kind."""
+    from mlplab.trace import TEXT_EDGE_ROWS, _text_matrix
+
+    t = MLP([1, 64, 64, 1], "tanh", seed=0).trace(np.linspace(-1, 1, n_points), np.ones(n_points))
+    shown = [e for e in t.entries if e.columns().shape[0] == 64]
+    assert {"W^[2]", "z^[2]", "a^[2]", "D^[2]", "δ^[2]", "Δ^[2]"} <= {e.symbol for e in shown}
+    for entry in shown:
+        lines = _text_matrix(entry, 6).splitlines()[:-1]  # without "(…, shown in part)"
+        dots = next(i for i, line in enumerate(lines) if "⋮" in line)
+        assert (dots, len(lines) - dots - 1) == (TEXT_EDGE_ROWS, TEXT_EDGE_ROWS), entry.symbol
+
+
 @pytest.mark.parametrize("sizes", [[1, 5, 1], [2, 3, 2], [1, 100, 1], [1, 64, 64, 1]])
 @pytest.mark.parametrize(("digits", "width"), [(6, 100), (10, 100), (17, 120)])
 def test_text_table_never_cuts_a_value_or_a_column(sizes, digits, width):
@@ -302,6 +317,15 @@ def test_the_step_shows_its_update_where_the_new_weights_print_as_the_old():
     assert note in " ".join(text.split()) and note in t.to_markdown()
     assert "below the" not in t.to_text(digits=17)  # every digit shown: the change is visible
     assert "below the" not in mazur_trace().to_text()  # η = 0.5 changes the printed digits
+
+
+def test_every_note_is_a_sentence_with_its_full_stop():
+    t = MLP([2, 3, 2], seed=0).trace([0.1, 0.2], [0.0, 1.0], lr=1e-12)
+    notes = t.shown_notes(6)
+    assert len(notes) == 2  # no input gradient for n_L = 2; a step below the digits shown
+    assert all(note.endswith(".") for note in notes)
+    quoted = [line for line in t.to_markdown().splitlines() if line.startswith("> Note: ")]
+    assert quoted == [f"> Note: {note}" for note in notes]
 
 
 class _Cells(HTMLParser):

@@ -1,14 +1,15 @@
-"""mlplab.values: the shared checks of the numbers and seeds users hand to mlplab."""
+"""mlplab.values: the shared checks of the numbers, seeds and layer widths users hand to mlplab."""
 
 from __future__ import annotations
 
+import argparse
 import warnings
 
 import numpy as np
 import pytest
 
 from mlplab.errors import MlplabError
-from mlplab.values import as_array, as_real, check_seed
+from mlplab.values import WidthsAction, as_array, as_real, check_seed, widths
 
 F64, F32 = np.dtype(np.float64), np.dtype(np.float32)
 
@@ -54,3 +55,35 @@ def test_check_seed_returns_plain_ints():
     assert check_seed(None) is None
     got = check_seed(np.int64(7))
     assert got == 7 and type(got) is int
+
+
+@pytest.mark.parametrize(
+    "words", [["2", "2", "3", "2"], ["2,2,3,2"], ["2,2", "3", "2"], ["2, 2", " 3 ,2"]]
+)
+def test_widths_are_separated_by_spaces_or_commas(words):
+    assert widths(words) == [2, 2, 3, 2]
+
+
+@pytest.mark.parametrize(
+    ("words", "message"),
+    [
+        (["1,,3"], "'1,,3' has an empty entry"),
+        (["2,3,"], "'2,3,' has an empty entry"),
+        (["2", "0"], "'0' is not a layer width"),
+        (["x"], "'x' is not a layer width"),
+        (["1.5"], "'1.5' is not a layer width"),
+        (["2,-1"], "'-1' is not a layer width"),
+    ],
+)
+def test_a_bad_width_is_named_with_the_fix(words, message):
+    with pytest.raises(MlplabError, match=f"^{message}; give whole numbers >= 1 separated by"):
+        widths(words)
+
+
+def test_a_widths_option_reads_both_forms_and_names_a_bad_entry(capsys):
+    parser = argparse.ArgumentParser(prog="p")
+    parser.add_argument("--sizes", nargs="+", action=WidthsAction)
+    assert parser.parse_args(["--sizes", "2,3", "1"]).sizes == [2, 3, 1]
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--sizes", "2,,1"])
+    assert "p: error: argument --sizes: '2,,1' has an empty entry" in capsys.readouterr().err

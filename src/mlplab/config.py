@@ -21,6 +21,7 @@ from pathlib import Path
 from mlplab.losses import NAMES as LOSS_NAMES
 from mlplab.network import MLP
 from mlplab.optim import Optimizer, get_optimizer
+from mlplab.values import WidthsAction
 
 #: The defaults a built-in data set brings (the paper's network and training for ``higham``:
 #: 2-2-3-2 sigmoid, N(0, 0.5²) parameters, half_sse, single-point SGD with replacement,
@@ -90,7 +91,13 @@ class TrainConfig:
         "validation share of --data (default: 0.2, none for 20 points or fewer; 0: none)",
         "data",
     )
-    hidden: list[int] = _option([64, 64], "hidden layer widths", "network", metavar="WIDTH")  # noqa: RUF009
+    hidden: list[int] = _option(  # noqa: RUF009
+        [64, 64],
+        "hidden layer widths, whole numbers >= 1 separated by spaces or commas: 64 64 or "
+        "64,64 (--hidden alone: no hidden layer)",
+        "network",
+        metavar="WIDTH",
+    )
     activation: str = _option(
         "tanh",
         "sigmoid, tanh, relu, leaky_relu[:alpha], elu[:alpha], softplus, gelu, sin, identity",
@@ -250,8 +257,8 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         if origin is tuple:
             kwargs.update(nargs=len(args), type=args[0])
             default = list(default)
-        elif origin is list:
-            kwargs.update(nargs="*", type=args[0])
+        elif origin is list:  # layer widths: 64 64 or 64,64
+            kwargs.update(nargs="*", action=WidthsAction)
         elif origin in (typing.Union, types.UnionType):
             inner = [a for a in args if a is not type(None)]
             if inner[0] is not str:

@@ -64,7 +64,6 @@ class Exercise:
         """
         t, L = self.trace, self.net.L
         sizes = "-".join(map(str, self.net.sizes))
-        hidden = ", ".join(sorted(set(t.activations[:-1]))) or "none"
         given = [
             f"$$ {t.latex(f'{name}^[{k}]', formula=False)} $$\n"
             for k in range(2, L + 1)
@@ -83,8 +82,7 @@ class Exercise:
         lines = [
             f"# Backpropagation by hand (exercise {self.seed})",
             "",
-            f"A network with layer widths {sizes} (L = {L}) has σ = {hidden} in its hidden "
-            f"layers and σ = {t.activations[-1]} in its output layer; "
+            f"A network with layer widths {sizes} (L = {L}) has {self._sigmas()}; "
             r"$z^{[l]} = W^{[l]} a^{[l-1]} + b^{[l]}$, $a^{[l]} = \sigma(z^{[l]})$. "
             "Its weights and biases are",
             "",
@@ -100,6 +98,20 @@ class Exercise:
             f"`{self.command(weights_file)}`.",
         ]
         return "\n".join(lines) + "\n"
+
+    def _sigmas(self) -> str:
+        """Its σ in words: ``"σ = sigmoid in every layer"``, or the hidden layers' and the
+        output layer's."""
+        *hidden, output = self.trace.activations
+        if not hidden:
+            return f"no hidden layer and σ = {output} in its output layer"
+        if set(hidden) == {output}:
+            return f"σ = {output} in every layer"
+        layers = "layers" if len(hidden) > 1 else "layer"
+        return (
+            f"σ = {', '.join(sorted(set(hidden)))} in its hidden {layers} and σ = {output} in its "
+            "output layer"
+        )
 
     def _point_tex(self) -> str:
         x = self.trace.latex("a^[1]", formula=False).replace("a^{[1]}", "x", 1)

@@ -79,8 +79,8 @@ def write_figures(
         accuracy = plots.plot_regions(ax, lambda P: net(P).argmax(axis=1), x, labels, net.sizes[-1])
         ax.set_title(
             f"{name}: {arch} {cfg.activation} network\n"
-            f"regions of argmax $a^{{[L]}}$; {round(accuracy * len(x))}/{len(x)} points inside "
-            "their class's"
+            f"regions of argmax $a^{{[L]}}$; {round(accuracy * len(x))}/{len(x)} points in "
+            "their class's region"
         )
         plots.save_figure(fig, out / "regions.png")
     fig, (ax,) = plots.new_figure()

@@ -20,9 +20,10 @@ through :func:`staged`::
   killed process leaves its staging folder; the next writer of the same folder removes it (the
   lock file names it).
 
-Only an empty folder or an earlier run (a folder holding ``config.json`` and only files of the
-kinds a run writes, or runs of its own) is replaced; a folder holding anything else is refused,
-so that a mistyped ``--out`` never deletes a user's files.
+Only an empty folder or an earlier run (a folder holding ``config.json`` — or the ``mark`` its
+writer names, such as an exercise's ``network.json`` — and only files of the kinds a run writes,
+or runs of its own) is replaced; a folder holding anything else is refused, so that a mistyped
+``--out`` never deletes a user's files.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ from pathlib import Path
 PARTIAL_PREFIX = ".partial-"
 LOCK_PREFIX = ".lock-"
 OLD_SUFFIX = "-old"
-#: The file whose presence marks a folder as a run that may be replaced.
+#: The file whose presence marks a folder as a run that may be replaced (unless the writer
+#: names another: the ``mark`` of :func:`staged`).
 RUN_MARK = "config.json"
 
 try:
@@ -63,11 +65,11 @@ RUN_SUFFIXES = frozenset({".json", ".npz", ".csv", ".md", ".png", ".txt"})
 BROWSER_FILES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 
 
-def holds_run(folder: str | Path) -> bool:
-    """True when ``folder`` holds an earlier run: a ``config.json``, and nothing a run does
-    not write (see :func:`foreign_entry`)."""
+def holds_run(folder: str | Path, mark: str = RUN_MARK) -> bool:
+    """True when ``folder`` holds an earlier run: its ``mark`` file (``config.json``), and
+    nothing a run does not write (see :func:`foreign_entry`)."""
     folder = Path(folder)
-    return (folder / RUN_MARK).is_file() and foreign_entry(folder) is None
+    return (folder / mark).is_file() and foreign_entry(folder) is None
 
 
 def foreign_entry(folder: Path, depth: int = 3) -> Path | None:
@@ -85,8 +87,10 @@ def foreign_entry(folder: Path, depth: int = 3) -> Path | None:
     return None
 
 
-def check_target(folder: str | Path) -> Path:
+def check_target(folder: str | Path, mark: str = RUN_MARK) -> Path:
     """The absolute path of ``folder``, after checking that a run may be written there.
+
+    ``mark`` is the file that marks an earlier run (see :func:`holds_run`).
 
     Raises
     ------
@@ -109,9 +113,9 @@ def check_target(folder: str | Path) -> Path:
             f"whole; choose a new folder for --out"
         )
     if final.is_dir() and any(final.iterdir()):
-        if not (final / RUN_MARK).is_file():
+        if not (final / mark).is_file():
             raise RunFolderError(
-                f"{folder} holds files but no earlier run ({RUN_MARK} is missing), and a run "
+                f"{folder} holds files but no earlier run ({mark} is missing), and a run "
                 f"replaces its folder whole; choose an empty or new folder for --out"
             )
         foreign = foreign_entry(final)
@@ -142,6 +146,7 @@ def staged(
     tag: str = "",
     wait: bool = False,
     keep: Callable[[], bool] | None = None,
+    mark: str = RUN_MARK,
 ) -> Iterator[Stage]:
     """Lock ``folder``, yield a :class:`Stage` beside it, publish the stage whole on success.
 
@@ -156,6 +161,8 @@ def staged(
     keep : callable, optional
         Asked at publish time: when it returns True, ``folder`` is kept and the stage dropped
         (a complete run that another attempt wrote first).
+    mark : str
+        The file that marks an earlier run, which may be replaced (see :func:`holds_run`).
 
     Raises
     ------
@@ -164,11 +171,11 @@ def staged(
     RunFolderError
         See :func:`check_target`.
     """
-    final = check_target(folder)
+    final = check_target(folder, mark)
     final.parent.mkdir(parents=True, exist_ok=True)
     name = f"{PARTIAL_PREFIX}{final.name}-{tag or f'pid{os.getpid()}'}-{uuid.uuid4().hex[:8]}"
     with lock(final, wait=wait, record=name):
-        check_target(final)  # another writer may have changed it while we waited
+        check_target(final, mark)  # another writer may have changed it while we waited
         stage = Stage(final.with_name(name))
         try:
             stage.path.mkdir()

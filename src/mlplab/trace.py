@@ -194,7 +194,8 @@ class Trace:
     cost : float
         C at the points before the step.
     notes : list of str
-        What the trace leaves out and why (e.g. Δ^[l] for n_L > 1).
+        What the trace leaves out and why (e.g. Δ^[l] for n_L > 1), each a sentence with its
+        full stop.
     """
 
     def __init__(
@@ -328,7 +329,7 @@ class Trace:
             f"the step changes {_listing(hidden)} by at most {largest:.1e}, below the {digits} "
             f"significant digits shown, so the new value{'s' if len(hidden) > 1 else ''} print"
             f"{'' if len(hidden) > 1 else 's'} as the old: the rows η ∂C/∂W^[l] and η ∂C/∂b^[l] "
-            "show the change",
+            "show the change.",
         ]
 
     def _repr_markdown_(self) -> str:
@@ -626,7 +627,7 @@ def trace(
     else:
         notes.append(
             f"the input-gradient recursion Δ^[l] needs a scalar output (n_L = 1); this network "
-            f"has n_L = {net.sizes[-1]} (net.input_jacobian(x) gives the Jacobian)"
+            f"has n_L = {net.sizes[-1]} (net.input_jacobian(x) gives the Jacobian)."
         )
 
     params = net.params.copy()

@@ -2,13 +2,17 @@
 
 Every array of numbers a user gives (inputs, targets, coefficients) goes through
 :func:`as_real`, so that complex, text or object values are refused by name rather than
-truncated with a warning or parsed; every seed goes through :func:`check_seed`. This module
-imports nothing of mlplab but its errors, so that any module can use it.
+truncated with a warning or parsed; every seed goes through :func:`check_seed`; every list of
+layer widths typed on the command line goes through :func:`widths` (the options take it with
+:class:`WidthsAction`). This module imports nothing of mlplab but its errors, so that any
+module can use it.
 """
 
 from __future__ import annotations
 
+import argparse
 import numbers
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -96,3 +100,55 @@ def check_seed(seed: int | None, name: str = "seed") -> int | None:
         ``numpy.random.default_rng`` would refuse in its own words, or truncate.
     """
     return check_whole(seed, name, 0, optional=True)
+
+
+#: How layer widths are written on the command line, for help texts and messages.
+WIDTHS_FORMAT = "whole numbers >= 1 separated by spaces or commas: 2 3 1 or 2,3,1"
+
+
+def widths(words: Sequence[str]) -> list[int]:
+    """Layer widths as the command line takes them, as ints.
+
+    Parameters
+    ----------
+    words : sequence of str
+        The words given to the option: ``["2", "3", "1"]``, ``["2,3,1"]`` or a mix
+        (``["2,3", "1"]``) all give ``[2, 3, 1]``.
+
+    Raises
+    ------
+    MlplabError
+        Naming the entry that is not a whole number >= 1 (``0``, ``x``, ``1.5``), or the word
+        with an empty entry (``1,,3``, ``2,``).
+    """
+    out = []
+    for word in words:
+        for entry in word.split(","):
+            text = entry.strip()
+            if not text:
+                raise MlplabError(f"{word!r} has an empty entry; give {WIDTHS_FORMAT}")
+            try:
+                width = int(text)
+            except ValueError:
+                width = 0
+            if width < 1:
+                raise MlplabError(f"{text!r} is not a layer width; give {WIDTHS_FORMAT}")
+            out.append(width)
+    return out
+
+
+class WidthsAction(argparse.Action):
+    """An option of layer widths (``--sizes 2 3 1``, ``--sizes 2,3,1``) read by :func:`widths`;
+    a bad entry ends the parse with argparse's error for the option, which names it."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        try:
+            setattr(namespace, self.dest, widths(values))
+        except MlplabError as exc:
+            raise argparse.ArgumentError(self, str(exc)) from None

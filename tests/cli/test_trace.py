@@ -73,6 +73,14 @@ def test_an_inline_network_with_a_weights_file(mazur_model, capsys, tmp_path, su
     assert inline == trace_json(capsys, mazur_model, *MAZUR_STEP)
 
 
+def test_sizes_take_spaces_or_commas(capsys):
+    step = ["--x", "0.5", "-1", "--y", "1", "0", "--seed", "3"]
+    spaced = trace_json(capsys, "--sizes", "2", "2", "3", "2", *step)
+    assert trace_json(capsys, "--sizes", "2,2,3,2", *step) == spaced
+    assert trace_json(capsys, "--sizes", "2,2", "3", "2", *step) == spaced
+    assert spaced["sizes"] == [2, 2, 3, 2]
+
+
 def test_a_few_points_and_class_labels(capsys):
     d = trace_json(
         capsys,
@@ -97,7 +105,10 @@ def test_a_few_points_and_class_labels(capsys):
     )
     net = MLP([1, 3, 2], activation="tanh", output_activation="identity", seed=4)
     expected = net.trace(np.array([0.5, -1.0]), np.array([1, 0]), "cross_entropy", 0.05).to_dict()
-    assert d["notes"][-1].startswith("W^[l] are drawn with --seed 4 (Xavier normal) and b^[l] = 0")
+    assert d["notes"][-1] == (
+        "W^[l] are drawn with --seed 4 (Xavier normal) and b^[l] = 0; give --weights or a model "
+        "file for other weights."
+    )
     assert {**d, "notes": d["notes"][:-1]} == expected
 
 
@@ -149,6 +160,42 @@ def test_an_exercise_sheet_command_works_from_where_it_was_made(tmp_path, capsys
     assert main(command) == 0  # as printed, from the folder the exercise was made in
     solution = (tmp_path / "exercise-5" / "solution.md").read_text()
     assert solution.endswith(capsys.readouterr().out)
+
+
+def _folder(path) -> dict[str, str]:
+    return {p.name: p.read_text() for p in sorted(path.iterdir())}
+
+
+def test_an_exercise_replaces_an_earlier_one_whole_and_says_so(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    exercise = ["trace", "--random", "--sizes", "2", "3", "1", "--seed", "5"]
+    assert main(exercise) == 0
+    assert "earlier" not in capsys.readouterr().err
+    before = _folder(tmp_path / "exercise-5")
+    assert main([*exercise, "--activation", "relu", "--loss", "mse"]) == 0
+    assert capsys.readouterr().err.startswith(
+        "exercise-5 holds an earlier exercise: it is replaced when this one finishes"
+    )
+    after = _folder(tmp_path / "exercise-5")
+    assert set(after) == set(before) and after["exercise.md"] != before["exercise.md"]
+
+    def fail(self, digits):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("mlplab.exercise.Exercise.solution", fail)
+    assert main(exercise) == 2  # failed after network.json and exercise.md were written
+    assert "No space left on device" in capsys.readouterr().err
+    assert _folder(tmp_path / "exercise-5") == after  # the earlier exercise, untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exercise-5"]
+
+
+def test_an_exercise_never_replaces_a_folder_of_other_files(tmp_path, capsys):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.md").write_text("mine")
+    assert main(["trace", "--random", "--sizes", "2", "3", "1", "--out", str(mine)]) == 2
+    assert "holds files but no earlier run (network.json is missing)" in capsys.readouterr().err
+    assert _folder(mine) == {"notes.md": "mine"}
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ import mlplab
 from mlplab.cli import build_parser, main
 from mlplab.config import TrainConfig, option_name
 from mlplab.runfolder import lock
+from mlplab.values import WidthsAction
 
 SOURCE = str(Path(mlplab.__file__).resolve().parents[1])
 #: A run of a few seconds at most: the earlier run of every rerun test.
@@ -51,7 +52,9 @@ def test_every_config_field_is_an_option_with_its_type_default_and_help():
         kind = hints[f.name]
         if kind in (int, float):
             assert action.type is kind
-        elif typing.get_origin(kind) in (list, tuple):
+        elif typing.get_origin(kind) is list:  # layer widths: 64 64 or 64,64
+            assert isinstance(action, WidthsAction) and action.nargs == "*"
+        elif typing.get_origin(kind) is tuple:
             assert action.type is typing.get_args(kind)[0] and action.nargs is not None
 
 
@@ -212,7 +215,7 @@ def test_a_second_train_into_the_same_folder_is_refused(earlier, start_training,
 def test_a_rerun_says_that_it_replaces_the_earlier_run(earlier, capsys):
     out, before = earlier
     assert main(["train", *QUICK, "--seed", "1", "--out", str(out)]) == 0
-    assert "holds an earlier run: it is replaced when this run finishes" in capsys.readouterr().err
+    assert "holds an earlier run: it is replaced when this one finishes" in capsys.readouterr().err
     assert set(snapshot(out)) == FILES and snapshot(out) != before
     assert main(["train", *QUICK, "--out", str(out.with_name("fresh"))]) == 0
     assert "earlier run" not in capsys.readouterr().err

@@ -1,5 +1,8 @@
+import numpy as np
+import pytest
+
 from mlplab.cli import main
-from mlplab.experiments.cos4 import Setup, epoch_label
+from mlplab.experiments.cos4 import Setup, epoch_label, sparse_text
 from tests.experiments.conftest import assert_one_line_error, assert_report_files, run_with_settings
 
 
@@ -52,3 +55,20 @@ def test_an_epoch_is_one_pass_in_the_figures_and_in_show(capsys):
     assert main(["experiment", "show", "cos4"]) == 0
     shown = capsys.readouterr().out
     assert "passes over the N points" in shown and "⌊" not in shown
+
+
+@pytest.mark.parametrize(
+    ("where", "said"),
+    [
+        ([-1.12, -1.19], None),  # inside |x| < 1.5: the sparse data explain nothing
+        ([0.25], None),
+        ([1.91], "; it lies beyond |x| = 1.5, where the data are sparse: only 3 of the 6"),
+        ([-2.0, 1.91], "; all lie beyond |x| = 1.5"),
+        ([-2.0, 0.25, 1.91], "; those of seeds 0 and 2 lie beyond |x| = 1.5"),
+        ([-2.0, 0.25], "; that of seed 0 lies beyond |x| = 1.5"),
+    ],
+)
+def test_sparse_data_are_named_only_where_the_largest_error_lies(where, said):
+    x = np.array([-2.0, -1.6, 0.0, 0.3, 1.0, 1.7])
+    text = sparse_text(np.array(where), x)
+    assert text.startswith(said) if said else text == ""

@@ -76,6 +76,7 @@ def test_higham_settings_reach_the_report(tmp_path):
         "η = 0.5, 1,100 steps (1,100 for 11 points",
         "With (0.8, 0.2) added",
         "‖y − a^[3]‖²",
+        "| seeds | 1 (seed 1) |",  # how many, and which: a quick run starts at seed 1
     ):
         assert text in run.report
     assert "(0.3, 0.7)" not in run.report and "0.05" not in run.report

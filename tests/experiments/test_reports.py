@@ -290,7 +290,15 @@ def _properties(report: str, metrics: dict) -> list[str]:
 
 def _cos4(report: str, metrics: dict) -> list[str]:
     ratio = metrics["parameters"] / metrics["n_train"]
-    return said(report, f"(p/N = {ratio:.1f})", True, "p and N")
+    share = 100 * metrics["final_val_mse_median"] / metrics["val_target_variance"]
+    sparse = any(abs(x) > 1.5 for x in metrics["x_of_max_error"])
+    return [
+        *said(report, f"(p/N = {ratio:.1f})", True, "p and N"),
+        *said(report, f"{share:.2g}% of the variance of f", True, "validation MSE / variance"),
+        *said(
+            report, "where the data are sparse", sparse, f"maxima at {metrics['x_of_max_error']}"
+        ),
+    ]
 
 
 #: Each study's own kinds of statement: a function (report, metrics) -> contradictions.

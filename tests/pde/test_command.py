@@ -27,6 +27,10 @@ def test_quick_run_writes_its_folder(name, tmp_path):
     assert files == expect
     report = (out / "report.md").read_text()
     assert f"{metrics['rel_l2_error']:.3e}" in report
+    assert "| largest absolute error on the grid |" in report
+    for png in sorted(f for f in files if f.endswith(".png")):  # captioned as the studies are
+        caption = report.split(f"]({png})\n\n*")[1].split("*\n")[0]
+        assert f"![{caption}]({png})" in report and caption.endswith("."), png
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".partial")]
     # a second run replaces the first whole
     assert main(["pde", "run", name, "--quick", "--out", str(out)]) == 0
@@ -36,3 +40,19 @@ def test_quick_run_writes_its_folder(name, tmp_path):
 def test_unknown_problem_lists_the_valid_ones(capsys):
     assert main(["pde", "run", "heat", "--quick"]) == 2
     assert "poisson1d" in capsys.readouterr().err
+
+
+def test_quiet_prints_only_the_result_line_unbroken(tmp_path, capsys):
+    out = tmp_path / ("a-folder-name-long-enough-to-pass-eighty-columns-" * 2) / "poisson1d"
+    assert main(["pde", "run", "poisson1d", "--quick", "--out", str(out), "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert captured.out.count("\n") == 1 and captured.out.endswith(f"wrote {out}/report.md\n")
+    assert main(["pde", "run", "poisson1d", "--quick", "--out", str(out)]) == 0
+    assert "poisson1d" in capsys.readouterr().err  # the progress bar, without --quiet
+
+
+def test_run_has_a_description(capsys):
+    with pytest.raises(SystemExit):
+        main(["pde", "run", "--help"])
+    assert "Solve a built-in problem" in capsys.readouterr().out

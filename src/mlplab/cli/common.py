@@ -1,5 +1,6 @@
 """What every command of the ``mlplab`` command line shares: the error for bad input, the
-consoles, and the check that an output folder can be written.
+consoles, ``--quiet``, the notice that a run folder is replaced, and the check that an output
+folder can be written.
 
 Command modules import from here, never from :mod:`mlplab.cli` itself.
 """
@@ -23,6 +24,23 @@ class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         if "(default:" in (action.help or ""):
             return action.help
         return super()._get_help_string(action)
+
+
+def say_replacing(out: Path, what: str = "run") -> None:
+    """Say on stderr that the folder ``out`` holds an earlier ``what`` (a run, an exercise) that
+    the one being written replaces whole (see :mod:`mlplab.runfolder`)."""
+    err_console.print(
+        f"{out} holds an earlier {what}: it is replaced when this one finishes "
+        f"(an interrupted or failed one keeps it)",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def add_quiet(parser: argparse.ArgumentParser) -> None:
+    """Add ``--quiet`` to a command that shows its progress: with it, the command prints only
+    its results (the caller passes ``progress=not args.quiet``)."""
+    parser.add_argument("--quiet", action="store_true", help="no progress bar: only the results")
 
 
 class UsageError(Exception):

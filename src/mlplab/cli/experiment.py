@@ -9,7 +9,7 @@ import argparse
 from rich.markup import escape
 from rich.table import Table
 
-from mlplab.cli.common import UsageError, console, err_console, writable_dir
+from mlplab.cli.common import UsageError, add_quiet, console, err_console, writable_dir
 from mlplab.experiments import STUDIES, get_study
 
 
@@ -35,7 +35,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--quick", action="store_true", help="the small version (seconds), as CI runs")
     r.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the study's)")
     r.add_argument("--out", default=None, help="output folder (default runs/experiments/NAME)")
-    r.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_quiet(r)
     r.add_argument(
         "--workers",
         type=int,

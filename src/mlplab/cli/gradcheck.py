@@ -11,6 +11,7 @@ from rich.table import Table
 
 from mlplab.cli.common import DefaultsHelpFormatter, UsageError, console
 from mlplab.losses import NAMES as LOSS_NAMES
+from mlplab.values import WIDTHS_FORMAT, WidthsAction
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -26,10 +27,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--sizes",
         nargs="+",
-        type=int,
+        action=WidthsAction,
         default=[3, 5, 4, 1],
         metavar="N",
-        help="layer widths n_1 ... n_L",
+        help=f"layer widths n_1 ... n_L, {WIDTHS_FORMAT}",
     )
     p.add_argument(
         "--activation",
@@ -79,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
         y = rng.standard_normal((args.points, net.sizes[-1]))
     result = check_gradients(net, X, y, args.loss, h=args.h, tol=args.tol)
     arch = "-".join(map(str, net.sizes))
-    table = Table(title=f"gradcheck {arch} {args.activation}, loss {loss.name}, h = {args.h:g}")
+    title = f"gradcheck {arch} {args.activation}, loss {loss.name}"
+    table = Table(title=title, min_width=len(title))  # as wide as its title: never wrapped
     table.add_column("array")
     table.add_column("relative error", justify="right")
     table.add_column("ok", justify="center")
@@ -87,5 +89,10 @@ def run(args: argparse.Namespace) -> int:
         table.add_row(name, f"{err:.2e}", "yes" if err <= args.tol else "[red]NO[/red]")
     console.print(table)
     verdict = "passed" if result.passed else "FAILED"
-    console.print(f"max relative error {result.max_error:.2e} (tolerance {args.tol:g}): {verdict}")
+    console.print(
+        f"max relative error {result.max_error:.2e} (step h = {args.h:g}, tolerance "
+        f"{args.tol:g}): {verdict}",
+        highlight=False,
+        soft_wrap=True,
+    )
     return 0 if result.passed else 1

@@ -15,7 +15,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "predict",
         help="evaluate a saved model",
         description="Print the network output for inputs given with --x (numbers, row by row) "
-        "or --input (a CSV or NPZ file of x values), as CSV.",
+        "or --input (a CSV or NPZ file of x values), as CSV: every number in the shortest form "
+        "that reads back as the same float64.",
     )
     p.add_argument("model", help="a model.npz written by mlplab")
     src = p.add_mutually_exclusive_group(required=True)
@@ -52,5 +53,5 @@ def run(args: argparse.Namespace) -> int:
         cols += [f"dy{i + 1}/dx{j + 1}" for i in range(Y.shape[1]) for j in range(n_in)]
     print(",".join(cols))
     for row in np.hstack(blocks):
-        print(",".join(f"{v:.17g}" for v in row))
+        print(",".join(repr(float(v)) for v in row))  # shortest text that round-trips
     return 0

@@ -8,7 +8,7 @@ import os
 
 from rich.markup import escape
 
-from mlplab.cli.common import UsageError, console, err_console, writable_dir
+from mlplab.cli.common import UsageError, add_quiet, console, err_console, writable_dir
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -44,7 +44,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="S",
         help="seconds to wait for the scheduler and its first worker (default: 10)",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet(p)
     p.add_argument(
         "--yes", action="store_true", help="run a sweep of more than 10,000 runs without asking"
     )

@@ -10,13 +10,16 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 
+from mlplab.cli.common import say_replacing, writable_parent
 from mlplab.losses import NAMES as LOSS_NAMES
+from mlplab.values import WIDTHS_FORMAT, WidthsAction
 
 FORMATS = ("text", "md", "html", "json")
+#: The file of an exercise's network; it marks a folder as an exercise that may be replaced.
+NETWORK_FILE = "network.json"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -33,7 +36,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("model", nargs="?", default=None, help="a model.npz written by mlplab")
     g = p.add_argument_group("a network given inline")
-    g.add_argument("--sizes", nargs="+", type=int, metavar="N", help="layer widths n_1 ... n_L")
+    g.add_argument(
+        "--sizes",
+        nargs="+",
+        action=WidthsAction,
+        metavar="N",
+        help=f"layer widths n_1 ... n_L, {WIDTHS_FORMAT}",
+    )
     g.add_argument(
         "--activation", default="sigmoid", help="σ of the hidden layers (default: sigmoid)"
     )
@@ -76,7 +85,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--out",
         default=None,
         help="write to this file instead of printing (with --random: the exercise folder, "
-        "default exercise-SEED)",
+        "default exercise-SEED, written whole; an earlier exercise there is replaced)",
     )
     g.add_argument(
         "--random",
@@ -149,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
     if args.model is None and args.weights is None:  # the table says "given": say by whom
         trace.notes.append(
             f"W^[l] are drawn with --seed {args.seed} (Xavier normal) and b^[l] = 0; give "
-            f"--weights or a model file for others"
+            f"--weights or a model file for other weights."
         )
     text = _render(trace, args.format, args.digits)
     if args.out is None:
@@ -164,6 +173,7 @@ def run(args: argparse.Namespace) -> int:
 def _exercise(args: argparse.Namespace) -> int:
     from mlplab.exercise import make_exercise
     from mlplab.io import write_json, write_text
+    from mlplab.runfolder import holds_run, staged
 
     given = [
         name
@@ -184,10 +194,14 @@ def _exercise(args: argparse.Namespace) -> int:
     exercise = make_exercise(
         args.sizes, args.seed, args.activation, args.output_activation, args.loss, lr
     )
-    out = Path(args.out or f"exercise-{args.seed}")
-    write_json(out / "network.json", exercise.weights())
-    # the sheet's command finds the network from where this command ran
-    write_text(out / "exercise.md", exercise.questions(str(out / "network.json")))
-    write_text(out / "solution.md", exercise.solution(args.digits))
-    print(f"wrote {out / 'exercise.md'}, {out / 'solution.md'} and {out / 'network.json'}")
+    out = writable_parent(args.out or f"exercise-{args.seed}")
+    # written whole, as a run folder is: an earlier exercise there is replaced in one step
+    with staged(out, mark=NETWORK_FILE) as stage:
+        if holds_run(out, mark=NETWORK_FILE):
+            say_replacing(out, "exercise")
+        write_json(stage.path / NETWORK_FILE, exercise.weights())
+        # the sheet's command finds the network from where this command ran
+        write_text(stage.path / "exercise.md", exercise.questions(str(out / NETWORK_FILE)))
+        write_text(stage.path / "solution.md", exercise.solution(args.digits))
+    print(f"wrote {out / 'exercise.md'}, {out / 'solution.md'} and {out / NETWORK_FILE}")
     return 0

@@ -12,8 +12,10 @@ from rich.table import Table
 
 from mlplab.cli.common import (
     DefaultsHelpFormatter,
+    add_quiet,
     console,
     err_console,
+    say_replacing,
     writable_parent,
 )
 
@@ -31,7 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     add_options(p)
     p.add_argument("--out", default="runs/train", help="run folder to write")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet(p)
     p.set_defaults(func=run)
 
 
@@ -42,16 +44,9 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = TrainConfig.from_args(args).with_data_defaults()
     out = writable_parent(args.out)
-
-    def say_replacing() -> None:
-        err_console.print(
-            f"{out} holds an earlier run: it is replaced when this run finishes "
-            f"(an interrupted or failed run keeps it)",
-            highlight=False,
-            soft_wrap=True,
-        )
-
-    result = train_run(cfg, out, progress=not args.quiet, on_replace=say_replacing)
+    result = train_run(
+        cfg, out, progress=not args.quiet, on_replace=lambda: say_replacing(out, "run")
+    )
     table = Table(title=f"mlplab train: {cfg.target if not cfg.data else cfg.data}")
     table.add_column("quantity")
     table.add_column("value", justify="right")

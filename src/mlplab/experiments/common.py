@@ -223,6 +223,11 @@ def listing(items: list) -> str:
     return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
+def seeds_named(seeds: list[int]) -> str:
+    """``"seed 1"``, ``"seeds 0 and 1"``: which seeds, as a sentence names them."""
+    return f"seed{'s' if len(seeds) > 1 else ''} {listing(seeds)}"
+
+
 def signed(values: Iterable[float], decimals: int) -> str:
     """``"−0.13, +1.00"``: numbers with their sign, a minus sign (−) for negative ones."""
     return ", ".join(f"{v:+.{decimals}f}".replace("-", "−") for v in values)

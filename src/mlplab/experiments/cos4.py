@@ -22,11 +22,11 @@ from mlplab.data import get_target, sample
 from mlplab.experiments.common import (
     SeedRun,
     fmt,
-    listing,
     over_seeds,
     plural,
     progress_bar,
     seed_list,
+    seeds_named,
     settings,
     signed,
     stack,
@@ -51,6 +51,8 @@ CONFIG = TrainConfig(
 )
 DATA_SEED = 1234
 GRID = np.linspace(-2.0, 2.0, 801).reshape(-1, 1)
+#: Beyond |x| = SPARSE the N(0, 1) training inputs are sparse (about 13% of them).
+SPARSE = 1.5
 PARAMETERS = (
     Parameter("n", 512, "training points N (and N/5 validation points)", low=2),
     Parameter("width", 64, "width of both hidden layers"),
@@ -156,6 +158,26 @@ def train(setup: Setup, seeds: int, progress: bool) -> tuple[SeedRun, ...]:
         )
 
 
+def sparse_text(where: np.ndarray, x: np.ndarray) -> str:
+    """Where the largest errors (one x per seed) lie where the training inputs ``x`` are
+    sparse (beyond |x| = :data:`SPARSE`), a clause that says so and how few inputs lie there;
+    an empty string where none does."""
+    beyond = [seed for seed, w in zip(seed_list(len(where)), where, strict=True) if abs(w) > SPARSE]
+    if not beyond:
+        return ""
+    if len(where) == 1:
+        which = "it lies"
+    elif len(beyond) == len(where):
+        which = "all lie"
+    else:
+        which = f"{'that' if len(beyond) == 1 else 'those'} of {seeds_named(beyond)} "
+        which += "lies" if len(beyond) == 1 else "lie"
+    return (
+        f"; {which} beyond |x| = {SPARSE:g}, where the data are sparse: only "
+        f"{int(np.sum(np.abs(x) > SPARSE))} of the {len(x)} N(0, 1) training inputs lie there"
+    )
+
+
 def plot_fit_band(ax, runs: list[SeedRun], label: str, color: str) -> None:
     """Median network output over the seeds on :data:`GRID`, with a min–max band."""
     outputs = np.array([run.net(GRID).ravel() for run in runs])
@@ -174,7 +196,8 @@ def run(
     batch: int = 128,
 ) -> StudyResult:
     setup = Setup(n, width, epochs, lr, batch)
-    x, y, x_val, _, _ = setup.data()
+    x, y, x_val, y_val, _ = setup.data()
+    variance = float(np.var(y_val))  # the validation MSE of the best constant, the mean of f
     runs = list(train(setup, seeds, progress))
     tr = setup.training()
     p = runs[0].net.num_parameters
@@ -217,6 +240,7 @@ def run(
         "steps": runs[0].history.steps,
         "final_val_mse": final_val.tolist(),
         "final_val_mse_median": med,
+        "val_target_variance": variance,
         "final_train_mse_median": float(np.median(train_loss[:, -1])),
         "max_abs_error_on_grid": errors.tolist(),
         "x_of_max_error": where.tolist(),
@@ -243,14 +267,15 @@ def run(
     answer = (
         f"The network has p = {p} parameters for N = {len(x)} training points (p/N = "
         f"{p / len(x):.1f}). After {epochs} epochs ({runs[0].history.steps:,} SGD steps) the "
-        f"final validation MSE ({over_seeds(seeds, 'median over')}) is {fmt(med)} (min "
-        f"{fmt(final_val.min())}, max {fmt(final_val.max())}); the training MSE is "
-        f"{fmt(metrics['final_train_mse_median'])}. The largest error on [−2, 2] is "
-        f"{fmt(float(np.median(errors)))} ({over_seeds(seeds, 'median over')}), found at x = "
-        f"{signed(where, 2)}"
-        f"{f' (seeds {listing(seed_list(seeds))})' if seeds > 1 else ''}; "
-        f"{int(np.sum(np.abs(x) > 1.5))} of the {len(x)} N(0, 1) training inputs lie beyond "
-        "|x| = 1.5."
+        f"final validation MSE ({over_seeds(seeds, 'median over')}) is {fmt(med)}"
+        f"{f' (min {fmt(final_val.min())}, max {fmt(final_val.max())})' if seeds > 1 else ''}, "
+        f"{100 * med / variance:.2g}% of the variance of f over the validation inputs "
+        f"({variance:.3g}, the MSE of always predicting the mean of f there); the training MSE "
+        f"is {fmt(metrics['final_train_mse_median'])}. The largest "
+        f"error on [−2, 2] is {fmt(float(np.median(errors)))} "
+        f"({over_seeds(seeds, 'median over')}), found at x = {signed(where, 2)}"
+        f"{f' ({seeds_named(seed_list(seeds))})' if seeds > 1 else ''}"
+        f"{sparse_text(where, x)}."
     )
     return StudyResult(
         title=title(setup.sizes),

@@ -23,6 +23,7 @@ from mlplab.experiments.common import (
     fmt,
     listing,
     progress_bar,
+    seeds_named,
     settings,
     train_seeds,
 )
@@ -144,11 +145,6 @@ def plot_regions(
     )
     # below the square, where it hides no point
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=8, markerscale=0.7)
-
-
-def seeds_named(seeds: list[int]) -> str:
-    """``"seed 1"``, ``"seeds 0 and 1"``."""
-    return f"seed{'s' if len(seeds) > 1 else ''} {listing(seeds)}"
 
 
 def classified_text(n: int, classified: list[int], seeds: list[int]) -> str:
@@ -339,7 +335,7 @@ def run(
                 f"SGD on one random point per step, η = {eta:g}, {n_steps:,} steps "
                 f"({n_steps11:,} for 11 points: whole passes over the N points)",
             ),
-            ("seeds", ", ".join(map(str, seed_ids))),
+            ("seeds", f"{len(seed_ids)} ({seeds_named(seed_ids)})"),  # count, then which
             ("classified", "argmax of the two outputs equals the category"),
         ],
         figures=[

@@ -84,6 +84,12 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join([line(header), "|" + "---|" * len(header), *map(line, rows)])
 
 
+def figure(name: str, caption: str) -> str:
+    """A figure of a report in Markdown: the image ``name`` (with its caption as the alt
+    text) and the caption below it, in italics."""
+    return f"![{caption}]({name})\n\n*{caption}*"
+
+
 #: What a quick report says first: its numbers are not the study's answer.
 QUICK_NOTE = (
     "**Quick run.** This is the small version of the study (fewer steps, seeds and sizes, as CI "
@@ -114,8 +120,7 @@ def render_report(
         markdown_table(["quantity", "value"], [[k, v] for k, v in result.setup]),
         "## Figures",
     ]
-    for name, caption in result.figures:
-        parts.append(f"![{caption}]({name})\n\n*{caption}*")
+    parts += [figure(name, caption) for name, caption in result.figures]
     parts += result.tables
     parts += ["## Answer", result.answer, "## Checks"]
     parts.append(

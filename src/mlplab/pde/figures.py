@@ -70,7 +70,8 @@ def slices(
 
 
 def losses(path: Path, loss: list[float], phases: list[tuple[str, int]]) -> Path:
-    """The loss per step on a log axis, with the solvers' phases marked."""
+    """The loss per step on a log axis, with the solvers' phases marked: a dotted line where
+    each starts and its name at the foot of the plot, below a falling loss curve."""
     fig, (ax,) = new_figure()
     plot_losses(loss, title="Loss per step", ylabel="loss C(θ)", ax=ax)
     ax.set_xlabel("step")
@@ -78,6 +79,16 @@ def losses(path: Path, loss: list[float], phases: list[tuple[str, int]]) -> Path
     for name, steps in phases:
         if steps:
             ax.axvline(start + 0.5, color="grey", lw=0.8, ls=":")
-            ax.text(start + 1, ax.get_ylim()[1], f" {name}", va="top", fontsize=9, color="grey")
+            ax.text(
+                start + 0.5,
+                0.03,  # in axes coordinates: the foot of the plot, whatever the loss range
+                f" {name} ",
+                transform=ax.get_xaxis_transform(),
+                ha="left",
+                va="bottom",
+                fontsize=9,
+                color="dimgrey",
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
+            )
         start += steps
     return save_figure(fig, path)

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mlplab.experiments.report import markdown_table
+from mlplab.experiments.common import progress_bar
+from mlplab.experiments.report import figure, markdown_table
 from mlplab.io import write_json, write_text
 from mlplab.network import MLP
 from mlplab.pde import figures
@@ -29,8 +30,19 @@ def relative_l2(u: np.ndarray, exact: np.ndarray) -> float:
     return float(np.linalg.norm(u - exact) / np.linalg.norm(exact))
 
 
-def run_problem(name: str, out: str | Path, quick: bool = False) -> dict:
+def run_problem(name: str, out: str | Path, quick: bool = False, progress: bool = True) -> dict:
     """Solve the built-in problem ``name`` and write its folder ``out``.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`mlplab.pde.problems.BUILTINS`.
+    out : str or Path
+        The run folder, written whole (an earlier run there is replaced).
+    quick : bool
+        The small setup (seconds), as CI runs it.
+    progress : bool
+        Show a progress bar over the solver's steps, with the loss.
 
     Returns
     -------
@@ -41,17 +53,25 @@ def run_problem(name: str, out: str | Path, quick: bool = False) -> dict:
     builtin = get_builtin(name)
     setup = builtin.quick if quick else builtin.full
     with staged(out) as stage:  # written aside, moved into place whole (mlplab.runfolder)
-        return _solve_into(builtin, setup, stage.path, quick)
+        return _solve_into(builtin, setup, stage.path, quick, progress)
 
 
-def _solve_into(builtin: Builtin, setup: Setup, folder: Path, quick: bool) -> dict:
+def _solve_into(builtin: Builtin, setup: Setup, folder: Path, quick: bool, progress: bool) -> dict:
     problem = builtin.problem
     dim = problem.domain.dim
     net = MLP([dim, *setup.hidden, 1], activation=setup.activation, seed=setup.seed)
     terms = problem.terms(setup.n_interior, setup.n_boundary, setup.sampling, setup.seed)
     phases: list[tuple[str, int]] = []
+    s = setup.schedule
     start = time.perf_counter()
-    history = solve(net, terms, setup.schedule, phases=phases)
+    with progress_bar(builtin.name, s.adam + s.lbfgs + s.lm, progress) as advance:
+        history = solve(
+            net,
+            terms,
+            s,
+            callback=lambda _step, h, _net: advance(info=f"loss {h.train_loss[-1]:.3e}"),
+            phases=phases,
+        )
     seconds = time.perf_counter() - start
 
     X, axes = problem.domain.grid(setup.n_grid)
@@ -84,17 +104,45 @@ def _solve_into(builtin: Builtin, setup: Setup, folder: Path, quick: bool) -> di
         "seed": setup.seed,
     }
     names = problem.domain.names
-    pics = ["solution.png", "loss.png"]
+    pics = []  # (file name, caption), in the report's order
     if dim == 1:
         figures.solution_1d(folder / "solution.png", axes[0], u, exact, builtin.name)
+        pics.append(
+            (
+                "solution.png",
+                f"The network's u and the exact solution against {names[0]} (left), and the "
+                "error u − u_exact (right).",
+            )
+        )
     else:
         shape = tuple(len(a) for a in axes)
         U, E = u.reshape(shape), exact.reshape(shape)
         figures.solution_2d(folder / "solution.png", axes, names, U, E, builtin.name)
+        pics.append(
+            (
+                "solution.png",
+                f"The network's u, the exact solution and the error u − u_exact over "
+                f"({names[0]}, {names[1]}).",
+            )
+        )
         if names[0] == "t":
             figures.slices(folder / "slices.png", axes[0], axes[1], U, E, SLICE_TIMES)
-            pics.insert(1, "slices.png")
+            times = ", ".join(f"{t:g}" for t in SLICE_TIMES)
+            pics.append(
+                (
+                    "slices.png",
+                    f"u against {names[1]} at the grid times nearest t = {times}: the network "
+                    "and the exact solution.",
+                )
+            )
     figures.losses(folder / "loss.png", history.train_loss, phases)
+    pics.append(
+        (
+            "loss.png",
+            "The loss C(θ) per step (log scale); a dotted line marks where each solver starts, "
+            "named at the foot of the plot.",
+        )
+    )
     write_json(folder / "metrics.json", metrics)
     write_json(folder / "config.json", config)
     history.save_csv(folder / "history.csv")
@@ -108,12 +156,12 @@ def _report(builtin, setup, metrics, config, pics, history) -> str:
     phases = ", ".join(f"{n} {k}" for n, k in metrics["phases"].items() if k) or "none"
     rows = [
         ["relative L2 error (dense grid)", f"{metrics['rel_l2_error']:.3e}"],
-        ["largest error, max over the grid", f"{metrics['max_abs_error']:.3e}"],
+        ["largest absolute error on the grid", f"{metrics['max_abs_error']:.3e}"],
         ["final loss C(θ)", f"{metrics['final_loss']:.3e}"],
         ["steps", f"{metrics['steps']} ({phases})"],
         ["time", f"{metrics['seconds']:.1f} s"],
     ]
-    figs = "\n\n".join(f"![{p[:-4]}]({p})" for p in pics)
+    figs = "\n\n".join(figure(name, caption) for name, caption in pics)
     return (
         "\n\n".join(
             [
