@@ -151,6 +151,26 @@ def _solve_into(builtin: Builtin, setup: Setup, folder: Path, quick: bool, progr
     return metrics
 
 
+#: The relative L2 error below which a report says that the network solves the problem.
+SOLVED = 1e-2
+
+
+def _answer(metrics: dict, how_it_ended: str) -> str:
+    """The report's answer: the error against the exact solution, and whether it is below
+    :data:`SOLVED`."""
+    error = metrics["rel_l2_error"]
+    measured = (
+        f"a relative L2 error of {error:.2e} against the exact solution on a grid of "
+        f"{metrics['grid_points']} points, in {metrics['seconds']:.3g} s ({how_it_ended})"
+    )
+    if error < SOLVED:
+        return f"**Answer.** The network solves the problem: {measured}."
+    more = " A quick run takes few steps; the full run (without --quick) takes more." * bool(
+        metrics["quick"]
+    )
+    return f"**Answer.** The network does not solve the problem to {SOLVED:.0%}: {measured}.{more}"
+
+
 def _report(builtin, setup, metrics, config, pics, history) -> str:
     quick = " --quick" if metrics["quick"] else ""
     phases = ", ".join(f"{n} {k}" for n, k in metrics["phases"].items() if k) or "none"
@@ -159,7 +179,7 @@ def _report(builtin, setup, metrics, config, pics, history) -> str:
         ["largest absolute error on the grid", f"{metrics['max_abs_error']:.3e}"],
         ["final loss C(θ)", f"{metrics['final_loss']:.3e}"],
         ["steps", f"{metrics['steps']} ({phases})"],
-        ["time", f"{metrics['seconds']:.1f} s"],
+        ["time", f"{metrics['seconds']:.3g} s"],
     ]
     figs = "\n\n".join(figure(name, caption) for name, caption in pics)
     return (
@@ -175,9 +195,7 @@ def _report(builtin, setup, metrics, config, pics, history) -> str:
                 + ". Derivatives of u with respect to the input by the forward recursion, the loss "
                 + "gradient and the residual Jacobian by reverse mode through it.",
                 markdown_table(["measure", "value"], rows),
-                f"**Answer.** The network solves the problem to a relative L2 error of "
-                f"{metrics['rel_l2_error']:.2e} on a grid of {metrics['grid_points']} points, "
-                f"in {metrics['seconds']:.1f} s ({history.message}).",
+                _answer(metrics, history.message),
                 figs,
                 f"Rerun with:\n\n```\nmlplab pde run {builtin.name}{quick}\n```",
             ]
