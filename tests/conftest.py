@@ -1,8 +1,6 @@
-"""Shared fixtures: random data for gradient checks, and a private kernel cache."""
+"""Shared fixtures and helpers: random data for gradient checks, targets that suit each loss."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -23,16 +21,6 @@ def targets_for(loss: str, n: int, n_out: int, rng: np.random.Generator) -> np.n
 def output_for(loss: str) -> str:
     """The output activation a loss expects (probabilities for BCE)."""
     return "sigmoid" if loss == "bce" else "identity"
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _kernel_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Generated kernels (:mod:`mlplab.engine.unrolled`) go to a folder of the test session's,
-    not to the user's cache; subprocesses (the CLI tests) inherit it."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MLPLAB_CACHE_DIR", str(tmp_path_factory.mktemp("kernel-cache")))
-    yield
-    mp.undo()
 
 
 @pytest.fixture

@@ -385,7 +385,7 @@ def test_bad_targets(name, y, message):
         functions(net, np.ones((4, 2)), y)[name]()
 
 
-@pytest.mark.parametrize("threshold", [-0.1, 1.0, 2.0, float("nan")])
+@pytest.mark.parametrize("threshold", [-0.1, 1.0, 2.0, float("nan"), "a", None, True])
 def test_bad_threshold(threshold):
     net, X = MLP([2, 3, 1], seed=0), np.ones((4, 2))
     for call in (

@@ -187,6 +187,24 @@ def test_onnx_dtype_argument_converts_the_model(X, tmp_path):
     np.testing.assert_allclose(y, net(X), atol=1e-5)
 
 
+def test_onnx_float32_of_parameters_beyond_float32_is_refused(tmp_path):
+    net = mlplab.MLP([1, 3, 1], bias_init=1e300, seed=0)
+    # was an overflow warning in the cast and a file of inf biases
+    with pytest.raises(mlplab.MlplabError, match="beyond the range of float32"):
+        to_onnx(net, tmp_path / "big.onnx", dtype="float32")
+    assert not (tmp_path / "big.onnx").exists()
+
+
+def test_from_torch_refuses_meta_weights_and_prices_the_copy(monkeypatch):
+    meta = torch.nn.Sequential(torch.nn.Linear(100_000, 100_000, device="meta"))
+    with pytest.raises(InteropError, match="meta device and hold no values"):
+        from_torch(meta)  # tried to allocate 40 GB
+    monkeypatch.setenv("MLPLAB_MAX_BYTES", "100")
+    small = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Tanh(), torch.nn.Linear(3, 1))
+    with pytest.raises(mlplab.MlplabError, match="from_torch of a module with 13 parameters"):
+        from_torch(small)
+
+
 def test_import_interop_loads_neither_torch_nor_onnx():
     import subprocess
     import sys

@@ -190,3 +190,19 @@ def test_a_cost_over_no_points_is_refused_without_a_warning(name):
             net.loss(np.zeros((0, 1)), np.zeros(0, dtype=int), name)
         with pytest.raises(MlplabError, match="no points"):
             get_loss(name).grad(np.zeros((0, n_out)), np.zeros((0, n_out)))
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        -np.eye(3)[[0, 1, 2, 0]],  # gave a cost of -1.06
+        np.array([[1.0, 0, 0], [0, 2, 0], [0, 0, 1], [1, 0, 0]]),  # a row summing to 2
+        np.array([[1.5, -0.5, 0], [0, 1, 0], [0, 0, 1], [1, 0, 0]]),  # sums to 1, an entry < 0
+    ],
+)
+def test_cross_entropy_probability_rows_must_be_probabilities(bad):
+    a = np.random.default_rng(0).standard_normal((4, 3))
+    with pytest.raises(ValueError, match="rows of class probabilities, entries >= 0 that sum"):
+        get_loss("cross_entropy").value(a, bad)
+    smooth = np.full((4, 3), 0.1) + 0.7 * np.eye(3)[[0, 1, 2, 0]]  # label smoothing: taken
+    assert get_loss("cross_entropy").value(a, smooth) > 0

@@ -66,3 +66,24 @@ def test_error_types():
     with pytest.raises(UnknownNameError):
         get_activation("nope")
     assert issubclass(UnknownNameError, MlplabError) and issubclass(ParameterError, MlplabError)
+
+
+@pytest.mark.parametrize(
+    "name", ["", "my:act", "my act", "Swish", "my-act", "a,b", "1st", "x" * 61]
+)
+def test_a_registry_refuses_names_no_spec_can_give(name):
+    """parse_spec reads names lower-cased, '-' as '_', and splits at ':' and ','; such a name
+    was registered and could then never be asked for (or clashed with 'name:parameter')."""
+    import numpy as np
+
+    from mlplab import activations, losses, optim
+
+    act = activations.Activation(name, np.tanh, np.tanh, np.tanh)
+    loss = losses.Loss(name, lambda a, t: 0.0, lambda a, t: a - t)
+    for register, what in (
+        (lambda: activations.register(act), "activation"),
+        (lambda: losses.register(loss), "loss"),
+        (lambda: optim.register(name, optim.SGD), "optimizer"),
+    ):
+        with pytest.raises(ValueError, match=f"a {what} is registered under a name of lower-case"):
+            register()

@@ -1,3 +1,4 @@
+import warnings
 import zlib
 
 import numpy as np
@@ -253,6 +254,40 @@ def test_impossible_sizes_are_rejected(sizes):
         MLP(sizes)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"sizes": None}, r"sizes must be a list of layer widths, e.g. \[1, 64, 1\]; got None"),
+        ({"sizes": 5}, "sizes must be a list of layer widths"),
+        ({"sizes": {1: 2, 3: 4}}, "sizes must be a list of layer widths"),  # was [1, 3]
+        ({"sizes": "121"}, "sizes must be a list of layer widths"),
+        ({"activation": None}, "activation must be a name such as 'tanh', an Activation"),
+        ({"activation": 5}, "activation must be a name such as 'tanh', an Activation"),
+        ({"dtype": 5}, "dtype must be 'float64' or 'float32', got 5"),
+        # NumPy's OverflowError "high - low range exceeds valid bounds"
+        ({"init": "uniform:-1e308,1e308"}, "a finite width high − low apart"),
+        # cast to float32 with an overflow warning, then inf weights
+        ({"bias_init": 1e300, "dtype": "float32"}, "drew values beyond the range of float32"),
+    ],
+)
+def test_wrong_kinds_of_arguments_are_named(kwargs, match):
+    kwargs = {"sizes": [2, 3, 1], **kwargs}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=match):
+            MLP(kwargs.pop("sizes"), **kwargs)
+
+
+def test_astype_refuses_parameters_beyond_float32():
+    net = MLP([1, 3, 1], bias_init=1e300, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # was an overflow warning and inf weights
+        with pytest.raises(ValueError, match="the network holds 4 value.* beyond the range of"):
+            net.astype("float32")  # the biases of both layers
+    twin = net.astype("float64")  # the same dtype: still an independent copy
+    assert twin.params is not net.params and np.array_equal(twin.params, net.params)
+
+
 def test_unknown_names_list_the_valid_ones():
     with pytest.raises(UnknownNameError, match="valid names are: .*tanh"):
         MLP([1, 2, 1], activation="tanhh")
@@ -385,3 +420,19 @@ def test_ragged_lists_are_named_without_numpy_s_message():
         net.loss(np.zeros((2, 2)), [[1.0], [1.0, 2.0]])
     with pytest.raises(MlplabError, match=f"^y {ragged}$"):
         classes.loss(np.zeros((2, 2)), [0, [1]], "cross_entropy")
+
+
+def test_backward_checks_its_cache_dC_da_and_out():
+    net = MLP([2, 3, 1], seed=0)
+    cache = net.forward(np.ones((4, 2)))
+    with pytest.raises(ValueError, match="dC_da holds <U1 values; give real numbers"):
+        net.backward(cache, "a")  # NumPy's "could not convert string to float"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # was a ComplexWarning and the real part
+        with pytest.raises(ValueError, match="dC_da holds complex128 values"):
+            net.backward(cache, np.ones((4, 1)) * 1j)
+    other = MLP([2, 5, 1], seed=0).forward(np.ones((4, 2)))
+    with pytest.raises(ValueError, match=r"layer widths \[2, 5, 1\], not this network's"):
+        net.backward(other, np.ones((4, 1)))  # matmul's gufunc signature message
+    with pytest.raises(ValueError, match=r"out has shape \(3,\)"):
+        net.backward(cache, np.ones((4, 1)), out=np.empty(3))

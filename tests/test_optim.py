@@ -195,3 +195,11 @@ def test_unknown_schedule():
 def test_a_learning_rate_must_be_a_number(bad):
     with pytest.raises(ValueError, match="learning rate must be a number"):
         SGD(lr=bad)
+
+
+def test_lbfgs_memory_is_a_whole_number_priced_before_scipy_allocates():
+    with pytest.raises(ValueError, match="memory must be a whole number >= 1, got 2.5"):
+        LBFGS(memory=2.5)
+    # scipy would allocate 825 GiB of work arrays (MemoryError inside scipy)
+    with pytest.raises(ValueError, match=r"LBFGS\(memory=100000\) on 3 parameters would alloc"):
+        LBFGS(memory=100_000).minimize(lambda x: (float(x @ x), 2 * x), np.ones(3), max_iter=5)

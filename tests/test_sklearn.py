@@ -462,6 +462,9 @@ def test_float32_verbose_and_pickled_closure_activation(capsys):
     ("params", "message"),
     [
         ({"hidden_layer_sizes": (0,)}, "hidden_layer_sizes"),
+        # "'NoneType' object is not iterable"; a text read as the widths 6 and 4
+        ({"hidden_layer_sizes": None}, "hidden_layer_sizes must be whole numbers >= 1"),
+        ({"hidden_layer_sizes": "64"}, "hidden_layer_sizes must be whole numbers >= 1"),
         ({"solver": "newton"}, "solver"),
         ({"activation": "swish"}, "unknown activation 'swish'"),
         ({"dtype": "float16"}, "dtype"),
@@ -567,3 +570,13 @@ def test_float32_regressor_names_targets_beyond_its_range_without_a_warning():
         warnings.simplefilter("error")
         with pytest.raises(ValueError, match="y holds 1 value.*beyond the range of float32"):
             MLPRegressor(hidden_layer_sizes=(4,), max_iter=1, dtype="float32").fit(X, y)
+
+
+@pytest.mark.parametrize("cls", [MLPRegressor, MLPClassifier])
+def test_input_derivatives_before_fit_say_not_fitted(cls):
+    from sklearn.exceptions import NotFittedError
+
+    X, _ = _regression(5)
+    for method in ("input_gradient", "input_jacobian"):  # was AttributeError on n_outputs_
+        with pytest.raises(NotFittedError):
+            getattr(cls(), method)(X)

@@ -163,6 +163,13 @@ def test_replacement_sampling_draws_single_points():
         ({"early_stopping": 1.5}, r"early_stopping \(a patience in epochs\) must be a whole"),
         ({"early_stopping": "5"}, r"early_stopping \(a patience in epochs\) must be a whole"),
         ({"loss": "hinge"}, "valid names"),
+        # a function alone failed when the first epoch ended, a number or a function as the
+        # schedule reached the name parser ("object of type 'int' has no len()")
+        ({"callbacks": lambda e, h, n: False}, r"callbacks must be a list of functions"),
+        ({"callbacks": [3]}, r"callbacks must be functions \(epoch, history, net\)"),
+        ({"schedule": 3}, r"schedule must be a name such as 'cosine'"),
+        ({"schedule": lambda epoch: 0.1}, r"Schedule\(name, factor\)"),
+        ({"early_stopping": True}, r"early_stopping \(a patience in epochs\) must be a whole"),
         # NumPy's "expected non-negative integer"; 1.5 reached default_rng as a float
         ({"seed": -1}, r"seed must be a whole number >= 0 or None, got -1"),
         ({"seed": 1.5}, r"seed must be a whole number >= 0 or None, got 1.5"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
@@ -20,6 +21,7 @@ __all__ = [
     "ParameterError",
     "UnknownNameError",
     "build",
+    "check_new_name",
     "no_parameters",
     "parse_spec",
     "spec_number",
@@ -30,6 +32,24 @@ T = TypeVar("T")
 
 #: Longest ``name:parameters`` string read (a name and a few numbers).
 MAX_SPEC_LENGTH = 200
+#: A name a registry can hand out: what :func:`parse_spec` reads back as the same name.
+_NEW_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def check_new_name(kind: str, name: object) -> None:
+    """Refuse a name to register (an activation, loss, optimiser) that no spec could name:
+    empty, with a colon, comma or space, capitals or a hyphen (:func:`parse_spec` reads names
+    lower-cased, with ``-`` as ``_``), or longer than a spec.
+
+    Raises
+    ------
+    ParameterError
+    """
+    if not (isinstance(name, str) and _NEW_NAME.fullmatch(name) and len(name) <= 60):
+        raise ParameterError(
+            f"a {kind} is registered under a name of lower-case letters, digits and _ (at most "
+            f"60, starting with a letter), such as 'swish' or 'my_{kind}'; got {name!r}"
+        )
 
 
 def parse_spec(spec: str) -> tuple[str, tuple[float, ...]]:

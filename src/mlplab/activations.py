@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlplab._names import build, no_parameters, parse_spec, spec_number, unknown
+from mlplab._names import build, check_new_name, no_parameters, parse_spec, spec_number, unknown
 from mlplab.errors import MlplabError
 
 ArrayFn = Callable[[np.ndarray], np.ndarray]
@@ -330,6 +330,7 @@ def register(activation: Activation) -> Activation:
     if not isinstance(activation, Activation):
         raise TypeError(f"register takes an mlplab.Activation, got {activation!r}")
     name = activation.name
+    check_new_name("activation", name)
     if name in _PARAMETERISED or name in _ALIASES or (name in _FIXED and name in NAMES):
         raise MlplabError(f"{name!r} names a built-in activation; choose another name")
     _FIXED[name] = activation

@@ -29,11 +29,13 @@ backpropagation, δ^[l] = σ'(z^[l]) ∘ (W^[l+1])ᵀ δ^[l+1]:
 from __future__ import annotations
 
 import functools
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
 from mlplab.activations import Activation
+from mlplab.errors import MlplabError
 from mlplab.losses import Loss, get_loss
 from mlplab.network import MLP, Cache
 
@@ -66,24 +68,25 @@ def derivative_max(activation: Activation) -> float:
 
 
 def _check_threshold(threshold: float) -> float:
-    threshold = float(threshold)
-    if not 0.0 <= threshold < 1.0:  # also refuses NaN
-        raise ValueError(
-            f"threshold must be a number in [0, 1) (a fraction of the largest σ'), got {threshold}"
+    number = isinstance(threshold, numbers.Real) and not isinstance(threshold, bool)
+    if not (number and 0.0 <= threshold < 1.0):  # also refuses NaN, text, None
+        raise MlplabError(
+            f"threshold must be a number in [0, 1) (a fraction of the largest σ'), "
+            f"got {threshold!r}"
         )
-    return threshold
+    return float(threshold)
 
 
 def _forward(net: MLP, X: np.ndarray) -> Cache:
     """``net.forward(X)`` (which checks ``X``), refusing non-finite parameters and no points."""
     if not np.all(np.isfinite(net.params)):
-        raise ValueError(
+        raise MlplabError(
             "the network's parameters contain NaN or inf; diagnose a network with finite "
             "parameters (a diverged fit keeps those of its last finite epoch)"
         )
     cache = net.forward(X)
     if cache.a[0].shape[0] == 0:
-        raise ValueError("X has no rows: the diagnostics need at least one point")
+        raise MlplabError("X has no rows: the diagnostics need at least one point")
     return cache
 
 

@@ -35,6 +35,7 @@ from mlplab.train import (
     Callback,
     History,
     _Watch,
+    check_callbacks,
     check_points,
     check_schedule,
     check_validation,
@@ -199,6 +200,7 @@ def fit_ensemble(
         )
     batch_sampling = renamed_sampling(batch_sampling, sampling)
     check_schedule(epochs, batch_sampling, early_stopping, batch_size)
+    check_callbacks(callbacks)
     seeds = ens.seeds if seeds is None else _member_seeds(seeds)
     base = np.full(M, optimizer.lr) if lrs is None else as_real(lrs, np.dtype(np.float64), "lrs")
     if len(seeds) != M or base.shape != (M,):

@@ -56,8 +56,11 @@ def normal(mean: float = 0.0, std: float = 1.0) -> Initializer:
 
 def uniform(low: float = -1.0, high: float = 1.0) -> Initializer:
     """Entries from U(low, high)."""
-    if not (math.isfinite(low) and math.isfinite(high)) or high < low:
-        raise MlplabError(f"uniform init needs finite low <= high, got ({low}, {high})")
+    if not (math.isfinite(low) and math.isfinite(high) and math.isfinite(high - low)) or high < low:
+        raise MlplabError(
+            f"uniform init needs finite low <= high, a finite width high − low apart, got "
+            f"({low}, {high})"
+        )
     name = (
         "uniform"
         if (low, high) == (-1.0, 1.0)

@@ -22,6 +22,7 @@ from mlplab._names import parse_spec
 from mlplab.activations import Activation, get_activation
 from mlplab.errors import MlplabError
 from mlplab.io import atomic_write
+from mlplab.limits import check_bytes
 from mlplab.network import MLP
 
 __all__ = ["InteropError", "from_sklearn", "from_torch", "to_onnx", "to_torch"]
@@ -169,6 +170,16 @@ def from_torch(module) -> MLP:
             f"from_torch reads a torch.nn.Sequential of Linear layers and activations, "
             f"got {type(module).__name__}"
         )
+    tensors = list(module.parameters())
+    if any(t.is_meta for t in tensors):
+        raise InteropError(
+            "the module's weights are on PyTorch's meta device and hold no values; "
+            "initialise or load them (module.to_empty(device='cpu') and an init) first"
+        )
+    check_bytes(  # the copies out of PyTorch, then the network's own parameters
+        f"from_torch of a module with {sum(t.numel() for t in tensors)} parameters",
+        2 * sum(t.numel() * t.element_size() for t in tensors),
+    )
     weights, biases, acts = [], [], []  # acts[i]: the activation after Linear i, or None
     for layer in module:
         if isinstance(layer, nn.Linear):

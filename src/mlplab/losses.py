@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlplab._names import no_parameters, parse_spec, unknown
+from mlplab._names import check_new_name, no_parameters, parse_spec, unknown
 from mlplab.activations import _sigmoid, _softplus
 from mlplab.errors import MlplabError
 
@@ -134,6 +134,11 @@ def _half_sse_grad(a: np.ndarray, t: np.ndarray) -> np.ndarray:
     return (a - t) / a.shape[0]
 
 
+#: How far a row of cross_entropy's target probabilities may sum from 1 (float32 rounding of
+#: a few hundred classes stays well inside).
+PROBABILITY_SUM_TOL = 1e-5
+
+
 def _as_probabilities(a: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Targets as rows of class probabilities: integer labels become one-hot rows."""
     if a.shape[1] < 2:
@@ -156,6 +161,15 @@ def _as_probabilities(a: np.ndarray, y: np.ndarray) -> np.ndarray:
         onehot = np.zeros_like(a)
         onehot[np.arange(a.shape[0]), labels.astype(np.intp)] = 1.0
         return onehot
+    if y.shape == a.shape and y.size:
+        sums = np.sum(y, axis=1)
+        if np.min(y) < 0 or not np.all(np.abs(sums - 1.0) <= PROBABILITY_SUM_TOL):
+            raise MlplabError(
+                f"cross_entropy targets of shape (N, n_L) are rows of class probabilities, "
+                f"entries >= 0 that sum to 1; got entries from {np.min(y):.3g} to "
+                f"{np.max(y) + 0.0:.3g} and row sums from {np.min(sums):.3g} to {np.max(sums):.3g} "
+                f"(give integer labels of shape (N,), or one-hot rows)"
+            )
     return y
 
 
@@ -283,6 +297,7 @@ def register(loss: Loss) -> Loss:
     """
     if not isinstance(loss, Loss):
         raise TypeError(f"register takes an mlplab.Loss, got {loss!r}")
+    check_new_name("loss", loss.name)
     if loss.name in NAMES or loss.name in _ALIASES:
         raise MlplabError(f"{loss.name!r} names a built-in loss; choose another name")
     _LOSSES[loss.name] = loss

@@ -67,13 +67,18 @@ class Cache:
 
 def resolve_dtype(dtype: str | type | np.dtype) -> np.dtype:
     """Return ``float64`` or ``float32`` as a NumPy dtype, or raise with the valid names."""
-    key = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    try:
+        key = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    except TypeError:  # 5, an object: NumPy's "Cannot interpret '5' as a data type"
+        key = None
     if key not in _DTYPES:
         raise MlplabError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
     return np.dtype(_DTYPES[key])
 
 
 def _check_sizes(sizes: Sequence[int]) -> list[int]:
+    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, (Sequence, np.ndarray)):
+        raise MlplabError(f"sizes must be a list of layer widths, e.g. [1, 64, 1]; got {sizes!r}")
     sizes = list(sizes)
     if len(sizes) < 2:
         raise MlplabError(
@@ -91,6 +96,11 @@ def _layer_activations(
     output_activation: str | Activation | None,
 ) -> list[Activation]:
     """One activation per layer l = 2..L (``n_layers`` = L − 1 of them)."""
+    if not isinstance(activation, (str, Activation, Sequence)):
+        raise MlplabError(
+            f"activation must be a name such as 'tanh', an Activation, or a list of them; "
+            f"got {activation!r}"
+        )
     if isinstance(activation, (str, Activation)):
         hidden = [get_activation(activation)] * (n_layers - 1)
         out = get_activation("identity" if output_activation is None else output_activation)
@@ -159,10 +169,17 @@ class MLP:
         self._params = np.zeros(self.num_parameters, dtype=self.dtype)
         self.weights, self.biases = self.unflatten(self._params)
         rng = np.random.default_rng(seed)
-        for W, b in zip(self.weights, self.biases, strict=False):
-            n_out, n_in = W.shape
-            W[...] = self.init(rng, W.shape, n_in, n_out)
-            b[...] = self.bias_init(rng, b.shape, n_in, n_out)
+        with np.errstate(over="ignore", invalid="ignore"):  # a draw beyond the dtype: below
+            for W, b in zip(self.weights, self.biases, strict=False):
+                n_out, n_in = W.shape
+                W[...] = self.init(rng, W.shape, n_in, n_out)
+                b[...] = self.bias_init(rng, b.shape, n_in, n_out)
+        if not np.all(np.isfinite(self._params)):
+            raise MlplabError(
+                f"init={self.init.name!r} and bias_init={self.bias_init.name!r} drew values "
+                f"beyond the range of {self.dtype} (about ±{np.finfo(self.dtype).max:.2g}); "
+                f"give a smaller scale"
+            )
 
     # --- shapes and parameter layout ---------------------------------------------------------
 
@@ -331,15 +348,27 @@ class MLP:
         Raises
         ------
         MlplabError
-            If ``dC_da`` does not have the shape of ``cache.output`` (it is taken in the
-            network's dtype).
+            If ``cache`` holds another architecture's pass, ``dC_da`` is not real numbers of
+            the shape of ``cache.output`` (it is taken in the network's dtype), or ``out`` is
+            not a vector of p numbers in the network's dtype.
 
         Notes
         -----
         Every δ^[l] is kept in ``cache.delta`` (``cache.delta[i]`` is δ^[i+2], shape
         ``(N, n_{i+2})``, indexed as ``cache.z``); a second call replaces them.
         """
-        dC_da = np.asarray(dC_da, dtype=self.dtype)
+        widths = [a.shape[-1] for a in cache.a]
+        if widths != self.sizes:
+            raise MlplabError(
+                f"the cache holds a forward pass through layer widths {widths}, not this "
+                f"network's {self.sizes}: pass the cache of this network's forward(X)"
+            )
+        dC_da = as_real(dC_da, self.dtype, "dC_da")
+        if out is not None and (out.shape != self.params.shape or out.dtype != self.dtype):
+            raise MlplabError(
+                f"out has shape {out.shape} and dtype {out.dtype}; give an array like params, "
+                f"np.empty_like(net.params)"
+            )
         if dC_da.shape != cache.output.shape:
             raise MlplabError(
                 f"dC_da has shape {dC_da.shape} but the outputs a^[L] have shape "
@@ -607,8 +636,15 @@ class MLP:
         return self.astype(self.dtype)
 
     def astype(self, dtype: str | np.dtype) -> MLP:
-        """An independent copy whose parameters are stored (and computed) in ``dtype``."""
-        return self.with_params(self.params.astype(resolve_dtype(dtype)))
+        """An independent copy whose parameters are stored (and computed) in ``dtype``.
+
+        Raises
+        ------
+        MlplabError
+            Where a parameter lies beyond the range of ``dtype`` (float32's ±3.4e38).
+        """
+        params = as_real(self.params, resolve_dtype(dtype), "the network")
+        return self.with_params(params.copy() if params is self.params else params)
 
     def with_params(self, params: np.ndarray) -> MLP:
         """This architecture with ``params``, shape (p,), as its parameters: not copied, so
@@ -627,7 +663,7 @@ class MLP:
 
     def set_params(self, flat: np.ndarray) -> None:
         """Copy a flat vector of length p into the parameters (in place)."""
-        flat = np.asarray(flat)
+        flat = as_real(flat, self.dtype, "the parameters")
         if flat.shape != self.params.shape:
             raise MlplabError(f"expected {self.params.shape[0]} parameters, got shape {flat.shape}")
         if not np.all(np.isfinite(flat)):

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mlplab._names import build, no_parameters, parse_spec, spec_number, unknown
+from mlplab._names import build, check_new_name, no_parameters, parse_spec, spec_number, unknown
 from mlplab.errors import MlplabError
+from mlplab.limits import check_bytes
 from mlplab.values import check_whole
 
 if TYPE_CHECKING:
@@ -272,8 +273,7 @@ class LBFGS:
         max_fun: int | None = None,
         gtol: float | None = None,
     ) -> None:
-        if memory < 1:
-            raise MlplabError(f"memory must be >= 1, got {memory}")
+        memory = check_whole(memory, "memory", 1)
         if not (math.isfinite(tol) and tol > 0):
             raise MlplabError(f"tol must be a finite number > 0, got {tol}")
         if gtol is not None and not (math.isfinite(gtol) and gtol >= 0):
@@ -302,6 +302,13 @@ class LBFGS:
         """
 
         from scipy.optimize import minimize
+
+        m, n = self.memory, x0.size
+        check_bytes(  # scipy's work arrays: 2mn + 5n + 11m² + 8m doubles
+            lambda: f"LBFGS(memory={m}) on {n} parameters",
+            8.0 * (2 * m * n + 5 * n + 11 * m * m + 8 * m),
+            "give a smaller memory (20 is the default and usually enough)",
+        )
 
         def cb(intermediate_result) -> None:
             if callback is not None and callback(intermediate_result.x):
@@ -348,6 +355,7 @@ def register(name: str, cls: type[Optimizer]) -> type[Optimizer]:
     """
     if not (isinstance(cls, type) and issubclass(cls, Optimizer)):
         raise TypeError(f"register takes a subclass of mlplab.optim.Optimizer, got {cls!r}")
+    check_new_name("optimizer", name)
     if name in NAMES:
         raise MlplabError(f"{name!r} names a built-in optimizer; choose another name")
     _OPTIMIZERS[name] = cls
@@ -452,6 +460,11 @@ def get_schedule(spec: str | Schedule | None) -> Schedule:
         return constant()
     if isinstance(spec, Schedule):
         return spec
+    if not isinstance(spec, str):
+        raise MlplabError(
+            f"schedule must be a name such as 'cosine' or 'step:100,0.5', a Schedule or None; "
+            f"got {spec!r} (a function of the epoch goes in Schedule(name, factor))"
+        )
     name, params = parse_spec(spec)
     if name not in _SCHEDULES:
         raise unknown("schedule", spec, SCHEDULE_NAMES)

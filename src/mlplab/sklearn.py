@@ -138,7 +138,12 @@ class _L2LBFGS(LBFGS):
 
 
 def _hidden_sizes(value) -> list[int]:
-    sizes = [value] if isinstance(value, numbers.Integral) else list(value)
+    if isinstance(value, numbers.Integral):
+        sizes = [value]
+    elif isinstance(value, (list, tuple, np.ndarray, range)):
+        sizes = list(value)
+    else:
+        sizes = [None]  # refused below: None, a text, a float
     for n in sizes:
         if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
             raise ValueError(
@@ -789,16 +794,18 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         With respect to the features the estimator receives; after a scaler in a pipeline,
         use :func:`pipeline_input_gradient` for the original units.
         """
+        X = self._checked(X)
         if self.n_outputs_ != 1:
             raise ValueError(
                 f"input_gradient needs one output but this model has {self.n_outputs_}; "
                 f"use input_jacobian(X)"
             )
-        return self.network_.input_gradient(self._checked(X))
+        return self.network_.input_gradient(X)
 
     def input_jacobian(self, X) -> np.ndarray:
         """∂ prediction / ∂x at every row of ``X``, shape (N, n_outputs, n_features)."""
-        return self.network_.input_jacobian(self._checked(X))
+        X = self._checked(X)
+        return self.network_.input_jacobian(X)
 
 
 class MLPClassifier(ClassifierMixin, _MLPBase):
@@ -949,6 +956,7 @@ out_activation_
     def input_gradient(self, X, output: str = "proba") -> np.ndarray:
         """For two classes: ∇ of the probability of ``classes_[1]`` (``output="proba"``) or of
         its logit (``output="logit"``) at every row, shape (N, n_features)."""
+        check_is_fitted(self, "network_")
         if self.out_activation_ != "logistic" or self._multilabel:
             raise ValueError(
                 f"input_gradient needs two classes; this model has {len(self.classes_)} "

@@ -279,6 +279,7 @@ def fit(
     schedule = get_schedule(schedule)
     batch_sampling = renamed_sampling(batch_sampling, sampling)
     check_schedule(epochs, batch_sampling, early_stopping, batch_size)
+    check_callbacks(callbacks)
     rng = np.random.default_rng(check_seed(seed))
     X = net.check_input(X)
     y = net.check_target(y, loss, X.shape[0])
@@ -387,6 +388,19 @@ def check_schedule(
             f"unknown batch_sampling {batch_sampling!r}; valid names are: {', '.join(SAMPLINGS)}"
         )
     check_whole(early_stopping, "early_stopping (a patience in epochs)", 1, optional=True)
+
+
+def check_callbacks(callbacks: Sequence[Callback]) -> None:
+    """Refuse ``callbacks`` that are not a list (or tuple) of callables, before the first
+    epoch runs (a single function would fail only when the first epoch ends)."""
+    if callable(callbacks) or not isinstance(callbacks, (list, tuple)):
+        raise MlplabError(
+            f"callbacks must be a list of functions, e.g. callbacks=[my_callback]; got "
+            f"{callbacks!r}"
+        )
+    for cb in callbacks:
+        if not callable(cb):
+            raise MlplabError(f"callbacks must be functions (epoch, history, net); got {cb!r}")
 
 
 def check_validation(
