@@ -1,5 +1,6 @@
 """The solvers on small problems: the loss falls, the error is small, the guards work."""
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -74,3 +75,34 @@ def test_a_network_with_several_outputs_is_explained():
     net = mlplab.MLP([1, 4, 2], seed=0)
     with pytest.raises(ValueError, match="2 outputs.*sizes"):
         pde.solve(net, _poisson(True).terms(4, 0, "grid"), pde.Schedule(lm=1))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"mu": 0}, "mu .*finite number > 0"),  # LM's damping never grew past 1e12: a hang
+        ({"mu": -1}, "mu .*finite number > 0"),
+        ({"mu": float("nan")}, "mu .*finite number > 0"),
+        ({"mu": float("inf")}, "mu .*finite number > 0"),
+        ({"mu": 10**400}, "mu .*finite number > 0"),
+        ({"mu": "1e-3"}, "mu .*finite number > 0"),
+        ({"adam": 2.5}, r"adam \(a number of steps\) must be a whole number >= 0, got 2.5"),
+        ({"adam": -1}, "adam .*whole number >= 0, got -1"),
+        ({"lbfgs": True}, "lbfgs .*whole number >= 0"),
+        ({"lm": "10"}, "lm .*whole number >= 0"),
+        ({"lr": 0.0}, "learning rate must be a finite number > 0"),
+        ({"lr": float("nan")}, "learning rate must be a finite number > 0"),
+    ],
+)
+def test_a_schedule_is_checked_when_it_is_made(kwargs, match):
+    with pytest.raises(mlplab.MlplabError, match=match):
+        pde.Schedule(**kwargs)
+
+
+def test_a_schedule_keeps_whole_numbers_and_stays_checked():
+    s = pde.Schedule(adam=np.int64(3), lm=2, mu=np.float64(0.5))
+    assert type(s.adam) is int and s.adam == 3 and type(s.mu) is float and s.mu == 0.5
+    with pytest.raises(mlplab.MlplabError, match="mu"):
+        dataclasses.replace(s, mu=0.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.mu = 0.0

@@ -14,6 +14,8 @@ parameters and sets ``status = "diverged"``.
 from __future__ import annotations
 
 import math
+import numbers
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,9 +26,10 @@ from threadpoolctl import threadpool_limits
 from mlplab import second_order
 from mlplab.errors import MlplabError
 from mlplab.network import MLP
-from mlplab.optim import LBFGS, Adam
+from mlplab.optim import LBFGS, Adam, _check_lr
 from mlplab.pde.problem import Term
 from mlplab.train import History, _Watch, warn_divergence
+from mlplab.values import check_whole
 
 
 def loss(net: MLP, terms: Sequence[Term]) -> tuple[float, np.ndarray]:
@@ -59,20 +62,27 @@ def normal_equations(net: MLP, terms: Sequence[Term]) -> tuple[float, np.ndarray
     return C, A, b
 
 
-@dataclass
+@dataclass(frozen=True)
 class Schedule:
-    """How long each solver runs, in steps (0 skips it).
+    """How long each solver runs, in steps (0 skips it); checked when it is made.
 
     Attributes
     ----------
     adam : int
+        Adam steps, a whole number >= 0.
     lr : float
-        Adam's learning rate.
+        Adam's learning rate, a finite number > 0.
     lbfgs : int
+        L-BFGS steps, a whole number >= 0.
     lm : int
-        Levenberg–Marquardt iterations.
+        Levenberg–Marquardt iterations, a whole number >= 0.
     mu : float
-        LM's initial damping μ.
+        LM's initial damping μ, a finite number > 0.
+
+    Raises
+    ------
+    MlplabError
+        For any other value, naming the field.
     """
 
     adam: int = 0
@@ -80,6 +90,26 @@ class Schedule:
     lbfgs: int = 0
     lm: int = 0
     mu: float = 1e-3
+
+    def __post_init__(self) -> None:
+        checked = {
+            name: check_whole(getattr(self, name), f"Schedule {name} (a number of steps)", 0)
+            for name in ("adam", "lbfgs", "lm")
+        }
+        checked["lr"] = _check_lr(self.lr)
+        mu = self.mu
+        if (
+            isinstance(mu, bool)
+            or not isinstance(mu, numbers.Real)
+            or not 0 < mu <= sys.float_info.max
+        ):
+            raise MlplabError(
+                f"Schedule mu (Levenberg–Marquardt's initial damping) must be a finite number "
+                f"> 0 such as 1e-3, got {mu!r}"
+            )
+        checked["mu"] = float(mu)
+        for name, value in checked.items():  # frozen: set as the dataclass itself does
+            object.__setattr__(self, name, value)
 
 
 def solve(
