@@ -128,3 +128,41 @@ def test_a_residual_without_u_is_explained():
     with pytest.raises(ValueError, match="written with u"):
         pde.loss(mlplab.MLP([1, 3, 1], seed=0), [term])
     assert isinstance(Operators([], 1), Operators)
+
+
+def _poisson(**kwargs) -> pde.Problem:
+    return pde.Problem(pde.Box(x=(-1, 1)), lambda p, u: -u.xx - np.sin(np.pi * p.x), **kwargs)
+
+
+@pytest.fixture
+def one_mib(monkeypatch):
+    """mlplab's memory limit lowered to 1 MiB: sizes above it must be refused, not allocated."""
+    monkeypatch.setenv("MLPLAB_MAX_BYTES", str(2**20))
+
+
+@pytest.mark.parametrize(
+    "sample",
+    [
+        lambda: _poisson().terms(10**10, 4),  # was 74.5 GiB in Generator.permutation
+        lambda: _poisson().terms(10**5, 4, "uniform"),
+        lambda: pde.Box(x=(0, 1), y=(0, 1), z=(0, 1)).sample(10**9, "grid"),  # 7.45 GiB
+        lambda: pde.Box(**{f"x{i}": (0, 1) for i in range(20)}).sample(2, "grid"),  # 2^20 points
+        lambda: pde.Box(x=(0, 1), y=(0, 1), z=(0, 1)).grid(1000),
+        lambda: pde.Box(x=(0, 1), y=(0, 1), z=(0, 1)).sample_on("boundary", 10**5),
+    ],
+)
+def test_too_many_points_are_refused_before_they_are_sampled(one_mib, sample):
+    with pytest.raises(mlplab.MlplabError, match=r"\d+ points in \d+ variable.*fewer points"):
+        sample()
+
+
+def test_a_grid_of_many_points_per_face_is_priced_as_the_points_it_makes(one_mib):
+    assert pde.Box(x=(-1, 1)).sample_on("boundary", 10**12).shape == (2, 1)  # a face is a point
+    assert pde.Box(x=(0, 1), y=(0, 1)).sample(10**4, "lhs").shape == (10**4, 2)
+
+
+def test_the_output_transform_is_priced_before_its_jets_are_made(one_mib):
+    problem = _poisson(transform=lambda p: (0.0, 1 - p.x**2))
+    with pytest.raises(mlplab.MlplabError, match=r"output transform at 20000 points.*fewer"):
+        problem.terms(20000, 0, "uniform")
+    assert len(problem.terms(200, 0)) == 1

@@ -25,10 +25,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mlplab.errors import MlplabError
+from mlplab.limits import check_bytes
 from mlplab.pde.fields import Field, Jet
 from mlplab.second_order import Derivatives, Operators, to_block, to_derivatives
+from mlplab.values import check_whole
 
 SAMPLINGS = ("grid", "uniform", "lhs")
+
+# How to fix a refused number of points (mlplab.limits.check_bytes).
+_FEWER_POINTS = "use fewer points (or raise MLPLAB_MAX_BYTES)"
 
 
 class Points:
@@ -98,7 +103,8 @@ class Box:
     def sample_on(self, on: str, n: int, method: str = "lhs", seed: int | None = 0) -> np.ndarray:
         """About n points on the faces ``on``, shared equally; a face of a 1-D box is a point."""
         faces = self.faces(on)
-        per = max(1, math.ceil(n / len(faces)))
+        per = max(1, math.ceil(check_whole(n, "the number of points", 0) / len(faces)))
+        _check_points(len(faces) * (per if self.dim > 1 else 1), self.dim)
         parts = []
         for k, (i, v) in enumerate(faces):
             others = [b for j, b in enumerate(self.bounds.values()) if j != i]
@@ -110,6 +116,7 @@ class Box:
 
     def grid(self, n_per_dim: int) -> tuple[np.ndarray, list[np.ndarray]]:
         """A tensor grid with endpoints: the points (n^d, d) and each variable's 1-D grid."""
+        _check_points(check_whole(n_per_dim, "the points per variable", 1) ** self.dim, self.dim)
         axes = [np.linspace(lo, hi, n_per_dim) for lo, hi in self.bounds.values()]
         mesh = np.meshgrid(*axes, indexing="ij")
         return np.stack([m.ravel() for m in mesh], axis=1), axes
@@ -120,12 +127,13 @@ class Box:
 
 def _unit(n: int, d: int, method: str, seed: int | None) -> np.ndarray:
     """n points in [0, 1]^d by a grid, uniform draws or Latin hypercube sampling."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise MlplabError(f"the number of points must be a whole number >= 1, got {n!r}")
+    n = check_whole(n, "the number of points", 1)
     if d == 0:
         return np.zeros((1, 0))
+    _check_points(n, d)
     if method == "grid":
         m = max(2, math.ceil(round(n ** (1 / d), 9)))
+        _check_points(m**d, d)
         axes = [np.linspace(0, 1, m)] * d
         return np.stack([g.ravel() for g in np.meshgrid(*axes, indexing="ij")], axis=1)
     rng = np.random.default_rng(seed)
@@ -135,6 +143,16 @@ def _unit(n: int, d: int, method: str, seed: int | None) -> np.ndarray:
         strata = np.stack([rng.permutation(n) for _ in range(d)], axis=1)
         return (strata + rng.uniform(size=(n, d))) / n
     raise MlplabError(f"sampling must be one of {', '.join(SAMPLINGS)}, got {method!r}")
+
+
+def _check_points(count: int, d: int) -> None:
+    """Refuse ``count`` points in ``d`` variables whose sampling (the points and two working
+    copies) would take more memory than :func:`mlplab.limits.check_bytes` allows."""
+    check_bytes(
+        lambda: f"{count} points in {d} variable(s) (with the working copies of sampling)",
+        3.0 * 8 * d * min(count, 2**80),
+        _FEWER_POINTS,
+    )
 
 
 def _scale(unit: np.ndarray, bounds: list[tuple[float, float]]) -> np.ndarray:
@@ -219,6 +237,16 @@ class Problem:
         return g.value + h.value * v
 
     def _jets(self, X: np.ndarray, C: np.ndarray) -> tuple[Jet, Jet]:
+        """g and h of the transform at the points X, with the operators of coefficients C."""
+        (B, d), K = X.shape, C.shape[0]
+        check_bytes(
+            lambda: (
+                f"the output transform at {B} points (its jets, each of {1 + d + K} numbers "
+                f"a point, the coordinates, g, h and the formula's steps between)"
+            ),
+            8.0 * 8 * B * (1 + d + K),
+            _FEWER_POINTS,
+        )
         p = Points({n: Jet.coordinate(X, i, C) for i, n in enumerate(self.domain.names)})
         g, h = self.transform(p)
         zero = Jet.coordinate(X, 0, C) * 0.0
