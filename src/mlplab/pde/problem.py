@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Sequence
+import numbers
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from mlplab.errors import MlplabError
 from mlplab.limits import check_bytes
-from mlplab.pde.fields import Field, Jet
+from mlplab.pde.fields import Field, Jet, NotInBoxError
 from mlplab.second_order import Derivatives, Operators, to_block, to_derivatives
 from mlplab.values import check_whole
 
@@ -45,7 +46,10 @@ class Points:
     def __getattr__(self, name: str):
         columns = self.__dict__["_columns"]
         if name not in columns:
-            raise AttributeError(f"no variable {name!r}; the domain has {', '.join(columns)}")
+            raise NotInBoxError(
+                f"p has no variable {name!r}; the box has "
+                f"{', '.join('p.' + n for n in columns)}: write one of those"
+            )
         return columns[name]
 
 
@@ -58,12 +62,15 @@ class Box:
     def __init__(self, **bounds: tuple[float, float]) -> None:
         if not bounds:
             raise MlplabError("a Box needs at least one variable, e.g. Box(x=(-1, 1))")
-        self.bounds: dict[str, tuple[float, float]] = {}
-        for name, ab in bounds.items():
-            lo, hi = (float(v) for v in ab)
-            if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-                raise MlplabError(f"variable {name}: need finite bounds lo < hi, got {ab}")
-            self.bounds[name] = (lo, hi)
+        self.bounds = {name: _bounds(name, ab) for name, ab in bounds.items()}
+        # u.xx is ∂²u/∂x²: a variable named xx (or lap) could not be told from it
+        second = {a + b for a in bounds for b in bounds} | {"lap"}
+        clash = [name for name in bounds if name in second]
+        if clash:
+            raise MlplabError(
+                f"variable name(s) {', '.join(clash)} are also names of second derivatives "
+                f"(u.xx is ∂²u/∂x², u.lap the Laplacian); rename them, e.g. to x1, x2"
+            )
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -78,8 +85,8 @@ class Box:
         ``"var=value"`` with value one of its bounds; as (variable index, fixed value) pairs."""
         if on == "boundary":
             return [(i, v) for i, name in enumerate(self.names) for v in self.bounds[name]]
-        name, _, value = on.partition("=")
-        name = name.strip()
+        name, _, value = on.partition("=") if isinstance(on, str) else (None, "", "")
+        name = name and name.strip()
         if name not in self.bounds:
             raise MlplabError(
                 f"condition on {on!r}: use 'boundary', a variable ({', '.join(self.names)}) "
@@ -143,6 +150,30 @@ def _unit(n: int, d: int, method: str, seed: int | None) -> np.ndarray:
         strata = np.stack([rng.permutation(n) for _ in range(d)], axis=1)
         return (strata + rng.uniform(size=(n, d))) / n
     raise MlplabError(f"sampling must be one of {', '.join(SAMPLINGS)}, got {method!r}")
+
+
+def _bounds(name: str, ab: object) -> tuple[float, float]:
+    """The bounds ``ab`` of variable ``name`` as two finite floats lo < hi.
+
+    Raises
+    ------
+    MlplabError
+        For anything else: one number, three, text, infinite or equal bounds.
+    """
+    try:
+        lo, hi = ab  # type: ignore[misc]
+    except (TypeError, ValueError):
+        lo = hi = None
+    ok = all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in (lo, hi))
+    if ok:
+        lo, hi = float(lo), float(hi)
+        ok = math.isfinite(hi - lo) and lo < hi
+    if not ok:
+        raise MlplabError(
+            f"variable {name}: give its bounds as two finite numbers lo < hi, "
+            f"e.g. Box({name}=(-1, 1)), got {ab!r}"
+        )
+    return lo, hi
 
 
 def _check_points(count: int, d: int) -> None:
@@ -211,6 +242,38 @@ class Problem:
     name: str = "problem"
     _ops: dict = field(default_factory=dict, repr=False)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.domain, Box):
+            raise MlplabError(
+                f"a Problem's domain must be a Box, e.g. Box(x=(-1, 1)), "
+                f"got a {type(self.domain).__name__}"
+            )
+        for what, fn, example in [
+            ("residual", self.residual, "lambda p, u: -u.xx - 1"),
+            ("exact", self.exact, "lambda p: np.sin(np.pi * p.x)"),
+            ("transform", self.transform, "lambda p: (0.0, 1 - p.x**2)"),
+        ]:
+            if not (callable(fn) or (fn is None and what != "residual")):
+                raise MlplabError(
+                    f"a Problem's {what} must be a function, such as {example}, "
+                    f"got a {type(fn).__name__}"
+                )
+        if isinstance(self.conditions, (Condition, str)) or not isinstance(
+            self.conditions, Iterable
+        ):
+            raise MlplabError(
+                f"a Problem's conditions must be a list of Condition, such as "
+                f"[Condition('boundary', lambda p, u: u)], got a {type(self.conditions).__name__}"
+            )
+        self.conditions = tuple(self.conditions)
+        for k, c in enumerate(self.conditions):
+            if not isinstance(c, Condition):
+                raise MlplabError(
+                    f"conditions[{k}] is a {type(c).__name__}, not a Condition; say where it "
+                    f"holds, e.g. Condition('boundary', lambda p, u: u)"
+                )
+            self.domain.faces(c.on)
+
     def term(self, X: np.ndarray, fn: ResidualFn, weight: float) -> Term:
         """The loss term weight · mean(fn² at X)."""
         return Term(self, np.asarray(X, dtype=np.float64), fn, weight)
@@ -248,9 +311,23 @@ class Problem:
             _FEWER_POINTS,
         )
         p = Points({n: Jet.coordinate(X, i, C) for i, n in enumerate(self.domain.names)})
-        g, h = self.transform(p)
+        gh = self.transform(p)
+        if not (isinstance(gh, (tuple, list)) and len(gh) == 2):
+            got = f"{len(gh)} values" if isinstance(gh, (tuple, list)) else f"a {type(gh).__name__}"
+            raise MlplabError(
+                f"a transform returns the pair (g, h) of u = g + h·a^[L], such as "
+                f"lambda p: (0.0, 1 - p.x**2); it returned {got}"
+            )
+        for name, v in zip("gh", gh, strict=True):
+            if not (
+                isinstance(v, Jet) or (isinstance(v, numbers.Real) and not isinstance(v, bool))
+            ):
+                raise MlplabError(
+                    f"a transform's {name} must be a number or a formula in the coordinates, "
+                    f"such as 1 - p.x**2, got a {type(v).__name__}"
+                )
         zero = Jet.coordinate(X, 0, C) * 0.0
-        return zero + g, zero + h
+        return zero + gh[0], zero + gh[1]
 
     def operators_for(self, fn: ResidualFn) -> tuple[Operators, dict[str, int]]:
         """The second-order operators ``fn`` reads (found on a probe), and the rows of the
