@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from mlplab.pde.fields import Field, Jet
+from mlplab.errors import MlplabError
+from mlplab.pde.fields import Field, Jet, NotInBoxError
 
 
 def test_field_partials_follow_the_chain_rule():
@@ -20,8 +21,10 @@ def test_field_partials_follow_the_chain_rule():
 
 def test_unknown_derivative_names_the_known_ones():
     u = Field.output(np.zeros((3, 2, 1)), {"x": 1, "xx": 2})
-    with pytest.raises(AttributeError, match="no derivative 'y'.*x, xx"):
+    with pytest.raises(NotInBoxError, match="no derivative 'y'.*u.x, u.xx: write one of those"):
         _ = u.y
+    assert issubclass(NotInBoxError, MlplabError) and issubclass(NotInBoxError, AttributeError)
+    assert not hasattr(u, "y") and getattr(u, "y", None) is None
 
 
 def test_jet_matches_central_differences():
@@ -53,3 +56,32 @@ def test_only_whole_powers():
     u = Field.output(np.ones((2, 3, 1)), {"x": 1})
     with pytest.raises(ValueError, match="whole powers"):
         _ = u**0.5
+
+
+def _same(a, b):
+    """a and b are the same Field or Jet: values and derivatives."""
+    assert type(a) is type(b)
+    for name in ("value", "partial", "grad", "ops"):
+        if hasattr(a, name):
+            np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-15)
+
+
+def test_numpy_arrays_and_numbers_on_the_left_give_the_operators():
+    """``np.sin(p.x) * u`` reaches NumPy's multiply first: it is u's own product."""
+    rng = np.random.default_rng(3)
+    C = np.stack([np.eye(2)])
+    X = rng.uniform(1, 2, (6, 2))
+    a = rng.uniform(1, 2, 6)
+    for v in (Field.output(rng.uniform(1, 2, (3, 6, 1)), {"x": 1}), Jet.coordinate(X, 1, C)):
+        _same(a * v, v * a)
+        _same(a + v, v + a)
+        _same(a - v, -(v - a))
+        _same(a / v, (v * 0.0 + a) / v)
+        _same(np.float64(2.0) * v, v * 2.0)
+        _same(np.multiply(v, a), v * a)
+        _same(np.subtract(v, 1.0), v - 1.0)
+        _same(np.true_divide(a, v), (v * 0.0 + a) / v)
+        _same(np.negative(v), v * -1.0)
+        _same(np.power(v, 3), v * v * v)
+        with pytest.raises(MlplabError, match="np.power is not supported"):
+            np.power(2.0, v)

@@ -128,3 +128,124 @@ def test_a_residual_without_u_is_explained():
     with pytest.raises(ValueError, match="written with u"):
         pde.loss(mlplab.MLP([1, 3, 1], seed=0), [term])
     assert isinstance(Operators([], 1), Operators)
+
+
+def _poisson(**kwargs) -> pde.Problem:
+    return pde.Problem(pde.Box(x=(-1, 1)), lambda p, u: -u.xx - np.sin(np.pi * p.x), **kwargs)
+
+
+@pytest.fixture
+def one_mib(monkeypatch):
+    """mlplab's memory limit lowered to 1 MiB: sizes above it must be refused, not allocated."""
+    monkeypatch.setenv("MLPLAB_MAX_BYTES", str(2**20))
+
+
+@pytest.mark.parametrize(
+    "sample",
+    [
+        lambda: _poisson().terms(10**10, 4),  # was 74.5 GiB in Generator.permutation
+        lambda: _poisson().terms(10**5, 4, "uniform"),
+        lambda: pde.Box(x=(0, 1), y=(0, 1), z=(0, 1)).sample(10**9, "grid"),  # 7.45 GiB
+        lambda: pde.Box(**{f"x{i}": (0, 1) for i in range(20)}).sample(2, "grid"),  # 2^20 points
+        lambda: pde.Box(x=(0, 1), y=(0, 1), z=(0, 1)).grid(1000),
+        lambda: pde.Box(x=(0, 1), y=(0, 1), z=(0, 1)).sample_on("boundary", 10**5),
+    ],
+)
+def test_too_many_points_are_refused_before_they_are_sampled(one_mib, sample):
+    with pytest.raises(mlplab.MlplabError, match=r"\d+ points in \d+ variable.*fewer points"):
+        sample()
+
+
+def test_a_grid_of_many_points_per_face_is_priced_as_the_points_it_makes(one_mib):
+    assert pde.Box(x=(-1, 1)).sample_on("boundary", 10**12).shape == (2, 1)  # a face is a point
+    assert pde.Box(x=(0, 1), y=(0, 1)).sample(10**4, "lhs").shape == (10**4, 2)
+
+
+def test_the_output_transform_is_priced_before_its_jets_are_made(one_mib):
+    problem = _poisson(transform=lambda p: (0.0, 1 - p.x**2))
+    with pytest.raises(mlplab.MlplabError, match=r"output transform at 20000 points.*fewer"):
+        problem.terms(20000, 0, "uniform")
+    assert len(problem.terms(200, 0)) == 1
+
+
+@pytest.mark.parametrize(
+    "ab", [1, (0, 1, 2), ("a", "b"), "01", (1, 1), (0, np.inf), (-1e308, 1e308), (0, None)]
+)
+def test_bad_bounds_are_named(ab):
+    with pytest.raises(mlplab.MlplabError, match=r"variable x: .*two finite numbers lo < hi.*x="):
+        pde.Box(x=ab)
+
+
+def test_variables_named_as_derivatives_are_refused():
+    with pytest.raises(mlplab.MlplabError, match="xx are also names of second derivatives"):
+        pde.Box(x=(0, 1), xx=(0, 1))
+    with pytest.raises(mlplab.MlplabError, match="lap are also names"):
+        pde.Box(lap=(0, 1))
+    assert pde.Box(x1=(0, 1), x2=(0, 1)).names == ("x1", "x2")
+
+
+@pytest.mark.parametrize(
+    ("transform", "match"),
+    [
+        (lambda p: 0.0, r"pair \(g, h\).*it returned a float"),
+        (lambda p: (0.0, 1.0, 2.0), r"pair \(g, h\).*it returned 3 values"),
+        (lambda p: 1 - p.x**2, "it returned a Jet"),
+        (lambda p: (0.0, "1 - x**2"), "transform's h must be a number or a formula.*got a str"),
+        (lambda p: (np.sqrt(p.x + 2), 1.0), r"np.sqrt is not supported .*np.sin"),
+    ],
+)
+def test_a_bad_transform_is_explained(transform, match):
+    with pytest.raises(mlplab.MlplabError, match=match):
+        _poisson(transform=transform).terms(4, 0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"conditions": [lambda p, u: u]}, r"conditions\[0\] is a function, not a Condition"),
+        ({"conditions": pde.Condition("boundary", lambda p, u: u)}, "list of Condition"),
+        ({"conditions": [pde.Condition("y", lambda p, u: u)]}, "'boundary', a variable"),
+        ({"conditions": [pde.Condition(5, lambda p, u: u)]}, "condition on 5: use 'boundary'"),
+        ({"transform": (0.0, 1.0)}, "transform must be a function"),
+        ({"exact": np.zeros(3)}, "exact must be a function"),
+    ],
+)
+def test_a_bad_problem_is_explained_when_it_is_made(kwargs, match):
+    with pytest.raises(mlplab.MlplabError, match=match):
+        _poisson(**kwargs)
+
+
+def test_a_bad_domain_or_residual_is_explained():
+    with pytest.raises(mlplab.MlplabError, match="domain must be a Box"):
+        pde.Problem((-1, 1), lambda p, u: u)
+    with pytest.raises(mlplab.MlplabError, match="residual must be a function"):
+        pde.Problem(pde.Box(x=(0, 1)), "u.xx")
+    assert _poisson(conditions=[pde.Condition("x=1", lambda p, u: u)]).conditions[0].on == "x=1"
+
+
+def test_an_unknown_variable_or_derivative_is_a_mlplab_error():
+    for residual, match in [
+        (lambda p, u: u.yy, r"u has no derivative 'yy'.*u.x, u.xx: write one of those"),
+        (lambda p, u: u.xx - p.y, r"p has no variable 'y'; the box has p.x: write one of those"),
+    ]:
+        with pytest.raises(mlplab.MlplabError, match=match) as info:
+            pde.Problem(pde.Box(x=(-1, 1)), residual).terms(4, 0)
+        assert isinstance(info.value, AttributeError)  # hasattr and getattr(..., default) work
+    p = pde.Box(x=(-1, 1)).points(np.zeros((2, 1)))
+    assert not hasattr(p, "y") and getattr(p, "y", None) is None
+
+
+@pytest.mark.parametrize(
+    ("residual", "name"),
+    [
+        (lambda p, u: np.abs(u.xx), "np.absolute"),
+        (lambda p, u: np.sqrt(u) - 1, "np.sqrt"),
+        (lambda p, u: np.maximum(u, 0.0), "np.maximum"),
+        (lambda p, u: np.square(u), "np.square"),
+        (lambda p, u: np.multiply.outer(u, u), "np.multiply.outer"),
+    ],
+)
+def test_an_unsupported_numpy_function_names_the_ones_a_residual_may_use(residual, name):
+    match = f"{name} is not supported .*may use .*np.sin, np.cos, np.exp, np.tanh; rewrite"
+    with pytest.raises(mlplab.MlplabError, match=match):
+        pde.Problem(pde.Box(x=(-1, 1)), residual).terms(4, 0)

@@ -1,5 +1,7 @@
 """The solvers on small problems: the loss falls, the error is small, the guards work."""
 
+import dataclasses
+import tracemalloc
 import warnings
 
 import numpy as np
@@ -74,3 +76,65 @@ def test_a_network_with_several_outputs_is_explained():
     net = mlplab.MLP([1, 4, 2], seed=0)
     with pytest.raises(ValueError, match="2 outputs.*sizes"):
         pde.solve(net, _poisson(True).terms(4, 0, "grid"), pde.Schedule(lm=1))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"mu": 0}, "mu .*finite number > 0"),  # LM's damping never grew past 1e12: a hang
+        ({"mu": -1}, "mu .*finite number > 0"),
+        ({"mu": float("nan")}, "mu .*finite number > 0"),
+        ({"mu": float("inf")}, "mu .*finite number > 0"),
+        ({"mu": 10**400}, "mu .*finite number > 0"),
+        ({"mu": "1e-3"}, "mu .*finite number > 0"),
+        ({"adam": 2.5}, r"adam \(a number of steps\) must be a whole number >= 0, got 2.5"),
+        ({"adam": -1}, "adam .*whole number >= 0, got -1"),
+        ({"lbfgs": True}, "lbfgs .*whole number >= 0"),
+        ({"lm": "10"}, "lm .*whole number >= 0"),
+        ({"lr": 0.0}, "learning rate must be a finite number > 0"),
+        ({"lr": float("nan")}, "learning rate must be a finite number > 0"),
+    ],
+)
+def test_a_schedule_is_checked_when_it_is_made(kwargs, match):
+    with pytest.raises(mlplab.MlplabError, match=match):
+        pde.Schedule(**kwargs)
+
+
+def test_a_schedule_keeps_whole_numbers_and_stays_checked():
+    s = pde.Schedule(adam=np.int64(3), lm=2, mu=np.float64(0.5))
+    assert type(s.adam) is int and s.adam == 3 and type(s.mu) is float and s.mu == 0.5
+    with pytest.raises(mlplab.MlplabError, match="mu"):
+        dataclasses.replace(s, mu=0.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.mu = 0.0
+
+
+def test_levenberg_marquardt_too_big_is_refused_before_anything_runs(monkeypatch):
+    """JᵀJ is p × p: priced before it is allocated, and before Adam spends its steps."""
+    monkeypatch.setenv("MLPLAB_MAX_BYTES", str(2**20))
+    net = mlplab.MLP([1, 30, 30, 1], seed=0)  # p = 1021: 3 copies of JᵀJ take 24 MiB
+    theta = net.params.copy()
+    terms = _poisson(True).terms(8, 0, "grid")
+    with pytest.raises(mlplab.MlplabError, match=r"1021 parameters.*JᵀJ.*fewer parameters"):
+        pde.solve(net, terms, pde.Schedule(adam=5, lm=1))
+    np.testing.assert_array_equal(net.params, theta)
+    with pytest.raises(mlplab.MlplabError, match="1021 parameters"):
+        pde.normal_equations(net, terms)
+    pde.solve(net, terms, pde.Schedule(adam=2))  # Adam and L-BFGS alone need no JᵀJ
+
+
+def test_the_loss_value_runs_in_blocks_of_rows():
+    """Not one array per formula step over all the points at once."""
+    problem = pde.Problem(pde.Box(x=(-1, 1)), lambda p, u: -u.xx - u * np.sin(p.x))
+    terms = problem.terms(10**6, 0, "uniform")
+    net = mlplab.MLP([1, 8, 1], seed=0)
+    tracemalloc.start()
+    try:
+        value = pde.loss_value(net, terms)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * terms[0].X.nbytes
+    small = [problem.term(terms[0].X[:1000], problem.residual, 1.0)]
+    assert pde.loss_value(net, small) == pytest.approx(pde.loss(net, small)[0], rel=1e-13)
+    assert np.isfinite(value)

@@ -9,7 +9,8 @@ plain formulas.
 - :class:`Jet` is a function of the coordinates with its gradient and the sweep's second-order
   operators 𝓛_k (forward mode in x), for output transforms u = g(x) + h(x) v(x).
 
-Both support +, −, ×, /, integer powers and ``np.sin``, ``np.cos``, ``np.exp``, ``np.tanh``.
+Both support +, −, ×, /, integer powers and ``np.sin``, ``np.cos``, ``np.exp``, ``np.tanh``,
+with NumPy arrays and numbers on either side; any other NumPy function is refused by name.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from mlplab.activations import sin, tanh
-from mlplab.errors import MlplabError
+from mlplab.errors import MlplabError, UnknownNameError
 
 # φ, φ', φ'' of the functions both classes take through NumPy (the activations' own).
 _UNARY = {
@@ -26,6 +27,28 @@ _UNARY = {
     np.exp: (np.exp, np.exp, np.exp),
     np.tanh: (tanh.f, tanh.df, tanh.d2f),
 }
+
+# The NumPy forms of the operators (``array * u`` reaches NumPy first): the method to call on
+# the Field or Jet when it is the left operand, and when it is the right one.
+_OPERATORS = {
+    np.add: ("__add__", "__radd__"),
+    np.subtract: ("__sub__", "__rsub__"),
+    np.multiply: ("__mul__", "__rmul__"),
+    np.true_divide: ("__truediv__", "__rtruediv__"),
+    np.negative: ("__neg__", None),
+    np.power: ("__pow__", None),
+}
+
+#: What a formula in u or in the coordinates may use, for messages.
+SUPPORTED = "+, −, ×, /, whole powers ** k and " + ", ".join(f"np.{f.__name__}" for f in _UNARY)
+
+
+class NotInBoxError(UnknownNameError, AttributeError):
+    """A variable or derivative that the problem's box does not have (``u.yy`` on a box in x).
+
+    An :class:`AttributeError` as well, so that ``hasattr`` and ``getattr`` with a default keep
+    working on :class:`Field` and :class:`mlplab.pde.Points`.
+    """
 
 
 class _Arithmetic:
@@ -69,10 +92,23 @@ class _Arithmetic:
             out = out * self
         return out
 
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        if method != "__call__" or len(inputs) != 1 or ufunc not in _UNARY:
-            return NotImplemented
-        return self._apply(*_UNARY[ufunc])
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs, **kwargs):
+        """``np.sin(u)`` and the like, and the operators with a NumPy array or number on the
+        left (``np.sin(p.x) * u``); anything else is refused, naming what a formula may use."""
+        if method == "__call__" and not kwargs:
+            if ufunc in _UNARY and len(inputs) == 1:
+                return self._apply(*_UNARY[ufunc])
+            if ufunc in _OPERATORS and len(inputs) == ufunc.nin:
+                left, right = _OPERATORS[ufunc]
+                if isinstance(inputs[0], _Arithmetic):
+                    return getattr(inputs[0], left)(*inputs[1:])
+                if right is not None:
+                    return getattr(inputs[1], right)(inputs[0])
+        call = f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
+        raise MlplabError(
+            f"{call} is not supported on u or the coordinates p: a formula may use {SUPPORTED}; "
+            f"rewrite it with those (for np.abs(r) return r itself: the loss squares it)"
+        )
 
 
 class Field(_Arithmetic):
@@ -99,9 +135,9 @@ class Field(_Arithmetic):
     def __getattr__(self, name: str) -> Field:
         names = self.__dict__.get("_names", {})
         if name not in names:
-            raise AttributeError(
-                f"u has no derivative {name!r}; the problem's variables give: "
-                f"{', '.join(sorted(names)) or 'none'}"
+            raise NotInBoxError(
+                f"u has no derivative {name!r}; the box's variables give "
+                f"{', '.join('u.' + n for n in sorted(names)) or 'none'}: write one of those"
             )
         value, k = names[name]
         partial = np.zeros_like(self.partial)

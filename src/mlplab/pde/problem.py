@@ -19,16 +19,22 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Sequence
+import numbers
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from mlplab.errors import MlplabError
-from mlplab.pde.fields import Field, Jet
+from mlplab.limits import check_bytes
+from mlplab.pde.fields import Field, Jet, NotInBoxError
 from mlplab.second_order import Derivatives, Operators, to_block, to_derivatives
+from mlplab.values import check_whole
 
 SAMPLINGS = ("grid", "uniform", "lhs")
+
+# How to fix a refused number of points (mlplab.limits.check_bytes).
+_FEWER_POINTS = "use fewer points (or raise MLPLAB_MAX_BYTES)"
 
 
 class Points:
@@ -40,7 +46,10 @@ class Points:
     def __getattr__(self, name: str):
         columns = self.__dict__["_columns"]
         if name not in columns:
-            raise AttributeError(f"no variable {name!r}; the domain has {', '.join(columns)}")
+            raise NotInBoxError(
+                f"p has no variable {name!r}; the box has "
+                f"{', '.join('p.' + n for n in columns)}: write one of those"
+            )
         return columns[name]
 
 
@@ -53,12 +62,15 @@ class Box:
     def __init__(self, **bounds: tuple[float, float]) -> None:
         if not bounds:
             raise MlplabError("a Box needs at least one variable, e.g. Box(x=(-1, 1))")
-        self.bounds: dict[str, tuple[float, float]] = {}
-        for name, ab in bounds.items():
-            lo, hi = (float(v) for v in ab)
-            if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-                raise MlplabError(f"variable {name}: need finite bounds lo < hi, got {ab}")
-            self.bounds[name] = (lo, hi)
+        self.bounds = {name: _bounds(name, ab) for name, ab in bounds.items()}
+        # u.xx is ∂²u/∂x²: a variable named xx (or lap) could not be told from it
+        second = {a + b for a in bounds for b in bounds} | {"lap"}
+        clash = [name for name in bounds if name in second]
+        if clash:
+            raise MlplabError(
+                f"variable name(s) {', '.join(clash)} are also names of second derivatives "
+                f"(u.xx is ∂²u/∂x², u.lap the Laplacian); rename them, e.g. to x1, x2"
+            )
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -73,8 +85,8 @@ class Box:
         ``"var=value"`` with value one of its bounds; as (variable index, fixed value) pairs."""
         if on == "boundary":
             return [(i, v) for i, name in enumerate(self.names) for v in self.bounds[name]]
-        name, _, value = on.partition("=")
-        name = name.strip()
+        name, _, value = on.partition("=") if isinstance(on, str) else (None, "", "")
+        name = name and name.strip()
         if name not in self.bounds:
             raise MlplabError(
                 f"condition on {on!r}: use 'boundary', a variable ({', '.join(self.names)}) "
@@ -98,7 +110,8 @@ class Box:
     def sample_on(self, on: str, n: int, method: str = "lhs", seed: int | None = 0) -> np.ndarray:
         """About n points on the faces ``on``, shared equally; a face of a 1-D box is a point."""
         faces = self.faces(on)
-        per = max(1, math.ceil(n / len(faces)))
+        per = max(1, math.ceil(check_whole(n, "the number of points", 0) / len(faces)))
+        _check_points(len(faces) * (per if self.dim > 1 else 1), self.dim)
         parts = []
         for k, (i, v) in enumerate(faces):
             others = [b for j, b in enumerate(self.bounds.values()) if j != i]
@@ -110,6 +123,7 @@ class Box:
 
     def grid(self, n_per_dim: int) -> tuple[np.ndarray, list[np.ndarray]]:
         """A tensor grid with endpoints: the points (n^d, d) and each variable's 1-D grid."""
+        _check_points(check_whole(n_per_dim, "the points per variable", 1) ** self.dim, self.dim)
         axes = [np.linspace(lo, hi, n_per_dim) for lo, hi in self.bounds.values()]
         mesh = np.meshgrid(*axes, indexing="ij")
         return np.stack([m.ravel() for m in mesh], axis=1), axes
@@ -120,12 +134,13 @@ class Box:
 
 def _unit(n: int, d: int, method: str, seed: int | None) -> np.ndarray:
     """n points in [0, 1]^d by a grid, uniform draws or Latin hypercube sampling."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise MlplabError(f"the number of points must be a whole number >= 1, got {n!r}")
+    n = check_whole(n, "the number of points", 1)
     if d == 0:
         return np.zeros((1, 0))
+    _check_points(n, d)
     if method == "grid":
         m = max(2, math.ceil(round(n ** (1 / d), 9)))
+        _check_points(m**d, d)
         axes = [np.linspace(0, 1, m)] * d
         return np.stack([g.ravel() for g in np.meshgrid(*axes, indexing="ij")], axis=1)
     rng = np.random.default_rng(seed)
@@ -135,6 +150,40 @@ def _unit(n: int, d: int, method: str, seed: int | None) -> np.ndarray:
         strata = np.stack([rng.permutation(n) for _ in range(d)], axis=1)
         return (strata + rng.uniform(size=(n, d))) / n
     raise MlplabError(f"sampling must be one of {', '.join(SAMPLINGS)}, got {method!r}")
+
+
+def _bounds(name: str, ab: object) -> tuple[float, float]:
+    """The bounds ``ab`` of variable ``name`` as two finite floats lo < hi.
+
+    Raises
+    ------
+    MlplabError
+        For anything else: one number, three, text, infinite or equal bounds.
+    """
+    try:
+        lo, hi = ab  # type: ignore[misc]
+    except (TypeError, ValueError):
+        lo = hi = None
+    ok = all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in (lo, hi))
+    if ok:
+        lo, hi = float(lo), float(hi)
+        ok = math.isfinite(hi - lo) and lo < hi
+    if not ok:
+        raise MlplabError(
+            f"variable {name}: give its bounds as two finite numbers lo < hi, "
+            f"e.g. Box({name}=(-1, 1)), got {ab!r}"
+        )
+    return lo, hi
+
+
+def _check_points(count: int, d: int) -> None:
+    """Refuse ``count`` points in ``d`` variables whose sampling (the points and two working
+    copies) would take more memory than :func:`mlplab.limits.check_bytes` allows."""
+    check_bytes(
+        lambda: f"{count} points in {d} variable(s) (with the working copies of sampling)",
+        3.0 * 8 * d * min(count, 2**80),
+        _FEWER_POINTS,
+    )
 
 
 def _scale(unit: np.ndarray, bounds: list[tuple[float, float]]) -> np.ndarray:
@@ -193,6 +242,38 @@ class Problem:
     name: str = "problem"
     _ops: dict = field(default_factory=dict, repr=False)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.domain, Box):
+            raise MlplabError(
+                f"a Problem's domain must be a Box, e.g. Box(x=(-1, 1)), "
+                f"got a {type(self.domain).__name__}"
+            )
+        for what, fn, example in [
+            ("residual", self.residual, "lambda p, u: -u.xx - 1"),
+            ("exact", self.exact, "lambda p: np.sin(np.pi * p.x)"),
+            ("transform", self.transform, "lambda p: (0.0, 1 - p.x**2)"),
+        ]:
+            if not (callable(fn) or (fn is None and what != "residual")):
+                raise MlplabError(
+                    f"a Problem's {what} must be a function, such as {example}, "
+                    f"got a {type(fn).__name__}"
+                )
+        if isinstance(self.conditions, (Condition, str)) or not isinstance(
+            self.conditions, Iterable
+        ):
+            raise MlplabError(
+                f"a Problem's conditions must be a list of Condition, such as "
+                f"[Condition('boundary', lambda p, u: u)], got a {type(self.conditions).__name__}"
+            )
+        self.conditions = tuple(self.conditions)
+        for k, c in enumerate(self.conditions):
+            if not isinstance(c, Condition):
+                raise MlplabError(
+                    f"conditions[{k}] is a {type(c).__name__}, not a Condition; say where it "
+                    f"holds, e.g. Condition('boundary', lambda p, u: u)"
+                )
+            self.domain.faces(c.on)
+
     def term(self, X: np.ndarray, fn: ResidualFn, weight: float) -> Term:
         """The loss term weight · mean(fn² at X)."""
         return Term(self, np.asarray(X, dtype=np.float64), fn, weight)
@@ -219,10 +300,34 @@ class Problem:
         return g.value + h.value * v
 
     def _jets(self, X: np.ndarray, C: np.ndarray) -> tuple[Jet, Jet]:
+        """g and h of the transform at the points X, with the operators of coefficients C."""
+        (B, d), K = X.shape, C.shape[0]
+        check_bytes(
+            lambda: (
+                f"the output transform at {B} points (its jets, each of {1 + d + K} numbers "
+                f"a point, the coordinates, g, h and the formula's steps between)"
+            ),
+            8.0 * 8 * B * (1 + d + K),
+            _FEWER_POINTS,
+        )
         p = Points({n: Jet.coordinate(X, i, C) for i, n in enumerate(self.domain.names)})
-        g, h = self.transform(p)
+        gh = self.transform(p)
+        if not (isinstance(gh, (tuple, list)) and len(gh) == 2):
+            got = f"{len(gh)} values" if isinstance(gh, (tuple, list)) else f"a {type(gh).__name__}"
+            raise MlplabError(
+                f"a transform returns the pair (g, h) of u = g + h·a^[L], such as "
+                f"lambda p: (0.0, 1 - p.x**2); it returned {got}"
+            )
+        for name, v in zip("gh", gh, strict=True):
+            if not (
+                isinstance(v, Jet) or (isinstance(v, numbers.Real) and not isinstance(v, bool))
+            ):
+                raise MlplabError(
+                    f"a transform's {name} must be a number or a formula in the coordinates, "
+                    f"such as 1 - p.x**2, got a {type(v).__name__}"
+                )
         zero = Jet.coordinate(X, 0, C) * 0.0
-        return zero + g, zero + h
+        return zero + gh[0], zero + gh[1]
 
     def operators_for(self, fn: ResidualFn) -> tuple[Operators, dict[str, int]]:
         """The second-order operators ``fn`` reads (found on a probe), and the rows of the

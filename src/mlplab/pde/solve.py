@@ -14,6 +14,8 @@ parameters and sets ``status = "diverged"``.
 from __future__ import annotations
 
 import math
+import numbers
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,10 +25,12 @@ from threadpoolctl import threadpool_limits
 
 from mlplab import second_order
 from mlplab.errors import MlplabError
+from mlplab.limits import check_bytes
 from mlplab.network import MLP
-from mlplab.optim import LBFGS, Adam
+from mlplab.optim import LBFGS, Adam, _check_lr
 from mlplab.pde.problem import Term
 from mlplab.train import History, _Watch, warn_divergence
+from mlplab.values import check_whole
 
 
 def loss(net: MLP, terms: Sequence[Term]) -> tuple[float, np.ndarray]:
@@ -40,39 +44,75 @@ def loss(net: MLP, terms: Sequence[Term]) -> tuple[float, np.ndarray]:
 
 
 def loss_value(net: MLP, terms: Sequence[Term]) -> float:
-    """C(θ) alone: one forward sweep per term."""
+    """C(θ) alone: one forward sweep per term, in blocks of rows as the gradient's."""
     total = 0.0
     for t in terms:
-        d = second_order.derivatives(net, t.X, t.ops)
-        r, _ = t.residual(slice(None), net.check_input(t.X), d)
-        total += t.scale * float(r @ r)
+        X = net.check_input(t.X)
+        for _, r, _, _ in second_order._residual_blocks(net, X, t.ops, t.residual):
+            total += t.scale * float(r @ r)
     return total
 
 
 def normal_equations(net: MLP, terms: Sequence[Term]) -> tuple[float, np.ndarray, np.ndarray]:
-    """C, JᵀJ (p, p) and Jᵀr (p,) of the scaled residuals (so that ∂C/∂θ = 2 Jᵀr)."""
+    """C, JᵀJ (p, p) and Jᵀr (p,) of the scaled residuals (so that ∂C/∂θ = 2 Jᵀr).
+
+    Raises
+    ------
+    SizeError
+        Where JᵀJ and its working copies would take more memory than mlplab allows.
+    """
+    _check_normal_equations(net)
     p = net.num_parameters
     C, A, b = 0.0, np.zeros((p, p)), np.zeros(p)
     for t in terms:
         rr, JtJ, Jtr = second_order.normal_equations(net, t.X, t.ops, t.residual, t.scale)
-        C, A, b = C + rr, A + JtJ, b + Jtr
+        C, b = C + rr, b + Jtr
+        A += JtJ
     return C, A, b
 
 
-@dataclass
+def _check_normal_equations(net: MLP) -> None:
+    """Refuse Levenberg–Marquardt on a network whose p × p matrix JᵀJ, with the two working
+    copies beside it (a term's own JᵀJ and its product, or the solve's factor), would take
+    more memory than :func:`mlplab.limits.check_bytes` allows.
+
+    Raises
+    ------
+    SizeError
+    """
+    p = net.num_parameters
+    check_bytes(
+        lambda: (
+            f"Levenberg–Marquardt on a network of {p} parameters (layer widths {net.sizes}: "
+            f"the {p} × {p} matrix JᵀJ and two working copies)"
+        ),
+        3.0 * 8 * p * p,
+        "use a network with fewer parameters for LM, or Schedule(lm=0) to train with Adam "
+        "and L-BFGS alone (or raise MLPLAB_MAX_BYTES)",
+    )
+
+
+@dataclass(frozen=True)
 class Schedule:
-    """How long each solver runs, in steps (0 skips it).
+    """How long each solver runs, in steps (0 skips it); checked when it is made.
 
     Attributes
     ----------
     adam : int
+        Adam steps, a whole number >= 0.
     lr : float
-        Adam's learning rate.
+        Adam's learning rate, a finite number > 0.
     lbfgs : int
+        L-BFGS steps, a whole number >= 0.
     lm : int
-        Levenberg–Marquardt iterations.
+        Levenberg–Marquardt iterations, a whole number >= 0.
     mu : float
-        LM's initial damping μ.
+        LM's initial damping μ, a finite number > 0.
+
+    Raises
+    ------
+    MlplabError
+        For any other value, naming the field.
     """
 
     adam: int = 0
@@ -80,6 +120,26 @@ class Schedule:
     lbfgs: int = 0
     lm: int = 0
     mu: float = 1e-3
+
+    def __post_init__(self) -> None:
+        checked = {
+            name: check_whole(getattr(self, name), f"Schedule {name} (a number of steps)", 0)
+            for name in ("adam", "lbfgs", "lm")
+        }
+        checked["lr"] = _check_lr(self.lr)
+        mu = self.mu
+        if (
+            isinstance(mu, bool)
+            or not isinstance(mu, numbers.Real)
+            or not 0 < mu <= sys.float_info.max
+        ):
+            raise MlplabError(
+                f"Schedule mu (Levenberg–Marquardt's initial damping) must be a finite number "
+                f"> 0 such as 1e-3, got {mu!r}"
+            )
+        checked["mu"] = float(mu)
+        for name, value in checked.items():  # frozen: set as the dataclass itself does
+            object.__setattr__(self, name, value)
 
 
 def solve(
@@ -112,6 +172,8 @@ def solve(
             f"a problem's solution u is one number per point, but the network has "
             f"{net.sizes[-1]} outputs; build it with sizes [..., 1]"
         )
+    if schedule.lm:  # before the other solvers run: LM's JᵀJ must fit
+        _check_normal_equations(net)
     history = History()
     watch = _Watch(net, history, None, False)
     start = time.perf_counter()
@@ -193,10 +255,11 @@ def _lm(net, terms, schedule: Schedule, record, history: History) -> bool:
     mu = schedule.mu
     for _ in range(schedule.lm):
         value, A, b = normal_equations(net, terms)
-        theta = net.params.copy()
+        theta, diagonal = net.params.copy(), A.diagonal().copy()
         while True:
+            A[np.diag_indices_from(A)] = diagonal + mu  # JᵀJ + μI in place: no second p × p
             try:
-                step = np.linalg.solve(A + mu * np.eye(len(b)), b)
+                step = np.linalg.solve(A, b)
             except np.linalg.LinAlgError:
                 step = None
             if step is not None and np.all(np.isfinite(step)):
