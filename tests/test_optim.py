@@ -191,9 +191,9 @@ def test_unknown_schedule():
         get_schedule("linear")
 
 
-@pytest.mark.parametrize("bad", ["0.1", True, None])
+@pytest.mark.parametrize("bad", ["0.1", True, None, 10**400])  # 10**400: float's OverflowError
 def test_a_learning_rate_must_be_a_number(bad):
-    with pytest.raises(ValueError, match="learning rate must be a number"):
+    with pytest.raises(ValueError, match="learning rate must be a finite number > 0, such as"):
         SGD(lr=bad)
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mlplab.errors import MlplabError
-from mlplab.values import WidthsAction, as_array, as_real, check_seed, widths
+from mlplab.values import WidthsAction, as_array, as_real, check_positive, check_seed, widths
 
 F64, F32 = np.dtype(np.float64), np.dtype(np.float32)
 
@@ -87,3 +87,11 @@ def test_a_widths_option_reads_both_forms_and_names_a_bad_entry(capsys):
     with pytest.raises(SystemExit):
         parser.parse_args(["--sizes", "2,,1"])
     assert "p: error: argument --sizes: '2,,1' has an empty entry" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", [0, -1e-3, float("nan"), float("inf"), 10**400, True, "1e-3", None])
+def test_check_positive_refuses_all_but_finite_numbers_above_zero(bad):
+    with pytest.raises(MlplabError, match=r"step must be a finite number > 0, such as 0\.5; got"):
+        check_positive(bad, "step", "0.5")
+    assert check_positive(np.float32(0.25), "step") == 0.25
+    assert type(check_positive(3, "step")) is float

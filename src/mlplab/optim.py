@@ -12,7 +12,6 @@ learning rate (``constant``, ``step``, ``exponential``, ``cosine``).
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -22,19 +21,10 @@ import numpy as np
 from mlplab._names import build, check_new_name, no_parameters, parse_spec, spec_number, unknown
 from mlplab.errors import MlplabError
 from mlplab.limits import check_bytes
-from mlplab.values import check_whole
+from mlplab.values import check_positive, check_whole
 
 if TYPE_CHECKING:
     import scipy.optimize
-
-
-def _check_lr(lr: float) -> float:
-    if isinstance(lr, bool) or not isinstance(lr, numbers.Real):
-        raise MlplabError(f"learning rate must be a number, such as 1e-3, got {lr!r}")
-    lr = float(lr)
-    if not math.isfinite(lr) or lr <= 0:
-        raise MlplabError(f"learning rate must be a finite number > 0, got {lr}")
-    return lr
 
 
 class Optimizer:
@@ -60,7 +50,7 @@ class Optimizer:
     state_names: tuple[str, ...] = ()
 
     def __init__(self, lr: float) -> None:
-        self.lr = _check_lr(lr)
+        self.lr = check_positive(lr, "learning rate")
         self.t = 0
         for name in self.state_names:
             setattr(self, name, None)

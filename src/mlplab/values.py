@@ -11,6 +11,7 @@ module can use it.
 from __future__ import annotations
 
 import argparse
+import math
 import numbers
 from collections.abc import Sequence
 
@@ -88,6 +89,26 @@ def check_whole(value: object, name: str, low: int, optional: bool = False) -> i
         none = " or None" if optional else ""
         raise MlplabError(f"{name} must be a whole number >= {low}{none}, got {value!r}")
     return int(value)
+
+
+def check_positive(value: object, name: str, example: str = "1e-3") -> float:
+    """``value``, a finite real number > 0, as a float.
+
+    Raises
+    ------
+    MlplabError
+        For anything else: 0, a negative number, NaN, inf, an integer beyond float64 (which
+        ``float`` would refuse with OverflowError), a bool, text.
+    """
+    number = math.nan
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond float64
+            number = math.inf
+    if not 0 < number < math.inf:  # also refuses NaN
+        raise MlplabError(f"{name} must be a finite number > 0, such as {example}; got {value!r}")
+    return number
 
 
 def check_seed(seed: int | None, name: str = "seed") -> int | None:

@@ -91,8 +91,8 @@ def test_a_network_with_several_outputs_is_explained():
         ({"adam": -1}, "adam .*whole number >= 0, got -1"),
         ({"lbfgs": True}, "lbfgs .*whole number >= 0"),
         ({"lm": "10"}, "lm .*whole number >= 0"),
-        ({"lr": 0.0}, "learning rate must be a finite number > 0"),
-        ({"lr": float("nan")}, "learning rate must be a finite number > 0"),
+        ({"lr": 0.0}, "learning rate\\) must be a finite number > 0"),
+        ({"lr": float("nan")}, "learning rate\\) must be a finite number > 0"),
     ],
 )
 def test_a_schedule_is_checked_when_it_is_made(kwargs, match):

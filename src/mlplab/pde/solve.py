@@ -14,8 +14,6 @@ parameters and sets ``status = "diverged"``.
 from __future__ import annotations
 
 import math
-import numbers
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,10 +25,10 @@ from mlplab import second_order
 from mlplab.errors import MlplabError
 from mlplab.limits import check_bytes
 from mlplab.network import MLP
-from mlplab.optim import LBFGS, Adam, _check_lr
+from mlplab.optim import LBFGS, Adam
 from mlplab.pde.problem import Term
 from mlplab.train import History, _Watch, warn_divergence
-from mlplab.values import check_whole
+from mlplab.values import check_positive, check_whole
 
 
 def loss(net: MLP, terms: Sequence[Term]) -> tuple[float, np.ndarray]:
@@ -126,18 +124,8 @@ class Schedule:
             name: check_whole(getattr(self, name), f"Schedule {name} (a number of steps)", 0)
             for name in ("adam", "lbfgs", "lm")
         }
-        checked["lr"] = _check_lr(self.lr)
-        mu = self.mu
-        if (
-            isinstance(mu, bool)
-            or not isinstance(mu, numbers.Real)
-            or not 0 < mu <= sys.float_info.max
-        ):
-            raise MlplabError(
-                f"Schedule mu (Levenberg–Marquardt's initial damping) must be a finite number "
-                f"> 0 such as 1e-3, got {mu!r}"
-            )
-        checked["mu"] = float(mu)
+        checked["lr"] = check_positive(self.lr, "Schedule lr (Adam's learning rate)")
+        checked["mu"] = check_positive(self.mu, "Schedule mu (Levenberg–Marquardt's damping)")
         for name, value in checked.items():  # frozen: set as the dataclass itself does
             object.__setattr__(self, name, value)
 
