@@ -15,6 +15,7 @@ import numpy as np
 
 from mlplab.errors import MlplabError, SizeError
 from mlplab.limits import check_bytes
+from mlplab.values import check_positive, check_whole
 
 if TYPE_CHECKING:
     from mlplab.config import TrainConfig
@@ -29,12 +30,8 @@ _MEANING = {"n_train": "the number of points", "n_val": "the number of points"}
 
 
 def _whole(cfg: TrainConfig, name: str, low: int, optional: bool = False) -> None:
-    value = getattr(cfg, name)
-    if optional and value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        what = f": {_MEANING[name]}" if name in _MEANING else ""
-        raise MlplabError(f"{_option(name)}{what} must be a whole number >= {low}, got {value!r}")
+    what = f": {_MEANING[name]}" if name in _MEANING else ""
+    check_whole(getattr(cfg, name), f"{_option(name)}{what}", low, optional)
 
 
 def _number(cfg: TrainConfig, name: str, low: float, high: float = math.inf) -> float:
@@ -92,9 +89,7 @@ def check_config(cfg: TrainConfig) -> None:
             f"{_option(name)} {getattr(cfg, name)} (points x and y)", 16.0 * getattr(cfg, name)
         )
     _number(cfg, "noise", 0.0)
-    lr = cfg.lr
-    if isinstance(lr, bool) or not isinstance(lr, int | float | np.number) or not 0 < lr < math.inf:
-        raise MlplabError(f"--lr: the learning rate must be a finite number > 0, got {cfg.lr!r}")
+    check_positive(cfg.lr, "--lr: the learning rate")
     _number(cfg, "momentum", 0.0, 1.0)
     if cfg.val_fraction is not None:  # None: the default split (see mlplab.train_run.make_data)
         _number(cfg, "val_fraction", 0.0, 1.0)

@@ -225,9 +225,8 @@ class Adam(Optimizer):
         for name, beta in (("beta1", beta1), ("beta2", beta2)):
             if not 0.0 <= beta < 1.0:
                 raise MlplabError(f"{name} must be in [0, 1), got {beta}")
-        if not (math.isfinite(eps) and eps > 0):
-            raise MlplabError(f"eps must be a finite number > 0, got {eps}")
-        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+        self.beta1, self.beta2 = float(beta1), float(beta2)
+        self.eps = check_positive(eps, "eps", "1e-8")
 
     def hyper(self) -> tuple[float, ...]:
         return (self.beta1, self.beta2, self.eps)
@@ -264,8 +263,7 @@ class LBFGS:
         gtol: float | None = None,
     ) -> None:
         memory = check_whole(memory, "memory", 1)
-        if not (math.isfinite(tol) and tol > 0):
-            raise MlplabError(f"tol must be a finite number > 0, got {tol}")
+        tol = check_positive(tol, "tol", "1e-12")
         if gtol is not None and not (math.isfinite(gtol) and gtol >= 0):
             raise MlplabError(f"gtol must be a finite number >= 0 or None, got {gtol}")
         self.memory, self.tol = int(memory), float(tol)
