@@ -73,8 +73,98 @@ class GradCheck:
         return self.max_error <= self.tol
 
 
-#: Most parameters :func:`check_gradients` perturbs one by one (two forward passes each).
-MAX_PARAMETERS = 20_000
+#: The cost of one forward pass, in seconds: :data:`PASS_SECONDS`, plus for each layer
+#: :data:`LAYER_SECONDS`, plus per point :data:`VALUE_SECONDS` for each of its n_{l+1} values
+#: and :data:`MULTIPLY_ADD_SECONDS` for each of its n_l × n_{l+1} multiply-adds. The Python work
+#: of a pass and of a layer dominates narrow networks, the arithmetic wide ones. Measured on a
+#: shared 2-core machine (float64, tanh, one ``loss(net(X), y)`` as the check makes it) and
+#: taken on the low side: whole checks there took 0.9 to 2.3 times their price (6 times on
+#: 2·10^6 points, where memory rather than arithmetic bounds a pass, on a loaded machine).
+PASS_SECONDS = 10e-6
+LAYER_SECONDS = 4e-6
+VALUE_SECONDS = 4e-9
+MULTIPLY_ADD_SECONDS = 0.05e-9
+
+#: Longest estimated run :func:`check_gradients` starts. At the limit, 2-2-...-2 with 782
+#: layers at 8 points (9,392 forward passes through 782 layers) is priced at 30.0 s and took
+#: 35 s on that machine; 783 layers are refused (a fuzzer measured 24.6 s for 800 layers on
+#: another machine, 6.5 s for 400). 1-150-150-1 at 8 points (23,101 parameters) is priced at
+#: 1.9 s and took 1.9 s, 1-9000-1 (27,001) 17 s and took 16 s; 3-5-4-1, the README's, 2.4 ms.
+MAX_SECONDS = 30.0
+
+
+def forward_passes(net: MLP) -> int:
+    """Forward passes :func:`check_gradients` makes through ``net``.
+
+    Two per parameter and two per input (central differences), n_1 for the analytic input
+    Jacobian (one tangent per input) and two for backprop.
+
+    Parameters
+    ----------
+    net : MLP
+
+    Returns
+    -------
+    int
+    """
+    return 2 * net.num_parameters + 3 * net.sizes[0] + 2
+
+
+def estimated_seconds(net: MLP, n_points: int) -> float:
+    """Time :func:`check_gradients` takes for ``net`` at ``n_points`` points, priced by the cost
+    model of :data:`PASS_SECONDS`.
+
+    Parameters
+    ----------
+    net : MLP
+    n_points : int
+        Rows of ``X``.
+
+    Returns
+    -------
+    float
+        Seconds, on the low side as the model's constants are.
+    """
+    one_pass = PASS_SECONDS + sum(
+        LAYER_SECONDS + n_points * n_out * (VALUE_SECONDS + n_in * MULTIPLY_ADD_SECONDS)
+        for n_in, n_out in zip(net.sizes[:-1], net.sizes[1:], strict=False)
+    )
+    return forward_passes(net) * one_pass
+
+
+def check_cost(net: MLP, n_points: int) -> None:
+    """Refuse a check of ``net`` at ``n_points`` points priced over :data:`MAX_SECONDS`.
+
+    Parameters
+    ----------
+    net : MLP
+    n_points : int
+        Rows of ``X``.
+
+    Raises
+    ------
+    MlplabError
+        Naming the network's size, the passes, the estimate and the fix.
+    """
+    seconds = estimated_seconds(net, n_points)
+    if seconds > MAX_SECONDS:
+        raise MlplabError(
+            f"the gradient check of a network of {len(net.sizes) - 1:,} layers and "
+            f"{net.num_parameters:,} parameters at {n_points:,} points makes "
+            f"{forward_passes(net):,} forward passes through every layer, an estimated "
+            f"{format_seconds(seconds)} (at most {format_seconds(MAX_SECONDS)}): check a network "
+            f"with fewer layers or parameters and the same activations, whose derivatives are "
+            f"the same formulas, or fewer points"
+        )
+
+
+def format_seconds(seconds: float) -> str:
+    """``'31 s'``, ``'4.2 min'`` or ``'310 h'``: two or three significant digits."""
+    if seconds < 60:
+        return f"{seconds:.2g} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.2g} min"
+    return f"{seconds / 3600:.3g} h"
 
 
 def check_gradients(
@@ -106,20 +196,15 @@ def check_gradients(
     Raises
     ------
     MlplabError
-        For h or tol not finite and > 0, or a network of more than :data:`MAX_PARAMETERS`
-        parameters.
+        For h or tol not finite and > 0, or a check priced over :data:`MAX_SECONDS` by
+        :func:`estimated_seconds` (raised before any pass is made).
     """
     if not (math.isfinite(h) and h > 0 and math.isfinite(tol) and tol > 0):
         raise MlplabError(f"h and tol must be finite numbers > 0, got h = {h}, tol = {tol}")
-    if net.num_parameters > MAX_PARAMETERS:
-        raise MlplabError(
-            f"the network has {net.num_parameters:,} parameters and the check makes two forward "
-            f"passes for each (at most {MAX_PARAMETERS:,}): check a narrower network of the "
-            f"same depth and activations, whose derivatives are the same formulas"
-        )
     loss = get_loss(loss)
     net = net.astype("float64")
     X = net.check_input(X)
+    check_cost(net, X.shape[0])
     y = net.check_target(y, loss, X.shape[0])
     _, g = net.loss_gradient(X, y, loss)
     gW, gb = net.unflatten(g)

@@ -89,3 +89,13 @@ def test_batch_lr_settings_reach_the_report(tmp_path):
 )
 def test_batch_lr_bad_settings_are_one_line_errors(capsys, tmp_path, settings, message):
     assert_one_line_error(capsys, tmp_path, "batch-lr", *settings, message=message)
+
+
+def test_batch_lr_measures_divergence_instead_of_stopping(tmp_path):
+    # B = 16 diverges at η = 10 within 3 epochs: a measurement of this study, not a failure
+    run = run_with_settings(
+        tmp_path, "batch-lr", "batches=16,64", "epochs=3", "log_lr=0,2", "per_decade=1"
+    )
+    assert run.metrics["largest_stable_lr"][0] == 1.0
+    assert "The largest rate that no seed diverged at is 1 to 100" in run.report
+    assert "Training diverged" not in run.report

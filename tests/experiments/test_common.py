@@ -8,7 +8,14 @@ import pytest
 from mlplab import MLP, SGD, fit
 from mlplab.config import TrainConfig
 from mlplab.data import cos4
-from mlplab.experiments.common import each_run, settings, train_seeds
+from mlplab.experiments.common import (
+    TrainingDivergedError,
+    diverged_result,
+    each_run,
+    settings,
+    train_seeds,
+)
+from mlplab.experiments.params import Parameter
 from mlplab.train import DivergenceWarning
 
 X = np.random.default_rng(0).standard_normal((64, 1))
@@ -146,3 +153,67 @@ def test_each_run_leaves_divergence_to_the_status_and_the_warnings_filters_alone
         diverging()  # outside each_run the warning is given
         assert [w.category for w in caught] == [DivergenceWarning]
     assert warnings.filters == before
+
+
+#: SGD at η = 1000 on targets of 10^200: the cost overflows in the first epoch.
+EXPLODING = dataclasses.replace(BASE, optimizer="sgd", lr=1e3, epochs=3, batch_size=16)
+
+
+def test_a_diverged_seed_ends_the_training_and_names_the_runs():
+    with pytest.raises(TrainingDivergedError) as caught:
+        train_seeds(EXPLODING, X, Y * 1e200, [0, 1])
+    stop = caught.value
+    assert [seed for seed, _ in stop.diverged] == [0, 1]
+    assert str(stop).startswith(
+        "training diverged: SGD at lr 1000 (batch 16, 3 epochs) on 64 points, 1-32-32-1 "
+        "sigmoid: seeds 0 and 1 of 2 diverged; for seed 0, training diverged at epoch 1: the "
+        "cost became "
+    )
+
+
+def test_a_study_that_measures_divergence_gets_the_runs_back():
+    runs = train_seeds(EXPLODING, X, Y * 1e200, [0, 1], expect_divergence=True)
+    assert [r.history.status for r in runs] == ["diverged", "diverged"]
+
+
+def _stopped(cfg: TrainConfig) -> TrainingDivergedError:
+    with pytest.raises(TrainingDivergedError) as caught:
+        train_seeds(cfg, X, Y * 1e200, [0])
+    return caught.value
+
+
+LR = (Parameter("lr", 0.1, "SGD learning rate η", low=1e-6),)
+
+
+@pytest.mark.parametrize(
+    ("lr", "fix"),
+    [
+        (5.0, "Fix: a smaller learning rate, e.g. `--set lr=0.1` (the default)."),
+        (0.05, "Fix: a smaller learning rate, e.g. `--set lr=0.005`."),
+    ],
+)
+def test_the_answer_of_a_diverged_study_names_the_runs_the_rate_and_the_fix(lr, fix):
+    stop = _stopped(dataclasses.replace(EXPLODING, lr=lr))
+    result = diverged_result(stop, "a question", LR, {"lr": lr}, 1)
+    assert result.title == "training diverged"
+    assert result.answer.startswith("**Training diverged**, so this run answers nothing: SGD at")
+    assert f"SGD at lr {lr:g} (batch 16, 3 epochs)" in result.answer
+    assert result.answer.endswith(fix)
+    assert not result.passed and not result.figures
+    assert [c.name for c in result.checks] == ["every training run ends without diverging"]
+    assert result.setup == [("SGD learning rate η (lr)", f"{lr:g}"), ("seeds", "1")]
+    assert result.metrics["diverged"]["lr"] == lr
+
+
+def test_a_rate_the_study_fixes_and_lbfgs_get_their_own_fix():
+    stop = _stopped(EXPLODING)
+    result = diverged_result(stop, "q", LR, {"lr": 0.1}, 1)  # lr 1000 is no parameter's
+    assert "this study sets it to 1000 itself, so undo the --set values" in result.answer
+    lbfgs = _stopped(dataclasses.replace(EXPLODING, optimizer="lbfgs"))
+    assert " at lr " not in str(lbfgs)
+    result = diverged_result(lbfgs, "q", LR, {"lr": 0.1}, 1)
+    assert result.answer.endswith(
+        "Fix: L-BFGS picks its own steps (no learning rate), so undo the --set values that made "
+        "training overflow, or look at the data and the scale of the initial weights for values "
+        "that overflow."
+    )

@@ -4,6 +4,7 @@ import pytest
 
 from mlplab.experiments import execute, properties
 from mlplab.experiments.execute import run_all, run_study
+from tests.experiments.conftest import run_with_settings
 
 
 def test_interrupted_run_leaves_no_report_and_keeps_the_previous_one(tmp_path, monkeypatch):
@@ -93,3 +94,47 @@ def test_an_interrupted_study_leaves_no_folder(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         run_study("properties", tmp_path / "new" / "out", quick=True)
     assert list((tmp_path / "new").iterdir()) == []
+
+
+#: cos4 at 1-8-8-1 on 64 points, SGD at η = 9: the cost of seed 0 overflows at epoch 23 of 30
+#: (seed 1's does not).
+DIVERGING = ["n=64", "width=8", "epochs=30", "lr=9", "batch=16"]
+
+
+@pytest.mark.parametrize("name", ["cos4", "label-noise"])
+def test_a_diverged_study_says_so_and_the_fix_instead_of_its_numbers(tmp_path, name):
+    run = run_with_settings(tmp_path, name, *DIVERGING)
+    assert run.report.startswith(f"# {name}: training diverged (quick run)\n")
+    answer = run.report.split("## Answer\n\n")[1].split("\n\n")[0]
+    assert answer.startswith(
+        "**Training diverged**, so this run answers nothing: SGD at lr 9 (batch 16, 30 epochs) "
+        "on 64 points, 1-8-8-1 sigmoid: seed 0 of 1 diverged; for seed 0, training diverged at "
+        "epoch 23: the cost became inf."
+    )
+    assert answer.endswith("Fix: a smaller learning rate, e.g. `--set lr=0.1` (the default).")
+    assert "nan" not in run.report.lower() and "## Figures" not in run.report
+    assert "| SGD learning rate η (lr) | 9 |" in run.report
+    assert run.metrics["passed"] is False
+    assert run.metrics["checks"] == [
+        {
+            "name": "every training run ends without diverging",
+            "passed": False,
+            "measured": answer.split(": ", 1)[1].split(". The cost")[0],
+        }
+    ]
+    assert run.metrics["diverged"]["lr"] == 9 and run.metrics["diverged"]["seeds"] == [0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "config.json",
+        "metrics.json",
+        "report.md",
+    ]
+
+
+def test_a_diverged_study_exits_1_and_prints_the_failed_check(tmp_path, capsys):
+    from mlplab.cli import main
+
+    args = ["experiment", "run", "cos4", "--quick", "--quiet", "--seeds", "2"]
+    assert main([*args, "--out", str(tmp_path), "--set", *DIVERGING]) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert "check failed cos4: every training run ends without diverging (SGD at lr 9" in err
+    assert "seed 0 of 2 diverged" in err  # seed 1 ran to the end

@@ -9,7 +9,7 @@ import pytest
 from mlplab.cli import main
 from mlplab.experiments import STUDIES, get_study
 from mlplab.experiments.execute import command_line, run_study
-from mlplab.experiments.params import Parameter, parameters, parse_settings, values
+from mlplab.experiments.params import MAX_LR, Parameter, parameters, parse_settings, values
 
 
 def test_settings_are_parsed_and_checked():
@@ -111,3 +111,29 @@ def test_show_lists_the_parameters(capsys):
 def test_bad_settings_are_one_line_errors(args, message, capsys, tmp_path):
     assert main(["experiment", "run", *args, "--quick", "--out", str(tmp_path)]) == 2
     assert message in capsys.readouterr().err
+
+
+#: The learning rates a study's --set changes: (study, parameter).
+LEARNING_RATES = [("runge", "lr"), ("cos4", "lr"), ("label-noise", "lr"), ("mse-vs-ce", "lr"),
+                  ("higham", "eta")]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "key"), LEARNING_RATES)
+def test_every_learning_rate_is_at_most_max_lr(name, key):
+    (rate,) = [p for p in parameters(get_study(name)) if p.name == key]
+    assert rate.high == MAX_LR == 10
+    assert parse_settings(name, get_study(name), [f"{key}=10"]) == {key: 10.0}
+    with pytest.raises(ValueError, match=f"{key} must be between .* and 10, got '1e308'"):
+        parse_settings(name, get_study(name), [f"{key}=1e308"])
+
+
+def test_every_study_parameter_of_a_learning_rate_is_listed():
+    """A new study's rate gets the bound too: every parameter whose help says "learning rate"
+    (batch-lr's grid, log10 of rates, measures divergence: its own bounds)."""
+    found = [
+        (name, p.name)
+        for name in STUDIES
+        for p in parameters(get_study(name))
+        if "learning rate" in p.help and name != "batch-lr"
+    ]
+    assert sorted(found) == sorted(LEARNING_RATES)

@@ -83,7 +83,8 @@ def test_runge_settings_reach_the_report(tmp_path):
     ("settings", "message"),
     [
         (["ns=32"], "ns needs at least two different numbers of points"),
-        (["lr=0"], "lr must be >= 1e-08"),
+        (["lr=0"], "lr must be between 1e-08 and 10, got '0'"),
+        (["lr=1e308", "epochs=1"], "lr must be between 1e-08 and 10, got '1e308'"),
         (["hidden=64,x"], "hidden takes whole numbers separated by commas, e.g. 64,64"),
     ],
 )

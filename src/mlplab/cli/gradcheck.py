@@ -52,7 +52,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mlplab.gradcheck import check_gradients
+    from mlplab.gradcheck import check_cost, check_gradients
     from mlplab.losses import get_loss
     from mlplab.network import MLP
 
@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     if not (args.h > 0 and args.tol > 0):
         raise UsageError(f"--h and --tol must be > 0, got {args.h:g} and {args.tol:g}")
     net.check_batch(args.points, "--points")
+    check_cost(net, args.points)  # before the points are drawn
     X = rng.standard_normal((args.points, net.sizes[0]))
     if loss.integer_targets:
         y = rng.integers(0, net.sizes[-1], size=args.points)

@@ -172,7 +172,7 @@ def run(
         for i, b in enumerate(batches):
             for j, lr in enumerate(lrs):
                 tr = dataclasses.replace(cos4.CONFIG, lr=float(lr), epochs=epochs, batch_size=b)
-                runs = train_seeds(tr, x, y, seeds_, (x_val, y_val))
+                runs = train_seeds(tr, x, y, seeds_, (x_val, y_val), expect_divergence=True)
                 for k, r in enumerate(runs):
                     if r.history.status == "diverged":
                         diverged[i, j] = True

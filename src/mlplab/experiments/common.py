@@ -7,6 +7,12 @@ configuration over K seeds" goes through :func:`train_seeds`, which trains with
 :func:`mlplab.fit` or, where :func:`mlplab.ensemble.prefer_ensemble` says it is faster, all
 seeds at once with :func:`mlplab.fit_ensemble`. Runs that do not depend on each other (a
 study's sweep) go through :func:`each_run`, which spreads them over the cores.
+
+A run that diverges stops the study: :func:`train_seeds` raises
+:class:`TrainingDivergedError`, and :func:`mlplab.experiments.execute.run_study` writes a report
+whose answer says which runs diverged, at what learning rate, and how to fix it
+(:func:`diverged_result`), instead of a report of NaN or of networks stopped where their cost
+blew up.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ import numpy as np
 from mlplab.compute import each_task
 from mlplab.config import TrainConfig
 from mlplab.ensemble import Ensemble, fit_ensemble, prefer_ensemble
+from mlplab.experiments.params import Parameter, written
+from mlplab.experiments.report import Check, StudyResult
 from mlplab.network import MLP
 from mlplab.progress import task_progress
 from mlplab.train import History, fit, quiet_divergence
@@ -95,6 +103,7 @@ def train_seeds(
     start: list[MLP] | None = None,
     advance: Callable[[], object] | None = None,
     n_out: int | None = None,
+    expect_divergence: bool = False,
 ) -> list[SeedRun]:
     """Train the network of ``cfg`` on ``(X, y)`` once per seed.
 
@@ -102,8 +111,9 @@ def train_seeds(
     :func:`mlplab.ensemble.prefer_ensemble` says so, the seeds train together as one
     :class:`~mlplab.Ensemble` (the same results as seed by seed, in one pass); otherwise seed
     by seed with :func:`mlplab.fit`.
-    A diverging run stops at its last finite epoch with ``history.status == "diverged"`` (no
-    warning is raised here: the caller reads the status).
+    A diverging run stops at its last finite epoch with ``history.status == "diverged"``; no
+    warning is given, and unless ``expect_divergence`` the seeds' training ends in
+    :class:`TrainingDivergedError`.
 
     Parameters
     ----------
@@ -122,11 +132,19 @@ def train_seeds(
         Called after each seed (a progress bar's ``advance``).
     n_out : int, optional
         Output width n_L; default the columns of ``y`` (give it for class labels).
+    expect_divergence : bool, default False
+        Whether divergence is something the caller measures (a study of stable learning
+        rates): its runs are returned with their status instead.
 
     Returns
     -------
     list of SeedRun
         One per seed, in order.
+
+    Raises
+    ------
+    TrainingDivergedError
+        When a seed diverged and ``expect_divergence`` is False, after every seed has trained.
     """
     if start is None:
         width = y.shape[1] if n_out is None else n_out
@@ -153,7 +171,156 @@ def train_seeds(
                 )
                 if advance is not None:
                     advance()
+    if not expect_divergence and any(h.status == "diverged" for h in histories):
+        sizes = [X.shape[1], *cfg.hidden, nets[0].sizes[-1]]
+        raise TrainingDivergedError(cfg, sizes, len(X), seeds, histories)
     return [SeedRun(*run) for run in zip(nets, histories, values, strict=True)]
+
+
+#: How a report names each optimiser.
+OPTIMIZER_NAMES = {"sgd": "SGD", "adam": "Adam", "lbfgs": "L-BFGS"}
+
+
+class TrainingDivergedError(RuntimeError):
+    """The seeds of one configuration were trained and some diverged: the cost overflowed, and
+    each diverged run kept the weights of its last finite epoch, so its numbers describe a
+    network stopped where its cost blew up, not a result.
+
+    Attributes
+    ----------
+    cfg : TrainConfig
+        The configuration trained.
+    sizes : list of int
+        The network's widths n_1, ..., n_L.
+    n_points : int
+        Training points.
+    seeds : list of int
+        Every seed trained.
+    diverged : list of (int, History)
+        The seeds that diverged, with their histories.
+    """
+
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        sizes: list[int],
+        n_points: int,
+        seeds: list[int],
+        histories: list[History],
+    ) -> None:
+        self.cfg, self.sizes, self.n_points, self.seeds = cfg, sizes, n_points, list(seeds)
+        self.diverged = [
+            (seed, h) for seed, h in zip(seeds, histories, strict=True) if h.status == "diverged"
+        ]
+        super().__init__(f"training diverged: {self.runs()}")
+
+    @property
+    def optimizer(self) -> str:
+        """The optimiser as a report names it (``"Adam"``)."""
+        return OPTIMIZER_NAMES.get(self.cfg.optimizer.lower(), self.cfg.optimizer)
+
+    @property
+    def uses_lr(self) -> bool:
+        """Whether the optimiser takes a learning rate (L-BFGS picks its steps itself)."""
+        return "lr" not in UNUSED.get(self.cfg.optimizer.lower(), set())
+
+    def runs(self) -> str:
+        """Which runs diverged, and how: ``"SGD at lr 9 (batch 16, 30 epochs) on 64 points,
+        1-8-8-1 sigmoid: seed 0 of 2 diverged; for seed 0, training diverged at epoch 23: the
+        cost became inf"``."""
+        cfg = self.cfg
+        batch = "full batch" if cfg.batch_size is None else f"batch {cfg.batch_size}"
+        how = f" at lr {cfg.lr:g} ({batch}, {plural(cfg.epochs, 'epoch')})" if self.uses_lr else ""
+        seed, history = self.diverged[0]
+        first = history.message.split(". ")[0].rstrip(".")
+        return (
+            f"{self.optimizer}{how} on {plural(self.n_points, 'point')}, "
+            f"{'-'.join(map(str, self.sizes))} {cfg.activation}: "
+            f"{seeds_named([s for s, _ in self.diverged])} of {len(self.seeds)} diverged; "
+            f"for seed {seed}, {first}"
+        )
+
+
+def diverged_result(
+    stop: TrainingDivergedError,
+    question: str,
+    parameters: tuple[Parameter, ...],
+    used: dict,
+    seeds: int,
+) -> StudyResult:
+    """The result of a study that ``stop`` ended: titled "training diverged" (a study's own
+    title may name sizes of its default run), the answer says which runs diverged, at what
+    learning rate, and the fix; one check fails, and there are no figures.
+
+    Parameters
+    ----------
+    stop : TrainingDivergedError
+    question : str
+        What the study asks or does.
+    parameters : tuple of Parameter
+        The study's parameters; the one whose value was the diverged runs' learning rate is
+        named in the fix.
+    used : dict
+        Every parameter's value in this run.
+    seeds : int
+        Seeds the study ran.
+
+    Returns
+    -------
+    StudyResult
+    """
+    runs = stop.runs()
+    answer = (
+        f"**Training diverged**, so this run answers nothing: {runs}. The cost overflowed, and a "
+        f"diverged run keeps the weights of its last finite epoch, so its numbers would describe "
+        f"a network stopped where its cost blew up, not a trained one; the study stopped there, "
+        f"without figures. " + divergence_fix(stop, parameters, used)
+    )
+    return StudyResult(
+        title="training diverged",
+        question=question,
+        setup=[
+            *((f"{p.help} ({p.name})", written(used[p.name])) for p in parameters),
+            ("seeds", str(seeds)),
+        ],
+        figures=[],
+        answer=answer,
+        metrics={
+            "diverged": {
+                "optimizer": stop.optimizer,
+                "lr": stop.cfg.lr if stop.uses_lr else None,
+                "seeds": [seed for seed, _ in stop.diverged],
+                "of_seeds": stop.seeds,
+                "messages": [h.message for _, h in stop.diverged],
+            }
+        },
+        checks=[Check("every training run ends without diverging", False, runs)],
+        config={},
+    )
+
+
+def divergence_fix(
+    stop: TrainingDivergedError, parameters: tuple[Parameter, ...], used: dict
+) -> str:
+    """What to change after ``stop``: a smaller learning rate, as the ``--set`` that gives it
+    where a parameter of the study (one whose help says "learning rate") set the rate."""
+    if not stop.uses_lr:
+        return (
+            f"Fix: {stop.optimizer} picks its own steps (no learning rate), so undo the --set "
+            f"values that made training overflow, or look at the data and the scale of the "
+            f"initial weights for values that overflow."
+        )
+    lr = stop.cfg.lr
+    named = [p for p in parameters if "learning rate" in p.help and used.get(p.name) == lr]
+    if len(named) != 1:
+        return (
+            f"Fix: a smaller learning rate; this study sets it to {lr:g} itself, so undo the "
+            f"--set values that made training overflow."
+        )
+    p = named[0]
+    smaller = p.default if p.default < lr else lr / 10
+    default = " (the default)" if smaller == p.default else ""
+    return f"Fix: a smaller learning rate, e.g. `--set {p.name}={written(smaller)}`{default}."
 
 
 def _recorder(monitor: Callable[[MLP], object] | None, values: list) -> list:

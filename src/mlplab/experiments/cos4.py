@@ -32,7 +32,7 @@ from mlplab.experiments.common import (
     stack,
     train_seeds,
 )
-from mlplab.experiments.params import Parameter
+from mlplab.experiments.params import MAX_LR, Parameter
 from mlplab.experiments.report import Check, StudyResult
 
 DEFAULT_SEEDS = {False: 3, True: 2}
@@ -57,7 +57,7 @@ PARAMETERS = (
     Parameter("n", 512, "training points N (and N/5 validation points)", low=2),
     Parameter("width", 64, "width of both hidden layers"),
     Parameter("epochs", 4000, "epochs E (passes over the N points, ⌈N/B⌉ steps each)", quick=200),
-    Parameter("lr", 0.1, "SGD learning rate η", low=1e-6),
+    Parameter("lr", 0.1, "SGD learning rate η", low=1e-6, high=MAX_LR),
     Parameter("batch", 128, "batch size B (at most N)"),
 )
 

@@ -9,11 +9,14 @@ the study fails or is interrupted (Ctrl-C), ``out`` keeps whatever complete run 
 from __future__ import annotations
 
 import shlex
+import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 
 from mlplab.experiments import STUDIES, get_study
+from mlplab.experiments.common import TrainingDivergedError, diverged_result
 from mlplab.experiments.params import parameters, values, written
 from mlplab.experiments.report import (
     QUICK_INDEX_NOTE,
@@ -85,6 +88,9 @@ def run_study(
     Returns
     -------
     StudyResult
+        The study's; where a training run diverged, one whose answer says which runs diverged
+        and how to fix it, and whose one check fails
+        (:func:`mlplab.experiments.common.diverged_result`).
     """
     study = get_study(name)
     check_seeds(seeds)
@@ -97,7 +103,15 @@ def run_study(
     with staged(out) as stage:
         start = time.perf_counter()
         used = values(study, quick, params)
-        result = study.run(stage.path, quick=quick, seeds=n_seeds, progress=progress, **used)
+        try:
+            result = study.run(stage.path, quick=quick, seeds=n_seeds, progress=progress, **used)
+        except TrainingDivergedError as stop:
+            for before in stage.path.iterdir():  # figures of the runs before it
+                if before.is_dir():
+                    shutil.rmtree(before)
+                else:
+                    before.unlink()
+            result = diverged_result(stop, question(study), parameters(study), used, n_seeds)
         seconds = time.perf_counter() - start
         config = {
             "study": name,
@@ -122,6 +136,13 @@ def run_study(
             ),
         )
     return result
+
+
+def question(study: ModuleType) -> str:
+    """What the study ``study`` does: the first paragraph of its module's docstring, in
+    Markdown."""
+    first = (study.__doc__ or "").strip().split("\n\n")[0]
+    return " ".join(first.replace("``", "`").split())
 
 
 def run_all(

@@ -27,7 +27,7 @@ from mlplab.experiments.common import (
     settings,
     train_seeds,
 )
-from mlplab.experiments.params import Parameter
+from mlplab.experiments.params import MAX_LR, Parameter
 from mlplab.experiments.report import Check, StudyResult, markdown_table
 from mlplab.network import MLP
 
@@ -49,7 +49,7 @@ PARAMETERS = (
         low=11,
         quick=100_000,
     ),
-    Parameter("eta", ETA, "SGD learning rate η", low=1e-6),
+    Parameter("eta", ETA, "SGD learning rate η", low=1e-6, high=MAX_LR),
     Parameter("hidden", (2, 3), "hidden layer widths"),
     Parameter("point", EXTRA_POINT, "the point x,y in [0, 1]² added to B", low=0, high=1),
 )

@@ -33,7 +33,7 @@ from mlplab.experiments.common import (
     stack,
     train_seeds,
 )
-from mlplab.experiments.params import Parameter
+from mlplab.experiments.params import MAX_LR, Parameter
 from mlplab.experiments.report import Check, StudyResult, markdown_table
 from mlplab.losses import get_loss
 
@@ -46,7 +46,7 @@ PARAMETERS = (
     Parameter("hidden", (16, 16), "hidden widths of the moons network"),
     Parameter("n", 400, "moons training points (and as many test points)", low=4),
     Parameter("noise", 0.15, "standard deviation of the noise on the moons", low=0, high=1),
-    Parameter("lr", 0.1, "SGD learning rate η of every run", low=1e-6),
+    Parameter("lr", 0.1, "SGD learning rate η of every run", low=1e-6, high=MAX_LR),
     Parameter("epochs", 300, "epochs of every run", quick=30),
 )
 

@@ -12,6 +12,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from types import ModuleType
 
+#: The largest learning rate a study's ``lr`` (or ``eta``) takes: 100 times the largest default
+#: (SGD's 0.1 in cos4 and mse-vs-ce; Adam's is 1e-3 in runge), far past the rates the studies
+#: train at. Adam moves each weight by up to about lr per step, so at 10 one step moves every
+#: weight by up to 10, many times the spread of its initial values (Xavier's is 0.125 between
+#: layers of 64: runge at lr 10 ends with a validation MSE of 10^3 to 10^4); SGD on the cos4
+#: network diverges already at η = 2. A larger value is a typo (1e308 for 1e-3); a rate below
+#: it that still diverges ends the study with a report that says so
+#: (:func:`mlplab.experiments.common.diverged_result`). batch-lr, which measures where SGD
+#: diverges, has a grid of rates of its own (``log_lr``).
+MAX_LR = 10.0
+
 
 @dataclass(frozen=True)
 class Parameter:

@@ -110,7 +110,8 @@ def render_report(
 ) -> str:
     """The text of ``report.md`` for the study ``name``; ``command`` reruns it.
 
-    A ``quick`` report opens with :data:`QUICK_NOTE`.
+    A ``quick`` report opens with :data:`QUICK_NOTE`; one without figures (a study stopped by
+    a diverged run) has no Figures section.
     """
     parts = [
         f"# {name}: {result.title}" + (" (quick run)" if quick else ""),
@@ -118,9 +119,10 @@ def render_report(
         f"**Question.** {result.question}",
         "## Setup",
         markdown_table(["quantity", "value"], [[k, v] for k, v in result.setup]),
-        "## Figures",
     ]
-    parts += [figure(name, caption) for name, caption in result.figures]
+    if result.figures:
+        parts.append("## Figures")
+        parts += [figure(name, caption) for name, caption in result.figures]
     parts += result.tables
     parts += ["## Answer", result.answer, "## Checks"]
     parts.append(

@@ -34,7 +34,7 @@ from mlplab.experiments.common import (
     stack,
     train_seeds,
 )
-from mlplab.experiments.params import Parameter
+from mlplab.experiments.params import MAX_LR, Parameter
 from mlplab.experiments.report import Check, StudyResult, markdown_table
 
 TITLE = "a 1-64-64-1 tanh network fits 1/(1+25x²), then L-BFGS; the error near x = 0"
@@ -53,7 +53,7 @@ PARAMETERS = (
     Parameter("hidden", (64, 64), "hidden layer widths"),
     Parameter("n", 256, "training points N of part 1", low=2),
     Parameter("epochs", 3000, "Adam epochs of part 1 (batch 32)", quick=300),
-    Parameter("lr", 1e-3, "Adam learning rate (both parts)", low=1e-8),
+    Parameter("lr", 1e-3, "Adam learning rate (both parts)", low=1e-8, high=MAX_LR),
     Parameter(
         "ns",
         (32, 64, 128, 256, 512, 1024),
