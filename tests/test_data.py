@@ -403,3 +403,72 @@ def test_a_damaged_npy_header_is_one_line(tmp_path, header, match):
         z.writestr("y.npy", entry)
     with pytest.raises((DataFileError, SizeError), match=match):
         load_xy(p)
+
+
+# --- what reading a CSV file takes ------------------------------------------------------------
+
+
+def test_reading_a_csv_takes_little_more_than_its_table(tmp_path):
+    import tracemalloc
+
+    p = tmp_path / "wide.csv"
+    p.write_text(("0.5," * 9 + "1\n") * 25_000)  # about 1 MB, a table of 2 MB
+    tracemalloc.start()
+    try:
+        x, y = load_xy(p)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    table = x.nbytes + y.nbytes
+    assert x.shape == (25_000, 9) and y.shape == (25_000, 1) and y[0, 0] == 1
+    assert peak < 1.5 * table  # not a Python object per cell (about 15 times the table)
+
+
+def test_the_limit_prices_the_table_not_the_text(tmp_path, monkeypatch):
+    p = tmp_path / "long-cells.csv"
+    row = "0.123456789012345,0.987654321098765\n"  # 36 characters, 16 bytes of table
+    p.write_text("x,y\n" + row * 1000)
+    monkeypatch.setenv("MLPLAB_MAX_BYTES", str(16_000))
+    x, y = load_xy(p)  # 36 kB of text, a table of 16 kB: within the limit
+    assert x.shape == y.shape == (1000, 1) and y[-1, 0] == 0.987654321098765
+    monkeypatch.setenv("MLPLAB_MAX_BYTES", str(15_999))
+    with pytest.raises(SizeError, match=r"reading .*long-cells.csv \(1000 rows of 2 numbers\) "
+                       r"as a table would allocate 15.6 KiB \(16000 bytes\)"):  # fmt: skip
+        load_xy(p)
+
+
+def test_a_row_too_long_to_split_is_refused_before_it_is_read_whole(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLPLAB_MAX_BYTES", str(2**20))  # rows of at most 32768 characters
+    p = tmp_path / "one-row.csv"
+    p.write_text("x,y\n1,2\n" + "1," * 20_000 + "1\n")
+    with pytest.raises(SizeError, match=r"splitting the row of .*one-row.csv line 3 \(over 32768 "
+                       r"characters\) into cells would allocate"):  # fmt: skip
+        load_xy(p)
+    p.write_text("x,y\n" + '"1\n",' * 10_000 + "1\n")  # one row of many lines
+    with pytest.raises(SizeError, match="line 2 "):
+        load_xy(p)
+
+
+def test_a_csv_with_a_byte_order_mark_and_no_header_reads_the_same_twice(tmp_path):
+    p = tmp_path / "bom.csv"
+    p.write_bytes(b"\xef\xbb\xbf1,2\n3,4\n")
+    x, y = load_xy(p)
+    assert x[:, 0].tolist() == [1, 3] and y[:, 0].tolist() == [2, 4]
+
+
+def test_a_csv_that_changes_between_its_two_readings_is_refused(tmp_path, monkeypatch):
+    import mlplab.data as data
+
+    p = tmp_path / "d.csv"
+    p.write_text("1,2\n3,4\n")
+    check = data._check_csv_rows
+
+    def then_append(path, rows):
+        result = check(path, rows)
+        with open(p, "a") as fh:
+            fh.write("5,6\n")
+        return result
+
+    monkeypatch.setattr(data, "_check_csv_rows", then_append)
+    with pytest.raises(DataFileError, match="d.csv changed while it was read"):
+        load_xy(p)
