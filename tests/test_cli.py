@@ -387,6 +387,8 @@ def test_diagnose_a_classifier_with_a_label_column(tmp_path, capsys):
         (["--input", "three.csv", "--n-points", "9"], "--n-points describe the points of --target"),
         (["--data", "three.csv"], "y has shape (4, 2) but the network has 1 output(s)"),
         (["--data", "nan.csv"], "contains NaN or inf"),
+        (["--target", "pi**pi**pi**pi*x"], "target 'pi**pi**pi**pi*x' is inf at x = "),
+        (["--target", "log(x)", "--domain", "-2", "-1"], "target 'log(x)' is nan at x = "),
     ],
 )
 def test_diagnose_bad_input(tmp_path, capsys, monkeypatch, args, message):

@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 
@@ -8,6 +10,7 @@ from mlplab.data import (
     parse_expression,
     sample,
     target_derivative,
+    target_values,
 )
 from mlplab.errors import DataFileError, SizeError
 
@@ -57,6 +60,18 @@ def test_malicious_expression_message_is_clear():
 
 def test_overflowing_expression_gives_inf_not_an_exception():
     assert np.isinf(get_target("10.0**400 + 0*x")(x)).all()
+
+
+@pytest.mark.parametrize("text", ["pi**pi**pi**pi*x", "e**pi**pi**pi + x", "-(pi*e)**(e**pi)**e"])
+def test_constants_alone_overflow_to_inf_as_float64_does(text):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and quietly
+        assert not np.isfinite(get_target(text)(x)).any()
+        assert target_derivative(text)(x).shape == x.shape
+    with pytest.raises(ExpressionError, match=rf"target '{re.escape(text)}' is -?inf at x = -2 "):
+        target_values(text, x)
 
 
 def test_sampling():
@@ -153,7 +168,7 @@ import zipfile  # noqa: E402
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from mlplab.data import MAX_DEPTH, target_values  # noqa: E402
+from mlplab.data import MAX_DEPTH  # noqa: E402
 from mlplab.errors import MlplabError  # noqa: E402
 from tests.hostile import FUZZ, outcome  # noqa: E402
 

@@ -79,7 +79,9 @@ _FUNCTIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "arccos": np.arccos,
     "sign": np.sign,
 }
-_CONSTANTS = {"pi": math.pi, "e": math.e}
+#: float64, as every number of a formula is: an operation on constants alone overflows to inf
+#: (Python's floats raise OverflowError for ``pi**pi**pi**pi``)
+_CONSTANTS = {"pi": np.float64(math.pi), "e": np.float64(math.e)}
 _BINARY = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
