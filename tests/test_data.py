@@ -487,3 +487,20 @@ def test_a_csv_that_changes_between_its_two_readings_is_refused(tmp_path, monkey
     monkeypatch.setattr(data, "_check_csv_rows", then_append)
     with pytest.raises(DataFileError, match="d.csv changed while it was read"):
         load_xy(p)
+
+
+@pytest.mark.parametrize(("x", "y", "empty"), [((5, 0), (5,), "x"), ((5,), (5, 0), "y")])
+def test_an_npz_array_without_columns_is_refused_by_name(tmp_path, x, y, empty):
+    from mlplab.data import load_x
+
+    p = tmp_path / "d.npz"
+    np.savez(p, x=np.ones(x), y=np.ones(y))
+    per = "input" if empty == "x" else "output"
+    with pytest.raises(
+        DataFileError,
+        match=rf"d.npz: '{empty}' has no columns \(shape \(5, 0\)\); give it one column per {per}",
+    ):
+        load_xy(p)
+    if empty == "x":
+        with pytest.raises(DataFileError, match="'x' has no columns"):
+            load_x(p, 1)

@@ -540,6 +540,12 @@ def _read_npz(path: Path, names: tuple[str, ...]) -> list[np.ndarray]:
                     f"{path}: {keys[0]!r} must have one row per point (shape (N,) or (N, k), "
                     f"N >= 1), found shape {head.shape}"
                 )
+            if len(head.shape) == 2 and head.shape[1] == 0:
+                per = "input" if name == "x" else "output"
+                raise DataFileError(
+                    f"{path}: {keys[0]!r} has no columns (shape {head.shape}); give it one column "
+                    f"per {per}: shape (N, k) with k >= 1, or (N,) for one"
+                )
             a = archive.read(keys[0], head).astype(float)
             a = a.reshape(len(a), -1)
             _check_finite(path, a)
