@@ -488,6 +488,27 @@ def test_an_expression_that_starts_with_a_minus_is_a_value(capsys):
         assert "argument --target: expected one argument" in err and "goes after" not in err
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "--hidden", "1,,3"], "argument --hidden: '1,,3' has an empty entry"),
+        (["train", "--epochs", "1e3"], "argument --epochs: invalid int value: '1e3'"),
+        (["train", "--lr", "abc"], "argument --lr: invalid float value: 'abc'"),
+        (["experiment", "run"], "the following arguments are required: NAME"),
+        (["bogus"], "argument COMMAND: invalid choice: 'bogus'"),
+    ],
+)
+def test_a_mistyped_option_is_one_line_that_points_to_help(capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err
+    prog = " ".join(["mlplab", *[w for w in argv[:2] if w in ("train", "experiment", "run")]])
+    assert exit_.value.code == 2
+    assert err.startswith(f"error: {message}") and "usage:" not in err
+    assert err.rstrip().endswith(f"; '{prog} --help' shows the options")
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_every_option_starts_with_two_dashes():
     # what lets the parser read a word with one dash as a value
     def parsers(parser):

@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 console = Console()
 err_console = Console(stderr=True)
@@ -92,6 +93,13 @@ def _probe(folder: Path, out: Path) -> None:
         raise UsageError(
             f"cannot write to output folder {out}: {exc.strerror or exc}; choose another --out"
         ) from None
+
+
+def print_error(text: str) -> None:
+    """Print ``error: text`` on stderr, on one line (the way every command reports bad input)."""
+    err_console.print(
+        f"[red]error:[/red] {escape(' '.join(text.split()))}", highlight=False, soft_wrap=True
+    )
 
 
 def one_line(exc: BaseException) -> str:
