@@ -387,6 +387,8 @@ def test_diagnose_a_classifier_with_a_label_column(tmp_path, capsys):
         (["--input", "three.csv", "--n-points", "9"], "--n-points describe the points of --target"),
         (["--data", "three.csv"], "y has shape (4, 2) but the network has 1 output(s)"),
         (["--data", "nan.csv"], "contains NaN or inf"),
+        (["--target", "pi**pi**pi**pi*x"], "target 'pi**pi**pi**pi*x' is inf at x = "),
+        (["--target", "log(x)", "--domain", "-2", "-1"], "target 'log(x)' is nan at x = "),
     ],
 )
 def test_diagnose_bad_input(tmp_path, capsys, monkeypatch, args, message):
@@ -484,6 +486,27 @@ def test_an_expression_that_starts_with_a_minus_is_a_value(capsys):
             build_parser().parse_args(argv)
         err = capsys.readouterr().err
         assert "argument --target: expected one argument" in err and "goes after" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "--hidden", "1,,3"], "argument --hidden: '1,,3' has an empty entry"),
+        (["train", "--epochs", "1e3"], "argument --epochs: invalid int value: '1e3'"),
+        (["train", "--lr", "abc"], "argument --lr: invalid float value: 'abc'"),
+        (["experiment", "run"], "the following arguments are required: NAME"),
+        (["bogus"], "argument COMMAND: invalid choice: 'bogus'"),
+    ],
+)
+def test_a_mistyped_option_is_one_line_that_points_to_help(capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err
+    prog = " ".join(["mlplab", *[w for w in argv[:2] if w in ("train", "experiment", "run")]])
+    assert exit_.value.code == 2
+    assert err.startswith(f"error: {message}") and "usage:" not in err
+    assert err.rstrip().endswith(f"; '{prog} --help' shows the options")
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_every_option_starts_with_two_dashes():

@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 
@@ -8,6 +10,7 @@ from mlplab.data import (
     parse_expression,
     sample,
     target_derivative,
+    target_values,
 )
 from mlplab.errors import DataFileError, SizeError
 
@@ -57,6 +60,18 @@ def test_malicious_expression_message_is_clear():
 
 def test_overflowing_expression_gives_inf_not_an_exception():
     assert np.isinf(get_target("10.0**400 + 0*x")(x)).all()
+
+
+@pytest.mark.parametrize("text", ["pi**pi**pi**pi*x", "e**pi**pi**pi + x", "-(pi*e)**(e**pi)**e"])
+def test_constants_alone_overflow_to_inf_as_float64_does(text):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and quietly
+        assert not np.isfinite(get_target(text)(x)).any()
+        assert target_derivative(text)(x).shape == x.shape
+    with pytest.raises(ExpressionError, match=rf"target '{re.escape(text)}' is -?inf at x = -2 "):
+        target_values(text, x)
 
 
 def test_sampling():
@@ -153,7 +168,7 @@ import zipfile  # noqa: E402
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from mlplab.data import MAX_DEPTH, target_values  # noqa: E402
+from mlplab.data import MAX_DEPTH  # noqa: E402
 from mlplab.errors import MlplabError  # noqa: E402
 from tests.hostile import FUZZ, outcome  # noqa: E402
 
@@ -403,3 +418,89 @@ def test_a_damaged_npy_header_is_one_line(tmp_path, header, match):
         z.writestr("y.npy", entry)
     with pytest.raises((DataFileError, SizeError), match=match):
         load_xy(p)
+
+
+# --- what reading a CSV file takes ------------------------------------------------------------
+
+
+def test_reading_a_csv_takes_little_more_than_its_table(tmp_path):
+    import tracemalloc
+
+    p = tmp_path / "wide.csv"
+    p.write_text(("0.5," * 9 + "1\n") * 25_000)  # about 1 MB, a table of 2 MB
+    tracemalloc.start()
+    try:
+        x, y = load_xy(p)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    table = x.nbytes + y.nbytes
+    assert x.shape == (25_000, 9) and y.shape == (25_000, 1) and y[0, 0] == 1
+    assert peak < 1.5 * table  # not a Python object per cell (about 15 times the table)
+
+
+def test_the_limit_prices_the_table_not_the_text(tmp_path, monkeypatch):
+    p = tmp_path / "long-cells.csv"
+    row = "0.123456789012345,0.987654321098765\n"  # 36 characters, 16 bytes of table
+    p.write_text("x,y\n" + row * 1000)
+    monkeypatch.setenv("MLPLAB_MAX_BYTES", str(16_000))
+    x, y = load_xy(p)  # 36 kB of text, a table of 16 kB: within the limit
+    assert x.shape == y.shape == (1000, 1) and y[-1, 0] == 0.987654321098765
+    monkeypatch.setenv("MLPLAB_MAX_BYTES", str(15_999))
+    with pytest.raises(SizeError, match=r"reading .*long-cells.csv \(1000 rows of 2 numbers\) "
+                       r"as a table would allocate 15.6 KiB \(16000 bytes\)"):  # fmt: skip
+        load_xy(p)
+
+
+def test_a_row_too_long_to_split_is_refused_before_it_is_read_whole(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLPLAB_MAX_BYTES", str(2**20))  # rows of at most 32768 characters
+    p = tmp_path / "one-row.csv"
+    p.write_text("x,y\n1,2\n" + "1," * 20_000 + "1\n")
+    with pytest.raises(SizeError, match=r"splitting the row of .*one-row.csv line 3 \(over 32768 "
+                       r"characters\) into cells would allocate"):  # fmt: skip
+        load_xy(p)
+    p.write_text("x,y\n" + '"1\n",' * 10_000 + "1\n")  # one row of many lines
+    with pytest.raises(SizeError, match="line 2 "):
+        load_xy(p)
+
+
+def test_a_csv_with_a_byte_order_mark_and_no_header_reads_the_same_twice(tmp_path):
+    p = tmp_path / "bom.csv"
+    p.write_bytes(b"\xef\xbb\xbf1,2\n3,4\n")
+    x, y = load_xy(p)
+    assert x[:, 0].tolist() == [1, 3] and y[:, 0].tolist() == [2, 4]
+
+
+def test_a_csv_that_changes_between_its_two_readings_is_refused(tmp_path, monkeypatch):
+    import mlplab.data as data
+
+    p = tmp_path / "d.csv"
+    p.write_text("1,2\n3,4\n")
+    check = data._check_csv_rows
+
+    def then_append(path, rows):
+        result = check(path, rows)
+        with open(p, "a") as fh:
+            fh.write("5,6\n")
+        return result
+
+    monkeypatch.setattr(data, "_check_csv_rows", then_append)
+    with pytest.raises(DataFileError, match="d.csv changed while it was read"):
+        load_xy(p)
+
+
+@pytest.mark.parametrize(("x", "y", "empty"), [((5, 0), (5,), "x"), ((5,), (5, 0), "y")])
+def test_an_npz_array_without_columns_is_refused_by_name(tmp_path, x, y, empty):
+    from mlplab.data import load_x
+
+    p = tmp_path / "d.npz"
+    np.savez(p, x=np.ones(x), y=np.ones(y))
+    per = "input" if empty == "x" else "output"
+    with pytest.raises(
+        DataFileError,
+        match=rf"d.npz: '{empty}' has no columns \(shape \(5, 0\)\); give it one column per {per}",
+    ):
+        load_xy(p)
+    if empty == "x":
+        with pytest.raises(DataFileError, match="'x' has no columns"):
+            load_x(p, 1)

@@ -317,3 +317,29 @@ def test_json_files_hold_null_where_a_number_is_not_finite(tmp_path):
         "b": [1.0, None],
         "c": 2,
     }
+
+
+@pytest.mark.parametrize("extra", [{"W4": [[1.0]]}, {"W2x": [[1.0]]}])  # a layer too many, a typo
+def test_a_weights_file_with_a_name_the_network_has_not_is_refused(tmp_path, extra):
+    from mlplab.errors import DataFileError
+    from mlplab.io import read_parameters
+
+    sizes = [2, 3, 1]
+    net = MLP(sizes, seed=0)
+    arrays = {}
+    for i, (W, b) in enumerate(zip(net.weights, net.biases, strict=True)):
+        arrays[f"W{i + 2}"], arrays[f"b{i + 2}"] = W, b
+    name = next(iter(extra))
+    message = (
+        rf"holds '{name}', which a weights file for sizes \[2, 3, 1\] does not: the names are "
+        r"W2, b2, W3, b3; remove the others, or give the --sizes the file was written for"
+    )
+    path = tmp_path / "w.json"
+    path.write_text(json.dumps({**{k: v.tolist() for k, v in arrays.items()}, **extra}))
+    with pytest.raises(DataFileError, match=message):
+        read_parameters(path, MLP(sizes, seed=1))
+    np.savez(tmp_path / "w.npz", **arrays, **{k: np.array(v) for k, v in extra.items()})
+    with pytest.raises(DataFileError, match=message):
+        read_parameters(tmp_path / "w.npz", MLP(sizes, seed=1))
+    copy = read_parameters(net.save(tmp_path / "m.npz"), MLP(sizes, seed=1))  # meta is known
+    assert all(np.array_equal(a, b) for a, b in zip(copy.weights, net.weights, strict=True))

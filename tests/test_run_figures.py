@@ -109,3 +109,21 @@ def test_regions_name_the_classes_when_told():
     X, labels = np.array([[0.2, 0.2], [0.8, 0.8]]), np.array([0, 1])
     plots.plot_regions(ax, lambda P: (P[:, 0] > 0.5).astype(int), X, labels, 2, names=["A", "B"])
     assert legend(ax) == ["A (1 point)", "B (1 point)"]
+
+
+def test_a_derivative_too_large_to_draw_leaves_the_figure_whole(tmp_path):
+    # f'(±1) = 1e308: matplotlib's ticks overflowed, and the finished run failed
+    cfg = TrainConfig(target="x**1e308", hidden=[3], epochs=2, n_train=8, n_val=4)
+    train_run(cfg, tmp_path / "run", progress=False)
+    assert (tmp_path / "run" / "fit.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_data_too_wide_for_a_grid_are_plotted_where_they_can_be(tmp_path, saved):
+    data = tmp_path / "d.csv"
+    data.write_text("-1e308,1\n0,2\n0.5,0\n1e308,1\n")  # the grid's width overflowed to inf
+    cfg = TrainConfig(data=str(data), hidden=[3], epochs=1, val_fraction=0)
+    train_run(cfg, tmp_path / "run", progress=False)
+    fit = saved["fit.png"].axes[0]
+    grid = fit.lines[-1].get_xdata()
+    assert np.all(np.isfinite(grid)) and grid[0] == -plots.LARGEST_DRAWN
+    assert legend(fit)[0] == "training points (N = 4) (2 of 4 not drawn: too large or NaN)"

@@ -14,13 +14,14 @@ import csv
 import math
 import operator
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
 from mlplab.errors import DataFileError, MlplabError
-from mlplab.limits import check_bytes
+from mlplab.limits import check_bytes, max_bytes
 from mlplab.npz import Archive
 from mlplab.values import check_seed
 
@@ -78,7 +79,9 @@ _FUNCTIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "arccos": np.arccos,
     "sign": np.sign,
 }
-_CONSTANTS = {"pi": math.pi, "e": math.e}
+#: float64, as every number of a formula is: an operation on constants alone overflows to inf
+#: (Python's floats raise OverflowError for ``pi**pi**pi**pi``)
+_CONSTANTS = {"pi": np.float64(math.pi), "e": np.float64(math.e)}
 _BINARY = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
@@ -537,6 +540,12 @@ def _read_npz(path: Path, names: tuple[str, ...]) -> list[np.ndarray]:
                     f"{path}: {keys[0]!r} must have one row per point (shape (N,) or (N, k), "
                     f"N >= 1), found shape {head.shape}"
                 )
+            if len(head.shape) == 2 and head.shape[1] == 0:
+                per = "input" if name == "x" else "output"
+                raise DataFileError(
+                    f"{path}: {keys[0]!r} has no columns (shape {head.shape}); give it one column "
+                    f"per {per}: shape (N, k) with k >= 1, or (N,) for one"
+                )
             a = archive.read(keys[0], head).astype(float)
             a = a.reshape(len(a), -1)
             _check_finite(path, a)
@@ -550,45 +559,131 @@ def _read_csv(path: Path, min_columns: int) -> np.ndarray:
     The first row is a header when none of its cells is a number; a row that mixes numbers and
     text, or rows of different lengths, are refused with their line number. A UTF-8 byte-order
     mark is skipped.
+
+    The file is read twice, one row at a time: once to check every row and count them, then,
+    once the table's size (rows × columns × 8 bytes) has passed :func:`~mlplab.limits.check_bytes`,
+    to fill a table allocated whole. So what reading takes is the table and one row, never a
+    Python object per cell of the file.
     """
     if not path.is_file():
         raise DataFileError(f"no data file at {path}")
     try:
-        size = path.stat().st_size
-        # Python holds each cell as a float in a list while parsing: about 4 bytes per byte
-        check_bytes(f"reading {path} ({size} bytes of CSV text) as a table", 4.0 * size)
         with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh)
-            rows = [(reader.line_num, r) for r in reader if r and any(c.strip() for c in r)]
+            header, n_rows, width = _check_csv_rows(path, _csv_rows(fh, path))
+            check_bytes(
+                f"reading {path} ({n_rows} rows of {width} numbers) as a table",
+                8.0 * n_rows * width,
+            )
+            table = np.empty((n_rows, width))
+            fh.seek(0)
+            _fill_table(path, table, _csv_rows(fh, path), skip=header)
     except UnicodeDecodeError as exc:
         raise DataFileError(
             f"cannot read {path} as CSV: it is not UTF-8 text ({exc.reason} at byte {exc.start})"
         ) from None
     except (OSError, csv.Error) as exc:
         raise DataFileError(f"cannot read {path} as CSV: {exc}") from None
-    if rows and not any(_is_number(c) for c in rows[0][1]):
-        rows = rows[1:]  # a header row: names only
-    if not rows:
-        raise DataFileError(f"{path} has no data rows")
-    width = len(rows[0][1])
-    for line, r in rows:
-        if len(r) != width:
-            raise DataFileError(
-                f"{path} line {line} has {len(r)} values but line {rows[0][0]} has {width}: "
-                f"every row needs the same number of columns"
-            )
-        bad = [c for c in r if not _is_number(c)]
-        if bad:
-            raise DataFileError(
-                f"{path} line {line}: {bad[0].strip()[:40]!r} is not a number; every data cell "
-                f"must be a number (a header row, first, holds names only)"
-            )
-    table = np.array([[float(c) for c in r] for _, r in rows])
     if table.shape[1] < min_columns:
         columns = "two columns (x, y)" if min_columns == 2 else "one column"
         raise DataFileError(f"{path} must have at least {columns}")
     _check_finite(path, table)
     return table
+
+
+#: Bytes of memory one character of a CSV row may take while the row is split into cells and
+#: its cells into numbers (a str of 50 bytes and a pointer per cell of a few characters): the
+#: longest row read is the limit of :func:`~mlplab.limits.max_bytes` over this.
+_ROW_BYTES_PER_CHAR = 32
+
+
+def _csv_rows(fh: TextIO, path: Path) -> Iterator[tuple[int, list[str]]]:
+    """The rows of the open CSV file ``fh`` that hold a non-blank cell, with their line numbers.
+
+    A row's text is priced (:data:`_ROW_BYTES_PER_CHAR` bytes a character) as it is read, line
+    by line, before the ``csv`` module splits it: a row too long for the limit is refused
+    without being read whole.
+    """
+    limit = max_bytes() // _ROW_BYTES_PER_CHAR  # characters of the longest row
+    row_chars = 0  # characters of the row being read, over all of its lines
+
+    def lines() -> Iterator[str]:
+        nonlocal row_chars
+        done = start = 0  # lines read whole; the line the row being read starts on
+        while line := fh.readline(limit + 1 - row_chars):  # at least 1: checked below
+            start = done + 1 if row_chars == 0 else start
+            done += line.endswith(("\n", "\r"))
+            row_chars += len(line)
+            if row_chars > limit:
+                check_bytes(
+                    f"splitting the row of {path} line {start} (over {limit} characters) "
+                    f"into cells",
+                    _ROW_BYTES_PER_CHAR * row_chars,
+                    hint="split it into rows of fewer numbers, or set MLPLAB_MAX_BYTES higher",
+                )
+            yield line
+
+    reader = csv.reader(lines())
+    for row in reader:
+        row_chars = 0
+        if row and any(cell.strip() for cell in row):
+            yield reader.line_num, row
+
+
+def _check_csv_rows(path: Path, rows: Iterator[tuple[int, list[str]]]) -> tuple[bool, int, int]:
+    """Check the rows of a CSV file: the same number of cells in each, every cell a number
+    (but in a first row of names only, a header).
+
+    Returns
+    -------
+    header : bool
+        Whether the first row is a header.
+    n_rows, width : int
+        The number of data rows and of cells in each.
+    """
+    header, first, n_rows, width = False, 0, 0, 0
+    for line, row in rows:
+        if not n_rows and not header and not any(_is_number(c) for c in row):
+            header = True  # a header row: names only
+            continue
+        if not n_rows:
+            first, width = line, len(row)
+        if len(row) != width:
+            raise DataFileError(
+                f"{path} line {line} has {len(row)} values but line {first} has {width}: "
+                f"every row needs the same number of columns"
+            )
+        bad = [c for c in row if not _is_number(c)]
+        if bad:
+            raise DataFileError(
+                f"{path} line {line}: {bad[0].strip()[:40]!r} is not a number; every data cell "
+                f"must be a number (a header row, first, holds names only)"
+            )
+        n_rows += 1
+    if not n_rows:
+        raise DataFileError(f"{path} has no data rows")
+    return header, n_rows, width
+
+
+def _fill_table(
+    path: Path, table: np.ndarray, rows: Iterator[tuple[int, list[str]]], skip: bool
+) -> None:
+    """Fill ``table`` with the numbers of the checked rows ``rows`` (the first one skipped if
+    ``skip``: a header); a file that no longer matches the check is refused."""
+    changed = DataFileError(
+        f"{path} changed while it was read; read it when nothing else is writing it"
+    )
+    if skip:
+        next(rows, None)
+    i = -1
+    for i, (_, row) in enumerate(rows):
+        if i >= len(table) or len(row) != table.shape[1]:
+            raise changed
+        try:
+            table[i] = np.fromiter(map(float, row), dtype=float, count=len(row))
+        except ValueError:
+            raise changed from None
+    if i + 1 != len(table):
+        raise changed
 
 
 def _is_number(cell: str) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -178,6 +179,26 @@ def load_model(
 MAX_PARAMETER_FILE = 64 * 2**20
 
 
+def _check_parameter_names(
+    path: Path,
+    names: Iterable[str],
+    expected: dict[str, np.ndarray],
+    sizes: Sequence[int],
+    also: tuple[str, ...] = (),
+) -> None:
+    """Refuse a weights file that holds a name other than ``expected`` (W2, b2, ...) and
+    ``also`` (a model file's ``meta``): a layer that ``sizes`` do not have, or a mistyped name,
+    is never silently ignored."""
+    unknown = sorted(str(n) for n in names if n not in expected and n not in also)
+    if unknown:
+        shown = ", ".join(repr(n[:40]) for n in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+        raise DataFileError(
+            f"{path} holds {shown}, which a weights file for sizes {list(sizes)} does not: the "
+            f"names are {', '.join(expected)}; remove the others, or give the --sizes the file "
+            f"was written for"
+        )
+
+
 def read_parameters(path: str | Path, net: MLP) -> MLP:
     """Set the weights and biases of ``net`` from a JSON or NPZ file, in place.
 
@@ -200,8 +221,9 @@ def read_parameters(path: str | Path, net: MLP) -> MLP:
     Raises
     ------
     ValueError
-        If the file is missing, too large, unreadable, or holds an array of the wrong shape or a
-        NaN or inf; the message names the array and the shape expected.
+        If the file is missing, too large, unreadable, holds a name other than W2, b2, ... for
+        ``net``'s layers (and, in a model file, its ``meta``), or an array of the wrong shape or
+        a NaN or inf; the message names the array and what is expected.
     """
     path = Path(path)
     if not path.is_file():
@@ -221,9 +243,11 @@ def read_parameters(path: str | Path, net: MLP) -> MLP:
         data = loads_json(text, str(path), DataFileError)
         if not isinstance(data, dict):
             raise ValueError(f"{path} must hold a JSON object with keys {', '.join(expected)}")
+        _check_parameter_names(path, data, expected, net.sizes)
     elif path.suffix.lower() == ".npz":
         data = {}
         with Archive(path, DataFileError, "weights file") as archive:
+            _check_parameter_names(path, archive.names, expected, net.sizes, also=("meta",))
             for name, target in expected.items():
                 if name in archive.names:
                     head = archive.header(name)  # checked before any data is read

@@ -5,6 +5,7 @@ The core of mlplab never imports this module; the CLI and the experiments do.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +23,58 @@ COLORS = {
     "train": "tab:blue",
     "val": "tab:red",
 }
+
+
+#: Largest magnitude a figure draws. Values beyond it, up to float64's largest (1.8e308),
+#: overflow matplotlib's arithmetic of axis limits and ticks: they are left out of a curve, as
+#: NaN and inf are, and its label says how many (see :func:`drawable`).
+LARGEST_DRAWN = 1e300
+
+
+def drawable(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """The points of a curve as flat float arrays, ready for matplotlib.
+
+    A point with a coordinate that is NaN, ±inf or beyond ±:data:`LARGEST_DRAWN` is set to NaN
+    in both, which leaves a gap in a line (and no marker).
+
+    Parameters
+    ----------
+    x, y : array_like
+        The same number of values each (the shape does not matter).
+
+    Returns
+    -------
+    x, y : ndarray, shape (M,)
+    hidden : int
+        The number of points set to NaN that were not NaN already (a NaN marks a missing value).
+    """
+    x = np.array(np.ravel(x), dtype=float)
+    y = np.array(np.ravel(y), dtype=float)
+    bad = ~(np.abs(x) <= LARGEST_DRAWN) | ~(np.abs(y) <= LARGEST_DRAWN)
+    hidden = int(np.count_nonzero(bad & ~np.isnan(x) & ~np.isnan(y)))
+    x[bad] = y[bad] = np.nan
+    return x, y, hidden
+
+
+def hidden_note(label: str, hidden: int, total: int) -> str:
+    """``label``, followed, when ``hidden`` of its ``total`` points could not be drawn (see
+    :func:`drawable`), by a note that says so."""
+    if not hidden:
+        return label
+    return f"{label} ({hidden} of {total} not drawn: too large or NaN)"
+
+
+def _curve(ax: Axes, x: np.ndarray, y: np.ndarray, *fmt: str, label: str, **style) -> None:
+    """Plot ``y`` against ``x`` on ``ax`` as :func:`drawable` leaves them, the label noting
+    any point left out; the x-axis covers all of ``x`` that can be drawn."""
+    xs, ys, hidden = drawable(x, y)
+    ax.plot(xs, ys, *fmt, label=hidden_note(label, hidden, xs.size), **style)
+    if hidden:  # the x-axis still spans the curve's x
+        along = np.ravel(np.asarray(x, dtype=float))
+        along = along[np.abs(along) <= LARGEST_DRAWN]
+        if along.size:
+            ax.dataLim.update_from_data_x(along, ignore=False)
+            ax.autoscale_view()
 
 
 def new_figure(
@@ -52,6 +105,23 @@ def legend_on_top(ax: Axes, share: float = 0.25) -> None:
     low, high = ax.get_ylim()
     ax.set_ylim(low, high + share / (1 - share) * (high - low))
     ax.legend(loc="upper center", fontsize=8)
+    say_if_nothing_drawn(ax)
+
+
+def say_if_nothing_drawn(ax: Axes) -> None:
+    """Write a note across ``ax`` when none of its labelled curves has a point to draw (every
+    value too large or not finite: see :func:`drawable`), instead of leaving it blank."""
+    curves = [line for line in ax.get_lines() if not line.get_label().startswith("_")]
+    if curves and not any(np.isfinite(np.asarray(c.get_ydata(), float)).any() for c in curves):
+        ax.text(
+            0.5,
+            0.4,
+            "nothing to draw:\nevery value is too large or not finite",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            color="0.4",
+        )
 
 
 def plot_fit(
@@ -74,21 +144,21 @@ def plot_fit(
     """
     if ax is None:
         _, (ax,) = new_figure()
-    xg = np.ravel(x_grid)
     if truth is not None:
-        ax.plot(xg, np.ravel(truth), color=COLORS["truth"], lw=1.5, label="truth f(x)")
+        _curve(ax, x_grid, truth, color=COLORS["truth"], lw=1.5, label="truth f(x)")
     if x_train is not None and y_train is not None:
-        ax.plot(
-            np.ravel(x_train),
-            np.ravel(y_train),
+        _curve(
+            ax,
+            x_train,
+            y_train,
             "o",
             ms=3.5,
             color=COLORS["data"],
             alpha=0.7,
             label=f"training points (N = {np.size(x_train)})",
         )
-    ax.plot(
-        xg, np.ravel(prediction), color=COLORS["net"], lw=2, ls="--", label=r"network $a^{[L]}(x)$"
+    _curve(
+        ax, x_grid, prediction, color=COLORS["net"], lw=2, ls="--", label=r"network $a^{[L]}(x)$"
     )
     ax.set_xlabel("x")
     ax.set_ylabel("y")
@@ -108,16 +178,28 @@ def plot_losses(
     if ax is None:
         _, (ax,) = new_figure()
     epochs = np.arange(1, len(train_loss) + 1)
-    ax.plot(epochs, train_loss, color=COLORS["train"], label="training")
+    _curve(ax, epochs, train_loss, color=COLORS["train"], label="training")
     if len(val_loss):
-        ax.plot(epochs, val_loss, color=COLORS["val"], label="validation")
-    if np.all(np.asarray(train_loss) > 0):
+        _curve(ax, epochs, val_loss, color=COLORS["val"], label="validation")
+    drawn = np.concatenate([drawable(epochs[: len(v)], v)[1] for v in (train_loss, val_loss)])
+    drawn = drawn[~np.isnan(drawn)]
+    if drawn.size and np.all(drawn > 0) and _log_fits(drawn.min(), drawn.max()):
         ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend(loc="best")
+    say_if_nothing_drawn(ax)
     return ax
+
+
+def _log_fits(low: float, high: float) -> bool:
+    """Whether a log axis can show data from ``low`` to ``high`` (> 0): matplotlib puts its
+    ticks up to the decades shown beyond each end, and they must stay within float64's
+    10^±308 (else its tick arithmetic overflows and the figure fails)."""
+    bottom, top = math.log10(low), math.log10(high)
+    beyond = 1.1 * (top - bottom) + 5  # its margin, and a stride of ticks past it
+    return bottom - beyond >= -300 and top + beyond <= 300
 
 
 def band(
@@ -134,13 +216,23 @@ def band(
     ----------
     x : ndarray, shape (M,)
     runs : ndarray, shape (R, M) or (M,)
-        One row per run; NaN marks a missing value (ignored; a column of NaN is not drawn).
+        One row per run; NaN marks a missing value (ignored; a column of NaN is not drawn). A
+        value that cannot be drawn (see :func:`drawable`) is left out too, and the label says
+        how many.
     """
-    x = np.asarray(x)
     runs = np.atleast_2d(np.asarray(runs, dtype=float))
+    x = np.ravel(np.asarray(x, dtype=float))
+    _, values, hidden = drawable(np.broadcast_to(x, runs.shape), runs)  # a bad x: a NaN column
+    runs = values.reshape(runs.shape)
     keep = ~np.all(np.isnan(runs), axis=0)
-    x, runs = x[keep], runs[:, keep]
-    (line,) = ax.plot(x, np.nanmedian(runs, axis=0), color=color, marker=marker, label=label)
+    (line,) = ax.plot(
+        x[keep],
+        np.nanmedian(runs[:, keep], axis=0),
+        color=color,
+        marker=marker,
+        label=hidden_note(label, hidden, runs.size),
+    )
+    runs, x = runs[:, keep], x[keep]
     if runs.shape[0] > 1:
         ax.fill_between(
             x,
@@ -174,16 +266,11 @@ def plot_error(
         _, (ax,) = new_figure()
     ax.axhline(0.0, color="0.5", lw=0.8)
     if error is not None:
-        ax.plot(
-            np.ravel(x_grid),
-            np.ravel(error),
-            color=COLORS["net"],
-            lw=1.5,
-            label=r"$a^{[L]}(x) - f(x)$",
-        )
-    ax.plot(
-        np.ravel(x_train),
-        np.ravel(residual),
+        _curve(ax, x_grid, error, color=COLORS["net"], lw=1.5, label=r"$a^{[L]}(x) - f(x)$")
+    _curve(
+        ax,
+        x_train,
+        residual,
         "o",
         ms=3,
         color=COLORS["data"],
@@ -220,15 +307,15 @@ def plot_input_gradient(
     """
     if ax is None:
         _, (ax,) = new_figure()
-    xg = np.ravel(x_grid)
     if derivative is not None:
         label = derivative_label or "f′(x)"
-        ax.plot(xg, np.ravel(derivative), color=COLORS["truth"], lw=1.5, label=label)
+        _curve(ax, x_grid, derivative, color=COLORS["truth"], lw=1.5, label=label)
     elif derivative_label:
         ax.plot([], [], " ", label=derivative_label)
-    ax.plot(
-        xg,
-        np.ravel(gradient),
+    _curve(
+        ax,
+        x_grid,
+        gradient,
         color=COLORS["net"],
         lw=2,
         ls="--",
@@ -276,7 +363,8 @@ def plot_regions(
         The accuracy on the points: the share whose region is their class.
     """
     X = np.asarray(X, dtype=float)
-    low, high = X.min(axis=0), X.max(axis=0)
+    shown = X[np.all(np.abs(X) <= LARGEST_DRAWN, axis=1)]  # the points drawn: see drawable
+    low, high = (shown.min(axis=0), shown.max(axis=0)) if len(shown) else (0.0, 1.0)
     if np.all(low >= 0) and np.all(high <= 1):
         low, high = np.zeros(2), np.ones(2)
     else:
@@ -305,7 +393,8 @@ def plot_regions(
     for k in range(n_classes):
         marker, color = points[k % len(points)]
         mine = X[labels == k]
-        ax.plot(
+        _curve(
+            ax,
             mine[:, 0],
             mine[:, 1],
             marker,

@@ -46,7 +46,9 @@ def write_figures(
     arch = "-".join(map(str, net.sizes))
     if x.shape[1] == 1 and y.ndim == 2 and y.shape[1] == 1:
         domain = None if cfg.data else cfg.domain
-        grid = np.linspace(*plot_range(x, domain), GRID_POINTS).reshape(-1, 1)
+        # within what a figure can draw, so that the grid's width stays finite
+        span = np.clip(plot_range(x, domain), -plots.LARGEST_DRAWN, plots.LARGEST_DRAWN)
+        grid = np.linspace(*span, GRID_POINTS).reshape(-1, 1)
         truth = derivative = label = None
         if not cfg.data:
             truth = get_target(cfg.target)(grid)

@@ -255,3 +255,63 @@ def test_a_classification_exercise_names_the_class(tmp_path):
     assert f"one-hot vector with its 1 in entry {label + 1}" in sheet
     assert f"--y {label} --loss cross_entropy" in sheet
     assert r"\nabla" not in sheet  # n_L = 3: no input-gradient question
+
+
+# --- where --out points -----------------------------------------------------------------------
+
+STEP = ["trace", "--sizes", "2", "3", "1", "--x", "1", "2", "--y", "1"]
+EXERCISE = ["trace", "--random", "--sizes", "2", "3", "1"]
+
+
+def _one_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and ".tmp" not in err
+    return err
+
+
+def test_a_trace_out_that_is_a_folder_is_refused_with_a_file_name_to_give(tmp_path, capsys):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.md").write_text("mine")
+    (tmp_path / "link").symlink_to(mine)
+    for out, fmt in ((mine, "text"), (tmp_path / "link", "md")):
+        assert main([*STEP, "--format", fmt, "--out", str(out)]) == 2
+        suffix = "txt" if fmt == "text" else fmt
+        assert f"--out {out} is a folder, and this writes one file: give a file name, such as " \
+               f"{out}/trace.{suffix}" in _one_line(capsys)  # fmt: skip
+    assert _folder(mine) == {"notes.md": "mine"} and (tmp_path / "link").is_symlink()
+
+
+def test_an_out_under_a_file_names_the_file(tmp_path, capsys):
+    (tmp_path / "a-file").write_text("mine")
+    for command, what in ((STEP, "file"), (EXERCISE, "folder")):
+        assert main([*command, "--out", str(tmp_path / "a-file" / "t")]) == 2
+        assert f"cannot write to output {what} {tmp_path}/a-file/t: {tmp_path}/a-file is a " \
+               "file, not a folder; choose another --out" in _one_line(capsys)  # fmt: skip
+    assert (tmp_path / "a-file").read_text() == "mine"
+
+
+def test_an_empty_out_is_refused(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for command, what in ((STEP, "file"), (EXERCISE, "folder")):
+        assert main([*command, "--out", ""]) == 2
+        assert f"--out is empty: give the name of the output {what}" in _one_line(capsys)
+    assert list(tmp_path.iterdir()) == []  # not the default exercise-0
+
+
+def test_a_trace_out_that_is_a_link_writes_the_file_it_links_to(tmp_path, capsys):
+    (tmp_path / "trace.md").write_text("old")
+    (tmp_path / "link.md").symlink_to("trace.md")
+    assert main([*STEP, "--format", "md", "--out", str(tmp_path / "link.md")]) == 0
+    assert (tmp_path / "link.md").is_symlink()
+    assert (tmp_path / "trace.md").read_text().startswith("**network 2-3-1")
+
+
+def test_a_failed_write_names_the_out_given_not_a_temporary_file(tmp_path, capsys, monkeypatch):
+    def fail(path, text):
+        raise OSError(28, "No space left on device", f"{tmp_path}/.t.txt.0123.tmp")
+
+    monkeypatch.setattr("mlplab.io.write_text", fail)
+    assert main([*STEP, "--out", str(tmp_path / "t.txt")]) == 2
+    assert f"cannot write the trace to {tmp_path}/t.txt: No space left on device; choose " \
+           "another --out" in _one_line(capsys)  # fmt: skip

@@ -31,11 +31,10 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 import numpy as np
-from rich.markup import escape
 
 from mlplab._version import __version__
 from mlplab.cli import diagnose, experiment, gradcheck, pde, predict, sweep, trace, train
-from mlplab.cli.common import UsageError, err_console, one_line
+from mlplab.cli.common import UsageError, err_console, one_line, print_error
 from mlplab.cli.interrupts import Terminated, interrupts
 
 #: The commands, in the order of ``mlplab --help``: modules with ``add_parser(sub)``.
@@ -65,7 +64,9 @@ class Parser(argparse.ArgumentParser):
             option = message.removeprefix("argument ").split(":")[0].split("/")[-1]
             if self._followed_by_a_dash(option):  # perhaps a value such as -x
                 message += f" (a value that starts with '-' goes after '=': {option}=-x)"
-        super().error(message)
+        # one line, as every other error: the usage is a command away, not printed above it
+        print_error(f"{message}; '{self.prog} --help' shows the options")
+        self.exit(2)
 
     def _followed_by_a_dash(self, option: str) -> bool:
         """Whether a word that names ``option`` (or abbreviates it) is followed by one that
@@ -109,9 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with interrupts(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             return args.func(args)
     except (UsageError, ValueError, OSError, MemoryError) as exc:  # expected: one line, exit 2
-        err_console.print(
-            f"[red]error:[/red] {escape(one_line(exc))}", highlight=False, soft_wrap=True
-        )
+        print_error(one_line(exc))
         return 2
     except KeyboardInterrupt as exc:
         terminated = isinstance(exc, Terminated)

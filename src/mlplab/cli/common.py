@@ -8,9 +8,11 @@ Command modules import from here, never from :mod:`mlplab.cli` itself.
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 console = Console()
 err_console = Console(stderr=True)
@@ -55,7 +57,7 @@ def writable_dir(path: str | Path) -> Path:
     UsageError
         Naming the folder and the reason, when it cannot be created or written.
     """
-    out = Path(path)
+    out = _given(path, "folder")
     _probe(out, out)
     return out
 
@@ -71,7 +73,7 @@ def writable_parent(path: str | Path) -> Path:
     UsageError
         As :func:`writable_dir`, naming ``path``.
     """
-    out = Path(path)
+    out = _given(path, "folder")
     _probe(out.parent, out)
     if out.exists() and not out.is_dir():
         raise UsageError(
@@ -81,8 +83,56 @@ def writable_parent(path: str | Path) -> Path:
     return out
 
 
-def _probe(folder: Path, out: Path) -> None:
-    """Create ``folder`` and write and remove a file in it; a failure names ``out``."""
+def writable_file(path: str | Path, example: str) -> Path:
+    """Check that the file ``path`` can be written (beside itself, then renamed onto it, as
+    :func:`mlplab.files.atomic_open` does), creating only its folder.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file, as the user gave it with ``--out``.
+    example : str
+        A file name to suggest when ``path`` is a folder (``"trace.txt"``).
+
+    Returns
+    -------
+    Path
+        The file to write: ``path``, or the file it links to (so that a link stays a link).
+
+    Raises
+    ------
+    UsageError
+        When ``path`` is a folder, lies under a file, or its folder cannot be created or
+        written; the message names ``path`` and what to do.
+    """
+    out = _given(path, "file")
+    if out.is_dir():
+        raise UsageError(
+            f"--out {out} is a folder, and this writes one file: give a file name, such as "
+            f"{out / example}"
+        )
+    _probe(out.parent, out, "output file")
+    return Path(os.path.realpath(out)) if out.is_symlink() else out
+
+
+def _given(path: str | Path, what: str) -> Path:
+    """``path`` as a Path, refusing an empty one (which Python reads as the current folder)."""
+    if not str(path).strip():
+        raise UsageError(f"--out is empty: give the name of the output {what}")
+    return Path(path)
+
+
+def _probe(folder: Path, out: Path, what: str = "output folder") -> None:
+    """Create ``folder`` and write and remove a file in it; a failure names ``out`` (the
+    ``what`` given by ``--out``)."""
+    for above in (folder, *folder.parents):
+        if above.exists() or above.is_symlink():
+            if not above.is_dir():
+                raise UsageError(
+                    f"cannot write to {what} {out}: {above} is a file, not a folder; choose "
+                    f"another --out"
+                )
+            break
     try:
         folder.mkdir(parents=True, exist_ok=True)
         probe = folder / ".mlplab-write-test"
@@ -90,8 +140,15 @@ def _probe(folder: Path, out: Path) -> None:
         probe.unlink()
     except OSError as exc:
         raise UsageError(
-            f"cannot write to output folder {out}: {exc.strerror or exc}; choose another --out"
+            f"cannot write to {what} {out}: {exc.strerror or exc}; choose another --out"
         ) from None
+
+
+def print_error(text: str) -> None:
+    """Print ``error: text`` on stderr, on one line (the way every command reports bad input)."""
+    err_console.print(
+        f"[red]error:[/red] {escape(' '.join(text.split()))}", highlight=False, soft_wrap=True
+    )
 
 
 def one_line(exc: BaseException) -> str:

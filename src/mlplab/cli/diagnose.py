@@ -75,7 +75,7 @@ def _diagnose_points(
     args: argparse.Namespace, n_in: int, n_out: int
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """The points ``X`` and targets ``y`` (None for ``--input``) that ``diagnose`` was given."""
-    from mlplab.data import get_target, load_x, load_xy, sample
+    from mlplab.data import load_x, load_xy, sample, target_values
     from mlplab.losses import get_loss
 
     if args.target is None:
@@ -101,7 +101,7 @@ def _diagnose_points(
             f"{n_in} input(s) and {n_out} output(s): give points with --data or --input"
         )
     x = sample(args.n_points, tuple(args.domain), args.sampling, args.seed)
-    return x, get_target(args.target)(x)
+    return x, target_values(args.target, x)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,11 +5,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
 
 from rich.markup import escape
 from rich.table import Table
 
-from mlplab.cli.common import UsageError, add_quiet, console, err_console, writable_dir
+from mlplab.cli.common import UsageError, add_quiet, console, err_console, writable_parent
 from mlplab.experiments import STUDIES, get_study
 
 
@@ -98,6 +102,20 @@ def _cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _removed_if_left_empty(folder: Path) -> Iterator[None]:
+    """Remove ``folder`` if it did not exist before and is empty when the block fails or is
+    interrupted (no study finished into it)."""
+    new = not os.path.lexists(folder)
+    try:
+        yield
+    except BaseException:
+        if new:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only if empty
+        raise
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from mlplab.cluster import ClusterError
     from mlplab.experiments.execute import check_seeds, run_all, run_studies
@@ -118,13 +136,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(
             "give --workers (a local cluster) or --scheduler (a running one), not both"
         )
-    out = writable_dir(args.out or f"runs/experiments/{args.name}")
+    # a study's folder is written whole, beside itself (mlplab.runfolder): only its parent is
+    # made here, so that a run that never finishes leaves nothing
+    out = writable_parent(args.out or f"runs/experiments/{args.name}")
     cluster = None
     if args.workers is not None or args.scheduler is not None:
         cluster = {"workers": args.workers, "scheduler": args.scheduler}
     try:
         if args.name == "all":
-            results = run_all(out, args.quick, args.seeds, not args.quiet, cluster=cluster)
+            with _removed_if_left_empty(out):  # the folder of the studies' folders
+                results = run_all(out, args.quick, args.seeds, not args.quiet, cluster=cluster)
         else:
             results = run_studies(
                 {args.name: out}, args.quick, args.seeds, not args.quiet, cluster, params

@@ -8,12 +8,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
+from collections.abc import Iterator
 
 import numpy as np
 
-from mlplab.cli.common import say_replacing, writable_parent
+from mlplab.cli.common import UsageError, say_replacing, writable_file, writable_parent
 from mlplab.losses import NAMES as LOSS_NAMES
 from mlplab.values import WIDTHS_FORMAT, WidthsAction
 
@@ -163,11 +165,26 @@ def run(args: argparse.Namespace) -> int:
     text = _render(trace, args.format, args.digits)
     if args.out is None:
         print(text, end="")
-    elif args.format == "json":
-        write_json(args.out, json.loads(text))
-    else:
-        write_text(args.out, text)
+        return 0
+    out = writable_file(args.out, f"trace.{'txt' if args.format == 'text' else args.format}")
+    with _writing(args.out, "the trace"):
+        if args.format == "json":
+            write_json(out, json.loads(text))
+        else:
+            write_text(out, text)
     return 0
+
+
+@contextlib.contextmanager
+def _writing(out: str, what: str) -> Iterator[None]:
+    """Turn a failure to write ``what`` to ``--out out`` into a line that names ``out`` (not
+    the temporary file beside it that the error names) and the fix."""
+    try:
+        yield
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write {what} to {out}: {exc.strerror or exc}; choose another --out"
+        ) from None
 
 
 def _exercise(args: argparse.Namespace) -> int:
@@ -194,9 +211,9 @@ def _exercise(args: argparse.Namespace) -> int:
     exercise = make_exercise(
         args.sizes, args.seed, args.activation, args.output_activation, args.loss, lr
     )
-    out = writable_parent(args.out or f"exercise-{args.seed}")
+    out = writable_parent(f"exercise-{args.seed}" if args.out is None else args.out)
     # written whole, as a run folder is: an earlier exercise there is replaced in one step
-    with staged(out, mark=NETWORK_FILE) as stage:
+    with _writing(str(out), "the exercise"), staged(out, mark=NETWORK_FILE) as stage:
         if holds_run(out, mark=NETWORK_FILE):
             say_replacing(out, "exercise")
         write_json(stage.path / NETWORK_FILE, exercise.weights())
