@@ -504,3 +504,16 @@ def test_an_npz_array_without_columns_is_refused_by_name(tmp_path, x, y, empty):
     if empty == "x":
         with pytest.raises(DataFileError, match="'x' has no columns"):
             load_x(p, 1)
+
+
+@pytest.mark.parametrize("spec", [None, 5, 1.5])
+def test_a_target_that_is_not_text_is_named(spec):
+    with pytest.raises(MlplabError, match="a target is a name .* or a formula in x"):
+        get_target(spec)  # was AttributeError: no attribute 'strip'
+
+
+@pytest.mark.parametrize(("x", "match"), [(None, "x holds object values"), ("a", "x holds <U1"),
+                                          (0.5, r"x must be an array of points")])  # fmt: skip
+def test_target_values_checks_its_points(x, match):
+    with pytest.raises(MlplabError, match=match):
+        target_values("sin(x)", x)  # None reached np.nonzero of a 0-d array

@@ -23,7 +23,7 @@ import numpy as np
 from mlplab.errors import DataFileError, MlplabError
 from mlplab.limits import check_bytes, max_bytes
 from mlplab.npz import Archive
-from mlplab.values import check_seed
+from mlplab.values import as_array, as_real, check_seed
 
 Target = Callable[[np.ndarray], np.ndarray]
 
@@ -223,6 +223,10 @@ def target_values(spec: str, x: np.ndarray, f: Target | None = None) -> np.ndarr
     ExpressionError
         If the target is NaN or inf at a point (outside its domain, or overflowing), naming one.
     """
+    raw = as_array(x, "x")
+    x = as_real(raw, raw.dtype if raw.dtype in (np.float32, np.float64) else np.float64, "x")
+    if x.ndim == 0:
+        raise ExpressionError(f"x must be an array of points, shape (N,) or (N, 1); got {x!r}")
     y = (get_target(spec) if f is None else f)(x)
     bad = ~np.isfinite(y)
     if np.any(bad):
@@ -355,6 +359,11 @@ def get_target(spec: str) -> Target:
     ExpressionError
         If ``spec`` is neither a registered name nor a safe expression.
     """
+    if not isinstance(spec, str):
+        raise ExpressionError(
+            f"a target is a name ({', '.join(TARGET_NAMES)}) or a formula in x such as "
+            f"'sin(pi*x)'; got {spec!r}"
+        )
     key = spec.strip().lower()
     if key in _TARGETS:
         return _TARGETS[key]
