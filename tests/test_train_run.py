@@ -32,3 +32,12 @@ def test_noise_that_overflows_the_labels_is_named(tmp_path, capsys):
     assert main([*args, "--out", str(tmp_path / "run")]) == 2
     assert "--noise 1e+308 makes the labels overflow" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_target_not_finite_on_the_error_grid_is_refused_before_training(tmp_path):
+    # 1/x is finite at the 16 drawn points but inf at x = 0, a point of the grid of
+    # max_abs_error, which was recorded as inf (null in metrics.json) after training
+    cfg = TrainConfig(target="1/x", n_train=16, hidden=[3], epochs=2)
+    with pytest.raises(ValueError, match=r"target '1/x' is inf at x = 0 .*choose a --domain"):
+        train_run(cfg, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()

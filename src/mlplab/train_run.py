@@ -53,6 +53,7 @@ def make_data(cfg: TrainConfig) -> tuple[np.ndarray, ...]:
     f = get_target(cfg.target)
     x = sample(cfg.n_train, cfg.domain, cfg.sampling, rng)
     x_val = sample(cfg.n_val, cfg.domain, cfg.sampling, rng)
+    target_values(cfg.target, grid_of(cfg), f)  # finite where max_abs_error is measured
     clean = target_values(cfg.target, x, f)
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is named just below
         y = clean + cfg.noise * rng.standard_normal(x.shape)
@@ -61,6 +62,12 @@ def make_data(cfg: TrainConfig) -> tuple[np.ndarray, ...]:
             f"--noise {cfg.noise:g} makes the labels overflow; give a smaller --noise"
         )
     return x, y, x_val, target_values(cfg.target, x_val, f)
+
+
+def grid_of(cfg: TrainConfig) -> np.ndarray:
+    """The dense grid of ``cfg.domain`` on which a target run's ``max_abs_error`` is measured,
+    shape (:data:`GRID_POINTS`, 1)."""
+    return np.linspace(cfg.domain[0], cfg.domain[1], GRID_POINTS).reshape(-1, 1)
 
 
 def class_labels(y: np.ndarray, y_val: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
@@ -196,8 +203,8 @@ def train_into(cfg: TrainConfig, folder: Path | None, progress: bool = True) -> 
     }
     grid = None
     if not cfg.data and not classes:
-        grid = np.linspace(cfg.domain[0], cfg.domain[1], GRID_POINTS).reshape(-1, 1)
-        truth = get_target(cfg.target)(grid)
+        grid = grid_of(cfg)
+        truth = target_values(cfg.target, grid)
         metrics["max_abs_error"] = float(np.max(np.abs(net(grid) - truth)))
     if folder is not None:
         write_json(folder / "config.json", cfg.to_dict())
