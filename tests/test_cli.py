@@ -496,6 +496,9 @@ def test_an_expression_that_starts_with_a_minus_is_a_value(capsys):
         (["train", "--lr", "abc"], "argument --lr: invalid float value: 'abc'"),
         (["experiment", "run"], "the following arguments are required: NAME"),
         (["bogus"], "argument COMMAND: invalid choice: 'bogus'"),
+        # an unknown option is left over by the command's parser: its --help is the one named
+        (["train", "--epohcs", "5"], "unrecognized arguments: --epohcs 5"),
+        (["experiment", "run", "cos4", "--bogus"], "unrecognized arguments: --bogus"),
     ],
 )
 def test_a_mistyped_option_is_one_line_that_points_to_help(capsys, argv, message):

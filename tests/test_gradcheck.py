@@ -39,7 +39,7 @@ def test_a_deep_narrow_network_is_refused_before_any_pass(no_pass):
         check_gradients(deep(3000), X, y)
     message = str(caught.value)
     assert "\n" not in message
-    assert "3,000 layers and 18,000 parameters at 8 points" in message
+    assert "L = 3,001 layers and 18,000 parameters at 8 points" in message
     assert "36,008 forward passes through every layer, an estimated 7.3 min (at most 30 s)" in (
         message
     )
@@ -54,7 +54,7 @@ def test_the_price_grows_with_parameters_times_layers():
 
 def test_the_limit_falls_between_782_and_783_layers_of_width_2():
     check_cost(deep(782), 8)  # priced at 30.0 s, took 35 s (the comment at MAX_SECONDS)
-    with pytest.raises(MlplabError, match="783 layers"):
+    with pytest.raises(MlplabError, match="L = 784 layers"):
         check_cost(deep(783), 8)
 
 
@@ -86,9 +86,11 @@ def test_a_network_of_more_than_20000_parameters_is_checked_when_it_is_cheap():
 
 def test_bad_steps_are_refused():
     X, y = np.zeros((2, 1)), np.zeros((2, 1))
-    for h in (0.0, float("nan"), -1e-5):
-        with pytest.raises(ValueError, match="h and tol must be finite numbers > 0"):
+    for h in (0.0, float("nan"), -1e-5, "x", True):  # text was a TypeError, True taken as 1
+        with pytest.raises(ValueError, match="h must be a finite number > 0"):
             check_gradients(MLP([1, 1]), X, y, h=h)
+        with pytest.raises(ValueError, match="tol must be a finite number > 0"):
+            check_gradients(MLP([1, 1]), X, y, tol=h)
 
 
 @pytest.mark.parametrize(

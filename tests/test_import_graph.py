@@ -163,7 +163,8 @@ def test_no_module_imports_the_command_line_package():
 
 
 def test_import_mlplab_loads_numpy_and_the_core_alone():
-    optional = ("numba", "rich", "scipy", "matplotlib", "dask", "sklearn", "torch", "onnx")
+    optional = ("numba", "rich", "scipy", "matplotlib", "dask", "sklearn", "torch", "onnx",
+                "argparse")  # fmt: skip
     code = (
         "import sys, mlplab; "
         f"print(sorted(m for m in sys.modules if m.split('.')[0] in {optional!r}))"

@@ -108,9 +108,9 @@ def test_a_schedule_name_reads_back_as_the_same_schedule(make):
     assert [again(e, 50) for e in range(50)] == [schedule(e, 50) for e in range(50)]
 
 
-@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -1e-8])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -1e-8, "x", 10**400, True])
 def test_lbfgs_gtol_must_be_finite_and_not_negative(bad):
-    with pytest.raises(ValueError, match="gtol must be a finite number >= 0 or None"):
+    with pytest.raises(ValueError, match=r"gtol \(or None\) must be a finite number >= 0"):
         LBFGS(gtol=bad)
 
 

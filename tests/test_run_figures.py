@@ -126,4 +126,4 @@ def test_data_too_wide_for_a_grid_are_plotted_where_they_can_be(tmp_path, saved)
     fit = saved["fit.png"].axes[0]
     grid = fit.lines[-1].get_xdata()
     assert np.all(np.isfinite(grid)) and grid[0] == -plots.LARGEST_DRAWN
-    assert legend(fit)[0] == "training points (N = 4) (2 of 4 not drawn: too large or NaN)"
+    assert legend(fit)[0] == "training points (N = 4) (2 of 4 not drawn: too large or infinite)"

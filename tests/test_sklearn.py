@@ -478,6 +478,7 @@ def test_float32_verbose_and_pickled_closure_activation(capsys):
         ({"loss": "squared_error"}, "scikit-learn's name; .* 'half_sse' has its gradient"),
         # hidden sizes given first, where scikit-learn's regressor, and this one, take loss
         ({"loss": (64, 64)}, r"write hidden_layer_sizes=\(64, 64\)"),
+        ({"loss": None}, r"loss=None is not a loss: give a name such as 'mse' or an mlplab Loss"),
     ],
 )
 def test_bad_parameters_are_named(params, message):

@@ -8,8 +8,9 @@ import warnings
 import numpy as np
 import pytest
 
+from mlplab.config import WidthsAction
 from mlplab.errors import MlplabError
-from mlplab.values import WidthsAction, as_array, as_real, check_positive, check_seed, widths
+from mlplab.values import as_array, as_real, check_positive, check_seed, widths
 
 F64, F32 = np.dtype(np.float64), np.dtype(np.float32)
 

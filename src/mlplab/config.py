@@ -18,10 +18,11 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlplab.errors import MlplabError
 from mlplab.losses import NAMES as LOSS_NAMES
 from mlplab.network import MLP
 from mlplab.optim import Optimizer, get_optimizer
-from mlplab.values import WidthsAction
+from mlplab.values import widths
 
 #: The defaults a built-in data set brings (the paper's network and training for ``higham``:
 #: 2-2-3-2 sigmoid, N(0, 0.5²) parameters, half_sse, single-point SGD with replacement,
@@ -235,6 +236,23 @@ def _bias_init(spec: str | float) -> float | str:
 def option_name(name: str) -> str:
     """The command-line option of the config field ``name``: ``n_train`` -> ``--n-train``."""
     return "--" + name.replace("_", "-")
+
+
+class WidthsAction(argparse.Action):
+    """An option of layer widths (``--sizes 2 3 1``, ``--sizes 2,3,1``) read by :func:`widths`;
+    a bad entry ends the parse with argparse's error for the option, which names it."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        try:
+            setattr(namespace, self.dest, widths(values))
+        except MlplabError as exc:
+            raise argparse.ArgumentError(self, str(exc)) from None
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:

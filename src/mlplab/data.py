@@ -218,10 +218,27 @@ def _check_depth(tree: ast.AST, text: str) -> None:
 def target_values(spec: str, x: np.ndarray, f: Target | None = None) -> np.ndarray:
     """The values of target ``spec`` (or of ``f``, named ``spec``) at the points ``x``.
 
+    Parameters
+    ----------
+    spec : str
+        A registered target's name or a formula in x (see :func:`get_target`).
+    x : array_like, shape (N,) or (N, 1)
+        The points: real numbers (float32 stays float32, anything else becomes float64).
+    f : Target, optional
+        The target itself, where the caller has it already.
+
+    Returns
+    -------
+    ndarray
+        f(x), the shape of ``x``.
+
     Raises
     ------
     ExpressionError
-        If the target is NaN or inf at a point (outside its domain, or overflowing), naming one.
+        If the target is NaN or inf at a point (outside its domain, or overflowing), naming
+        one; or ``x`` is a single number rather than an array of points.
+    MlplabError
+        If ``x`` holds values that are not real numbers (text, complex, None).
     """
     raw = as_array(x, "x")
     x = as_real(raw, raw.dtype if raw.dtype in (np.float32, np.float64) else np.float64, "x")

@@ -16,7 +16,8 @@ W^[3], b^[3], ...), which the optimisers update in place.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -77,7 +78,7 @@ def resolve_dtype(dtype: str | type | np.dtype) -> np.dtype:
 
 
 def _check_sizes(sizes: Sequence[int]) -> list[int]:
-    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, (Sequence, np.ndarray)):
+    if isinstance(sizes, (str, bytes, Mapping, AbstractSet)) or not isinstance(sizes, Iterable):
         raise MlplabError(f"sizes must be a list of layer widths, e.g. [1, 64, 1]; got {sizes!r}")
     sizes = list(sizes)
     if len(sizes) < 2:
@@ -96,7 +97,7 @@ def _layer_activations(
     output_activation: str | Activation | None,
 ) -> list[Activation]:
     """One activation per layer l = 2..L (``n_layers`` = L − 1 of them)."""
-    if not isinstance(activation, (str, Activation, Sequence)):
+    if isinstance(activation, Mapping) or not isinstance(activation, (str, Activation, Iterable)):
         raise MlplabError(
             f"activation must be a name such as 'tanh', an Activation, or a list of them; "
             f"got {activation!r}"

@@ -264,8 +264,8 @@ class LBFGS:
     ) -> None:
         memory = check_whole(memory, "memory", 1)
         tol = check_positive(tol, "tol", "1e-12")
-        if gtol is not None and not (math.isfinite(gtol) and gtol >= 0):
-            raise MlplabError(f"gtol must be a finite number >= 0 or None, got {gtol}")
+        if gtol is not None:
+            gtol = check_positive(gtol, "gtol (or None)", "1e-5", zero=True)
         self.memory, self.tol = int(memory), float(tol)
         self.gtol = None if gtol is None else float(gtol)
         self.max_fun = check_whole(max_fun, "max_fun", 1, optional=True)

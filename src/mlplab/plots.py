@@ -61,7 +61,7 @@ def hidden_note(label: str, hidden: int, total: int) -> str:
     :func:`drawable`), by a note that says so."""
     if not hidden:
         return label
-    return f"{label} ({hidden} of {total} not drawn: too large or NaN)"
+    return f"{label} ({hidden} of {total} not drawn: too large or infinite)"
 
 
 def _curve(ax: Axes, x: np.ndarray, y: np.ndarray, *fmt: str, label: str, **style) -> None:

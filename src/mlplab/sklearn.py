@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -138,17 +138,15 @@ class _L2LBFGS(LBFGS):
 
 
 def _hidden_sizes(value) -> list[int]:
-    if isinstance(value, numbers.Integral):
-        sizes = [value]
-    elif isinstance(value, (list, tuple, np.ndarray, range)):
-        sizes = list(value)
+    if isinstance(value, Iterable) and not isinstance(value, (str, bytes, Mapping)):
+        sizes, shown = list(value), list(value)  # a list, tuple, range, array, pandas Series
     else:
-        sizes = [None]  # refused below: None, a text, a float
+        sizes, shown = [value], value  # an int; or None, a text, a float, refused below
     for n in sizes:
         if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
             raise ValueError(
                 f"hidden_layer_sizes must be whole numbers >= 1, e.g. (100,) or (64, 64); "
-                f"got {value!r}"
+                f"got {shown!r}"
             )
     return [int(n) for n in sizes]
 
@@ -759,11 +757,17 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         )
         self.out_activation_ = act.name
         if not isinstance(self.loss, (str, Loss)):
-            raise ValueError(
-                f"loss={self.loss!r} is not a loss: MLPRegressor takes loss, "
-                f"hidden_layer_sizes and activation in that order, as scikit-learn's; "
-                f"write hidden_layer_sizes={self.loss!r}"
+            try:
+                widths = _hidden_sizes(self.loss)
+            except ValueError:
+                widths = None
+            fix = (
+                f"MLPRegressor takes loss, hidden_layer_sizes and activation in that order, as "
+                f"scikit-learn's; write hidden_layer_sizes={self.loss!r}"
+                if widths
+                else "give a name such as 'mse' or an mlplab Loss"
             )
+            raise ValueError(f"loss={self.loss!r} is not a loss: {fix}")
         if isinstance(self.loss, str) and self.loss.strip().lower() == "squared_error":
             raise ValueError(
                 "loss 'squared_error' is scikit-learn's name; this estimator takes mlplab's "

@@ -4,13 +4,12 @@ Every array of numbers a user gives (inputs, targets, coefficients) goes through
 :func:`as_real`, so that complex, text or object values are refused by name rather than
 truncated with a warning or parsed; every seed goes through :func:`check_seed`; every list of
 layer widths typed on the command line goes through :func:`widths` (the options take it with
-:class:`WidthsAction`). This module imports nothing of mlplab but its errors, so that any
-module can use it.
+:class:`mlplab.config.WidthsAction`). This module imports nothing of mlplab but its errors, so
+that any module can use it.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 import numbers
 from collections.abc import Sequence
@@ -91,14 +90,14 @@ def check_whole(value: object, name: str, low: int, optional: bool = False) -> i
     return int(value)
 
 
-def check_positive(value: object, name: str, example: str = "1e-3") -> float:
-    """``value``, a finite real number > 0, as a float.
+def check_positive(value: object, name: str, example: str = "1e-3", zero: bool = False) -> float:
+    """``value``, a finite real number > 0 (>= 0 where ``zero``), as a float.
 
     Raises
     ------
     MlplabError
-        For anything else: 0, a negative number, NaN, inf, an integer beyond float64 (which
-        ``float`` would refuse with OverflowError), a bool, text.
+        For anything else: a negative number (or 0), NaN, inf, an integer beyond float64
+        (which ``float`` would refuse with OverflowError), a bool, text.
     """
     number = math.nan
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
@@ -106,8 +105,11 @@ def check_positive(value: object, name: str, example: str = "1e-3") -> float:
             number = float(value)
         except OverflowError:  # an int beyond float64
             number = math.inf
-    if not 0 < number < math.inf:  # also refuses NaN
-        raise MlplabError(f"{name} must be a finite number > 0, such as {example}; got {value!r}")
+    if not ((0 <= number if zero else 0 < number) and number < math.inf):  # also NaN
+        bound = ">= 0" if zero else "> 0"
+        raise MlplabError(
+            f"{name} must be a finite number {bound}, such as {example}; got {value!r}"
+        )
     return number
 
 
@@ -156,20 +158,3 @@ def widths(words: Sequence[str]) -> list[int]:
                 raise MlplabError(f"{text!r} is not a layer width; give {WIDTHS_FORMAT}")
             out.append(width)
     return out
-
-
-class WidthsAction(argparse.Action):
-    """An option of layer widths (``--sizes 2 3 1``, ``--sizes 2,3,1``) read by :func:`widths`;
-    a bad entry ends the parse with argparse's error for the option, which names it."""
-
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: object,
-        option_string: str | None = None,
-    ) -> None:
-        try:
-            setattr(namespace, self.dest, widths(values))
-        except MlplabError as exc:
-            raise argparse.ArgumentError(self, str(exc)) from None

@@ -20,7 +20,7 @@ def no_pass(monkeypatch):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--sizes", *["2"] * 3000], "2,999 layers and 17,994 parameters at 8 points"),
+        (["--sizes", *["2"] * 3000], "L = 3,000 layers and 17,994 parameters at 8 points"),
         (["--points", "10000000"], "49 parameters at 10,000,000 points"),
     ],
     ids=["3000-widths", "1e7-points"],

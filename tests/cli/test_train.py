@@ -18,9 +18,8 @@ import pytest
 
 import mlplab
 from mlplab.cli import build_parser, main
-from mlplab.config import TrainConfig, option_name
+from mlplab.config import TrainConfig, WidthsAction, option_name
 from mlplab.runfolder import lock
-from mlplab.values import WidthsAction
 
 SOURCE = str(Path(mlplab.__file__).resolve().parents[1])
 #: A run of a few seconds at most: the earlier run of every rerun test.

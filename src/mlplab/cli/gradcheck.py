@@ -10,8 +10,9 @@ import numpy as np
 from rich.table import Table
 
 from mlplab.cli.common import DefaultsHelpFormatter, UsageError, console
+from mlplab.config import WidthsAction
 from mlplab.losses import NAMES as LOSS_NAMES
-from mlplab.values import WIDTHS_FORMAT, WidthsAction
+from mlplab.values import WIDTHS_FORMAT
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -51,7 +51,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     m = run_problem(args.name, out, quick=args.quick, progress=not args.quiet)
     console.print(  # one line, however narrow the terminal or pipe
         f"{args.name}: relative L2 error {m['rel_l2_error']:.3e}, {m['steps']} steps, "
-        f"{m['seconds']:.1f} s ({m['status']}); wrote {out}/report.md",
+        f"{m['seconds']:.3g} s ({m['status']}); wrote {out}/report.md",
         highlight=False,
         soft_wrap=True,
     )

@@ -16,8 +16,9 @@ from collections.abc import Iterator
 import numpy as np
 
 from mlplab.cli.common import UsageError, say_replacing, writable_file, writable_parent
+from mlplab.config import WidthsAction
 from mlplab.losses import NAMES as LOSS_NAMES
-from mlplab.values import WIDTHS_FORMAT, WidthsAction
+from mlplab.values import WIDTHS_FORMAT
 
 FORMATS = ("text", "md", "html", "json")
 #: The file of an exercise's network; it marks a folder as an exercise that may be replaced.
