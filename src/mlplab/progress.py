@@ -4,6 +4,8 @@ times a second."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -37,6 +39,15 @@ def task_progress(description: str, total: int, enabled: bool = True) -> Progres
         disable=not enabled,
         transient=False,
     )
+
+
+@contextmanager
+def progress_bar(description: str, total: int, enabled: bool) -> Iterator[Callable[..., None]]:
+    """A progress bar over ``total`` items; yields ``advance(info="")``."""
+    bar = task_progress(description, total, enabled)
+    with bar:
+        task = bar.add_task(description, total=total, info="")
+        yield lambda info="": bar.update(task, advance=1, info=info)
 
 
 class EpochProgress:

@@ -430,6 +430,21 @@ def _residual_blocks(net: MLP, X: np.ndarray, ops: Operators, residual: Residual
             yield block, r, to_block(partial, ops.n_in).astype(net.dtype), tape
 
 
+def residual_cost(
+    net: MLP,
+    X: np.ndarray,
+    operators: Operators | Sequence[np.ndarray],
+    residual: Residual,
+    weight: float = 1.0,
+) -> float:
+    """C = weight · (1/N) Σ_i r_i² alone (:func:`residual_loss` without the gradient), in the
+    same blocks of rows, so that its memory stays that of one block."""
+    X = net.check_input(X)
+    ops = as_operators(operators, net.sizes[0])
+    scale = weight / X.shape[0]
+    return sum(scale * float(r @ r) for _, r, _, _ in _residual_blocks(net, X, ops, residual))
+
+
 def residual_loss(
     net: MLP,
     X: np.ndarray,

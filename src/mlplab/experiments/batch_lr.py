@@ -27,12 +27,12 @@ from mlplab.experiments.common import (
     fmt,
     over_seeds,
     plural,
-    progress_bar,
     seed_list,
     train_seeds,
 )
 from mlplab.experiments.params import Parameter
 from mlplab.experiments.report import Check, StudyResult, markdown_table
+from mlplab.progress import progress_bar
 
 TITLE = "the best SGD learning rate against the batch size (cos4 data)"
 DEFAULT_SEEDS = {False: 2, True: 1}

@@ -18,8 +18,7 @@ blew up.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from typing import NamedTuple, TypeVar
 
 import numpy as np
@@ -30,7 +29,6 @@ from mlplab.ensemble import Ensemble, fit_ensemble, prefer_ensemble
 from mlplab.experiments.params import Parameter, written
 from mlplab.experiments.report import Check, StudyResult
 from mlplab.network import MLP
-from mlplab.progress import task_progress
 from mlplab.train import History, fit, quiet_divergence
 
 #: The training fields an optimiser does not use: momentum is SGD's alone, and full-batch
@@ -361,15 +359,6 @@ def _train_together(
     for net, params in zip(nets, ensemble.params, strict=True):
         net.params[...] = params
     return histories
-
-
-@contextmanager
-def progress_bar(description: str, total: int, enabled: bool) -> Iterator[Callable[..., None]]:
-    """A progress bar over ``total`` items; yields ``advance(info="")``."""
-    bar = task_progress(description, total, enabled)
-    with bar:
-        task = bar.add_task(description, total=total, info="")
-        yield lambda info="": bar.update(task, advance=1, info=info)
 
 
 def over_seeds(seeds: int, lead: str = "median of", band: bool = False) -> str:

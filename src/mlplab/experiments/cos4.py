@@ -24,7 +24,6 @@ from mlplab.experiments.common import (
     fmt,
     over_seeds,
     plural,
-    progress_bar,
     seed_list,
     seeds_named,
     settings,
@@ -34,6 +33,7 @@ from mlplab.experiments.common import (
 )
 from mlplab.experiments.params import MAX_LR, Parameter
 from mlplab.experiments.report import Check, StudyResult
+from mlplab.progress import progress_bar
 
 DEFAULT_SEEDS = {False: 3, True: 2}
 

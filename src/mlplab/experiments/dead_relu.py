@@ -28,7 +28,6 @@ from mlplab.experiments.common import (
     fmt,
     over_seeds,
     plural,
-    progress_bar,
     seed_list,
     settings,
     stack,
@@ -37,6 +36,7 @@ from mlplab.experiments.common import (
 from mlplab.experiments.params import Parameter
 from mlplab.experiments.report import Check, StudyResult
 from mlplab.network import MLP
+from mlplab.progress import progress_bar
 
 TITLE = "dead ReLU units never change under SGD; leaky ReLU units do"
 DEFAULT_SEEDS = {False: 5, True: 2}

@@ -23,13 +23,13 @@ from mlplab.experiments.common import (
     TRAINS,
     fmt,
     over_seeds,
-    progress_bar,
     seed_list,
     settings,
     train_seeds,
 )
 from mlplab.experiments.params import Parameter
 from mlplab.experiments.report import Check, StudyResult, markdown_table
+from mlplab.progress import progress_bar
 
 TITLE = "vanishing gradients with sigmoid, tanh and ReLU as the network deepens"
 DEFAULT_SEEDS = {False: 3, True: 2}

@@ -22,7 +22,6 @@ from mlplab.experiments.common import (
     SeedRun,
     fmt,
     listing,
-    progress_bar,
     seeds_named,
     settings,
     train_seeds,
@@ -30,6 +29,7 @@ from mlplab.experiments.common import (
 from mlplab.experiments.params import MAX_LR, Parameter
 from mlplab.experiments.report import Check, StudyResult, markdown_table
 from mlplab.network import MLP
+from mlplab.progress import progress_bar
 
 DEFAULT_SEEDS = {False: 2, True: 1}
 

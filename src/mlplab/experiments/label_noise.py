@@ -20,7 +20,6 @@ from mlplab.experiments import cos4
 from mlplab.experiments.common import (
     fmt,
     over_seeds,
-    progress_bar,
     seed_list,
     settings,
     stack,
@@ -28,6 +27,7 @@ from mlplab.experiments.common import (
 )
 from mlplab.experiments.params import Parameter
 from mlplab.experiments.report import Check, StudyResult
+from mlplab.progress import progress_bar
 
 DEFAULT_SEEDS = cos4.DEFAULT_SEEDS
 NOISE = 0.5

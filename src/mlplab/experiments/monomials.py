@@ -20,13 +20,13 @@ from mlplab import plots
 from mlplab.config import TrainConfig
 from mlplab.experiments.common import (
     over_seeds,
-    progress_bar,
     seed_list,
     settings,
     train_seeds,
 )
 from mlplab.experiments.params import Parameter
 from mlplab.experiments.report import Check, StudyResult, markdown_table
+from mlplab.progress import progress_bar
 
 TITLE = "a shallow tanh network approximating the monomials x^0..x^5 at once"
 DEFAULT_SEEDS = {False: 3, True: 1}

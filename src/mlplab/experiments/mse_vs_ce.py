@@ -27,7 +27,6 @@ from mlplab.experiments.common import (
     SeedRun,
     fmt,
     over_seeds,
-    progress_bar,
     seed_list,
     settings,
     stack,
@@ -36,6 +35,7 @@ from mlplab.experiments.common import (
 from mlplab.experiments.params import MAX_LR, Parameter
 from mlplab.experiments.report import Check, StudyResult, markdown_table
 from mlplab.losses import get_loss
+from mlplab.progress import progress_bar
 
 TITLE = "one-hot MSE on sigmoid outputs vs softmax cross-entropy for classification"
 DEFAULT_SEEDS = {False: 5, True: 2}

@@ -27,7 +27,6 @@ from mlplab.experiments.common import (
     fmt,
     over_seeds,
     plural,
-    progress_bar,
     seed_list,
     settings,
     signed,
@@ -36,6 +35,7 @@ from mlplab.experiments.common import (
 )
 from mlplab.experiments.params import MAX_LR, Parameter
 from mlplab.experiments.report import Check, StudyResult, markdown_table
+from mlplab.progress import progress_bar
 
 TITLE = "a 1-64-64-1 tanh network fits 1/(1+25x²), then L-BFGS; the error near x = 0"
 DEFAULT_SEEDS = {False: 3, True: 2}

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from mlplab.experiments.common import progress_bar
 from mlplab.experiments.report import figure, markdown_table
 from mlplab.io import write_json, write_text
 from mlplab.network import MLP
 from mlplab.pde import figures
 from mlplab.pde.problems import Builtin, Setup, get_builtin
 from mlplab.pde.solve import solve
+from mlplab.progress import progress_bar
 from mlplab.runfolder import staged
 
 SLICE_TIMES = (0.25, 0.5, 0.75)

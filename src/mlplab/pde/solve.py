@@ -43,12 +43,9 @@ def loss(net: MLP, terms: Sequence[Term]) -> tuple[float, np.ndarray]:
 
 def loss_value(net: MLP, terms: Sequence[Term]) -> float:
     """C(θ) alone: one forward sweep per term, in blocks of rows as the gradient's."""
-    total = 0.0
-    for t in terms:
-        X = net.check_input(t.X)
-        for _, r, _, _ in second_order._residual_blocks(net, X, t.ops, t.residual):
-            total += t.scale * float(r @ r)
-    return total
+    return sum(
+        second_order.residual_cost(net, t.X, t.ops, t.residual, weight=t.weight) for t in terms
+    )
 
 
 def normal_equations(net: MLP, terms: Sequence[Term]) -> tuple[float, np.ndarray, np.ndarray]:
