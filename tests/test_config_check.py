@@ -20,7 +20,7 @@ from mlplab.errors import MlplabError, SizeError
             {"momentum": 1.5, "optimizer": "sgd"},
             "--momentum must be a finite number between 0 and 1",
         ),
-        ({"domain": (1.0, -1.0)}, "--domain must be two finite numbers LOW < HIGH"),
+        ({"domain": (1.0, -1.0)}, "--domain must be two finite numbers low < high a finite"),
         ({"sampling": "sobol"}, "--sampling must be one of"),
         ({"batch_sampling": "x"}, "--batch-sampling must be one of"),
         ({"loss": "mse:2"}, "takes no parameters"),

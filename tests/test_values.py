@@ -10,7 +10,7 @@ import pytest
 
 from mlplab.config import WidthsAction
 from mlplab.errors import MlplabError
-from mlplab.values import as_array, as_real, check_positive, check_seed, widths
+from mlplab.values import as_array, as_real, check_interval, check_positive, check_seed, widths
 
 F64, F32 = np.dtype(np.float64), np.dtype(np.float32)
 
@@ -74,6 +74,8 @@ def test_widths_are_separated_by_spaces_or_commas(words):
         (["x"], "'x' is not a layer width"),
         (["1.5"], "'1.5' is not a layer width"),
         (["2,-1"], "'-1' is not a layer width"),
+        (["1_0", "2"], "'1_0' is not a layer width"),  # int() read it as 10
+        (["²"], "'²' is not a layer width"),
     ],
 )
 def test_a_bad_width_is_named_with_the_fix(words, message):
@@ -96,3 +98,13 @@ def test_check_positive_refuses_all_but_finite_numbers_above_zero(bad):
         check_positive(bad, "step", "0.5")
     assert check_positive(np.float32(0.25), "step") == 0.25
     assert type(check_positive(3, "step")) is float
+
+
+@pytest.mark.parametrize(
+    "bad", [(1, 1), (2, 1), 1, (0, 1, 2), ("a", "b"), (0, float("inf")), (-1e308, 1e308), None]
+)
+def test_check_interval_takes_two_finite_numbers_in_order(bad):
+    with pytest.raises(MlplabError, match=r"span must be two finite numbers low < high a finite"):
+        check_interval(bad, "span")
+    assert check_interval((np.float32(-1), 2), "span") == (-1.0, 2.0)
+    assert check_interval((3, 3), "span", equal=True) == (3.0, 3.0)

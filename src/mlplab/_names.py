@@ -39,7 +39,7 @@ _NEW_NAME = re.compile(r"[a-z][a-z0-9_]*")
 def check_new_name(kind: str, name: object) -> None:
     """Refuse a name to register (an activation, loss, optimiser) that no spec could name:
     empty, with a colon, comma or space, capitals or a hyphen (:func:`parse_spec` reads names
-    lower-cased, with ``-`` as ``_``), or longer than a spec.
+    lower-cased, with ``-`` as ``_``), or longer than 60 characters.
 
     Raises
     ------

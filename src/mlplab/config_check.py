@@ -15,7 +15,7 @@ import numpy as np
 
 from mlplab.errors import MlplabError, SizeError
 from mlplab.limits import check_bytes
-from mlplab.values import check_positive, check_whole
+from mlplab.values import check_interval, check_positive, check_whole
 
 if TYPE_CHECKING:
     from mlplab.config import TrainConfig
@@ -101,17 +101,7 @@ def check_config(cfg: TrainConfig) -> None:
             f"--batch-sampling must be one of {', '.join(BATCH_SAMPLINGS)}, "
             f"got {cfg.batch_sampling!r}"
         )
-    domain = cfg.domain
-    if (
-        len(domain) != 2
-        or not all(isinstance(v, int | float | np.number) and math.isfinite(v) for v in domain)
-        or not domain[0] < domain[1]
-        or not math.isfinite(domain[1] - domain[0])
-    ):
-        raise MlplabError(
-            f"--domain must be two finite numbers LOW < HIGH with a finite width HIGH - LOW, "
-            f"got {domain!r}"
-        )
+    check_interval(cfg.domain, "--domain", "-1 1")
     if not isinstance(cfg.hidden, list) or not all(
         isinstance(n, int | np.integer) and not isinstance(n, bool) for n in cfg.hidden
     ):

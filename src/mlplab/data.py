@@ -23,7 +23,7 @@ import numpy as np
 from mlplab.errors import DataFileError, MlplabError
 from mlplab.limits import check_bytes, max_bytes
 from mlplab.npz import Archive
-from mlplab.values import as_array, as_real, check_seed
+from mlplab.values import as_array, as_real, check_interval, check_seed, check_whole
 
 Target = Callable[[np.ndarray], np.ndarray]
 
@@ -460,17 +460,9 @@ def sample(
     -------
     ndarray, shape (n, 1)
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise MlplabError(f"the number of points must be a whole number >= 1, got {n!r}")
+    check_whole(n, "the number of points", 1)
     check_bytes(f"{n} points (--n-train, --n-val or --n-points)", 16.0 * n)
-    low, high = float(domain[0]), float(domain[1])
-    if (
-        not (math.isfinite(low) and math.isfinite(high) and math.isfinite(high - low))
-        or high <= low
-    ):
-        raise MlplabError(
-            f"domain must be two finite numbers low < high, with a finite width, got {domain}"
-        )
+    low, high = check_interval(domain, "domain")
     if not isinstance(rng, np.random.Generator):
         rng = np.random.default_rng(check_seed(rng, "the seed"))
     if method == "grid":
@@ -599,6 +591,7 @@ def _read_csv(path: Path, min_columns: int) -> np.ndarray:
             check_bytes(
                 f"reading {path} ({n_rows} rows of {width} numbers) as a table",
                 8.0 * n_rows * width,
+                hint="use a file of fewer rows or columns, or set MLPLAB_MAX_BYTES higher",
             )
             table = np.empty((n_rows, width))
             fh.seek(0)

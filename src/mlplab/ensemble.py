@@ -172,7 +172,7 @@ def fit_ensemble(
         ensemble's seeds (those of the initial parameters).
     lrs : sequence of float, optional
         One learning rate per member (default ``optimizer.lr`` for all).
-    callbacks : sequence of callable
+    callbacks : list or tuple of callable
         ``callback(epoch, history_i, net_i)`` per member after every epoch; True stops that
         member.
 

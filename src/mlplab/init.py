@@ -16,6 +16,7 @@ import numpy as np
 
 from mlplab._names import build, no_parameters, parse_spec, spec_number, unknown
 from mlplab.errors import MlplabError
+from mlplab.values import check_interval
 
 DrawFn = Callable[[np.random.Generator, tuple[int, ...], int, int], np.ndarray]
 
@@ -56,11 +57,7 @@ def normal(mean: float = 0.0, std: float = 1.0) -> Initializer:
 
 def uniform(low: float = -1.0, high: float = 1.0) -> Initializer:
     """Entries from U(low, high)."""
-    if not (math.isfinite(low) and math.isfinite(high) and math.isfinite(high - low)) or high < low:
-        raise MlplabError(
-            f"uniform init needs finite low <= high, a finite width high − low apart, got "
-            f"({low}, {high})"
-        )
+    low, high = check_interval((low, high), "uniform init's (low, high)", "(-1, 1)", equal=True)
     name = (
         "uniform"
         if (low, high) == (-1.0, 1.0)

@@ -365,10 +365,14 @@ class MLP:
                 f"network's {self.sizes}: pass the cache of this network's forward(X)"
             )
         dC_da = as_real(dC_da, self.dtype, "dC_da")
-        if out is not None and (out.shape != self.params.shape or out.dtype != self.dtype):
+        if out is not None and not (
+            isinstance(out, np.ndarray)
+            and out.shape == self.params.shape
+            and out.dtype == self.dtype
+        ):
             raise MlplabError(
-                f"out has shape {out.shape} and dtype {out.dtype}; give an array like params, "
-                f"np.empty_like(net.params)"
+                f"out must be an array like params, np.empty_like(net.params); got "
+                f"{type(out).__name__} of shape {np.shape(out)}"
             )
         if dC_da.shape != cache.output.shape:
             raise MlplabError(
@@ -664,7 +668,7 @@ class MLP:
 
     def set_params(self, flat: np.ndarray) -> None:
         """Copy a flat vector of length p into the parameters (in place)."""
-        flat = as_real(flat, self.dtype, "the parameters")
+        flat = as_real(flat, self.dtype, "the parameter vector")
         if flat.shape != self.params.shape:
             raise MlplabError(f"expected {self.params.shape[0]} parameters, got shape {flat.shape}")
         if not np.all(np.isfinite(flat)):

@@ -132,7 +132,8 @@ class History:
     def __repr__(self) -> str:
         """One line: epochs, steps, the last costs, how the run ended and the path that ran
         (the per-epoch lists are the attributes)."""
-        parts = [f"{self.epochs} epochs", f"{self.steps} steps"]
+        parts = [f"{n} {word}{'' if n == 1 else 's'}"
+                 for n, word in ((self.epochs, "epoch"), (self.steps, "step"))]  # fmt: skip
         for name, losses in (("train_loss", self.train_loss), ("val_loss", self.val_loss)):
             if losses:
                 parts.append(f"{name} {losses[-1]:.4g}")
@@ -247,7 +248,7 @@ def fit(
         Seeds the batch order (and the validation split).
     schedule : str or Schedule, optional
         Learning-rate schedule by epoch (see :mod:`mlplab.optim`); default constant.
-    callbacks : sequence of callable
+    callbacks : list or tuple of callable
         ``callback(epoch, history, net)`` after every epoch (epoch from 0); True stops training.
     early_stopping : int, optional
         Stop when the validation cost (training cost without validation) has not improved for

@@ -113,6 +113,35 @@ def check_positive(value: object, name: str, example: str = "1e-3", zero: bool =
     return number
 
 
+def check_interval(
+    bounds: object, name: str, example: str = "(-1, 1)", equal: bool = False
+) -> tuple[float, float]:
+    """``bounds``, two real numbers low < high (low <= high where ``equal``) whose width
+    high − low is finite, as two floats.
+
+    Raises
+    ------
+    MlplabError
+        For anything else: one number or three, text, NaN or infinite bounds, bounds in the
+        wrong order, or a width beyond float64 (-1e308, 1e308).
+    """
+    try:
+        low, high = bounds  # type: ignore[misc]
+    except (TypeError, ValueError):
+        low = high = None
+    ok = all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in (low, high))
+    if ok:
+        low, high = float(low), float(high)  # type: ignore[arg-type]
+        ok = math.isfinite(high - low) and (low <= high if equal else low < high)
+    if not ok:
+        order = "low <= high" if equal else "low < high"
+        raise MlplabError(
+            f"{name} must be two finite numbers {order} a finite width apart, such as "
+            f"{example}; got {bounds!r}"
+        )
+    return low, high  # type: ignore[return-value]
+
+
 def check_seed(seed: int | None, name: str = "seed") -> int | None:
     """``seed`` (a whole number >= 0, or None for fresh entropy) as an int or None.
 
@@ -150,10 +179,7 @@ def widths(words: Sequence[str]) -> list[int]:
             text = entry.strip()
             if not text:
                 raise MlplabError(f"{word!r} has an empty entry; give {WIDTHS_FORMAT}")
-            try:
-                width = int(text)
-            except ValueError:
-                width = 0
+            width = int(text) if text.isascii() and text.isdigit() else 0  # no sign, point, 1_0
             if width < 1:
                 raise MlplabError(f"{text!r} is not a layer width; give {WIDTHS_FORMAT}")
             out.append(width)

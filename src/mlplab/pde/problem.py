@@ -29,7 +29,7 @@ from mlplab.errors import MlplabError
 from mlplab.limits import check_bytes
 from mlplab.pde.fields import Field, Jet, NotInBoxError
 from mlplab.second_order import Derivatives, Operators, to_block, to_derivatives
-from mlplab.values import check_whole
+from mlplab.values import check_interval, check_whole
 
 SAMPLINGS = ("grid", "uniform", "lhs")
 
@@ -62,7 +62,10 @@ class Box:
     def __init__(self, **bounds: tuple[float, float]) -> None:
         if not bounds:
             raise MlplabError("a Box needs at least one variable, e.g. Box(x=(-1, 1))")
-        self.bounds = {name: _bounds(name, ab) for name, ab in bounds.items()}
+        self.bounds = {
+            name: check_interval(ab, f"the bounds of {name}", f"Box({name}=(-1, 1))")
+            for name, ab in bounds.items()
+        }
         # u.xx is ∂²u/∂x²: a variable named xx (or lap) could not be told from it
         second = {a + b for a in bounds for b in bounds} | {"lap"}
         clash = [name for name in bounds if name in second]
@@ -150,30 +153,6 @@ def _unit(n: int, d: int, method: str, seed: int | None) -> np.ndarray:
         strata = np.stack([rng.permutation(n) for _ in range(d)], axis=1)
         return (strata + rng.uniform(size=(n, d))) / n
     raise MlplabError(f"sampling must be one of {', '.join(SAMPLINGS)}, got {method!r}")
-
-
-def _bounds(name: str, ab: object) -> tuple[float, float]:
-    """The bounds ``ab`` of variable ``name`` as two finite floats lo < hi.
-
-    Raises
-    ------
-    MlplabError
-        For anything else: one number, three, text, infinite or equal bounds.
-    """
-    try:
-        lo, hi = ab  # type: ignore[misc]
-    except (TypeError, ValueError):
-        lo = hi = None
-    ok = all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in (lo, hi))
-    if ok:
-        lo, hi = float(lo), float(hi)
-        ok = math.isfinite(hi - lo) and lo < hi
-    if not ok:
-        raise MlplabError(
-            f"variable {name}: give its bounds as two finite numbers lo < hi, "
-            f"e.g. Box({name}=(-1, 1)), got {ab!r}"
-        )
-    return lo, hi
 
 
 def _check_points(count: int, d: int) -> None:
