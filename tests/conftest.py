@@ -24,6 +24,32 @@ def output_for(loss: str) -> str:
 
 
 @pytest.fixture
+def no_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any forward pass or backprop fails the test (a check refused before it runs for
+    minutes)."""
+    from mlplab import MLP
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the check made a pass before refusing")
+
+    monkeypatch.setattr(MLP, "__call__", refuse)
+    monkeypatch.setattr(MLP, "loss_gradient", refuse)
+
+
+def keep_saved_figures(monkeypatch: pytest.MonkeyPatch, module: object) -> dict:
+    """Figures that ``module`` saves with its ``save_figure``, kept by file name instead of
+    written as PNG files."""
+    kept: dict = {}
+
+    def keep(fig, path, dpi=120):
+        kept[path.name] = fig
+        return path
+
+    monkeypatch.setattr(module, "save_figure", keep)
+    return kept
+
+
+@pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(12345)
 

@@ -9,19 +9,13 @@ from mlplab import plots
 from mlplab.config import TrainConfig
 from mlplab.data import get_target, paper_example, target_derivative
 from mlplab.train_run import make_data, train_run
+from tests.conftest import keep_saved_figures
 
 
 @pytest.fixture
 def saved(monkeypatch):
-    """The figures a run saves, by file name, instead of PNG files."""
-    figures = {}
-
-    def keep(fig, path, dpi=120):
-        figures[path.name] = fig
-        return path
-
-    monkeypatch.setattr(plots, "save_figure", keep)
-    return figures
+    """The figures saved, by file name, instead of PNG files."""
+    return keep_saved_figures(monkeypatch, plots)
 
 
 def legend(ax) -> list[str]:

@@ -6,19 +6,13 @@ import numpy as np
 import pytest
 
 from mlplab.pde import figures
+from tests.conftest import keep_saved_figures
 
 
 @pytest.fixture
 def saved(monkeypatch):
     """The figures saved, by file name, instead of PNG files."""
-    kept = {}
-
-    def keep(fig, path, dpi=120):
-        kept[path.name] = fig
-        return path
-
-    monkeypatch.setattr(figures, "save_figure", keep)
-    return kept
+    return keep_saved_figures(monkeypatch, figures)
 
 
 @pytest.mark.parametrize("phases", [[("LM", 60)], [("Adam", 300), ("L-BFGS", 0), ("LM", 1200)]])
