@@ -149,3 +149,20 @@ def test_regions_leave_out_points_too_large_to_draw(tmp_path):
         "class 1 (2 points) (2 of 2 not drawn: too large or infinite)",
     ]
     plots.save_figure(fig, tmp_path / "regions.png")
+
+
+def test_a_log_axis_of_too_many_decades_is_saved_linear(tmp_path):
+    # a study whose cost grew to 1e278 without overflowing: matplotlib's log ticks overflowed
+    # ("cannot convert float infinity to integer") and the study failed at its figure
+    fig, (ax,) = plots.new_figure()
+    ax.plot([1, 2, 3], [1e-2, 1e100, 1e278])
+    ax.set_yscale("log")
+    ax.set_ylabel("MSE")
+    assert plots.save_figure(fig, tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
+    assert ax.get_yscale() == "linear"
+    assert ax.get_ylabel() == "MSE (linear: too many decades for a log axis)"
+    fig, (ax,) = plots.new_figure()
+    ax.plot([1, 2, 3], [1e-2, 1.0, 1e5])
+    ax.set_yscale("log")
+    plots.save_figure(fig, tmp_path / "g.png")
+    assert ax.get_yscale() == "log"  # a usual range keeps its log axis
