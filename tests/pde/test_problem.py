@@ -249,3 +249,12 @@ def test_an_unsupported_numpy_function_names_the_ones_a_residual_may_use(residua
     match = f"{name} is not supported .*may use .*np.sin, np.cos, np.exp, np.tanh; rewrite"
     with pytest.raises(mlplab.MlplabError, match=match):
         pde.Problem(pde.Box(x=(-1, 1)), residual).terms(4, 0)
+
+
+@pytest.mark.parametrize("weight", [-1.0, float("nan"), float("inf"), "1"])
+def test_a_condition_weight_is_a_finite_number_not_below_zero(weight):
+    # a NaN or negative weight gave a NaN loss or a run that diverged
+    with pytest.raises(
+        mlplab.MlplabError, match="a Condition's weight must be a finite number >= 0"
+    ):
+        pde.Condition("boundary", lambda p, u: u, weight)

@@ -29,7 +29,7 @@ from mlplab.errors import MlplabError
 from mlplab.limits import check_bytes
 from mlplab.pde.fields import Field, Jet, NotInBoxError
 from mlplab.second_order import Derivatives, Operators, to_block, to_derivatives
-from mlplab.values import check_interval, check_whole
+from mlplab.values import check_interval, check_positive, check_whole
 
 SAMPLINGS = ("grid", "uniform", "lhs")
 
@@ -185,12 +185,20 @@ class Condition:
     residual : callable
         ``residual(p, u)``: e.g. ``lambda p, u: u + np.sin(np.pi * p.x)`` for u = −sin(πx).
     weight : float
-        The penalty's weight in the loss.
+        The penalty's weight in the loss, a finite number >= 0.
+
+    Raises
+    ------
+    MlplabError
+        For a weight that is negative, NaN, infinite or not a number.
     """
 
     on: str
     residual: ResidualFn
     weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        self.weight = check_positive(self.weight, "a Condition's weight", "1.0", zero=True)
 
 
 @dataclass
