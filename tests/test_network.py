@@ -263,6 +263,9 @@ def test_impossible_sizes_are_rejected(sizes):
         ({"sizes": "121"}, "sizes must be a list of layer widths"),
         ({"activation": None}, "activation must be a name such as 'tanh', an Activation"),
         ({"activation": 5}, "activation must be a name such as 'tanh', an Activation"),
+        # a set's order is its hashes', not the user's
+        ({"activation": {"tanh", "relu"}}, "activation must be a name such as 'tanh'"),
+        ({"init": "normal:0,1", "sizes": {2, 3, 1}}, "sizes must be a list of layer widths"),
         ({"dtype": 5}, "dtype must be 'float64' or 'float32', got 5"),
         # NumPy's OverflowError "high - low range exceeds valid bounds"
         ({"init": "uniform:-1e308,1e308"}, "uniform init.s \\(low, high\\) must be .* low <= high"),
@@ -276,6 +279,14 @@ def test_wrong_kinds_of_arguments_are_named(kwargs, match):
         warnings.simplefilter("error")
         with pytest.raises(ValueError, match=match):
             MLP(kwargs.pop("sizes"), **kwargs)
+
+
+@pytest.mark.parametrize(("mean", "std"), [("0", 1.0), (0.0, "1"), (0.0, -1.0), (np.nan, 1.0)])
+def test_normal_init_takes_a_finite_mean_and_std(mean, std):
+    from mlplab.init import normal
+
+    with pytest.raises(ValueError, match=r"normal init's (mean|std) must be a finite number"):
+        normal(mean, std)  # text was float()'s TypeError
 
 
 def test_astype_refuses_parameters_beyond_float32():

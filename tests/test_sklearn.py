@@ -465,6 +465,7 @@ def test_float32_verbose_and_pickled_closure_activation(capsys):
         # "'NoneType' object is not iterable"; a text read as the widths 6 and 4
         ({"hidden_layer_sizes": None}, "hidden_layer_sizes must be whole numbers >= 1"),
         ({"hidden_layer_sizes": "64"}, "hidden_layer_sizes must be whole numbers >= 1"),
+        ({"hidden_layer_sizes": {3, 4}}, "hidden_layer_sizes must be whole numbers >= 1"),
         ({"solver": "newton"}, "solver"),
         ({"activation": "swish"}, "unknown activation 'swish'"),
         ({"dtype": "float16"}, "dtype"),

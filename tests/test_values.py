@@ -10,7 +10,15 @@ import pytest
 
 from mlplab.config import WidthsAction
 from mlplab.errors import MlplabError
-from mlplab.values import as_array, as_real, check_interval, check_positive, check_seed, widths
+from mlplab.values import (
+    as_array,
+    as_real,
+    check_interval,
+    check_positive,
+    check_real,
+    check_seed,
+    widths,
+)
 
 F64, F32 = np.dtype(np.float64), np.dtype(np.float32)
 
@@ -76,6 +84,7 @@ def test_widths_are_separated_by_spaces_or_commas(words):
         (["2,-1"], "'-1' is not a layer width"),
         (["1_0", "2"], "'1_0' is not a layer width"),  # int() read it as 10
         (["²"], "'²' is not a layer width"),
+        (["9" * 5000], r"'99999999999999999999… \(5000 characters\)' is not a layer width"),
     ],
 )
 def test_a_bad_width_is_named_with_the_fix(words, message):
@@ -108,3 +117,12 @@ def test_check_interval_takes_two_finite_numbers_in_order(bad):
         check_interval(bad, "span")
     assert check_interval((np.float32(-1), 2), "span") == (-1.0, 2.0)
     assert check_interval((3, 3), "span", equal=True) == (3.0, 3.0)
+
+
+def test_a_number_may_be_a_numpy_scalar_or_a_0d_array():
+    assert check_interval((np.array(0.0), np.float32(1)), "span") == (0.0, 1.0)
+    assert check_positive(np.array(2), "step") == 2.0
+    assert check_real(np.float64(-3.5), "shift") == -3.5
+    for bad in ("0", None, True, float("nan"), 10**400, np.array([1.0])):
+        with pytest.raises(MlplabError, match=r"shift must be a finite number, such as"):
+            check_real(bad, "shift")

@@ -16,7 +16,7 @@ import numpy as np
 
 from mlplab._names import build, no_parameters, parse_spec, spec_number, unknown
 from mlplab.errors import MlplabError
-from mlplab.values import check_interval
+from mlplab.values import check_interval, check_positive, check_real
 
 DrawFn = Callable[[np.random.Generator, tuple[int, ...], int, int], np.ndarray]
 
@@ -47,8 +47,8 @@ class Initializer:
 
 def normal(mean: float = 0.0, std: float = 1.0) -> Initializer:
     """Entries from N(mean, std²)."""
-    if not (math.isfinite(mean) and math.isfinite(std)) or std < 0:
-        raise MlplabError(f"normal init needs finite mean and std >= 0, got ({mean}, {std})")
+    mean = check_real(mean, "normal init's mean", "0")
+    std = check_positive(std, "normal init's std", "0.5", zero=True)
     name = (
         "normal" if (mean, std) == (0.0, 1.0) else f"normal:{spec_number(mean)},{spec_number(std)}"
     )

@@ -16,8 +16,7 @@ W^[3], b^[3], ...), which the optimisers update in place.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from collections.abc import Set as AbstractSet
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,7 +29,7 @@ from mlplab.errors import MlplabError
 from mlplab.init import Initializer, get_initializer
 from mlplab.limits import check_bytes
 from mlplab.losses import Loss, get_loss
-from mlplab.values import as_array, as_real, check_seed
+from mlplab.values import as_array, as_real, check_seed, is_listing
 
 if TYPE_CHECKING:
     from mlplab.second_order import Derivatives
@@ -78,7 +77,7 @@ def resolve_dtype(dtype: str | type | np.dtype) -> np.dtype:
 
 
 def _check_sizes(sizes: Sequence[int]) -> list[int]:
-    if isinstance(sizes, (str, bytes, Mapping, AbstractSet)) or not isinstance(sizes, Iterable):
+    if not is_listing(sizes):
         raise MlplabError(f"sizes must be a list of layer widths, e.g. [1, 64, 1]; got {sizes!r}")
     sizes = list(sizes)
     if len(sizes) < 2:
@@ -97,7 +96,7 @@ def _layer_activations(
     output_activation: str | Activation | None,
 ) -> list[Activation]:
     """One activation per layer l = 2..L (``n_layers`` = L − 1 of them)."""
-    if isinstance(activation, Mapping) or not isinstance(activation, (str, Activation, Iterable)):
+    if not (isinstance(activation, (str, Activation)) or is_listing(activation)):
         raise MlplabError(
             f"activation must be a name such as 'tanh', an Activation, or a list of them; "
             f"got {activation!r}"

@@ -92,23 +92,23 @@ def new_figure(
 def save_figure(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
     """Write ``fig`` to ``path`` as PNG, atomically.
 
-    A log axis whose data span more decades than its ticks can reach inside float64 (a study
-    whose cost grew to 1e278 without overflowing) is drawn linear instead, and says so in its
-    label: matplotlib's tick arithmetic would overflow and the figure fail.
+    Where matplotlib's log-axis ticks overflow float64 (a study whose cost grew to 1e278
+    without overflowing), the log axes are drawn linear instead, each saying so in its label,
+    rather than the figure failing.
     """
-    for ax in fig.axes:
-        for axis, limits in (("x", ax.dataLim.intervalx), ("y", ax.dataLim.intervaly)):
-            lowest = ax.dataLim.minposx if axis == "x" else ax.dataLim.minposy
-            scale = ax.get_xscale() if axis == "x" else ax.get_yscale()
-            top = float(limits[1])
-            if scale == "log" and 0 < lowest <= top < math.inf and not _log_fits(lowest, top):
-                getattr(ax, f"set_{axis}scale")("linear")
-                label = ax.get_xlabel() if axis == "x" else ax.get_ylabel()
-                getattr(ax, f"set_{axis}label")(
-                    f"{label} (linear: too many decades for a log axis)"
-                )
-    with atomic_open(path, "wb") as fh:
-        fig.savefig(fh, format="png", dpi=dpi)
+    try:
+        with atomic_open(path, "wb") as fh, np.errstate(over="ignore"):  # raised below
+            fig.savefig(fh, format="png", dpi=dpi)
+    except OverflowError:
+        logs = [(ax, a) for ax in fig.axes for a in "xy" if getattr(ax, f"get_{a}scale")() == "log"]
+        if not logs:
+            raise
+        for ax, a in logs:
+            getattr(ax, f"set_{a}scale")("linear")
+            label = getattr(ax, f"get_{a}label")()
+            getattr(ax, f"set_{a}label")(f"{label} (linear: too many decades for a log axis)")
+        with atomic_open(path, "wb") as fh:
+            fig.savefig(fh, format="png", dpi=dpi)
     return Path(path)
 
 

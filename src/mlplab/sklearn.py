@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -47,7 +47,7 @@ from mlplab.losses import Loss, get_loss, log_softmax, softmax
 from mlplab.network import MLP, resolve_dtype
 from mlplab.optim import LBFGS, SGD, Adam, Optimizer, Schedule
 from mlplab.train import fit
-from mlplab.values import as_real, check_whole
+from mlplab.values import as_real, check_whole, is_listing
 
 __all__ = [
     "MLPClassifier",
@@ -138,8 +138,9 @@ class _L2LBFGS(LBFGS):
 
 
 def _hidden_sizes(value) -> list[int]:
-    if isinstance(value, Iterable) and not isinstance(value, (str, bytes, Mapping)):
-        sizes, shown = list(value), list(value)  # a list, tuple, range, array, pandas Series
+    if is_listing(value):  # a list, tuple, range, array, pandas Series
+        sizes = list(value)
+        shown = sizes
     else:
         sizes, shown = [value], value  # an int; or None, a text, a float, refused below
     for n in sizes:

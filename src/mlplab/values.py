@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 
 import numpy as np
 
@@ -90,27 +91,55 @@ def check_whole(value: object, name: str, low: int, optional: bool = False) -> i
     return int(value)
 
 
+def _real(value: object) -> float:
+    """``value`` as a float where it is one real number (a Python or NumPy number, a 0-d
+    array), inf for an integer beyond float64, NaN for anything else (a bool, text, None)."""
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
+        value = value.item()
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        try:
+            return float(value)
+        except OverflowError:  # an int beyond float64
+            return math.inf
+    return math.nan
+
+
+def check_real(value: object, name: str, example: str = "0.0") -> float:
+    """``value``, a finite real number, as a float.
+
+    Raises
+    ------
+    MlplabError
+        For NaN, inf, an integer beyond float64, a bool, text.
+    """
+    number = _real(value)
+    if not math.isfinite(number):
+        raise MlplabError(f"{name} must be a finite number, such as {example}; got {value!r}")
+    return number
+
+
 def check_positive(value: object, name: str, example: str = "1e-3", zero: bool = False) -> float:
     """``value``, a finite real number > 0 (>= 0 where ``zero``), as a float.
 
     Raises
     ------
     MlplabError
-        For anything else: a negative number (or 0), NaN, inf, an integer beyond float64
-        (which ``float`` would refuse with OverflowError), a bool, text.
+        For anything else: a negative number (or 0), NaN, inf, an integer beyond float64,
+        a bool, text.
     """
-    number = math.nan
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        try:
-            number = float(value)
-        except OverflowError:  # an int beyond float64
-            number = math.inf
+    number = _real(value)
     if not ((0 <= number if zero else 0 < number) and number < math.inf):  # also NaN
         bound = ">= 0" if zero else "> 0"
         raise MlplabError(
             f"{name} must be a finite number {bound}, such as {example}; got {value!r}"
         )
     return number
+
+
+def is_listing(value: object) -> bool:
+    """Whether ``value`` lists things in an order: a list, tuple, range, array or pandas
+    Series, not text, a mapping or a set (whose order is not the user's)."""
+    return isinstance(value, Iterable) and not isinstance(value, (str, bytes, Mapping, AbstractSet))
 
 
 def check_interval(
@@ -126,13 +155,10 @@ def check_interval(
         wrong order, or a width beyond float64 (-1e308, 1e308).
     """
     try:
-        low, high = bounds  # type: ignore[misc]
+        low, high = (_real(v) for v in bounds)  # type: ignore[union-attr]
     except (TypeError, ValueError):
-        low = high = None
-    ok = all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in (low, high))
-    if ok:
-        low, high = float(low), float(high)  # type: ignore[arg-type]
-        ok = math.isfinite(high - low) and (low <= high if equal else low < high)
+        low = high = math.nan
+    ok = math.isfinite(high - low) and (low <= high if equal else low < high)
     if not ok:
         order = "low <= high" if equal else "low < high"
         raise MlplabError(
@@ -179,8 +205,12 @@ def widths(words: Sequence[str]) -> list[int]:
             text = entry.strip()
             if not text:
                 raise MlplabError(f"{word!r} has an empty entry; give {WIDTHS_FORMAT}")
-            width = int(text) if text.isascii() and text.isdigit() else 0  # no sign, point, 1_0
+            try:  # no sign, point, 1_0 or a number of thousands of digits
+                width = int(text) if text.isascii() and text.isdigit() else 0
+            except ValueError:
+                width = 0
             if width < 1:
-                raise MlplabError(f"{text!r} is not a layer width; give {WIDTHS_FORMAT}")
+                shown = text if len(text) <= 20 else f"{text[:20]}… ({len(text)} characters)"
+                raise MlplabError(f"{shown!r} is not a layer width; give {WIDTHS_FORMAT}")
             out.append(width)
     return out
