@@ -116,8 +116,8 @@ class _L2Step(Optimizer):
 class _L2LBFGS(LBFGS):
     """:class:`~mlplab.optim.LBFGS` on the cost plus (α / 2N) Σ_l ‖W^[l]‖²_F (full batch)."""
 
-    def __init__(self, mask: np.ndarray, scale: float, gtol: float, max_fun: int) -> None:
-        super().__init__(tol=SCIPY_FTOL, gtol=gtol, max_fun=max_fun)
+    def __init__(self, mask: np.ndarray, scale: float, **lbfgs) -> None:
+        super().__init__(**lbfgs)
         self.mask, self.scale = mask, float(scale)
 
     def minimize(self, fun, x0, max_iter, callback=None):
@@ -139,8 +139,7 @@ class _L2LBFGS(LBFGS):
 
 def _hidden_sizes(value) -> list[int]:
     if is_listing(value):  # a list, tuple, range, array, pandas Series
-        sizes = list(value)
-        shown = sizes
+        sizes = shown = list(value)
     else:
         sizes, shown = [value], value  # an int; or None, a text, a float, refused below
     for n in sizes:
@@ -349,11 +348,11 @@ class _MLPBase(BaseEstimator):
 
     def _new_optimizer(self, batch: int) -> Optimizer | LBFGS:
         """A new optimiser for ``solver`` (with the penalty of ``alpha`` over ``batch`` points)."""
-        if self.solver == "lbfgs":
+        if self.solver == "lbfgs":  # stopping as scikit-learn's: tol is scipy's gtol
+            stopping = dict(tol=SCIPY_FTOL, gtol=self.tol, max_fun=self.max_fun)
             if self.alpha > 0:
-                mask = _weight_mask(self.network_)
-                return _L2LBFGS(mask, self.alpha / batch, self.tol, self.max_fun)
-            return LBFGS(tol=SCIPY_FTOL, gtol=self.tol, max_fun=self.max_fun)
+                return _L2LBFGS(_weight_mask(self.network_), self.alpha / batch, **stopping)
+            return LBFGS(**stopping)
         if self.solver == "adam":
             inner: Optimizer = Adam(self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
         else:

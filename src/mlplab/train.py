@@ -394,7 +394,7 @@ def check_schedule(
 def check_callbacks(callbacks: Sequence[Callback]) -> None:
     """Refuse ``callbacks`` that are not a list (or tuple) of callables, before the first
     epoch runs (a single function would fail only when the first epoch ends)."""
-    if callable(callbacks) or not isinstance(callbacks, (list, tuple)):
+    if not isinstance(callbacks, (list, tuple)):
         raise MlplabError(
             f"callbacks must be a list of functions, e.g. callbacks=[my_callback]; got "
             f"{callbacks!r}"
