@@ -16,18 +16,20 @@ from mlplab.cli.interrupts import interrupts, must_wait
 SOURCE = str(Path(mlplab.__file__).resolve().parents[1])
 
 
-def frame_in(module: str):
-    """A frame of a function defined in a module named ``module``."""
+def frame_in(module: str, function: str = "f"):
+    """A frame of a function named ``function`` defined in a module named ``module``."""
     namespace = {"__name__": module, "sys": sys}
-    exec("def f():\n    return sys._getframe()", namespace)
-    return namespace["f"]()
+    exec(f"def {function}():\n    return sys._getframe()", namespace)
+    return namespace[function]()
 
 
-def test_a_signal_waits_in_finalisers_and_the_compiler_only():
+def test_a_signal_waits_in_finalisers_the_compiler_and_dask_constructors_only():
     assert not must_wait(sys._getframe())
     assert must_wait(frame_in("llvmlite.binding.executionengine"))
     assert must_wait(frame_in("numba.core.compiler"))
     assert not must_wait(frame_in("numbat"))
+    assert must_wait(frame_in("distributed.deploy.spec", "__init__"))  # a cluster starting
+    assert not must_wait(frame_in("distributed.client", "gather"))  # a sweep waiting for runs
 
 
 #: A program that gets a signal inside a finaliser, where Python prints and drops exceptions.

@@ -90,3 +90,31 @@ def test_interrupt_then_rerun_runs_only_the_missing(spec_file, local_sweep, tmp_
         assert {k: v for k, v in row.items() if k != "seconds"} == {
             k: v for k, v in local.items() if k != "seconds"
         }
+
+
+def test_interrupt_while_the_cluster_starts_leaves_nothing_behind(spec_file, tmp_path):
+    """Ctrl-C as the local cluster starts: the command stops in one line, with no traceback of
+    a half-started cluster, and leaves no folder that holds no complete run."""
+    out = tmp_path / "new" / "sweep"
+    sweep = subprocess.Popen(
+        [sys.executable, "-m", "mlplab", "sweep", str(spec_file), "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=subprocess_env(),
+        start_new_session=True,
+        preexec_fn=sigint_as_in_a_terminal,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not out.exists() and time.monotonic() < deadline:  # made just before the cluster
+            time.sleep(0.005)
+        os.killpg(sweep.pid, signal.SIGINT)
+        _, stderr = sweep.communicate(timeout=60)
+    finally:
+        stop(sweep)
+    assert sweep.returncode == 130 and "interrupted" in stderr
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
+    if out.exists():  # a run was complete before the interrupt landed: only complete runs
+        done = complete_runs(out, load_spec(spec_file))
+        assert done and sorted(p.name for p in out.iterdir()) == sorted(done)

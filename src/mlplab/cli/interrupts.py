@@ -3,9 +3,10 @@
 
 Python raises ``KeyboardInterrupt`` for Ctrl-C wherever the main thread is, including places
 where an exception is printed and ignored (a finaliser, a callback from C) or leaves work
-half-done (Numba's compiler): there the signal would be lost and the command would go on. The
-handler here defers the signal in those places: it sends the signal again a moment later, until
-the program is back in code where the exception propagates.
+half-done (Numba's compiler, Dask's cluster while it starts): there the signal would be lost,
+or the command would leave a mess. The handler here defers the signal in those places: it sends
+the signal again a moment later, until the program is back in code where the exception
+propagates.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from types import FrameType
 
 #: Top-level packages in whose code a signal waits (a compiler, and its callbacks from C).
 DEFER_IN = ("numba", "llvmlite")
+#: Top-level packages in whose constructors a signal waits: Dask's local cluster, interrupted
+#: while it starts, is left half-made, and fails with a traceback when Python closes it at exit.
+DEFER_IN_INIT = ("distributed",)
 #: Seconds between tries of a deferred signal.
 RETRY = 0.05
 
@@ -28,11 +32,15 @@ class Terminated(KeyboardInterrupt):
 
 
 def must_wait(frame: FrameType | None) -> bool:
-    """True when an exception raised in ``frame`` would be swallowed or leave a compiler
-    half-done: inside a ``__del__`` or in the code of :data:`DEFER_IN`, at any depth."""
+    """True when an exception raised in ``frame`` would be swallowed or leave a compiler or a
+    cluster half-made: inside a ``__del__``, in the code of :data:`DEFER_IN` or a constructor
+    of :data:`DEFER_IN_INIT`, at any depth."""
     while frame is not None:
         package = str(frame.f_globals.get("__name__", "")).partition(".")[0]
-        if frame.f_code.co_name == "__del__" or package in DEFER_IN:
+        name = frame.f_code.co_name
+        if name == "__del__" or package in DEFER_IN:
+            return True
+        if name == "__init__" and package in DEFER_IN_INIT:
             return True
         frame = frame.f_back
     return False

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import shutil
+from pathlib import Path
 
 from rich.markup import escape
 
@@ -73,7 +76,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         max_runs=None if args.yes else MAX_RUNS,
         on_count=lambda n: console.print(f"{args.spec}: {n} runs; checking them", highlight=False),
     )
-    out = writable_dir(args.out or f"runs/{spec.name}")
+    out = Path(args.out or f"runs/{spec.name}")
+    new = not out.exists()
+    out = writable_dir(out)
     where = (
         f"the Dask scheduler at {args.scheduler}"
         if args.scheduler
@@ -120,6 +125,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         )
     except ClusterError as exc:
         raise UsageError(str(exc)) from None
+    finally:
+        if new:
+            _remove_unfinished(out, local=args.scheduler is None)
     failed = [r for r in rows if r["status"] != "ok"]
     console.print(
         f"{len(rows) - len(failed)} ok, {len(failed)} failed; wrote {out / 'results.csv'} and "
@@ -136,3 +144,17 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         err_console.print(f"{len(failed)} run(s) failed: {names}", highlight=False)
         return 1
     return 0
+
+
+def _remove_unfinished(out: Path, local: bool) -> None:
+    """Remove the folder ``out`` this sweep made if it holds no complete run (the sweep stopped
+    before its first): an empty one, or on the local cluster, whose workers have stopped, one
+    that holds only staging files (the runs of a ``--scheduler`` cluster may still write theirs).
+    """
+    if not out.is_dir() or any(not p.name.startswith(".") for p in out.iterdir()):
+        return
+    if local:
+        shutil.rmtree(out, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            out.rmdir()  # only when empty
