@@ -1,5 +1,6 @@
 import argparse
 import json
+import re
 import subprocess
 import sys
 
@@ -320,8 +321,12 @@ def test_options_that_would_be_ignored_are_refused(tmp_path, capsys):
 
 
 def table_rows(out: str) -> list[list[str]]:
-    """The body rows of a rich table printed by the command line, as lists of cells."""
-    return [[c.strip() for c in line.split("│")[1:-1]] for line in out.splitlines() if "│" in line]
+    """The body rows of diagnose's table (no vertical rules: cells at least two spaces apart,
+    the rows from the rule under the header to the first blank line), as lists of cells."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip().startswith("─")) + 1
+    end = next(i for i in range(start, len(lines)) if not lines[i].strip())
+    return [re.split(r"\s{2,}", line.strip()) for line in lines[start:end]]
 
 
 def relu_model(tmp_path):
@@ -360,6 +365,22 @@ def test_diagnose_a_data_file_and_inputs_only(tmp_path, capsys):
     assert main(["diagnose", str(path), "--input", str(tmp_path / "x.npz")]) == 0
     rows = table_rows(capsys.readouterr().out)
     assert rows == diagnose(net, x).rows() and rows[0][-2:] == ["n/a", "n/a"]
+
+
+def test_diagnose_a_run_on_the_papers_data_set_with_the_runs_loss(tmp_path, capsys):
+    from mlplab.data import paper_example
+    from mlplab.diagnostics import diagnose
+
+    out = tmp_path / "run"
+    assert main(["train", "--data", "higham", "--epochs", "5", "--quiet", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["diagnose", str(out / "model.npz"), "--data", "higham"]) == 0
+    text = capsys.readouterr().out
+    X, Y = paper_example()
+    expected = diagnose(MLP.load(out / "model.npz"), X, Y, "half_sse")  # config.json's loss
+    assert table_rows(text) == expected.rows() and "10 points, loss half_sse" in text
+    assert main(["diagnose", str(out / "model.npz"), "--data", "higham", "--loss", "mse"]) == 0
+    assert "loss mse" in capsys.readouterr().out
 
 
 def test_diagnose_a_classifier_with_a_label_column(tmp_path, capsys):
@@ -434,6 +455,15 @@ def test_train_on_the_papers_data_set_reports_accuracy(tmp_path, capsys):
     assert f"{metrics['train_accuracy']:.1%}" in text
     assert (out / "regions.png").read_bytes()[:4] == b"\x89PNG"
     assert json.loads((out / "config.json").read_text())["val_fraction"] is None
+
+
+def test_an_option_given_with_the_papers_data_set_is_kept_even_at_the_general_default(tmp_path):
+    out = tmp_path / "run"
+    args = ["train", "--data", "higham", "--activation", "tanh", "--epochs", "3", "--quiet"]
+    assert main([*args, "--out", str(out)]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["activation"] == "tanh"  # given: kept, though it is the general default
+    assert (config["output_activation"], config["hidden"]) == ("sigmoid", [2, 3])  # the paper's
 
 
 def test_a_network_without_hidden_layers_says_so(tmp_path, capsys):

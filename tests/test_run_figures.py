@@ -61,22 +61,24 @@ def test_a_data_file_plots_residuals_and_the_network_gradient(tmp_path, saved):
 
 
 def test_the_papers_data_set_brings_the_papers_network_and_is_not_split():
-    cfg = TrainConfig(target="higham").with_data_defaults()
+    cfg = TrainConfig.from_dict({"target": "higham"})
     assert (cfg.data, cfg.target) == ("higham", TrainConfig().target)
     assert cfg.hidden == [2, 3] and cfg.activation == cfg.output_activation == "sigmoid"
     assert (cfg.loss, cfg.optimizer, cfg.lr, cfg.batch_size) == ("half_sse", "sgd", 0.05, 1)
     assert cfg.batch_sampling == "replacement" and cfg.epochs * 10 == 10**6
-    mine = TrainConfig(data="higham", lr=0.5, hidden=[4]).with_data_defaults()
+    mine = TrainConfig.from_dict({"data": "higham", "lr": 0.5, "hidden": [4], "activation": "tanh"})
     assert mine.lr == 0.5 and mine.hidden == [4] and mine.loss == "half_sse"
+    assert mine.activation == "tanh"  # given, though it is the general default: kept
     x, y, x_val, y_val = make_data(cfg)
     assert x.shape == (10, 2) and y.shape == (10, 2) and len(x_val) == len(y_val) == 0
-    asked = TrainConfig(data="higham", val_fraction=0.2).with_data_defaults()
+    asked = TrainConfig.from_dict({"data": "higham", "val_fraction": 0.2})
     assert [len(a) for a in make_data(asked)] == [8, 8, 2, 2]
-    assert TrainConfig(target="runge").with_data_defaults() == TrainConfig(target="runge")
+    assert TrainConfig.from_dict({"target": "runge"}) == TrainConfig(target="runge")
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg  # config.json reads back as the run
 
 
 def test_two_dimensional_classes_get_regions_and_accuracy(tmp_path, saved):
-    cfg = TrainConfig(data="higham", epochs=200).with_data_defaults()
+    cfg = TrainConfig.from_dict({"data": "higham", "epochs": 200})
     result = train_run(cfg, tmp_path, progress=False)
     assert result.metrics["val_accuracy"] is None and result.metrics["val_mse"] is None
     X, Y = paper_example()

@@ -141,9 +141,15 @@ class TrainConfig:
     def from_dict(cls, values: dict) -> TrainConfig:
         """Build a config from a dict, rejecting unknown keys by name.
 
-        With ``data`` set, a field of :data:`TARGET_FIELDS` given as None takes its default (as
-        :meth:`to_dict` writes them).
+        Keys left out take their defaults: those of a built-in data set
+        (:data:`DATA_DEFAULTS`) where ``data`` names one, or ``target`` does (``"higham"``,
+        which then moves to ``data``), else the general ones. So ``mlplab train``, a sweep's
+        TOML and Python build the same run from the same settings. With ``data`` set, a field
+        of :data:`TARGET_FIELDS` given as None takes its default (as :meth:`to_dict` writes
+        them).
         """
+        from mlplab.data import DATASETS
+
         names = {f.name for f in dataclasses.fields(cls)}
         extra = sorted(set(values) - names)
         if extra:
@@ -152,8 +158,15 @@ class TrainConfig:
                 f"{', '.join(sorted(names))}"
             )
         values = dict(values)
-        if values.get("data") is not None:
+        target = values.get("target")
+        if values.get("data") is None and isinstance(target, str):
+            if target.strip().lower() in DATASETS:
+                values["data"] = values.pop("target").strip().lower()
+        data = values.get("data")
+        if data is not None:
             values = {k: v for k, v in values.items() if not (k in TARGET_FIELDS and v is None)}
+        if isinstance(data, str) and data.strip().lower() in DATASETS:
+            values = DATA_DEFAULTS.get(data.strip().lower(), {}) | values
         if "domain" in values:
             values["domain"] = tuple(float(v) for v in values["domain"])
         if "hidden" in values:
@@ -162,8 +175,11 @@ class TrainConfig:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> TrainConfig:
-        """The config of parsed ``mlplab train`` options (see :func:`add_options`)."""
-        return cls.from_dict({f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})
+        """The config of parsed ``mlplab train`` options (see :func:`add_options`): the options
+        given, and :meth:`from_dict`'s defaults for the others."""
+        return cls.from_dict(
+            {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if f.name in args}
+        )
 
     def to_dict(self) -> dict:
         """The fields as JSON values; with ``data`` set, those of :data:`TARGET_FIELDS` are None."""
@@ -172,26 +188,6 @@ class TrainConfig:
         if self.data is not None:
             d.update(dict.fromkeys(TARGET_FIELDS))
         return d
-
-    def with_data_defaults(self) -> TrainConfig:
-        """This config with a built-in data set's defaults (see :data:`DATA_DEFAULTS`).
-
-        ``target="higham"`` names the data set too. Fields left at the general defaults take the
-        data set's; fields set to anything else are kept.
-        """
-        from mlplab.data import DATASETS
-
-        default = TrainConfig()
-        values = self.to_dict()
-        name = (self.data or self.target).strip().lower()
-        if name not in DATASETS:
-            return self
-        if self.target.strip().lower() == name:
-            values["target"], values["data"] = default.target, name
-        for key, value in DATA_DEFAULTS.get(name, {}).items():
-            if getattr(self, key) == getattr(default, key):
-                values[key] = value
-        return TrainConfig.from_dict(values)
 
     def build_network(self, n_in: int, n_out: int, seed: int | None = None) -> MLP:
         """The network of this config for ``n_in`` inputs and ``n_out`` outputs.
@@ -283,9 +279,23 @@ def add_options(parser: argparse.ArgumentParser) -> None:
                 kwargs["type"] = inner[0]
         elif kind is not str:
             kwargs["type"] = kind
+        helps = f.metadata["help"]
+        if "(default:" not in helps:
+            helps += f" (default: {default}{_data_default(f.name)})"
+        # an option not given is left out of the namespace: from_args then takes the default
+        # of the run (a data set's own, see DATA_DEFAULTS), not the general one
         groups[f.metadata["group"]].add_argument(
-            option_name(f.name), default=default, help=f.metadata["help"], **kwargs
+            option_name(f.name), default=argparse.SUPPRESS, help=helps, **kwargs
         )
+
+
+def _data_default(name: str) -> str:
+    """``"; with --data higham: 0.05"`` for a field a built-in data set sets, else ``""``."""
+    return "".join(
+        f"; with --data {data}: {defaults[name]}"
+        for data, defaults in DATA_DEFAULTS.items()
+        if name in defaults
+    )
 
 
 def load_config(path: str | Path) -> TrainConfig:

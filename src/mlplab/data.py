@@ -424,12 +424,13 @@ def paper_example() -> tuple[np.ndarray, np.ndarray]:
 DATASETS: dict[str, Callable[[], tuple[np.ndarray, np.ndarray]]] = {"higham": paper_example}
 
 
-def load_data(spec: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """``x, y`` of a built-in data set (:data:`DATASETS`) or of a CSV/NPZ file (:func:`load_xy`)."""
+def load_data(spec: str | Path, n_inputs: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``x, y`` of a built-in data set (:data:`DATASETS`) or of a CSV/NPZ file (:func:`load_xy`,
+    which takes ``n_inputs``)."""
     key = str(spec).strip().lower()
     if key in DATASETS:
         return DATASETS[key]()
-    return load_xy(spec)
+    return load_xy(spec, n_inputs)
 
 
 # --- sampling -------------------------------------------------------------------------------

@@ -50,6 +50,17 @@ def test_runs_are_crossed_with_the_grid():
     assert spec.runs[0].params == {"lr": 0.01, "runs": "optimizer=sgd; momentum=0.9"}
 
 
+def test_the_papers_data_set_brings_its_defaults_as_in_mlplab_train():
+    for base in ({"data": "higham"}, {"target": "higham"}):
+        (run,) = parse_spec({"base": {**base, "epochs": 2}}).runs
+        assert run.config == TrainConfig.from_dict({"data": "higham", "epochs": 2})
+        assert (run.config.hidden, run.config.loss, run.config.batch_size) == (
+            [2, 3],
+            "half_sse",
+            1,
+        )
+
+
 def test_run_id_is_a_stable_hash_of_the_whole_config():
     a = TrainConfig(lr=0.01, hidden=[8])
     assert run_id(a) == run_id(TrainConfig(lr=0.01, hidden=[8]))

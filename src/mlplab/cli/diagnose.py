@@ -4,8 +4,10 @@ layer."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
@@ -33,7 +35,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("model", help="a model.npz written by mlplab")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--data", help="CSV (x columns then y) or NPZ (x, y) of points and targets")
+    src.add_argument(
+        "--data",
+        help="CSV (x columns then y) or NPZ (x, y) of points and targets, or 'higham': the "
+        "paper's 10 points",
+    )
     src.add_argument(
         "--input", help="CSV or NPZ ('x') of points without targets: no gradient or error norms"
     )
@@ -61,7 +67,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="how x is drawn; 'normal' uses mean and half-width of --domain",
     )
     g.add_argument("--seed", type=int, default=_DIAGNOSE_POINTS["seed"], help="seeds the points")
-    p.add_argument("--loss", default="mse", help=f"one of: {', '.join(LOSS_NAMES)}")
+    p.add_argument(
+        "--loss",
+        default=None,
+        help=f"one of: {', '.join(LOSS_NAMES)} (default: the loss of the run whose "
+        "config.json is beside the model, else mse)",
+    )
     p.add_argument(
         "--threshold",
         type=float,
@@ -75,7 +86,7 @@ def _diagnose_points(
     args: argparse.Namespace, n_in: int, n_out: int
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """The points ``X`` and targets ``y`` (None for ``--input``) that ``diagnose`` was given."""
-    from mlplab.data import load_x, load_xy, sample, target_values
+    from mlplab.data import load_data, load_x, sample, target_values
     from mlplab.losses import get_loss
 
     if args.target is None:
@@ -91,7 +102,7 @@ def _diagnose_points(
             )
         if args.input is not None:
             return load_x(args.input, n_in), None
-        x, y = load_xy(args.data, n_in)
+        x, y = load_data(args.data, n_in)
         if get_loss(args.loss).integer_targets and y.shape[1] == 1 and n_out > 1:
             y = y[:, 0]  # one column of class labels, as train reads it
         return x, y
@@ -109,15 +120,35 @@ def run(args: argparse.Namespace) -> int:
     from mlplab.network import MLP
 
     net = MLP.load(args.model)
+    if args.loss is None:
+        args.loss = _run_loss(Path(args.model).parent / "config.json")
     X, y = _diagnose_points(args, net.sizes[0], net.sizes[-1])
     result = diagnose(net, X, y, loss=args.loss, threshold=args.threshold)
-    table = Table(
+    table = Table(  # rules under the header only, so that 80 columns hold every number
         title=escape(f"mlplab diagnose: {args.model}, {'-'.join(map(str, net.sizes))}"),
         caption=escape(result.summary()),
+        box=box.SIMPLE_HEAD,
+        collapse_padding=True,
+        pad_edge=False,
     )
     for name, justify in COLUMNS:
-        table.add_column(escape(name), justify=justify)
+        table.add_column(escape(name), justify=justify, overflow="fold")
     for row in result.rows():
         table.add_row(*map(escape, row))
     console.print(table)
     return 0
+
+
+def _run_loss(config: Path) -> str:
+    """The loss named in a run folder's ``config.json`` (read with bounds), or ``"mse"`` where
+    there is none or it names none."""
+    from mlplab.errors import MlplabError
+    from mlplab.io import read_json
+
+    if not config.is_file():
+        return "mse"
+    try:
+        loss = read_json(config, MlplabError).get("loss")
+    except (MlplabError, AttributeError):
+        return "mse"
+    return loss if isinstance(loss, str) else "mse"

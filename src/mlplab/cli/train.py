@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from mlplab.config import TrainConfig
     from mlplab.train_run import train_run
 
-    cfg = TrainConfig.from_args(args).with_data_defaults()
+    cfg = TrainConfig.from_args(args)
     out = writable_parent(args.out)
     result = train_run(
         cfg, out, progress=not args.quiet, on_replace=lambda: say_replacing(out, "run")
