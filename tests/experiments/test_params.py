@@ -115,7 +115,7 @@ def test_bad_settings_are_one_line_errors(args, message, capsys, tmp_path):
 
 #: The learning rates a study's --set changes: (study, parameter).
 LEARNING_RATES = [("runge", "lr"), ("cos4", "lr"), ("label-noise", "lr"), ("mse-vs-ce", "lr"),
-                  ("higham", "eta")]  # fmt: skip
+                  ("higham", "lr")]  # fmt: skip
 
 
 @pytest.mark.parametrize(("name", "key"), LEARNING_RATES)

@@ -4,7 +4,7 @@ Ten points in [0, 1]², five of category A (target (1, 0)) and five of category 
 (0, 1)); a 2-2-3-2 network with sigmoid in every layer, weights and biases from N(0, 0.5²);
 the paper's cost (1/N) Σ ½‖y − a^[4]‖² (``half_sse``); SGD on one point drawn at random per
 step, η = 0.05, 10^6 steps. The 11-point variant adds (0.3, 0.7) to category B.
-``--set steps=S eta=η hidden=2,3 point=0.3,0.7`` changes the number of steps, the learning rate,
+``--set steps=S lr=η hidden=2,3 point=0.3,0.7`` changes the number of steps, the learning rate,
 the hidden widths and the added point.
 """
 
@@ -45,11 +45,11 @@ PARAMETERS = (
     Parameter(
         "steps",
         STEPS,
-        "single-point SGD steps (rounded down to whole passes over the N points)",
+        "single-point SGD steps (rounded down to whole epochs of N draws for N points)",
         low=11,
         quick=100_000,
     ),
-    Parameter("eta", ETA, "SGD learning rate η", low=1e-6, high=MAX_LR),
+    Parameter("lr", ETA, "SGD learning rate η", low=1e-6, high=MAX_LR),
     Parameter("hidden", (2, 3), "hidden layer widths"),
     Parameter("point", EXTRA_POINT, "the point x,y in [0, 1]² added to B", low=0, high=1),
 )
@@ -87,7 +87,8 @@ def points(variant: int, extra: tuple[float, ...] = EXTRA_POINT) -> tuple[np.nda
 
 
 def steps_taken(variant: int, steps: int) -> int:
-    """The steps of ``steps`` // N whole passes over the N points of ``variant``."""
+    """The steps of ``steps`` // N epochs of N draws (with replacement) for the N points of
+    ``variant``."""
     return variant * (steps // variant)
 
 
@@ -238,14 +239,14 @@ def run(
     seeds: int,
     progress: bool,
     steps: int = STEPS,
-    eta: float = ETA,
+    lr: float = ETA,
     hidden: tuple[int, ...] = (2, 3),
     point: tuple[float, ...] = EXTRA_POINT,
 ) -> StudyResult:
     if len(point) != 2:
         raise ValueError(f"point takes two numbers x,y, e.g. 0.3,0.7; got {len(point)}")
     seed_ids = seeds_of(quick, seeds)
-    cfg = dataclasses.replace(CONFIG, hidden=list(hidden), lr=eta)
+    cfg = dataclasses.replace(CONFIG, hidden=list(hidden), lr=lr)
     sizes = "-".join(map(str, [2, *hidden, 2]))
     added = f"({point[0]:g}, {point[1]:g})"
     results: dict[int, list[SeedRun]] = {}
@@ -313,7 +314,7 @@ def run(
     ]
     change = region_change(shown[10].net, shown[11].net, point)
     answer = (
-        f"After {n_steps:,} steps of SGD with η = {eta:g} on single points, the 10-point "
+        f"After {n_steps:,} steps of SGD with η = {lr:g} on single points, the 10-point "
         f"problem ends with cost {costs_text(final_cost[10], seed_ids)}, and "
         f"{classified_text(10, classified[10], seed_ids)}. With {added} added to category B, "
         f"after {n_steps11:,} steps the cost ends at {costs_text(final_cost[11], seed_ids)}, "
@@ -332,8 +333,8 @@ def run(
             ("cost", f"(1/N) Σ ½‖y − a^[{layers}]‖², targets (1,0) for A and (0,1) for B"),
             (
                 "optimiser",
-                f"SGD on one random point per step, η = {eta:g}, {n_steps:,} steps "
-                f"({n_steps11:,} for 11 points: whole passes over the N points)",
+                f"SGD on one random point per step, η = {lr:g}, {n_steps:,} steps "
+                f"({n_steps11:,} for 11 points: whole epochs of N draws)",
             ),
             ("seeds", f"{len(seed_ids)} ({seeds_named(seed_ids)})"),  # count, then which
             ("classified", "argmax of the two outputs equals the category"),
@@ -362,8 +363,8 @@ def run(
         },
         checks=checks,
         config={
-            "run": settings(cfg),
-            "eta": eta,
+            # the length is "steps" (epochs of N draws: steps // N for N points), not cfg's epochs
+            "run": {k: v for k, v in settings(cfg).items() if k != "epochs"},
             "steps": n_steps,
             "point": list(point),
             "seeds": seed_ids,
