@@ -65,6 +65,26 @@ def test_a_config_survives_its_dict():
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
 
 
+def test_every_name_is_written_in_its_registrys_spelling():
+    cfg = TrainConfig(
+        activation="Leaky-ReLU:1e-1",
+        output_activation="logistic",
+        init="He-Normal",
+        bias_init="Normal:0,0.5",
+        loss="MSE",
+        optimizer="SGD",
+        schedule="step",
+    )
+    written = {k: cfg.to_dict()[k] for k in ("activation", "output_activation", "init")}
+    assert written == {"activation": "leaky_relu:0.1", "output_activation": "sigmoid",
+                       "init": "he_normal"}  # fmt: skip
+    assert (cfg.bias_init, cfg.loss, cfg.optimizer, cfg.schedule) == (
+        "normal:0,0.5", "mse", "sgd", "step:100,0.5"
+    )  # fmt: skip
+    assert TrainConfig(bias_init="0.03").bias_init == "0.03"  # a constant stays as given
+    assert TrainConfig(activation="nonsense").activation == "nonsense"  # for check_config to name
+
+
 def test_a_run_on_data_writes_the_target_fields_as_null_and_reads_them_back():
     from mlplab.config import TARGET_FIELDS
 

@@ -15,6 +15,7 @@ import argparse
 import dataclasses
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,6 +138,18 @@ class TrainConfig:
         "float64", "floating-point precision", "network", choices=["float64", "float32"]
     )
 
+    def __post_init__(self) -> None:
+        # every name in the one spelling its registry gives it, so that one run has one
+        # config.json and one run id ('Leaky-ReLU:1e-1' is leaky_relu:0.1, 'logistic' is
+        # sigmoid); a name that is not valid stays as given, for check_config to name
+        for name, canonical in _canonical_names().items():
+            value = getattr(self, name)
+            if isinstance(value, str) and not (name == "bias_init" and _bias_init(value) != value):
+                try:
+                    setattr(self, name, canonical(value))
+                except (MlplabError, ValueError, TypeError):
+                    pass
+
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
         """Build a config from a dict, rejecting unknown keys by name.
@@ -220,6 +233,35 @@ class TrainConfig:
             "schedule": self.schedule,
             "early_stopping": self.early_stopping,
         }
+
+
+def _canonical_names() -> dict[str, Callable[[str], str]]:
+    """The fields that name a registered definition, each with its registry's spelling."""
+    from mlplab._names import parse_spec
+    from mlplab.activations import get_activation
+    from mlplab.init import get_initializer
+    from mlplab.losses import get_loss
+    from mlplab.optim import get_schedule
+
+    def activation(spec: str) -> str:
+        return get_activation(spec).name
+
+    def initializer(spec: str) -> str:
+        return get_initializer(spec).name
+
+    def optimizer(spec: str) -> str:
+        get_optimizer(spec)  # raises for a name that is not registered
+        return parse_spec(spec)[0]
+
+    return {
+        "activation": activation,
+        "output_activation": activation,
+        "init": initializer,
+        "bias_init": initializer,
+        "loss": lambda spec: get_loss(spec).name,
+        "optimizer": optimizer,
+        "schedule": lambda spec: get_schedule(spec).name,
+    }
 
 
 def _bias_init(spec: str | float) -> float | str:

@@ -63,9 +63,7 @@ def test_the_change_between_the_regions_figures_is_said_from_its_numbers():
 
 
 def test_higham_settings_reach_the_report(tmp_path):
-    run = run_with_settings(
-        tmp_path, "higham", "steps=1105", "lr=0.5", "hidden=3", "point=0.8,0.2"
-    )
+    run = run_with_settings(tmp_path, "higham", "steps=1105", "lr=0.5", "hidden=3", "point=0.8,0.2")
     assert run.metrics["steps"] == 1100  # whole epochs of 10 draws
     assert run.config["point"] == [0.8, 0.2] and run.config["run"]["hidden"] == [3]
     assert run.config["steps"] == 1100 and "epochs" not in run.config["run"]  # steps: the length

@@ -61,6 +61,14 @@ def test_the_papers_data_set_brings_its_defaults_as_in_mlplab_train():
         )
 
 
+def test_one_configuration_spelt_two_ways_is_one_run():
+    (a,) = parse_spec({"base": {"activation": "leaky_relu:0.1"}}).runs
+    (b,) = parse_spec({"base": {"activation": "Leaky-ReLU:1e-1"}}).runs
+    assert a.run_id == b.run_id and b.config.activation == "leaky_relu:0.1"
+    with pytest.raises(SpecError, match="two runs have the same configuration"):
+        parse_spec({"grid": {"activation": ["sigmoid", "logistic"]}})
+
+
 def test_run_id_is_a_stable_hash_of_the_whole_config():
     a = TrainConfig(lr=0.01, hidden=[8])
     assert run_id(a) == run_id(TrainConfig(lr=0.01, hidden=[8]))
