@@ -73,13 +73,19 @@ def test_values_are_the_reference_forward_backward_and_step(rng):
     dC_da = 2.0 * (cache.output - y) / y.size
     gW, gb = net.backward(cache, dC_da)
     Delta = net.input_gradient_recursion(cache)
+    # the paper's δ of each point x, from C_x = (1/n_L)‖a^[L] − y‖² at x alone
+    dCx_da = 2.0 * (cache.output - y) / y.shape[1]
+    delta = [np.empty(0)] * len(net.weights)
+    delta[-1] = net.activations[-1].df(cache.z[-1]) * dCx_da
+    for i in range(len(net.weights) - 2, -1, -1):
+        delta[i] = net.activations[i].df(cache.z[i]) * (delta[i + 1] @ net.weights[i + 1])
 
     def close(a, b):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-15)
 
     close(t["a^[1]"], X)
     close(t["C"], np.mean((cache.output - y) ** 2))
-    close(t["∂C/∂a^[4]"], dC_da)
+    close(t["∂C_x/∂a^[4]"], dCx_da)
     for i, act in enumerate(net.activations):
         k = i + 2
         close(t[f"W^[{k}]"], net.weights[i])
@@ -87,9 +93,15 @@ def test_values_are_the_reference_forward_backward_and_step(rng):
         close(t[f"z^[{k}]"], cache.z[i])
         close(t[f"a^[{k}]"], cache.a[i + 1])
         close(t[f"D^[{k}]"], act.df(cache.z[i]))
-        close(t[f"δ^[{k}]"], cache.delta[i])
-        close(t[f"∂C/∂W^[{k}]"], gW[i])
+        close(t[f"δ^[{k}]"], delta[i])
+        close(t[f"∂C/∂W^[{k}]"], gW[i])  # the numbers of training's gradient, as before
         close(t[f"∂C/∂b^[{k}]"], gb[i])
+        # ∂C/∂W^[l] = (1/N) Σ_k δ^[l](x^{k}) (a^[l-1](x^{k}))ᵀ, as the trace writes it
+        close(
+            t[f"∂C/∂W^[{k}]"],
+            np.mean([np.outer(d, a) for d, a in zip(delta[i], cache.a[i], strict=True)], axis=0),
+        )
+        close(t[f"∂C/∂b^[{k}]"], np.mean(delta[i], axis=0))
         close(t[f"W^[{k}]_new"], net.weights[i] - 0.3 * gW[i])
         close(t[f"b^[{k}]_new"], net.biases[i] - 0.3 * gb[i])
     for i in range(net.L):
@@ -104,7 +116,7 @@ def test_entries_come_in_the_papers_order():
         "a^[1]",
         *["W^[2]", "b^[2]", "z^[2]", "a^[2]", "D^[2]"],
         *["W^[3]", "b^[3]", "z^[3]", "a^[3]", "D^[3]"],
-        *["y", "C", "∂C/∂a^[3]"],
+        *["y", "C", "∂C_x/∂a^[3]"],
         *["δ^[3]", "δ^[2]", "∂C/∂W^[3]", "∂C/∂b^[3]", "∂C/∂W^[2]", "∂C/∂b^[2]"],
         *["Δ^[3]", "Δ^[2]", "Δ^[1]"],
         *["η ∂C/∂W^[3]", "W^[3]_new", "η ∂C/∂b^[3]", "b^[3]_new"],
@@ -124,9 +136,10 @@ def test_several_points_and_class_labels(rng):
     t = net.trace(np.array([0.5, -0.25]), np.array([2, 0]), loss="cross_entropy", lr=0.1)
     assert t.n_points == 2 and t["a^[1]"].shape == (2, 1)
     formulas = {e.symbol: e.formula for e in t.entries}
-    assert formulas["∂C/∂W^[3]"].startswith("Σ over the N points of")
+    assert formulas["∂C/∂W^[3]"] == "(1/N) Σ_k δ^[3](x^{k}) (a^[2](x^{k}))ᵀ"
+    assert formulas["∂C/∂b^[3]"] == "(1/N) Σ_k δ^[3](x^{k})"
     assert "Δ^[1]" not in t.symbols() and "n_L = 3" in t.notes[0]
-    expected = net.backward(net.forward([[0.5], [-0.25]]), t["∂C/∂a^[3]"])[0][1]
+    expected = net.backward(net.forward([[0.5], [-0.25]]), t["∂C_x/∂a^[3]"] / 2)[0][1]
     np.testing.assert_allclose(t["∂C/∂W^[3]"], expected, rtol=0, atol=1e-15)
 
 
@@ -196,26 +209,41 @@ def test_a_matrix_shown_in_part_has_as_many_rows_above_the_dots_as_below(n_point
     shown = [e for e in t.entries if e.columns().shape[0] == 64]
     assert {"W^[2]", "z^[2]", "a^[2]", "D^[2]", "δ^[2]", "Δ^[2]"} <= {e.symbol for e in shown}
     for entry in shown:
-        lines = _text_matrix(entry, 6).splitlines()[:-1]  # without "(…, shown in part)"
+        # without "(…, shown in part)" and "(one diagonal per column)"
+        lines = [line for line in _text_matrix(entry, 6).splitlines() if line[0] != "("]
         dots = next(i for i, line in enumerate(lines) if "⋮" in line)
         assert (dots, len(lines) - dots - 1) == (TEXT_EDGE_ROWS, TEXT_EDGE_ROWS), entry.symbol
 
 
 @pytest.mark.parametrize("sizes", [[1, 5, 1], [2, 3, 2], [1, 100, 1], [1, 64, 64, 1]])
-@pytest.mark.parametrize(("digits", "width"), [(6, 100), (10, 100), (17, 120)])
+@pytest.mark.parametrize(("digits", "width"), [(6, 60), (6, 80), (6, 100), (10, 100), (17, 120)])
 def test_text_table_never_cuts_a_value_or_a_column(sizes, digits, width):
-    from mlplab.trace import _text_matrix
+    from mlplab.trace import TEXT_EDGE_COLUMNS, _text_matrix
 
     t = MLP(sizes, "tanh", seed=0).trace(np.full(sizes[0], 0.3), np.ones(sizes[-1]))
     lines = t.to_text(digits=digits, width=width).splitlines()
-    assert lines[2].split() == ["┃", "quantity", "┃", "formula", "┃", "value", "┃"]
-    table = lines[1 : next(i for i, line in enumerate(lines) if line.startswith("└")) + 1]
+    top = next(i for i, line in enumerate(lines) if line.startswith("┏"))
+    assert lines[top + 1].split() == ["┃", "quantity", "┃", "formula", "┃", "value", "┃"]
+    table = lines[top : next(i for i, line in enumerate(lines) if line.startswith("└")) + 1]
     assert all(line.endswith(("│", "┃", "┓", "┩", "┤", "┘")) for line in table)
     text = "\n".join(table)
     for entry in t.entries:
         assert f"│ {entry.symbol} " in text or entry.symbol.startswith("η ")
-        for value_line in _text_matrix(entry, digits).splitlines():
-            assert value_line in text
+        # whole: the first and last TEXT_EDGE_COLUMNS columns, or one each where those do not fit
+        shown = [_text_matrix(entry, digits, edge) for edge in (TEXT_EDGE_COLUMNS, 1)]
+        assert any(all(line in text for line in value.splitlines()) for value in shown)
+
+
+@pytest.mark.parametrize("width", [80, 100])
+def test_text_table_fits_the_terminal_where_its_values_can(width):
+    """An 80-column terminal gets lines of at most 80 characters: the formulas wrap, and a wide
+    matrix shows fewer of its columns."""
+    few = MLP([2, 3, 1], seed=1).trace([[0.5, -0.2], [0.1, 0.3], [0.9, 0.9]], [1.0, 0.0, 1.0])
+    wide = MLP([1, 64, 64, 1], "tanh", seed=0).trace([0.3], [0.5])
+    for t in (few, wide):
+        lines = t.to_text(width=width).splitlines()
+        assert max(len(line) for line in lines) <= width
+    assert "(64 × 64, shown in part)" in wide.to_text(width=width)
 
 
 def test_markdown_is_one_equation_per_quantity_with_its_numbers():
@@ -230,7 +258,10 @@ def test_markdown_is_one_equation_per_quantity_with_its_numbers():
             assert line.startswith(f"$$ {entry.tex} = {entry.formula_tex} = ")
         assert line.count("{") == line.count("}")
         assert line.count(r"\begin{pmatrix}") == line.count(r"\end{pmatrix}")
-    assert r"C = \frac{1}{N}\sum \tfrac12 \lVert y - a^{[3]} \rVert_2^2 = 0.298371109 $$" in md
+    assert (
+        r"C = \frac{1}{N}\sum_x C_x = 0.298371109, \quad \text{where } "
+        r"C_x = \tfrac12 \lVert y - a^{[3]} \rVert_2^2 $$" in md
+    )
     assert (
         r"\begin{pmatrix} 0.35891648 & 0.408666186 \cr 0.51130127 & 0.561370121 \end{pmatrix}" in md
     )
@@ -308,7 +339,7 @@ def test_what_sigma_stands_for_follows_the_value():
 def test_the_step_shows_its_update_where_the_new_weights_print_as_the_old():
     net = mazur_network()
     t = net.trace([0.05, 0.10], [0.01, 0.99], loss="half_sse", lr=1e-9)
-    gW, gb = net.backward(net.forward([[0.05, 0.10]]), t["∂C/∂a^[3]"])
+    gW, gb = net.backward(net.forward([[0.05, 0.10]]), t["∂C_x/∂a^[3]"])  # N = 1
     for k, (W, b) in zip((2, 3), zip(gW, gb, strict=True), strict=True):
         np.testing.assert_array_equal(t[f"η ∂C/∂W^[{k}]"], 1e-9 * W)
         np.testing.assert_array_equal(t[f"η ∂C/∂b^[{k}]"], 1e-9 * b)

@@ -2,7 +2,9 @@
 
 :func:`make_exercise` draws weights, biases, the point and its target as short decimals (one
 digit after the point), so that a student can work the step by hand; the solution is the
-:class:`~mlplab.trace.Trace` of that step. The same seed gives the same exercise.
+:class:`~mlplab.trace.Trace` of that step. A draw where backpropagation would show nothing (a
+layer whose σ'(z) is 0 at every unit, as a ReLU layer with every z < 0 has, or a gradient of
+all zeros) is drawn again, from the same generator. The same seed gives the same exercise.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
+from mlplab.errors import MlplabError
 from mlplab.losses import get_loss
 from mlplab.network import MLP
-from mlplab.trace import LOSS_NAMES, Trace, trace
+from mlplab.trace import LOSS_NAMES, Trace, default_output_activation, trace
 
 #: The largest exercise worked by hand: widths and number of layers L.
 MAX_WIDTH, MAX_LAYERS = 6, 5
+#: How many draws of its seed an exercise tries for one where backpropagation shows something.
+MAX_DRAWS = 100
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,7 @@ class Exercise:
             f"--output-activation {acts[-1]} --weights {weights_file} "
             f"--x {' '.join(f'{v:g}' for v in self.x)} "
             f"--y {' '.join(f'{v:g}' for v in np.ravel(self.y))} "
-            f"--loss {self.trace.loss} --lr {self.trace.lr:g} --format md"
+            f"--loss {self.trace.loss} --lr {self.trace.lr:g}"
         )
 
     def questions(self, weights_file: str = "network.json") -> str:
@@ -69,7 +74,8 @@ class Exercise:
             for k in range(2, L + 1)
             for name in ("W", "b")
         ]
-        cost = t.entry("C").formula_tex
+        C = t.entry("C")
+        cost = f"$C = {C.formula_tex}$" + (f" with ${C.where_tex}$" if C.where_tex else "")
         loss = LOSS_NAMES.get(t.loss, f"the loss {t.loss}")
         folder = Path(weights_file).parent
         where = (
@@ -87,7 +93,7 @@ class Exercise:
             "Its weights and biases are",
             "",
             *given,
-            f"The point is {self._point_tex()}; the cost is {loss}, $C = {cost}$ with N = 1; "
+            f"The point is {self._point_tex()}; the cost is {loss}, {cost}, at N = 1 point; "
             f"and the learning rate is $\\eta = {t.lr:g}$.",
             "",
             "## Questions",
@@ -117,8 +123,11 @@ class Exercise:
         x = self.trace.latex("a^[1]", formula=False).replace("a^{[1]}", "x", 1)
         if self.y.ndim == 0:  # a class label
             label = int(self.y)
+            y = self.trace.latex("y", formula=False).replace("y =", f"y = e_{{{label + 1}}} =", 1)
             return (
-                f"${x}$ of class {label} (y is the one-hot vector with its 1 in entry {label + 1})"
+                f"${x}$ of class {label}, so ${y}$, the one-hot vector with its 1 in entry "
+                f"{label + 1} (classes are numbered from 0, as `--y` takes them, and the entries "
+                "of a vector from 1)"
             )
         y = self.trace.latex("y", formula=False)
         return f"${x}$ with target ${y}$"
@@ -129,7 +138,7 @@ class Exercise:
         down = ", ".join(str(k) for k in range(L, 1, -1))
         items = [
             f"The forward pass: $z^{{[l]}}$ and $a^{{[l]}}$ for l = {layers}.",
-            "The cost $C$ and $\\partial C / \\partial a^{[" + str(L) + "]}$.",
+            f"The cost $C$ and $\\partial C_x / \\partial a^{{[{L}]}}$.",
             f"$D^{{[l]}} = \\operatorname{{diag}}(\\sigma'(z^{{[l]}}))$ and the errors "
             f"$\\delta^{{[l]}}$ for l = {down}, by backpropagation.",
             "The gradients $\\partial C / \\partial W^{[l]}$ and $\\partial C / \\partial b^{[l]}$ "
@@ -184,13 +193,22 @@ def make_exercise(
     activation : str, default "sigmoid"
         σ of the hidden layers.
     output_activation : str, optional
-        σ of the output layer; by default the same as ``activation`` (as in the paper).
+        σ of the output layer; by default
+        :func:`~mlplab.trace.default_output_activation` (``activation`` where it is sigmoid or
+        tanh, as in the paper; identity for ReLU-type and other activations, and for the losses
+        on logits).
     loss : str, default "half_sse"
     lr : float, default 0.5
 
     Returns
     -------
     Exercise
+
+    Raises
+    ------
+    MlplabError
+        Where none of :data:`MAX_DRAWS` draws of the seed has a σ'(z) that is not all 0 in every
+        layer and a gradient ∂C/∂W^[l] that is not all 0 for every l.
     """
     sizes = list(sizes)
     if len(sizes) > MAX_LAYERS or any(int(n) > MAX_WIDTH for n in sizes):
@@ -198,14 +216,31 @@ def make_exercise(
             f"an exercise by hand takes at most {MAX_LAYERS} layers of at most {MAX_WIDTH} units; "
             f"got sizes {sizes}"
         )
-    net = MLP(sizes, activation=activation, output_activation=output_activation or activation)
+    output = output_activation or default_output_activation(activation, loss)
+    net = MLP(sizes, activation=activation, output_activation=output)
     loss = get_loss(loss)
     rng = np.random.default_rng(seed)
-    net.set_params(_tenths(rng, -10, 10, net.num_parameters))
-    x = _tenths(rng, -10, 10, net.sizes[0])
-    n_out = net.sizes[-1]
-    if loss.integer_targets:
-        y = np.asarray(rng.integers(0, n_out))
-    else:
-        y = _tenths(rng, 0, 10, n_out)
-    return Exercise(net, x, y, trace(net, x, np.atleast_1d(y), loss=loss, lr=lr), int(seed))
+    for _ in range(MAX_DRAWS):
+        net.set_params(_tenths(rng, -10, 10, net.num_parameters))
+        x = _tenths(rng, -10, 10, net.sizes[0])
+        if loss.integer_targets:
+            y = np.asarray(rng.integers(0, net.sizes[-1]))
+        else:
+            y = _tenths(rng, 0, 10, net.sizes[-1])
+        step = trace(net, x, np.atleast_1d(y), loss=loss, lr=lr)
+        if _shows_backpropagation(step):
+            return Exercise(net, x, y, step, int(seed))
+    raise MlplabError(
+        f"none of {MAX_DRAWS} draws of seed {seed} gives every layer of a "
+        f"{'-'.join(map(str, sizes))} network ({activation}, output {output}) a σ'(z) and a "
+        "gradient that are not all 0: choose another activation or other sizes"
+    )
+
+
+def _shows_backpropagation(step: Trace) -> bool:
+    """Whether every layer l of the step has a unit with σ'(z^[l]) ≠ 0 and a gradient
+    ∂C/∂W^[l] that is not all 0 (else its δ^[l], or its whole step, would be 0)."""
+    return all(
+        np.any(step[f"D^[{k}]"]) and np.any(step[f"∂C/∂W^[{k}]"])
+        for k in range(2, len(step.sizes) + 1)
+    )

@@ -5,8 +5,8 @@ the input-gradient recursion (for a scalar output) and one gradient step, in the
 order of Higham & Higham (SIAM Review, 2019, sections 4 and 5)::
 
     a^[1] = x,  z^[l] = W^[l] a^[l-1] + b^[l],  a^[l] = σ(z^[l]),  D^[l] = diag(σ'(z^[l]))
-    δ^[L] = D^[L] ∂C/∂a^[L],  δ^[l] = D^[l] (W^[l+1])ᵀ δ^[l+1]
-    ∂C/∂W^[l] = δ^[l] (a^[l-1])ᵀ,  ∂C/∂b^[l] = δ^[l]
+    C = (1/N) Σ_x C_x,  δ^[L] = D^[L] ∂C_x/∂a^[L],  δ^[l] = D^[l] (W^[l+1])ᵀ δ^[l+1]
+    ∂C/∂W^[l] = (1/N) Σ_k δ^[l](x^{k}) (a^[l-1](x^{k}))ᵀ,  ∂C/∂b^[l] = (1/N) Σ_k δ^[l](x^{k})
     Δ^[L] = 1,  Δ^[l-1] = (W^[l])ᵀ D^[l] Δ^[l],  ∇a^[L](x) = Δ^[1]
     η ∂C/∂W^[l], η ∂C/∂b^[l];  W^[l] ← W^[l] − η ∂C/∂W^[l],  b^[l] ← b^[l] − η ∂C/∂b^[l]
 
@@ -17,7 +17,9 @@ HTML (shown by Jupyter) and as JSON-ready plain values.
 
 Vectors of N points are shown as the paper writes them, one column per point (n_l × N); in
 :meth:`Trace.to_dict` and ``trace[symbol]`` they keep mlplab's array shapes, one row per point
-(N, n_l). ``D^[l]`` is held as its diagonal σ'(z^[l]).
+(N, n_l). ``D^[l]`` is held as its diagonal σ'(z^[l]). C_x is the cost at the point x alone,
+so that ∂C_x/∂a^[L] and δ^[l] are those of each point, as the paper writes them; class labels
+are shown as the one-hot y they stand for.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mlplab.activations import get_activation
 from mlplab.display import symbols_html
 from mlplab.losses import Loss, get_loss
 from mlplab.optim import SGD
@@ -53,37 +56,38 @@ STAGES = {
 #: The formula of a quantity that is given, not computed (W^[l], b^[l], y).
 GIVEN = "given"
 
-# C and ∂C/∂a^[L] of the built-in losses (plain text, LaTeX); others are named only.
+# C_x, the cost at one point x (C = (1/N) Σ_x C_x: every mlplab loss is a mean over the points),
+# and ∂C_x/∂a^[L] of the built-in losses (plain text, LaTeX); others are named only.
 _LOSS_FORMULAS = {
     "half_sse": (
-        "(1/N) Σ ½‖y − a^[L]‖²",
-        r"\frac{1}{N}\sum \tfrac12 \lVert y - a^{[L]} \rVert_2^2",
-        "(a^[L] − y) / N",
-        r"\frac{1}{N}\left(a^{[L]} - y\right)",
+        "½‖y − a^[L]‖²",
+        r"\tfrac12 \lVert y - a^{[L]} \rVert_2^2",
+        "a^[L] − y",
+        r"a^{[L]} - y",
     ),
     "mse": (
-        "(1/(N n_L)) Σ ‖a^[L] − y‖²",
-        r"\frac{1}{N n_L}\sum \lVert a^{[L]} - y \rVert_2^2",
-        "2 (a^[L] − y) / (N n_L)",
-        r"\frac{2}{N n_L}\left(a^{[L]} - y\right)",
+        "(1/n_L) ‖a^[L] − y‖²",
+        r"\frac{1}{n_L} \lVert a^{[L]} - y \rVert_2^2",
+        "2 (a^[L] − y) / n_L",
+        r"\frac{2}{n_L}\left(a^{[L]} - y\right)",
     ),
     "cross_entropy": (
-        "−(1/N) Σ yᵀ log softmax(a^[L])",
-        r"-\frac{1}{N}\sum y^{T} \log \operatorname{softmax}(a^{[L]})",
-        "(softmax(a^[L]) − y) / N",
-        r"\frac{1}{N}\left(\operatorname{softmax}(a^{[L]}) - y\right)",
+        "−yᵀ log softmax(a^[L])",
+        r"-y^{T} \log \operatorname{softmax}(a^{[L]})",
+        "softmax(a^[L]) − y",
+        r"\operatorname{softmax}(a^{[L]}) - y",
     ),
     "bce": (
-        "−(1/(N n_L)) Σ [y log a^[L] + (1 − y) log(1 − a^[L])]",
-        r"-\frac{1}{N n_L}\sum \left[y \log a^{[L]} + (1-y)\log(1-a^{[L]})\right]",
-        "(a^[L] − y) / (a^[L] (1 − a^[L]) N n_L)",
-        r"\frac{a^{[L]} - y}{a^{[L]}(1-a^{[L]})\thinspace N n_L}",
+        "−(1/n_L) Σ [y log a^[L] + (1 − y) log(1 − a^[L])]",
+        r"-\frac{1}{n_L}\sum \left[y \log a^{[L]} + (1-y)\log(1-a^{[L]})\right]",
+        "(a^[L] − y) / (a^[L] (1 − a^[L]) n_L)",
+        r"\frac{a^{[L]} - y}{a^{[L]}(1-a^{[L]})\thinspace n_L}",
     ),
     "bce_logits": (
-        "(1/(N n_L)) Σ [log(1 + exp a^[L]) − y a^[L]]",
-        r"\frac{1}{N n_L}\sum \left[\log(1+e^{a^{[L]}}) - y\thinspace a^{[L]}\right]",
-        "(sigmoid(a^[L]) − y) / (N n_L)",
-        r"\frac{1}{N n_L}\left(\operatorname{sigmoid}(a^{[L]}) - y\right)",
+        "(1/n_L) Σ [log(1 + exp a^[L]) − y a^[L]]",
+        r"\frac{1}{n_L}\sum \left[\log(1+e^{a^{[L]}}) - y\thinspace a^{[L]}\right]",
+        "(sigmoid(a^[L]) − y) / n_L",
+        r"\frac{1}{n_L}\left(\operatorname{sigmoid}(a^{[L]}) - y\right)",
     ),
 }
 
@@ -252,26 +256,39 @@ class Trace:
     # --- text --------------------------------------------------------------------------------
 
     def to_text(self, digits: int = 6, width: int = 120) -> str:
-        """The trace as a terminal table (quantity, formula, value), one section per stage."""
+        """The trace as a terminal table (quantity, formula, value), one section per stage.
+
+        The table fits in ``width`` characters: the formulas wrap, and a value of many columns
+        shows fewer of them (its first and last, as a wide one does) where all would not fit.
+        No number is cut: a value wider than ``width`` even so widens the table.
+        """
         from rich.console import Console
         from rich.table import Table
         from rich.text import Text
 
-        quantity, formula = 14, 24  # widths: every symbol fits; a stage title wraps
+        # every symbol and stage title fits (but "Input gradient (n_L = 1)", on two lines); the
+        # formulas wrap, down to FORMULA_WIDTH; borders and padding take 10 characters
+        quantity = max(14, *(len(entry.symbol) for entry in self.entries))
+        room = width - quantity - FORMULA_WIDTH - 10
+        stages = [
+            (title, [(e, _text_value(e, digits, room)) for e in entries])
+            for title, entries in self._stages()
+        ]
+        values = [value for _, rows in stages for _, value in rows]
+        widest = max(len(line) for value in values for line in value.splitlines())
+        formula = min(
+            max(len(e.formula_text()) for e in self.entries),
+            max(FORMULA_WIDTH, width - quantity - widest - 10),
+        )
         table = Table(title=self.header(), show_lines=False, title_justify="left")
-        table.add_column("quantity", max_width=quantity)
-        table.add_column("formula", overflow="fold", min_width=formula)
-        table.add_column("value", no_wrap=True)
-        widest = 0
-        for title, entries in self._stages():
+        table.add_column("quantity", width=quantity)
+        table.add_column("formula", width=formula, overflow="fold")
+        table.add_column("value", width=widest, no_wrap=True)
+        for title, rows in stages:
             table.add_section()
             table.add_row(Text(title, style="bold"), "", "")
-            for entry in entries:
-                value = _text_matrix(entry, digits)
-                widest = max(widest, *(len(line) for line in value.splitlines()))
+            for entry, value in rows:
                 table.add_row(Text(entry.symbol), Text(entry.formula_text()), Text(value))
-        # wider than ``width`` where a value needs it: a terminal wraps the line, and no digit
-        # or column is cut off (borders and padding take 10 characters)
         width = max(width, quantity + formula + widest + 10)
         console = Console(width=width, record=True, file=_Discard(), color_system=None)
         console.print(table)
@@ -341,17 +358,17 @@ class Trace:
         """The trace as an HTML table; ``full=True`` gives a whole page with its styles."""
         rows = []
         for title, entries in self._stages():
-            rows.append(f'<tr class="stage"><th colspan="3">{symbols_html(title)}</th></tr>')
+            rows.append(f'<tr class="stage"><th colspan="3">{_html(title)}</th></tr>')
             for entry in entries:
                 rows.append(
-                    f"<tr><td class='symbol'>{symbols_html(entry.symbol)}</td>"
-                    f"<td class='formula'>{symbols_html(entry.formula_text())}</td>"
+                    f"<tr><td class='symbol'>{_html(entry.symbol)}</td>"
+                    f"<td class='formula'>{_html(entry.formula_text())}</td>"
                     f"<td>{_html_matrix(entry, digits)}</td></tr>"
                 )
-        notes = "".join(f"<p>Note: {symbols_html(n)}</p>" for n in self.shown_notes(digits))
+        notes = "".join(f"<p>Note: {_html(n)}</p>" for n in self.shown_notes(digits))
         body = (
             f'<div class="mlplab-trace"><style>{_CSS}</style>'
-            f"<p><b>{symbols_html(self.header())}</b></p>"
+            f"<p><b>{_html(self.header())}</b></p>"
             "<table><thead><tr><th>quantity</th><th>formula</th><th>value</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>{notes}</div>"
         )
@@ -417,15 +434,24 @@ _CSS = (
 )
 
 
+def _html(text: str) -> str:
+    """Plain-text notation in HTML (:func:`~mlplab.display.symbols_html`), with the point's
+    index of ``C_x``, ``Σ_k`` and ``x^{k}`` as a sub- or superscript."""
+    text = re.sub(r"\^\{(\w+)\}", r"<sup>{\1}</sup>", symbols_html(text))
+    return re.sub(r"(?<=[CΣ])_([xk])\b", r"<sub>\1</sub>", text)
+
+
 def _printed(entry: Entry, digits: int) -> list[str]:
     """Every number of ``entry`` as the trace prints it."""
     return [_number(float(v), digits) for v in np.ravel(entry.columns())]
 
 
 #: The text table shows a matrix of more than 2 e + 1 rows (columns) by its first and last e,
-#: with ⋮ (…) between them: e = 3 rows and 2 columns, so that a row of numbers leaves the
-#: formula column room in a terminal.
+#: with ⋮ (…) between them: e = 3 rows and at most 2 columns, so that a row of numbers leaves
+#: the formula column room in a terminal (1 column where 2 would not fit).
 TEXT_EDGE_ROWS, TEXT_EDGE_COLUMNS = 3, 2
+#: The narrowest the text table's formula column gets, in characters (its text wraps).
+FORMULA_WIDTH = 10
 
 
 def _shown(n: int, edge: int) -> list[int | None]:
@@ -441,16 +467,28 @@ def _cell(m: np.ndarray, i: int | None, j: int | None, digits: int) -> str:
     return "…" if j is None else _number(float(m[i, j]), digits)
 
 
-def _text_matrix(entry: Entry, digits: int) -> str:
+def _text_value(entry: Entry, digits: int, room: int) -> str:
+    """The value of ``entry`` as the text table shows it: with as many of its columns as fit in
+    ``room`` characters (``TEXT_EDGE_COLUMNS`` each side), or else one each side."""
+    text = _text_matrix(entry, digits)
+    if max(len(line) for line in text.splitlines()) <= room:
+        return text
+    return _text_matrix(entry, digits, 1)
+
+
+def _text_matrix(entry: Entry, digits: int, edge_columns: int = TEXT_EDGE_COLUMNS) -> str:
     m = entry.columns()
     if entry.kind == "scalar":
         return _number(float(m[0, 0]), digits)
-    rows, cols = _shown(m.shape[0], TEXT_EDGE_ROWS), _shown(m.shape[1], TEXT_EDGE_COLUMNS)
+    rows, cols = _shown(m.shape[0], TEXT_EDGE_ROWS), _shown(m.shape[1], edge_columns)
     cells = [[_cell(m, i, j, digits) for j in cols] for i in rows]
     width = max(len(c) for row in cells for c in row)
     body = ["  ".join(c.rjust(width) for c in row) for row in cells]
+    n, points = m.shape
     if entry.kind == "diagonal":
         body = [f"diag {line}" if i == 0 else f"     {line}" for i, line in enumerate(body)]
+        if points > 1:
+            body.append("(one diagonal per column)")
     elif len(body) == 1:
         body = [f"[ {body[0]} ]"]
     else:
@@ -461,7 +499,6 @@ def _text_matrix(entry: Entry, digits: int) -> str:
             for i, line in enumerate(body)
         ]
     if None in rows or None in cols:
-        n, points = m.shape
         if entry.kind == "diagonal":
             size = f"{n} entries" + (f", {points} points" if points > 1 else "")
         else:
@@ -492,7 +529,9 @@ def _html_matrix(entry: Entry, digits: int) -> str:
         "<tr>" + "".join(f"<td>{_number(float(v), digits)}</td>" for v in row) + "</tr>"
         for row in m
     )
-    prefix = "diag " if entry.kind == "diagonal" else ""
+    prefix = ""
+    if entry.kind == "diagonal":
+        prefix = "diag " if m.shape[1] == 1 else "diag of each column of "
     return f'{prefix}<table class="m">{rows}</table>'
 
 
@@ -504,7 +543,29 @@ def _symbol_tex(symbol: str) -> str:
     tex = tex.replace("δ", r"\delta").replace("Δ", r"\Delta")
     if tex.startswith("∂C/∂"):
         tex = rf"\frac{{\partial C}}{{\partial {tex[4:]}}}"
+    elif tex.startswith("∂C_x/∂"):
+        tex = rf"\frac{{\partial C_x}}{{\partial {tex[6:]}}}"
     return tex.replace("_new", r"_{\text{new}}")
+
+
+def _gradient_formulas(k: int, n_points: int) -> tuple[str, str, str, str]:
+    """∂C/∂W^[k] and ∂C/∂b^[k] from the δ^[k] of each point (plain text, LaTeX of each):
+    ``δ^[k] (a^[k-1])ᵀ`` for one point, the mean over the points x^{1}, ..., x^{N} for more."""
+    if n_points == 1:
+        return (
+            f"δ^[{k}] (a^[{k - 1}])ᵀ",
+            rf"\delta^{{[{k}]}} (a^{{[{k - 1}]}})^T",
+            f"δ^[{k}]",
+            rf"\delta^{{[{k}]}}",
+        )
+    point = r"(x^{\lbrace k\rbrace})"
+    mean = r"\frac{1}{N}\sum_{k=1}^{N} "
+    return (
+        f"(1/N) Σ_k δ^[{k}](x^{{k}}) (a^[{k - 1}](x^{{k}}))ᵀ",
+        rf"{mean}\delta^{{[{k}]}}{point} \left(a^{{[{k - 1}]}}{point}\right)^T",
+        f"(1/N) Σ_k δ^[{k}](x^{{k}})",
+        rf"{mean}\delta^{{[{k}]}}{point}",
+    )
 
 
 def _points(net: MLP, x: np.ndarray, y: np.ndarray, loss: Loss) -> tuple[np.ndarray, np.ndarray]:
@@ -521,6 +582,49 @@ def _points(net: MLP, x: np.ndarray, y: np.ndarray, loss: Loss) -> tuple[np.ndar
     return X, net.check_target(y, loss, X.shape[0], "y")
 
 
+def default_output_activation(activation: str, loss: str | Loss) -> str:
+    """σ of the output layer where none is given: what the loss needs, or else the paper's.
+
+    The losses on logits (cross_entropy, bce_logits) take the raw outputs (identity), bce takes
+    probabilities (sigmoid); for the others the output layer has the hidden layers' σ where that
+    is sigmoid or tanh, as in the paper, and identity otherwise (a ReLU-type output is 0, and
+    learns nothing, wherever its z is below 0).
+
+    Parameters
+    ----------
+    activation : str
+        σ of the hidden layers.
+    loss : str or Loss
+
+    Returns
+    -------
+    str
+    """
+    name = get_loss(loss).name
+    if name in ("cross_entropy", "bce_logits"):
+        return "identity"
+    if name == "bce":
+        return "sigmoid"
+    return activation if get_activation(activation).name in ("sigmoid", "tanh") else "identity"
+
+
+def _one_hot(labels: np.ndarray) -> tuple[str, str, str, str]:
+    """The formula of y given as class labels (plain text, LaTeX) and what e_j stands for."""
+    units = [int(c) + 1 for c in labels]
+    classes = ", ".join(str(int(c)) for c in labels)
+    many = len(units) > 1
+    text = ", ".join(f"e_{j}" for j in units)
+    tex = ", ".join(f"e_{{{j}}}" for j in units)
+    return (
+        f"({text}) (classes {classes})" if many else f"{text} (class {classes})",
+        rf"\left({tex}\right) \text{{ (classes {classes})}}"
+        if many
+        else rf"{tex} \text{{ (class {classes})}}",
+        "e_j is 1 in entry j and 0 elsewhere; classes count from 0",
+        r"e_j \text{ is 1 in entry } j \text{ and 0 elsewhere; classes count from 0}",
+    )
+
+
 def trace(
     net: MLP,
     x: np.ndarray,
@@ -530,7 +634,10 @@ def trace(
 ) -> Trace:
     """Run one gradient step of ``net`` on the point(s) ``x`` and keep every number.
 
-    The network itself is not changed; the step's new W^[l], b^[l] are in the trace.
+    The network itself is not changed; the step's new W^[l], b^[l] are in the trace. As in the
+    paper, ∂C_x/∂a^[L] and δ^[l] are those of each point x (the cost C_x at x alone), and the
+    gradients of C = (1/N) Σ_x C_x are their mean:
+    ∂C/∂W^[l] = (1/N) Σ_k δ^[l](x^{k}) (a^[l-1](x^{k}))ᵀ.
 
     Parameters
     ----------
@@ -538,6 +645,7 @@ def trace(
     x : ndarray, shape (n_1,) for one point or (N, n_1)
         A 1-D ``x`` of length n_1 is one point (for n_1 = 1, a 1-D ``x`` is N points).
     y : ndarray, shape (n_L,) for one point or (N, n_L); (N,) integer labels for cross-entropy
+        Labels are shown as the one-hot vectors y that the formulas take.
     loss : str or Loss, default "half_sse"
         The paper's cost (1/N) Σ ½‖y − a^[L]‖² by default.
     lr : float, default 0.05
@@ -553,10 +661,12 @@ def trace(
     cache = net.forward(X)
     cost = loss.value(cache.output, Y)
     dC_da = loss.grad(cache.output, Y)
+    # every mlplab loss is a mean over the points: the point x's own C_x has N times its row
+    dCx_da = N * dC_da
+    net.backward(cache, dCx_da)
+    deltas = cache.delta  # per point, as the paper's δ^[l](x)
     grad = np.empty_like(net.params)
-    gW, gb = net.backward(cache, dC_da, out=grad)
-    sums = "Σ over the N points of " if N > 1 else ""
-    sums_tex = r"\sum_{k=1}^{N} " if N > 1 else ""
+    gW, gb = net.backward(cache, dC_da, out=grad)  # the gradient of C itself, as training takes
     entries: list[Entry] = []
 
     def add(
@@ -564,13 +674,26 @@ def trace(
     ) -> None:
         entries.append(Entry(stage, symbol, _symbol_tex(symbol), formula, tex, value, kind, *where))
 
-    add("forward", "a^[1]", "x", "x", cache.a[0], "points")
+    columns = (
+        (
+            "column k is the point x^{k}",
+            r"\text{column } k \text{ is the point } x^{\lbrace k\rbrace}",
+        )
+        if N > 1
+        else ("", "")
+    )
+    add("forward", "a^[1]", "x", "x", cache.a[0], "points", columns)
     for i, act in enumerate(net.activations):
         k, j = i + 2, i + 1  # layer l = k and the one before it
         add("forward", f"W^[{k}]", GIVEN, r"\text{given}", net.weights[i].copy(), "matrix")
         add("forward", f"b^[{k}]", GIVEN, r"\text{given}", net.biases[i].copy(), "vector")
         z_text, z_tex = f"W^[{k}] a^[{j}] + b^[{k}]", f"W^{{[{k}]}} a^{{[{j}]}} + b^{{[{k}]}}"
-        add("forward", f"z^[{k}]", z_text, z_tex, cache.z[i], "points")
+        each = (
+            (f"b^[{k}] is added to each column", rf"b^{{[{k}]}} \text{{ is added to each column}}")
+            if N > 1
+            else ("", "")
+        )
+        add("forward", f"z^[{k}]", z_text, z_tex, cache.z[i], "points", each)
         sigma = (f"σ = {act.name}", rf"\sigma = \text{{{act.name}}}")
         a_text, a_tex = f"σ(z^[{k}])", rf"\sigma(z^{{[{k}]}})"
         add("forward", f"a^[{k}]", a_text, a_tex, cache.a[i + 1], "points", sigma)
@@ -581,36 +704,37 @@ def trace(
             tex += rf" = \operatorname{{diag}}({d_tex.replace('{[l]}', f'{{[{k}]}}')})"
         add("forward", f"D^[{k}]", text, tex, act.df(cache.z[i]), "diagonal", sigma)
 
-    default = (
-        f"{loss.name}(a^[L], y)",
-        rf"\text{{{loss.name}}}(a^{{[L]}}, y)",
-        f"∂{loss.name}/∂a^[L]",
-        rf"\partial\thinspace\text{{{loss.name}}} / \partial a^{{[L]}}",
-    )
-    c_text, c_tex, g_text, g_tex = (
-        f.replace("[L]", f"[{L}]") for f in _LOSS_FORMULAS.get(loss.name, default)
-    )
-    add("cost", "y", GIVEN, r"\text{given}", Y, "points" if Y.ndim == 2 else "vector")
-    add("cost", "C", c_text, c_tex, np.asarray(cost), "scalar")
-    add("cost", f"∂C/∂a^[{L}]", g_text, g_tex, dC_da, "points")
+    if loss.name in _LOSS_FORMULAS:
+        cx_text, cx_tex, g_text, g_tex = (
+            f.replace("[L]", f"[{L}]") for f in _LOSS_FORMULAS[loss.name]
+        )
+        c_text, c_tex = "(1/N) Σ_x C_x", r"\frac{1}{N}\sum_x C_x"
+        c_where = (f"C_x = {cx_text}", f"C_x = {cx_tex}")
+    else:
+        c_text, c_tex = f"{loss.name}(a^[{L}], y)", rf"\text{{{loss.name}}}(a^{{[{L}]}}, y)"
+        c_where = ("", "")
+        g_text, g_tex = f"N ∂C/∂a^[{L}]", rf"N {_symbol_tex(f'∂C/∂a^[{L}]')}"
+    if loss.integer_targets and Y.ndim == 1:  # class labels: the one-hot y the formulas take
+        text, tex, where, where_tex = _one_hot(Y)
+        add("cost", "y", text, tex, loss.prepare(cache.output, Y), "points", (where, where_tex))
+    else:
+        add("cost", "y", GIVEN, r"\text{given}", Y, "points")
+    add("cost", "C", c_text, c_tex, np.asarray(cost), "scalar", c_where)
+    add("cost", f"∂C_x/∂a^[{L}]", g_text, g_tex, dCx_da, "points")
 
     for i in range(len(net.weights) - 1, -1, -1):
         k = i + 2
         if k == L:
-            text, tex = f"D^[{L}] ∂C/∂a^[{L}]", rf"D^{{[{L}]}} {_symbol_tex(f'∂C/∂a^[{L}]')}"
+            text, tex = f"D^[{L}] ∂C_x/∂a^[{L}]", rf"D^{{[{L}]}} {_symbol_tex(f'∂C_x/∂a^[{L}]')}"
         else:
             text = f"D^[{k}] (W^[{k + 1}])ᵀ δ^[{k + 1}]"
             tex = rf"D^{{[{k}]}} (W^{{[{k + 1}]}})^T \delta^{{[{k + 1}]}}"
-        add("backward", f"δ^[{k}]", text, tex, cache.delta[i], "points")
+        add("backward", f"δ^[{k}]", text, tex, deltas[i], "points")
     for i in range(len(net.weights) - 1, -1, -1):
         k = i + 2
-        text, tex = (
-            f"{sums}δ^[{k}] (a^[{k - 1}])ᵀ",
-            rf"{sums_tex}\delta^{{[{k}]}} (a^{{[{k - 1}]}})^T",
-        )
-        add("backward", f"∂C/∂W^[{k}]", text, tex, gW[i].copy(), "matrix")
-        text, tex = f"{sums}δ^[{k}]", rf"{sums_tex}\delta^{{[{k}]}}"
-        add("backward", f"∂C/∂b^[{k}]", text, tex, gb[i].copy(), "vector")
+        W_text, W_tex, b_text, b_tex = _gradient_formulas(k, N)
+        add("backward", f"∂C/∂W^[{k}]", W_text, W_tex, gW[i].copy(), "matrix")
+        add("backward", f"∂C/∂b^[{k}]", b_text, b_tex, gb[i].copy(), "vector")
 
     notes = []
     if net.sizes[-1] == 1:

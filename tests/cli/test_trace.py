@@ -9,6 +9,7 @@ import pytest
 
 from mlplab import MLP
 from mlplab.cli import main
+from mlplab.exercise import make_exercise
 from tests.test_trace import assert_printed, mazur_network
 
 MAZUR_STEP = ["--x", "0.05", "0.10", "--y", "0.01", "0.99", "--loss", "half_sse", "--lr", "0.5"]
@@ -73,6 +74,61 @@ def test_an_inline_network_with_a_weights_file(mazur_model, capsys, tmp_path, su
     assert inline == trace_json(capsys, mazur_model, *MAZUR_STEP)
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--activation", "relu"],
+        ["--output-activation", "identity"],
+        ["--seed", "3"],
+        ["--sizes", "2", "2", "2"],
+        ["--activation", "tanh", "--seed", "0"],
+    ],
+)
+def test_a_model_file_refuses_the_options_of_an_inline_network(mazur_model, capsys, options):
+    assert main(["trace", mazur_model, *MAZUR_STEP, *options]) == 2
+    named = ", ".join(o for o in options if o.startswith("--"))
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    problem = f"{mazur_model} holds the whole network (sizes, activations, weights)"
+    assert f"{problem}: drop {named} (for a network given inline with --sizes)" in err
+
+
+def test_the_text_table_fits_an_80_column_terminal(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    step = ["--sizes", "2", "3", "1", "--seed", "1", "--x", "0.5", "-0.2", "0.1", "0.3", "0.9"]
+    assert main(["trace", *step, "0.9", "--y", "1", "0", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert any(line.startswith("│ δ^[3] ") and "-0.112415" in line for line in lines)
+
+
+def test_a_point_has_its_own_delta_and_the_gradient_takes_their_mean(capsys):
+    """δ^[3] of the first of 3 points is σ'(z^[3]) (a^[3] − y) at that point, the paper's per-point
+    δ; ∂C/∂W^[3] = (1/N) Σ_k δ^[3](x^{k}) (a^[2](x^{k}))ᵀ, the gradient MLP.backward gives."""
+    X, y = [0.5, -0.2, 0.1, 0.3, 0.9, 0.9], ["1", "0", "1"]
+    d = trace_json(capsys, "--sizes", "2", "3", "1", "--seed", "1", "--x", *map(str, X), "--y", *y)
+    values = {e["symbol"]: np.array(e["value"]) for e in d["entries"]}
+    assert_printed(values["δ^[3]"][0, 0], "-0.112415")
+    net = MLP([2, 3, 1], activation="sigmoid", output_activation="sigmoid", seed=1)
+    X, Y = np.reshape(X, (3, 2)), np.array([[1.0], [0.0], [1.0]])
+    cache = net.forward(X)
+    gW, gb = net.backward(cache, (cache.output - Y) / 3)
+    np.testing.assert_allclose(values["∂C/∂W^[3]"], gW[1], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(values["∂C/∂b^[2]"], gb[0], rtol=0, atol=1e-15)
+
+
+def test_class_labels_are_shown_as_the_one_hot_y_of_the_formulas(capsys):
+    step = ["--sizes", "2", "3", "3", "--activation", "tanh", "--seed", "2", "--x", "0.1", "-0.5"]
+    d = trace_json(capsys, *step, "--y", "2", "--loss", "cross_entropy")
+    assert d["activations"] == ["tanh", "identity"]  # cross_entropy takes logits
+    y = next(e for e in d["entries"] if e["symbol"] == "y")
+    assert y["value"] == [[0.0, 0.0, 1.0]]
+    assert (y["formula"], y["where"]) == (
+        "e_3 (class 2)",
+        "e_j is 1 in entry j and 0 elsewhere; classes count from 0",
+    )
+
+
 def test_sizes_take_spaces_or_commas(capsys):
     step = ["--x", "0.5", "-1", "--y", "1", "0", "--seed", "3"]
     spaced = trace_json(capsys, "--sizes", "2", "2", "3", "2", *step)
@@ -112,7 +168,7 @@ def test_a_few_points_and_class_labels(capsys):
     assert {**d, "notes": d["notes"][:-1]} == expected
 
 
-def test_an_exercise_is_reproducible_from_its_seed(tmp_path, capsys):
+def test_an_exercise_is_reproducible_from_its_seed(tmp_path, capsys, monkeypatch):
     def make(seed, name):
         out = tmp_path / name
         assert (
@@ -136,16 +192,24 @@ def test_an_exercise_is_reproducible_from_its_seed(tmp_path, capsys):
     assert np.shape(weights["W2"]) == (3, 2) and np.shape(weights["b3"]) == (1,)
     for value in np.concatenate([np.ravel(v) for v in weights.values()]):
         assert value * 10 == round(value * 10)  # tenths, to work by hand
-    # the command the sheet prints reproduces the solution
+    # the command the sheet prints reproduces the solution, as the text table a terminal reads
     command = sheet.split("print them with `mlplab ")[1].split("`")[0].split()
     assert command[command.index("--weights") + 1] == "OUT/network.json"
     command[command.index("--weights") + 1] = str(tmp_path / "a" / "network.json")
+    assert_prints_the_solution(command, make_exercise([2, 3, 1], seed=5), capsys, monkeypatch)
+    assert first["solution.md"] == make_exercise([2, 3, 1], seed=5).solution()
+    assert "(loss half_sse)" not in sheet and "the cost is half the squared error" in sheet
+
+
+def assert_prints_the_solution(command: list[str], exercise, capsys, monkeypatch) -> None:
+    """``mlplab COMMAND`` prints the text table of the exercise's step (no raw LaTeX)."""
+    assert "--format" not in command
+    monkeypatch.setenv("COLUMNS", "120")
     capsys.readouterr()
     assert main(command) == 0
-    solution = first["solution.md"]
-    assert solution.startswith("# Solution of exercise 5")
-    assert solution.endswith(capsys.readouterr().out)
-    assert "(loss half_sse)" not in sheet and "the cost is half the squared error" in sheet
+    assert capsys.readouterr().out == exercise.trace.to_text(width=120)
+    assert main([*command, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == exercise.trace.to_dict()
 
 
 def test_an_exercise_sheet_command_works_from_where_it_was_made(tmp_path, capsys, monkeypatch):
@@ -156,10 +220,8 @@ def test_an_exercise_sheet_command_works_from_where_it_was_made(tmp_path, capsys
     command = sheet.split("print them from the folder that holds `exercise-5` with `mlplab ")
     command = command[1].split("`")[0].split()
     assert command[command.index("--weights") + 1] == "exercise-5/network.json"
-    capsys.readouterr()
-    assert main(command) == 0  # as printed, from the folder the exercise was made in
-    solution = (tmp_path / "exercise-5" / "solution.md").read_text()
-    assert solution.endswith(capsys.readouterr().out)
+    # as printed, from the folder the exercise was made in
+    assert_prints_the_solution(command, make_exercise([2, 3, 1], seed=5), capsys, monkeypatch)
 
 
 def _folder(path) -> dict[str, str]:
@@ -212,10 +274,16 @@ def test_an_exercise_never_replaces_a_folder_of_other_files(tmp_path, capsys):
         (["--random", "--sizes", "2", "1", "--x", "1"], "drop --x"),
         (["--random"], "give --sizes"),
         (["--random", "--sizes", "2", "9", "1"], "at most 6 units"),
+        (
+            ["--random", "--sizes", "2", "3", "1", "--format", "html"],
+            "--random writes the exercise as Markdown (exercise.md, solution.md): drop "
+            "--format html",
+        ),
         (["--sizes", "2", "1", "--x", "1", "2", "--y", "1", "--digits", "0"], "--digits"),
     ],
 )
-def test_bad_input_is_one_line(args, message, capsys):
+def test_bad_input_is_one_line(args, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # where an exercise accepted by mistake would be written
     assert main(["trace", *args]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
@@ -251,8 +319,11 @@ def test_a_classification_exercise_names_the_class(tmp_path):
         == 0
     )
     sheet = (out / "exercise.md").read_text()
-    label = int(sheet.split(" of class ")[1].split(" ")[0])
-    assert f"one-hot vector with its 1 in entry {label + 1}" in sheet
+    label = int(sheet.split(" of class ")[1].split(",")[0])
+    column = " \\cr ".join("1" if j == label else "0" for j in range(3))
+    # the label (from 0) and the one-hot y = e_{label + 1} (entries from 1) it stands for
+    assert f"$y = e_{{{label + 1}}} = \\begin{{pmatrix}} {column} \\end{{pmatrix}}$" in sheet
+    assert f"one-hot vector with its 1 in entry {label + 1} (classes are numbered from 0" in sheet
     assert f"--y {label} --loss cross_entropy" in sheet
     assert r"\nabla" not in sheet  # n_L = 3: no input-gradient question
 
@@ -315,3 +386,9 @@ def test_a_failed_write_names_the_out_given_not_a_temporary_file(tmp_path, capsy
     assert main([*STEP, "--out", str(tmp_path / "t.txt")]) == 2
     assert f"cannot write the trace to {tmp_path}/t.txt: No space left on device; choose " \
            "another --out" in _one_line(capsys)  # fmt: skip
+
+
+def test_an_exercise_takes_format_md_the_format_it_writes(tmp_path):
+    out = tmp_path / "md"
+    assert main([*EXERCISE, "--format", "md", "--out", str(out)]) == 0
+    assert (out / "solution.md").read_text().startswith("# Solution of exercise 0")

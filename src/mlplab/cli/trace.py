@@ -46,19 +46,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help=f"layer widths n_1 ... n_L, {WIDTHS_FORMAT}",
     )
-    g.add_argument(
-        "--activation", default="sigmoid", help="σ of the hidden layers (default: sigmoid)"
-    )
+    g.add_argument("--activation", default=None, help="σ of the hidden layers (default: sigmoid)")
     g.add_argument(
         "--output-activation",
         default=None,
-        help="σ of the output layer (default: the same as --activation, as in the paper)",
+        help="σ of the output layer (default: identity for cross_entropy and bce_logits, which "
+        "take logits; sigmoid for bce; otherwise --activation where it is sigmoid or tanh, as in "
+        "the paper, and identity for others, such as relu, whose output would be 0 wherever z < 0)",
     )
     g.add_argument("--weights", default=None, help="JSON or NPZ file of W2, b2, W3, b3, ...")
     g.add_argument(
         "--seed",
         type=int,
-        default=0,
+        default=None,
         help="draws the weights (no --weights) or the exercise (default: 0)",
     )
     g = p.add_argument_group("the step")
@@ -81,7 +81,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     g = p.add_argument_group("output")
     g.add_argument(
-        "--format", default="text", choices=FORMATS, help="how to print the trace (default: text)"
+        "--format",
+        default=None,
+        choices=FORMATS,
+        help="how to print the trace (default: text; an exercise is always Markdown)",
     )
     g.add_argument("--digits", type=int, default=6, help="significant digits shown (default: 6)")
     g.add_argument(
@@ -94,7 +97,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--random",
         action="store_true",
         help="write an exercise (exercise.md, solution.md, network.json) from --sizes, "
-        "--seed, --activation, --loss and --lr",
+        "--seed, --activation, --output-activation, --loss and --lr: a network and point drawn "
+        "so that every layer's σ'(z) and gradient are not all 0",
     )
     p.set_defaults(func=run)
 
@@ -103,20 +107,43 @@ def _network(args: argparse.Namespace):
     """The MLP the arguments name: a model file, or --sizes with --weights or --seed."""
     from mlplab.io import read_parameters
     from mlplab.network import MLP
+    from mlplab.trace import default_output_activation
 
     if args.model is not None:
-        if args.sizes is not None or args.weights is not None:
-            raise ValueError("give a model file or --sizes (with --weights), not both")
+        inline = [
+            option
+            for option, value in (
+                ("--sizes", args.sizes),
+                ("--weights", args.weights),
+                ("--activation", args.activation),
+                ("--output-activation", args.output_activation),
+                ("--seed", args.seed),
+            )
+            if value is not None
+        ]
+        if inline:
+            raise UsageError(
+                f"{args.model} holds the whole network (sizes, activations, weights): drop "
+                f"{', '.join(inline)} (for a network given inline with --sizes)"
+            )
         return MLP.load(args.model)
     if args.sizes is None:
         raise ValueError("name the network: a model file, or --sizes N ... (and --weights FILE)")
+    _inline_defaults(args)
     net = MLP(
         args.sizes,
         activation=args.activation,
-        output_activation=args.output_activation or args.activation,
+        output_activation=args.output_activation
+        or default_output_activation(args.activation, args.loss),
         seed=args.seed,
     )
     return net if args.weights is None else read_parameters(args.weights, net)
+
+
+def _inline_defaults(args: argparse.Namespace) -> None:
+    """Fill in --activation and --seed for a network given inline (a model file refuses them)."""
+    args.activation = args.activation or "sigmoid"
+    args.seed = 0 if args.seed is None else args.seed
 
 
 def _points(args: argparse.Namespace, net) -> tuple[np.ndarray, np.ndarray]:
@@ -137,8 +164,8 @@ def _points(args: argparse.Namespace, net) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _render(trace, fmt: str, digits: int) -> str:
-    if fmt == "text":
-        return trace.to_text(digits, width=max(100, shutil.get_terminal_size((120, 24)).columns))
+    if fmt == "text":  # as wide as the terminal (COLUMNS where set), 120 where there is none
+        return trace.to_text(digits, width=shutil.get_terminal_size((120, 24)).columns)
     if fmt == "md":
         return trace.to_markdown(digits)
     if fmt == "html":
@@ -154,6 +181,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--digits must be between 1 and 17, got {args.digits}")
     if args.random:
         return _exercise(args)
+    args.format = args.format or "text"
     net = _network(args)
     X, y = _points(args, net)
     lr = 0.05 if args.lr is None else args.lr
@@ -208,6 +236,12 @@ def _exercise(args: argparse.Namespace) -> int:
             "--random draws its own network and point from --sizes and --seed"
             + (f"; drop {', '.join(given)}" if given else ": give --sizes, e.g. --sizes 2 3 1")
         )
+    if args.format not in (None, "md"):
+        raise UsageError(
+            f"--random writes the exercise as Markdown (exercise.md, solution.md): drop --format "
+            f"{args.format}"
+        )
+    _inline_defaults(args)
     lr = 0.5 if args.lr is None else args.lr
     exercise = make_exercise(
         args.sizes, args.seed, args.activation, args.output_activation, args.loss, lr
