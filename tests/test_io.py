@@ -172,7 +172,9 @@ _JSON = st.recursive(
 
 @FUZZ
 @given(
-    st.sampled_from(["sizes", "activations", "dtype", "format_version", "format", "other"]),
+    st.sampled_from(
+        ["sizes", "activations", "dtype", "format_version", "format", "pde_problem", "other"]
+    ),
     _JSON,
     st.sampled_from(["W2", "b2", "W3", "b3", "meta"]),
     st.sampled_from([None, (3, 2), (10**6, 10**6), (), (2**62, 4), "strings", "complex", "f4"]),

@@ -1,7 +1,10 @@
 """Model files and atomic writes.
 
 A model file is a NumPy ``.npz`` archive holding ``W2, b2, W3, b3, ...`` (the paper's layer
-numbers) and ``meta``, a JSON string with the format version, sizes, activations and dtype.
+numbers) and ``meta``, a JSON string with the format version, sizes, activations and dtype; a
+model written by ``mlplab pde run`` also holds ``pde_problem``, the name of the built-in problem
+whose solution u is the network's output a^[L] through that problem's output transform (files
+without it, as every file before it, hold a network whose output is the answer).
 Nothing is pickled: files are read entry by entry through :mod:`mlplab.npz`, which checks each
 array's declared shape and dtype before reading it, never with pickle. Every file mlplab writes goes
 to a temporary file in the same folder first and is then renamed over the target, so an
@@ -38,12 +41,20 @@ if TYPE_CHECKING:
 FORMAT = "mlplab-model"
 FORMAT_VERSION = 1
 
-__all__ = ["ModelFileError", "atomic_open", "atomic_write", "load_model", "read_json",
-           "save_model", "write_json", "write_text"]  # fmt: skip
+__all__ = ["ModelFileError", "atomic_open", "atomic_write", "load_model", "model_meta",
+           "read_json", "save_model", "write_json", "write_text"]  # fmt: skip
 
 
-def save_model(net: MLP, path: str | Path) -> Path:
+def save_model(net: MLP, path: str | Path, *, pde_problem: str | None = None) -> Path:
     """Write ``net`` to ``path`` (see the module docstring for the layout).
+
+    Parameters
+    ----------
+    net : MLP
+    path : str or Path
+    pde_problem : str, optional
+        The built-in problem (:data:`mlplab.pde.problems.BUILTINS`) whose solution u is
+        ``net``'s output through that problem's output transform, recorded by name.
 
     Returns
     -------
@@ -63,6 +74,8 @@ def save_model(net: MLP, path: str | Path) -> Path:
         "mlplab_version": __version__,
         **net.config(),
     }
+    if pde_problem is not None:
+        meta["pde_problem"] = pde_problem
     arrays: dict[str, np.ndarray] = {"meta": np.array(json.dumps(meta))}
     for i, (W, b) in enumerate(zip(net.weights, net.biases, strict=False)):
         arrays[f"W{i + 2}"] = W
@@ -110,7 +123,21 @@ def _read_meta(archive: Archive) -> dict:
         )
     if dtype not in ("float64", "float32"):
         raise _model_error(f"{path}: 'dtype' must be 'float64' or 'float32', got {dtype!r}")
+    if not isinstance(meta.get("pde_problem", ""), str):
+        raise _model_error(f"{path}: 'pde_problem' must be the name of a problem")
     return meta
+
+
+def model_meta(path: str | Path) -> dict:
+    """The metadata of the model file ``path``, every field's type checked (no array is read).
+
+    Raises
+    ------
+    ModelFileError
+        As :func:`load_model`, for a file that is missing, damaged or of another format.
+    """
+    with Archive(Path(path), _model_error, "model file") as archive:
+        return _read_meta(archive)
 
 
 def load_model(

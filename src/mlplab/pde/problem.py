@@ -286,6 +286,17 @@ class Problem:
         g, h = self._jets(X, np.zeros((0, self.domain.dim, self.domain.dim)))
         return g.value + h.value * v
 
+    def solution_gradient(self, net, X: np.ndarray) -> np.ndarray:
+        """∇u at the points (N, d): the network's input gradient through the transform, if any
+        (∇u = ∇g + a^[L] ∇h + h ∇a^[L])."""
+        X = np.asarray(X, dtype=np.float64)
+        dv = net.input_jacobian(X)[:, 0, :]
+        if self.transform is None:
+            return dv
+        g, h = self._jets(X, np.zeros((0, self.domain.dim, self.domain.dim)))
+        T = np.concatenate([net(X)[:, 0][None], dv.T])[:, :, None]  # the block of a^[L]
+        return _transform(T, g, h)[1:, :, 0].T
+
     def _jets(self, X: np.ndarray, C: np.ndarray) -> tuple[Jet, Jet]:
         """g and h of the transform at the points X, with the operators of coefficients C."""
         (B, d), K = X.shape, C.shape[0]

@@ -11,10 +11,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from mlplab._names import unknown
+from mlplab._version import __version__
+from mlplab.errors import ModelFileError
+from mlplab.io import model_meta
+from mlplab.network import MLP
 from mlplab.pde.burgers_exact import NU, burgers_exact
 from mlplab.pde.problem import Box, Problem
 from mlplab.pde.solve import Schedule
@@ -119,3 +124,34 @@ def get_builtin(name: str) -> Builtin:
     if name not in BUILTINS:
         raise unknown("problem", name, tuple(BUILTINS))
     return BUILTINS[name]
+
+
+def load_model(path: str | Path) -> tuple[MLP, Problem | None]:
+    """A saved network and, for a model written by ``mlplab pde run``, the built-in problem
+    whose solution u = ``problem.solution(net, X)`` it gives (None for any other model, whose
+    output a^[L] is the answer).
+
+    Raises
+    ------
+    ModelFileError
+        For a file that :meth:`mlplab.MLP.load` refuses, a problem this mlplab does not have,
+        or a network whose inputs and outputs do not fit the problem.
+    """
+    net = MLP.load(path)
+    meta = model_meta(path)
+    name = meta.get("pde_problem")
+    if name is None:
+        return net, None
+    if name not in BUILTINS:
+        raise ModelFileError(
+            f"{path} holds the network a^[L] of the PDE problem {name!r}, whose solution u this "
+            f"mlplab ({__version__}, problems {', '.join(BUILTINS)}) cannot compute; use the "
+            f"mlplab that wrote it ({meta.get('mlplab_version', 'unknown')})"
+        )
+    problem = BUILTINS[name].problem
+    if net.sizes[0] != problem.domain.dim or net.sizes[-1] != 1:
+        raise ModelFileError(
+            f"{path} records the PDE problem {name!r}, of inputs {', '.join(problem.domain.names)} "
+            f"and one output, but holds a network of sizes {net.sizes}"
+        )
+    return net, problem

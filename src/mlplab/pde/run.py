@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from mlplab.experiments.report import figure, markdown_table
-from mlplab.io import write_json, write_text
+from mlplab.io import save_model, write_json, write_text
 from mlplab.network import MLP
 from mlplab.pde import figures
 from mlplab.pde.problems import Builtin, Setup, get_builtin
@@ -146,7 +146,7 @@ def _solve_into(builtin: Builtin, setup: Setup, folder: Path, quick: bool, progr
     write_json(folder / "metrics.json", metrics)
     write_json(folder / "config.json", config)
     history.save_csv(folder / "history.csv")
-    net.save(folder / "model.npz")
+    save_model(net, folder / "model.npz", pde_problem=builtin.name)  # predict gives u
     write_text(folder / "report.md", _report(builtin, setup, metrics, config, pics, history))
     return metrics
 
