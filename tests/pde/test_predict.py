@@ -121,3 +121,10 @@ def test_any_recorded_problem_gives_a_model_or_mlplabs_error(tmp_path, value):
     _rewrite_problem(path, value)
     result = outcome(lambda: load_model(path))
     assert isinstance(result, MlplabError) or result[1] is BUILTINS["poisson1d"].problem
+
+
+def test_diagnose_on_a_pde_model_says_it_shows_the_network_not_u(tmp_path, capsys):
+    _, path = _model(tmp_path, "poisson1d")
+    assert main(["diagnose", str(path), "--target", "sin"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "not the solution u of the PDE problem poisson1d (mlplab predict gives u)" in text

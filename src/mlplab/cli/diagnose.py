@@ -117,6 +117,7 @@ def _diagnose_points(
 
 def run(args: argparse.Namespace) -> int:
     from mlplab.diagnostics import COLUMNS, diagnose
+    from mlplab.io import model_meta
     from mlplab.network import MLP
 
     net = MLP.load(args.model)
@@ -124,9 +125,16 @@ def run(args: argparse.Namespace) -> int:
         args.loss = _run_loss(Path(args.model).parent / "config.json")
     X, y = _diagnose_points(args, net.sizes[0], net.sizes[-1])
     result = diagnose(net, X, y, loss=args.loss, threshold=args.threshold)
+    caption = result.summary()
+    problem = model_meta(args.model).get("pde_problem")
+    if problem is not None:
+        caption += (
+            f"; the network's output a^[L], not the solution u of the PDE problem {problem} "
+            f"(mlplab predict gives u)"
+        )
     table = Table(  # rules under the header only, so that 80 columns hold every number
         title=escape(f"mlplab diagnose: {args.model}, {'-'.join(map(str, net.sizes))}"),
-        caption=escape(result.summary()),
+        caption=escape(caption),
         box=box.SIMPLE_HEAD,
         collapse_padding=True,
         pad_edge=False,
