@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mlplab.config import option_name as _option
 from mlplab.errors import MlplabError, SizeError
 from mlplab.limits import check_bytes
 from mlplab.values import check_interval, check_positive, check_whole
@@ -21,17 +22,15 @@ if TYPE_CHECKING:
     from mlplab.config import TrainConfig
 
 
-def _option(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
 #: What an option counts, where its name alone does not say.
 _MEANING = {"n_train": "the number of points", "n_val": "the number of points"}
 
 
 def _whole(cfg: TrainConfig, name: str, low: int, optional: bool = False) -> None:
+    """A whole number >= ``low`` (or, where ``optional``, left out: None)."""
     what = f": {_MEANING[name]}" if name in _MEANING else ""
-    check_whole(getattr(cfg, name), f"{_option(name)}{what}", low, optional)
+    if not (optional and getattr(cfg, name) is None):
+        check_whole(getattr(cfg, name), f"{_option(name)}{what}", low)
 
 
 def _number(cfg: TrainConfig, name: str, low: float, high: float = math.inf) -> float:

@@ -153,13 +153,18 @@ from mlplab.sweep.spec import MAX_RUNS  # noqa: E402
 
 def test_values_are_checked_before_running():
     with pytest.raises(
-        SpecError, match="the run with lr=0.01, epochs=0 cannot be built: --epochs must be"
+        SpecError, match="the run with lr=0.01, epochs=0 cannot be built: epochs must be"
     ):
         parse_spec({"grid": {"lr": [0.01], "epochs": [0]}})
-    with pytest.raises(SpecError, match="--seed must be a whole number >= 0, got -1"):
+    with pytest.raises(SpecError, match="seed must be a whole number >= 0, got -1"):
         parse_spec({"grid": {"seed": [0, -1]}})
-    with pytest.raises(SpecError, match="--momentum applies to SGD only"):
+    # the spec's keys, not the options of mlplab train
+    with pytest.raises(SpecError, match="drop momentum or use optimizer sgd$"):
         parse_spec({"base": {"momentum": 0.5}, "grid": {"optimizer": ["sgd", "adam"]}})
+    with pytest.raises(
+        SpecError, match="cannot be built: early_stopping must be a whole number >= 1, got 0$"
+    ):
+        parse_spec({"base": {"early_stopping": 0}})
 
 
 def test_run_count_is_limited_and_reported_first():

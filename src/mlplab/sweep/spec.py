@@ -39,7 +39,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlplab.config import TrainConfig
+from mlplab.config import TrainConfig, option_name
 from mlplab.errors import MlplabError
 
 if sys.version_info >= (3, 11):
@@ -380,4 +380,14 @@ def _check_buildable(runs: list[SweepRun]) -> None:
             check_config(r.config)
         except MlplabError as exc:
             described = ", ".join(f"{k}={v!r}" for k, v in r.params.items()) or "[base]"
-            raise SpecError(f"the run with {described} cannot be built: {exc}") from None
+            raise SpecError(
+                f"the run with {described} cannot be built: {_as_keys(str(exc))}"
+            ) from None
+
+
+def _as_keys(message: str) -> str:
+    """``message`` of :func:`mlplab.config_check.check_config` with each option of ``mlplab
+    train`` (``--batch-size``) written as the spec's key (``batch_size``)."""
+    for name in _FIELD_TYPES:
+        message = re.sub(rf"(?<![\w-]){re.escape(option_name(name))}(?![\w-])", name, message)
+    return message
