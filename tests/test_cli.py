@@ -142,7 +142,13 @@ def test_gradcheck_passes_and_fails(capsys):
     assert capsys.readouterr().out == out  # the same network, its widths written with commas
     # an impossible tolerance must fail with exit status 1
     assert main(["gradcheck", "--sizes", "3", "5", "1", "--tol", "1e-30"]) == 1
-    assert "FAILED" in capsys.readouterr().out
+    failed = capsys.readouterr().out
+    assert "FAILED" in failed and "rerun with the default --h" not in failed  # h is the default
+    assert "│ W^[2]" in out and "│ b^[3]" in out  # the paper's names of the arrays
+    # a step far from the default fails on the differences' own error, and says so
+    assert main(["gradcheck", "--sizes", "2", "3", "1", "--h", "1e-12"]) == 1
+    text = " ".join(capsys.readouterr().out.split())
+    assert "FAILED" in text and "rerun with the default --h 1e-05 before doubting backprop" in text
 
 
 def test_gradcheck_multi_output_cross_entropy(capsys):

@@ -19,6 +19,9 @@ from mlplab.network import MLP
 from mlplab.values import check_positive
 
 DEFAULT_TOL = 1e-7
+#: The step h of the central differences: about where their truncation error (h²) and
+#: rounding error (float64's 1e-16 / h) balance.
+DEFAULT_H = 1e-5
 
 
 def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
@@ -29,7 +32,7 @@ def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
     return float(np.linalg.norm(analytic - numeric)) / scale
 
 
-def central_difference(f: Callable[[], float], x: np.ndarray, h: float = 1e-5) -> np.ndarray:
+def central_difference(f: Callable[[], float], x: np.ndarray, h: float = DEFAULT_H) -> np.ndarray:
     """∂f/∂x by centred differences, perturbing each entry of ``x`` in place (then restoring it).
 
     Parameters
@@ -168,7 +171,7 @@ def check_gradients(
     X: np.ndarray,
     y: np.ndarray,
     loss: str | Loss = "mse",
-    h: float = 1e-5,
+    h: float = DEFAULT_H,
     tol: float = DEFAULT_TOL,
 ) -> GradCheck:
     """Compare backprop and the input derivatives of ``net`` with central differences.
@@ -218,7 +221,7 @@ def check_gradients(
     return GradCheck(errors, tol)
 
 
-def numerical_jacobian(net: MLP, X: np.ndarray, h: float = 1e-5) -> np.ndarray:
+def numerical_jacobian(net: MLP, X: np.ndarray, h: float = DEFAULT_H) -> np.ndarray:
     """∂a^[L]/∂x at every row of ``X`` by central differences, shape (N, n_L, n_1).
 
     Rows are independent, so one column of ``X`` is perturbed for all points at once.

@@ -5,12 +5,15 @@ finite differences (float64); exit status 1 when a relative error exceeds ``--to
 from __future__ import annotations
 
 import argparse
+import re
 
 import numpy as np
+from rich.markup import escape
 from rich.table import Table
 
 from mlplab.cli.common import DefaultsHelpFormatter, UsageError, console
 from mlplab.config import WidthsAction
+from mlplab.gradcheck import DEFAULT_H
 from mlplab.losses import NAMES as LOSS_NAMES
 from mlplab.values import WIDTHS_FORMAT
 
@@ -46,7 +49,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--loss", default="mse", help=f"one of: {', '.join(LOSS_NAMES)}")
     p.add_argument("--points", type=int, default=8, help="number of random input points")
-    p.add_argument("--h", type=float, default=1e-5, help="finite-difference step")
+    p.add_argument("--h", type=float, default=DEFAULT_H, help="finite-difference step")
     p.add_argument("--tol", type=float, default=1e-7, help="largest relative error accepted")
     p.add_argument("--seed", type=int, default=0, help="seeds the network and the points")
     p.set_defaults(func=run)
@@ -88,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
     table.add_column("relative error", justify="right")
     table.add_column("ok", justify="center")
     for name, err in result.errors.items():
-        table.add_row(name, f"{err:.2e}", "yes" if err <= args.tol else "[red]NO[/red]")
+        shown = re.sub(r"^([Wb])(\d+)$", r"\1^[\2]", name)  # W2 -> W^[2], the paper's name
+        table.add_row(escape(shown), f"{err:.2e}", "yes" if err <= args.tol else "[red]NO[/red]")
     console.print(table)
     verdict = "passed" if result.passed else "FAILED"
     console.print(
@@ -97,4 +101,18 @@ def run(args: argparse.Namespace) -> int:
         highlight=False,
         soft_wrap=True,
     )
+    console.print(
+        "relative error of an array: ‖backprop − central differences‖₂ / the larger of the "
+        "two norms",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if not result.passed and args.h != DEFAULT_H:
+        console.print(
+            f"a central difference errs by about h² + 1e-16/h, so with --h {args.h:g} its own "
+            f"error can exceed --tol: rerun with the default --h {DEFAULT_H:g} before doubting "
+            f"backprop",
+            highlight=False,
+            soft_wrap=True,
+        )
     return 0 if result.passed else 1
