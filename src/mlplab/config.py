@@ -108,7 +108,8 @@ class TrainConfig:
     output_activation: str = _option("identity", "σ of the output layer", "network")
     init: str = _option(
         "xavier_normal",
-        "xavier_normal, xavier_uniform, he_normal, he_uniform, normal[:mu,sigma], uniform[:a,b]",
+        "xavier_normal, xavier_uniform, he_normal, he_uniform, normal[:mu,sigma], uniform[:a,b], "
+        "zeros, constant:c",
         "network",
     )
     bias_init: str = _option("0", "a constant or an initialiser name", "network")
