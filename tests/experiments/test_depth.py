@@ -1,6 +1,8 @@
 import itertools
 
-from mlplab.experiments.depth import trains_text
+import numpy as np
+
+from mlplab.experiments.depth import other_cause_text, seeds_text, trains_text
 from tests.experiments.conftest import assert_report_files
 
 
@@ -44,3 +46,20 @@ def test_which_depths_train_reads_the_same_for_every_pattern():
     assert trains_text("tanh", depths, [True, True, False, True, False]) == (
         "tanh trains with 2, 4 and 16 hidden layers and not with 8 or 32"
     )
+
+
+def test_a_failure_without_vanishing_is_not_blamed_on_vanishing_gradients():
+    depths = [2, 16, 32]
+    decay = {"sigmoid": 0.25, "tanh": 0.984, "relu": 0.98}
+    trains = {"sigmoid": [False] * 3, "tanh": [True, False, False], "relu": [True] * 3}
+    text = other_cause_text(decay, trains, depths)
+    assert text.startswith(" tanh's error does not vanish (a factor 0.984 per layer)")
+    assert "failure with 16 and 32 hidden layers has another cause" in text
+    assert "sigmoid" not in text and "ReLU" not in text  # vanishing, or no failure
+
+
+def test_a_median_that_trains_names_the_seeds_that_do_not():
+    final = {"relu": np.array([[0.001, 0.001], [0.002, 0.5], [0.001, 0.002]])}  # seeds × depths
+    text = seeds_text(final, {"relu": [True, True]}, 0.01, [8, 32])
+    assert "some seeds do not train for ReLU with 32 hidden layers (1 of 3 seeds)" in text
+    assert seeds_text(final, {"relu": [True, False]}, 0.01, [8, 32]) == ""  # said already

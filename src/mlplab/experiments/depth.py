@@ -93,6 +93,42 @@ def trains_text(act: str, depths: list[int], trains: list[bool]) -> str:
     return f"{name} trains with {listing(yes)} hidden layers and not with {listing(no, 'or')}"
 
 
+#: A factor per layer at least this close to 1 is not a vanishing error.
+NOT_VANISHING = 0.9
+
+
+def other_cause_text(decay: dict, trains: dict, depths: list[int]) -> str:
+    """For an activation whose error does not vanish but which fails to train at some depth:
+    that vanishing gradients are not the cause there ("" where there is none)."""
+    parts = [
+        f" {NAMES[a]}'s error does not vanish (a factor {decay[a]:.3g} per layer), so its "
+        f"failure with {listing([d for d, t in zip(depths, trains[a], strict=True) if not t])} "
+        f"hidden layers has another cause than vanishing gradients at initialisation: the "
+        f"same budget and learning rate serve every depth."
+        for a in decay
+        if decay[a] >= NOT_VANISHING and not all(trains[a])
+    ]
+    return "".join(parts)
+
+
+def seeds_text(final: dict, trains: dict, limit: float, depths: list[int]) -> str:
+    """Where the median trains but some seed does not: which depths, and how many seeds."""
+    parts = [
+        f"{NAMES[a]} with {d} hidden layers ({int(np.sum(final[a][:, i] >= limit))} of "
+        f"{final[a].shape[0]} seeds)"
+        for a in final
+        for i, d in enumerate(depths)
+        if trains[a][i] and np.any(final[a][:, i] >= limit)
+    ]
+    if not parts:
+        return ""
+    return (
+        ' "Trains" is said of the median: some seeds do not train for '
+        + listing(parts)
+        + " (metrics.json holds every seed's MSE)."
+    )
+
+
 def best_depth_text(best: dict, med_final: dict) -> str:
     """The best depth of each activation, named only where some depth trains."""
     parts = [
@@ -233,6 +269,8 @@ def run(
         f'a network "trains" if its median MSE is below {TRAINS:g} × Var(y) = {fmt(limit)}: '
         + "; ".join(trains_text(a, ds, trains[a]) for a in ACTIVATIONS)
         + f". {best_depth_text(best, med_final)}"
+        + other_cause_text(decay, trains, ds)
+        + seeds_text(final, trains, limit, ds)
     )
     return StudyResult(
         title=TITLE,
@@ -271,6 +309,7 @@ def run(
             "first_layer_delta_norm": first_layer,
             "decay_per_layer": decay,
             "final_mse_median": {a: med_final[a].tolist() for a in ACTIVATIONS},
+            "final_mse": {a: final[a].T.tolist() for a in ACTIVATIONS},  # [depth][seed]
             "var_y": var_y,
             "trains": trains,
             "best_depth": best,
