@@ -45,9 +45,13 @@ def test_every_config_field_is_an_option_with_its_type_default_and_help():
     for f in fields:
         action = options[f.name]
         assert action.option_strings == [option_name(f.name)]
-        assert action.help == f.metadata["help"] and action.help
+        assert action.help.startswith(f.metadata["help"]) and f.metadata["help"]
         value = getattr(default, f.name)
-        assert action.default == (list(value) if isinstance(value, tuple) else value)
+        shown = list(value) if isinstance(value, tuple) else value
+        assert "(default: " in action.help
+        assert f"(default: {shown}" in action.help or "(default:" in f.metadata["help"]
+        # left out of the namespace when not given: from_args then takes the run's default
+        assert action.default is argparse.SUPPRESS
         kind = hints[f.name]
         if kind in (int, float):
             assert action.type is kind
