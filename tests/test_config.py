@@ -81,7 +81,16 @@ def test_every_name_is_written_in_its_registrys_spelling():
     assert (cfg.bias_init, cfg.loss, cfg.optimizer, cfg.schedule) == (
         "normal:0,0.5", "mse", "sgd", "step:100,0.5"
     )  # fmt: skip
-    assert TrainConfig(bias_init="0.03").bias_init == "0.03"  # a constant stays as given
+    assert TrainConfig(bias_init="0.03").bias_init == "0.03"
+    assert [TrainConfig(bias_init=b).bias_init for b in ("3e-2", "0.030", "0.0")] == [
+        "0.03",
+        "0.03",
+        "0",
+    ]
+    # a target that names the built-in data set is that data set
+    assert (TrainConfig(target="Higham").data, TrainConfig(target="Higham").target) == (
+        "higham", TrainConfig().target
+    )  # fmt: skip
     assert TrainConfig(activation="nonsense").activation == "nonsense"  # for check_config to name
 
 

@@ -62,7 +62,13 @@ def _option(default, help: str, group: str, **argparse_extra) -> dataclasses.Fie
 
 @dataclass
 class TrainConfig:
-    """Everything a training run needs (the fields of ``config.json``)."""
+    """Everything a training run needs (the fields of ``config.json``).
+
+    Build one from settings by name with :meth:`from_dict`, which gives a built-in data set's
+    own defaults (``{"data": "higham"}``: the paper's network and training); the constructor
+    takes the general defaults for every field it is not given. Names are kept in their
+    registry's spelling (``"Logistic"`` becomes ``"sigmoid"``).
+    """
 
     target: str = _option(
         "runge",
@@ -140,12 +146,20 @@ class TrainConfig:
     )
 
     def __post_init__(self) -> None:
+        from mlplab.data import DATASETS
+
+        # a target that names a built-in data set is that data set (the constructor keeps the
+        # general defaults: from_dict gives the data set's own)
+        if self.data is None and isinstance(self.target, str):
+            if self.target.strip().lower() in DATASETS:
+                self.data, self.target = self.target.strip().lower(), TrainConfig.target
         # every name in the one spelling its registry gives it, so that one run has one
         # config.json and one run id ('Leaky-ReLU:1e-1' is leaky_relu:0.1, 'logistic' is
-        # sigmoid); a name that is not valid stays as given, for check_config to name
+        # sigmoid, a bias of 1e-1 is 0.1); a name that is not valid stays as given, for
+        # check_config to name
         for name, canonical in _canonical_names().items():
             value = getattr(self, name)
-            if isinstance(value, str) and not (name == "bias_init" and _bias_init(value) != value):
+            if isinstance(value, str):
                 try:
                     setattr(self, name, canonical(value))
                 except (MlplabError, ValueError, TypeError):
@@ -158,7 +172,9 @@ class TrainConfig:
         Keys left out take their defaults: those of a built-in data set
         (:data:`DATA_DEFAULTS`) where ``data`` names one, or ``target`` does (``"higham"``,
         which then moves to ``data``), else the general ones. So ``mlplab train``, a sweep's
-        TOML and Python build the same run from the same settings. With ``data`` set, a field
+        TOML and ``TrainConfig.from_dict`` build the same run from the same settings (the
+        constructor, ``TrainConfig(data="higham")``, keeps the general defaults for the fields it
+        is not given). With ``data`` set, a field
         of :data:`TARGET_FIELDS` given as None takes its default (as :meth:`to_dict` writes
         them).
         """
@@ -172,13 +188,11 @@ class TrainConfig:
                 f"{', '.join(sorted(names))}"
             )
         values = dict(values)
-        target = values.get("target")
-        if values.get("data") is None and isinstance(target, str):
-            if target.strip().lower() in DATASETS:
-                values["data"] = values.pop("target").strip().lower()
         data = values.get("data")
         if data is not None:
             values = {k: v for k, v in values.items() if not (k in TARGET_FIELDS and v is None)}
+        else:
+            data = values.get("target")  # a data set's name, which __post_init__ moves to data
         if isinstance(data, str) and data.strip().lower() in DATASETS:
             values = DATA_DEFAULTS.get(data.strip().lower(), {}) | values
         if "domain" in values:
@@ -250,6 +264,13 @@ def _canonical_names() -> dict[str, Callable[[str], str]]:
     def initializer(spec: str) -> str:
         return get_initializer(spec).name
 
+    def bias(spec: str) -> str:
+        value = _bias_init(spec)
+        if isinstance(value, str):
+            return initializer(spec)
+        text = repr(value)  # the shortest text of the number: 0.1 for 1e-1, 0 for 0.0
+        return text.removesuffix(".0")
+
     def optimizer(spec: str) -> str:
         get_optimizer(spec)  # raises for a name that is not registered
         return parse_spec(spec)[0]
@@ -258,7 +279,7 @@ def _canonical_names() -> dict[str, Callable[[str], str]]:
         "activation": activation,
         "output_activation": activation,
         "init": initializer,
-        "bias_init": initializer,
+        "bias_init": bias,
         "loss": lambda spec: get_loss(spec).name,
         "optimizer": optimizer,
         "schedule": lambda spec: get_schedule(spec).name,
