@@ -387,6 +387,12 @@ def test_diagnose_a_run_on_the_papers_data_set_with_the_runs_loss(tmp_path, caps
     assert table_rows(text) == expected.rows() and "10 points, loss half_sse" in text
     assert main(["diagnose", str(out / "model.npz"), "--data", "higham", "--loss", "mse"]) == 0
     assert "loss mse" in capsys.readouterr().out
+    # the points of a target have real values: mse, whatever loss the run trained with
+    run = tmp_path / "logits"
+    MLP([1, 4, 1], seed=0).save(run / "model.npz")
+    (run / "config.json").write_text(json.dumps({"loss": "bce_logits"}))
+    assert main(["diagnose", str(run / "model.npz"), "--target", "sin"]) == 0
+    assert "loss mse" in capsys.readouterr().out
 
 
 def test_diagnose_a_classifier_with_a_label_column(tmp_path, capsys):

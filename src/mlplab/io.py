@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -123,8 +124,12 @@ def _read_meta(archive: Archive) -> dict:
         )
     if dtype not in ("float64", "float32"):
         raise _model_error(f"{path}: 'dtype' must be 'float64' or 'float32', got {dtype!r}")
-    if not isinstance(meta.get("pde_problem", ""), str):
-        raise _model_error(f"{path}: 'pde_problem' must be the name of a problem")
+    problem = meta.get("pde_problem", "a")
+    if not (isinstance(problem, str) and re.fullmatch(r"[a-z][a-z0-9_]{0,63}", problem)):
+        raise _model_error(
+            f"{path}: 'pde_problem' must be the name of a problem (lower-case letters, digits "
+            f"and _), got {str(problem)[:40]!r}"
+        )
     return meta
 
 

@@ -101,6 +101,8 @@ def _rewrite_problem(path, value) -> None:
     [
         ("heat", "holds the network a^[L] of the PDE problem 'heat', whose solution u this"),
         (["poisson1d"], "'pde_problem' must be the name of a problem"),
+        ("", "'pde_problem' must be the name of a problem"),
+        ("\x1b[31mred", r"got '\x1b[31mred'"),  # a terminal's escape, shown escaped
         ("poisson2d", "records the PDE problem 'poisson2d', of inputs x, y and one output, but"),
     ],
 )
@@ -128,3 +130,6 @@ def test_diagnose_on_a_pde_model_says_it_shows_the_network_not_u(tmp_path, capsy
     assert main(["diagnose", str(path), "--target", "sin"]) == 0
     text = " ".join(capsys.readouterr().out.split())
     assert "not the solution u of the PDE problem poisson1d (mlplab predict gives u)" in text
+    _rewrite_problem(path, "poisson2d")  # a problem of two inputs, for a network of one
+    assert main(["diagnose", str(path), "--target", "sin"]) == 2
+    assert "records the PDE problem 'poisson2d'" in capsys.readouterr().err

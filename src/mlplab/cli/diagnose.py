@@ -118,19 +118,19 @@ def _diagnose_points(
 def run(args: argparse.Namespace) -> int:
     from mlplab.diagnostics import COLUMNS, diagnose
     from mlplab.io import model_meta
-    from mlplab.network import MLP
+    from mlplab.pde.problems import load_model
 
-    net = MLP.load(args.model)
-    if args.loss is None:
-        args.loss = _run_loss(Path(args.model).parent / "config.json")
+    net, problem = load_model(args.model)  # refuses a PDE model that does not fit its problem
+    if args.loss is None:  # the run's loss on data like the run's, else mse (a target's values)
+        given = args.data is not None
+        args.loss = _run_loss(Path(args.model).parent / "config.json") if given else "mse"
     X, y = _diagnose_points(args, net.sizes[0], net.sizes[-1])
     result = diagnose(net, X, y, loss=args.loss, threshold=args.threshold)
     caption = result.summary()
-    problem = model_meta(args.model).get("pde_problem")
     if problem is not None:
         caption += (
-            f"; the network's output a^[L], not the solution u of the PDE problem {problem} "
-            f"(mlplab predict gives u)"
+            f"; the network's output a^[L], not the solution u of the PDE problem "
+            f"{model_meta(args.model)['pde_problem']} (mlplab predict gives u)"
         )
     table = Table(  # rules under the header only, so that 80 columns hold every number
         title=escape(f"mlplab diagnose: {args.model}, {'-'.join(map(str, net.sizes))}"),

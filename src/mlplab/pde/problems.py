@@ -146,7 +146,7 @@ def load_model(path: str | Path) -> tuple[MLP, Problem | None]:
         raise ModelFileError(
             f"{path} holds the network a^[L] of the PDE problem {name!r}, whose solution u this "
             f"mlplab ({__version__}, problems {', '.join(BUILTINS)}) cannot compute; use the "
-            f"mlplab that wrote it ({meta.get('mlplab_version', 'unknown')})"
+            f"mlplab that wrote it ({str(meta.get('mlplab_version', 'unknown'))[:40]!r})"
         )
     problem = BUILTINS[name].problem
     if net.sizes[0] != problem.domain.dim or net.sizes[-1] != 1:
