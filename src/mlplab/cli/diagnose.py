@@ -70,8 +70,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--loss",
         default=None,
-        help=f"one of: {', '.join(LOSS_NAMES)} (default: the loss of the run whose "
-        "config.json is beside the model, else mse)",
+        help=f"one of: {', '.join(LOSS_NAMES)} (default: with --data, the loss of the run "
+        "whose config.json is beside the model; else mse)",
     )
     p.add_argument(
         "--threshold",
