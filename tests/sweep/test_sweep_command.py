@@ -23,6 +23,19 @@ def sigint_as_in_a_terminal() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def start_sweep(spec_file, *args: str) -> subprocess.Popen:
+    """``mlplab sweep SPEC ARGS`` in a process group of its own, as a terminal starts it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "mlplab", "sweep", str(spec_file), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=subprocess_env(),
+        start_new_session=True,
+        preexec_fn=sigint_as_in_a_terminal,
+    )
+
+
 def complete_runs(out, spec) -> dict[str, int]:
     """Run id -> mtime of metrics.json, for every complete run folder."""
     return {
@@ -35,26 +48,8 @@ def complete_runs(out, spec) -> dict[str, int]:
 def test_interrupt_then_rerun_runs_only_the_missing(spec_file, local_sweep, tmp_path):
     spec = load_spec(spec_file)
     out = tmp_path / "sweep"
-    sweep = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mlplab",
-            "sweep",
-            str(spec_file),
-            "--out",
-            str(out),
-            "--workers",
-            "1",  # one run at a time: the interrupt lands well before the last of the 8 runs
-            "--quiet",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=subprocess_env(),
-        start_new_session=True,
-        preexec_fn=sigint_as_in_a_terminal,
-    )
+    # one run at a time: the interrupt lands well before the last of the 8 runs
+    sweep = start_sweep(spec_file, "--out", str(out), "--workers", "1", "--quiet")
     try:
         deadline = time.monotonic() + 120
         while len(complete_runs(out, spec)) < 2 and time.monotonic() < deadline:
@@ -96,15 +91,7 @@ def test_interrupt_while_the_cluster_starts_leaves_nothing_behind(spec_file, tmp
     """Ctrl-C as the local cluster starts: the command stops in one line, with no traceback of
     a half-started cluster, and leaves no folder that holds no complete run."""
     out = tmp_path / "new" / "sweep"
-    sweep = subprocess.Popen(
-        [sys.executable, "-m", "mlplab", "sweep", str(spec_file), "--out", str(out)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=subprocess_env(),
-        start_new_session=True,
-        preexec_fn=sigint_as_in_a_terminal,
-    )
+    sweep = start_sweep(spec_file, "--out", str(out))
     try:
         deadline = time.monotonic() + 120
         while not out.exists() and time.monotonic() < deadline:  # made just before the cluster
