@@ -21,12 +21,21 @@ def test_cos4_quick_is_the_baseline_setup(quick_run):
 
 
 def test_cos4_settings_reach_the_report(tmp_path):
-    run = run_with_settings(tmp_path, "cos4", "n=80", "width=8", "epochs=3", "lr=0.05", "batch=32")
+    run = run_with_settings(
+        tmp_path, "cos4", "n_train=80", "width=8", "epochs=3", "lr=0.05", "batch_size=32"
+    )
     # 8² + 4·8 + 1 parameters; an epoch is one pass over the data, ⌈80/32⌉ = 3 steps
     assert run.metrics["parameters"] == 97 and run.metrics["n_train"] == 80
     assert run.metrics["steps"] == 3 * 3
     assert run.config["run"]["epochs"] == 3  # the epochs of mlplab train: passes
     assert run.config["run"]["hidden"] == [8, 8] and run.config["run"]["lr"] == 0.05
+    assert run.config["parameters"] == {
+        "n_train": 80,
+        "width": 8,
+        "epochs": 3,
+        "lr": 0.05,
+        "batch_size": 32,
+    }
     for text in (
         "1-8-8-1 sigmoid network",
         "p = 97 parameters",
@@ -40,7 +49,12 @@ def test_cos4_settings_reach_the_report(tmp_path):
 
 def test_cos4_batch_above_n_is_a_one_line_error(capsys, tmp_path):
     assert_one_line_error(
-        capsys, tmp_path, "cos4", "n=64", "batch=128", message="batch must be at most n = 64"
+        capsys,
+        tmp_path,
+        "cos4",
+        "n_train=64",
+        "batch_size=128",
+        message="batch_size must be at most n_train = 64",
     )
 
 
@@ -49,7 +63,7 @@ def test_an_epoch_is_one_pass_in_the_figures_and_in_show(capsys):
     assert epoch_label(Setup()) == (
         "epoch (one pass over the N = 512 points: 4 SGD steps on batches of 128)"
     )
-    assert epoch_label(Setup(n=80, batch=32)) == (
+    assert epoch_label(Setup(n_train=80, batch_size=32)) == (
         "epoch (one pass over the N = 80 points: 3 SGD steps on batches of at most 32)"
     )
     assert main(["experiment", "show", "cos4"]) == 0

@@ -98,7 +98,7 @@ def test_an_interrupted_study_leaves_no_folder(tmp_path, monkeypatch):
 
 #: cos4 at 1-8-8-1 on 64 points, SGD at η = 9: the cost of seed 0 overflows at epoch 23 of 30
 #: (seed 1's does not).
-DIVERGING = ["n=64", "width=8", "epochs=30", "lr=9", "batch=16"]
+DIVERGING = ["n_train=64", "width=8", "epochs=30", "lr=9", "batch_size=16"]
 
 
 @pytest.mark.parametrize("name", ["cos4", "label-noise"])

@@ -19,7 +19,7 @@ def test_label_noise_quick_measures_both_label_sets(quick_run):
 
 def test_label_noise_settings_reach_the_report(tmp_path):
     run = run_with_settings(
-        tmp_path, "label-noise", "noise=0.2", "n=64", "width=8", "epochs=3", "batch=16"
+        tmp_path, "label-noise", "noise=0.2", "n_train=64", "width=8", "epochs=3", "batch_size=16"
     )
     assert run.metrics["noise_std"] == 0.2 and len(run.metrics["final_mse_vs_noisy_labels"]) == 1
     assert run.config["run"]["hidden"] == [8, 8] and run.config["noise"] == 0.2

@@ -16,7 +16,7 @@ def test_mse_vs_ce_quick(quick_run):
 
 def test_mse_vs_ce_settings_reach_the_report(tmp_path):
     run = run_with_settings(
-        tmp_path, "mse-vs-ce", "hidden=4", "n=40", "noise=0.1", "lr=0.2", "epochs=3"
+        tmp_path, "mse-vs-ce", "hidden=4", "n_train=40", "noise=0.1", "lr=0.2", "epochs=3"
     )
     assert run.config["training"]["lr"] == 0.2 and run.config["training"]["epochs"] == 3
     assert run.metrics["early_epoch"] == 3

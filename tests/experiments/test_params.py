@@ -9,7 +9,15 @@ import pytest
 from mlplab.cli import main
 from mlplab.experiments import STUDIES, get_study
 from mlplab.experiments.execute import command_line, run_study
-from mlplab.experiments.params import MAX_LR, Parameter, parameters, parse_settings, values
+from mlplab.experiments.params import (
+    MAX_LR,
+    RENAMED,
+    Parameter,
+    parameters,
+    parse_settings,
+    values,
+)
+from tests.experiments.conftest import assert_one_line_error
 
 
 def test_settings_are_parsed_and_checked():
@@ -111,6 +119,45 @@ def test_show_lists_the_parameters(capsys):
 def test_bad_settings_are_one_line_errors(args, message, capsys, tmp_path):
     assert main(["experiment", "run", *args, "--quick", "--out", str(tmp_path)]) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("name", "old", "new", "takes"),
+    [
+        ("cos4", "n", "n_train", "n_train, width, epochs, lr, batch_size"),
+        ("cos4", "batch", "batch_size", "n_train, width, epochs, lr, batch_size"),
+        ("label-noise", "batch", "batch_size", "noise, n_train, width, epochs, lr, batch_size"),
+        ("runge", "n", "n_train", "hidden, n_train, epochs, lr, ns, steps, lbfgs"),
+        ("mse-vs-ce", "n", "n_train", "hidden, n_train, noise, lr, epochs"),
+        ("higham", "eta", "lr", "steps, lr, hidden, point"),
+    ],
+)
+def test_an_old_key_is_refused_with_its_new_name(name, old, new, takes, capsys, tmp_path):
+    """The studies use the words of mlplab train, sweep files and mlplab.fit (n_train,
+    batch_size, lr); a key they gave up names the one that replaced it."""
+    study = get_study(name)
+    with pytest.raises(ValueError) as refused:
+        parse_settings(name, study, [f"{old}=8"])
+    assert str(refused.value) == (
+        f"study {name!r} has no parameter {old!r}: it is now {new}; it takes {takes} "
+        f"(mlplab experiment show {name})"
+    )
+    known = {p.name: p for p in parameters(study)}
+    assert parse_settings(name, study, [f"{new}=8"]) == {new: known[new].parse("8")}
+    assert_one_line_error(capsys, tmp_path, name, f"{old}=8", message=f"{old!r}: it is now {new};")
+
+
+def test_an_old_key_a_study_never_took_gets_no_new_name():
+    """Only a study that takes the new name is pointed to it; no study takes an old one."""
+    monomials = get_study("monomials")
+    for old in RENAMED:
+        with pytest.raises(ValueError) as refused:
+            parse_settings("monomials", monomials, [f"{old}=16"])
+        assert str(refused.value) == (
+            f"study 'monomials' has no parameter {old!r}; it takes width, domain "
+            "(mlplab experiment show monomials)"
+        )
+    assert not set(RENAMED) & {p.name for name in STUDIES for p in parameters(get_study(name))}
 
 
 #: The learning rates a study's --set changes: (study, parameter).

@@ -50,7 +50,7 @@ def test_runge_settings_reach_the_report(tmp_path):
         tmp_path,
         "runge",
         "hidden=8",
-        "n=32",
+        "n_train=32",
         "epochs=4",
         "lr=0.01",
         "ns=16,48",
@@ -59,7 +59,7 @@ def test_runge_settings_reach_the_report(tmp_path):
     )
     assert run.config["parameters"] == {
         "hidden": [8],
-        "n": 32,
+        "n_train": 32,
         "epochs": 4,
         "lr": 0.01,
         "ns": [16, 48],

@@ -41,7 +41,7 @@ PARAMETERS = (
     Parameter(
         "batches",
         (8, 16, 32, 64, 128, 256, 512),
-        f"batch sizes B (at least two, each at most N = {DATA.n})",
+        f"batch sizes B (at least two, each at most N = {DATA.n_train})",
         quick=(16, 64, 256),
     ),
     Parameter("epochs", 200, "epochs (passes over the data) for every run", quick=20),
@@ -158,9 +158,9 @@ def run(
     per_decade: int = 4,
 ) -> StudyResult:
     batches = sorted(set(batches))
-    if len(batches) < 2 or batches[-1] > DATA.n:
+    if len(batches) < 2 or batches[-1] > DATA.n_train:
         raise ValueError(
-            f"batches needs at least two different sizes, each at most N = {DATA.n}, "
+            f"batches needs at least two different sizes, each at most N = {DATA.n_train}, "
             f"got {','.join(map(str, batches))}"
         )
     lrs = learning_rates(log_lr, per_decade)
@@ -282,7 +282,7 @@ def run(
         + f"\n\nA rate is tied for best where {tie_rule}. A batch size with no run below "
         f"{TRAINS:g} × Var(y) = {fmt(TRAINS * var_y)} has no best η (—)."
     )
-    fewer = math.ceil(DATA.n / batches[0]) / math.ceil(DATA.n / batches[-1])
+    fewer = math.ceil(DATA.n_train / batches[0]) / math.ceil(DATA.n_train / batches[-1])
     at_edge = [b for i, b in enumerate(batches) if trained[i] and best[i] in (lrs[0], lrs[-1])]
     checks = [
         Check(
@@ -368,7 +368,7 @@ def run(
         setup=[
             (
                 "data and network",
-                f"as cos4: {DATA.n} N(0,1) points of (x−2)cos(4x), {DATA.sizes} "
+                f"as cos4: {DATA.n_train} N(0,1) points of (x−2)cos(4x), {DATA.sizes} "
                 "sigmoid, N(0,1) weights, biases 0.03",
             ),
             ("batch sizes", ", ".join(map(str, batches))),

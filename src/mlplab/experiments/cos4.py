@@ -4,7 +4,7 @@ f(x) = (x − 2) cos(4x); N = 512 training and N/5 validation points from N(0, 1
 sigmoid network with weights from N(0, 1) and biases 0.03; MSE; SGD with η = 0.1 and batches
 of B = 128; 4000 epochs, an epoch being one pass over a fresh permutation of the N points in
 ⌈N/B⌉ = 4 minibatches (16,000 steps in all), as in :func:`mlplab.fit` and ``mlplab train``.
-``--set n=N width=W epochs=E lr=η batch=B`` changes them.
+``--set n_train=N width=W epochs=E lr=η batch_size=B`` changes them.
 """
 
 from __future__ import annotations
@@ -54,11 +54,11 @@ GRID = np.linspace(-2.0, 2.0, 801).reshape(-1, 1)
 #: Beyond |x| = SPARSE the N(0, 1) training inputs are sparse (about 13% of them).
 SPARSE = 1.5
 PARAMETERS = (
-    Parameter("n", 512, "training points N (and N/5 validation points)", low=2),
+    Parameter("n_train", 512, "training points N (and N/5 validation points)", low=2),
     Parameter("width", 64, "width of both hidden layers"),
     Parameter("epochs", 4000, "epochs E (passes over the N points, ⌈N/B⌉ steps each)", quick=200),
     Parameter("lr", 0.1, "SGD learning rate η", low=1e-6, high=MAX_LR),
-    Parameter("batch", 128, "batch size B (at most N)"),
+    Parameter("batch_size", 128, "batch size B (at most N)"),
 )
 
 
@@ -72,22 +72,23 @@ class Setup:
         If the batch is larger than N.
     """
 
-    n: int = 512
+    n_train: int = 512
     width: int = 64
     epochs: int = 4000
     lr: float = 0.1
-    batch: int = 128
+    batch_size: int = 128
 
     def __post_init__(self) -> None:
-        if self.batch > self.n:
+        if self.batch_size > self.n_train:
             raise ValueError(
-                f"batch must be at most n = {self.n} (the training points), got {self.batch}"
+                f"batch_size must be at most n_train = {self.n_train} (the training points), "
+                f"got {self.batch_size}"
             )
 
     @property
     def steps_per_epoch(self) -> int:
         """SGD steps per epoch (one pass over the N points in minibatches of B): ⌈N/B⌉."""
-        return math.ceil(self.n / self.batch)
+        return math.ceil(self.n_train / self.batch_size)
 
     @property
     def steps(self) -> int:
@@ -110,7 +111,7 @@ class Setup:
             CONFIG,
             hidden=[self.width, self.width],
             lr=self.lr,
-            batch_size=self.batch,
+            batch_size=self.batch_size,
             epochs=self.epochs,
         )
 
@@ -121,8 +122,8 @@ class Setup:
         """
         rng = np.random.default_rng(DATA_SEED)
         f = get_target("cos4")
-        x = sample(self.n, (-1.0, 1.0), "normal", rng)
-        x_val = sample(self.n // 5, (-1.0, 1.0), "normal", rng)
+        x = sample(self.n_train, (-1.0, 1.0), "normal", rng)
+        x_val = sample(self.n_train // 5, (-1.0, 1.0), "normal", rng)
         noise_draw = rng.standard_normal(x.shape)
         return x, f(x) + noise * noise_draw, x_val, f(x_val), f(x)
 
@@ -137,9 +138,10 @@ TITLE = title(Setup().sizes)
 
 def epoch_label(setup: Setup) -> str:
     """The x-axis label of a curve recorded once per epoch."""
-    size = f"{setup.batch}" if setup.n % setup.batch == 0 else f"at most {setup.batch}"
+    b = setup.batch_size
+    size = f"{b}" if setup.n_train % b == 0 else f"at most {b}"
     return (
-        f"epoch (one pass over the N = {setup.n} points: "
+        f"epoch (one pass over the N = {setup.n_train} points: "
         f"{plural(setup.steps_per_epoch, 'SGD step')} on batches of {size})"
     )
 
@@ -189,13 +191,13 @@ def run(
     quick: bool,
     seeds: int,
     progress: bool,
-    n: int = 512,
+    n_train: int = 512,
     width: int = 64,
     epochs: int = 4000,
     lr: float = 0.1,
-    batch: int = 128,
+    batch_size: int = 128,
 ) -> StudyResult:
-    setup = Setup(n, width, epochs, lr, batch)
+    setup = Setup(n_train, width, epochs, lr, batch_size)
     x, y, x_val, y_val, _ = setup.data()
     variance = float(np.var(y_val))  # the validation MSE of the best constant, the mean of f
     runs = list(train(setup, seeds, progress))
@@ -288,7 +290,7 @@ def run(
             ("initialisation", "weights N(0, 1), biases 0.03"),
             ("parameters p", str(p)),
             ("loss", "MSE"),
-            ("optimiser", f"SGD, η = {lr:g}, batch B = {batch}, {epochs} epochs"),
+            ("optimiser", f"SGD, η = {lr:g}, batch B = {batch_size}, {epochs} epochs"),
             ("epoch", "one pass over a fresh permutation of the N training points"),
             ("steps", f"{setup.steps:,} (⌈N/B⌉ = {setup.steps_per_epoch} per epoch)"),
             ("seeds", f"{seeds} (initial weights and batch order)"),

@@ -1,6 +1,6 @@
 """``label-noise``: the ``cos4`` configuration with noisy training labels y = f(x) + N(0, 0.5²)
-(``--set noise=S`` sets the standard deviation; ``n``, ``width``, ``epochs``, ``lr`` and
-``batch`` change the configuration as for ``cos4``).
+(``--set noise=S`` sets the standard deviation; ``n_train``, ``width``, ``epochs``, ``lr`` and
+``batch_size`` change the configuration as for ``cos4``).
 
 The same seeds (initial weights and batch order) and the same inputs as ``cos4``; only the
 training labels differ. During training, the "validation" loss of each noisy run is the MSE
@@ -44,7 +44,7 @@ def title(p: int, n: int) -> str:
     return f"does the cos4 network (p = {p}, N = {n}) fit noise on its labels?"
 
 
-TITLE = title(cos4.Setup().parameter_count(), cos4.Setup().n)
+TITLE = title(cos4.Setup().parameter_count(), cos4.Setup().n_train)
 
 
 def noise_verdict(final_mse: float, noise_mse: float) -> str:
@@ -79,13 +79,13 @@ def run(
     seeds: int,
     progress: bool,
     noise: float = NOISE,
-    n: int = 512,
+    n_train: int = 512,
     width: int = 64,
     epochs: int = 4000,
     lr: float = 0.1,
-    batch: int = 128,
+    batch_size: int = 128,
 ) -> StudyResult:
-    setup = cos4.Setup(n, width, epochs, lr, batch)
+    setup = cos4.Setup(n_train, width, epochs, lr, batch_size)
     tr = setup.training()
     x, y_noisy, _, _, y_clean = setup.data(noise)
     clean = list(cos4.train(setup, seeds, progress))
@@ -208,7 +208,7 @@ def run(
             (
                 "as cos4",
                 f"{setup.sizes} sigmoid, N(0,1) weights, biases 0.03, SGD η = {lr:g}, "
-                f"batch {batch}, N = {len(x)}",
+                f"batch {batch_size}, N = {len(x)}",
             ),
             (
                 "epochs",

@@ -9,8 +9,8 @@ Why they differ at a confidently wrong output: with z the output layer's weighte
 δ^[L] = σ'(z) ∘ ∂C/∂a for MSE on sigmoids, and σ'(z) ≈ e^{−|z|} vanishes when the unit is
 saturated on the wrong side; for softmax cross-entropy δ^[L] = softmax(z) − y, of size about 1.
 
-``--set hidden=16,16 n=400 noise=0.15 lr=0.1 epochs=300`` changes the moons network and data
-(the digits network stays 64-32-10) and the SGD settings of both.
+``--set hidden=16,16 n_train=400 noise=0.15 lr=0.1 epochs=300`` changes the moons network and
+data (the digits network stays 64-32-10) and the SGD settings of both.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ MARGINS = (2.0, 5.0, 10.0, 20.0)
 EARLY = 10  # the accuracy "after 10 epochs" compares the early progress
 PARAMETERS = (
     Parameter("hidden", (16, 16), "hidden widths of the moons network"),
-    Parameter("n", 400, "moons training points (and as many test points)", low=4),
+    Parameter("n_train", 400, "moons training points (and as many test points)", low=4),
     Parameter("noise", 0.15, "standard deviation of the noise on the moons", low=0, high=1),
     Parameter("lr", 0.1, "SGD learning rate η of every run", low=1e-6, high=MAX_LR),
     Parameter("epochs", 300, "epochs of every run", quick=30),
@@ -137,15 +137,15 @@ def run(
     seeds: int,
     progress: bool,
     hidden: tuple[int, ...] = (16, 16),
-    n: int = 400,
+    n_train: int = 400,
     noise: float = 0.15,
     lr: float = 0.1,
     epochs: int = 300,
 ) -> StudyResult:
     seeds_ = seed_list(seeds)
     rng = np.random.default_rng(3)
-    Xm, lm = moons(n, noise, rng)
-    Xmt, lmt = moons(n, noise, rng)
+    Xm, lm = moons(n_train, noise, rng)
+    Xmt, lmt = moons(n_train, noise, rng)
     moons_sizes = (2, *hidden, 2)
     sets = {"moons": (moons_sizes, (Xm, lm, Xmt, lmt))}
     digits = load_digits_split()
@@ -309,7 +309,7 @@ def run(
         setup=[
             (
                 "moons",
-                f"2 classes, {n} training and {n} test points, noise {noise:g}; "
+                f"2 classes, {n_train} training and {n_train} test points, noise {noise:g}; "
                 + "-".join(map(str, moons_sizes)),
             ),
             (

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from types import ModuleType
 
-#: The largest learning rate a study's ``lr`` (or ``eta``) takes: 100 times the largest default
+#: The largest learning rate a study's ``lr`` takes: 100 times the largest default
 #: (SGD's 0.1 in cos4 and mse-vs-ce; Adam's is 1e-3 in runge), far past the rates the studies
 #: train at. Adam moves each weight by up to about lr per step, so at 10 one step moves every
 #: weight by up to 10, many times the spread of its initial values (Xavier's is 0.125 between
@@ -22,6 +22,11 @@ from types import ModuleType
 #: (:func:`mlplab.experiments.common.diverged_result`). batch-lr, which measures where SGD
 #: diverges, has a grid of rates of its own (``log_lr``).
 MAX_LR = 10.0
+
+#: Parameter names the studies have given up, with the name each is now: the words of
+#: ``mlplab train``, sweep files and :func:`mlplab.fit`. A study that takes the new name
+#: answers the old one with it.
+RENAMED = {"n": "n_train", "batch": "batch_size", "eta": "lr"}
 
 
 @dataclass(frozen=True)
@@ -115,7 +120,7 @@ def parse_settings(name: str, study: ModuleType, settings: Sequence[str]) -> dic
     ------
     ValueError
         For a malformed setting, a key the study does not take (the message lists those it
-        takes), or a bad value.
+        takes, and names the new name of a key in :data:`RENAMED`), or a bad value.
     """
     known = {p.name: p for p in parameters(study)}
     values = {}
@@ -125,9 +130,11 @@ def parse_settings(name: str, study: ModuleType, settings: Sequence[str]) -> dic
         if not sep or not key:
             raise ValueError(f"a setting is KEY=VALUE, e.g. width=11; got {setting!r}")
         if key not in known:
+            now = RENAMED.get(key)
+            renamed = f": it is now {now}" if now in known else ""
             raise ValueError(
-                f"study {name!r} has no parameter {key!r}; it takes {', '.join(known)} "
-                f"(mlplab experiment show {name})"
+                f"study {name!r} has no parameter {key!r}{renamed}; it takes "
+                f"{', '.join(known)} (mlplab experiment show {name})"
             )
         if key in values:
             raise ValueError(f"--set gives {key} twice; give each parameter once")

@@ -5,7 +5,7 @@ Then full-batch L-BFGS continues from the Adam solution (both in float64). Part 
 near x = 0 against the number of training points N = 32..1024, with Xavier and with He
 initialisation, for the same number of full-batch Adam steps (so the runs differ only in the
 data).
-``--set hidden=64,64 n=256 epochs=3000 lr=1e-3 ns=32,128,512 steps=3000 lbfgs=2000`` changes
+``--set hidden=64,64 n_train=256 epochs=3000 lr=1e-3 ns=32,128,512 steps=3000 lbfgs=2000`` changes
 the hidden widths, the training points of part 1, the Adam epochs and learning rate, the N of
 part 2 and its Adam steps, and the L-BFGS iterations.
 """
@@ -51,7 +51,7 @@ THRESHOLD = 1e-4
 INITS = {"Xavier normal": "xavier_normal", "He normal": "he_normal"}
 PARAMETERS = (
     Parameter("hidden", (64, 64), "hidden layer widths"),
-    Parameter("n", 256, "training points N of part 1", low=2),
+    Parameter("n_train", 256, "training points N of part 1", low=2),
     Parameter("epochs", 3000, "Adam epochs of part 1 (batch 32)", quick=300),
     Parameter("lr", 1e-3, "Adam learning rate (both parts)", low=1e-8, high=MAX_LR),
     Parameter(
@@ -118,7 +118,7 @@ def run(
     seeds: int,
     progress: bool,
     hidden: tuple[int, ...] = (64, 64),
-    n: int = 256,
+    n_train: int = 256,
     epochs: int = 3000,
     lr: float = 1e-3,
     ns: tuple[int, ...] = (32, 64, 128, 256, 512, 1024),
@@ -129,7 +129,7 @@ def run(
     if len(ns) < 2:
         raise ValueError(f"ns needs at least two different numbers of points, got {ns}")
     seeds_ = seed_list(seeds)
-    x, y, x_val, y_val = make_data(n)
+    x, y, x_val, y_val = make_data(n_train)
     network = dataclasses.replace(NETWORK, hidden=list(hidden))
     sizes = "-".join(map(str, [1, *hidden, 1]))
     adam = dataclasses.replace(network, optimizer="adam", lr=lr, epochs=epochs, batch_size=32)
