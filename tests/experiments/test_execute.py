@@ -138,3 +138,9 @@ def test_a_diverged_study_exits_1_and_prints_the_failed_check(tmp_path, capsys):
     err = " ".join(capsys.readouterr().err.split())
     assert "check failed cos4: every training run ends without diverging (SGD at lr 9" in err
     assert "seed 0 of 2 diverged" in err  # seed 1 ran to the end
+
+
+def test_an_old_parameter_name_is_answered_with_its_new_name(tmp_path):
+    with pytest.raises(ValueError, match=r"has no parameter n \(n is now n_train\); it takes n_tr"):
+        run_study("cos4", tmp_path / "out", quick=True, params={"n": 64})
+    assert not (tmp_path / "out").exists()

@@ -17,7 +17,7 @@ from types import ModuleType
 
 from mlplab.experiments import STUDIES, get_study
 from mlplab.experiments.common import TrainingDivergedError, diverged_result
-from mlplab.experiments.params import parameters, values, written
+from mlplab.experiments.params import RENAMED, parameters, values, written
 from mlplab.experiments.report import (
     QUICK_INDEX_NOTE,
     StudyResult,
@@ -95,9 +95,15 @@ def run_study(
     study = get_study(name)
     check_seeds(seeds)
     params = dict(params or {})
-    unknown = sorted(set(params) - {p.name for p in parameters(study)})
+    known = [p.name for p in parameters(study)]
+    unknown = sorted(set(params) - set(known))
     if unknown:
-        raise ValueError(f"study {name!r} has no parameter {', '.join(unknown)}")
+        now = [f"{k} is now {RENAMED[k]}" for k in unknown if RENAMED.get(k) in known]
+        raise ValueError(
+            f"study {name!r} has no parameter {', '.join(unknown)}"
+            + (f" ({'; '.join(now)})" if now else "")
+            + f"; it takes {', '.join(known)}"
+        )
     n_seeds = seeds if seeds is not None else study.DEFAULT_SEEDS[quick]
     out = Path(out)
     with staged(out) as stage:
