@@ -146,13 +146,10 @@ class TrainConfig:
     )
 
     def __post_init__(self) -> None:
-        from mlplab.data import DATASETS
-
         # a target that names a built-in data set is that data set (the constructor keeps the
         # general defaults: from_dict gives the data set's own)
-        if self.data is None and isinstance(self.target, str):
-            if self.target.strip().lower() in DATASETS:
-                self.data, self.target = self.target.strip().lower(), TrainConfig.target
+        if self.data is None and (name := _data_set(self.target)):
+            self.data, self.target = name, TrainConfig.target
         # every name in the one spelling its registry gives it, so that one run has one
         # config.json and one run id ('Leaky-ReLU:1e-1' is leaky_relu:0.1, 'logistic' is
         # sigmoid, a bias of 1e-1 is 0.1); a name that is not valid stays as given, for
@@ -178,8 +175,6 @@ class TrainConfig:
         of :data:`TARGET_FIELDS` given as None takes its default (as :meth:`to_dict` writes
         them).
         """
-        from mlplab.data import DATASETS
-
         names = {f.name for f in dataclasses.fields(cls)}
         extra = sorted(set(values) - names)
         if extra:
@@ -193,8 +188,8 @@ class TrainConfig:
             values = {k: v for k, v in values.items() if not (k in TARGET_FIELDS and v is None)}
         else:
             data = values.get("target")  # a data set's name, which __post_init__ moves to data
-        if isinstance(data, str) and data.strip().lower() in DATASETS:
-            values = DATA_DEFAULTS.get(data.strip().lower(), {}) | values
+        if name := _data_set(data):
+            values = DATA_DEFAULTS.get(name, {}) | values
         if "domain" in values:
             values["domain"] = tuple(float(v) for v in values["domain"])
         if "hidden" in values:
@@ -248,6 +243,14 @@ class TrainConfig:
             "schedule": self.schedule,
             "early_stopping": self.early_stopping,
         }
+
+
+def _data_set(name: object) -> str | None:
+    """The built-in data set (:data:`mlplab.data.DATASETS`) that ``name`` names, or None."""
+    from mlplab.data import DATASETS
+
+    key = name.strip().lower() if isinstance(name, str) else None
+    return key if key in DATASETS else None
 
 
 def _canonical_names() -> dict[str, Callable[[str], str]]:

@@ -124,8 +124,10 @@ def _read_meta(archive: Archive) -> dict:
         )
     if dtype not in ("float64", "float32"):
         raise _model_error(f"{path}: 'dtype' must be 'float64' or 'float32', got {dtype!r}")
-    problem = meta.get("pde_problem", "a")
-    if not (isinstance(problem, str) and re.fullmatch(r"[a-z][a-z0-9_]{0,63}", problem)):
+    problem = meta.get("pde_problem")
+    if "pde_problem" in meta and not (
+        isinstance(problem, str) and re.fullmatch(r"[a-z][a-z0-9_]{0,63}", problem)
+    ):
         raise _model_error(
             f"{path}: 'pde_problem' must be the name of a problem (lower-case letters, digits "
             f"and _), got {str(problem)[:40]!r}"

@@ -156,7 +156,8 @@ def _run_loss(config: Path) -> str:
     if not config.is_file():
         return "mse"
     try:
-        loss = read_json(config, MlplabError).get("loss")
-    except (MlplabError, AttributeError):
+        values = read_json(config, MlplabError)
+    except MlplabError:
         return "mse"
+    loss = values.get("loss") if isinstance(values, dict) else None
     return loss if isinstance(loss, str) else "mse"
